@@ -1,0 +1,67 @@
+"""What the commands share: settings, DAG loading, and one-line errors with exit code 2."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+from typing import Any, NoReturn, TypeVar
+
+import click
+
+from dagflow.config import Settings
+from dagflow.dagbag import DagBag
+from dagflow.exceptions import DagflowError
+
+F = TypeVar("F", bound=Callable[..., Any])
+USAGE_EXIT = 2
+
+
+def fail(message: str, code: int = USAGE_EXIT) -> NoReturn:
+    """Print ``Error: message`` on stderr and exit with ``code``."""
+    click.echo(f"Error: {message}", err=True)
+    raise SystemExit(code)
+
+
+def load_settings() -> Settings:
+    try:
+        return Settings.load()
+    except DagflowError as exc:
+        fail(str(exc))
+
+
+def dags_folder_option(function: F) -> F:
+    return click.option(
+        "--dags-folder", "-d", type=click.Path(path_type=Path), default=None,
+        help="Folder (or file) of DAG files. Default: [core] dags_folder.",
+    )(function)
+
+
+def load_dagbag(dags_folder: Path | None) -> DagBag:
+    settings = load_settings()
+    folder = dags_folder or settings.dags_folder
+    if not folder.exists():
+        fail(f"DAGs folder {folder} does not exist (set --dags-folder or DAGFLOW__CORE__DAGS_FOLDER)")
+    return DagBag(folder, import_timeout=settings.getfloat("core", "dagbag_import_timeout"))
+
+
+def parse_conf(text: str | None) -> dict[str, Any]:
+    if text is None:
+        return {}
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        fail(f"--conf is not valid JSON ({exc.msg} at position {exc.pos}); pass a JSON object such as '{{\"x\": 1}}'")
+    if not isinstance(value, dict):
+        fail(f"--conf must be a JSON object such as '{{\"x\": 1}}', got {type(value).__name__}")
+    return value
+
+
+def parse_datetime(text: str | None, option: str) -> datetime | None:
+    if text is None:
+        return None
+    try:
+        return datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        fail(f"{option} {text!r} is not an ISO 8601 date or datetime, such as 2024-01-01T00:00:00+00:00")

@@ -1,0 +1,116 @@
+"""The template context: what templates and task callables can ask for (``ds``, ``ti``, ``params``...)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from dagflow.macros import MACROS
+
+if TYPE_CHECKING:
+    from dagflow.execution.task_instance import RuntimeTaskInstance
+    from dagflow.models.dag import DAG
+    from dagflow.models.node import TaskNode
+
+Context = dict[str, Any]
+
+_current: ContextVar[tuple[Context, ...]] = ContextVar("dagflow_current_context", default=())
+
+
+@dataclass(frozen=True)
+class DagRunInfo:
+    """The DAG run a task instance belongs to, as templates and callables see it (``dag_run``)."""
+
+    dag_id: str
+    run_id: str
+    logical_date: datetime | None
+    data_interval_start: datetime | None
+    data_interval_end: datetime | None
+    run_type: str = "manual"
+    conf: dict[str, Any] = field(default_factory=dict)
+    start_date: datetime | None = None
+    run_after: datetime | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        def iso(value: datetime | None) -> str | None:
+            return value.isoformat() if value else None
+
+        return {
+            "dag_id": self.dag_id, "run_id": self.run_id, "logical_date": iso(self.logical_date),
+            "data_interval_start": iso(self.data_interval_start), "data_interval_end": iso(self.data_interval_end),
+            "run_type": self.run_type, "conf": self.conf, "start_date": iso(self.start_date),
+            "run_after": iso(self.run_after),
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> DagRunInfo:
+        def dt(value: str | None) -> datetime | None:
+            return datetime.fromisoformat(value) if value else None
+
+        return cls(
+            dag_id=data["dag_id"], run_id=data["run_id"], logical_date=dt(data.get("logical_date")),
+            data_interval_start=dt(data.get("data_interval_start")),
+            data_interval_end=dt(data.get("data_interval_end")), run_type=data.get("run_type", "manual"),
+            conf=dict(data.get("conf") or {}), start_date=dt(data.get("start_date")),
+            run_after=dt(data.get("run_after")),
+        )
+
+
+def build_context(
+    *, dag: DAG, task: TaskNode, ti: RuntimeTaskInstance, dag_run: DagRunInfo, params: dict[str, Any]
+) -> Context:
+    """The context of one task instance's try."""
+    context: Context = {
+        "dag": dag,
+        "task": task,
+        "ti": ti,
+        "task_instance": ti,
+        "run_id": dag_run.run_id,
+        "dag_run": dag_run,
+        "params": params,
+        "macros": MACROS,
+        "inlets": getattr(task, "inlets", []),
+        "outlets": getattr(task, "outlets", []),
+        "map_index_template": getattr(task, "map_index_template", None),
+        "task_instance_key_str": f"{dag.dag_id}__{task.task_id}__{dag_run.run_id}",
+    }
+    logical_date = dag_run.logical_date
+    if logical_date is not None:
+        ds = logical_date.strftime("%Y-%m-%d")
+        ts = logical_date.isoformat()
+        context.update(
+            logical_date=logical_date,
+            ds=ds,
+            ds_nodash=ds.replace("-", ""),
+            ts=ts,
+            ts_nodash=logical_date.strftime("%Y%m%dT%H%M%S"),
+            ts_nodash_with_tz=ts.replace("-", "").replace(":", ""),
+            task_instance_key_str=f"{dag.dag_id}__{task.task_id}__{ds.replace('-', '')}",
+            data_interval_start=dag_run.data_interval_start,
+            data_interval_end=dag_run.data_interval_end,
+        )
+    return context
+
+
+def get_current_context() -> Context:
+    """The context of the task running right now; only callable from inside a running task."""
+    stack = _current.get()
+    if not stack:
+        raise RuntimeError(
+            "get_current_context() was called outside a running task: call it from inside a task's "
+            "callable (a @task function or a PythonOperator's python_callable)"
+        )
+    return stack[-1]
+
+
+@contextmanager
+def current_context(context: Context) -> Iterator[None]:
+    token = _current.set((*_current.get(), context))
+    try:
+        yield
+    finally:
+        _current.reset(token)

@@ -1,0 +1,259 @@
+"""Scheduling decisions for one DAG run: which task instances may run, which are decided without
+running, which mapped tasks expand, and whether the run is over.
+
+A pure function over the run's task instance states and the DAG's :class:`~dagflow.spec.DagSpec`.
+The in-process runner (``dag.test()``) and the scheduler daemon both call it, so a DAG behaves the
+same in a test as in production. Task instances are visited in topological order and a state
+decided during the pass is seen by the tasks after it, so a skip or an upstream failure cascades
+down the whole DAG in one call.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from math import prod
+
+from dagflow.spec import DagSpec, TaskSpec
+from dagflow.states import FAILED_STATES, FINISHED, IN_FLIGHT, SCHEDULABLE, RunState, TaskState
+from dagflow.trigger_rules import UpstreamCounts, evaluate
+
+Key = tuple[str, int]
+#: How many values a task's output offers to map over (None while unknown).
+LengthOf = Callable[[str], "int | None"]
+
+
+@dataclass(slots=True)
+class TIRecord:
+    """What the decisions need to know about one task instance."""
+
+    task_id: str
+    map_index: int = -1
+    state: TaskState = TaskState.NONE
+    try_number: int = 0
+    max_tries: int = 0
+    #: For ``up_for_retry`` and ``up_for_reschedule``: not to run before this moment.
+    not_before: datetime | None = None
+
+    @property
+    def key(self) -> Key:
+        return (self.task_id, self.map_index)
+
+
+@dataclass
+class Decisions:
+    """The outcome of one pass over a run."""
+
+    new_states: dict[Key, TaskState] = field(default_factory=dict)
+    ready: list[Key] = field(default_factory=list)
+    expansions: dict[str, int] = field(default_factory=dict)
+    reasons: dict[Key, str] = field(default_factory=dict)
+    run_state: RunState | None = None
+    #: The earliest moment a task instance waiting for a retry or a reschedule becomes due.
+    waiting_until: datetime | None = None
+
+
+def literal_map_length(task: TaskSpec) -> int | None:
+    """The number of map indexes of a mapped task whose values are all literals, else None."""
+    if not task.is_mapped or any(s.upstream for s in task.map_sources):
+        return None
+    lengths = [s.literal_length or 0 for s in task.map_sources]
+    return lengths[0] if task.map_kind == "list" else prod(lengths)
+
+
+def map_length(task: TaskSpec, length_of: LengthOf) -> int | None:
+    """How many map indexes a mapped task gets, once every value it maps over is known."""
+    lengths = []
+    for source in task.map_sources:
+        length = source.literal_length if source.upstream is None else length_of(source.upstream)
+        if length is None:
+            return None
+        lengths.append(length)
+    return lengths[0] if task.map_kind == "list" else prod(lengths)
+
+
+def initial_task_instances(spec: DagSpec) -> list[TIRecord]:
+    """The task instances a new run starts with: one per task, or one per map index when known."""
+    records = []
+    for task_id in spec.order:
+        task = spec.tasks[task_id]
+        count = literal_map_length(task)
+        if count:
+            records.extend(TIRecord(task_id, i, max_tries=task.retries) for i in range(count))
+        else:
+            records.append(TIRecord(task_id, -1, max_tries=task.retries))
+    return records
+
+
+class _Pass:
+    """One evaluation pass: state lookups with this pass's decisions layered on top."""
+
+    def __init__(self, spec: DagSpec, tis: Iterable[TIRecord]):
+        self.spec = spec
+        self.by_task: dict[str, list[TIRecord]] = {}
+        for ti in tis:
+            self.by_task.setdefault(ti.task_id, []).append(ti)
+        self.overlay: dict[Key, TaskState] = {}
+        self._tally: dict[str, Counter[TaskState]] = {}
+        self._counts: dict[tuple[str, bool], UpstreamCounts] = {}
+
+    def state(self, ti: TIRecord) -> TaskState:
+        return self.overlay.get(ti.key, ti.state)
+
+    def set_state(self, ti: TIRecord, state: TaskState) -> None:
+        self.overlay[ti.key] = state
+        self._tally.pop(ti.task_id, None)
+        if self.spec.tasks[ti.task_id].is_setup:
+            self._counts.clear()
+        else:
+            for down in self.spec.tasks[ti.task_id].downstream:
+                self._counts.pop((down, False), None)
+
+    def tally(self, task_id: str) -> Counter[TaskState]:
+        found = self._tally.get(task_id)
+        if found is None:
+            found = Counter(self.state(ti) for ti in self.by_task.get(task_id, ()))
+            self._tally[task_id] = found
+        return found
+
+    def counts(self, task: TaskSpec, *, setups: bool) -> UpstreamCounts:
+        """Upstream counts of ``task``: its direct upstreams, or its indirect setups."""
+        cache_key = (task.task_id, setups)
+        found = self._counts.get(cache_key)
+        if found is None:
+            found = self._count(task.indirect_setups if setups else task.upstream)
+            self._counts[cache_key] = found
+        return found
+
+    def _count(self, task_ids: Iterable[str]) -> UpstreamCounts:
+        total = setup_total = 0
+        merged: Counter[TaskState] = Counter()
+        setup_merged: Counter[TaskState] = Counter()
+        for task_id in task_ids:
+            tally = self.tally(task_id)
+            size = sum(tally.values())
+            total += size
+            merged.update(tally)
+            if self.spec.tasks[task_id].is_setup:
+                setup_total += size
+                setup_merged.update(tally)
+        return UpstreamCounts(
+            total=total,
+            success=merged[TaskState.SUCCESS],
+            skipped=merged[TaskState.SKIPPED],
+            failed=merged[TaskState.FAILED],
+            upstream_failed=merged[TaskState.UPSTREAM_FAILED],
+            removed=merged[TaskState.REMOVED],
+            setup_total=setup_total,
+            setup_success=setup_merged[TaskState.SUCCESS],
+            setup_skipped=setup_merged[TaskState.SKIPPED],
+        )
+
+
+def decide(
+    spec: DagSpec,
+    tis: Iterable[TIRecord],
+    *,
+    now: datetime,
+    length_of: LengthOf,
+    explain: bool = False,
+) -> Decisions:
+    """Evaluate every schedulable task instance of one run; see the module docstring."""
+    run = _Pass(spec, tis)
+    decisions = Decisions()
+    for task_id in spec.order:
+        task = spec.tasks[task_id]
+        for ti in run.by_task.get(task_id, ()):
+            _decide_one(run, task, ti, now, length_of, decisions, explain)
+    decisions.new_states = dict(run.overlay)
+    decisions.run_state = _run_state(run, decisions)
+    return decisions
+
+
+def _decide_one(
+    run: _Pass,
+    task: TaskSpec,
+    ti: TIRecord,
+    now: datetime,
+    length_of: LengthOf,
+    decisions: Decisions,
+    explain: bool,
+) -> None:
+    state = run.state(ti)
+    if state not in SCHEDULABLE:
+        return
+    if state in (TaskState.UP_FOR_RETRY, TaskState.UP_FOR_RESCHEDULE) and ti.not_before and ti.not_before > now:
+        if decisions.waiting_until is None or ti.not_before < decisions.waiting_until:
+            decisions.waiting_until = ti.not_before
+        if explain:
+            decisions.reasons[ti.key] = f"{state.value}: waits until {ti.not_before.isoformat()}"
+        return
+    setups = run.counts(task, setups=True) if task.indirect_setups else None
+    verdict = evaluate(task.trigger_rule, run.counts(task, setups=False), setups, map_index=ti.map_index)
+    if verdict.new_state is not None:
+        run.set_state(ti, verdict.new_state)
+        return
+    if not verdict.met:
+        if explain:
+            decisions.reasons[ti.key] = verdict.reason
+        return
+    if task.is_mapped and ti.map_index < 0:
+        _expand(run, task, ti, length_of, decisions)
+        return
+    decisions.ready.append(ti.key)
+
+
+def _expand(run: _Pass, task: TaskSpec, ti: TIRecord, length_of: LengthOf, decisions: Decisions) -> None:
+    count = map_length(task, length_of)
+    if count is None:  # the upstream finished without pushing anything to map over
+        run.set_state(ti, TaskState.UPSTREAM_FAILED)
+    elif count == 0:
+        run.set_state(ti, TaskState.SKIPPED)
+    else:
+        decisions.expansions[task.task_id] = count
+
+
+def _run_state(run: _Pass, decisions: Decisions) -> RunState | None:
+    states = [run.state(ti) for tis in run.by_task.values() for ti in tis]
+    unfinished = [s for s in states if s not in FINISHED]
+    if not unfinished and not decisions.expansions:
+        leaf_states = [
+            run.state(ti)
+            for task_id in run.spec.state_leaves
+            for ti in run.by_task.get(task_id, ())
+            if run.state(ti) is not TaskState.REMOVED
+        ]
+        return RunState.FAILED if any(s in FAILED_STATES for s in leaf_states) else RunState.SUCCESS
+    progress = decisions.ready or decisions.expansions or decisions.new_states or decisions.waiting_until
+    if progress or any(s in IN_FLIGHT for s in unfinished):
+        return None
+    if any(run.spec.tasks[ti.task_id].depends_on_past for tis in run.by_task.values() for ti in tis
+           if run.state(ti) not in FINISHED):
+        return None
+    return RunState.FAILED  # deadlock: nothing can ever run again
+
+
+def apply_expansion(records: Mapping[Key, TIRecord], task: TaskSpec, count: int) -> list[TIRecord]:
+    """The task instances after expanding mapped ``task`` to ``count`` map indexes.
+
+    The placeholder (map index -1) becomes index 0; the others are new; indexes beyond ``count``
+    (left from an earlier, longer expansion) are marked removed.
+    """
+    result: list[TIRecord] = []
+    placeholder = records.get((task.task_id, -1))
+    for index in range(count):
+        existing = records.get((task.task_id, index))
+        if existing is not None:
+            result.append(existing)
+        elif index == 0 and placeholder is not None:
+            placeholder.map_index = 0
+            result.append(placeholder)
+        else:
+            result.append(TIRecord(task.task_id, index, max_tries=task.retries))
+    for (task_id, index), record in records.items():
+        if task_id == task.task_id and index >= count:
+            record.state = TaskState.REMOVED
+            result.append(record)
+    return result

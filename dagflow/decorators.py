@@ -1,0 +1,318 @@
+"""TaskFlow: ``@task``, ``@task.branch``, ``@task.short_circuit``, ``@setup``, ``@teardown``,
+``@task_group`` and ``@dag``.
+
+Calling a ``@task`` function inside a DAG creates a task and returns a reference to its output;
+passing that reference to another task makes the edge. Calling the same function twice gives the
+second task the id ``name__1``, the third ``name__2``, and so on.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import re
+import typing
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from dagflow.exceptions import DagDefinitionError
+from dagflow.models import context_stack
+from dagflow.models.dag import DAG
+from dagflow.models.mappedoperator import (
+    DictOfListsExpandInput,
+    ListOfDictsExpandInput,
+    MappedOperator,
+    check_expand_kwargs_value,
+    check_expand_values,
+)
+from dagflow.models.taskgroup import TaskGroup
+from dagflow.models.xcom_arg import XComArg
+from dagflow.operators.branch import skip_all_except
+from dagflow.operators.python import PythonOperator, ShortCircuitOperator
+
+#: Names a task function may declare to receive from the context rather than from its caller.
+CONTEXT_KEYS = frozenset({
+    "dag", "task", "ti", "task_instance", "run_id", "dag_run", "params", "macros", "ds", "ds_nodash",
+    "ts", "ts_nodash", "ts_nodash_with_tz", "logical_date", "data_interval_start", "data_interval_end",
+    "inlets", "outlets", "map_index_template", "task_instance_key_str", "templates_dict", "exception",
+})
+
+
+class _DecoratedPythonOperator(PythonOperator):
+    """The operator behind a ``@task`` function."""
+
+    custom_operator_name = "@task"
+
+    @property
+    def operator_name(self) -> str:
+        return self.custom_operator_name
+
+
+class _DecoratedBranchOperator(_DecoratedPythonOperator):
+    custom_operator_name = "@task.branch"
+
+    def execute(self, context: Any) -> Any:
+        choice = super().execute(context)
+        skip_all_except(self, context, choice)
+        return choice
+
+
+class _DecoratedShortCircuitOperator(ShortCircuitOperator):
+    custom_operator_name = "@task.short_circuit"
+
+    @property
+    def operator_name(self) -> str:
+        return self.custom_operator_name
+
+
+def _infer_multiple_outputs(function: Callable[..., Any]) -> bool:
+    """True when the function is annotated to return a mapping (``-> dict[str, int]``)."""
+    try:
+        returns = typing.get_type_hints(function).get("return", Any)
+    except Exception:  # unresolvable annotations: no inference
+        return False
+    origin = getattr(returns, "__origin__", returns)
+    return isinstance(origin, type) and issubclass(origin, Mapping)
+
+
+def unique_task_id(label: str, dag: DAG | None, group: TaskGroup | None) -> str:
+    """``label``, or ``label__N`` with N one more than the highest suffix already used in the DAG."""
+    if dag is None:
+        return label
+    full = group.child_id(label) if group is not None else label
+    if full not in dag.task_dict:
+        return label
+    base_full = re.split(r"__\d+$", full)[0]
+    pattern = re.compile(rf"^{re.escape(base_full)}__(\d+)$")
+    suffixes = [int(m.group(1)) for task_id in dag.task_dict if (m := pattern.match(task_id))]
+    base_label = re.split(r"__\d+$", label)[0]
+    return f"{base_label}__{max(suffixes, default=0) + 1}"
+
+
+class TaskDecorator:
+    """A ``@task`` function: call it to add a task; ``.expand()`` to map it; ``.override()`` to change it."""
+
+    def __init__(
+        self,
+        function: Callable[..., Any],
+        operator_class: type[PythonOperator] = _DecoratedPythonOperator,
+        kwargs: dict[str, Any] | None = None,
+    ):
+        if not callable(function):
+            raise DagDefinitionError(f"@task decorates a function, got {function!r}")
+        self.function = function
+        self.operator_class = operator_class
+        self.kwargs = dict(kwargs or {})
+        if self.kwargs.get("multiple_outputs") is None:
+            self.kwargs["multiple_outputs"] = _infer_multiple_outputs(function)
+        functools.update_wrapper(self, function)
+        self._check_parameters()
+
+    def _check_parameters(self) -> None:
+        parameters = inspect.signature(self.function).parameters
+        if "self" in parameters:
+            raise DagDefinitionError(f"@task {self.function.__name__!r}: methods cannot be tasks")
+        for name, param in parameters.items():
+            if name in CONTEXT_KEYS and param.default not in (inspect.Parameter.empty, None):
+                raise DagDefinitionError(
+                    f"@task {self.function.__name__!r}: parameter {name!r} is a context name, so its "
+                    "default can only be None"
+                )
+
+    @property
+    def _label(self) -> str:
+        return str(self.kwargs.get("task_id") or self.function.__name__)
+
+    def _bind_check(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+        signature = inspect.signature(self.function)
+        parameters = [
+            p.replace(default=None) if p.name in CONTEXT_KEYS and p.default is inspect.Parameter.empty else p
+            for p in signature.parameters.values()
+        ]
+        try:
+            signature.replace(parameters=parameters).bind(*args, **kwargs)
+        except TypeError as exc:
+            raise DagDefinitionError(f"task {self._label!r}: called with the wrong arguments: {exc}") from None
+
+    def _placement(self) -> tuple[DAG | None, TaskGroup | None]:
+        dag = self.kwargs.get("dag") or context_stack.current_dag()
+        group = self.kwargs.get("task_group") or context_stack.current_group(dag)
+        return dag, group or (dag.task_group if dag else None)
+
+    def __call__(self, *args: Any, **kwargs: Any) -> XComArg:
+        self._bind_check(args, kwargs)
+        dag, group = self._placement()
+        options = {k: v for k, v in self.kwargs.items() if k not in ("task_id", "is_setup", "is_teardown",
+                                                                      "on_failure_fail_dagrun")}
+        operator = self.operator_class(
+            task_id=unique_task_id(self._label, dag, group),
+            python_callable=self.function,
+            op_args=args,
+            op_kwargs=kwargs,
+            **self._doc_kwargs(),
+            **options,
+        )
+        self._mark_setup_teardown(operator)
+        return XComArg(operator)
+
+    def _doc_kwargs(self) -> dict[str, Any]:
+        if self.function.__doc__ and not any(k.startswith("doc") for k in self.kwargs):
+            return {"doc_md": inspect.cleandoc(self.function.__doc__)}
+        return {}
+
+    def _mark_setup_teardown(self, operator: Any) -> None:
+        if self.kwargs.get("is_setup"):
+            operator.as_setup()
+        if self.kwargs.get("is_teardown"):
+            operator.as_teardown(on_failure_fail_dagrun=self.kwargs.get("on_failure_fail_dagrun"))
+
+    def override(self, **kwargs: Any) -> TaskDecorator:
+        """The same function with other task arguments (``task_id``, ``retries``, ``trigger_rule``...)."""
+        return TaskDecorator(self.function, self.operator_class, {**self.kwargs, **kwargs})
+
+    def partial(self, **kwargs: Any) -> TaskDecoratorPartial:
+        """Fix some arguments for every map index; then ``.expand(...)`` the others."""
+        self._check_mapped_names(kwargs, "partial")
+        return TaskDecoratorPartial(self, kwargs)
+
+    def expand(self, **mapped: Any) -> XComArg:
+        """One task instance per element (or combination of elements) of the mapped arguments."""
+        return TaskDecoratorPartial(self, {}).expand(**mapped)
+
+    def expand_kwargs(self, value: Any) -> XComArg:
+        """One task instance per dict of keyword arguments."""
+        return TaskDecoratorPartial(self, {}).expand_kwargs(value)
+
+    def _check_mapped_names(self, names: Mapping[str, Any], verb: str) -> None:
+        parameters = inspect.signature(self.function).parameters
+        takes_any = any(p.kind is p.VAR_KEYWORD for p in parameters.values())
+        for name in names:
+            if name in CONTEXT_KEYS:
+                raise DagDefinitionError(f"task {self._label!r}: cannot {verb}() the context name {name!r}")
+            if name not in parameters and not takes_any:
+                raise DagDefinitionError(f"task {self._label!r}: {verb}() got an unexpected argument {name!r}")
+
+
+class TaskDecoratorPartial:
+    """``my_task.partial(...)``: arguments shared by every map index."""
+
+    def __init__(self, decorator: TaskDecorator, op_kwargs: dict[str, Any]):
+        self.decorator = decorator
+        self.op_kwargs = op_kwargs
+
+    def _mapped(self, expand_input: DictOfListsExpandInput | ListOfDictsExpandInput) -> XComArg:
+        decorator = self.decorator
+        dag, group = decorator._placement()
+        options = {k: v for k, v in decorator.kwargs.items() if k not in ("is_setup", "is_teardown",
+                                                                           "on_failure_fail_dagrun")}
+        options["task_id"] = unique_task_id(decorator._label, dag, group)
+        from dagflow.models.baseoperator import _apply_default_args
+
+        partial_kwargs = _apply_default_args(
+            decorator.operator_class,
+            {**options, **decorator._doc_kwargs(), "python_callable": decorator.function, "op_kwargs": self.op_kwargs},
+        )
+        operator = MappedOperator(decorator.operator_class, partial_kwargs, expand_input, mapped_into="op_kwargs")
+        decorator._mark_setup_teardown(operator)
+        return XComArg(operator)
+
+    def expand(self, **mapped: Any) -> XComArg:
+        where = f"task {self.decorator._label!r}"
+        check_expand_values(where, mapped)
+        self.decorator._check_mapped_names(mapped, "expand")
+        return self._mapped(DictOfListsExpandInput(mapped))
+
+    def expand_kwargs(self, value: Any) -> XComArg:
+        check_expand_kwargs_value(f"task {self.decorator._label!r}", value)
+        return self._mapped(ListOfDictsExpandInput(value))
+
+
+def _make_task_decorator(operator_class: type[PythonOperator]) -> Callable[..., Any]:
+    def decorator(python_callable: Callable[..., Any] | None = None, **kwargs: Any) -> Any:
+        if python_callable is not None:
+            return TaskDecorator(python_callable, operator_class, kwargs)
+        return lambda function: TaskDecorator(function, operator_class, kwargs)
+
+    return decorator
+
+
+class _TaskNamespace:
+    """``@task``, and its variants ``@task.branch``, ``@task.short_circuit``, ``@task.python``."""
+
+    def __init__(self) -> None:
+        self._python = _make_task_decorator(_DecoratedPythonOperator)
+        self.python = self._python
+        self.branch = _make_task_decorator(_DecoratedBranchOperator)
+        self.short_circuit = _make_task_decorator(_DecoratedShortCircuitOperator)
+
+    def __call__(self, python_callable: Callable[..., Any] | None = None, **kwargs: Any) -> Any:
+        return self._python(python_callable, **kwargs)
+
+
+task = _TaskNamespace()
+
+
+def setup(python_callable: Callable[..., Any] | None = None, **kwargs: Any) -> Any:
+    """``@setup``: a task whose work the tasks in its scope depend on."""
+    return task(python_callable, is_setup=True, **kwargs)
+
+
+def teardown(
+    python_callable: Callable[..., Any] | None = None, *, on_failure_fail_dagrun: bool = False, **kwargs: Any
+) -> Any:
+    """``@teardown``: runs once its setups' work is done, whatever happened; ignored for the run's state."""
+    if "trigger_rule" in kwargs:
+        raise DagDefinitionError("@teardown tasks always use the trigger rule all_done_setup_success")
+    return task(python_callable, is_teardown=True, on_failure_fail_dagrun=on_failure_fail_dagrun, **kwargs)
+
+
+class TaskGroupDecorator:
+    """A ``@task_group`` function: each call creates a task group (``name``, ``name__1``...)."""
+
+    def __init__(self, function: Callable[..., Any], kwargs: dict[str, Any]):
+        self.function = function
+        self.kwargs = kwargs
+        functools.update_wrapper(self, function)
+
+    def override(self, **kwargs: Any) -> TaskGroupDecorator:
+        return TaskGroupDecorator(self.function, {**self.kwargs, **kwargs})
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        options = dict(self.kwargs)
+        group_id = options.pop("group_id", None) or self.function.__name__
+        if self.function.__doc__ and not options.get("tooltip"):
+            options["tooltip"] = inspect.cleandoc(self.function.__doc__)
+        with TaskGroup(group_id, add_suffix_on_collision=True, **options) as group:
+            returned = self.function(*args, **kwargs)
+        return group if returned is None else returned
+
+
+def task_group(python_callable: Callable[..., Any] | None = None, **kwargs: Any) -> Any:
+    """Decorate a function that creates tasks: each call puts them in a new task group."""
+    if python_callable is not None:
+        return TaskGroupDecorator(python_callable, kwargs)
+    return lambda function: TaskGroupDecorator(function, kwargs)
+
+
+def dag(dag_id: Any = None, **dag_kwargs: Any) -> Any:
+    """Decorate a function that creates tasks; calling it returns a DAG. Its arguments become params."""
+
+    def wrap(function: Callable[..., Any]) -> Callable[..., DAG]:
+        @functools.wraps(function)
+        def factory(*args: Any, **kwargs: Any) -> DAG:
+            bound = inspect.signature(function).bind(*args, **kwargs)
+            bound.apply_defaults()
+            options = dict(dag_kwargs)
+            if function.__doc__ and "doc_md" not in options:
+                options["doc_md"] = inspect.cleandoc(function.__doc__)
+            with DAG(dag_id or function.__name__, **options) as new_dag:
+                params = {name: new_dag.param(name, value) for name, value in bound.arguments.items()}
+                function(**params)
+            return new_dag
+
+        return factory
+
+    if callable(dag_id):
+        function, dag_id = dag_id, None
+        return wrap(function)
+    return wrap

@@ -1,0 +1,102 @@
+"""dagflow's errors, one hierarchy.
+
+A DAG author raises :class:`SkipTask` or :class:`FailTask` from a task (Airflow's
+``AirflowSkipException`` / ``AirflowFailException``); everything else here is raised by dagflow with a
+message that names the DAG file, DAG, task or field at fault and what to do about it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+
+class DagflowError(Exception):
+    """Base class of every error dagflow raises on purpose."""
+
+
+# -- raised by task code ------------------------------------------------------------------------
+
+
+class SkipTask(DagflowError):  # noqa: N818 - the name users port from AirflowSkipException
+    """Raise inside a task to end it as ``skipped``."""
+
+
+class FailTask(DagflowError):  # noqa: N818 - the name users port from AirflowFailException
+    """Raise inside a task to end it as ``failed`` at once, without using its remaining retries."""
+
+
+class TaskTimeout(DagflowError):  # noqa: N818 - mirrors AirflowTaskTimeout
+    """A try ran longer than its ``execution_timeout``; the failure is retryable."""
+
+
+class DownstreamTasksSkipped(DagflowError):  # noqa: N818 - a signal, not an error
+    """Raised by branching operators: the try succeeded and these downstream task ids are skipped."""
+
+    def __init__(self, task_ids: Sequence[str]):
+        super().__init__(f"skipping downstream tasks {list(task_ids)}")
+        self.task_ids = list(task_ids)
+
+
+class RescheduleTask(DagflowError):  # noqa: N818 - a signal, not an error
+    """Raised by a sensor in reschedule mode: free the worker and try again at ``reschedule_at``."""
+
+    def __init__(self, reschedule_at: object):
+        super().__init__(f"reschedule at {reschedule_at}")
+        self.reschedule_at = reschedule_at
+
+
+# -- raised while DAG files are defined or loaded ----------------------------------------------
+
+
+class DagDefinitionError(DagflowError):
+    """A DAG file declares something dagflow cannot run (bad argument, cycle, duplicate id...)."""
+
+
+class DuplicateTaskIdError(DagDefinitionError):
+    """Two tasks in one DAG have the same task id."""
+
+
+class DagCycleError(DagDefinitionError):
+    """The dependencies of a DAG form a cycle."""
+
+
+class ParamValidationError(DagflowError):
+    """A DAG param's value does not satisfy its schema."""
+
+
+class ScheduleError(DagDefinitionError):
+    """A ``schedule=`` value (cron string, preset, timedelta) cannot be understood."""
+
+
+class DagNotFound(DagflowError):  # noqa: N818 - reads better at call sites
+    """No DAG with that id was found."""
+
+
+class TaskNotFound(DagflowError):  # noqa: N818
+    """No task with that id was found in the DAG."""
+
+
+# -- raised while a task runs ------------------------------------------------------------------
+
+
+class XComNotFound(DagflowError):  # noqa: N818
+    """A task's argument refers to an XCom that its upstream never pushed."""
+
+    def __init__(self, dag_id: str, task_id: str, key: str):
+        super().__init__(
+            f"XCom {key!r} of task {task_id!r} in DAG {dag_id!r} was not found: the upstream did not "
+            f"push it (did you mean multiple_outputs=True on {task_id!r}?)"
+        )
+        self.dag_id, self.task_id, self.key = dag_id, task_id, key
+
+
+class XComValueError(DagflowError):
+    """A task pushed an XCom value that cannot be stored (not JSON) or cannot be mapped over."""
+
+
+class TemplateRenderError(DagflowError):
+    """A templated field of a task could not be rendered."""
+
+
+class DagflowConfigError(DagflowError):
+    """A setting in dagflow.cfg or the environment is invalid."""

@@ -1,0 +1,1 @@
+"""Running task instances: one try of one task (``taskrunner``) and whole runs in-process (``inprocess``)."""

@@ -1,0 +1,246 @@
+"""``dag.test()``: one DAG run, start to finish, in this process.
+
+It drives the same scheduling decisions and the same task runner as the scheduler daemon, only
+with task instances kept in memory and tries run one after the other. Retries really wait their
+delay.
+"""
+
+from __future__ import annotations
+
+import socket
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, TextIO
+
+from dagflow.context import DagRunInfo
+from dagflow.decisions import Key, TIRecord, apply_expansion, decide, initial_task_instances
+from dagflow.execution.tasklog import TaskLog
+from dagflow.execution.taskrunner import Attempt, run_attempt, utcnow
+from dagflow.models.dag import as_aware
+from dagflow.retries import next_try_at
+from dagflow.states import FINISHED, SCHEDULABLE, RunState, TaskState
+from dagflow.xcom import RETURN_KEY, MemoryXComStore, RunRef
+
+if TYPE_CHECKING:
+    from dagflow.models.dag import DAG
+    from dagflow.spec import DagSpec
+
+
+@dataclass
+class TaskInstanceResult:
+    """A task instance at the end of an in-process run."""
+
+    task_id: str
+    map_index: int
+    state: TaskState
+    try_number: int
+    start_date: datetime | None = None
+    end_date: datetime | None = None
+    error: str | None = None
+
+    @property
+    def label(self) -> str:
+        """``task_id``, or ``task_id[i]`` for map index ``i``."""
+        return self.task_id if self.map_index < 0 else f"{self.task_id}[{self.map_index}]"
+
+
+@dataclass
+class RunResult:
+    """What ``dag.test()`` returns: the run's state, its task instances and their XComs."""
+
+    dag_id: str
+    run_id: str
+    logical_date: datetime | None
+    state: RunState
+    task_instances: list[TaskInstanceResult]
+    xcom_store: MemoryXComStore = field(repr=False)
+
+    def get(self, task_id: str, map_index: int = -1) -> TaskInstanceResult:
+        for ti in self.task_instances:
+            if ti.task_id == task_id and ti.map_index == map_index:
+                return ti
+        raise KeyError(f"no task instance {task_id!r} (map index {map_index}) in run {self.run_id!r}")
+
+    def xcom(self, task_id: str, map_index: int = -1, key: str = RETURN_KEY) -> Any:
+        """The XCom a task instance pushed (None if it pushed nothing)."""
+        return self.xcom_store.get(RunRef(self.dag_id, self.run_id), task_id, map_index, key)[1]
+
+    def report(self) -> dict[str, Any]:
+        """The summary ``dagflow dags test --json`` prints."""
+        run = RunRef(self.dag_id, self.run_id)
+        xcoms = {}
+        for ti in self.task_instances:
+            found, value = self.xcom_store.get(run, ti.task_id, ti.map_index, RETURN_KEY)
+            if found:
+                xcoms[ti.label] = value
+        return {
+            "dag_id": self.dag_id,
+            "run_id": self.run_id,
+            "logical_date": self.logical_date.isoformat() if self.logical_date else None,
+            "run_state": self.state.value,
+            "tasks": {ti.label: ti.state.value for ti in self.task_instances},
+            "xcom": xcoms,
+            "tries": {ti.label: ti.try_number for ti in self.task_instances if ti.try_number > 1},
+        }
+
+
+@dataclass
+class _Instance:
+    record: TIRecord
+    start_date: datetime | None = None
+    end_date: datetime | None = None
+    error: str | None = None
+
+
+class _InProcessRun:
+    def __init__(self, dag: DAG, dag_run: DagRunInfo, log_stream: TextIO, sleep: Callable[[float], None]):
+        self.dag, self.dag_run, self.sleep = dag, dag_run, sleep
+        self.spec: DagSpec = dag.spec()
+        self.log = TaskLog(log_stream)
+        self.xcoms = MemoryXComStore()
+        self.run_ref = RunRef(dag.dag_id, dag_run.run_id)
+        self.instances: dict[Key, _Instance] = {r.key: _Instance(r) for r in initial_task_instances(self.spec)}
+        self.map_lengths: dict[str, int] = {}
+        self.hostname = socket.gethostname()
+
+    def length_of(self, task_id: str) -> int | None:
+        if self.spec.tasks[task_id].is_mapped:
+            return len(self.xcoms.mapped_values(self.run_ref, task_id, RETURN_KEY))
+        return self.map_lengths.get(task_id)
+
+    def run(self) -> RunState:
+        while True:
+            now = utcnow()
+            decisions = decide(self.spec, [i.record for i in self.instances.values()], now=now, length_of=self.length_of)
+            self._apply_states(decisions.new_states, now)
+            if decisions.expansions:
+                self._expand(decisions.expansions)
+                continue
+            if decisions.run_state is not None:
+                return decisions.run_state
+            if not decisions.ready and decisions.waiting_until is not None:
+                self.sleep(max(0.0, (decisions.waiting_until - utcnow()).total_seconds()))
+                continue
+            for key in self._by_priority(decisions.ready):
+                self._run_one(self.instances[key])
+
+    def _apply_states(self, new_states: dict[Key, TaskState], now: datetime) -> None:
+        for key, state in new_states.items():
+            instance = self.instances[key]
+            instance.record.state = state
+            instance.start_date = instance.start_date or now
+            instance.end_date = now
+
+    def _expand(self, expansions: dict[str, int]) -> None:
+        records = {k: i.record for k, i in self.instances.items()}
+        for task_id, count in expansions.items():
+            self.instances.pop((task_id, -1), None)
+            for record in apply_expansion(records, self.spec.tasks[task_id], count):
+                self.instances.setdefault(record.key, _Instance(record))
+
+    def _by_priority(self, keys: list[Key]) -> list[Key]:
+        position = {task_id: i for i, task_id in enumerate(self.spec.order)}
+        return sorted(keys, key=lambda k: (-self.spec.tasks[k[0]].priority_weight, position[k[0]], k[1]))
+
+    def _run_one(self, instance: _Instance) -> None:
+        record = instance.record
+        if record.state not in SCHEDULABLE:  # decided meanwhile (a branch skipped it)
+            return
+        spec = self.spec.tasks[record.task_id]
+        record.try_number += 1
+        if spec.is_empty:
+            now = utcnow()
+            record.state, instance.start_date, instance.end_date = TaskState.SUCCESS, now, now
+            return
+        attempt = Attempt(record.task_id, record.map_index, record.try_number, record.max_tries, self.dag_run)
+        outcome = run_attempt(self.dag, spec, attempt, xcom_store=self.xcoms, log=self.log, hostname=self.hostname)
+        record.state = outcome.state
+        instance.start_date, instance.end_date, instance.error = outcome.start_date, outcome.end_date, outcome.error
+        if outcome.map_length is not None:
+            self.map_lengths[record.task_id] = outcome.map_length
+        if outcome.state is TaskState.UP_FOR_RETRY:
+            record.not_before = next_try_at(
+                outcome.end_date, try_number=record.try_number, delay=_seconds(spec.retry_delay),
+                exponential_backoff=spec.retry_exponential_backoff,
+                max_delay=_seconds(spec.max_retry_delay) if spec.max_retry_delay is not None else None,
+                jitter_key=f"{self.dag.dag_id}#{record.task_id}#{self.dag_run.logical_date}",
+            )
+        elif outcome.state is TaskState.UP_FOR_RESCHEDULE:
+            record.not_before = outcome.reschedule_at
+        self._skip(outcome.skip_downstream, outcome.end_date)
+
+    def _skip(self, task_ids: list[str], now: datetime) -> None:
+        wanted = set(task_ids)
+        for instance in self.instances.values():
+            record = instance.record
+            if record.task_id in wanted and record.state not in FINISHED and record.state is not TaskState.RUNNING:
+                record.state = TaskState.SKIPPED
+                instance.start_date = instance.end_date = now
+
+    def result(self, state: RunState) -> RunResult:
+        order = {task_id: i for i, task_id in enumerate(self.spec.order)}
+        instances = sorted(self.instances.values(), key=lambda i: (order[i.record.task_id], i.record.map_index))
+        return RunResult(
+            dag_id=self.dag.dag_id,
+            run_id=self.dag_run.run_id,
+            logical_date=self.dag_run.logical_date,
+            state=state,
+            task_instances=[
+                TaskInstanceResult(i.record.task_id, i.record.map_index, i.record.state, i.record.try_number,
+                                   i.start_date, i.end_date, i.error)
+                for i in instances
+            ],
+            xcom_store=self.xcoms,
+        )
+
+
+def _seconds(value: float) -> Any:
+    from datetime import timedelta
+
+    return timedelta(seconds=value)
+
+
+def manual_run_id(logical_date: datetime) -> str:
+    return f"manual__{logical_date.isoformat()}"
+
+
+def run_dag(
+    dag: DAG,
+    *,
+    logical_date: datetime | None = None,
+    conf: dict[str, Any] | None = None,
+    log_stream: TextIO | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+) -> RunResult:
+    """Run ``dag`` once in this process (see the module docstring) and return the finished run."""
+    dag.validate()
+    logical_date = as_aware(logical_date) or utcnow()
+    interval = dag.timetable.infer_manual_data_interval(logical_date)
+    conf = dict(conf or {})
+    dag.params.with_values(conf).validate()
+    dag_run = DagRunInfo(
+        dag_id=dag.dag_id, run_id=manual_run_id(logical_date), logical_date=logical_date,
+        data_interval_start=interval.start, data_interval_end=interval.end, run_type="manual", conf=conf,
+        start_date=utcnow(), run_after=logical_date,
+    )
+    run = _InProcessRun(dag, dag_run, log_stream or sys.stderr, sleep)
+    state = run.run()
+    result = run.result(state)
+    _run_dag_callbacks(dag, dag_run, result, run.log)
+    return result
+
+
+def _run_dag_callbacks(dag: DAG, dag_run: DagRunInfo, result: RunResult, log: TaskLog) -> None:
+    callbacks = dag.on_success_callback if result.state is RunState.SUCCESS else dag.on_failure_callback
+    if not callbacks:
+        return
+    reason = "success" if result.state is RunState.SUCCESS else "task_failure"
+    context = {"dag": dag, "dag_run": dag_run, "run_id": dag_run.run_id, "reason": reason, "result": result}
+    for callback in callbacks:
+        try:
+            callback(context)
+        except Exception as exc:  # a callback's failure never changes the run's state
+            log.error(f"DAG {dag.dag_id!r} {reason} callback failed", exc)

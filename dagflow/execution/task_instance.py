@@ -1,0 +1,96 @@
+"""The ``ti`` a running task sees: its identity, its try number, and XCom push/pull."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+from itertools import product
+from typing import TYPE_CHECKING, Any
+
+from dagflow.models.param import NOTSET
+from dagflow.xcom import RETURN_KEY, RunRef, XComStore
+
+if TYPE_CHECKING:
+    from dagflow.context import DagRunInfo
+    from dagflow.models.node import TaskNode
+
+
+class RuntimeTaskInstance:
+    """One task instance while one of its tries runs."""
+
+    def __init__(
+        self,
+        *,
+        task: TaskNode,
+        dag_run: DagRunInfo,
+        map_index: int,
+        try_number: int,
+        max_tries: int,
+        xcom_store: XComStore,
+        start_date: datetime,
+        hostname: str = "",
+    ):
+        self.task = task
+        self.dag_run = dag_run
+        self.dag_id = dag_run.dag_id
+        self.run_id = dag_run.run_id
+        self.task_id = task.task_id
+        self.map_index = map_index
+        self.try_number = try_number
+        self.max_tries = max_tries
+        self.xcom_store = xcom_store
+        self.run_ref = RunRef(dag_run.dag_id, dag_run.run_id)
+        self.start_date = start_date
+        self.end_date: datetime | None = None
+        self.hostname = hostname
+        self.state = "running"
+
+    def __repr__(self) -> str:
+        index = f"[{self.map_index}]" if self.map_index >= 0 else ""
+        return f"<TaskInstance: {self.dag_id}.{self.task_id}{index} {self.run_id} try {self.try_number}>"
+
+    @property
+    def logical_date(self) -> datetime | None:
+        return self.dag_run.logical_date
+
+    def get_dagrun(self) -> DagRunInfo:
+        return self.dag_run
+
+    def xcom_push(self, key: str, value: Any) -> None:
+        """Make ``value`` (JSON-serialisable) available to other tasks under ``key``."""
+        self.xcom_store.push(self.run_ref, self.task_id, self.map_index, key, value)
+
+    def xcom_pull(  # noqa: PLR0913 - Airflow's signature
+        self,
+        task_ids: str | Iterable[str] | None = None,
+        dag_id: str | None = None,
+        key: str = RETURN_KEY,
+        include_prior_dates: bool = False,
+        *,
+        map_indexes: int | Iterable[int] | None = NOTSET,
+        default: Any = None,
+        run_id: str | None = None,
+    ) -> Any:
+        """Pull XComs as Airflow does.
+
+        One task id and no ``map_indexes``: that task's value (a list for a mapped task, None when
+        nothing was pushed). A list of task ids: a list with one entry per value found (None for a
+        task that pushed nothing). With ``map_indexes``: one entry per (task, index), ``default``
+        where nothing was pushed.
+        """
+        run = RunRef(dag_id or self.dag_id, run_id or self.run_id)
+        single_task = task_ids is None or isinstance(task_ids, str)
+        ids = [self.task_id] if task_ids is None else [task_ids] if isinstance(task_ids, str) else list(task_ids)
+        if map_indexes is NOTSET:
+            values: list[Any] = []
+            for task_id in ids:
+                found = self.xcom_store.get_all(run, task_id, key)
+                values.extend(found if found else [None])
+            return values[0] if single_task and len(values) == 1 else values
+        single_index = map_indexes is None or isinstance(map_indexes, int)
+        indexes = [map_indexes] if single_index else list(map_indexes)  # type: ignore[arg-type]
+        pulled = []
+        for task_id, index in product(ids, indexes):
+            ok, value = self.xcom_store.get(run, task_id, -1 if index is None else index, key)
+            pulled.append(value if ok and value is not None else default)
+        return pulled[0] if single_task and single_index else pulled

@@ -1,0 +1,83 @@
+"""Where one try's output goes: everything the task prints and logs, and dagflow's own lines."""
+
+from __future__ import annotations
+
+import logging
+import traceback
+from collections.abc import Iterator
+from contextlib import contextmanager, redirect_stderr, redirect_stdout
+from datetime import UTC, datetime
+from typing import TextIO
+
+TASK_LOGGER = "dagflow.task"
+
+
+class TaskLog:
+    """A text sink for one try: a log file in production, the terminal in ``dags test``."""
+
+    def __init__(self, stream: TextIO, *, close_stream: bool = False):
+        self.stream = stream
+        self._close_stream = close_stream
+
+    # file-like, so print() inside a task lands here
+    def write(self, text: str) -> int:
+        self.stream.write(text)
+        return len(text)
+
+    def flush(self) -> None:
+        self.stream.flush()
+
+    def isatty(self) -> bool:
+        return False
+
+    def line(self, level: str, message: str) -> None:
+        stamp = datetime.now(UTC).isoformat(timespec="microseconds")
+        self.stream.write(f"[{stamp}] {{{level}}} {message}\n")
+
+    def info(self, message: str) -> None:
+        self.line("INFO", message)
+
+    def warning(self, message: str) -> None:
+        self.line("WARNING", message)
+
+    def error(self, message: str, exc: BaseException | None = None) -> None:
+        self.line("ERROR", message)
+        if exc is not None:
+            self.stream.write("".join(traceback.format_exception(exc)))
+
+    def close(self) -> None:
+        self.flush()
+        if self._close_stream:
+            self.stream.close()
+
+
+class _SinkHandler(logging.Handler):
+    def __init__(self, log: TaskLog):
+        super().__init__(logging.INFO)
+        self.log = log
+        self.setFormatter(logging.Formatter("%(name)s - %(message)s"))
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            self.log.line(record.levelname, self.format(record))
+        except Exception:  # a logging failure must never fail the task
+            self.handleError(record)
+
+
+@contextmanager
+def capture(log: TaskLog) -> Iterator[None]:
+    """Send the task's ``print`` output and its ``logging`` records to ``log`` while it runs."""
+    logger = logging.getLogger(TASK_LOGGER)
+    handler = _SinkHandler(log)
+    logger.addHandler(handler)
+    previous_level, previous_propagate = logger.level, logger.propagate
+    logger.setLevel(logging.INFO)
+    logger.propagate = False
+    try:
+        with redirect_stdout(log), redirect_stderr(log):  # type: ignore[type-var]
+            yield
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(previous_level)
+        logger.propagate = previous_propagate
+        log.flush()

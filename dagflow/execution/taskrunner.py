@@ -1,0 +1,227 @@
+"""One try of one task instance: resolve arguments, render templates, execute, push XComs, report.
+
+Used unchanged by the in-process runner and by the worker processes of the scheduler daemon. The
+outcome follows Airflow: ``SkipTask`` skips, ``FailTask`` fails without retrying, any other error
+(a timeout included) is retried while tries remain, and a branching operator's skips come back as
+``skip_downstream`` without a ``return_value`` XCom.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from dagflow.context import DagRunInfo, build_context, current_context
+from dagflow.exceptions import (
+    DownstreamTasksSkipped,
+    FailTask,
+    RescheduleTask,
+    SkipTask,
+    TaskTimeout,
+    XComValueError,
+)
+from dagflow.execution.task_instance import RuntimeTaskInstance
+from dagflow.execution.tasklog import TaskLog, capture
+from dagflow.retries import should_retry
+from dagflow.states import TaskState
+from dagflow.templating import render_template_fields, template_env
+from dagflow.timeout import time_limit
+from dagflow.xcom import RETURN_KEY, XComStore
+
+if TYPE_CHECKING:
+    from dagflow.context import Context
+    from dagflow.models.baseoperator import BaseOperator
+    from dagflow.models.dag import DAG
+    from dagflow.models.node import TaskNode
+    from dagflow.spec import TaskSpec
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """Which try to run."""
+
+    task_id: str
+    map_index: int
+    try_number: int
+    max_tries: int
+    dag_run: DagRunInfo
+
+
+@dataclass
+class AttemptOutcome:
+    """How a try ended. ``map_length`` is set when mapped tasks will map over this task's output."""
+
+    state: TaskState
+    start_date: datetime
+    end_date: datetime
+    skip_downstream: list[str] = field(default_factory=list)
+    reschedule_at: datetime | None = None
+    map_length: int | None = None
+    error: str | None = None
+    rendered_fields: dict[str, Any] = field(default_factory=dict)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def run_attempt(
+    dag: DAG,
+    spec: TaskSpec,
+    attempt: Attempt,
+    *,
+    xcom_store: XComStore,
+    log: TaskLog,
+    hostname: str = "",
+) -> AttemptOutcome:
+    """Run ``attempt`` in this process and return how it ended. Never raises for a task's failure."""
+    task = dag.task_dict[attempt.task_id]
+    start = utcnow()
+    ti = RuntimeTaskInstance(
+        task=task, dag_run=attempt.dag_run, map_index=attempt.map_index, try_number=attempt.try_number,
+        max_tries=attempt.max_tries, xcom_store=xcom_store, start_date=start, hostname=hostname,
+    )
+    log.info(f"Starting {ti!r}, try {attempt.try_number} of {attempt.max_tries + 1}")
+    xcom_store.clear(ti.run_ref, ti.task_id, ti.map_index)
+    outcome = AttemptOutcome(state=TaskState.SUCCESS, start_date=start, end_date=start)
+    context: Context = {}
+    error: BaseException | None = None
+    with capture(log):
+        try:
+            context = _context_for(dag, task, ti, attempt.dag_run)
+            with current_context(context):
+                _run(dag, task, spec, ti, context, outcome)
+        except KeyboardInterrupt:
+            raise
+        except BaseException as exc:  # noqa: BLE001 - every failure of task code becomes a state
+            error = exc
+            outcome.state = _failed_state(exc, ti)
+            outcome.error = f"{type(exc).__name__}: {exc}"
+            _log_failure(log, exc, outcome.state)
+        outcome.end_date = ti.end_date = utcnow()
+        ti.state = outcome.state.value
+        _run_callbacks(task, context, outcome.state, error, log)
+    log.info(f"{ti!r} ended {outcome.state.value}")
+    return outcome
+
+
+def _context_for(dag: DAG, task: TaskNode, ti: RuntimeTaskInstance, dag_run: DagRunInfo) -> Context:
+    params = _task_params(task).with_values(dag_run.conf).validate()
+    return build_context(dag=dag, task=task, ti=ti, dag_run=dag_run, params=params)
+
+
+def _task_params(task: TaskNode) -> Any:
+    from dagflow.models.param import ParamsDict
+
+    merged = task.dag.params.copy() if task.dag is not None else ParamsDict()
+    own = task.partial_kwargs.get("params") if task.is_mapped else task._own_params  # type: ignore[attr-defined]
+    merged.update(own or {})
+    return merged
+
+
+def _run(dag: DAG, task: TaskNode, spec: TaskSpec, ti: RuntimeTaskInstance, context: Context, outcome: AttemptOutcome) -> None:
+    resolved_ids: set[int] = set()
+    if task.is_mapped:
+        operator = task.unmap(context, ti.map_index, resolved_ids)  # type: ignore[attr-defined]
+    else:
+        operator = task.prepare_for_execution()  # type: ignore[attr-defined]
+    context["task"] = ti.task = operator
+    outcome.rendered_fields = render_template_fields(operator, context, template_env(dag), resolved_ids)
+    try:
+        result = _execute(operator, context, spec.execution_timeout)
+    except DownstreamTasksSkipped as skip:
+        outcome.skip_downstream = list(skip.task_ids)
+        return
+    outcome.map_length = push_result(operator, spec, ti, result)
+
+
+def _execute(operator: BaseOperator, context: Context, timeout: float | None) -> Any:
+    if operator._pre_execute_hook is not None:
+        operator._pre_execute_hook(context)
+    operator.pre_execute(context)
+    for callback in operator.on_execute_callback:
+        callback(context)
+    try:
+        with time_limit(timeout, lambda: TaskTimeout(f"the try exceeded its execution_timeout of {timeout:g}s")):
+            result = operator.execute(context)
+    except TaskTimeout:
+        operator.on_kill()
+        raise
+    if operator._post_execute_hook is not None:
+        operator._post_execute_hook(context, result)
+    operator.post_execute(context, result)
+    return result
+
+
+def is_mappable_value(value: Any) -> bool:
+    return isinstance(value, (Sequence, Mapping)) and not isinstance(value, (str, bytes, bytearray))
+
+
+def push_result(operator: BaseOperator, spec: TaskSpec, ti: RuntimeTaskInstance, result: Any) -> int | None:
+    """Push the return value as XCom(s); return its length when mapped tasks will map over it."""
+    value = result if operator.do_xcom_push else None
+    feeds_mapping = spec.has_mapped_dependants and ti.map_index < 0
+    where = f"task {ti.task_id!r} of DAG {ti.dag_id!r}"
+    if value is None:
+        if feeds_mapping:
+            raise XComValueError(f"{where} returned nothing, but a mapped task maps over its output; return a list or a dict")
+        return None
+    length = None
+    if feeds_mapping:
+        if not is_mappable_value(value):
+            raise XComValueError(
+                f"{where} returned a {type(value).__name__}, but a mapped task maps over its output; "
+                "return a list or a dict"
+            )
+        length = len(value)
+    if operator.multiple_outputs:
+        if not isinstance(value, Mapping) or not all(isinstance(k, str) for k in value):
+            raise XComValueError(f"{where} has multiple_outputs=True, so it must return a dict with str keys")
+        for key, item in value.items():
+            ti.xcom_push(key, item)
+    ti.xcom_push(RETURN_KEY, value)
+    return length
+
+
+def _failed_state(exc: BaseException, ti: RuntimeTaskInstance) -> TaskState:
+    if isinstance(exc, SkipTask):
+        return TaskState.SKIPPED
+    if isinstance(exc, RescheduleTask):
+        return TaskState.UP_FOR_RESCHEDULE
+    if isinstance(exc, FailTask):
+        return TaskState.FAILED
+    if should_retry(try_number=ti.try_number, max_tries=ti.max_tries):
+        return TaskState.UP_FOR_RETRY
+    return TaskState.FAILED
+
+
+def _log_failure(log: TaskLog, exc: BaseException, state: TaskState) -> None:
+    if state is TaskState.SKIPPED:
+        log.info(f"Skipping: {exc}" if str(exc) else "Skipping")
+    elif state is TaskState.UP_FOR_RESCHEDULE:
+        log.info(f"Rescheduling: {exc}")
+    else:
+        log.error(f"Task failed ({state.value})", exc)
+
+
+_CALLBACKS = {
+    TaskState.SUCCESS: "on_success_callback",
+    TaskState.FAILED: "on_failure_callback",
+    TaskState.UP_FOR_RETRY: "on_retry_callback",
+    TaskState.SKIPPED: "on_skipped_callback",
+}
+
+
+def _run_callbacks(task: TaskNode, context: Context, state: TaskState, error: BaseException | None, log: TaskLog) -> None:
+    name = _CALLBACKS.get(state)
+    callbacks = getattr(task, name, None) if name else None
+    if not callbacks or not context:
+        return
+    context["exception"] = error
+    for callback in callbacks:
+        try:
+            callback(context)
+        except Exception as exc:  # a callback's failure is logged, never changes the task's state
+            log.error(f"{name} {getattr(callback, '__name__', callback)!r} failed", exc)

@@ -1,0 +1,93 @@
+"""References to another task's output (``task_a()`` in TaskFlow, ``op.output``, ``out["key"]``).
+
+Passing one into a task's arguments makes that task depend on the producer; at run time the
+reference is replaced by the value the producer pushed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from typing import TYPE_CHECKING, Any
+
+from dagflow.exceptions import DagDefinitionError, XComNotFound
+from dagflow.models.node import DependencyMixin, TaskNode
+
+if TYPE_CHECKING:
+    from dagflow.context import Context
+
+RETURN_KEY = "return_value"
+
+
+class XComArg(DependencyMixin):
+    """The XCom ``key`` of ``operator``, to be resolved when the consuming task runs."""
+
+    def __init__(self, operator: TaskNode, key: str = RETURN_KEY):
+        self.operator = operator
+        self.key = key
+
+    def __repr__(self) -> str:
+        suffix = "" if self.key == RETURN_KEY else f"[{self.key!r}]"
+        return f"XComArg({self.operator.task_id!r}){suffix}"
+
+    @property
+    def roots(self) -> list[TaskNode]:
+        return [self.operator]
+
+    @property
+    def leaves(self) -> list[TaskNode]:
+        return [self.operator]
+
+    def __getitem__(self, key: str) -> XComArg:
+        """``out["k"]``: the XCom pushed under key ``k`` (a key of a ``multiple_outputs`` dict)."""
+        return XComArg(self.operator, key)
+
+    def __iter__(self) -> Iterator[Any]:
+        raise TypeError(
+            f"the output of task {self.operator.task_id!r} is not known until it runs, so it cannot be "
+            "iterated while the DAG is defined; pass it to a task or map over it with .expand()"
+        )
+
+    def as_setup(self) -> XComArg:
+        self.operator.as_setup()
+        return self
+
+    def as_teardown(self, *, setups: Any = None, on_failure_fail_dagrun: bool | None = None) -> XComArg:
+        self.operator.as_teardown(setups=setups, on_failure_fail_dagrun=on_failure_fail_dagrun)
+        return self
+
+    def resolve(self, context: Context) -> Any:
+        """The value this reference stands for in the running task instance's DAG run.
+
+        A mapped producer gives the list of its map indexes' values; a missing ``return_value`` gives
+        None (the producer returned nothing or was skipped); any other missing key is an error.
+        """
+        ti = context["ti"]
+        task_id = self.operator.task_id
+        if self.operator.is_mapped:
+            return ti.xcom_store.mapped_values(ti.run_ref, task_id, self.key)
+        found, value = ti.xcom_store.get(ti.run_ref, task_id, -1, self.key)
+        if found:
+            return value
+        if self.key == RETURN_KEY:
+            return None
+        raise XComNotFound(ti.dag_id, task_id, self.key)
+
+
+def iter_xcom_args(value: Any) -> Iterator[XComArg]:
+    """Every XCom reference inside ``value``, looking into lists, tuples, sets and dicts."""
+    if isinstance(value, XComArg):
+        yield value
+    elif isinstance(value, (list, tuple, set, frozenset)):
+        for item in value:
+            yield from iter_xcom_args(item)
+    elif isinstance(value, Mapping):
+        for item in value.values():
+            yield from iter_xcom_args(item)
+
+
+def set_dependencies_from_arguments(task: TaskNode, values: Any) -> None:
+    """Make ``task`` depend on the producer of every XCom reference found in ``values``."""
+    for arg in iter_xcom_args(values):
+        if arg.operator is task:
+            raise DagDefinitionError(f"task {task.task_id!r} cannot take its own output as an argument")
+        task.set_upstream(arg.operator)

@@ -1,0 +1,108 @@
+"""The structure of a DAG as the scheduling decisions need it: plain, frozen, serialisable.
+
+The in-process runner builds it from a DAG object; the scheduler daemon stores it as JSON, so that
+deciding what runs next never needs the DAG file.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from dagflow.trigger_rule import TriggerRule
+
+
+@dataclass(frozen=True, slots=True)
+class MapSourceSpec:
+    """One mapped argument: a literal of known length, or the output of task ``upstream``."""
+
+    upstream: str | None = None
+    literal_length: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TaskSpec:
+    """What the scheduler needs to know about one task."""
+
+    task_id: str
+    upstream: tuple[str, ...] = ()
+    downstream: tuple[str, ...] = ()
+    trigger_rule: TriggerRule = TriggerRule.ALL_SUCCESS
+    operator: str = "BaseOperator"
+    is_setup: bool = False
+    is_teardown: bool = False
+    on_failure_fail_dagrun: bool = False
+    #: Setups this task depends on without being their direct downstream (setup/teardown scope).
+    indirect_setups: tuple[str, ...] = ()
+    is_mapped: bool = False
+    map_kind: str | None = None
+    map_sources: tuple[MapSourceSpec, ...] = ()
+    #: Some mapped task maps over this task's output.
+    has_mapped_dependants: bool = False
+    #: May be marked successful without running (an EmptyOperator without callbacks).
+    is_empty: bool = False
+    retries: int = 0
+    retry_delay: float = 300.0
+    retry_exponential_backoff: bool = False
+    max_retry_delay: float | None = None
+    execution_timeout: float | None = None
+    pool: str = "default_pool"
+    pool_slots: int = 1
+    priority_weight: int = 1
+    queue: str = "default"
+    depends_on_past: bool = False
+    wait_for_downstream: bool = False
+    max_active_tis_per_dag: int | None = None
+    max_active_tis_per_dagrun: int | None = None
+    group_id: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["trigger_rule"] = self.trigger_rule.value
+        return data
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> TaskSpec:
+        values = dict(data)
+        values["trigger_rule"] = TriggerRule(values["trigger_rule"])
+        for name in ("upstream", "downstream", "indirect_setups"):
+            values[name] = tuple(values.get(name, ()))
+        values["map_sources"] = tuple(MapSourceSpec(**s) for s in values.get("map_sources", ()))
+        return cls(**values)
+
+
+@dataclass(frozen=True)
+class DagSpec:
+    """A DAG's tasks in topological order, and which of them decide the run's state."""
+
+    dag_id: str
+    tasks: dict[str, TaskSpec]
+    order: tuple[str, ...]
+    state_leaves: tuple[str, ...]
+    max_active_tasks: int = 16
+    max_active_runs: int = 16
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "dag_id": self.dag_id,
+            "tasks": [self.tasks[t].to_json() for t in self.order],
+            "state_leaves": list(self.state_leaves),
+            "max_active_tasks": self.max_active_tasks,
+            "max_active_runs": self.max_active_runs,
+            "extra": self.extra,
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> DagSpec:
+        tasks = [TaskSpec.from_json(t) for t in data["tasks"]]
+        return cls(
+            dag_id=data["dag_id"],
+            tasks={t.task_id: t for t in tasks},
+            order=tuple(t.task_id for t in tasks),
+            state_leaves=tuple(data["state_leaves"]),
+            max_active_tasks=data.get("max_active_tasks", 16),
+            max_active_runs=data.get("max_active_runs", 16),
+            extra=dict(data.get("extra") or {}),
+        )
