@@ -80,7 +80,7 @@ class Settings:
                     sources[(section, key)] = str(cfg_path)
         for name, value in environ.items():
             if name.startswith(ENV_PREFIX) and name.count("__") >= 2:
-                section, key = name[len(ENV_PREFIX):].lower().split("__", 1)
+                section, key = name[len(ENV_PREFIX) :].lower().split("__", 1)
                 values.setdefault(section, {})[key] = value
                 sources[(section, key)] = f"env {name}"
         return cls(home=home, values=values, sources=sources)
@@ -100,7 +100,9 @@ class Settings:
             return True
         if value in ("0", "false", "no", "off", ""):
             return False
-        raise DagflowConfigError(f"[{section}] {key} must be true or false, got {value!r} ({self.source(section, key)})")
+        raise DagflowConfigError(
+            f"[{section}] {key} must be true or false, got {value!r} ({self.source(section, key)})"
+        )
 
     def _number(self, section: str, key: str, kind: type) -> Any:
         value = self.get(section, key)

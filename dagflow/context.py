@@ -40,9 +40,14 @@ class DagRunInfo:
             return value.isoformat() if value else None
 
         return {
-            "dag_id": self.dag_id, "run_id": self.run_id, "logical_date": iso(self.logical_date),
-            "data_interval_start": iso(self.data_interval_start), "data_interval_end": iso(self.data_interval_end),
-            "run_type": self.run_type, "conf": self.conf, "start_date": iso(self.start_date),
+            "dag_id": self.dag_id,
+            "run_id": self.run_id,
+            "logical_date": iso(self.logical_date),
+            "data_interval_start": iso(self.data_interval_start),
+            "data_interval_end": iso(self.data_interval_end),
+            "run_type": self.run_type,
+            "conf": self.conf,
+            "start_date": iso(self.start_date),
             "run_after": iso(self.run_after),
         }
 
@@ -52,10 +57,14 @@ class DagRunInfo:
             return datetime.fromisoformat(value) if value else None
 
         return cls(
-            dag_id=data["dag_id"], run_id=data["run_id"], logical_date=dt(data.get("logical_date")),
+            dag_id=data["dag_id"],
+            run_id=data["run_id"],
+            logical_date=dt(data.get("logical_date")),
             data_interval_start=dt(data.get("data_interval_start")),
-            data_interval_end=dt(data.get("data_interval_end")), run_type=data.get("run_type", "manual"),
-            conf=dict(data.get("conf") or {}), start_date=dt(data.get("start_date")),
+            data_interval_end=dt(data.get("data_interval_end")),
+            run_type=data.get("run_type", "manual"),
+            conf=dict(data.get("conf") or {}),
+            start_date=dt(data.get("start_date")),
             run_after=dt(data.get("run_after")),
         )
 

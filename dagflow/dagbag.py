@@ -42,7 +42,7 @@ class ImportErrorInfo:
         return f"{where}: {self.message}"
 
 
-class _ImportTimeout(Exception):  # noqa: N818 - internal signal
+class _ImportTimeout(Exception):
     pass
 
 
@@ -74,7 +74,7 @@ class DagBag:
         context_stack.collect_registered()
         try:
             module = self._import(path)
-        except BaseException as exc:  # noqa: BLE001 - any failure of a DAG file is reported, never raised
+        except BaseException as exc:
             if isinstance(exc, KeyboardInterrupt):
                 raise
             self.import_errors[filename] = _import_error(filename, exc, self.import_timeout)
@@ -140,8 +140,12 @@ def _import_error(filename: str, exc: BaseException, timeout: float) -> ImportEr
         message = f"importing the file took longer than {timeout:g}s (make module-level code cheaper)"
     else:
         message = f"{type(exc).__name__}: {exc}"
-    return ImportErrorInfo(filename=filename, line=_error_line(filename, exc), message=message,
-                           traceback=_user_traceback(filename, exc))
+    return ImportErrorInfo(
+        filename=filename,
+        line=_error_line(filename, exc),
+        message=message,
+        traceback=_user_traceback(filename, exc),
+    )
 
 
 def _error_line(filename: str, exc: BaseException) -> int | None:

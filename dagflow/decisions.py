@@ -76,7 +76,7 @@ def map_length(task: TaskSpec, length_of: LengthOf) -> int | None:
 
 def initial_task_instances(spec: DagSpec) -> list[TIRecord]:
     """The task instances a new run starts with: one per task, or one per map index when known."""
-    records = []
+    records: list[TIRecord] = []
     for task_id in spec.order:
         task = spec.tasks[task_id]
         count = literal_map_length(task)
@@ -184,7 +184,11 @@ def _decide_one(
     state = run.state(ti)
     if state not in SCHEDULABLE:
         return
-    if state in (TaskState.UP_FOR_RETRY, TaskState.UP_FOR_RESCHEDULE) and ti.not_before and ti.not_before > now:
+    if (
+        state in (TaskState.UP_FOR_RETRY, TaskState.UP_FOR_RESCHEDULE)
+        and ti.not_before
+        and ti.not_before > now
+    ):
         if decisions.waiting_until is None or ti.not_before < decisions.waiting_until:
             decisions.waiting_until = ti.not_before
         if explain:
@@ -229,8 +233,12 @@ def _run_state(run: _Pass, decisions: Decisions) -> RunState | None:
     progress = decisions.ready or decisions.expansions or decisions.new_states or decisions.waiting_until
     if progress or any(s in IN_FLIGHT for s in unfinished):
         return None
-    if any(run.spec.tasks[ti.task_id].depends_on_past for tis in run.by_task.values() for ti in tis
-           if run.state(ti) not in FINISHED):
+    if any(
+        run.spec.tasks[ti.task_id].depends_on_past
+        for tis in run.by_task.values()
+        for ti in tis
+        if run.state(ti) not in FINISHED
+    ):
         return None
     return RunState.FAILED  # deadlock: nothing can ever run again
 

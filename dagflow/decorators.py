@@ -31,11 +31,32 @@ from dagflow.operators.branch import skip_all_except
 from dagflow.operators.python import PythonOperator, ShortCircuitOperator
 
 #: Names a task function may declare to receive from the context rather than from its caller.
-CONTEXT_KEYS = frozenset({
-    "dag", "task", "ti", "task_instance", "run_id", "dag_run", "params", "macros", "ds", "ds_nodash",
-    "ts", "ts_nodash", "ts_nodash_with_tz", "logical_date", "data_interval_start", "data_interval_end",
-    "inlets", "outlets", "map_index_template", "task_instance_key_str", "templates_dict", "exception",
-})
+CONTEXT_KEYS = frozenset(
+    {
+        "dag",
+        "task",
+        "ti",
+        "task_instance",
+        "run_id",
+        "dag_run",
+        "params",
+        "macros",
+        "ds",
+        "ds_nodash",
+        "ts",
+        "ts_nodash",
+        "ts_nodash_with_tz",
+        "logical_date",
+        "data_interval_start",
+        "data_interval_end",
+        "inlets",
+        "outlets",
+        "map_index_template",
+        "task_instance_key_str",
+        "templates_dict",
+        "exception",
+    }
+)
 
 
 class _DecoratedPythonOperator(PythonOperator):
@@ -132,7 +153,9 @@ class TaskDecorator:
         try:
             signature.replace(parameters=parameters).bind(*args, **kwargs)
         except TypeError as exc:
-            raise DagDefinitionError(f"task {self._label!r}: called with the wrong arguments: {exc}") from None
+            raise DagDefinitionError(
+                f"task {self._label!r}: called with the wrong arguments: {exc}"
+            ) from None
 
     def _placement(self) -> tuple[DAG | None, TaskGroup | None]:
         dag = self.kwargs.get("dag") or context_stack.current_dag()
@@ -142,8 +165,11 @@ class TaskDecorator:
     def __call__(self, *args: Any, **kwargs: Any) -> XComArg:
         self._bind_check(args, kwargs)
         dag, group = self._placement()
-        options = {k: v for k, v in self.kwargs.items() if k not in ("task_id", "is_setup", "is_teardown",
-                                                                      "on_failure_fail_dagrun")}
+        options = {
+            k: v
+            for k, v in self.kwargs.items()
+            if k not in ("task_id", "is_setup", "is_teardown", "on_failure_fail_dagrun")
+        }
         operator = self.operator_class(
             task_id=unique_task_id(self._label, dag, group),
             python_callable=self.function,
@@ -190,7 +216,9 @@ class TaskDecorator:
             if name in CONTEXT_KEYS:
                 raise DagDefinitionError(f"task {self._label!r}: cannot {verb}() the context name {name!r}")
             if name not in parameters and not takes_any:
-                raise DagDefinitionError(f"task {self._label!r}: {verb}() got an unexpected argument {name!r}")
+                raise DagDefinitionError(
+                    f"task {self._label!r}: {verb}() got an unexpected argument {name!r}"
+                )
 
 
 class TaskDecoratorPartial:
@@ -203,16 +231,26 @@ class TaskDecoratorPartial:
     def _mapped(self, expand_input: DictOfListsExpandInput | ListOfDictsExpandInput) -> XComArg:
         decorator = self.decorator
         dag, group = decorator._placement()
-        options = {k: v for k, v in decorator.kwargs.items() if k not in ("is_setup", "is_teardown",
-                                                                           "on_failure_fail_dagrun")}
+        options = {
+            k: v
+            for k, v in decorator.kwargs.items()
+            if k not in ("is_setup", "is_teardown", "on_failure_fail_dagrun")
+        }
         options["task_id"] = unique_task_id(decorator._label, dag, group)
         from dagflow.models.baseoperator import _apply_default_args
 
         partial_kwargs = _apply_default_args(
             decorator.operator_class,
-            {**options, **decorator._doc_kwargs(), "python_callable": decorator.function, "op_kwargs": self.op_kwargs},
+            {
+                **options,
+                **decorator._doc_kwargs(),
+                "python_callable": decorator.function,
+                "op_kwargs": self.op_kwargs,
+            },
         )
-        operator = MappedOperator(decorator.operator_class, partial_kwargs, expand_input, mapped_into="op_kwargs")
+        operator = MappedOperator(
+            decorator.operator_class, partial_kwargs, expand_input, mapped_into="op_kwargs"
+        )
         decorator._mark_setup_teardown(operator)
         return XComArg(operator)
 

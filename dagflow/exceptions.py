@@ -17,19 +17,19 @@ class DagflowError(Exception):
 # -- raised by task code ------------------------------------------------------------------------
 
 
-class SkipTask(DagflowError):  # noqa: N818 - the name users port from AirflowSkipException
+class SkipTask(DagflowError):
     """Raise inside a task to end it as ``skipped``."""
 
 
-class FailTask(DagflowError):  # noqa: N818 - the name users port from AirflowFailException
+class FailTask(DagflowError):
     """Raise inside a task to end it as ``failed`` at once, without using its remaining retries."""
 
 
-class TaskTimeout(DagflowError):  # noqa: N818 - mirrors AirflowTaskTimeout
+class TaskTimeout(DagflowError):
     """A try ran longer than its ``execution_timeout``; the failure is retryable."""
 
 
-class DownstreamTasksSkipped(DagflowError):  # noqa: N818 - a signal, not an error
+class DownstreamTasksSkipped(DagflowError):
     """Raised by branching operators: the try succeeded and these downstream task ids are skipped."""
 
     def __init__(self, task_ids: Sequence[str]):
@@ -37,7 +37,7 @@ class DownstreamTasksSkipped(DagflowError):  # noqa: N818 - a signal, not an err
         self.task_ids = list(task_ids)
 
 
-class RescheduleTask(DagflowError):  # noqa: N818 - a signal, not an error
+class RescheduleTask(DagflowError):
     """Raised by a sensor in reschedule mode: free the worker and try again at ``reschedule_at``."""
 
     def __init__(self, reschedule_at: object):
@@ -68,18 +68,18 @@ class ScheduleError(DagDefinitionError):
     """A ``schedule=`` value (cron string, preset, timedelta) cannot be understood."""
 
 
-class DagNotFound(DagflowError):  # noqa: N818 - reads better at call sites
+class DagNotFound(DagflowError):
     """No DAG with that id was found."""
 
 
-class TaskNotFound(DagflowError):  # noqa: N818
+class TaskNotFound(DagflowError):
     """No task with that id was found in the DAG."""
 
 
 # -- raised while a task runs ------------------------------------------------------------------
 
 
-class XComNotFound(DagflowError):  # noqa: N818
+class XComNotFound(DagflowError):
     """A task's argument refers to an XCom that its upstream never pushed."""
 
     def __init__(self, dag_id: str, task_id: str, key: str):

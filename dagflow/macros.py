@@ -40,7 +40,7 @@ class MacrosNamespace:
 
     def __getattr__(self, name: str) -> Any:
         if name == "dateutil":
-            import dateutil  # type: ignore[import-untyped]
+            import dateutil
 
             return dateutil
         raise AttributeError(f"macros has no {name!r}")

@@ -72,8 +72,12 @@ class CronTimetable(Timetable):
         return self.expression
 
     def serialize(self) -> dict[str, Any]:
-        return {"type": "CronTimetable", "summary": self.expression, "expression": self.expression,
-                "timezone": str(self.timezone)}
+        return {
+            "type": "CronTimetable",
+            "summary": self.expression,
+            "expression": self.expression,
+            "timezone": str(self.timezone),
+        }
 
 
 @dataclass(frozen=True, eq=False)

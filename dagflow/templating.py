@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from dagflow.models.dag import DAG
 
 _ENV_ATTR = "_dagflow_jinja_env"
+_COMPILED_ATTR = "_dagflow_compiled"
 
 
 def _ds(value: Any) -> Any:
@@ -84,13 +85,14 @@ def template_env(dag: DAG) -> jinja2.Environment:
     env.filters.update(FILTERS)
     env.filters.update(dag.user_defined_filters)
     env.globals.update(dag.user_defined_macros)
-    env._dagflow_compiled = {}  # type: ignore[attr-defined]
+    setattr(env, _COMPILED_ATTR, {})
     setattr(dag, _ENV_ATTR, env)
     return env
 
 
 def _compile(env: jinja2.Environment, source: str) -> jinja2.Template:
-    cache: dict[str, jinja2.Template] = env._dagflow_compiled  # type: ignore[attr-defined]
+    """Compile ``source`` once per environment: Jinja itself does not cache ``from_string``."""
+    cache: dict[str, jinja2.Template] = getattr(env, _COMPILED_ATTR)
     template = cache.get(source)
     if template is None:
         template = env.from_string(source)

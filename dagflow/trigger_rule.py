@@ -26,6 +26,8 @@ class TriggerRule(StrEnum):
     def parse(cls, value: object, *, where: str) -> TriggerRule:
         """Return the rule named by ``value`` or raise a ValueError that says where and what is allowed."""
         try:
+            if not isinstance(value, str):
+                raise ValueError(value)
             return cls(value)
         except ValueError:
             allowed = ", ".join(rule.value for rule in cls)

@@ -164,9 +164,9 @@ def _unmet_reason(rule: TriggerRule, c: UpstreamCounts, map_index: int) -> str: 
         return f"waits for all upstreams to finish ({waiting} not yet)"
     if rule is TR.ALL_DONE_SETUP_SUCCESS and c.setup_total and not c.setup_success:
         return "waits for at least one upstream setup to succeed"
-    if rule in (TR.NONE_FAILED, TR.NONE_FAILED_MIN_ONE_SUCCESS):
-        if c.total - c.success - c.skipped - removed > 0:
-            return "waits for all upstreams to succeed or be skipped"
+    none_failed = rule in (TR.NONE_FAILED, TR.NONE_FAILED_MIN_ONE_SUCCESS)
+    if none_failed and c.total - c.success - c.skipped - removed > 0:
+        return "waits for all upstreams to succeed or be skipped"
     if rule is TR.NONE_SKIPPED and (not c.all_done or c.skipped):
         return f"waits for all upstreams to finish unskipped ({waiting} not yet)"
     if rule is TR.ALL_SKIPPED and c.total - c.skipped > 0:

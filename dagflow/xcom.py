@@ -30,8 +30,7 @@ def encode(value: Any, *, where: str) -> str:
         return json.dumps(value, allow_nan=False, separators=(",", ":"))
     except (TypeError, ValueError) as exc:
         raise XComValueError(
-            f"{where}: XCom values must be JSON-serialisable (str, int, float, bool, None, list, dict); "
-            f"{exc}"
+            f"{where}: XCom values must be JSON-serialisable (str, int, float, bool, None, list, dict); {exc}"
         ) from None
 
 

@@ -33,7 +33,10 @@ def load_settings() -> Settings:
 
 def dags_folder_option(function: F) -> F:
     return click.option(
-        "--dags-folder", "-d", type=click.Path(path_type=Path), default=None,
+        "--dags-folder",
+        "-d",
+        type=click.Path(path_type=Path),
+        default=None,
         help="Folder (or file) of DAG files. Default: [core] dags_folder.",
     )(function)
 
@@ -52,7 +55,10 @@ def parse_conf(text: str | None) -> dict[str, Any]:
     try:
         value = json.loads(text)
     except json.JSONDecodeError as exc:
-        fail(f"--conf is not valid JSON ({exc.msg} at position {exc.pos}); pass a JSON object such as '{{\"x\": 1}}'")
+        fail(
+            f"--conf is not valid JSON ({exc.msg} at position {exc.pos}); "
+            "pass a JSON object such as '{\"x\": 1}'"
+        )
     if not isinstance(value, dict):
         fail(f"--conf must be a JSON object such as '{{\"x\": 1}}', got {type(value).__name__}")
     return value

@@ -26,16 +26,27 @@ def dags_list(dags_folder: Path | None, output: str) -> None:
     """List the DAGs found, and say how many files failed to import."""
     bag = load_dagbag(dags_folder)
     rows = [
-        {"dag_id": dag.dag_id, "fileloc": dag.fileloc, "schedule": dag.timetable.summary,
-         "tags": dag.tags, "tasks": len(dag.task_dict)}
+        {
+            "dag_id": dag.dag_id,
+            "fileloc": dag.fileloc,
+            "schedule": dag.timetable.summary,
+            "tags": dag.tags,
+            "tasks": len(dag.task_dict),
+        }
         for dag in (bag.dags[d] for d in bag.dag_ids)
     ]
     if output == "json":
         click.echo(json.dumps(rows, indent=2))
     else:
-        _table(["dag_id", "schedule", "tasks", "fileloc"], [[r["dag_id"], r["schedule"], r["tasks"], r["fileloc"]] for r in rows])
+        _table(
+            ["dag_id", "schedule", "tasks", "fileloc"],
+            [[r["dag_id"], r["schedule"], r["tasks"], r["fileloc"]] for r in rows],
+        )
     if bag.import_errors:
-        click.echo(f"{len(bag.import_errors)} file(s) failed to import: see 'dagflow dags list-import-errors'", err=True)
+        click.echo(
+            f"{len(bag.import_errors)} file(s) failed to import: see 'dagflow dags list-import-errors'",
+            err=True,
+        )
 
 
 @dags.command("list-import-errors")
@@ -62,7 +73,9 @@ def dags_list_import_errors(dags_folder: Path | None, output: str) -> None:
 @click.option("--logical-date", help="ISO 8601; default: now.")
 @click.option("--conf", "conf_text", help="The run's conf, a JSON object.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON summary on stdout (logs go to stderr).")
-def dags_test(dag_id: str, dags_folder: Path | None, logical_date: str | None, conf_text: str | None, as_json: bool) -> None:
+def dags_test(
+    dag_id: str, dags_folder: Path | None, logical_date: str | None, conf_text: str | None, as_json: bool
+) -> None:
     """Run one DAG run of DAG_ID in this process and report it.
 
     Exit 0 when the run succeeds, 1 when it fails, 2 on bad input or when the DAG cannot be loaded.
@@ -79,7 +92,10 @@ def dags_test(dag_id: str, dags_folder: Path | None, logical_date: str | None, c
     if as_json:
         click.echo(json.dumps(report))
     else:
-        _table(["task", "state", "tries"], [[label, state, report["tries"].get(label, 1)] for label, state in report["tasks"].items()])
+        _table(
+            ["task", "state", "tries"],
+            [[label, state, report["tries"].get(label, 1)] for label, state in report["tasks"].items()],
+        )
         click.echo(f"Run {report['run_id']} of {dag_id}: {report['run_state']}")
     sys.exit(0 if result.state is RunState.SUCCESS else 1)
 

@@ -102,7 +102,9 @@ class _InProcessRun:
         self.log = TaskLog(log_stream)
         self.xcoms = MemoryXComStore()
         self.run_ref = RunRef(dag.dag_id, dag_run.run_id)
-        self.instances: dict[Key, _Instance] = {r.key: _Instance(r) for r in initial_task_instances(self.spec)}
+        self.instances: dict[Key, _Instance] = {
+            r.key: _Instance(r) for r in initial_task_instances(self.spec)
+        }
         self.map_lengths: dict[str, int] = {}
         self.hostname = socket.gethostname()
 
@@ -114,7 +116,9 @@ class _InProcessRun:
     def run(self) -> RunState:
         while True:
             now = utcnow()
-            decisions = decide(self.spec, [i.record for i in self.instances.values()], now=now, length_of=self.length_of)
+            decisions = decide(
+                self.spec, [i.record for i in self.instances.values()], now=now, length_of=self.length_of
+            )
             self._apply_states(decisions.new_states, now)
             if decisions.expansions:
                 self._expand(decisions.expansions)
@@ -156,14 +160,22 @@ class _InProcessRun:
             record.state, instance.start_date, instance.end_date = TaskState.SUCCESS, now, now
             return
         attempt = Attempt(record.task_id, record.map_index, record.try_number, record.max_tries, self.dag_run)
-        outcome = run_attempt(self.dag, spec, attempt, xcom_store=self.xcoms, log=self.log, hostname=self.hostname)
+        outcome = run_attempt(
+            self.dag, spec, attempt, xcom_store=self.xcoms, log=self.log, hostname=self.hostname
+        )
         record.state = outcome.state
-        instance.start_date, instance.end_date, instance.error = outcome.start_date, outcome.end_date, outcome.error
+        instance.start_date, instance.end_date, instance.error = (
+            outcome.start_date,
+            outcome.end_date,
+            outcome.error,
+        )
         if outcome.map_length is not None:
             self.map_lengths[record.task_id] = outcome.map_length
         if outcome.state is TaskState.UP_FOR_RETRY:
             record.not_before = next_try_at(
-                outcome.end_date, try_number=record.try_number, delay=_seconds(spec.retry_delay),
+                outcome.end_date,
+                try_number=record.try_number,
+                delay=_seconds(spec.retry_delay),
                 exponential_backoff=spec.retry_exponential_backoff,
                 max_delay=_seconds(spec.max_retry_delay) if spec.max_retry_delay is not None else None,
                 jitter_key=f"{self.dag.dag_id}#{record.task_id}#{self.dag_run.logical_date}",
@@ -176,21 +188,34 @@ class _InProcessRun:
         wanted = set(task_ids)
         for instance in self.instances.values():
             record = instance.record
-            if record.task_id in wanted and record.state not in FINISHED and record.state is not TaskState.RUNNING:
+            if (
+                record.task_id in wanted
+                and record.state not in FINISHED
+                and record.state is not TaskState.RUNNING
+            ):
                 record.state = TaskState.SKIPPED
                 instance.start_date = instance.end_date = now
 
     def result(self, state: RunState) -> RunResult:
         order = {task_id: i for i, task_id in enumerate(self.spec.order)}
-        instances = sorted(self.instances.values(), key=lambda i: (order[i.record.task_id], i.record.map_index))
+        instances = sorted(
+            self.instances.values(), key=lambda i: (order[i.record.task_id], i.record.map_index)
+        )
         return RunResult(
             dag_id=self.dag.dag_id,
             run_id=self.dag_run.run_id,
             logical_date=self.dag_run.logical_date,
             state=state,
             task_instances=[
-                TaskInstanceResult(i.record.task_id, i.record.map_index, i.record.state, i.record.try_number,
-                                   i.start_date, i.end_date, i.error)
+                TaskInstanceResult(
+                    i.record.task_id,
+                    i.record.map_index,
+                    i.record.state,
+                    i.record.try_number,
+                    i.start_date,
+                    i.end_date,
+                    i.error,
+                )
                 for i in instances
             ],
             xcom_store=self.xcoms,
@@ -222,9 +247,15 @@ def run_dag(
     conf = dict(conf or {})
     dag.params.with_values(conf).validate()
     dag_run = DagRunInfo(
-        dag_id=dag.dag_id, run_id=manual_run_id(logical_date), logical_date=logical_date,
-        data_interval_start=interval.start, data_interval_end=interval.end, run_type="manual", conf=conf,
-        start_date=utcnow(), run_after=logical_date,
+        dag_id=dag.dag_id,
+        run_id=manual_run_id(logical_date),
+        logical_date=logical_date,
+        data_interval_start=interval.start,
+        data_interval_end=interval.end,
+        run_type="manual",
+        conf=conf,
+        start_date=utcnow(),
+        run_after=logical_date,
     )
     run = _InProcessRun(dag, dag_run, log_stream or sys.stderr, sleep)
     state = run.run()

@@ -60,7 +60,7 @@ class RuntimeTaskInstance:
         """Make ``value`` (JSON-serialisable) available to other tasks under ``key``."""
         self.xcom_store.push(self.run_ref, self.task_id, self.map_index, key, value)
 
-    def xcom_pull(  # noqa: PLR0913 - Airflow's signature
+    def xcom_pull(
         self,
         task_ids: str | Iterable[str] | None = None,
         dag_id: str | None = None,
@@ -80,7 +80,13 @@ class RuntimeTaskInstance:
         """
         run = RunRef(dag_id or self.dag_id, run_id or self.run_id)
         single_task = task_ids is None or isinstance(task_ids, str)
-        ids = [self.task_id] if task_ids is None else [task_ids] if isinstance(task_ids, str) else list(task_ids)
+        ids = (
+            [self.task_id]
+            if task_ids is None
+            else [task_ids]
+            if isinstance(task_ids, str)
+            else list(task_ids)
+        )
         if map_indexes is NOTSET:
             values: list[Any] = []
             for task_id in ids:
@@ -88,9 +94,13 @@ class RuntimeTaskInstance:
                 values.extend(found if found else [None])
             return values[0] if single_task and len(values) == 1 else values
         single_index = map_indexes is None or isinstance(map_indexes, int)
-        indexes = [map_indexes] if single_index else list(map_indexes)  # type: ignore[arg-type]
+        indexes: list[int] = (
+            [-1 if map_indexes is None else map_indexes]  # type: ignore[list-item]
+            if single_index
+            else list(map_indexes)  # type: ignore[arg-type]
+        )
         pulled = []
         for task_id, index in product(ids, indexes):
-            ok, value = self.xcom_store.get(run, task_id, -1 if index is None else index, key)
+            ok, value = self.xcom_store.get(run, task_id, index, key)
             pulled.append(value if ok and value is not None else default)
         return pulled[0] if single_task and single_index else pulled

@@ -74,7 +74,7 @@ def capture(log: TaskLog) -> Iterator[None]:
     logger.setLevel(logging.INFO)
     logger.propagate = False
     try:
-        with redirect_stdout(log), redirect_stderr(log):  # type: ignore[type-var]
+        with redirect_stdout(log), redirect_stderr(log):  # type: ignore[type-var,unused-ignore]
             yield
     finally:
         logger.removeHandler(handler)

@@ -80,8 +80,14 @@ def run_attempt(
     task = dag.task_dict[attempt.task_id]
     start = utcnow()
     ti = RuntimeTaskInstance(
-        task=task, dag_run=attempt.dag_run, map_index=attempt.map_index, try_number=attempt.try_number,
-        max_tries=attempt.max_tries, xcom_store=xcom_store, start_date=start, hostname=hostname,
+        task=task,
+        dag_run=attempt.dag_run,
+        map_index=attempt.map_index,
+        try_number=attempt.try_number,
+        max_tries=attempt.max_tries,
+        xcom_store=xcom_store,
+        start_date=start,
+        hostname=hostname,
     )
     log.info(f"Starting {ti!r}, try {attempt.try_number} of {attempt.max_tries + 1}")
     xcom_store.clear(ti.run_ref, ti.task_id, ti.map_index)
@@ -95,7 +101,7 @@ def run_attempt(
                 _run(dag, task, spec, ti, context, outcome)
         except KeyboardInterrupt:
             raise
-        except BaseException as exc:  # noqa: BLE001 - every failure of task code becomes a state
+        except BaseException as exc:
             error = exc
             outcome.state = _failed_state(exc, ti)
             outcome.error = f"{type(exc).__name__}: {exc}"
@@ -121,7 +127,14 @@ def _task_params(task: TaskNode) -> Any:
     return merged
 
 
-def _run(dag: DAG, task: TaskNode, spec: TaskSpec, ti: RuntimeTaskInstance, context: Context, outcome: AttemptOutcome) -> None:
+def _run(
+    dag: DAG,
+    task: TaskNode,
+    spec: TaskSpec,
+    ti: RuntimeTaskInstance,
+    context: Context,
+    outcome: AttemptOutcome,
+) -> None:
     resolved_ids: set[int] = set()
     if task.is_mapped:
         operator = task.unmap(context, ti.map_index, resolved_ids)  # type: ignore[attr-defined]
@@ -144,7 +157,9 @@ def _execute(operator: BaseOperator, context: Context, timeout: float | None) ->
     for callback in operator.on_execute_callback:
         callback(context)
     try:
-        with time_limit(timeout, lambda: TaskTimeout(f"the try exceeded its execution_timeout of {timeout:g}s")):
+        with time_limit(
+            timeout, lambda: TaskTimeout(f"the try exceeded its execution_timeout of {timeout:g}s")
+        ):
             result = operator.execute(context)
     except TaskTimeout:
         operator.on_kill()
@@ -166,7 +181,9 @@ def push_result(operator: BaseOperator, spec: TaskSpec, ti: RuntimeTaskInstance,
     where = f"task {ti.task_id!r} of DAG {ti.dag_id!r}"
     if value is None:
         if feeds_mapping:
-            raise XComValueError(f"{where} returned nothing, but a mapped task maps over its output; return a list or a dict")
+            raise XComValueError(
+                f"{where} returned nothing, but a mapped task maps over its output; return a list or a dict"
+            )
         return None
     length = None
     if feeds_mapping:
@@ -214,7 +231,9 @@ _CALLBACKS = {
 }
 
 
-def _run_callbacks(task: TaskNode, context: Context, state: TaskState, error: BaseException | None, log: TaskLog) -> None:
+def _run_callbacks(
+    task: TaskNode, context: Context, state: TaskState, error: BaseException | None, log: TaskLog
+) -> None:
     name = _CALLBACKS.get(state)
     callbacks = getattr(task, name, None) if name else None
     if not callbacks or not context:

@@ -60,16 +60,25 @@ def as_timedelta(value: Any, name: str, where: str) -> timedelta | None:
 def as_callbacks(value: Callbacks, name: str, where: str) -> list[Callable[..., Any]]:
     if value is None:
         return []
-    items = list(value) if isinstance(value, (list, tuple)) else [value]
+    items: list[Callable[..., Any]] = list(value) if isinstance(value, (list, tuple)) else [value]  # type: ignore[list-item]
     for item in items:
         if not callable(item):
             raise DagDefinitionError(f"{where}: {name} must be callable (or a list of callables)")
     return items
 
 
-@functools.cache
+_ACCEPTED: dict[type, frozenset[str]] = {}
+
+
 def accepted_parameters(cls: type) -> frozenset[str]:
     """Every keyword any ``__init__`` in ``cls``'s hierarchy accepts, for ``default_args``."""
+    found = _ACCEPTED.get(cls)
+    if found is None:
+        found = _ACCEPTED[cls] = _init_parameters(cls)
+    return found
+
+
+def _init_parameters(cls: type) -> frozenset[str]:
     names: set[str] = set()
     for klass in cls.__mro__:
         init = klass.__dict__.get("__init__")
@@ -82,7 +91,9 @@ def accepted_parameters(cls: type) -> frozenset[str]:
     return frozenset(names)
 
 
-def merged_default_args(dag: DAG | None, group: TaskGroup | None, own: dict[str, Any] | None) -> dict[str, Any]:
+def merged_default_args(
+    dag: DAG | None, group: TaskGroup | None, own: dict[str, Any] | None
+) -> dict[str, Any]:
     merged: dict[str, Any] = {}
     if dag is not None:
         merged.update(dag.default_args)
@@ -156,7 +167,7 @@ class BaseOperator(TaskNode):
         if init is not None and not getattr(init, "_dagflow_wrapped", False):
             cls.__init__ = _wrap_init(init)  # type: ignore[method-assign]
 
-    def __init__(  # noqa: PLR0913 - the operator surface Airflow users know
+    def __init__(
         self,
         *,
         task_id: str,
@@ -252,7 +263,13 @@ class BaseOperator(TaskNode):
         self.do_xcom_push, self.multiple_outputs = do_xcom_push, multiple_outputs
         self.inlets = _as_list(inlets)
         self.outlets = _as_list(outlets)
-        self.doc, self.doc_md, self.doc_json, self.doc_yaml, self.doc_rst = doc, doc_md, doc_json, doc_yaml, doc_rst
+        self.doc, self.doc_md, self.doc_json, self.doc_yaml, self.doc_rst = (
+            doc,
+            doc_md,
+            doc_json,
+            doc_yaml,
+            doc_rst,
+        )
         self.task_display_name, self.logger_name = task_display_name, logger_name
         self.allow_nested_operators = allow_nested_operators
         self.is_setup = self.is_teardown = self.on_failure_fail_dagrun = False
@@ -270,8 +287,9 @@ class BaseOperator(TaskNode):
             return
         dag = dag or context_stack.current_dag()
         group = task_group or context_stack.current_group(dag) or (dag.task_group if dag else None)
-        self.task_id = validate_key("task_id", group.child_id(task_id) if group else task_id,
-                                    f"{type(self).__name__}")
+        self.task_id = validate_key(
+            "task_id", group.child_id(task_id) if group else task_id, f"{type(self).__name__}"
+        )
         if dag is not None:
             dag.add_task(self, group)
 
@@ -361,7 +379,9 @@ WEIGHT_RULES = ("downstream", "upstream", "absolute")
 
 def _as_weight_rule(value: Any, where: str) -> str:
     if value not in WEIGHT_RULES:
-        raise DagDefinitionError(f"{where}: weight_rule must be one of {', '.join(WEIGHT_RULES)}, got {value!r}")
+        raise DagDefinitionError(
+            f"{where}: weight_rule must be one of {', '.join(WEIGHT_RULES)}, got {value!r}"
+        )
     return str(value)
 
 

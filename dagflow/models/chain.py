@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from itertools import pairwise
 from typing import Any
 
 from dagflow.exceptions import DagDefinitionError
@@ -14,7 +15,7 @@ def chain(*elements: Any) -> None:
 
     ``chain(a, [b, c], [d, e], f)`` gives a>>b, a>>c, b>>d, c>>e, d>>f, e>>f.
     """
-    for upstream, downstream in zip(elements, elements[1:], strict=False):
+    for upstream, downstream in pairwise(elements):
         if isinstance(upstream, DependencyMixin):
             upstream.set_downstream(downstream)
         elif isinstance(downstream, DependencyMixin):

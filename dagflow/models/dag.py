@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable, Iterable
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import jinja2
@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from dagflow.models.node import TaskNode
 
 
-def as_aware(value: datetime | None, tz: Any = timezone.utc) -> datetime | None:
+def as_aware(value: datetime | None, tz: Any = UTC) -> datetime | None:
     """A naive datetime is read in ``tz`` (UTC unless the DAG says otherwise)."""
     if value is None or value.tzinfo is not None:
         return value
@@ -37,7 +37,7 @@ def as_aware(value: datetime | None, tz: Any = timezone.utc) -> datetime | None:
 class DAG:
     """A directed acyclic graph of tasks, with a schedule. Use it as ``with DAG("my_dag", ...):``."""
 
-    def __init__(  # noqa: PLR0913 - the DAG surface Airflow users know
+    def __init__(
         self,
         dag_id: str,
         *,
@@ -76,7 +76,7 @@ class DAG:
         if "params" in self.default_args:
             self.params.update(self.default_args.pop("params") or {})
         start = start_date or self.default_args.get("start_date")
-        self.timezone = start.tzinfo if isinstance(start, datetime) and start.tzinfo else timezone.utc
+        self.timezone = start.tzinfo if isinstance(start, datetime) and start.tzinfo else UTC
         self.start_date = as_aware(start, self.timezone)
         self.end_date = as_aware(end_date or self.default_args.get("end_date"), self.timezone)
         self.timetable: Timetable = parse_schedule(schedule, self.timezone, where)
@@ -94,8 +94,8 @@ class DAG:
         self.on_success_callback = as_callbacks(on_success_callback, "on_success_callback", where)
         self.on_failure_callback = as_callbacks(on_failure_callback, "on_failure_callback", where)
         self.is_paused_upon_creation = is_paused_upon_creation
-        self.template_searchpath = [template_searchpath] if isinstance(template_searchpath, str) else list(
-            template_searchpath or []
+        self.template_searchpath = (
+            [template_searchpath] if isinstance(template_searchpath, str) else list(template_searchpath or [])
         )
         self.template_undefined = template_undefined
         self.user_defined_macros = dict(user_defined_macros or {})
@@ -158,7 +158,9 @@ class DAG:
                 f"DAG {self.dag_id!r}: task id {task.task_id!r} is used twice; give each task its own task_id"
             )
         if task.task_id in self.task_group_dict:
-            raise DuplicateTaskIdError(f"DAG {self.dag_id!r}: task id {task.task_id!r} is also a task group id")
+            raise DuplicateTaskIdError(
+                f"DAG {self.dag_id!r}: task id {task.task_id!r} is also a task group id"
+            )
         task.dag = self
         group = group or self.task_group
         task.task_group = group
@@ -188,7 +190,9 @@ class DAG:
 
         graph = nx.DiGraph()
         graph.add_nodes_from(self.task_dict)
-        graph.add_edges_from((task_id, down) for task_id, t in self.task_dict.items() for down in t.downstream_task_ids)
+        graph.add_edges_from(
+            (task_id, down) for task_id, t in self.task_dict.items() for down in t.downstream_task_ids
+        )
         return graph
 
     def check_cycle(self) -> None:
@@ -236,8 +240,14 @@ class DAG:
         return leaves or [t.task_id for t in self.leaves]
 
     def relevant_setups(self, task_id: str) -> list[str]:
-        """The setups whose scope ``task_id`` is in: upstream of it, with no teardown or one downstream of it."""
-        down_teardowns = {d for d in self.relative_ids(task_id, upstream=False) if self.task_dict[d].is_teardown}
+        """The setups whose scope ``task_id`` is in.
+
+        A setup is in scope when it is upstream of the task and has no teardown, or has one downstream
+        of the task.
+        """
+        down_teardowns = {
+            d for d in self.relative_ids(task_id, upstream=False) if self.task_dict[d].is_teardown
+        }
         found = []
         for up in sorted(self.relative_ids(task_id, upstream=True)):
             setup = self.task_dict[up]
@@ -399,9 +409,15 @@ def _task_spec(
     indirect: tuple[str, ...] = ()
     if has_setups and not task.is_teardown:
         indirect = tuple(s for s in dag.relevant_setups(task.task_id) if s not in task.upstream_task_ids)
-    sources = tuple(MapSourceSpec(s.upstream, s.literal_length) for s in task.map_sources()) if task.is_mapped else ()  # type: ignore[attr-defined]
-    is_empty = bool(attrs.inherits_from_empty_operator) and not attrs.on_execute_callback and not (
-        attrs.on_success_callback or attrs.outlets or attrs.inlets
+    sources = (
+        tuple(MapSourceSpec(s.upstream, s.literal_length) for s in attrs.map_sources())
+        if task.is_mapped
+        else ()
+    )
+    is_empty = (
+        bool(attrs.inherits_from_empty_operator)
+        and not attrs.on_execute_callback
+        and not (attrs.on_success_callback or attrs.outlets or attrs.inlets)
     )
     return TaskSpec(
         task_id=task.task_id,
@@ -417,7 +433,7 @@ def _task_spec(
         map_kind=task.expand_input.kind if task.is_mapped else None,  # type: ignore[attr-defined]
         map_sources=sources,
         has_mapped_dependants=task.task_id in mapped_deps,
-        is_empty=is_empty and not task.task_id in mapped_deps,
+        is_empty=is_empty and task.task_id not in mapped_deps,
         retries=attrs.retries,
         retry_delay=attrs.retry_delay.total_seconds(),
         retry_exponential_backoff=bool(attrs.retry_exponential_backoff),

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from dagflow.exceptions import DagDefinitionError
 from dagflow.models import context_stack
-from dagflow.models.baseoperator import BaseOperator, accepted_parameters, validate_key, _apply_default_args
+from dagflow.models.baseoperator import BaseOperator, _apply_default_args, accepted_parameters, validate_key
 from dagflow.models.node import TaskNode
 from dagflow.models.xcom_arg import RETURN_KEY, XComArg, iter_xcom_args, set_dependencies_from_arguments
 
@@ -172,10 +172,14 @@ class OperatorPartial:
         check_expand_values(where, mapped)
         unknown = set(mapped) - accepted_parameters(self.operator_class)
         if unknown:
-            raise DagDefinitionError(f"{where}: expand() got unknown argument(s) {', '.join(sorted(unknown))}")
+            raise DagDefinitionError(
+                f"{where}: expand() got unknown argument(s) {', '.join(sorted(unknown))}"
+            )
         both = set(mapped) & set(self.kwargs)
         if both:
-            raise DagDefinitionError(f"{where}: argument(s) {', '.join(sorted(both))} given to both partial() and expand()")
+            raise DagDefinitionError(
+                f"{where}: argument(s) {', '.join(sorted(both))} given to both partial() and expand()"
+            )
         return MappedOperator(self.operator_class, self.kwargs, DictOfListsExpandInput(mapped))
 
     def expand_kwargs(self, value: Any) -> MappedOperator:
@@ -212,11 +216,15 @@ class MappedOperator(TaskNode):
         with context_stack.unmapping():
             self._common = BaseOperator(task_id=label, **common)
         self.__dict__.update({k: v for k, v in vars(self._common).items() if not k.startswith("_init")})
-        self.task_id = validate_key("task_id", group.child_id(label) if group else label, operator_class.__name__)
+        self.task_id = validate_key(
+            "task_id", group.child_id(label) if group else label, operator_class.__name__
+        )
         self.dag, self.task_group = None, None
         self.upstream_task_ids, self.downstream_task_ids = set(), set()
         if dag is None:
-            raise DagDefinitionError(f"mapped task {self.task_id!r} belongs to no DAG: create it inside a DAG")
+            raise DagDefinitionError(
+                f"mapped task {self.task_id!r} belongs to no DAG: create it inside a DAG"
+            )
         dag.add_task(self, group)
         set_dependencies_from_arguments(self, list(self.iter_template_values()))
 
@@ -265,7 +273,9 @@ class MappedOperator(TaskNode):
         else:
             kwargs.update(mapped)
         with context_stack.unmapping():
-            operator = self.operator_class(task_id=self.task_id, dag=self.dag, task_group=self.task_group, **kwargs)
+            operator = self.operator_class(
+                task_id=self.task_id, dag=self.dag, task_group=self.task_group, **kwargs
+            )
         for name in NODE_ATTRIBUTES:
             setattr(operator, name, getattr(self, name))
         operator.upstream_task_ids = self.upstream_task_ids

@@ -156,9 +156,7 @@ class TaskNode(DependencyMixin):
         self.is_setup = True
         return self
 
-    def as_teardown(
-        self, *, setups: Any = None, on_failure_fail_dagrun: bool | None = None
-    ) -> TaskNode:
+    def as_teardown(self, *, setups: Any = None, on_failure_fail_dagrun: bool | None = None) -> TaskNode:
         """Mark this task as a teardown: it runs once its setups' work is done, whatever happened."""
         from dagflow.trigger_rule import TriggerRule
 

@@ -25,11 +25,13 @@ def _check_json(value: Any, name: str) -> None:
     try:
         json.dumps(value, allow_nan=False)
     except (TypeError, ValueError) as exc:
-        raise ParamValidationError(f"param {name!r}: value {value!r} is not JSON-serialisable ({exc})") from None
+        raise ParamValidationError(
+            f"param {name!r}: value {value!r} is not JSON-serialisable ({exc})"
+        ) from None
 
 
 class Param:
-    """A param's default, description and JSON schema (``type=``, ``enum=``, ``minimum=``... or ``schema=``)."""
+    """A param's default, description and JSON schema (``type=``, ``enum=``... or a whole ``schema=``)."""
 
     def __init__(self, default: Any = NOTSET, description: str | None = None, **kwargs: Any):
         if default is not NOTSET:
@@ -111,7 +113,7 @@ class ParamsDict(MutableMapping[str, Any]):
     def __repr__(self) -> str:
         return f"ParamsDict({self._params!r})"
 
-    def update(self, other: Any = (), /, **kwargs: Any) -> None:  # type: ignore[override]
+    def update(self, other: Any = (), /, **kwargs: Any) -> None:
         items = other._params.items() if isinstance(other, ParamsDict) else dict(other).items()
         for name, value in items:
             self[name] = value
@@ -129,7 +131,9 @@ class ParamsDict(MutableMapping[str, Any]):
         merged = self.copy()
         for name, value in (values or {}).items():
             param = merged._params.get(name)
-            merged._params[name] = Param(value, param.description, schema=param.schema) if param else Param(value)
+            merged._params[name] = (
+                Param(value, param.description, schema=param.schema) if param else Param(value)
+            )
         return merged
 
     def validate(self) -> dict[str, Any]:

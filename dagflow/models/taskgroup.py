@@ -33,7 +33,7 @@ class TaskGroup(DependencyMixin):
         ui_fgcolor: str = "#000",
         add_suffix_on_collision: bool = False,
     ):
-        self.dag = dag or (parent_group.dag if parent_group else context_stack.current_dag())
+        self.dag: DAG | None = dag or (parent_group.dag if parent_group else context_stack.current_dag())
         self.default_args = dict(default_args or {})
         self.tooltip, self.ui_color, self.ui_fgcolor = tooltip, ui_color, ui_fgcolor
         self.prefix_group_id = prefix_group_id

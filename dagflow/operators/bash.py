@@ -20,7 +20,7 @@ SCRIPT_EXTENSIONS = (".sh", ".bash")
 
 
 def context_env(context: Context) -> dict[str, str]:
-    """``DAGFLOW_CTX_*`` variables for subprocesses (also under the ``AIRFLOW_CTX_*`` names ported scripts read)."""
+    """``DAGFLOW_CTX_*`` variables for subprocesses, also as ``AIRFLOW_CTX_*`` for ported scripts."""
     ti, dag_run = context["ti"], context["dag_run"]
     values = {
         "DAG_ID": ti.dag_id,
@@ -93,7 +93,9 @@ class BashOperator(BaseOperator):
         if returncode in self.skip_on_exit_code:
             raise SkipTask(f"Bash command returned exit code {returncode}. Skipping.")
         if returncode != 0:
-            raise DagflowError(f"Bash command failed. The command returned a non-zero exit code {returncode}.")
+            raise DagflowError(
+                f"Bash command failed. The command returned a non-zero exit code {returncode}."
+            )
         return self.output_processor(last_line)
 
     def _environment(self, context: Context) -> dict[str, str]:
@@ -117,7 +119,11 @@ class BashOperator(BaseOperator):
     def _run(self, command: list[str], workdir: str, env: dict[str, str]) -> tuple[int, str]:
         self.log.info("Running command: %s", command)
         process = subprocess.Popen(
-            command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, cwd=workdir, env=env,
+            command,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            cwd=workdir,
+            env=env,
             start_new_session=True,
         )
         self._process = process

@@ -20,7 +20,9 @@ def _signature(function: Callable[..., Any]) -> inspect.Signature:
     return inspect.signature(function)
 
 
-def callable_kwargs(function: Callable[..., Any], args: Collection[Any], context: Mapping[str, Any]) -> dict[str, Any]:
+def callable_kwargs(
+    function: Callable[..., Any], args: Collection[Any], context: Mapping[str, Any]
+) -> dict[str, Any]:
     """The keyword arguments a callable receives: the context names it declares, or all with ``**kwargs``.
 
     A positional argument whose parameter name is also a context name is an error, since the two
@@ -67,7 +69,9 @@ class PythonOperator(BaseOperator):
     ) -> None:
         super().__init__(**kwargs)
         if not callable(python_callable):
-            raise DagDefinitionError(f"{type(self).__name__}(task_id={self.task_id!r}): python_callable must be callable")
+            raise DagDefinitionError(
+                f"{type(self).__name__}(task_id={self.task_id!r}): python_callable must be callable"
+            )
         self.python_callable = python_callable
         self.op_args = op_args or ()
         self.op_kwargs = op_kwargs or {}
@@ -115,7 +119,8 @@ class ShortCircuitOperator(PythonOperator):
         if condition or not self.downstream_task_ids:
             return condition
         tasks: Iterable[Any] = (
-            self.get_flat_relatives(upstream=False) if self.ignore_downstream_trigger_rules
+            self.get_flat_relatives(upstream=False)
+            if self.ignore_downstream_trigger_rules
             else self.get_direct_relatives(upstream=False)
         )
         to_skip = [t.task_id for t in tasks if not t.is_teardown]
