@@ -49,9 +49,17 @@ class _ImportTimeout(Exception):
 class DagBag:
     """The DAGs of a folder (or of one file), and the import errors of the files that failed."""
 
-    def __init__(self, dag_folder: str | os.PathLike[str], *, import_timeout: float = 30.0):
+    def __init__(
+        self,
+        dag_folder: str | os.PathLike[str],
+        *,
+        import_timeout: float = 30.0,
+        sys_path_root: str | os.PathLike[str] | None = None,
+    ):
         self.dag_folder = Path(dag_folder).expanduser().resolve()
         self.import_timeout = import_timeout
+        #: The folder put on sys.path while loading (the DAGs folder, also when loading one file of it).
+        self.sys_path_root = Path(sys_path_root).resolve() if sys_path_root else None
         self.dags: dict[str, DAG] = {}
         self.import_errors: dict[str, ImportErrorInfo] = {}
         self.file_dags: dict[str, list[str]] = {}
@@ -60,7 +68,9 @@ class DagBag:
 
     def collect(self) -> None:
         start = time.perf_counter()
-        folder = self.dag_folder if self.dag_folder.is_dir() else self.dag_folder.parent
+        folder = self.sys_path_root or (
+            self.dag_folder if self.dag_folder.is_dir() else self.dag_folder.parent
+        )
         with _on_sys_path(folder):
             for path in list_dag_files(self.dag_folder):
                 self.process_file(path)
@@ -108,7 +118,9 @@ class DagBag:
             if other is not None and other.fileloc != filename:
                 raise DagDefinitionError(f"DAG id {dag.dag_id!r} is already defined in {other.fileloc}")
         except Exception as exc:
-            self.import_errors[filename] = _import_error(filename, exc, self.import_timeout)
+            self.import_errors[filename] = _import_error(
+                filename, exc, self.import_timeout, default_line=dag.definition_line
+            )
             return False
         self.dags[dag.dag_id] = dag
         self.file_dags[filename].append(dag.dag_id)
@@ -135,14 +147,16 @@ def _dags_of(module: Any, registered: list[DAG]) -> list[DAG]:
     return list(found.values())
 
 
-def _import_error(filename: str, exc: BaseException, timeout: float) -> ImportErrorInfo:
+def _import_error(
+    filename: str, exc: BaseException, timeout: float, default_line: int | None = None
+) -> ImportErrorInfo:
     if isinstance(exc, _ImportTimeout):
         message = f"importing the file took longer than {timeout:g}s (make module-level code cheaper)"
     else:
         message = f"{type(exc).__name__}: {exc}"
     return ImportErrorInfo(
         filename=filename,
-        line=_error_line(filename, exc),
+        line=_error_line(filename, exc) or default_line,
         message=message,
         traceback=_user_traceback(filename, exc),
     )
@@ -162,8 +176,10 @@ def _user_traceback(filename: str, exc: BaseException) -> str:
     """The traceback from the DAG file's first frame on: dagflow's import machinery is left out."""
     frames = traceback.extract_tb(exc.__traceback__)
     start = next((i for i, f in enumerate(frames) if f.filename == filename), len(frames))
-    lines = ["Traceback (most recent call last):\n", *traceback.format_list(frames[start:])]
-    lines.extend(traceback.format_exception_only(exc))
+    lines = traceback.format_exception_only(exc)
+    # An error found after the import (a cycle...) has no frame in the file: then no empty header.
+    if start < len(frames):
+        lines = ["Traceback (most recent call last):\n", *traceback.format_list(frames[start:]), *lines]
     return "".join(lines)
 
 
@@ -174,7 +190,7 @@ def _ignore_specs(directory: Path) -> Any:
     import pathspec
 
     lines = [line for line in ignore.read_text().splitlines() if line.strip() and not line.startswith("#")]
-    return pathspec.PathSpec.from_lines("gitwildmatch", lines)
+    return pathspec.GitIgnoreSpec.from_lines(lines)
 
 
 def list_dag_files(folder: Path) -> list[Path]:

@@ -17,6 +17,7 @@ from typing import Any
 
 from dagflow.exceptions import DagDefinitionError
 from dagflow.models import context_stack
+from dagflow.models.baseoperator import merged_default_args
 from dagflow.models.dag import DAG
 from dagflow.models.mappedoperator import (
     DictOfListsExpandInput,
@@ -163,8 +164,9 @@ class TaskDecorator:
         return dag, group or (dag.task_group if dag else None)
 
     def __call__(self, *args: Any, **kwargs: Any) -> XComArg:
-        self._bind_check(args, kwargs)
         dag, group = self._placement()
+        kwargs = self._with_default_args(dag, group, args, kwargs)
+        self._bind_check(args, kwargs)
         options = {
             k: v
             for k, v in self.kwargs.items()
@@ -180,6 +182,30 @@ class TaskDecorator:
         )
         self._mark_setup_teardown(operator)
         return XComArg(operator)
+
+    def _with_default_args(
+        self, dag: DAG | None, group: TaskGroup | None, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> dict[str, Any]:
+        """``kwargs`` plus the ``default_args`` named like a function parameter the call left out.
+
+        Airflow fills these in (``DecoratedOperator._hook_apply_defaults``), so a DAG-wide
+        ``default_args={"region": "eu"}`` feeds every ``@task`` with a ``region`` parameter.
+        """
+        defaults = merged_default_args(dag, group, self.kwargs.get("default_args"))
+        if not defaults:
+            return kwargs
+        parameters = [
+            p
+            for p in inspect.signature(self.function).parameters.values()
+            if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
+        ]
+        positional = {p.name for p in parameters[: len(args)] if p.kind is not p.KEYWORD_ONLY}
+        filled = {
+            p.name: defaults[p.name]
+            for p in parameters
+            if p.name in defaults and p.name not in kwargs and p.name not in positional
+        }
+        return {**kwargs, **filled}
 
     def _doc_kwargs(self) -> dict[str, Any]:
         if self.function.__doc__ and not any(k.startswith("doc") for k in self.kwargs):

@@ -29,6 +29,10 @@ class TaskTimeout(DagflowError):
     """A try ran longer than its ``execution_timeout``; the failure is retryable."""
 
 
+class TaskTerminated(BaseException):
+    """The try was stopped from outside (shutdown, or its task instance was changed by a user)."""
+
+
 class DownstreamTasksSkipped(DagflowError):
     """Raised by branching operators: the try succeeded and these downstream task ids are skipped."""
 
@@ -48,7 +52,7 @@ class RescheduleTask(DagflowError):
 # -- raised while DAG files are defined or loaded ----------------------------------------------
 
 
-class DagDefinitionError(DagflowError):
+class DagDefinitionError(DagflowError, ValueError):
     """A DAG file declares something dagflow cannot run (bad argument, cycle, duplicate id...)."""
 
 

@@ -30,5 +30,9 @@ class TriggerRule(StrEnum):
                 raise ValueError(value)
             return cls(value)
         except ValueError:
+            from dagflow.exceptions import DagDefinitionError
+
             allowed = ", ".join(rule.value for rule in cls)
-            raise ValueError(f"{where}: unknown trigger_rule {value!r}; use one of: {allowed}") from None
+            raise DagDefinitionError(
+                f"{where}: unknown trigger_rule {value!r}; use one of: {allowed}"
+            ) from None

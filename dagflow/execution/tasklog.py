@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import logging
+import os
 import traceback
 from collections.abc import Iterator
 from contextlib import contextmanager, redirect_stderr, redirect_stdout
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import TextIO
 
 TASK_LOGGER = "dagflow.task"
@@ -81,3 +83,13 @@ def capture(log: TaskLog) -> Iterator[None]:
         logger.setLevel(previous_level)
         logger.propagate = previous_propagate
         log.flush()
+
+
+def attempt_log_path(
+    base: str | os.PathLike[str], dag_id: str, run_id: str, task_id: str, map_index: int, try_number: int
+) -> Path:
+    """``<base>/<dag_id>/<run_id>/<task_id>/attempt=<n>.log`` (``.../map_index=<i>/...`` for a map index)."""
+    folder = Path(base) / dag_id / run_id / task_id
+    if map_index >= 0:
+        folder = folder / f"map_index={map_index}"
+    return folder / f"attempt={try_number}.log"

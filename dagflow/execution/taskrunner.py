@@ -19,6 +19,7 @@ from dagflow.exceptions import (
     FailTask,
     RescheduleTask,
     SkipTask,
+    TaskTerminated,
     TaskTimeout,
     XComValueError,
 )
@@ -161,7 +162,7 @@ def _execute(operator: BaseOperator, context: Context, timeout: float | None) ->
             timeout, lambda: TaskTimeout(f"the try exceeded its execution_timeout of {timeout:g}s")
         ):
             result = operator.execute(context)
-    except TaskTimeout:
+    except (TaskTimeout, TaskTerminated):
         operator.on_kill()
         raise
     if operator._post_execute_hook is not None:

@@ -70,15 +70,17 @@ class DAG:
     ):
         self.dag_id = validate_key("dag_id", dag_id, "DAG")
         where = f"DAG {dag_id!r}"
-        self.fileloc = _caller_file()
+        #: Where the DAG is defined: errors found after import (a cycle...) point at this line.
+        self.fileloc, self.definition_line = _caller_location()
         self.default_args = dict(default_args or {})
         self.params = ParamsDict(params)
         if "params" in self.default_args:
             self.params.update(self.default_args.pop("params") or {})
-        start = start_date or self.default_args.get("start_date")
+        start = _as_datetime(start_date or self.default_args.get("start_date"), "start_date", where)
         self.timezone = start.tzinfo if isinstance(start, datetime) and start.tzinfo else UTC
         self.start_date = as_aware(start, self.timezone)
-        self.end_date = as_aware(end_date or self.default_args.get("end_date"), self.timezone)
+        end = _as_datetime(end_date or self.default_args.get("end_date"), "end_date", where)
+        self.end_date = as_aware(end, self.timezone)
         self.timetable: Timetable = parse_schedule(schedule, self.timezone, where)
         self.schedule = schedule
         self.description, self.doc_md = description, doc_md
@@ -333,12 +335,28 @@ class DAG:
         return DagParam(self, name, default)
 
 
-def _caller_file() -> str:
-    """The DAG file: the first frame outside dagflow's own modules."""
+def _caller_location() -> tuple[str, int | None]:
+    """The DAG file and line: the first frame outside dagflow's own modules."""
     frame = sys._getframe(2)
     while frame is not None and frame.f_globals.get("__name__", "").startswith("dagflow."):
         frame = frame.f_back  # type: ignore[assignment]
-    return frame.f_code.co_filename if frame is not None else "<unknown>"
+    if frame is None:
+        return "<unknown>", None
+    return frame.f_code.co_filename, frame.f_lineno
+
+
+def _as_datetime(value: Any, name: str, where: str) -> datetime | None:
+    """A datetime, or an ISO 8601 string as Airflow accepts (``{"start_date": "2024-01-01"}``)."""
+    if value is None or isinstance(value, datetime):
+        return value
+    if isinstance(value, str):
+        try:
+            return datetime.fromisoformat(value)
+        except ValueError:
+            pass
+    raise DagDefinitionError(
+        f"{where}: {name} must be a datetime or an ISO 8601 string such as '2024-01-01', got {value!r}"
+    )
 
 
 def _positive(value: Any, name: str, where: str) -> int:

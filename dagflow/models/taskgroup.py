@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING, Any
 
-from dagflow.exceptions import DagDefinitionError
+from dagflow.exceptions import DagDefinitionError, DuplicateTaskIdError
 from dagflow.models import context_stack
 from dagflow.models.node import DependencyMixin, TaskNode
 
@@ -74,11 +74,13 @@ class TaskGroup(DependencyMixin):
 
     @property
     def prefix(self) -> str:
-        """What this group puts in front of the ids of tasks created inside it."""
+        """What this group puts in front of the ids of tasks created inside it.
+
+        With ``prefix_group_id=False`` that is nothing, even inside a prefixed group: Airflow's
+        ``child_id`` returns the label unchanged, so ported DAGs keep their task ids.
+        """
         if self.prefix_group_id and self.group_id:
             return f"{self.group_id}."
-        if self.parent_group is not None:
-            return self.parent_group.prefix
         return ""
 
     @property
@@ -95,13 +97,14 @@ class TaskGroup(DependencyMixin):
         return f"{self.prefix}{label}"
 
     def unique_child_label(self, label: str) -> str:
-        """``label``, or ``label__1``, ``label__2``... if a sibling already has that id."""
-        if label not in self.children:
+        """``label``, or ``label__N`` if a group of the DAG already has that id (N: highest used + 1)."""
+        taken = set(self.dag.task_group_dict) if self.dag is not None else set()
+        if self.child_id(label) not in taken:
             return label
-        n = 1
-        while f"{label}__{n}" in self.children:
-            n += 1
-        return f"{label}__{n}"
+        base = re.split(r"__\d+$", label)[0]
+        pattern = re.compile(rf"^{re.escape(self.child_id(base))}__(\d+)$")
+        suffixes = [int(m.group(1)) for group_id in taken if (m := pattern.match(group_id))]
+        return f"{base}__{max(suffixes, default=0) + 1}"
 
     def add(self, child: TaskNode | TaskGroup) -> None:
         key = child.group_id if isinstance(child, TaskGroup) else child.task_id
@@ -109,13 +112,13 @@ class TaskGroup(DependencyMixin):
         if key in self.children:
             kind = "task group" if isinstance(child, TaskGroup) else "task"
             dag_id = self.dag.dag_id if self.dag else "?"
-            raise DagDefinitionError(f"DAG {dag_id!r}: {kind} id {key!r} is used twice")
+            raise DuplicateTaskIdError(f"DAG {dag_id!r}: {kind} id {key!r} is used twice")
         if isinstance(child, TaskGroup):
             child.parent_group = self
             key = child.group_id
             assert key is not None
             if self.dag is not None and key in self.dag.task_group_dict:
-                raise DagDefinitionError(f"DAG {self.dag.dag_id!r}: task group id {key!r} is used twice")
+                raise DuplicateTaskIdError(f"DAG {self.dag.dag_id!r}: task group id {key!r} is used twice")
             if self.dag is not None:
                 self.dag.task_group_dict[key] = child
         self.children[key] = child

@@ -37,6 +37,17 @@ class XComArg(DependencyMixin):
     def leaves(self) -> list[TaskNode]:
         return [self.operator]
 
+    def __str__(self) -> str:
+        """The Jinja expression that pulls this XCom, for the old ``f"echo {task.output}"`` style.
+
+        As in Airflow, it makes no edge: the consuming task must still be set downstream.
+        """
+        dag_id = self.operator.dag.dag_id if self.operator.dag is not None else None
+        return (
+            f"{{{{ task_instance.xcom_pull(task_ids='{self.operator.task_id}', dag_id='{dag_id}', "
+            f"key='{self.key}') }}}}"
+        )
+
     def __getitem__(self, key: str) -> XComArg:
         """``out["k"]``: the XCom pushed under key ``k`` (a key of a ``multiple_outputs`` dict)."""
         return XComArg(self.operator, key)
@@ -59,7 +70,8 @@ class XComArg(DependencyMixin):
         """The value this reference stands for in the running task instance's DAG run.
 
         A mapped producer gives the list of its map indexes' values; a missing ``return_value`` gives
-        None (the producer returned nothing or was skipped); any other missing key is an error.
+        None (the producer returned nothing or was skipped), and so does a missing key of a
+        ``multiple_outputs`` producer; any other missing key is an error.
         """
         ti = context["ti"]
         task_id = self.operator.task_id
@@ -68,7 +80,7 @@ class XComArg(DependencyMixin):
         found, value = ti.xcom_store.get(ti.run_ref, task_id, -1, self.key)
         if found:
             return value
-        if self.key == RETURN_KEY:
+        if self.key == RETURN_KEY or getattr(self.operator, "multiple_outputs", False):
             return None
         raise XComNotFound(ti.dag_id, task_id, self.key)
 

@@ -129,4 +129,4 @@ class ShortCircuitOperator(PythonOperator):
             context["ti"].xcom_push(SKIPMIXIN_KEY, {"skipped": to_skip})
             if context["ti"].map_index < 0:
                 raise DownstreamTasksSkipped(to_skip)
-        return None
+        return condition  # pushed as Airflow does when nothing was skipped (only teardowns downstream)

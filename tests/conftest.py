@@ -1,0 +1,75 @@
+"""Fixtures shared by every test module.
+
+* ``dagflow_home`` (autouse): every test gets its own empty ``DAGFLOW_HOME`` and no ``DAGFLOW__*``
+  variables from the developer's shell, so nothing reads or writes ``~/dagflow`` and settings are the
+  defaults unless a test sets them.
+* ``dags_folder``: an empty DAGs folder plus a ``write(name, source)`` helper that writes a DAG file
+  into it (source is dedented, sub-folders are created). Loading a folder puts it on ``sys.path``
+  and its helper modules in ``sys.modules``; both are cleaned up after the test.
+* ``cli_runner``: a click ``CliRunner`` whose ``result.stdout`` and ``result.stderr`` are separate.
+"""
+
+from __future__ import annotations
+
+import inspect
+import os
+import sys
+import textwrap
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+
+@pytest.fixture(autouse=True)
+def dagflow_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """An empty ``DAGFLOW_HOME`` for this test, with every ``DAGFLOW__SECTION__KEY`` variable unset."""
+    home = tmp_path_factory.mktemp("dagflow_home")
+    monkeypatch.setenv("DAGFLOW_HOME", str(home))
+    for name in list(os.environ):
+        if name.startswith("DAGFLOW__"):
+            monkeypatch.delenv(name)
+    return home
+
+
+@dataclass
+class DagsFolder:
+    """A temporary DAGs folder; ``write`` adds a file to it and returns its path."""
+
+    path: Path
+
+    def write(self, name: str, source: str) -> Path:
+        """Write ``source`` (dedented) to ``name``, relative to the folder; parents are created."""
+        target = self.path / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(textwrap.dedent(source).lstrip("\n"))
+        return target
+
+    def __str__(self) -> str:
+        return str(self.path)
+
+
+@pytest.fixture
+def dags_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[DagsFolder]:
+    """An empty DAGs folder under ``tmp_path`` (see :class:`DagsFolder`)."""
+    monkeypatch.setattr(sys, "path", list(sys.path))
+    folder = (tmp_path / "dags").resolve()
+    folder.mkdir()
+    yield DagsFolder(folder)
+    for name, module in list(sys.modules.items()):  # helper modules a DAG file imported from the folder
+        location = getattr(module, "__file__", None)
+        if location and Path(location).resolve().is_relative_to(folder):
+            del sys.modules[name]
+
+
+@pytest.fixture
+def cli_runner() -> CliRunner:
+    """A CliRunner whose ``result.stderr`` is captured apart from ``result.stdout``.
+
+    click 8.2+ always separates them (``mix_stderr`` was removed); click 8.1 needs ``mix_stderr=False``.
+    """
+    if "mix_stderr" in inspect.signature(CliRunner.__init__).parameters:
+        return CliRunner(mix_stderr=False)  # pragma: no cover - click < 8.2
+    return CliRunner()
