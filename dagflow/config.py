@@ -49,6 +49,7 @@ def defaults(home: Path) -> dict[str, dict[str, str]]:
             "task_heartbeat_timeout": "30",
             "parse_interval": "2.0",
         },
+        "worker": {"processes": "0", "max_memory_mb": ""},
         "webserver": {"port": "8080", "host": "127.0.0.1"},
     }
 

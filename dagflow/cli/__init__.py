@@ -7,6 +7,18 @@ import click
 from dagflow import __version__
 from dagflow.cli.config_cmd import config
 from dagflow.cli.dags import dags
+from dagflow.cli.db import db
+from dagflow.cli.scheduler_cmd import scheduler
+from dagflow.cli.store_cmds import (
+    dags_backfill,
+    dags_pause,
+    dags_reserialize,
+    dags_state,
+    dags_trigger,
+    dags_unpause,
+    runs,
+    tasks,
+)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -17,6 +29,12 @@ def cli() -> None:
 
 cli.add_command(dags)
 cli.add_command(config)
+cli.add_command(db)
+cli.add_command(scheduler)
+cli.add_command(runs)
+cli.add_command(tasks)
+for command in (dags_trigger, dags_pause, dags_unpause, dags_state, dags_backfill, dags_reserialize):
+    dags.add_command(command)
 
 
 def main() -> None:

@@ -6,13 +6,16 @@ import json
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
-from typing import Any, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import click
 
 from dagflow.config import Settings
 from dagflow.dagbag import DagBag
 from dagflow.exceptions import DagflowError
+
+if TYPE_CHECKING:
+    from dagflow.store.engine import Database
 
 F = TypeVar("F", bound=Callable[..., Any])
 USAGE_EXIT = 2
@@ -71,3 +74,59 @@ def parse_datetime(text: str | None, option: str) -> datetime | None:
         return datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
         fail(f"{option} {text!r} is not an ISO 8601 date or datetime, such as 2024-01-01T00:00:00+00:00")
+
+
+def open_database(settings: Settings | None = None, *, migrate: bool = False) -> Database:
+    """The configured metadata store, checked to be at the current schema (or migrated, if asked)."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from dagflow.store.engine import Database
+    from dagflow.store.migrate import is_up_to_date
+    from dagflow.store.migrate import migrate as run_migrations
+
+    settings = settings or load_settings()
+    try:
+        db = Database(settings.database_url)
+        if migrate:
+            run_migrations(db)
+        elif not is_up_to_date(db):
+            fail(
+                f"the metadata store at {_safe_url(db.url)} is not at the current schema: "
+                "run 'dagflow db migrate'"
+            )
+    except DagflowError as exc:
+        fail(str(exc))
+    except SQLAlchemyError as exc:
+        fail(
+            f"cannot use the metadata store at {_safe_url(settings.database_url)}: {exc.__class__.__name__}: "
+            f"{str(exc).splitlines()[0]}"
+        )
+    return db
+
+
+def _safe_url(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:
+        return "<invalid url>"
+
+
+def iso(value: datetime | None) -> str | None:
+    """ISO 8601 with microseconds, as the commands print times."""
+    return value.isoformat(timespec="microseconds") if value is not None else None
+
+
+def echo_json(value: Any) -> None:
+    click.echo(json.dumps(value, indent=2, default=str))
+
+
+def table(headers: list[str], rows: list[list[object]]) -> None:
+    """Print rows under headers, columns aligned."""
+    cells = [headers, *[["" if c is None else str(c) for c in row] for row in rows]]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(headers))]
+    for n, row in enumerate(cells):
+        click.echo("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
+        if n == 0:
+            click.echo("  ".join("-" * w for w in widths))

@@ -1,0 +1,363 @@
+"""What people do to DAGs and runs — trigger, pause, clear, mark, delete, backfill — on the store.
+
+The CLI and the web UI both call these. Each takes the caller's session (the caller commits),
+checks its input first and raises a :class:`~dagflow.exceptions.DagflowError` with a one-line
+message on bad input, so nothing is half-written. Each records an audit line in the event log.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.orm import Session
+
+from dagflow.exceptions import DagflowError, DagNotFound, ParamValidationError, TaskNotFound
+from dagflow.execution.taskrunner import utcnow
+from dagflow.schedule import DataInterval, NextRun
+from dagflow.serialization import StoredDag
+from dagflow.states import RunState, TaskState
+from dagflow.store import dags as dag_store
+from dagflow.store import runs as run_store
+from dagflow.store.models import (
+    BackfillRow,
+    DagRow,
+    DagRunRow,
+    EventLogRow,
+    TaskInstanceRow,
+    TaskInstanceTryRow,
+    XComRow,
+)
+
+TI = TaskInstanceRow
+
+
+class RunExists(DagflowError):
+    """A run with that id or logical date exists already."""
+
+
+def audit(
+    session: Session,
+    event: str,
+    *,
+    owner: str | None = None,
+    dag_id: str | None = None,
+    run_id: str | None = None,
+    task_id: str | None = None,
+    map_index: int | None = None,
+    extra: dict[str, Any] | None = None,
+) -> None:
+    session.add(
+        EventLogRow(
+            dttm=utcnow(),
+            event=event,
+            owner=owner,
+            dag_id=dag_id,
+            run_id=run_id,
+            task_id=task_id,
+            map_index=map_index,
+            extra=extra,
+        )
+    )
+
+
+def stored_dag(session: Session, dag_id: str) -> StoredDag:
+    """The stored DAG, or DagNotFound naming it."""
+    row = session.get(DagRow, dag_id)
+    if row is None or not row.serialized:
+        raise DagNotFound(f"DAG {dag_id!r} is not known to the store (is the scheduler parsing its file?)")
+    return StoredDag.from_json(row.serialized)
+
+
+def validated_conf(stored: StoredDag, conf: dict[str, Any] | None) -> dict[str, Any]:
+    if conf is not None and not isinstance(conf, dict):
+        raise ParamValidationError(f"DAG {stored.dag_id!r}: conf must be a JSON object")
+    try:
+        stored.params.with_values(conf).validate()
+    except ParamValidationError as exc:
+        raise ParamValidationError(f"DAG {stored.dag_id!r}: {exc}") from None
+    return dict(conf or {})
+
+
+def trigger_dag(
+    session: Session,
+    dag_id: str,
+    *,
+    conf: dict[str, Any] | None = None,
+    logical_date: datetime | None = None,
+    run_id: str | None = None,
+    owner: str | None = None,
+    now: datetime | None = None,
+) -> DagRunRow:
+    """Create a manual run (queued: the scheduler starts it); refuse a taken run id or logical date."""
+    now = now or utcnow()
+    stored = stored_dag(session, dag_id)
+    conf = validated_conf(stored, conf)
+    when = logical_date or now
+    if when.tzinfo is None:
+        raise DagflowError("the logical date needs a timezone (for example 2024-01-01T00:00:00+00:00)")
+    run_id = run_id or f"manual__{when.isoformat()}"
+    if run_store.get_run(session, dag_id, run_id) is not None:
+        raise RunExists(f"DAG {dag_id!r} already has a run with id {run_id!r}")
+    if run_store.run_with_logical_date(session, dag_id, when) is not None:
+        raise RunExists(f"DAG {dag_id!r} already has a run with logical date {when.isoformat()}")
+    interval = stored.timetable.infer_manual_data_interval(when)
+    run = run_store.create_run(
+        session,
+        stored,
+        run_id=run_id,
+        logical_date=when,
+        data_interval=(interval.start, interval.end),
+        run_after=now,
+        run_type="manual",
+        conf=conf,
+        now=now,
+        triggered_by=owner,
+    )
+    audit(session, "trigger", owner=owner, dag_id=dag_id, run_id=run_id, extra={"conf": conf})
+    return run
+
+
+def set_paused(session: Session, dag_id: str, paused: bool, *, owner: str | None = None) -> None:
+    if not dag_store.set_paused(session, dag_id, paused):
+        raise DagNotFound(f"DAG {dag_id!r} not found")
+    audit(session, "pause" if paused else "unpause", owner=owner, dag_id=dag_id)
+
+
+def get_run(session: Session, dag_id: str, run_id: str) -> DagRunRow:
+    run = run_store.get_run(session, dag_id, run_id)
+    if run is None:
+        if session.get(DagRow, dag_id) is None:
+            raise DagNotFound(f"DAG {dag_id!r} not found")
+        raise DagflowError(f"DAG {dag_id!r} has no run {run_id!r}")
+    return run
+
+
+@dataclass(frozen=True)
+class ClearResult:
+    cleared: list[tuple[str, int]]
+
+
+def _related(stored: StoredDag, task_ids: Iterable[str], *, upstream: bool, downstream: bool) -> set[str]:
+    found = set(task_ids)
+    frontier = list(found)
+    while frontier:
+        task = stored.spec.tasks[frontier.pop()]
+        neighbours: list[str] = []
+        if downstream:
+            neighbours.extend(task.downstream)
+        if upstream:
+            neighbours.extend(task.upstream)
+        for other in neighbours:
+            if other not in found:
+                found.add(other)
+                frontier.append(other)
+    return found
+
+
+def clear_task_instances(
+    session: Session,
+    dag_id: str,
+    run_id: str,
+    task_ids: Sequence[str],
+    *,
+    downstream: bool = False,
+    upstream: bool = False,
+    only_failed: bool = False,
+    owner: str | None = None,
+    dry_run: bool = False,
+    now: datetime | None = None,
+) -> ClearResult:
+    """Clear task instances so they run again (with ``retries`` more tries); their run runs again too."""
+    now = now or utcnow()
+    stored = stored_dag(session, dag_id)
+    run = get_run(session, dag_id, run_id)
+    unknown = [t for t in task_ids if t not in stored.spec.tasks]
+    if unknown:
+        raise TaskNotFound(f"DAG {dag_id!r} has no task(s) {', '.join(unknown)}")
+    wanted = _related(stored, task_ids or list(stored.spec.tasks), upstream=upstream, downstream=downstream)
+    query = select(TI).where(TI.dag_id == dag_id, TI.run_id == run_id, TI.task_id.in_(sorted(wanted)))
+    if only_failed:
+        query = query.where(TI.state.in_((TaskState.FAILED.value, TaskState.UPSTREAM_FAILED.value)))
+    rows = list(session.scalars(query))
+    cleared = [(row.task_id, row.map_index) for row in rows]
+    if dry_run or not rows:
+        return ClearResult(cleared)
+    for row in rows:
+        if row.task_id in stored.spec.tasks:
+            row.max_tries = row.try_number + stored.spec.tasks[row.task_id].retries
+        row.state, row.end_date, row.not_before, row.attempt_token, row.updated_at = (
+            TaskState.NONE.value,
+            None,
+            None,
+            None,
+            now,
+        )
+    if run.state in (RunState.SUCCESS.value, RunState.FAILED.value):
+        run_store.set_run_state(session, run, RunState.QUEUED, now)
+        run.callback_sent = False
+    audit(
+        session,
+        "clear",
+        owner=owner,
+        dag_id=dag_id,
+        run_id=run_id,
+        extra={"task_instances": [f"{t}[{m}]" if m >= 0 else t for t, m in cleared]},
+    )
+    return ClearResult(cleared)
+
+
+SETTABLE = (TaskState.SUCCESS, TaskState.FAILED, TaskState.SKIPPED)
+
+
+def set_task_instance_state(
+    session: Session,
+    dag_id: str,
+    run_id: str,
+    task_id: str,
+    state: TaskState,
+    *,
+    map_index: int = -1,
+    owner: str | None = None,
+    now: datetime | None = None,
+) -> TaskInstanceRow:
+    """Mark a task instance success, failed or skipped by hand; a running try is stopped."""
+    now = now or utcnow()
+    if state not in SETTABLE:
+        raise DagflowError(
+            f"a task instance can be marked {', '.join(s.value for s in SETTABLE)}, not {state.value}"
+        )
+    get_run(session, dag_id, run_id)
+    row = session.get(TI, (dag_id, run_id, task_id, map_index))
+    if row is None:
+        raise TaskNotFound(
+            f"run {run_id!r} of DAG {dag_id!r} has no task instance {task_id!r} (map index {map_index})"
+        )
+    row.state, row.end_date, row.attempt_token, row.updated_at = state.value, now, None, now
+    row.start_date = row.start_date or now
+    run = get_run(session, dag_id, run_id)
+    if run.state in (RunState.SUCCESS.value, RunState.FAILED.value):
+        run_store.set_run_state(session, run, RunState.RUNNING, now)
+    audit(
+        session,
+        f"mark_{state.value}",
+        owner=owner,
+        dag_id=dag_id,
+        run_id=run_id,
+        task_id=task_id,
+        map_index=map_index,
+    )
+    return row
+
+
+def set_run_state(
+    session: Session, dag_id: str, run_id: str, state: RunState, *, owner: str | None = None
+) -> DagRunRow:
+    """Mark a whole run success or failed: its unfinished task instances take that state too."""
+    if state not in (RunState.SUCCESS, RunState.FAILED):
+        raise DagflowError(f"a run can be marked success or failed, not {state.value}")
+    now = utcnow()
+    run = get_run(session, dag_id, run_id)
+    unfinished = [
+        s.value
+        for s in TaskState
+        if s.value not in ("success", "failed", "skipped", "upstream_failed", "removed")
+    ]
+    session.execute(
+        update(TI)
+        .where(TI.dag_id == dag_id, TI.run_id == run_id, TI.state.in_(unfinished))
+        .values(state=state.value, end_date=now, updated_at=now, attempt_token=None),
+        execution_options={"synchronize_session": False},
+    )
+    run_store.set_run_state(session, run, state, now)
+    audit(session, f"mark_run_{state.value}", owner=owner, dag_id=dag_id, run_id=run_id)
+    return run
+
+
+def delete_run(session: Session, dag_id: str, run_id: str, *, owner: str | None = None) -> None:
+    """Delete a run with its task instances, tries and XComs."""
+    run = get_run(session, dag_id, run_id)
+    for table in (XComRow, TaskInstanceTryRow, TaskInstanceRow):
+        session.execute(delete(table).where(table.dag_id == dag_id, table.run_id == run_id))
+    session.delete(run)
+    audit(session, "delete_run", owner=owner, dag_id=dag_id, run_id=run_id)
+
+
+def backfill(
+    session: Session,
+    dag_id: str,
+    *,
+    start: datetime,
+    end: datetime,
+    max_active_runs: int = 1,
+    owner: str | None = None,
+) -> tuple[BackfillRow, list[DagRunRow]]:
+    """Create the missing runs of the schedule points from ``start`` to ``end``; the scheduler runs them."""
+    if start.tzinfo is None or end.tzinfo is None:
+        raise DagflowError("backfill dates need a timezone (for example 2024-01-01T00:00:00+00:00)")
+    if end < start:
+        raise DagflowError(f"backfill end {end.isoformat()} is before its start {start.isoformat()}")
+    if max_active_runs < 1:
+        raise DagflowError("--max-active-runs must be at least 1")
+    stored = stored_dag(session, dag_id)
+    if not stored.timetable.can_be_scheduled:
+        raise DagflowError(f"DAG {dag_id!r} has no schedule, so it has no schedule points to backfill")
+    points = _schedule_points(stored, start, end)
+    now = utcnow()
+    record = BackfillRow(
+        dag_id=dag_id, from_date=start, to_date=end, max_active_runs=max_active_runs, created_at=now
+    )
+    session.add(record)
+    session.flush()
+    created = []
+    for point in points:
+        if run_store.run_with_logical_date(session, dag_id, point.logical_date) is not None:
+            continue
+        created.append(
+            run_store.create_run(
+                session,
+                stored,
+                run_id=f"backfill__{point.logical_date.isoformat()}",
+                logical_date=point.logical_date,
+                data_interval=(point.data_interval.start, point.data_interval.end),
+                run_after=point.run_after,
+                run_type="backfill",
+                conf={},
+                now=now,
+                backfill_id=record.id,
+            )
+        )
+    if not created:
+        record.completed_at = now
+    audit(
+        session,
+        "backfill",
+        owner=owner,
+        dag_id=dag_id,
+        extra={"start": start.isoformat(), "end": end.isoformat(), "runs": [r.run_id for r in created]},
+    )
+    return record, created
+
+
+def _schedule_points(stored: StoredDag, start: datetime, end: datetime) -> list[NextRun]:
+    from dagflow.schedule import Restriction
+
+    restriction = Restriction(earliest=start, latest=end, catchup=True)
+    points: list[NextRun] = []
+    last: NextRun | None = None
+    while len(points) < 10_000:
+        point = stored.timetable.next_run(last, restriction, start)
+        if point is None or point.logical_date > end:
+            break
+        points.append(point)
+        last = point
+    return points
+
+
+def interval_of(run: DagRunRow) -> DataInterval | None:
+    if run.data_interval_start is None or run.data_interval_end is None:
+        return None
+    return DataInterval(run.data_interval_start, run.data_interval_end)

@@ -1,0 +1,106 @@
+"""The DAG processor: parses DAG files when they change and records them in the store.
+
+It runs in a process of its own, so a slow or broken DAG file never holds up the scheduler's loop,
+and it tells the scheduler which DAGs changed. A file that breaks after it once loaded keeps its last
+good DAGs scheduled, with the import error shown beside them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from dagflow.dagbag import DagBag, list_dag_files
+from dagflow.execution.taskrunner import utcnow
+from dagflow.store.dags import forget_files, sync_file
+from dagflow.store.engine import Database
+
+
+@dataclass(frozen=True)
+class ProcessorSettings:
+    database_url: str
+    dags_folder: str
+    import_timeout: float = 30.0
+    parse_interval: float = 1.0
+    paused_at_creation: bool = True
+
+
+class DagFileProcessor:
+    """Parses the files of one DAGs folder that changed since the last scan."""
+
+    def __init__(self, settings: ProcessorSettings, db: Database | None = None):
+        self.settings = settings
+        self.folder = Path(settings.dags_folder).expanduser().resolve()
+        self.db = db or Database(settings.database_url)
+        self.mtimes: dict[str, float] = {}
+        self._scanned = False
+
+    def scan(self) -> list[str]:
+        """Parse new and changed files, forget removed ones; return the ids of DAGs that changed."""
+        current: dict[str, float] = {}
+        for path in list_dag_files(self.folder):
+            with contextlib.suppress(OSError):
+                current[str(path)] = path.stat().st_mtime
+        changed_files = [f for f, mtime in current.items() if self.mtimes.get(f) != mtime]
+        removed = set(self.mtimes) - set(current)
+        changed: list[str] = []
+        if changed_files:
+            self._forget_helper_modules()
+        for filename in changed_files:
+            changed.extend(self.process(filename))
+        if removed or not self._scanned:
+            with self.db.session(write=True) as session:
+                changed.extend(forget_files(session, current))
+        self.mtimes = current
+        self._scanned = True
+        return changed
+
+    def process(self, filename: str) -> list[str]:
+        bag = DagBag(filename, import_timeout=self.settings.import_timeout, sys_path_root=self.folder)
+        try:
+            source: str | None = Path(filename).read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            source = None
+        with self.db.session(write=True) as session:
+            return sync_file(
+                session,
+                filename,
+                list(bag.dags.values()),
+                bag.import_errors.get(filename),
+                source,
+                now=utcnow(),
+                paused_at_creation=self.settings.paused_at_creation,
+            )
+
+    def _forget_helper_modules(self) -> None:
+        """Drop modules imported from the DAGs folder, so an edited helper module is read again."""
+        root = str(self.folder)
+        for name, module in list(sys.modules.items()):
+            path = getattr(module, "__file__", None) or ""
+            if path.startswith(root):
+                sys.modules.pop(name, None)
+
+
+def processor_main(settings: ProcessorSettings, conn: Any, parent_pid: int) -> None:
+    """The processor process: scan, report changes to the scheduler, sleep, repeat."""
+    processor = DagFileProcessor(settings)
+    first = True
+    while os.getppid() == parent_pid:
+        started = time.monotonic()
+        try:
+            changed = processor.scan()
+        except Exception as exc:  # a store hiccup: report it and try again next interval
+            print(f"dag processor: scan failed: {exc}", file=sys.stderr)
+            changed = []
+        if changed or first:
+            try:
+                conn.send(changed)
+            except OSError:
+                return
+            first = False
+        time.sleep(max(0.05, settings.parse_interval - (time.monotonic() - started)))

@@ -1,0 +1,297 @@
+"""The metadata store's tables (SQLAlchemy 2). Only :mod:`dagflow.store` writes SQL; no other layer does.
+
+Times are stored as timezone-aware UTC (``UtcDateTime``), with microseconds, on SQLite and
+PostgreSQL alike. Task instance states are stored as their string values, ``"none"`` included, so
+set-based queries never need to special-case NULL.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    Float,
+    ForeignKeyConstraint,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import TypeDecorator
+
+ID_LENGTH = 250
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """A datetime stored in UTC and always read back timezone-aware."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=UTC)
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {
+        datetime: UtcDateTime(),
+        dict[str, Any]: JSON(),
+        list[Any]: JSON(),
+        str: String(ID_LENGTH),
+    }
+
+
+class DagRow(Base):
+    """A DAG as the DAG processor last parsed it, with its serialized structure."""
+
+    __tablename__ = "dag"
+
+    dag_id: Mapped[str] = mapped_column(primary_key=True)
+    fileloc: Mapped[str] = mapped_column(Text)
+    is_paused: Mapped[bool] = mapped_column(Boolean, default=True)
+    is_active: Mapped[bool] = mapped_column(Boolean, default=True)
+    description: Mapped[str | None] = mapped_column(Text, default=None)
+    schedule: Mapped[str | None] = mapped_column(String(ID_LENGTH), default=None)
+    timezone: Mapped[str] = mapped_column(String(64), default="UTC")
+    tags: Mapped[list[Any]] = mapped_column(default=list)
+    owners: Mapped[str | None] = mapped_column(String(ID_LENGTH), default=None)
+    max_active_runs: Mapped[int] = mapped_column(Integer, default=16)
+    max_active_tasks: Mapped[int] = mapped_column(Integer, default=16)
+    serialized: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    source_hash: Mapped[str | None] = mapped_column(String(64), default=None)
+    last_parsed_at: Mapped[datetime | None] = mapped_column(default=None)
+    next_dagrun: Mapped[datetime | None] = mapped_column(default=None)
+    next_dagrun_data_interval_start: Mapped[datetime | None] = mapped_column(default=None)
+    next_dagrun_data_interval_end: Mapped[datetime | None] = mapped_column(default=None)
+    next_dagrun_create_after: Mapped[datetime | None] = mapped_column(default=None, index=True)
+
+
+class DagCodeRow(Base):
+    """The source of a DAG file as last parsed, for the UI's Code page."""
+
+    __tablename__ = "dag_code"
+
+    fileloc: Mapped[str] = mapped_column(String(1000), primary_key=True)
+    source: Mapped[str] = mapped_column(Text)
+    source_hash: Mapped[str] = mapped_column(String(64))
+    updated_at: Mapped[datetime]
+
+
+class DagRunRow(Base):
+    """One run of a DAG."""
+
+    __tablename__ = "dag_run"
+    __table_args__ = (
+        UniqueConstraint("dag_id", "run_id", name="dag_run_dag_id_run_id_key"),
+        UniqueConstraint("dag_id", "logical_date", name="dag_run_dag_id_logical_date_key"),
+        Index("idx_dag_run_state", "state", "dag_id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    dag_id: Mapped[str]
+    run_id: Mapped[str]
+    logical_date: Mapped[datetime | None] = mapped_column(default=None)
+    data_interval_start: Mapped[datetime | None] = mapped_column(default=None)
+    data_interval_end: Mapped[datetime | None] = mapped_column(default=None)
+    run_after: Mapped[datetime]
+    run_type: Mapped[str] = mapped_column(String(32))
+    state: Mapped[str] = mapped_column(String(32))
+    conf: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    queued_at: Mapped[datetime | None] = mapped_column(default=None)
+    start_date: Mapped[datetime | None] = mapped_column(default=None)
+    end_date: Mapped[datetime | None] = mapped_column(default=None)
+    backfill_id: Mapped[int | None] = mapped_column(Integer, default=None)
+    #: The DAG-level success/failure callback of this run was handed to a worker.
+    callback_sent: Mapped[bool] = mapped_column(Boolean, default=False)
+    note: Mapped[str | None] = mapped_column(Text, default=None)
+    triggered_by: Mapped[str | None] = mapped_column(String(ID_LENGTH), default=None)
+
+
+class TaskInstanceRow(Base):
+    """One task (one map index) of one run: its current try."""
+
+    __tablename__ = "task_instance"
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["dag_id", "run_id"],
+            ["dag_run.dag_id", "dag_run.run_id"],
+            ondelete="CASCADE",
+            name="task_instance_dag_run_fkey",
+        ),
+        Index("idx_task_instance_state", "state"),
+        Index("idx_task_instance_dag_state", "dag_id", "state"),
+    )
+
+    dag_id: Mapped[str] = mapped_column(primary_key=True)
+    run_id: Mapped[str] = mapped_column(primary_key=True)
+    task_id: Mapped[str] = mapped_column(primary_key=True)
+    map_index: Mapped[int] = mapped_column(Integer, primary_key=True, default=-1)
+    state: Mapped[str] = mapped_column(String(32), default="none")
+    try_number: Mapped[int] = mapped_column(Integer, default=0)
+    max_tries: Mapped[int] = mapped_column(Integer, default=0)
+    queued_at: Mapped[datetime | None] = mapped_column(default=None)
+    start_date: Mapped[datetime | None] = mapped_column(default=None)
+    end_date: Mapped[datetime | None] = mapped_column(default=None)
+    duration: Mapped[float | None] = mapped_column(Float, default=None)
+    #: For up_for_retry and up_for_reschedule: not to start again before this moment.
+    not_before: Mapped[datetime | None] = mapped_column(default=None)
+    hostname: Mapped[str | None] = mapped_column(String(ID_LENGTH), default=None)
+    pid: Mapped[int | None] = mapped_column(Integer, default=None)
+    heartbeat_at: Mapped[datetime | None] = mapped_column(default=None)
+    #: Identifies the attempt a worker claimed: only its holder may record the outcome.
+    attempt_token: Mapped[str | None] = mapped_column(String(64), default=None)
+    queued_by_job_id: Mapped[int | None] = mapped_column(Integer, default=None)
+    external_executor_id: Mapped[str | None] = mapped_column(String(ID_LENGTH), default=None)
+    pool: Mapped[str] = mapped_column(default="default_pool")
+    pool_slots: Mapped[int] = mapped_column(Integer, default=1)
+    priority_weight: Mapped[int] = mapped_column(Integer, default=1)
+    queue: Mapped[str] = mapped_column(default="default")
+    operator: Mapped[str | None] = mapped_column(default=None)
+    #: Length of the value this task pushed for mapped tasks to map over.
+    map_length: Mapped[int | None] = mapped_column(Integer, default=None)
+    rendered_fields: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
+    error: Mapped[str | None] = mapped_column(Text, default=None)
+    note: Mapped[str | None] = mapped_column(Text, default=None)
+    updated_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class TaskInstanceTryRow(Base):
+    """The history of a task instance: one row per try, kept when it is retried or cleared."""
+
+    __tablename__ = "task_instance_try"
+    __table_args__ = (
+        UniqueConstraint(
+            "dag_id", "run_id", "task_id", "map_index", "try_number", name="task_instance_try_key"
+        ),
+        ForeignKeyConstraint(
+            ["dag_id", "run_id"],
+            ["dag_run.dag_id", "dag_run.run_id"],
+            ondelete="CASCADE",
+            name="task_instance_try_dag_run_fkey",
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    dag_id: Mapped[str]
+    run_id: Mapped[str]
+    task_id: Mapped[str]
+    map_index: Mapped[int] = mapped_column(Integer, default=-1)
+    try_number: Mapped[int] = mapped_column(Integer)
+    state: Mapped[str] = mapped_column(String(32))
+    queued_at: Mapped[datetime | None] = mapped_column(default=None)
+    start_date: Mapped[datetime | None] = mapped_column(default=None)
+    end_date: Mapped[datetime | None] = mapped_column(default=None)
+    duration: Mapped[float | None] = mapped_column(Float, default=None)
+    hostname: Mapped[str | None] = mapped_column(String(ID_LENGTH), default=None)
+    pid: Mapped[int | None] = mapped_column(Integer, default=None)
+    error: Mapped[str | None] = mapped_column(Text, default=None)
+    log_path: Mapped[str | None] = mapped_column(Text, default=None)
+
+
+class XComRow(Base):
+    """A value a task instance pushed, as JSON text."""
+
+    __tablename__ = "xcom"
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["dag_id", "run_id"],
+            ["dag_run.dag_id", "dag_run.run_id"],
+            ondelete="CASCADE",
+            name="xcom_dag_run_fkey",
+        ),
+    )
+
+    dag_id: Mapped[str] = mapped_column(primary_key=True)
+    run_id: Mapped[str] = mapped_column(primary_key=True)
+    task_id: Mapped[str] = mapped_column(primary_key=True)
+    map_index: Mapped[int] = mapped_column(Integer, primary_key=True)
+    key: Mapped[str] = mapped_column(String(512), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
+    timestamp: Mapped[datetime]
+
+
+class ImportErrorRow(Base):
+    """A DAG file that failed to load, as the DAG processor last saw it."""
+
+    __tablename__ = "import_error"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    filename: Mapped[str] = mapped_column(String(1000), unique=True)
+    line: Mapped[int | None] = mapped_column(Integer, default=None)
+    message: Mapped[str] = mapped_column(Text)
+    traceback: Mapped[str] = mapped_column(Text)
+    timestamp: Mapped[datetime]
+
+
+class PoolRow(Base):
+    """A pool of slots that limits how many task instances using it run at once."""
+
+    __tablename__ = "slot_pool"
+
+    name: Mapped[str] = mapped_column(primary_key=True)
+    slots: Mapped[int] = mapped_column(Integer)
+    description: Mapped[str | None] = mapped_column(Text, default=None)
+
+
+class JobRow(Base):
+    """A running scheduler (or other long-lived component) and its heartbeat."""
+
+    __tablename__ = "job"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    job_type: Mapped[str] = mapped_column(String(32))
+    state: Mapped[str] = mapped_column(String(32))
+    hostname: Mapped[str]
+    pid: Mapped[int] = mapped_column(Integer)
+    start_date: Mapped[datetime]
+    end_date: Mapped[datetime | None] = mapped_column(default=None)
+    latest_heartbeat: Mapped[datetime]
+    detail: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
+
+
+class BackfillRow(Base):
+    """A request to run a DAG over a range of past schedule points."""
+
+    __tablename__ = "backfill"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    dag_id: Mapped[str]
+    from_date: Mapped[datetime]
+    to_date: Mapped[datetime]
+    max_active_runs: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime]
+    completed_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class EventLogRow(Base):
+    """An audit line: who did what to which DAG, run or task instance (trigger, clear, pause...)."""
+
+    __tablename__ = "event_log"
+    __table_args__ = (Index("idx_event_log_dag", "dag_id", "dttm"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    dttm: Mapped[datetime]
+    event: Mapped[str] = mapped_column(String(64))
+    dag_id: Mapped[str | None] = mapped_column(default=None)
+    run_id: Mapped[str | None] = mapped_column(default=None)
+    task_id: Mapped[str | None] = mapped_column(default=None)
+    map_index: Mapped[int | None] = mapped_column(Integer, default=None)
+    owner: Mapped[str | None] = mapped_column(default=None)
+    extra: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)

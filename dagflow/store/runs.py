@@ -1,0 +1,134 @@
+"""DAG run rows: creating runs (with their task instances) and reading or changing run state."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, insert, select, update
+from sqlalchemy.orm import Session
+
+from dagflow.decisions import initial_task_instances
+from dagflow.serialization import StoredDag
+from dagflow.spec import DagSpec
+from dagflow.states import RunState, TaskState
+from dagflow.store.models import DagRunRow, TaskInstanceRow
+
+ACTIVE_RUN_STATES = (RunState.QUEUED.value, RunState.RUNNING.value)
+
+
+def task_instance_values(
+    spec: DagSpec, dag_id: str, run_id: str, task_id: str, map_index: int
+) -> dict[str, Any]:
+    """The column values of a new task instance of ``task_id``."""
+    task = spec.tasks[task_id]
+    return {
+        "dag_id": dag_id,
+        "run_id": run_id,
+        "task_id": task_id,
+        "map_index": map_index,
+        "state": TaskState.NONE.value,
+        "try_number": 0,
+        "max_tries": task.retries,
+        "pool": task.pool,
+        "pool_slots": task.pool_slots,
+        "priority_weight": task.priority_weight,
+        "queue": task.queue,
+        "operator": task.operator,
+    }
+
+
+def create_run(
+    session: Session,
+    stored: StoredDag,
+    *,
+    run_id: str,
+    logical_date: datetime | None,
+    data_interval: tuple[datetime | None, datetime | None],
+    run_after: datetime,
+    run_type: str,
+    conf: dict[str, Any] | None,
+    now: datetime,
+    backfill_id: int | None = None,
+    triggered_by: str | None = None,
+) -> DagRunRow:
+    """Insert a queued run and its task instances (one per task, or per map index when known)."""
+    run = DagRunRow(
+        dag_id=stored.dag_id,
+        run_id=run_id,
+        logical_date=logical_date,
+        data_interval_start=data_interval[0],
+        data_interval_end=data_interval[1],
+        run_after=run_after,
+        run_type=run_type,
+        state=RunState.QUEUED.value,
+        conf=dict(conf or {}),
+        queued_at=now,
+        backfill_id=backfill_id,
+        triggered_by=triggered_by,
+    )
+    session.add(run)
+    session.flush()
+    rows = [
+        task_instance_values(stored.spec, stored.dag_id, run_id, r.task_id, r.map_index)
+        for r in initial_task_instances(stored.spec)
+    ]
+    if rows:
+        session.execute(insert(TaskInstanceRow), rows)
+    return run
+
+
+def get_run(session: Session, dag_id: str, run_id: str) -> DagRunRow | None:
+    return session.scalars(
+        select(DagRunRow).where(DagRunRow.dag_id == dag_id, DagRunRow.run_id == run_id)
+    ).first()
+
+
+def run_with_logical_date(session: Session, dag_id: str, logical_date: datetime) -> DagRunRow | None:
+    query = select(DagRunRow).where(DagRunRow.dag_id == dag_id, DagRunRow.logical_date == logical_date)
+    return session.scalars(query).first()
+
+
+def active_run_counts(session: Session) -> dict[str, int]:
+    """Queued and running runs per DAG."""
+    query = (
+        select(DagRunRow.dag_id, func.count())
+        .where(DagRunRow.state.in_(ACTIVE_RUN_STATES))
+        .group_by(DagRunRow.dag_id)
+    )
+    return {dag_id: count for dag_id, count in session.execute(query)}
+
+
+def runs_in_state(session: Session, state: RunState, dag_ids: Sequence[str] | None = None) -> list[DagRunRow]:
+    query = select(DagRunRow).where(DagRunRow.state == state.value)
+    if dag_ids is not None:
+        query = query.where(DagRunRow.dag_id.in_(list(dag_ids)))
+    return list(session.scalars(query.order_by(DagRunRow.run_after, DagRunRow.id)))
+
+
+def set_run_state(session: Session, run: DagRunRow, state: RunState, now: datetime) -> None:
+    run.state = state.value
+    if state is RunState.RUNNING:
+        run.start_date = run.start_date or now
+        run.end_date = None
+    elif state in (RunState.SUCCESS, RunState.FAILED):
+        run.end_date = now
+    elif state is RunState.QUEUED:
+        run.queued_at, run.end_date = now, None
+
+
+def latest_scheduled_run(session: Session, dag_id: str) -> DagRunRow | None:
+    """The run with the latest logical date that the scheduler (not a user) created."""
+    query = (
+        select(DagRunRow)
+        .where(DagRunRow.dag_id == dag_id, DagRunRow.run_type == "scheduled")
+        .order_by(DagRunRow.logical_date.desc())
+        .limit(1)
+    )
+    return session.scalars(query).first()
+
+
+def mark_runs(session: Session, ids: Sequence[int], **values: Any) -> None:
+    if ids:
+        session.execute(update(DagRunRow).where(DagRunRow.id.in_(list(ids))).values(**values))
