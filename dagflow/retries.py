@@ -5,6 +5,10 @@ from __future__ import annotations
 import hashlib
 import math
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from dagflow.spec import TaskSpec
 
 #: Backoff never waits longer than a day, whatever the arithmetic says.
 MAX_BACKOFF = timedelta(days=1)
@@ -56,3 +60,17 @@ def next_try_at(
 def should_retry(*, try_number: int, max_tries: int) -> bool:
     """A failed try is retried while tries remain: ``retries=2`` means three tries in all."""
     return max_tries > 0 and try_number <= max_tries
+
+
+def next_retry_for(
+    spec: TaskSpec, *, end_date: datetime, try_number: int, dag_id: str, run_id: str
+) -> datetime:
+    """When the next try of a task instance (of ``spec``, in run ``run_id``) may start after ``end_date``."""
+    return next_try_at(
+        end_date,
+        try_number=try_number,
+        delay=timedelta(seconds=spec.retry_delay),
+        exponential_backoff=spec.retry_exponential_backoff,
+        max_delay=timedelta(seconds=spec.max_retry_delay) if spec.max_retry_delay is not None else None,
+        jitter_key=f"{dag_id}#{spec.task_id}#{run_id}",
+    )

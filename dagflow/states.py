@@ -38,13 +38,11 @@ class RunState(StrEnum):
 FINISHED = frozenset(
     {TaskState.SUCCESS, TaskState.FAILED, TaskState.SKIPPED, TaskState.UPSTREAM_FAILED, TaskState.REMOVED}
 )
-#: States the scheduler may still move forward (decide, retry, reschedule).
-SCHEDULABLE = frozenset(
-    {TaskState.NONE, TaskState.SCHEDULED, TaskState.UP_FOR_RETRY, TaskState.UP_FOR_RESCHEDULE}
-)
+#: States in which the scheduling decisions look at a task instance (its trigger rule is evaluated).
+SCHEDULABLE = frozenset({TaskState.NONE, TaskState.UP_FOR_RETRY, TaskState.UP_FOR_RESCHEDULE})
 #: States in which a leaf task makes its run fail.
 FAILED_STATES = frozenset({TaskState.FAILED, TaskState.UPSTREAM_FAILED})
 #: States in which a leaf task lets its run succeed.
 SUCCESS_STATES = frozenset({TaskState.SUCCESS, TaskState.SKIPPED})
-#: States in which a try is under way somewhere.
-IN_FLIGHT = frozenset({TaskState.QUEUED, TaskState.RUNNING})
+#: States in which a try is under way, or waiting only for a free slot (scheduled).
+IN_FLIGHT = frozenset({TaskState.SCHEDULED, TaskState.QUEUED, TaskState.RUNNING})

@@ -20,7 +20,7 @@ from dagflow.decisions import Key, TIRecord, apply_expansion, decide, initial_ta
 from dagflow.execution.tasklog import TaskLog
 from dagflow.execution.taskrunner import Attempt, run_attempt, utcnow
 from dagflow.models.dag import as_aware
-from dagflow.retries import next_try_at
+from dagflow.retries import next_retry_for
 from dagflow.states import FINISHED, SCHEDULABLE, RunState, TaskState
 from dagflow.xcom import RETURN_KEY, MemoryXComStore, RunRef
 
@@ -172,13 +172,12 @@ class _InProcessRun:
         if outcome.map_length is not None:
             self.map_lengths[record.task_id] = outcome.map_length
         if outcome.state is TaskState.UP_FOR_RETRY:
-            record.not_before = next_try_at(
-                outcome.end_date,
+            record.not_before = next_retry_for(
+                spec,
+                end_date=outcome.end_date,
                 try_number=record.try_number,
-                delay=_seconds(spec.retry_delay),
-                exponential_backoff=spec.retry_exponential_backoff,
-                max_delay=_seconds(spec.max_retry_delay) if spec.max_retry_delay is not None else None,
-                jitter_key=f"{self.dag.dag_id}#{record.task_id}#{self.dag_run.logical_date}",
+                dag_id=self.dag.dag_id,
+                run_id=self.dag_run.run_id,
             )
         elif outcome.state is TaskState.UP_FOR_RESCHEDULE:
             record.not_before = outcome.reschedule_at
@@ -220,12 +219,6 @@ class _InProcessRun:
             ],
             xcom_store=self.xcoms,
         )
-
-
-def _seconds(value: float) -> Any:
-    from datetime import timedelta
-
-    return timedelta(seconds=value)
 
 
 def manual_run_id(logical_date: datetime) -> str:

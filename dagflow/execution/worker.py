@@ -13,11 +13,10 @@ import signal
 import socket
 import threading
 from dataclasses import dataclass
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from dagflow.context import DagRunInfo
 from dagflow.dagbag import DagBag
@@ -26,11 +25,12 @@ from dagflow.execution.tasklog import TaskLog, attempt_log_path
 from dagflow.execution.taskrunner import Attempt, AttemptOutcome, run_attempt, utcnow
 from dagflow.executors.base import Workload
 from dagflow.models.dag import DAG
-from dagflow.retries import next_try_at, should_retry
+from dagflow.retries import next_retry_for, should_retry
 from dagflow.states import TaskState
+from dagflow.store.attempts import Outcome, claim, heartbeat, record_outcome
 from dagflow.store.engine import Database
 from dagflow.store.models import DagRunRow, TaskInstanceRow
-from dagflow.store.task_instances import Outcome, TIKey, claim, heartbeat, record_outcome
+from dagflow.store.task_instances import TIKey
 from dagflow.store.xcoms import DbXComStore
 
 
@@ -45,23 +45,35 @@ class WorkerSettings:
 
 
 class _Heartbeat(threading.Thread):
-    """Beats every ``interval`` while the attempt runs; stops the attempt if it stops being ours."""
+    """Beats for the attempt in hand every ``interval``; stops the attempt if it stops being ours."""
 
-    def __init__(self, worker: Worker, key: TIKey, token: str):
+    def __init__(self, worker: Worker):
         super().__init__(daemon=True, name="dagflow-heartbeat")
-        self.worker, self.key, self.token = worker, key, token
-        self.done = threading.Event()
+        self.worker = worker
+        self.lock = threading.Lock()
+        self.current: tuple[TIKey, str] | None = None
+        self.wake = threading.Event()
+
+    def watch(self, key: TIKey | None, token: str = "") -> None:
+        with self.lock:
+            self.current = (key, token) if key is not None else None
 
     def run(self) -> None:
-        while not self.done.wait(self.worker.settings.heartbeat_interval):
+        while True:
+            self.wake.wait(self.worker.settings.heartbeat_interval)
+            with self.lock:
+                current = self.current
+            if current is None:
+                continue
             try:
-                with self.worker.db.session(write=True) as session:
-                    alive = heartbeat(session, self.key, token=self.token, now=utcnow())
+                with self.worker.db.transaction(write=True) as conn:
+                    alive = heartbeat(conn, current[0], token=current[1], now=utcnow())
             except Exception:  # a failed beat is retried at the next interval
                 continue
-            if not alive and not self.done.is_set():
+            with self.lock:
+                still_current = self.current == current
+            if not alive and still_current:
                 self.worker.interrupt("its task instance was changed while it ran")
-                return
 
 
 class Worker:
@@ -72,6 +84,9 @@ class Worker:
         self.db = Database(settings.database_url)
         self.hostname = socket.gethostname()
         self._bags: dict[str, tuple[float, DagBag]] = {}
+        self._runs: dict[tuple[str, str], DagRunInfo] = {}
+        self._heartbeat = _Heartbeat(self)
+        self._heartbeat.start()
         self.stopping = False
         self._running = False
         self._interrupt_reason = ""
@@ -117,49 +132,61 @@ class Worker:
         if workload.dag_callback:
             return self._run_dag_callback(workload)
         key = TIKey(workload.dag_id, workload.run_id, workload.task_id, workload.map_index)
-        with self.db.session(write=True) as session:
+        with self.db.transaction(write=True) as conn:
             claimed = claim(
-                session,
-                key,
-                token=workload.token,
-                try_number=workload.try_number,
-                hostname=self.hostname,
-                pid=os.getpid(),
-                now=utcnow(),
+                conn, key, token=workload.token, hostname=self.hostname, pid=os.getpid(), now=utcnow()
             )
-            details = _run_details(session, key) if claimed else None
-        if details is None:
+        dag_run = self._run_info(key) if claimed else None
+        if claimed is None or dag_run is None:
             return "rejected", "no longer queued with this token"
-        dag_run, max_tries = details
+        try_number, max_tries = claimed
         log_path = attempt_log_path(
-            self.settings.log_folder, key.dag_id, key.run_id, key.task_id, key.map_index, workload.try_number
+            self.settings.log_folder, key.dag_id, key.run_id, key.task_id, key.map_index, try_number
         )
         log_path.parent.mkdir(parents=True, exist_ok=True)
         with open(log_path, "a", encoding="utf-8", buffering=1) as stream:
             log = TaskLog(stream)
-            outcome, xcoms = self._attempt(workload, key, dag_run, max_tries, log)
-        return self._record(workload, key, outcome, xcoms, log_path, max_tries)
+            outcome, xcoms = self._attempt(workload, key, dag_run, try_number, max_tries, log)
+        return self._record(workload, key, outcome, xcoms, log_path, try_number)
+
+    def _run_info(self, key: TIKey) -> DagRunInfo | None:
+        """The run a task instance belongs to (its dates and conf never change: kept after the first read)."""
+        found = self._runs.get((key.dag_id, key.run_id))
+        if found is None:
+            with self.db.session() as session:
+                run = session.scalars(
+                    select(DagRunRow).where(DagRunRow.dag_id == key.dag_id, DagRunRow.run_id == key.run_id)
+                ).first()
+                if run is None:
+                    return None
+                info = _run_info(run)
+            if len(self._runs) > 512:
+                self._runs.clear()
+            found = self._runs[(key.dag_id, key.run_id)] = info
+        return found
 
     def _attempt(
-        self, workload: Workload, key: TIKey, dag_run: DagRunInfo, max_tries: int, log: TaskLog
+        self,
+        workload: Workload,
+        key: TIKey,
+        dag_run: DagRunInfo,
+        try_number: int,
+        max_tries: int,
+        log: TaskLog,
     ) -> tuple[AttemptOutcome, DbXComStore]:
         xcoms = DbXComStore(self.db, key)
-        beat = _Heartbeat(self, key, workload.token)
-        beat.start()
+        self._heartbeat.watch(key, workload.token)
         self._running = True
         try:
             dag = self.load_dag(workload.fileloc, workload.dag_id)
-            attempt = Attempt(key.task_id, key.map_index, workload.try_number, max_tries, dag_run)
+            attempt = Attempt(key.task_id, key.map_index, try_number, max_tries, dag_run)
             outcome = run_attempt(
                 dag, dag.spec().tasks[key.task_id], attempt, xcom_store=xcoms, log=log, hostname=self.hostname
             )
             self._last_dag = dag
         except (Exception, TaskTerminated) as exc:  # the DAG could not be loaded, or the attempt was stopped
-            state = (
-                TaskState.UP_FOR_RETRY
-                if should_retry(try_number=workload.try_number, max_tries=max_tries)
-                else TaskState.FAILED
-            )
+            retry = should_retry(try_number=try_number, max_tries=max_tries)
+            state = TaskState.UP_FOR_RETRY if retry else TaskState.FAILED
             log.error(f"Attempt could not run: {exc}", exc)
             now = utcnow()
             outcome = AttemptOutcome(
@@ -167,7 +194,7 @@ class Worker:
             )
         finally:
             self._running = False
-            beat.done.set()
+            self._heartbeat.watch(None)
         return outcome, xcoms
 
     def _record(
@@ -177,7 +204,7 @@ class Worker:
         result: AttemptOutcome,
         xcoms: DbXComStore,
         log_path: Path,
-        max_tries: int,
+        try_number: int,
     ) -> tuple[str, str]:
         state = result.state
         not_before = result.reschedule_at
@@ -185,7 +212,7 @@ class Worker:
         if self.stopping:  # shut down: the attempt is recorded, and the task instance will run again
             state, not_before, try_state = TaskState.NONE, None, TaskState.FAILED
         elif state is TaskState.UP_FOR_RETRY:
-            not_before = self._retry_at(workload, result)
+            not_before = self._retry_at(workload, result, try_number)
         outcome = Outcome(
             state=state,
             start_date=result.start_date,
@@ -199,30 +226,24 @@ class Worker:
             log_path=str(log_path),
             try_state=try_state,
         )
-        with self.db.session(write=True) as session:
-            recorded = record_outcome(session, key, token=workload.token, outcome=outcome, now=utcnow())
+        with self.db.transaction(write=True) as conn:
+            recorded = record_outcome(conn, key, token=workload.token, outcome=outcome, now=utcnow())
             if recorded and self.stopping:
-                _give_back_try(session, key)
+                _give_back_try(conn, key)
         if not recorded:
             return "rejected", "its task instance was changed while it ran; outcome discarded"
         return state.value, result.error or ""
 
-    def _retry_at(self, workload: Workload, result: AttemptOutcome) -> Any:
+    def _retry_at(self, workload: Workload, result: AttemptOutcome, try_number: int) -> Any:
         dag = getattr(self, "_last_dag", None)
-        spec = (
-            dag.spec().tasks.get(workload.task_id)
-            if dag is not None and dag.dag_id == workload.dag_id
-            else None
-        )
-        if spec is None:
+        if dag is None or dag.dag_id != workload.dag_id or workload.task_id not in dag.task_dict:
             return result.end_date
-        return next_try_at(
-            result.end_date,
-            try_number=workload.try_number,
-            delay=timedelta(seconds=spec.retry_delay),
-            exponential_backoff=spec.retry_exponential_backoff,
-            max_delay=timedelta(seconds=spec.max_retry_delay) if spec.max_retry_delay is not None else None,
-            jitter_key=f"{workload.dag_id}#{workload.task_id}#{workload.run_id}",
+        return next_retry_for(
+            dag.spec().tasks[workload.task_id],
+            end_date=result.end_date,
+            try_number=try_number,
+            dag_id=workload.dag_id,
+            run_id=workload.run_id,
         )
 
     def _run_dag_callback(self, workload: Workload) -> tuple[str, str]:
@@ -262,28 +283,19 @@ def _run_info(run: DagRunRow) -> DagRunInfo:
     )
 
 
-def _run_details(session: Any, key: TIKey) -> tuple[DagRunInfo, int] | None:
-    run = session.scalars(
-        select(DagRunRow).where(DagRunRow.dag_id == key.dag_id, DagRunRow.run_id == key.run_id)
-    ).first()
-    max_tries = session.scalar(
-        select(TaskInstanceRow.max_tries).where(
-            TaskInstanceRow.dag_id == key.dag_id,
-            TaskInstanceRow.run_id == key.run_id,
-            TaskInstanceRow.task_id == key.task_id,
-            TaskInstanceRow.map_index == key.map_index,
-        )
-    )
-    if run is None or max_tries is None:
-        return None
-    return _run_info(run), int(max_tries)
-
-
-def _give_back_try(session: Any, key: TIKey) -> None:
+def _give_back_try(conn: Any, key: TIKey) -> None:
     """An attempt stopped by a shutdown does not use up one of the task's retries."""
-    row = session.get(TaskInstanceRow, (key.dag_id, key.run_id, key.task_id, key.map_index))
-    if row is not None:
-        row.max_tries += 1
+    ti = TaskInstanceRow
+    conn.execute(
+        update(ti)
+        .where(
+            ti.dag_id == key.dag_id,
+            ti.run_id == key.run_id,
+            ti.task_id == key.task_id,
+            ti.map_index == key.map_index,
+        )
+        .values(max_tries=ti.max_tries + 1)
+    )
 
 
 def _jsonable(value: Any) -> Any:

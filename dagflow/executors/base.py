@@ -77,5 +77,9 @@ class Executor(abc.ABC):
         """Workloads submitted and not yet finished."""
 
     @abc.abstractmethod
+    def outstanding_tokens(self) -> set[str]:
+        """The tokens of the workloads submitted and not yet finished."""
+
+    @abc.abstractmethod
     def end(self, timeout: float = 10.0) -> list[Workload]:
         """Stop taking work, stop the workers, and return the workloads that did not finish."""

@@ -6,7 +6,7 @@ from collections import Counter
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, or_, select, update
 
 from dagflow.executors.base import Workload
 from dagflow.schedule import ContinuousTimetable, DataInterval, NextRun
@@ -42,9 +42,45 @@ def _set_next(row: DagRow, info: NextRun | None) -> None:
     row.next_dagrun_create_after = info.run_after if info else None
 
 
-def create_due_runs(scheduler: Scheduler, session: Any, now: datetime) -> None:
+def dags_wanting_runs(scheduler: Scheduler, session: Any, now: datetime) -> list[str]:
+    """Unpaused DAGs whose next run is due, or not computed yet (read only)."""
+    query = select(DagRow.dag_id, DagRow.next_dagrun_create_after).where(
+        DagRow.is_paused.is_(False),
+        DagRow.is_active.is_(True),
+        or_(DagRow.next_dagrun_create_after.is_(None), DagRow.next_dagrun_create_after <= now),
+    )
+    wanting = []
+    for (dag_id,) in session.execute(query.with_only_columns(DagRow.dag_id)):
+        stored = scheduler.state.dags.get(dag_id)
+        if stored is not None and not stored.timetable.can_be_scheduled:
+            continue
+        wanting.append(dag_id)
+    later = session.scalar(
+        select(func.min(DagRow.next_dagrun_create_after)).where(
+            DagRow.is_paused.is_(False), DagRow.is_active.is_(True), DagRow.next_dagrun_create_after > now
+        )
+    )
+    if later is not None:
+        scheduler.timed(later)
+    return wanting
+
+
+def has_queued_runs(session: Any) -> bool:
+    return (
+        session.scalar(select(DagRunRow.id).where(DagRunRow.state == RunState.QUEUED.value).limit(1))
+        is not None
+    )
+
+
+def create_due_runs(scheduler: Scheduler, session: Any, now: datetime, dag_ids: list[str]) -> None:
     """Create the scheduled runs that are due, within each DAG's ``max_active_runs``."""
-    rows = session.scalars(select(DagRow).where(DagRow.is_paused.is_(False), DagRow.is_active.is_(True)))
+    if not dag_ids:
+        return
+    rows = session.scalars(
+        select(DagRow).where(
+            DagRow.dag_id.in_(dag_ids), DagRow.is_paused.is_(False), DagRow.is_active.is_(True)
+        )
+    )
     active = run_store.active_run_counts(session)
     for row in rows:
         stored = scheduler.stored_dag(session, row.dag_id)
@@ -57,7 +93,7 @@ def create_due_runs(scheduler: Scheduler, session: Any, now: datetime) -> None:
         if row.next_dagrun_create_after is None:
             continue
         if row.next_dagrun_create_after > now:
-            scheduler._timed(row.next_dagrun_create_after)
+            scheduler.timed(row.next_dagrun_create_after)
             continue
         busy = active.get(row.dag_id, 0)
         if busy >= stored.max_active_runs or (isinstance(stored.timetable, ContinuousTimetable) and busy):
@@ -68,7 +104,7 @@ def create_due_runs(scheduler: Scheduler, session: Any, now: datetime) -> None:
             row, stored.timetable.next_run(_last_scheduled(session, row.dag_id), stored.restriction, now)
         )
         if row.next_dagrun_create_after is not None:
-            scheduler._timed(row.next_dagrun_create_after)
+            scheduler.timed(row.next_dagrun_create_after)
 
 
 def _create_scheduled(session: Any, stored: StoredDag, row: DagRow, now: datetime) -> None:

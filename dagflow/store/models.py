@@ -74,7 +74,8 @@ class DagRow(Base):
     owners: Mapped[str | None] = mapped_column(String(ID_LENGTH), default=None)
     max_active_runs: Mapped[int] = mapped_column(Integer, default=16)
     max_active_tasks: Mapped[int] = mapped_column(Integer, default=16)
-    serialized: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    #: Deferred: loaded only when read, since it is large and most queries of DAG rows do not need it.
+    serialized: Mapped[dict[str, Any]] = mapped_column(default=dict, deferred=True)
     source_hash: Mapped[str | None] = mapped_column(String(64), default=None)
     last_parsed_at: Mapped[datetime | None] = mapped_column(default=None)
     next_dagrun: Mapped[datetime | None] = mapped_column(default=None)
@@ -137,6 +138,7 @@ class TaskInstanceRow(Base):
         ),
         Index("idx_task_instance_state", "state"),
         Index("idx_task_instance_dag_state", "dag_id", "state"),
+        Index("idx_task_instance_updated_at", "updated_at"),
     )
 
     dag_id: Mapped[str] = mapped_column(primary_key=True)

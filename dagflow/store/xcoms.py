@@ -51,8 +51,8 @@ class DbXComStore:
         )
         if map_index is not None:
             query = query.where(XComRow.map_index == map_index)
-        with self.db.session() as session:
-            return [(i, v) for i, v in session.execute(query.order_by(XComRow.map_index))]
+        with self.db.transaction() as conn:
+            return [(i, v) for i, v in conn.execute(query.order_by(XComRow.map_index))]
 
     def get(self, run: RunRef, task_id: str, map_index: int, key: str) -> tuple[bool, Any]:
         if self._is_own(run, task_id, map_index) and (self._cleared or key in self._pending):

@@ -177,6 +177,7 @@ def upgrade() -> None:
     with op.batch_alter_table("task_instance", schema=None) as batch_op:
         batch_op.create_index("idx_task_instance_dag_state", ["dag_id", "state"], unique=False)
         batch_op.create_index("idx_task_instance_state", ["state"], unique=False)
+        batch_op.create_index("idx_task_instance_updated_at", ["updated_at"], unique=False)
 
     op.create_table(
         "task_instance_try",
@@ -229,6 +230,7 @@ def downgrade() -> None:
     op.drop_table("xcom")
     op.drop_table("task_instance_try")
     with op.batch_alter_table("task_instance", schema=None) as batch_op:
+        batch_op.drop_index("idx_task_instance_updated_at")
         batch_op.drop_index("idx_task_instance_state")
         batch_op.drop_index("idx_task_instance_dag_state")
 
