@@ -14,8 +14,16 @@ $(STAMP): pyproject.toml
 
 setup: $(STAMP)
 
+EXAMPLES := example_etl example_branching example_dynamic_mapping example_bash_templating example_retries \
+	example_task_groups
+
+# The orchestrator on the embedded default (SQLite in $$DAGFLOW_HOME, default ~/dagflow): migrate,
+# record the example DAGs, unpause and trigger them, then run scheduler, workers (and web UI).
 run: setup
-	$(BIN)/dagflow dags test example_etl
+	$(BIN)/dagflow db migrate
+	$(BIN)/dagflow dags reserialize
+	for dag in $(EXAMPLES); do $(BIN)/dagflow dags unpause $$dag && $(BIN)/dagflow dags trigger $$dag; done
+	$(BIN)/dagflow standalone
 
 lint: setup
 	$(BIN)/ruff check dagflow webui tests bench dags scheduler.py

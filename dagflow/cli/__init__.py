@@ -8,7 +8,7 @@ from dagflow import __version__
 from dagflow.cli.config_cmd import config
 from dagflow.cli.dags import dags
 from dagflow.cli.db import db
-from dagflow.cli.scheduler_cmd import scheduler
+from dagflow.cli.scheduler_cmd import scheduler, standalone
 from dagflow.cli.store_cmds import (
     dags_backfill,
     dags_pause,
@@ -31,6 +31,7 @@ cli.add_command(dags)
 cli.add_command(config)
 cli.add_command(db)
 cli.add_command(scheduler)
+cli.add_command(standalone)
 cli.add_command(runs)
 cli.add_command(tasks)
 for command in (dags_trigger, dags_pause, dags_unpause, dags_state, dags_backfill, dags_reserialize):

@@ -59,3 +59,12 @@ def scheduler(workers: int | None, exit_when_idle: bool, num_passes: int | None,
     """Run the scheduler daemon with its local worker pool (stop with SIGTERM or Ctrl-C)."""
     _logging(verbose)
     run_scheduler(migrate=False, workers=workers, until_idle=exit_when_idle, num_passes=num_passes)
+
+
+@click.command("standalone")
+@click.option("--workers", type=click.IntRange(min=1), help="Worker processes (default: one per core).")
+@click.option("--verbose", "-v", is_flag=True)
+def standalone(workers: int | None, verbose: bool) -> None:
+    """Everything in one process group: migrate the store, then run the scheduler and its workers."""
+    _logging(verbose)
+    run_scheduler(migrate=True, workers=workers, until_idle=False, num_passes=None)

@@ -72,6 +72,12 @@ def decide_run(scheduler: Scheduler, dag_id: str, run_id: str, now: datetime) ->
     if decisions is None:
         _fail_timed_out(scheduler, stored, key, now)
         return
+    if decisions.ready and any(stored.spec.tasks[k[0]].depends_on_past for k in decisions.ready):
+        with scheduler.db.session() as session:
+            held = held_by_past(session, stored, run, decisions.ready)
+        if held:
+            decisions.ready = [k for k in decisions.ready if k not in held]
+            scheduler.state.recheck_runs.add(key)
     if decisions.waiting_until is not None:
         scheduler.timed(decisions.waiting_until)
     if not (decisions.new_states or decisions.ready or decisions.expansions or decisions.run_state):
@@ -150,3 +156,43 @@ def length_of(session: Any, stored: StoredDag, run: DagRunRow, task_id: str) -> 
             TI.dag_id == run.dag_id, TI.run_id == run.run_id, TI.task_id == task_id, TI.map_index == -1
         )
     )
+
+
+DONE_OK = (TaskState.SUCCESS.value, TaskState.SKIPPED.value)
+
+
+def held_by_past(session: Any, stored: StoredDag, run: DagRunRow, ready: list[Key]) -> set[Key]:
+    """Ready task instances that ``depends_on_past`` holds back: in the previous run (by logical date),
+    the same task instance did not succeed or skip (or, with ``wait_for_downstream``, its downstream did not).
+
+    The first run of a DAG, and a task instance that did not exist in the previous run, are not held.
+    """
+    if run.logical_date is None:
+        return set()
+    previous = session.scalars(
+        select(DagRunRow)
+        .where(DagRunRow.dag_id == run.dag_id, DagRunRow.logical_date < run.logical_date)
+        .order_by(DagRunRow.logical_date.desc())
+        .limit(1)
+    ).first()
+    if previous is None:
+        return set()
+    states = {
+        (t, m): s
+        for t, m, s in session.execute(
+            select(TI.task_id, TI.map_index, TI.state).where(
+                TI.dag_id == run.dag_id, TI.run_id == previous.run_id
+            )
+        )
+    }
+    held = set()
+    for key in ready:
+        task = stored.spec.tasks[key[0]]
+        if not task.depends_on_past:
+            continue
+        past = states.get(key)
+        if (past is not None and past not in DONE_OK) or (task.wait_for_downstream and any(
+            s not in DONE_OK for (t, _m), s in states.items() if t in task.downstream
+        )):
+            held.add(key)
+    return held

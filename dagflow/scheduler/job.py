@@ -68,6 +68,8 @@ class SchedulerOptions:
 class SchedulerState:
     dags: dict[str, StoredDag] = field(default_factory=dict)
     dirty_runs: set[tuple[str, str]] = field(default_factory=set)
+    #: Runs with task instances held back by ``depends_on_past``: looked at again every poll.
+    recheck_runs: set[tuple[str, str]] = field(default_factory=set)
     changed_since: datetime | None = None
     next_timed: datetime | None = None
     last_zombie_check: datetime | None = None
@@ -203,6 +205,8 @@ class Scheduler:
             if time.monotonic() - self.state.last_poll >= self.options.poll_interval:
                 self.state.last_poll = time.monotonic()
                 deciding.collect_changed_runs(self, session, now)
+                self.state.dirty_runs |= self.state.recheck_runs
+                self.state.recheck_runs = set()
         if due or starting:
             with self.db.session(write=True) as session:
                 run_ops.create_due_runs(self, session, now, due)
