@@ -7,6 +7,8 @@
   into it (source is dedented, sub-folders are created). Loading a folder puts it on ``sys.path``
   and its helper modules in ``sys.modules``; both are cleaned up after the test.
 * ``cli_runner``: a click ``CliRunner`` whose ``result.stdout`` and ``result.stderr`` are separate.
+* ``database_url`` (parametrized over the backends of :mod:`tests.backends`): a fresh, migrated
+  metadata store for this test, also set as ``DAGFLOW__DATABASE__URL``; ``database`` opens it.
 """
 
 from __future__ import annotations
@@ -21,6 +23,9 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+
+from dagflow.store.engine import Database
+from tests.backends import backend_names, fresh_database, open_backend
 
 
 @pytest.fixture(autouse=True)
@@ -73,3 +78,27 @@ def cli_runner() -> CliRunner:
     if "mix_stderr" in inspect.signature(CliRunner.__init__).parameters:
         return CliRunner(mix_stderr=False)  # pragma: no cover - click < 8.2
     return CliRunner()
+
+
+@pytest.fixture(scope="session", params=backend_names())
+def store_backend(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
+    """One backend per session (SQLite, and PostgreSQL when configured), with its migrated template."""
+    backend = open_backend(request.param, tmp_path_factory.mktemp(f"backend_{request.param}"))
+    yield backend
+    backend.close()
+
+
+@pytest.fixture
+def database_url(store_backend: object, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """A fresh, migrated metadata store for this test, also in ``DAGFLOW__DATABASE__URL``."""
+    for url in fresh_database(store_backend, tmp_path):  # type: ignore[arg-type]
+        monkeypatch.setenv("DAGFLOW__DATABASE__URL", url)
+        yield url
+
+
+@pytest.fixture
+def database(database_url: str) -> Iterator[Database]:
+    """The test's metadata store, opened."""
+    db = Database(database_url)
+    yield db
+    db.dispose()

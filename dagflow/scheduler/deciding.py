@@ -119,7 +119,14 @@ def _record(
             ti_store.expand_mapped(session, stored.spec, dag_id, run_id, task_id, count, now)
         scheduler.cache.invalidate(key)
         scheduler.state.dirty_runs.add(key)
-    ready = [(ti_key, records[ti_key].state) for ti_key in decisions.ready]
+    empty = [k for k in decisions.ready if stored.spec.tasks[k[0]].is_empty]
+    if empty:  # an EmptyOperator without callbacks succeeds without going to a worker
+        ti_store.mark_empty_success(session, dag_id, run_id, empty, now)
+        for ti_key in empty:
+            records[ti_key].state = TaskState.SUCCESS
+            records[ti_key].try_number += 1
+        scheduler.state.dirty_runs.add(key)
+    ready = [(k, records[k].state) for k in decisions.ready if not stored.spec.tasks[k[0]].is_empty]
     ti_store.mark_scheduled(session, dag_id, run_id, ready, now)
     for ti_key, previous in ready:
         record = records[ti_key]
@@ -191,8 +198,9 @@ def held_by_past(session: Any, stored: StoredDag, run: DagRunRow, ready: list[Ke
         if not task.depends_on_past:
             continue
         past = states.get(key)
-        if (past is not None and past not in DONE_OK) or (task.wait_for_downstream and any(
-            s not in DONE_OK for (t, _m), s in states.items() if t in task.downstream
-        )):
+        if (past is not None and past not in DONE_OK) or (
+            task.wait_for_downstream
+            and any(s not in DONE_OK for (t, _m), s in states.items() if t in task.downstream)
+        ):
             held.add(key)
     return held

@@ -120,6 +120,26 @@ def mark_scheduled(
             )
 
 
+def mark_empty_success(
+    session: Session, dag_id: str, run_id: str, keys: Sequence[Key], now: datetime
+) -> None:
+    """Task instances of operators that do nothing succeed at once (a try is counted, none runs)."""
+    for chunk in _chunks(keys):
+        session.execute(
+            update(TI)
+            .where(_in_run(dag_id, run_id, chunk), TI.state.in_(SCHEDULABLE_VALUES))
+            .values(
+                state=TaskState.SUCCESS.value,
+                try_number=TI.try_number + 1,
+                start_date=now,
+                end_date=now,
+                duration=0.0,
+                updated_at=now,
+            ),
+            execution_options=NO_SYNC,
+        )
+
+
 def expand_mapped(
     session: Session, spec: DagSpec, dag_id: str, run_id: str, task_id: str, count: int, now: datetime
 ) -> None:
