@@ -27,6 +27,7 @@ from dagflow.store.models import (
     DagRow,
     DagRunRow,
     EventLogRow,
+    PoolRow,
     TaskInstanceRow,
     TaskInstanceTryRow,
     XComRow,
@@ -361,3 +362,33 @@ def interval_of(run: DagRunRow) -> DataInterval | None:
     if run.data_interval_start is None or run.data_interval_end is None:
         return None
     return DataInterval(run.data_interval_start, run.data_interval_end)
+
+
+def set_pool(
+    session: Session, name: str, slots: int, *, description: str | None = None, owner: str | None = None
+) -> PoolRow:
+    """Create a pool or change its slots (a pool limits how many task instances using it run at once)."""
+    if not name or len(name) > 250:
+        raise DagflowError("a pool needs a name of 1 to 250 characters")
+    if slots < 0:
+        raise DagflowError(f"pool {name!r}: slots must be 0 or more, got {slots}")
+    pool = session.get(PoolRow, name)
+    if pool is None:
+        pool = PoolRow(name=name, slots=slots, description=description)
+        session.add(pool)
+    else:
+        pool.slots = slots
+        if description is not None:
+            pool.description = description
+    audit(session, "set_pool", owner=owner, extra={"pool": name, "slots": slots})
+    return pool
+
+
+def delete_pool(session: Session, name: str, *, owner: str | None = None) -> None:
+    if name == "default_pool":
+        raise DagflowError("the default pool cannot be deleted (set its slots instead)")
+    pool = session.get(PoolRow, name)
+    if pool is None:
+        raise DagflowError(f"no pool named {name!r}")
+    session.delete(pool)
+    audit(session, "delete_pool", owner=owner, extra={"pool": name})

@@ -16,6 +16,7 @@ from dagflow.cli.store_cmds import (
     dags_state,
     dags_trigger,
     dags_unpause,
+    pools,
     runs,
     tasks,
 )
@@ -33,6 +34,7 @@ cli.add_command(db)
 cli.add_command(scheduler)
 cli.add_command(standalone)
 cli.add_command(runs)
+cli.add_command(pools)
 cli.add_command(tasks)
 for command in (dags_trigger, dags_pause, dags_unpause, dags_state, dags_backfill, dags_reserialize):
     dags.add_command(command)

@@ -129,13 +129,14 @@ def upgrade() -> None:
         sa.Column("detail", sa.JSON(), nullable=True),
         sa.PrimaryKeyConstraint("id"),
     )
-    op.create_table(
+    slot_pool = op.create_table(
         "slot_pool",
         sa.Column("name", sa.String(length=250), nullable=False),
         sa.Column("slots", sa.Integer(), nullable=False),
         sa.Column("description", sa.Text(), nullable=True),
         sa.PrimaryKeyConstraint("name"),
     )
+    op.bulk_insert(slot_pool, [{"name": "default_pool", "slots": 128, "description": "Default pool"}])
     op.create_table(
         "task_instance",
         sa.Column("dag_id", sa.String(length=250), nullable=False),
