@@ -50,7 +50,13 @@ def defaults(home: Path) -> dict[str, dict[str, str]]:
             "parse_interval": "2.0",
         },
         "worker": {"processes": "0", "max_memory_mb": ""},
-        "webserver": {"port": "8080", "host": "127.0.0.1"},
+        "webserver": {
+            "port": "8080",
+            "host": "127.0.0.1",
+            "cookie_secure": "True",
+            "secret_key": "",
+            "page_size": "50",
+        },
     }
 
 

@@ -1,5 +1,5 @@
-"""TaskFlow: ``@task``, ``@task.branch``, ``@task.short_circuit``, ``@setup``, ``@teardown``,
-``@task_group`` and ``@dag``.
+"""TaskFlow: ``@task``, ``@task.branch``, ``@task.short_circuit``, ``@task.sensor``, ``@setup``,
+``@teardown``, ``@task_group`` and ``@dag``.
 
 Calling a ``@task`` function inside a DAG creates a task and returns a reference to its output;
 passing that reference to another task makes the edge. Calling the same function twice gives the
@@ -17,7 +17,7 @@ from typing import Any
 
 from dagflow.exceptions import DagDefinitionError
 from dagflow.models import context_stack
-from dagflow.models.baseoperator import merged_default_args
+from dagflow.models.baseoperator import BaseOperator, merged_default_args
 from dagflow.models.dag import DAG
 from dagflow.models.mappedoperator import (
     DictOfListsExpandInput,
@@ -30,6 +30,7 @@ from dagflow.models.taskgroup import TaskGroup
 from dagflow.models.xcom_arg import XComArg
 from dagflow.operators.branch import skip_all_except
 from dagflow.operators.python import PythonOperator, ShortCircuitOperator
+from dagflow.sensors.python import DecoratedSensorOperator
 
 #: Names a task function may declare to receive from the context rather than from its caller.
 CONTEXT_KEYS = frozenset(
@@ -117,7 +118,7 @@ class TaskDecorator:
     def __init__(
         self,
         function: Callable[..., Any],
-        operator_class: type[PythonOperator] = _DecoratedPythonOperator,
+        operator_class: type[BaseOperator] = _DecoratedPythonOperator,
         kwargs: dict[str, Any] | None = None,
     ):
         if not callable(function):
@@ -291,7 +292,7 @@ class TaskDecoratorPartial:
         return self._mapped(ListOfDictsExpandInput(value))
 
 
-def _make_task_decorator(operator_class: type[PythonOperator]) -> Callable[..., Any]:
+def _make_task_decorator(operator_class: type[BaseOperator]) -> Callable[..., Any]:
     def decorator(python_callable: Callable[..., Any] | None = None, **kwargs: Any) -> Any:
         if python_callable is not None:
             return TaskDecorator(python_callable, operator_class, kwargs)
@@ -301,13 +302,15 @@ def _make_task_decorator(operator_class: type[PythonOperator]) -> Callable[..., 
 
 
 class _TaskNamespace:
-    """``@task``, and its variants ``@task.branch``, ``@task.short_circuit``, ``@task.python``."""
+    """``@task``, and its variants ``@task.branch``, ``@task.short_circuit``, ``@task.python``, and
+    ``@task.sensor`` (a PythonSensor: the function is its poke, taking ``poke_interval``, ``mode``...)."""
 
     def __init__(self) -> None:
         self._python = _make_task_decorator(_DecoratedPythonOperator)
         self.python = self._python
         self.branch = _make_task_decorator(_DecoratedBranchOperator)
         self.short_circuit = _make_task_decorator(_DecoratedShortCircuitOperator)
+        self.sensor = _make_task_decorator(DecoratedSensorOperator)
 
     def __call__(self, python_callable: Callable[..., Any] | None = None, **kwargs: Any) -> Any:
         return self._python(python_callable, **kwargs)

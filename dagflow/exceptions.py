@@ -8,6 +8,7 @@ message that names the DAG file, DAG, task or field at fault and what to do abou
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 
 
 class DagflowError(Exception):
@@ -44,9 +45,18 @@ class DownstreamTasksSkipped(DagflowError):
 class RescheduleTask(DagflowError):
     """Raised by a sensor in reschedule mode: free the worker and try again at ``reschedule_at``."""
 
-    def __init__(self, reschedule_at: object):
-        super().__init__(f"reschedule at {reschedule_at}")
+    def __init__(self, reschedule_at: datetime):
+        super().__init__(f"reschedule at {reschedule_at.isoformat()}")
         self.reschedule_at = reschedule_at
+
+
+class SensorTimeout(FailTask):
+    """A sensor waited longer than its ``timeout``: the task fails without using its retries
+    (Airflow's ``AirflowSensorTimeout``), or is skipped with ``soft_fail=True``."""
+
+
+class ExternalTaskFailed(DagflowError):
+    """What an ExternalTaskSensor waits for reached one of its ``failed_states``."""
 
 
 # -- raised while DAG files are defined or loaded ----------------------------------------------

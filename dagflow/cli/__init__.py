@@ -8,7 +8,7 @@ from dagflow import __version__
 from dagflow.cli.config_cmd import config
 from dagflow.cli.dags import dags
 from dagflow.cli.db import db
-from dagflow.cli.scheduler_cmd import scheduler, standalone
+from dagflow.cli.scheduler_cmd import scheduler, standalone, webserver
 from dagflow.cli.store_cmds import (
     dags_backfill,
     dags_pause,
@@ -20,6 +20,7 @@ from dagflow.cli.store_cmds import (
     runs,
     tasks,
 )
+from dagflow.cli.users import users
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -33,6 +34,8 @@ cli.add_command(config)
 cli.add_command(db)
 cli.add_command(scheduler)
 cli.add_command(standalone)
+cli.add_command(webserver)
+cli.add_command(users)
 cli.add_command(runs)
 cli.add_command(pools)
 cli.add_command(tasks)

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import logging
+import os
 import sys
+from pathlib import Path
 
 import click
+from sqlalchemy import func, select
 
 from dagflow.cli.common import load_settings, open_database
+from dagflow.config import Settings
 
 
 def _logging(verbose: bool) -> None:
@@ -61,10 +65,74 @@ def scheduler(workers: int | None, exit_when_idle: bool, num_passes: int | None,
     run_scheduler(migrate=False, workers=workers, until_idle=exit_when_idle, num_passes=num_passes)
 
 
+@click.command("webserver")
+@click.option("--host", help="Default: [webserver] host (127.0.0.1).")
+@click.option("--port", "-p", type=click.IntRange(1, 65535), help="Default: [webserver] port (8080).")
+def webserver(host: str | None, port: int | None) -> None:
+    """Serve the web UI and the JSON API."""
+    from webui.server import serve
+
+    settings = load_settings()
+    open_database(settings)
+    host = host or settings.get("webserver", "host")
+    port = port or settings.getint("webserver", "port")
+    click.echo(f"dagflow web UI on http://{host}:{port}/", err=True)
+    serve(host, port)
+
+
+def _standalone_admin(settings: Settings) -> None:
+    """On the first start, create an admin with a generated password and say how to log in."""
+    from dagflow.execution.taskrunner import utcnow
+    from dagflow.store.engine import Database
+    from dagflow.store.models import UserRow
+    from dagflow.store.users import create_user, generate_password
+
+    url = f"http://{settings.get('webserver', 'host')}:{settings.getint('webserver', 'port')}/"
+    secret_file = Path(settings.home) / "standalone_admin_password.txt"
+    database = Database(settings.database_url)
+    with database.session(write=True) as session:
+        has_users = session.scalar(select(func.count()).select_from(UserRow))
+        if not has_users:
+            password = generate_password()
+            create_user(session, "admin", password, "admin", now=utcnow())
+            fd = os.open(secret_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "w") as handle:
+                handle.write(password + "\n")
+            click.echo(
+                f"\ndagflow is starting: open {url} and log in as 'admin' with password {password}\n"
+                f"(also saved in {secret_file})\n",
+                err=True,
+            )
+        else:
+            where = f"in {secret_file}" if secret_file.exists() else "with 'dagflow users create'"
+            click.echo(
+                f"\ndagflow is starting: open {url} (the standalone admin's password is {where})\n", err=True
+            )
+    database.dispose()
+
+
 @click.command("standalone")
 @click.option("--workers", type=click.IntRange(min=1), help="Worker processes (default: one per core).")
 @click.option("--verbose", "-v", is_flag=True)
 def standalone(workers: int | None, verbose: bool) -> None:
-    """Everything in one process group: migrate the store, then run the scheduler and its workers."""
+    """Everything in one process group: migrate the store, then the scheduler, its workers and the web UI."""
+    import multiprocessing
+
+    from webui.server import serve
+
     _logging(verbose)
-    run_scheduler(migrate=True, workers=workers, until_idle=False, num_passes=None)
+    settings = load_settings()
+    open_database(settings, migrate=True)
+    _standalone_admin(settings)
+    web = multiprocessing.get_context("spawn").Process(
+        target=serve,
+        args=(settings.get("webserver", "host"), settings.getint("webserver", "port")),
+        name="dagflow-webserver",
+        daemon=True,
+    )
+    web.start()
+    try:
+        run_scheduler(migrate=False, workers=workers, until_idle=False, num_passes=None)
+    finally:
+        web.terminate()
+        web.join(5)

@@ -2,7 +2,8 @@
 
 It drives the same scheduling decisions and the same task runner as the scheduler daemon, only
 with task instances kept in memory and tries run one after the other. Retries really wait their
-delay.
+delay, and a sensor in reschedule mode really waits until its next poke (continuing the same try).
+Tasks can read the state of this run only (see :class:`dagflow.run_states.OwnRunStates`).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from dagflow.execution.tasklog import TaskLog
 from dagflow.execution.taskrunner import Attempt, run_attempt, utcnow
 from dagflow.models.dag import as_aware
 from dagflow.retries import next_retry_for
+from dagflow.run_states import OwnRunStates
 from dagflow.states import FINISHED, SCHEDULABLE, RunState, TaskState
 from dagflow.xcom import RETURN_KEY, MemoryXComStore, RunRef
 
@@ -93,6 +95,8 @@ class _Instance:
     start_date: datetime | None = None
     end_date: datetime | None = None
     error: str | None = None
+    #: When the current try first started, while it is up for reschedule.
+    try_start: datetime | None = None
 
 
 class _InProcessRun:
@@ -107,6 +111,10 @@ class _InProcessRun:
         }
         self.map_lengths: dict[str, int] = {}
         self.hostname = socket.gethostname()
+        self.run_states = OwnRunStates(dag, dag_run.logical_date, self._states)
+
+    def _states(self) -> list[tuple[str, int, str]]:
+        return [(r.task_id, r.map_index, r.state.value) for r in (i.record for i in self.instances.values())]
 
     def length_of(self, task_id: str) -> int | None:
         if self.spec.tasks[task_id].is_mapped:
@@ -154,18 +162,35 @@ class _InProcessRun:
         if record.state not in SCHEDULABLE:  # decided meanwhile (a branch skipped it)
             return
         spec = self.spec.tasks[record.task_id]
-        record.try_number += 1
+        resumed = record.state is TaskState.UP_FOR_RESCHEDULE  # a reschedule continues the same try
+        if not resumed:
+            record.try_number += 1
+            instance.try_start = None
         if spec.is_empty:
             now = utcnow()
             record.state, instance.start_date, instance.end_date = TaskState.SUCCESS, now, now
             return
-        attempt = Attempt(record.task_id, record.map_index, record.try_number, record.max_tries, self.dag_run)
+        attempt = Attempt(
+            record.task_id,
+            record.map_index,
+            record.try_number,
+            record.max_tries,
+            self.dag_run,
+            first_try_start=instance.try_start,
+        )
         outcome = run_attempt(
-            self.dag, spec, attempt, xcom_store=self.xcoms, log=self.log, hostname=self.hostname
+            self.dag,
+            spec,
+            attempt,
+            xcom_store=self.xcoms,
+            log=self.log,
+            hostname=self.hostname,
+            run_states=self.run_states,
         )
         record.state = outcome.state
+        instance.try_start = instance.try_start or outcome.start_date
         instance.start_date, instance.end_date, instance.error = (
-            outcome.start_date,
+            instance.try_start,
             outcome.end_date,
             outcome.error,
         )

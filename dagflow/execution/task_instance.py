@@ -1,18 +1,21 @@
-"""The ``ti`` a running task sees: its identity, its try number, and XCom push/pull."""
+"""The ``ti`` a running task sees: its identity, its try number, XCom push/pull, and what it may
+read about DAG runs (for sensors)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from datetime import datetime
 from itertools import product
 from typing import TYPE_CHECKING, Any
 
+from dagflow.exceptions import DagflowError
 from dagflow.models.param import NOTSET
 from dagflow.xcom import RETURN_KEY, RunRef, XComStore
 
 if TYPE_CHECKING:
     from dagflow.context import DagRunInfo
     from dagflow.models.node import TaskNode
+    from dagflow.run_states import DagOutline, RunStateReader, TaskStates
 
 
 class RuntimeTaskInstance:
@@ -29,6 +32,8 @@ class RuntimeTaskInstance:
         xcom_store: XComStore,
         start_date: datetime,
         hostname: str = "",
+        first_try_start: datetime | None = None,
+        run_states: RunStateReader | None = None,
     ):
         self.task = task
         self.dag_run = dag_run
@@ -44,6 +49,9 @@ class RuntimeTaskInstance:
         self.end_date: datetime | None = None
         self.hostname = hostname
         self.state = "running"
+        #: When this try first started, if it was rescheduled since (a sensor in reschedule mode).
+        self.first_try_start = first_try_start
+        self.run_states = run_states
 
     def __repr__(self) -> str:
         index = f"[{self.map_index}]" if self.map_index >= 0 else ""
@@ -55,6 +63,32 @@ class RuntimeTaskInstance:
 
     def get_dagrun(self) -> DagRunInfo:
         return self.dag_run
+
+    def get_first_reschedule_date(self, context: object = None) -> datetime | None:
+        """When this try's first poke started, or None if the try has not been rescheduled yet."""
+        return self.first_try_start
+
+    # -- reading DAG runs (see dagflow.run_states) ------------------------------------------------
+
+    def _reader(self) -> RunStateReader:
+        if self.run_states is None:
+            raise DagflowError(f"{self!r} cannot read the state of DAG runs where it runs now")
+        return self.run_states
+
+    def dag_outline(self, dag_id: str) -> DagOutline | None:
+        """The tasks and task groups of DAG ``dag_id``, or None if that DAG is not known."""
+        return self._reader().outline(dag_id)
+
+    def dag_run_state(self, dag_id: str, logical_date: datetime) -> str | None:
+        """The state of DAG ``dag_id``'s run at ``logical_date``, or None if it has no such run."""
+        return self._reader().dag_run_state(dag_id, logical_date)
+
+    def task_states(
+        self, dag_id: str, logical_date: datetime, task_ids: Collection[str] | None = None
+    ) -> TaskStates | None:
+        """Task id -> the states of its task instances in DAG ``dag_id``'s run at ``logical_date``
+        (only ``task_ids`` when given); None if it has no such run."""
+        return self._reader().task_states(dag_id, logical_date, task_ids)
 
     def xcom_push(self, key: str, value: Any) -> None:
         """Make ``value`` (JSON-serialisable) available to other tasks under ``key``."""

@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     from dagflow.models.baseoperator import BaseOperator
     from dagflow.models.dag import DAG
     from dagflow.models.node import TaskNode
+    from dagflow.run_states import RunStateReader
     from dagflow.spec import TaskSpec
 
 
@@ -48,6 +49,9 @@ class Attempt:
     try_number: int
     max_tries: int
     dag_run: DagRunInfo
+    #: When this try first started, if it is resumed after ``up_for_reschedule`` (a sensor's timeout
+    #: counts from then); None for a try's first start.
+    first_try_start: datetime | None = None
 
 
 @dataclass
@@ -76,8 +80,12 @@ def run_attempt(
     xcom_store: XComStore,
     log: TaskLog,
     hostname: str = "",
+    run_states: RunStateReader | None = None,
 ) -> AttemptOutcome:
-    """Run ``attempt`` in this process and return how it ended. Never raises for a task's failure."""
+    """Run ``attempt`` in this process and return how it ended. Never raises for a task's failure.
+
+    ``run_states`` is what the task may read about DAG runs (``ti.task_states(...)``).
+    """
     task = dag.task_dict[attempt.task_id]
     start = utcnow()
     ti = RuntimeTaskInstance(
@@ -89,6 +97,8 @@ def run_attempt(
         xcom_store=xcom_store,
         start_date=start,
         hostname=hostname,
+        first_try_start=attempt.first_try_start,
+        run_states=run_states,
     )
     log.info(f"Starting {ti!r}, try {attempt.try_number} of {attempt.max_tries + 1}")
     xcom_store.clear(ti.run_ref, ti.task_id, ti.map_index)
@@ -106,6 +116,8 @@ def run_attempt(
             error = exc
             outcome.state = _failed_state(exc, ti)
             outcome.error = f"{type(exc).__name__}: {exc}"
+            if isinstance(exc, RescheduleTask):
+                outcome.reschedule_at, outcome.error = exc.reschedule_at, None
             _log_failure(log, exc, outcome.state)
         outcome.end_date = ti.end_date = utcnow()
         ti.state = outcome.state.value

@@ -27,9 +27,10 @@ from dagflow.executors.base import Workload
 from dagflow.models.dag import DAG
 from dagflow.retries import next_retry_for, should_retry
 from dagflow.states import TaskState
-from dagflow.store.attempts import Outcome, claim, heartbeat, record_outcome
+from dagflow.store.attempts import Outcome, claim, heartbeat, record_outcome, try_start
 from dagflow.store.engine import Database
 from dagflow.store.models import DagRunRow, TaskInstanceRow
+from dagflow.store.run_states import DbRunStates
 from dagflow.store.task_instances import TIKey
 from dagflow.store.xcoms import DbXComStore
 
@@ -82,6 +83,7 @@ class Worker:
     def __init__(self, settings: WorkerSettings):
         self.settings = settings
         self.db = Database(settings.database_url)
+        self.run_states = DbRunStates(self.db)
         self.hostname = socket.gethostname()
         self._bags: dict[str, tuple[float, DagBag]] = {}
         self._runs: dict[tuple[str, str], DagRunInfo] = {}
@@ -136,17 +138,19 @@ class Worker:
             claimed = claim(
                 conn, key, token=workload.token, hostname=self.hostname, pid=os.getpid(), now=utcnow()
             )
+            first_start = try_start(conn, key, claimed[0]) if claimed else None
         dag_run = self._run_info(key) if claimed else None
         if claimed is None or dag_run is None:
             return "rejected", "no longer queued with this token"
         try_number, max_tries = claimed
+        attempt = Attempt(key.task_id, key.map_index, try_number, max_tries, dag_run, first_start)
         log_path = attempt_log_path(
             self.settings.log_folder, key.dag_id, key.run_id, key.task_id, key.map_index, try_number
         )
         log_path.parent.mkdir(parents=True, exist_ok=True)
         with open(log_path, "a", encoding="utf-8", buffering=1) as stream:
             log = TaskLog(stream)
-            outcome, xcoms = self._attempt(workload, key, dag_run, try_number, max_tries, log)
+            outcome, xcoms = self._attempt(workload, key, attempt, log)
         return self._record(workload, key, outcome, xcoms, log_path, try_number)
 
     def _run_info(self, key: TIKey) -> DagRunInfo | None:
@@ -166,26 +170,25 @@ class Worker:
         return found
 
     def _attempt(
-        self,
-        workload: Workload,
-        key: TIKey,
-        dag_run: DagRunInfo,
-        try_number: int,
-        max_tries: int,
-        log: TaskLog,
+        self, workload: Workload, key: TIKey, attempt: Attempt, log: TaskLog
     ) -> tuple[AttemptOutcome, DbXComStore]:
         xcoms = DbXComStore(self.db, key)
         self._heartbeat.watch(key, workload.token)
         self._running = True
         try:
             dag = self.load_dag(workload.fileloc, workload.dag_id)
-            attempt = Attempt(key.task_id, key.map_index, try_number, max_tries, dag_run)
             outcome = run_attempt(
-                dag, dag.spec().tasks[key.task_id], attempt, xcom_store=xcoms, log=log, hostname=self.hostname
+                dag,
+                dag.spec().tasks[key.task_id],
+                attempt,
+                xcom_store=xcoms,
+                log=log,
+                hostname=self.hostname,
+                run_states=self.run_states,
             )
             self._last_dag = dag
         except (Exception, TaskTerminated) as exc:  # the DAG could not be loaded, or the attempt was stopped
-            retry = should_retry(try_number=try_number, max_tries=max_tries)
+            retry = should_retry(try_number=attempt.try_number, max_tries=attempt.max_tries)
             state = TaskState.UP_FOR_RETRY if retry else TaskState.FAILED
             log.error(f"Attempt could not run: {exc}", exc)
             now = utcnow()

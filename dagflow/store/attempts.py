@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Connection, Table, and_, bindparam, delete, insert, update
+from sqlalchemy import Connection, Table, and_, bindparam, delete, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -49,6 +49,14 @@ _CLAIM = (
         updated_at=bindparam("v_now"),
     )
     .returning(TI.try_number, TI.max_tries)
+)
+
+_TRY_START = select(TRY.c.start_date).where(
+    TRY.c.dag_id == bindparam("k_dag_id"),
+    TRY.c.run_id == bindparam("k_run_id"),
+    TRY.c.task_id == bindparam("k_task_id"),
+    TRY.c.map_index == bindparam("k_map_index"),
+    TRY.c.try_number == bindparam("k_try_number"),
 )
 
 _HEARTBEAT = (
@@ -138,6 +146,18 @@ def claim(
         .first()
     )
     return (int(row[0]), int(row[1])) if row is not None else None
+
+
+def try_start(session: Session | Connection, key: TIKey, try_number: int) -> datetime | None:
+    """When try ``try_number`` first started, if it already ended once (up for reschedule), else None."""
+    params = {
+        "k_dag_id": key.dag_id,
+        "k_run_id": key.run_id,
+        "k_task_id": key.task_id,
+        "k_map_index": key.map_index,
+        "k_try_number": try_number,
+    }
+    return _connection(session).execute(_TRY_START, params).scalar()
 
 
 def heartbeat(session: Session | Connection, key: TIKey, *, token: str, now: datetime) -> bool:

@@ -103,6 +103,7 @@ class DagRunRow(Base):
         UniqueConstraint("dag_id", "run_id", name="dag_run_dag_id_run_id_key"),
         UniqueConstraint("dag_id", "logical_date", name="dag_run_dag_id_logical_date_key"),
         Index("idx_dag_run_state", "state", "dag_id"),
+        Index("idx_dag_run_dag_run_after", "dag_id", "run_after"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
@@ -297,3 +298,36 @@ class EventLogRow(Base):
     map_index: Mapped[int | None] = mapped_column(Integer, default=None)
     owner: Mapped[str | None] = mapped_column(default=None)
     extra: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
+
+
+class UserRow(Base):
+    """Someone who may log in to the web UI and the API, with one role: admin, op or viewer."""
+
+    __tablename__ = "dagflow_user"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    username: Mapped[str] = mapped_column(String(ID_LENGTH), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(512))
+    role: Mapped[str] = mapped_column(String(16))
+    email: Mapped[str | None] = mapped_column(String(ID_LENGTH), default=None)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime]
+    last_login: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class ApiTokenRow(Base):
+    """A bearer token for the API; only its SHA-256 is stored."""
+
+    __tablename__ = "api_token"
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["user_id"], ["dagflow_user.id"], ondelete="CASCADE", name="api_token_user_fkey"
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    user_id: Mapped[int] = mapped_column(Integer)
+    name: Mapped[str]
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime]
+    last_used_at: Mapped[datetime | None] = mapped_column(default=None)

@@ -1,0 +1,75 @@
+"""``dagflow users``: accounts of the web UI and the API, and their bearer tokens."""
+
+from __future__ import annotations
+
+import click
+from sqlalchemy import select
+
+from dagflow.cli.common import fail, open_database, table
+from dagflow.exceptions import DagflowError
+from dagflow.execution.taskrunner import utcnow
+from dagflow.store.models import UserRow
+from dagflow.store.users import ROLES, create_token, create_user, find_user, generate_password
+
+
+@click.group()
+def users() -> None:
+    """Manage web UI and API users."""
+
+
+@users.command("create")
+@click.option("--username", "-u", required=True)
+@click.option(
+    "--role",
+    "-r",
+    type=click.Choice(ROLES),
+    required=True,
+    help="viewer: read; op: also trigger, clear, mark, pause; admin: also users and pools.",
+)
+@click.option("--password", "-p", help="Default: a generated one, printed once.")
+@click.option("--email", "-e")
+def users_create(username: str, role: str, password: str | None, email: str | None) -> None:
+    """Create a user."""
+    secret = password or generate_password()
+    try:
+        with open_database().session(write=True) as session:
+            create_user(session, username, secret, role, now=utcnow(), email=email)
+    except DagflowError as exc:
+        fail(str(exc))
+    click.echo(f"User {username} ({role}) created." + ("" if password else f" Password: {secret}"))
+
+
+@users.command("list")
+def users_list() -> None:
+    """List users."""
+    with open_database().session() as session:
+        rows = list(session.scalars(select(UserRow).order_by(UserRow.username)))
+        table(
+            ["username", "role", "active", "last_login"],
+            [[u.username, u.role, u.active, u.last_login] for u in rows],
+        )
+
+
+@users.command("delete")
+@click.argument("username")
+def users_delete(username: str) -> None:
+    """Delete a user (and their tokens)."""
+    with open_database().session(write=True) as session:
+        row = find_user(session, username)
+        if row is None:
+            fail(f"no user named {username!r}")
+        session.delete(row)
+    click.echo(f"User {username} deleted.")
+
+
+@users.command("token")
+@click.argument("username")
+@click.option("--name", default="cli", show_default=True, help="What the token is for.")
+def users_token(username: str, name: str) -> None:
+    """Create an API bearer token for USERNAME; it is printed once and never stored in clear."""
+    with open_database().session(write=True) as session:
+        row = find_user(session, username)
+        if row is None:
+            fail(f"no user named {username!r}")
+        token = create_token(session, row, name, now=utcnow())
+    click.echo(token)

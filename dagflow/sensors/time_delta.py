@@ -1,0 +1,47 @@
+"""TimeDeltaSensor: waits until a fixed time after the end of the run's data interval."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from dagflow.exceptions import DagDefinitionError, DagflowError
+from dagflow.sensors.base import BaseSensorOperator
+
+if TYPE_CHECKING:
+    from dagflow.context import Context
+
+
+class TimeDeltaSensor(BaseSensorOperator):
+    """Succeeds once ``delta`` has passed since the run's ``data_interval_end`` (or, for a run
+    without a data interval, since its ``run_after``, else its logical date).
+
+    Nothing can change before that moment, so the sensor does not poke every ``poke_interval``:
+    it sleeps (poke mode) or is rescheduled (reschedule mode) until exactly that moment, or until
+    its timeout runs out if that comes first.
+    """
+
+    def __init__(self, *, delta: timedelta, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        if not isinstance(delta, timedelta):
+            raise DagDefinitionError(f"{self._where()}: delta must be a timedelta, got {delta!r}")
+        self.delta = delta
+
+    def target(self, context: Context) -> datetime:
+        """The moment the sensor waits for."""
+        dag_run = context.get("dag_run")
+        base = context.get("data_interval_end") or getattr(dag_run, "run_after", None)
+        base = base or context.get("logical_date")
+        if base is None:
+            raise DagflowError(
+                f"{self._where()}: the run has no data interval end, run_after or logical date to count from"
+            )
+        return base + self.delta
+
+    def poke(self, context: Context) -> bool:
+        target = self.target(context)
+        self.log.info("Waiting until %s", target.isoformat())
+        return datetime.now(UTC) >= target
+
+    def poke_again_at(self, context: Context) -> datetime | None:
+        return self.target(context)

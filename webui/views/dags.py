@@ -1,0 +1,61 @@
+"""The DAGs page: every DAG, its schedule, next run, latest runs, paused toggle, tags and search."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import flash, redirect, render_template, request, url_for
+
+from dagflow import actions
+from dagflow.exceptions import DagflowError
+from dagflow.scheduler.wakeup import wake_scheduler
+from webui import queries
+from webui.auth import current_user, requires
+from webui.db import read_session, settings, write_session
+from webui.views import bp
+
+
+def _int_arg(name: str, default: int, *, low: int = 0, high: int = 1000) -> int:
+    try:
+        value = int(request.args.get(name, default))
+    except ValueError:
+        return default
+    return max(low, min(high, value))
+
+
+@bp.route("/")
+def dags() -> Any:
+    session = read_session()
+    search = request.args.get("search", "").strip()
+    tags = [t for t in request.args.getlist("tag") if t]
+    status = request.args.get("status", "all")
+    paused = {"active": False, "paused": True}.get(status)
+    limit = _int_arg("limit", settings().getint("webserver", "page_size"), low=1, high=500)
+    offset = _int_arg("offset", 0, high=10**9)
+    page = queries.list_dags(session, search=search, tags=tags, paused=paused, offset=offset, limit=limit)
+    runs = queries.recent_runs(session, [d["dag_id"] for d in page.items])
+    return render_template(
+        "dags.html",
+        page=page,
+        runs=runs,
+        search=search,
+        tags=tags,
+        status=status,
+        all_tags=queries.all_tags(session),
+        import_errors=queries.import_error_count(session),
+    )
+
+
+@bp.route("/dags/<dag_id>/pause", methods=["POST"])
+@requires("op")
+def toggle_pause(dag_id: str) -> Any:
+    paused = request.form.get("paused") == "true"
+    try:
+        with write_session() as session:
+            actions.set_paused(session, dag_id, paused, owner=current_user.username)
+    except DagflowError as exc:
+        flash(str(exc), "error")
+    else:
+        wake_scheduler(settings().home)
+        flash(f"DAG {dag_id} is now {'paused' if paused else 'active'}.", "success")
+    return redirect(request.form.get("next") or url_for("views.dags"))
