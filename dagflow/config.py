@@ -47,7 +47,8 @@ def defaults(home: Path) -> dict[str, dict[str, str]]:
         "scheduler": {
             "heartbeat_sec": "1.0",
             "task_heartbeat_timeout": "30",
-            "parse_interval": "2.0",
+            "parse_interval": "1.0",
+            "create_cron_data_intervals": "False",
         },
         "worker": {"processes": "0", "max_memory_mb": ""},
         "webserver": {

@@ -55,9 +55,12 @@ class DagBag:
         *,
         import_timeout: float = 30.0,
         sys_path_root: str | os.PathLike[str] | None = None,
+        cron_data_intervals: bool = False,
     ):
         self.dag_folder = Path(dag_folder).expanduser().resolve()
         self.import_timeout = import_timeout
+        #: Cron schedules cover the interval ending when they run ([scheduler] create_cron_data_intervals).
+        self.cron_data_intervals = cron_data_intervals
         #: The folder put on sys.path while loading (the DAGs folder, also when loading one file of it).
         self.sys_path_root = Path(sys_path_root).resolve() if sys_path_root else None
         self.dags: dict[str, DAG] = {}
@@ -71,7 +74,7 @@ class DagBag:
         folder = self.sys_path_root or (
             self.dag_folder if self.dag_folder.is_dir() else self.dag_folder.parent
         )
-        with _on_sys_path(folder):
+        with _on_sys_path(folder), context_stack.parsing(cron_data_intervals=self.cron_data_intervals):
             for path in list_dag_files(self.dag_folder):
                 self.process_file(path)
         self.load_seconds = time.perf_counter() - start

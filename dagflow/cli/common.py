@@ -49,7 +49,11 @@ def load_dagbag(dags_folder: Path | None) -> DagBag:
     folder = dags_folder or settings.dags_folder
     if not folder.exists():
         fail(f"DAGs folder {folder} does not exist (set --dags-folder or DAGFLOW__CORE__DAGS_FOLDER)")
-    return DagBag(folder, import_timeout=settings.getfloat("core", "dagbag_import_timeout"))
+    return DagBag(
+        folder,
+        import_timeout=settings.getfloat("core", "dagbag_import_timeout"),
+        cron_data_intervals=settings.getbool("scheduler", "create_cron_data_intervals"),
+    )
 
 
 def parse_conf(text: str | None) -> dict[str, Any]:

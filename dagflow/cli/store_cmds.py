@@ -72,6 +72,7 @@ def dags_reserialize(dags_folder: Path | None) -> None:
             dags_folder=str(dags_folder or settings.dags_folder),
             import_timeout=settings.getfloat("core", "dagbag_import_timeout"),
             paused_at_creation=settings.getbool("core", "dags_are_paused_at_creation"),
+            cron_data_intervals=settings.getbool("scheduler", "create_cron_data_intervals"),
         ),
         db=database,
     )

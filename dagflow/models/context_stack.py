@@ -21,6 +21,8 @@ _groups: list[TaskGroup] = []
 #: Every DAG defined since the last :func:`collect_registered`, in definition order.
 _registered: list[DAG] = []
 _unmapping_depth = 0
+#: How DAG files being loaded right now read a cron ``schedule=`` (set by the DagBag from settings).
+_cron_data_intervals = False
 
 
 def push_dag(dag: DAG) -> None:
@@ -76,3 +78,18 @@ def unmapping() -> Iterator[None]:
 
 def is_unmapping() -> bool:
     return _unmapping_depth > 0
+
+
+@contextmanager
+def parsing(*, cron_data_intervals: bool) -> Iterator[None]:
+    """Options that apply to the DAGs defined inside the block (the DagBag passes its settings here)."""
+    global _cron_data_intervals
+    previous, _cron_data_intervals = _cron_data_intervals, cron_data_intervals
+    try:
+        yield
+    finally:
+        _cron_data_intervals = previous
+
+
+def cron_data_intervals() -> bool:
+    return _cron_data_intervals

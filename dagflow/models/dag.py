@@ -81,7 +81,9 @@ class DAG:
         self.start_date = as_aware(start, self.timezone)
         end = _as_datetime(end_date or self.default_args.get("end_date"), "end_date", where)
         self.end_date = as_aware(end, self.timezone)
-        self.timetable: Timetable = parse_schedule(schedule, self.timezone, where)
+        self.timetable: Timetable = parse_schedule(
+            schedule, self.timezone, where, cron_data_intervals=context_stack.cron_data_intervals()
+        )
         self.schedule = schedule
         self.description, self.doc_md = description, doc_md
         self.catchup = catchup

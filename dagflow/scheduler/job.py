@@ -137,6 +137,7 @@ class Scheduler:
             import_timeout=self.settings.getfloat("core", "dagbag_import_timeout"),
             parse_interval=self.settings.getfloat("scheduler", "parse_interval"),
             paused_at_creation=self.settings.getbool("core", "dags_are_paused_at_creation"),
+            cron_data_intervals=self.settings.getbool("scheduler", "create_cron_data_intervals"),
         )
         context = multiprocessing.get_context("spawn")
         receiver, sender = context.Pipe(duplex=False)

@@ -28,6 +28,7 @@ class ProcessorSettings:
     import_timeout: float = 30.0
     parse_interval: float = 1.0
     paused_at_creation: bool = True
+    cron_data_intervals: bool = False
 
 
 class DagFileProcessor:
@@ -61,7 +62,12 @@ class DagFileProcessor:
         return changed
 
     def process(self, filename: str) -> list[str]:
-        bag = DagBag(filename, import_timeout=self.settings.import_timeout, sys_path_root=self.folder)
+        bag = DagBag(
+            filename,
+            import_timeout=self.settings.import_timeout,
+            sys_path_root=self.folder,
+            cron_data_intervals=self.settings.cron_data_intervals,
+        )
         try:
             source: str | None = Path(filename).read_text(encoding="utf-8", errors="replace")
         except OSError:
