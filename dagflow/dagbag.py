@@ -2,8 +2,9 @@
 
 A file that fails to import (syntax error, exception, missing module, timeout) or defines an invalid
 DAG (cycle, duplicate task id, bad trigger rule, bad schedule...) becomes an *import error* with its
-file, line, message and traceback; every other file still loads. While files load, the DAGs folder
-is on ``sys.path``, so a DAG file can import a helper module that sits beside it.
+file, line, message and traceback; every other file still loads. The DAGs folder is put on
+``sys.path`` (and left there, as tasks may import helper modules when they run), so a DAG file can
+import a helper module that sits beside it.
 """
 
 from __future__ import annotations
@@ -19,6 +20,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+# networkx checks every DAG for cycles; importing it here puts its one-time cost at start-up rather
+# than inside the first load.
+import networkx  # noqa: F401
 
 from dagflow.exceptions import DagDefinitionError, DagNotFound
 from dagflow.models import context_stack

@@ -96,6 +96,8 @@ class _Pass:
         for ti in tis:
             self.by_task.setdefault(ti.task_id, []).append(ti)
         self.overlay: dict[Key, TaskState] = {}
+        #: The tasks to evaluate (None: all); a state decided here adds the tasks it affects.
+        self.candidates: set[str] | None = None
         self._tally: dict[str, Counter[TaskState]] = {}
         self._counts: dict[tuple[str, bool], UpstreamCounts] = {}
 
@@ -105,6 +107,9 @@ class _Pass:
     def set_state(self, ti: TIRecord, state: TaskState) -> None:
         self.overlay[ti.key] = state
         self._tally.pop(ti.task_id, None)
+        if self.candidates is not None:
+            self.candidates.update(self.spec.tasks[ti.task_id].downstream)
+            self.candidates.update(self.spec.setup_dependents.get(ti.task_id, ()))
         if self.spec.tasks[ti.task_id].is_setup:
             self._counts.clear()
         else:
@@ -159,17 +164,63 @@ def decide(
     now: datetime,
     length_of: LengthOf,
     explain: bool = False,
+    changed: Iterable[str] | None = None,
 ) -> Decisions:
-    """Evaluate every schedulable task instance of one run; see the module docstring."""
-    run = _Pass(spec, tis)
+    """Evaluate the schedulable task instances of one run; see the module docstring.
+
+    With ``changed`` (the tasks whose task instances changed state since the last call), only the
+    tasks that could be affected are evaluated — those and their downstream — plus whatever waits for
+    a retry or a reschedule; without it, every task is. A run that looks stuck is always evaluated
+    whole before it is declared deadlocked.
+    """
+    records = list(tis)
+    decisions = _evaluate(spec, records, now, length_of, explain, _affected(spec, changed))
+    if changed is not None and decisions.run_state is RunState.FAILED and _unfinished(records, decisions):
+        decisions = _evaluate(spec, records, now, length_of, explain, None)
+    return decisions
+
+
+def _affected(spec: DagSpec, changed: Iterable[str] | None) -> set[str] | None:
+    if changed is None:
+        return None
+    affected = set()
+    for task_id in changed:
+        task = spec.tasks.get(task_id)
+        if task is None:
+            continue
+        affected.add(task_id)
+        affected.update(task.downstream)
+        affected.update(spec.setup_dependents.get(task_id, ()))
+    return affected
+
+
+def _unfinished(records: list[TIRecord], decisions: Decisions) -> bool:
+    return any(decisions.new_states.get(r.key, r.state) not in FINISHED for r in records)
+
+
+def _evaluate(
+    spec: DagSpec,
+    records: list[TIRecord],
+    now: datetime,
+    length_of: LengthOf,
+    explain: bool,
+    candidates: set[str] | None,
+) -> Decisions:
+    run = _Pass(spec, records)
+    run.candidates = candidates
     decisions = Decisions()
     for task_id in spec.order:
         task = spec.tasks[task_id]
+        evaluate_all = candidates is None or task_id in candidates
         for ti in run.by_task.get(task_id, ()):
-            _decide_one(run, task, ti, now, length_of, decisions, explain)
+            if evaluate_all or ti.state in _TIMED:
+                _decide_one(run, task, ti, now, length_of, decisions, explain)
     decisions.new_states = dict(run.overlay)
     decisions.run_state = _run_state(run, decisions)
     return decisions
+
+
+_TIMED = (TaskState.UP_FOR_RETRY, TaskState.UP_FOR_RESCHEDULE)
 
 
 def _decide_one(

@@ -124,6 +124,8 @@ class TaskDecorator:
         if not callable(function):
             raise DagDefinitionError(f"@task decorates a function, got {function!r}")
         self.function = function
+        #: Computed once: a DAG may call the same task function many times.
+        self._signature = inspect.signature(function)
         self.operator_class = operator_class
         self.kwargs = dict(kwargs or {})
         if self.kwargs.get("multiple_outputs") is None:
@@ -132,7 +134,7 @@ class TaskDecorator:
         self._check_parameters()
 
     def _check_parameters(self) -> None:
-        parameters = inspect.signature(self.function).parameters
+        parameters = self._signature.parameters
         if "self" in parameters:
             raise DagDefinitionError(f"@task {self.function.__name__!r}: methods cannot be tasks")
         for name, param in parameters.items():
@@ -147,7 +149,7 @@ class TaskDecorator:
         return str(self.kwargs.get("task_id") or self.function.__name__)
 
     def _bind_check(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
-        signature = inspect.signature(self.function)
+        signature = self._signature
         parameters = [
             p.replace(default=None) if p.name in CONTEXT_KEYS and p.default is inspect.Parameter.empty else p
             for p in signature.parameters.values()
@@ -196,9 +198,7 @@ class TaskDecorator:
         if not defaults:
             return kwargs
         parameters = [
-            p
-            for p in inspect.signature(self.function).parameters.values()
-            if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
+            p for p in self._signature.parameters.values() if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
         ]
         positional = {p.name for p in parameters[: len(args)] if p.kind is not p.KEYWORD_ONLY}
         filled = {
@@ -237,7 +237,7 @@ class TaskDecorator:
         return TaskDecoratorPartial(self, {}).expand_kwargs(value)
 
     def _check_mapped_names(self, names: Mapping[str, Any], verb: str) -> None:
-        parameters = inspect.signature(self.function).parameters
+        parameters = self._signature.parameters
         takes_any = any(p.kind is p.VAR_KEYWORD for p in parameters.values())
         for name in names:
             if name in CONTEXT_KEYS:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
+from functools import cached_property
 from typing import Any
 
 from dagflow.trigger_rule import TriggerRule
@@ -83,6 +84,15 @@ class DagSpec:
     max_active_tasks: int = 16
     max_active_runs: int = 16
     extra: dict[str, Any] = field(default_factory=dict)
+
+    @cached_property
+    def setup_dependents(self) -> dict[str, tuple[str, ...]]:
+        """For each setup, the tasks in its scope that are not its direct downstream."""
+        found: dict[str, list[str]] = {}
+        for task in self.tasks.values():
+            for setup in task.indirect_setups:
+                found.setdefault(setup, []).append(task.task_id)
+        return {setup: tuple(tasks) for setup, tasks in found.items()}
 
     def to_json(self) -> dict[str, Any]:
         return {

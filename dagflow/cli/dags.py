@@ -9,12 +9,19 @@ from pathlib import Path
 import click
 
 from dagflow.cli.common import dags_folder_option, fail, load_dagbag, parse_conf, parse_datetime
+from dagflow.cli.lazy import LazyGroup
 from dagflow.dagbag import DagBag
 from dagflow.exceptions import DagflowError, DagNotFound
 from dagflow.states import RunState
 
 
-@click.group()
+@click.group(
+    cls=LazyGroup,
+    lazy={
+        name: f"dagflow.cli.store_cmds:dags_{name.replace('-', '_')}"
+        for name in ("trigger", "pause", "unpause", "state", "backfill", "reserialize")
+    },
+)
 def dags() -> None:
     """List, inspect and run DAGs."""
 
@@ -92,9 +99,10 @@ def dags_test(
     if as_json:
         click.echo(json.dumps(report))
     else:
+        tries = {ti.label: ti.try_number for ti in result.task_instances}
         _table(
             ["task", "state", "tries"],
-            [[label, state, report["tries"].get(label, 1)] for label, state in report["tasks"].items()],
+            [[label, state, tries[label]] for label, state in report["tasks"].items()],
         )
         click.echo(f"Run {report['run_id']} of {dag_id}: {report['run_state']}")
     sys.exit(0 if result.state is RunState.SUCCESS else 1)

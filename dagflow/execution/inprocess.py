@@ -110,6 +110,8 @@ class _InProcessRun:
             r.key: _Instance(r) for r in initial_task_instances(self.spec)
         }
         self.map_lengths: dict[str, int] = {}
+        #: Tasks whose task instances changed since the last decisions (None: look at every task).
+        self.changed: set[str] | None = None
         self.hostname = socket.gethostname()
         self.run_states = OwnRunStates(dag, dag_run.logical_date, self._states)
 
@@ -124,8 +126,13 @@ class _InProcessRun:
     def run(self) -> RunState:
         while True:
             now = utcnow()
+            changed, self.changed = self.changed, set()
             decisions = decide(
-                self.spec, [i.record for i in self.instances.values()], now=now, length_of=self.length_of
+                self.spec,
+                [i.record for i in self.instances.values()],
+                now=now,
+                length_of=self.length_of,
+                changed=changed,
             )
             self._apply_states(decisions.new_states, now)
             if decisions.expansions:
@@ -149,6 +156,7 @@ class _InProcessRun:
     def _expand(self, expansions: dict[str, int]) -> None:
         records = {k: i.record for k, i in self.instances.items()}
         for task_id, count in expansions.items():
+            self._note_change(task_id)
             self.instances.pop((task_id, -1), None)
             for record in apply_expansion(records, self.spec.tasks[task_id], count):
                 self.instances.setdefault(record.key, _Instance(record))
@@ -161,6 +169,7 @@ class _InProcessRun:
         record = instance.record
         if record.state not in SCHEDULABLE:  # decided meanwhile (a branch skipped it)
             return
+        self._note_change(record.task_id)
         spec = self.spec.tasks[record.task_id]
         resumed = record.state is TaskState.UP_FOR_RESCHEDULE  # a reschedule continues the same try
         if not resumed:
@@ -208,8 +217,16 @@ class _InProcessRun:
             record.not_before = outcome.reschedule_at
         self._skip(outcome.skip_downstream, outcome.end_date)
 
+    def _note_change(self, task_id: str) -> None:
+        if self.changed is not None:
+            self.changed.add(task_id)
+
     def _skip(self, task_ids: list[str], now: datetime) -> None:
+        if not task_ids:
+            return
         wanted = set(task_ids)
+        for task_id in wanted:
+            self._note_change(task_id)
         for instance in self.instances.values():
             record = instance.record
             if (
