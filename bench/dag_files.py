@@ -1,0 +1,155 @@
+"""DAG files the benchmarks generate into a temporary folder: a chain, a mapped task, a folder of DAGs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+HEADER = """\
+from datetime import datetime, timedelta
+
+from dagflow import DAG, TaskGroup, chain, task
+from dagflow.operators import BashOperator, EmptyOperator, PythonOperator
+"""
+
+CHAIN = (
+    HEADER
+    + """
+
+with DAG("bench_chain_{n}", schedule=None, start_date=datetime(2024, 1, 1), catchup=False):
+
+    @task
+    def noop():
+        return None
+
+    chain(*[noop.override(task_id=f"t{{i:03d}}")() for i in range({n})])
+"""
+)
+
+MAPPED = (
+    HEADER
+    + """
+
+with DAG("bench_mapped_{n}", schedule=None, start_date=datetime(2024, 1, 1), catchup=False):
+
+    @task
+    def identity(x):
+        return x
+
+    @task
+    def count(values):
+        return len(values)
+
+    count(identity.expand(x=list(range({n}))))
+"""
+)
+
+
+def write_chain(folder: Path, n: int) -> str:
+    """A DAG of ``n`` no-op ``@task`` tasks in a line; returns its dag_id."""
+    (folder / f"bench_chain_{n}.py").write_text(CHAIN.format(n=n))
+    return f"bench_chain_{n}"
+
+
+def write_mapped(folder: Path, n: int) -> str:
+    """A ``@task`` mapped over ``range(n)`` and a reducer of its ``n`` outputs; returns its dag_id."""
+    (folder / f"bench_mapped_{n}.py").write_text(MAPPED.format(n=n))
+    return f"bench_mapped_{n}"
+
+
+# -- a folder of realistic DAG files ------------------------------------------------------------
+
+BAG_DAG = (
+    HEADER
+    + """
+
+def _extract(source, **context):
+    return {{"source": source, "rows": len(source) * 10, "ds": context["ds"]}}
+
+
+def _check(**context):
+    return context["ti"].xcom_pull(task_ids="extract_{i}_0") is not None
+
+
+with DAG(
+    "pipeline_{i:03d}",
+    description="Nightly load of partner feed {i}",
+    schedule="{schedule}",
+    start_date=datetime(2024, 1, 1),
+    catchup=False,
+    default_args={{"owner": "data-eng", "retries": 2, "retry_delay": timedelta(minutes=5)}},
+    params={{"partner": "partner_{i}", "full_refresh": False}},
+    tags=["generated", "team-{team}"],
+):
+    start = EmptyOperator(task_id="start")
+{extracts}
+    with TaskGroup("transform") as transform:
+{transforms}
+    check = PythonOperator(task_id="check", python_callable=_check)
+{bash_tasks}
+    end = EmptyOperator(task_id="end")
+
+    start >> [{extract_ids}] >> transform >> check
+    check >> [{bash_ids}] >> end
+"""
+)
+
+SCHEDULES = ["@daily", "@hourly", "0 3 * * *", "*/30 * * * *", "@weekly"]
+
+
+def _extracts(i: int, count: int) -> str:
+    return "\n".join(
+        f'    extract_{j} = PythonOperator(task_id="extract_{i}_{j}", python_callable=_extract, '
+        f'op_kwargs={{"source": "s3://bucket/feed_{i}/part_{j}.csv"}})'
+        for j in range(count)
+    )
+
+
+def _transforms(i: int, count: int) -> str:
+    lines = [
+        "        @task",
+        "        def clean(rows: dict) -> dict:",
+        '            return {**rows, "clean": True}',
+        "",
+        "        @task",
+        "        def enrich(rows: dict, ds=None) -> dict:",
+        '            return {**rows, "enriched_on": ds}',
+        "",
+        "        @task",
+        "        def merge(*parts: dict) -> int:",
+        '            return sum(p["rows"] for p in parts)',
+        "",
+    ]
+    lines.extend(f"        cleaned_{j} = enrich(clean({{'rows': {i + j}}}))" for j in range(count))
+    lines.append(f"        merge({', '.join(f'cleaned_{j}' for j in range(count))})")
+    return "\n".join(lines)
+
+
+def _bash_tasks(i: int, count: int) -> str:
+    return "\n".join(
+        f'    publish_{j} = BashOperator(task_id="publish_{j}", '
+        f"bash_command=\"echo 'partner {{{{ params.partner }}}} {j} for {{{{ ds }}}}'\", "
+        f'env={{"TARGET": "warehouse_{i}_{j}"}})'
+        for j in range(count)
+    )
+
+
+def write_bag_file(folder: Path, i: int) -> None:
+    """One DAG of 20 tasks: 2 empty, 4 Python extracts, 9 TaskFlow tasks in a group, 1 check, 4 Bash."""
+    extracts, transforms, bashes = 4, 4, 4
+    text = BAG_DAG.format(
+        i=i,
+        schedule=SCHEDULES[i % len(SCHEDULES)],
+        team=i % 7,
+        extracts=_extracts(i, extracts),
+        transforms=_transforms(i, transforms),
+        bash_tasks=_bash_tasks(i, bashes),
+        extract_ids=", ".join(f"extract_{j}" for j in range(extracts)),
+        bash_ids=", ".join(f"publish_{j}" for j in range(bashes)),
+    )
+    (folder / f"pipeline_{i:03d}.py").write_text(text)
+
+
+def write_bag(folder: Path, files: int) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    for i in range(files):
+        write_bag_file(folder, i)
