@@ -153,9 +153,11 @@ class BaseSensorOperator(BaseOperator):
                 return result.xcom_value if isinstance(result, PokeReturnValue) else None
             if elapsed() > self.timeout:
                 self._time_out(elapsed())
-            wait = self._next_wait(context, elapsed, poke_count)
+            now = _utcnow()
+            at = self._next_poke_at(context, elapsed, poke_count, now)
             if self.reschedule:
-                raise RescheduleTask(_utcnow() + timedelta(seconds=wait))
+                raise RescheduleTask(at)
+            wait = (at - now).total_seconds()
             self.log.info("Poking again in %.3gs", wait)
             time.sleep(wait)
             poke_count += 1
@@ -194,18 +196,22 @@ class BaseSensorOperator(BaseOperator):
             raise SkipTask(f"skipping (soft_fail): {message}")
         raise SensorTimeout(message)
 
-    def _next_wait(self, context: Context, elapsed: Callable[[], float], poke_count: int) -> float:
-        """Seconds until the next poke, never past the moment the timeout would be exceeded."""
+    def _next_poke_at(
+        self, context: Context, elapsed: Callable[[], float], poke_count: int, now: datetime
+    ) -> datetime:
+        """When to poke next (after poke ``poke_count``), never past the moment the timeout runs out."""
         due = self.poke_again_at(context)
-        if due is not None:
-            wait = max(0.0, (due - _utcnow()).total_seconds())
-        elif self.exponential_backoff:
-            if self.reschedule:
-                poke_count = estimated_poke_count(elapsed(), self._backoff)
-            wait = self._backoff(poke_count)
-        else:
-            wait = self.poke_interval
-        return max(0.0, min(wait, self.timeout - elapsed()))
+        if due is None:
+            due = now + timedelta(seconds=self._interval(elapsed, poke_count))
+        deadline = now + timedelta(seconds=max(0.0, self.timeout - elapsed()))
+        return max(now, min(due, deadline))
+
+    def _interval(self, elapsed: Callable[[], float], poke_count: int) -> float:
+        if not self.exponential_backoff:
+            return self.poke_interval
+        if self.reschedule:  # a rescheduled try keeps no count of its pokes
+            poke_count = estimated_poke_count(elapsed(), self._backoff)
+        return self._backoff(poke_count)
 
     def _backoff(self, poke_count: int) -> float:
         """The wait after poke ``poke_count`` with exponential backoff (the retry delay arithmetic)."""

@@ -161,7 +161,7 @@ class ExternalTaskSensor(BaseSensorOperator):
         if self.external_task_group_id is not None:
             return f"task group {self.external_task_group_id!r}"
         if self.watches_tasks:
-            return f"task(s) {', '.join(self._given_task_ids())}"
+            return f"task(s) {', '.join(map(repr, self._given_task_ids()))}"
         return "the run"
 
     def _given_task_ids(self) -> list[str]:
@@ -183,11 +183,9 @@ class ExternalTaskSensor(BaseSensorOperator):
         outline = ti.dag_outline(self.external_dag_id)
         if outline is None:
             raise DagNotFound(f"{self._where()}: the external DAG {self.external_dag_id!r} does not exist")
-        missing = [t for t in self._given_task_ids() if t not in outline.task_ids]
+        missing = ", ".join(repr(t) for t in self._given_task_ids() if t not in outline.task_ids)
         if missing:
-            raise TaskNotFound(
-                f"{self._where()}: DAG {self.external_dag_id!r} has no task(s) {', '.join(missing)}"
-            )
+            raise TaskNotFound(f"{self._where()}: DAG {self.external_dag_id!r} has no task(s) {missing}")
         group = self.external_task_group_id
         if group is not None and group not in outline.groups:
             raise TaskNotFound(f"{self._where()}: DAG {self.external_dag_id!r} has no task group {group!r}")
