@@ -70,6 +70,8 @@ def stored_dag(session: Session, dag_id: str) -> StoredDag:
     row = session.get(DagRow, dag_id)
     if row is None or not row.serialized:
         raise DagNotFound(f"DAG {dag_id!r} is not known to the store (is the scheduler parsing its file?)")
+    if not row.is_active:  # the scheduler ignores it: a new or cleared run of it would never start
+        raise DagNotFound(f"DAG {dag_id!r} is no longer defined in the DAGs folder (it was in {row.fileloc})")
     return StoredDag.from_json(row.serialized)
 
 
@@ -180,7 +182,11 @@ def clear_task_instances(
     if unknown:
         raise TaskNotFound(f"DAG {dag_id!r} has no task(s) {', '.join(unknown)}")
     wanted = _related(stored, task_ids or list(stored.spec.tasks), upstream=upstream, downstream=downstream)
-    query = select(TI).where(TI.dag_id == dag_id, TI.run_id == run_id, TI.task_id.in_(sorted(wanted)))
+    query = (
+        select(TI)
+        .where(TI.dag_id == dag_id, TI.run_id == run_id, TI.task_id.in_(sorted(wanted)))
+        .order_by(TI.task_id, TI.map_index)  # the same report on every backend
+    )
     if only_failed:
         query = query.where(TI.state.in_((TaskState.FAILED.value, TaskState.UPSTREAM_FAILED.value)))
     rows = list(session.scalars(query))

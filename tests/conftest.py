@@ -63,9 +63,10 @@ def dags_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Dag
     folder = (tmp_path / "dags").resolve()
     folder.mkdir()
     yield DagsFolder(folder)
+    unique = folder.parent.name  # the test's own tmp_path: a cheap filter before resolving (slow) paths
     for name, module in list(sys.modules.items()):  # helper modules a DAG file imported from the folder
         location = getattr(module, "__file__", None)
-        if location and Path(location).resolve().is_relative_to(folder):
+        if location and unique in location and Path(location).resolve().is_relative_to(folder):
             del sys.modules[name]
 
 
@@ -81,7 +82,9 @@ def cli_runner() -> CliRunner:
 
 
 @pytest.fixture(scope="session", params=backend_names())
-def store_backend(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
+def store_backend(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[object]:
     """One backend per session (SQLite, and PostgreSQL when configured), with its migrated template."""
     backend = open_backend(request.param, tmp_path_factory.mktemp(f"backend_{request.param}"))
     yield backend

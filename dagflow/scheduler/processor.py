@@ -38,15 +38,16 @@ class DagFileProcessor:
         self.settings = settings
         self.folder = Path(settings.dags_folder).expanduser().resolve()
         self.db = db or Database(settings.database_url)
-        self.mtimes: dict[str, float] = {}
+        self.mtimes: dict[str, tuple[int, int]] = {}
         self._scanned = False
 
     def scan(self) -> list[str]:
         """Parse new and changed files, forget removed ones; return the ids of DAGs that changed."""
-        current: dict[str, float] = {}
+        current: dict[str, tuple[int, int]] = {}
         for path in list_dag_files(self.folder):
             with contextlib.suppress(OSError):
-                current[str(path)] = path.stat().st_mtime
+                stat = path.stat()  # nanosecond time and size: a quick edit within a coarse tick still shows
+                current[str(path)] = (stat.st_mtime_ns, stat.st_size)
         changed_files = [f for f, mtime in current.items() if self.mtimes.get(f) != mtime]
         removed = set(self.mtimes) - set(current)
         changed: list[str] = []

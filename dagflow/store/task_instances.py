@@ -108,8 +108,8 @@ def mark_scheduled(
 
     A task instance coming back from ``up_for_reschedule`` continues the same try.
     """
-    resumed = [key for key, state in ready if state is TaskState.UP_FOR_RESCHEDULE]
-    fresh = [key for key, state in ready if state is not TaskState.UP_FOR_RESCHEDULE]
+    resumed = [key for key, state in ready if state == TaskState.UP_FOR_RESCHEDULE]
+    fresh = [key for key, state in ready if state != TaskState.UP_FOR_RESCHEDULE]
     for keys, next_try in ((fresh, TI.try_number + 1), (resumed, TI.try_number)):
         for chunk in _chunks(keys):
             session.execute(
