@@ -85,28 +85,35 @@ class Worker:
         self.db = Database(settings.database_url)
         self.run_states = DbRunStates(self.db)
         self.hostname = socket.gethostname()
-        self._bags: dict[str, tuple[float, DagBag]] = {}
+        self._bags: dict[str, tuple[tuple[int, int], DagBag]] = {}
         self._runs: dict[tuple[str, str], DagRunInfo] = {}
         self._heartbeat = _Heartbeat(self)
         self._heartbeat.start()
         self.stopping = False
         self._running = False
+        self._stop_raised = False
         self._interrupt_reason = ""
 
     # -- stopping an attempt ------------------------------------------------------------------
 
     def install_signal_handlers(self) -> None:
+        """SIGTERM, and SIGINT (a Ctrl-C reaches the whole process group), stop the attempt and the worker."""
         signal.signal(signal.SIGTERM, self._on_sigterm)
+        signal.signal(signal.SIGINT, self._on_sigterm)
         signal.signal(signal.SIGUSR1, self._on_interrupt)
 
     def _on_sigterm(self, signum: int, frame: Any) -> None:
         self.stopping = True
-        if self._running:
-            raise TaskTerminated("stopped: the worker is shutting down")
+        self._stop_attempt("stopped: the worker is shutting down")
 
     def _on_interrupt(self, signum: int, frame: Any) -> None:
-        if self._running:
-            raise TaskTerminated(f"stopped: {self._interrupt_reason or 'interrupted'}")
+        self._stop_attempt(f"stopped: {self._interrupt_reason or 'interrupted'}")
+
+    def _stop_attempt(self, reason: str) -> None:
+        """Stop the running attempt, once: a second signal must not break into recording its end."""
+        if self._running and not self._stop_raised:
+            self._stop_raised = True
+            raise TaskTerminated(reason)
 
     def interrupt(self, reason: str) -> None:
         self._interrupt_reason = reason
@@ -116,7 +123,8 @@ class Worker:
 
     def load_dag(self, fileloc: str, dag_id: str) -> DAG:
         """The DAG, parsed from its file (again only when the file changed since the last parse)."""
-        mtime = os.stat(fileloc).st_mtime
+        stat = os.stat(fileloc)
+        mtime = (stat.st_mtime_ns, stat.st_size)
         cached = self._bags.get(fileloc)
         if cached is None or cached[0] != mtime:
             cached = (mtime, DagBag(fileloc, import_timeout=self.settings.import_timeout))
@@ -174,8 +182,11 @@ class Worker:
     ) -> tuple[AttemptOutcome, DbXComStore]:
         xcoms = DbXComStore(self.db, key)
         self._heartbeat.watch(key, workload.token)
+        self._stop_raised = False
         self._running = True
         try:
+            if self.stopping:  # SIGTERM came between taking the workload and now: stop it here
+                self._stop_attempt("stopped: the worker is shutting down")
             dag = self.load_dag(workload.fileloc, workload.dag_id)
             outcome = run_attempt(
                 dag,

@@ -1,9 +1,15 @@
 """LocalExecutor: a pool of long-lived worker processes on this machine (one per core by default).
 
-Workers take workloads from a shared queue and tell the executor, over a pipe each, when they start
-and finish one. A worker that dies with an attempt in hand (a segfault, ``os._exit``, the OOM
-killer, a kill signal) is reported as a ``lost`` event and replaced; so is one killed here because
-its attempt overran its ``execution_timeout`` (plus a grace period) or its memory limit.
+The executor hands each idle worker one workload at a time over a pipe of its own, and each worker
+tells it, over another pipe, when it starts and finishes one. Nothing is shared between workers (no
+common queue whose lock a killed worker could take with it), so a worker killed at any moment, busy
+or idle, costs at most its own attempt. A worker that dies with an attempt in hand (a segfault,
+``os._exit``, the OOM killer, a kill signal) is reported as a ``lost`` event and replaced; so is one
+killed here because its attempt overran its ``execution_timeout`` (plus a grace period) or its
+memory limit. A worker whose scheduler is gone finishes the attempt in hand and exits.
+
+A feeder thread reads the workers' reports as they come and hands the next pending workload to a
+worker the moment it is free, so the pool stays busy while the scheduler spaces out its passes.
 """
 
 from __future__ import annotations
@@ -12,9 +18,10 @@ import contextlib
 import multiprocessing
 import multiprocessing.connection
 import os
-import queue as queue_module
 import signal
+import threading
 import time
+from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,17 +32,19 @@ _CONTEXT = multiprocessing.get_context("spawn")
 PAGE_SIZE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
 
 
-def _worker_main(settings: WorkerSettings, workloads: Any, events: Any, parent_pid: int) -> None:
+def _worker_main(settings: WorkerSettings, inbox: Any, events: Any, parent_pid: int) -> None:
     worker = Worker(settings)
     worker.install_signal_handlers()
     while not worker.stopping and os.getppid() == parent_pid:
         try:
-            workload = workloads.get(timeout=0.5)
-        except queue_module.Empty:
-            continue
-        if workload is None:
+            if not inbox.poll(0.5):
+                continue
+            workload = inbox.recv()
+            if workload is None or worker.stopping:
+                break
+            events.send(("started", workload, os.getpid()))
+        except (EOFError, OSError):  # the scheduler is gone: its workload is not ours to start
             break
-        events.send(("started", workload, os.getpid()))
         try:
             state, detail = worker.run(workload)
         except Exception as exc:  # the worker survives anything a workload does in Python
@@ -47,11 +56,16 @@ def _worker_main(settings: WorkerSettings, workloads: Any, events: Any, parent_p
 @dataclass
 class _Slot:
     process: Any
-    events: Any
+    events: Any  # the worker's reports
+    inbox: Any  # its workloads
+    #: The workload handed to this worker and not finished yet.
     workload: Workload | None = None
+    #: When the worker said it started ``workload`` (monotonic); 0 until then.
     started: float = 0.0
     pid: int = 0
     retired: bool = False
+    #: Its report pipe reached its end (the worker is gone): the feeder stops watching it.
+    eof: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -70,38 +84,50 @@ class LocalExecutor(Executor):
         self.size = workers or os.cpu_count() or 1
         self.timeout_grace = timeout_grace
         self.memory_limit_mb = memory_limit_mb
-        self._queue: Any = None
         self._slots: list[_Slot] = []
         self._outstanding: dict[str, Workload] = {}
+        self._pending: deque[Workload] = deque()
         self._pending_events: list[ExecutorEvent] = []
         self._ending = False
+        #: Guards everything above: the scheduler's thread and the feeder thread both use it.
+        self._lock = threading.RLock()
+        self._feeder: threading.Thread | None = None
+        self._wake_reader, self._wake_sender = _CONTEXT.Pipe(duplex=False)
+        self._woken = False
 
     # -- lifecycle -------------------------------------------------------------------------------
 
     def start(self) -> None:
-        self._queue = _CONTEXT.Queue()
-        self._slots = [self._spawn() for _ in range(self.size)]
+        with self._lock:
+            self._slots = [self._spawn() for _ in range(self.size)]
+        self._feeder = threading.Thread(target=self._feed, name="dagflow-executor-feeder", daemon=True)
+        self._feeder.start()
 
     def _spawn(self) -> _Slot:
         receiver, sender = _CONTEXT.Pipe(duplex=False)
+        inbox, feeder = _CONTEXT.Pipe(duplex=False)
         process = _CONTEXT.Process(
             target=_worker_main,
-            args=(self.settings, self._queue, sender, os.getpid()),
+            args=(self.settings, inbox, sender, os.getpid()),
             daemon=False,
             name="dagflow-worker",
         )
         process.start()
         sender.close()
-        return _Slot(process=process, events=receiver, pid=process.pid or 0)
+        inbox.close()
+        return _Slot(process=process, events=receiver, inbox=feeder, pid=process.pid or 0)
 
     def end(self, timeout: float = 10.0) -> list[Workload]:
-        self._ending = True
-        for _ in self._slots:
-            self._queue.put(None)
-        for slot in self._slots:
-            if slot.workload is not None and slot.process.is_alive():
-                with contextlib.suppress(ProcessLookupError):
-                    os.kill(slot.pid, signal.SIGTERM)
+        with self._lock:
+            self._ending = True
+            for slot in self._slots:
+                with contextlib.suppress(OSError):
+                    slot.inbox.send(None)
+                if slot.workload is not None and slot.process.is_alive():
+                    with contextlib.suppress(ProcessLookupError):
+                        os.kill(slot.pid, signal.SIGTERM)
+        if self._feeder is not None:
+            self._feeder.join(5)
         deadline = time.monotonic() + timeout
         for slot in self._slots:
             slot.process.join(max(0.0, deadline - time.monotonic()))
@@ -111,44 +137,91 @@ class LocalExecutor(Executor):
         self._collect_all()
         unfinished = list(self._outstanding.values())
         self._outstanding.clear()
-        with contextlib.suppress(Exception):
-            self._queue.close()
+        self._pending.clear()
         return unfinished
 
     # -- work --------------------------------------------------------------------------------------
 
     def submit(self, workloads: list[Workload]) -> None:
-        for workload in workloads:
-            self._outstanding[workload.token] = workload
-            self._queue.put(workload)
+        with self._lock:
+            for workload in workloads:
+                self._outstanding[workload.token] = workload
+                self._pending.append(workload)
+            self._dispatch()
 
     def outstanding(self) -> int:
-        return len(self._outstanding)
+        with self._lock:
+            return len(self._outstanding)
 
     def outstanding_tokens(self) -> set[str]:
-        return set(self._outstanding)
+        with self._lock:
+            return set(self._outstanding)
 
     def busy(self) -> int:
-        return sum(1 for slot in self._slots if slot.workload is not None)
+        with self._lock:
+            return sum(1 for slot in self._slots if slot.workload is not None)
 
     def waitables(self) -> list[Any]:
-        return [slot.events for slot in self._slots] + [slot.process.sentinel for slot in self._slots]
+        with self._lock:
+            return [self._wake_reader] + [slot.process.sentinel for slot in self._slots]
 
     def poll(self) -> list[ExecutorEvent]:
-        self._collect_all()
-        self._enforce_limits()
-        self._replace_dead()
-        events, self._pending_events = self._pending_events, []
+        with self._lock:
+            self._woken = False
+            while self._wake_reader.poll():
+                self._wake_reader.recv_bytes()
+            self._collect_all()
+            self._enforce_limits()
+            self._replace_dead()
+            self._dispatch()
+            events, self._pending_events = self._pending_events, []
         return events
 
     def kill(self, token: str, reason: str) -> bool:
-        for slot in self._slots:
-            if slot.workload is not None and slot.workload.token == token:
-                self._kill_slot(slot, reason)
-                return True
+        with self._lock:
+            for slot in self._slots:
+                if slot.workload is not None and slot.workload.token == token:
+                    self._kill_slot(slot, reason)
+                    return True
         return False
 
     # -- internals --------------------------------------------------------------------------------
+
+    def _feed(self) -> None:
+        """The feeder thread: collect reports as they arrive, refill free workers, wake the scheduler."""
+        while True:
+            with self._lock:
+                if self._ending:
+                    return
+                watched = [slot.events for slot in self._slots if not slot.eof]
+            try:
+                ready = multiprocessing.connection.wait(watched, timeout=0.5)
+            except (OSError, ValueError):  # a pipe was closed meanwhile: its worker is being replaced
+                continue
+            if not ready:
+                continue
+            with self._lock:
+                if self._ending:
+                    return
+                reported = len(self._pending_events)
+                self._collect_all()
+                self._dispatch()
+                if len(self._pending_events) > reported and not self._woken:
+                    self._woken = True  # one byte at most in the pipe, so this never blocks
+                    self._wake_sender.send_bytes(b"!")
+
+    def _dispatch(self) -> None:
+        """Hand pending workloads, in order, to the idle live workers: one each."""
+        for slot in self._slots:
+            if not self._pending or self._ending:
+                return
+            if slot.workload is not None or slot.retired or not slot.process.is_alive():
+                continue
+            try:
+                slot.inbox.send(self._pending[0])
+            except OSError:  # it died just now: replaced at the next poll
+                continue
+            slot.workload, slot.started = self._pending.popleft(), 0.0
 
     def _collect_all(self) -> None:
         for slot in self._slots:
@@ -159,7 +232,7 @@ class LocalExecutor(Executor):
             while slot.events.poll():
                 self._handle(slot, slot.events.recv())
         except (EOFError, OSError):
-            return
+            slot.eof = True
 
     def _handle(self, slot: _Slot, message: tuple[Any, ...]) -> None:
         kind, workload = message[0], message[1]
@@ -167,7 +240,7 @@ class LocalExecutor(Executor):
             slot.workload, slot.started = workload, time.monotonic()
             self._pending_events.append(ExecutorEvent("started", workload))
         elif kind == "finished":
-            slot.workload = None
+            slot.workload, slot.started = None, 0.0
             self._outstanding.pop(workload.token, None)
             state, detail = message[2], message[3]
             kind = "rejected" if state == "rejected" else "finished"
@@ -177,7 +250,7 @@ class LocalExecutor(Executor):
         now = time.monotonic()
         for slot in self._slots:
             workload = slot.workload
-            if workload is None or not slot.process.is_alive():
+            if workload is None or not slot.started or not slot.process.is_alive():
                 continue
             if (
                 workload.execution_timeout
@@ -208,8 +281,10 @@ class LocalExecutor(Executor):
                 workload = slot.workload
                 self._outstanding.pop(workload.token, None)
                 reason = slot.extra.get("kill_reason") or _exit_reason(slot.process.exitcode)
-                self._pending_events.append(ExecutorEvent("lost", workload, detail=reason))
+                started = {"started": bool(slot.started)}
+                self._pending_events.append(ExecutorEvent("lost", workload, detail=reason, extra=started))
             slot.events.close()
+            slot.inbox.close()
             if self._ending:
                 slot.retired = True
             else:

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import func, select
 
 from dagflow.decisions import Decisions, Key, TIRecord, decide
+from dagflow.execution.taskrunner import utcnow
 from dagflow.scheduler import runs as run_ops
 from dagflow.scheduler.runcache import MARGIN
 from dagflow.serialization import StoredDag
@@ -26,9 +27,14 @@ RETRY_STATES = (TaskState.UP_FOR_RETRY.value, TaskState.UP_FOR_RESCHEDULE.value)
 
 
 def collect_changed_runs(scheduler: Scheduler, session: Any, now: datetime) -> None:
-    """Mark dirty the running runs whose task instances changed since the last pass, or whose retry is due."""
+    """Mark dirty the running runs whose task instances changed since the last pass, whose retry is due,
+    or whose ``dagrun_timeout`` has passed."""
     state = scheduler.state
     since, state.changed_since = state.changed_since, now - MARGIN
+    for key, deadline in list(state.run_deadlines.items()):
+        if deadline <= now:
+            del state.run_deadlines[key]
+            state.dirty_runs.add(key)
     due = select(TI.dag_id, TI.run_id).where(TI.state.in_(RETRY_STATES), TI.not_before <= now).distinct()
     found = {(d, r) for d, r in session.execute(due)}
     if since is None:
@@ -62,6 +68,7 @@ def decide_run(scheduler: Scheduler, dag_id: str, run_id: str, now: datetime) ->
         if run_ops.timed_out(stored, run, now):
             decisions = None
         else:
+            _watch_timeout(scheduler, stored, run)
             records = scheduler.cache.records(session, key, now)
             decisions = decide(
                 stored.spec,
@@ -83,7 +90,17 @@ def decide_run(scheduler: Scheduler, dag_id: str, run_id: str, now: datetime) ->
     if not (decisions.new_states or decisions.ready or decisions.expansions or decisions.run_state):
         return
     with scheduler.db.session(write=True) as session:
-        _record(scheduler, session, stored, key, records, decisions, now)
+        # stamped with the time of writing, not the pass's start: an upstream that ended while this
+        # pass ran must not end after the downstream it let through (or the run) was decided
+        _record(scheduler, session, stored, key, records, decisions, utcnow())
+
+
+def _watch_timeout(scheduler: Scheduler, stored: StoredDag, run: DagRunRow) -> None:
+    """Have the run looked at again when its ``dagrun_timeout`` passes, even if nothing changes in it."""
+    if stored.dagrun_timeout and run.start_date:
+        deadline = run.start_date + stored.dagrun_timeout
+        scheduler.state.run_deadlines[(run.dag_id, run.run_id)] = deadline
+        scheduler.timed(deadline)
 
 
 def _running_run(session: Any, dag_id: str, run_id: str) -> DagRunRow | None:

@@ -29,7 +29,7 @@ from dagflow.scheduler import deciding, liveness, queueing
 from dagflow.scheduler import runs as run_ops
 from dagflow.scheduler.processor import ProcessorSettings, processor_main
 from dagflow.scheduler.runcache import RunCache
-from dagflow.scheduler.wakeup import WakeupListener
+from dagflow.scheduler.wakeup import WakeupListener, wake_scheduler
 from dagflow.serialization import StoredDag
 from dagflow.store import dags as dag_store
 from dagflow.store import task_instances as ti_store
@@ -70,9 +70,14 @@ class SchedulerState:
     dirty_runs: set[tuple[str, str]] = field(default_factory=set)
     #: Runs with task instances held back by ``depends_on_past``: looked at again every poll.
     recheck_runs: set[tuple[str, str]] = field(default_factory=set)
+    #: When running runs reach their ``dagrun_timeout``: each is looked at again then.
+    run_deadlines: dict[tuple[str, str], datetime] = field(default_factory=dict)
     changed_since: datetime | None = None
     next_timed: datetime | None = None
-    last_zombie_check: datetime | None = None
+    #: When liveness last looked for silent attempts, and each running attempt's heartbeat as last
+    #: read with when it was first read so (monotonic clock: see :func:`liveness.check_zombies`).
+    last_zombie_check: float | None = None
+    heartbeats_seen: dict[str, tuple[datetime | None, float]] = field(default_factory=dict)
     last_heartbeat: datetime | None = None
     last_poll: float = 0.0
     last_pass: float = 0.0
@@ -153,24 +158,36 @@ class Scheduler:
 
     def stop(self, *_: Any) -> None:
         self.stopping = True
+        if self._wakeup is not None:  # end the wait of an idle loop now, not up to max_wait later
+            wake_scheduler(self.settings.home)
 
     def shutdown(self) -> None:
         """Stop cleanly: stop the workers, record the attempts that were stopped, give back queued work."""
         now = utcnow()
         unfinished = self.executor.end()
-        self._handle_events(self.executor.poll(), now)
+        events = self.executor.poll()
+        self._handle_events(events, now)
+        # the workers recorded the attempts they stopped (state back to none); ones that would not
+        # stop were killed and are recorded as lost; queued ones that never started are given back
+        stopped = [e.workload.label for e in events if e.kind == "finished" and e.state == "none"]
+        killed = [e.workload.label for e in events if e.kind == "lost" and e.extra.get("started", True)]
         with self.db.session(write=True) as session:
             requeued = ti_store.requeue(session, keys=[liveness.workload_key(w) for w in unfinished], now=now)
             job = session.get(JobRow, self.job_id)
             if job is not None:
                 job.state, job.end_date = "success", now
-                job.detail = {"stopped_attempts": [w.label for w in unfinished], "requeued": requeued}
+                job.detail = {"stopped_attempts": stopped, "killed_attempts": killed, "requeued": requeued}
         if self._processor is not None:
             self._processor.terminate()
             self._processor.join(5)
         if self._wakeup is not None:
             self._wakeup.close()
-        log.info("scheduler stopped; %d unfinished attempt(s) will run again", len(unfinished))
+        log.info(
+            "scheduler stopped: %d running attempt(s) stopped, %d killed, %d queued one(s) given back",
+            len(stopped),
+            len(killed),
+            requeued,
+        )
 
     def run(self, *, max_passes: int | None = None, until_idle: bool = False) -> None:
         """Loop until stopped (SIGTERM, SIGINT), after ``max_passes`` passes, or once no run is active."""
@@ -199,11 +216,15 @@ class Scheduler:
         self._read_processor()
         self._heartbeat(now)
         liveness.check_zombies(self, now)
-        self.state.next_timed = None
+        # A timer set by an earlier pass (a retry due, a run timing out) stays set until it fires:
+        # the runs that set it may not be decided again before then. When it fires, look at once.
+        fired = self.state.next_timed is not None and self.state.next_timed <= now
+        if fired:
+            self.state.next_timed = None
         with self.db.session() as session:
             due = run_ops.dags_wanting_runs(self, session, now)
             starting = run_ops.has_queued_runs(session)
-            if time.monotonic() - self.state.last_poll >= self.options.poll_interval:
+            if fired or time.monotonic() - self.state.last_poll >= self.options.poll_interval:
                 self.state.last_poll = time.monotonic()
                 deciding.collect_changed_runs(self, session, now)
                 self.state.dirty_runs |= self.state.recheck_runs
@@ -299,10 +320,13 @@ class Scheduler:
 
     def _heartbeat(self, now: datetime) -> None:
         last = self.state.last_heartbeat
-        if last is not None and (now - last).total_seconds() < self.options.heartbeat_interval:
-            return
+        if last is not None and 0 <= (now - last).total_seconds() < self.options.heartbeat_interval:
+            return  # (a clock stepped back is no reason to stop beating)
         with self.db.session(write=True) as session:
             job = session.get(JobRow, self.job_id)
             if job is not None:
                 job.latest_heartbeat = now
+                if job.state != "running":  # taken for dead by another scheduler after a long pause
+                    log.warning("this scheduler was taken for dead; its queued work was handed out again")
+                    job.state, job.end_date = "running", None
         self.state.last_heartbeat = now

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -19,7 +20,7 @@ from dagflow.store.models import JobRow, TaskInstanceRow
 from dagflow.store.task_instances import TIKey
 
 if TYPE_CHECKING:
-    from dagflow.scheduler.job import Scheduler
+    from dagflow.scheduler.job import Scheduler, SchedulerOptions, SchedulerState
 
 log = logging.getLogger("dagflow.scheduler")
 TI = TaskInstanceRow
@@ -51,7 +52,8 @@ def fail_attempt(scheduler: Scheduler, session: Any, workload: Workload, reason:
         not_before=retry_time(stored, key, row.try_number, now) if retry else None,
         error=reason,
     )
-    record_outcome(session, key, token=workload.token, outcome=outcome, now=now)
+    if not record_outcome(session, key, token=workload.token, outcome=outcome, now=now):
+        return  # its worker recorded the outcome after all, just now
     _append_to_log(scheduler, key, row.try_number, f"{reason}; marked {outcome.state.value}")
     log.warning("%s: %s; marked %s", workload.label, reason, outcome.state.value)
 
@@ -81,6 +83,8 @@ def adopt_or_reset(scheduler: Scheduler, session: Any, now: datetime) -> int:
 
     Running ones are left to their workers, which may outlive their scheduler and still record the
     outcome; if those are gone too, their heartbeats go stale and :func:`check_zombies` fails them.
+    Called at start and again by :func:`check_zombies`: a scheduler killed just before this one
+    started still looks alive at first, and is noticed once its heartbeat goes stale.
     """
     threshold = now - timedelta(seconds=max(5 * scheduler.options.heartbeat_interval, 10))
     alive = list(
@@ -88,21 +92,32 @@ def adopt_or_reset(scheduler: Scheduler, session: Any, now: datetime) -> int:
             select(JobRow.id).where(JobRow.state == "running", JobRow.latest_heartbeat >= threshold)
         )
     )
+    if scheduler.job_id is not None and scheduler.job_id not in alive:  # a slow pass is no death
+        alive.append(scheduler.job_id)
     for job in session.scalars(select(JobRow).where(JobRow.state == "running", JobRow.id.not_in(alive))):
         job.state, job.end_date = "failed", now
     return ti_store.requeue(session, not_job_ids=alive, now=now)
 
 
 def check_zombies(scheduler: Scheduler, now: datetime) -> None:
-    """Fail attempts whose heartbeat went stale, and hand out again queued work no executor holds."""
+    """Fail attempts whose heartbeat went stale, and hand out again queued work no live executor holds.
+
+    Staleness is timed on this scheduler's monotonic clock, from when it first read an attempt's
+    heartbeat unchanged, never by comparing the workers' timestamps with its own wall clock: a clock
+    step (NTP) or hosts whose clocks differ cannot make every live attempt look dead at once.
+    """
     options, state = scheduler.options, scheduler.state
     interval = max(1.0, options.task_heartbeat_timeout / 3)
-    if state.last_zombie_check is not None and (now - state.last_zombie_check).total_seconds() < interval:
+    checked = time.monotonic()
+    if state.last_zombie_check is not None and checked - state.last_zombie_check < interval:
         return
-    state.last_zombie_check = now
-    stale_before = now - timedelta(seconds=options.task_heartbeat_timeout)
+    state.last_zombie_check = checked
+    with scheduler.db.session() as session:
+        silent = _silent_attempts(state, ti_store.running_attempts(session), options, checked)
+    # killed before the write below: a worker stopped inside a transaction holds its locks until then
+    reasons = [_stop_silent_worker(scheduler, attempt.token) for attempt in silent]
     with scheduler.db.session(write=True) as session:
-        for attempt in ti_store.running_attempts(session, heartbeat_before=stale_before):
+        for attempt, reason in zip(silent, reasons, strict=True):
             key = attempt.key
             workload = Workload(
                 key.dag_id,
@@ -113,11 +128,43 @@ def check_zombies(scheduler: Scheduler, now: datetime) -> None:
                 attempt.token or "",
                 "",
             )
-            fail_attempt(
-                scheduler, session, workload, "its heartbeat stopped: the worker running it is gone", now
-            )
+            fail_attempt(scheduler, session, workload, reason, now)
             state.dirty_runs.add((key.dag_id, key.run_id))
         _requeue_lost(scheduler, session, now)
+        requeued = adopt_or_reset(scheduler, session, now)
+    if requeued:
+        log.info("handing out again %d queued task instance(s) of a scheduler that is gone", requeued)
+
+
+def _silent_attempts(
+    state: SchedulerState,
+    attempts: list[ti_store.RunningAttempt],
+    options: SchedulerOptions,
+    checked: float,
+) -> list[ti_store.RunningAttempt]:
+    """The attempts whose heartbeat has not moved for ``task_heartbeat_timeout`` seconds."""
+    seen: dict[str, tuple[datetime | None, float]] = {}
+    silent = []
+    for attempt in attempts:
+        token = attempt.token or attempt.key.label()
+        last = state.heartbeats_seen.get(token)
+        since = last[1] if last is not None and last[0] == attempt.heartbeat_at else checked
+        seen[token] = (attempt.heartbeat_at, since)
+        if checked - since >= options.task_heartbeat_timeout:
+            silent.append(attempt)
+    state.heartbeats_seen = seen
+    return silent
+
+
+def _stop_silent_worker(scheduler: Scheduler, token: str | None) -> str:
+    """Kill the worker of ours that holds a stale attempt, if one does; say why the attempt ended.
+
+    A worker that is alive but silent (stopped, hung) must not wake up later and go on running the
+    task beside its retry, so it is killed before the attempt is given up.
+    """
+    if token and scheduler.executor.kill(token, "killed: its heartbeat stopped"):
+        return "its heartbeat stopped: the worker running it was stuck, and is killed"
+    return "its heartbeat stopped: the worker running it is gone"
 
 
 def _requeue_lost(scheduler: Scheduler, session: Any, now: datetime) -> None:

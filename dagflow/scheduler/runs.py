@@ -66,10 +66,14 @@ def dags_wanting_runs(scheduler: Scheduler, session: Any, now: datetime) -> list
 
 
 def has_queued_runs(session: Any) -> bool:
-    return (
-        session.scalar(select(DagRunRow.id).where(DagRunRow.state == RunState.QUEUED.value).limit(1))
-        is not None
+    """Whether some run waits to start (runs of paused DAGs wait for their unpausing: not counted)."""
+    query = (
+        select(DagRunRow.id)
+        .join(DagRow, DagRow.dag_id == DagRunRow.dag_id)
+        .where(DagRunRow.state == RunState.QUEUED.value, DagRow.is_paused.is_(False))
+        .limit(1)
     )
+    return session.scalar(query) is not None
 
 
 def create_due_runs(scheduler: Scheduler, session: Any, now: datetime, dag_ids: list[str]) -> None:
@@ -126,10 +130,20 @@ def _create_scheduled(session: Any, stored: StoredDag, row: DagRow, now: datetim
 
 
 def start_queued_runs(scheduler: Scheduler, session: Any, now: datetime) -> None:
-    """Move queued runs to running, oldest first, while each DAG (and backfill) has room."""
+    """Move queued runs to running, oldest first, while each DAG (and backfill) has room.
+
+    A paused DAG's runs stay queued until it is unpaused, as in Airflow.
+    """
     queued = run_store.runs_in_state(session, RunState.QUEUED)
     if not queued:
         return
+    paused = set(
+        session.scalars(
+            select(DagRow.dag_id).where(
+                DagRow.is_paused.is_(True), DagRow.dag_id.in_({run.dag_id for run in queued})
+            )
+        )
+    )
     running = Counter(
         dict(
             session.execute(
@@ -151,7 +165,7 @@ def start_queued_runs(scheduler: Scheduler, session: Any, now: datetime) -> None
     backfill_limits = {b.id: b.max_active_runs for b in session.scalars(select(BackfillRow))}
     for run in queued:
         stored = scheduler.stored_dag(session, run.dag_id)
-        if stored is None or running[run.dag_id] >= stored.max_active_runs:
+        if stored is None or run.dag_id in paused or running[run.dag_id] >= stored.max_active_runs:
             continue
         if run.backfill_id is not None and backfill_running[run.backfill_id] >= backfill_limits.get(
             run.backfill_id, 1
@@ -195,6 +209,7 @@ def finish_run(
 ) -> None:
     """Record the run's end and hand its DAG-level callback (once) to a worker."""
     run_store.set_run_state(session, run, state, now)
+    scheduler.timed(now)  # the run's slot is free: a queued or due run may start on the next pass
     wants = stored.has_on_success_callback if state is RunState.SUCCESS else stored.has_on_failure_callback
     if wants and not run.callback_sent:
         run.callback_sent = True

@@ -71,7 +71,10 @@ def create_run(
     session.add(run)
     session.flush()
     rows = [
-        {**task_instance_values(stored.spec, stored.dag_id, run_id, r.task_id, r.map_index), "updated_at": now}
+        {
+            **task_instance_values(stored.spec, stored.dag_id, run_id, r.task_id, r.map_index),
+            "updated_at": now,
+        }
         for r in initial_task_instances(stored.spec)
     ]
     if rows:

@@ -1,0 +1,105 @@
+"""A worker that is killed, or stops heartbeating, loses its attempt to a retry, never to a double run.
+
+A SIGKILLed worker is noticed at once (the executor reports it ``lost``). A worker that is alive but
+silent (SIGSTOPped) is noticed by its stale heartbeat within ``task_heartbeat_timeout``, and its
+scheduler kills it before giving its try up, so it can never wake up beside the retry. (A silent
+worker no scheduler holds, an orphan, is covered in ``test_scheduler_kill``.) Idle workers killed
+take nothing with them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+
+from tests.crash.conftest import CrashHarness, alive, check_no_overlap, check_try_history, worker_pids
+
+VICTIMS = """
+with DAG("victims", schedule=None, start_date=datetime(2024, 1, 1), catchup=False):
+
+    @task(retries=1, retry_delay=timedelta(seconds=0))
+    @tracked
+    def killed():
+        if try_number() == 1:
+            nap(120)
+        return "second try"
+
+    @task(retries=0)
+    @tracked
+    def killed_for_good():
+        nap(120)
+
+    @task(retries=1, retry_delay=timedelta(seconds=0))
+    @tracked
+    def frozen():
+        if try_number() == 1:
+            nap(120)
+        return "second try"
+
+    @task
+    @tracked
+    def independent():
+        nap(0.5)
+
+    [killed(), killed_for_good(), frozen()] >> independent()
+"""
+
+
+def running_pids(
+    crash: CrashHarness, dag_id: str, labels: list[str], run_id: str = "crash"
+) -> dict[str, int]:
+    """The worker pid of each of ``labels``, once all of them are running their task's code."""
+    started = {line.label for line in crash.journal_lines() if line.kind == "start"}
+    rows = crash.task_instances(dag_id, run_id)
+    pids = {label: rows[label].pid for label in labels if rows[label].state == "running"}
+    if started >= set(labels) and len(pids) == len(labels):
+        return {label: pid for label, pid in pids.items() if pid}
+    return {}
+
+
+def test_killed_and_silent_workers_lose_their_attempts(crash: CrashHarness) -> None:
+    crash.write_dag("victims.py", VICTIMS)
+    crash.register()
+    daemon = crash.start(workers=3, DAGFLOW__SCHEDULER__TASK_HEARTBEAT_TIMEOUT="3")
+    # idle workers killed before any work arrives take nothing with them: they are replaced, and
+    # the pool still gets its work (no shared queue whose lock a dead worker could keep)
+    idle = crash.wait_for(
+        "three idle workers", lambda: p if len(p := worker_pids(daemon.pid)) == 3 else None, 30
+    )
+    for pid in idle:
+        os.kill(pid, signal.SIGKILL)
+    crash.trigger("victims")
+    labels = ["killed", "killed_for_good", "frozen"]
+    pids = crash.wait_for("three tries running", lambda: running_pids(crash, "victims", labels), 60)
+
+    crash.kill_worker(pids["killed"], "killed", 1)
+    crash.kill_worker(pids["killed_for_good"], "killed_for_good", 1)
+    crash.freeze_worker(pids["frozen"], "victims", "frozen")
+    try:
+        crash.wait_for(
+            "the silent worker's try to be given up", lambda: crash.tries("victims").get("frozen"), 30
+        )
+        # it was stopped for good before its try was given up, so it cannot run on beside the retry
+        assert not alive(pids["frozen"])
+        crash.wait_for("the retry to succeed", lambda: crash.states("victims")["frozen"] == "success", 30)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pids["frozen"], signal.SIGCONT)
+
+    assert crash.wait_for_run("victims", timeout=60) == "failed"
+    assert crash.states("victims") == {
+        "killed": "success",
+        "killed_for_good": "failed",
+        "frozen": "success",
+        "independent": "upstream_failed",
+    }
+    tries = crash.tries("victims")
+    assert [r.state for r in tries["killed"]] == ["up_for_retry", "success"]
+    assert "SIGKILL" in (tries["killed"][0].error or "")
+    assert [r.state for r in tries["killed_for_good"]] == ["failed"]
+    assert "SIGKILL" in (tries["killed_for_good"][0].error or "")
+    assert [r.state for r in tries["frozen"]] == ["up_for_retry", "success"]
+    assert "heartbeat" in (tries["frozen"][0].error or "")
+    check_try_history(crash, "victims")
+    check_no_overlap(crash, "victims")
