@@ -50,7 +50,7 @@ def defaults(home: Path) -> dict[str, dict[str, str]]:
             "parse_interval": "1.0",
             "create_cron_data_intervals": "False",
         },
-        "worker": {"processes": "0", "max_memory_mb": ""},
+        "worker": {"processes": "0", "max_memory_mb": "", "timeout_grace": "5"},
         "webserver": {
             "port": "8080",
             "host": "127.0.0.1",

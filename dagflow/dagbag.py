@@ -242,5 +242,7 @@ def _ignored(path: Path, is_dir: bool, specs: list[tuple[Path, Any]]) -> bool:
 def _on_sys_path(folder: Path) -> Iterator[None]:
     entry = str(folder)
     if entry not in sys.path:
-        sys.path.insert(0, entry)
+        # Appended, not prepended: a DAG file named like a standard module (logging.py) must not
+        # shadow it, in this process or in the worker processes that inherit sys.path.
+        sys.path.append(entry)
     yield

@@ -40,6 +40,7 @@ def run_scheduler(*, migrate: bool, workers: int | None, until_idle: bool, num_p
         worker_settings,
         workers=workers or settings.getint("worker", "processes") or None,
         memory_limit_mb=float(memory) if memory else None,
+        timeout_grace=settings.getfloat("worker", "timeout_grace"),
     )
     scheduler = Scheduler(settings, executor, db=database)
     click.echo(

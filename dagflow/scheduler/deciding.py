@@ -17,7 +17,7 @@ from dagflow.scheduler.runcache import MARGIN
 from dagflow.serialization import StoredDag
 from dagflow.states import RunState, TaskState
 from dagflow.store import task_instances as ti_store
-from dagflow.store.models import DagRunRow, TaskInstanceRow, XComRow
+from dagflow.store.models import DagRow, DagRunRow, TaskInstanceRow, XComRow
 
 if TYPE_CHECKING:
     from dagflow.scheduler.job import Scheduler
@@ -47,8 +47,20 @@ def collect_changed_runs(scheduler: Scheduler, session: Any, now: datetime) -> N
 
 
 def decide_runs(scheduler: Scheduler, now: datetime) -> None:
-    dirty, scheduler.state.dirty_runs = scheduler.state.dirty_runs, set()
-    for dag_id, run_id in sorted(dirty):
+    """Decide the runs that changed. Runs of paused DAGs are left as they are, as in Airflow, and
+    looked at again once their DAG is unpaused."""
+    state = scheduler.state
+    dirty, state.dirty_runs = state.dirty_runs, set()
+    if not dirty and not state.held_by_pause:
+        return
+    with scheduler.db.session() as session:
+        paused = set(session.scalars(select(DagRow.dag_id).where(DagRow.is_paused.is_(True))))
+    released = {run for run in state.held_by_pause if run[0] not in paused}
+    state.held_by_pause -= released
+    for dag_id, run_id in sorted(dirty | released):
+        if dag_id in paused:
+            state.held_by_pause.add((dag_id, run_id))
+            continue
         decide_run(scheduler, dag_id, run_id, now)
 
 

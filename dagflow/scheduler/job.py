@@ -53,6 +53,8 @@ class SchedulerOptions:
     batch_interval: float = 0.02
     #: How often to look for changes made by others (CLI, web UI, other schedulers, orphaned workers).
     poll_interval: float = 0.1
+    #: Passes may fail a few times in a row (the store restarting); this many in a row stop the daemon.
+    max_failed_passes: int = 30
     run_processor: bool = True
 
     @classmethod
@@ -81,6 +83,9 @@ class SchedulerState:
     last_heartbeat: datetime | None = None
     last_poll: float = 0.0
     last_pass: float = 0.0
+    failed_passes: int = 0
+    #: Running runs of paused DAGs, decided again once their DAG is unpaused.
+    held_by_pause: set[tuple[str, str]] = field(default_factory=set)
 
 
 class Scheduler:
@@ -197,7 +202,7 @@ class Scheduler:
         passes = 0
         try:
             while not self.stopping:
-                self.run_once()
+                self._guarded_pass()
                 passes += 1
                 if max_passes is not None and passes >= max_passes:
                     break
@@ -209,10 +214,28 @@ class Scheduler:
 
     # -- one pass -------------------------------------------------------------------------------
 
+    def _guarded_pass(self) -> None:
+        """One pass; a failed pass (the store unreachable a moment, a deadlock) is logged and retried.
+
+        Only a long streak of failures stops the daemon: whatever a pass wrote is either committed or
+        rolled back, so the next pass starts from a consistent store.
+        """
+        try:
+            self.run_once()
+        except Exception:
+            self.state.failed_passes += 1
+            log.exception("scheduler pass failed (%d in a row)", self.state.failed_passes)
+            if self.state.failed_passes >= self.options.max_failed_passes:
+                raise
+            time.sleep(min(5.0, 0.1 * 2**self.state.failed_passes))
+        else:
+            self.state.failed_passes = 0
+
     def run_once(self) -> None:
         self.state.last_pass = time.monotonic()
         now = utcnow()
         self._handle_events(self.executor.poll(), now)
+        self._keep_processor_alive()
         self._read_processor()
         self._heartbeat(now)
         liveness.check_zombies(self, now)
@@ -285,6 +308,12 @@ class Scheduler:
             with self.db.session(write=True) as session:
                 for event in lost:
                     liveness.fail_attempt(self, session, event.workload, event.detail, now)
+
+    def _keep_processor_alive(self) -> None:
+        """A DAG processor that died (out of memory, killed) is started again."""
+        if self._processor is not None and not self._processor.is_alive() and not self.stopping:
+            log.warning("the DAG processor exited with code %s; starting a new one", self._processor.exitcode)
+            self._start_processor()
 
     def _read_processor(self) -> None:
         conn = self._processor_conn
