@@ -112,7 +112,7 @@ def requires(role: str) -> Callable[[F], F]:
     return decorator
 
 
-def _safe_next(target: str | None) -> str:
+def safe_next(target: str | None) -> str:
     """Only a path on this site: never redirect to another host after login."""
     if not target:
         return url_for("views.dags")
@@ -133,7 +133,7 @@ def login() -> Any:
             if row is not None and row.active and check_password(row, password):
                 row.last_login = utcnow()
                 login_user(CurrentUser(row))
-                return redirect(_safe_next(request.args.get("next")))
+                return redirect(safe_next(request.args.get("next")))
         flash("Wrong user name or password.", "error")
         return render_template("login.html", username=username), 401
     return render_template("login.html", username="")

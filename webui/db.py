@@ -32,14 +32,20 @@ def read_session() -> Session:
 
 
 def close_session(error: Any = None) -> None:
+    """End the request's read session. Rows read through it stay readable (detached, not expired)."""
     session = g.pop("dagflow_session", None)
     if session is not None:
-        session.rollback()
-        session.close()
+        session.close()  # ends its transaction too; a rollback() first would expire every row read
 
 
 @contextmanager
 def write_session() -> Iterator[Session]:
-    """A write transaction for one action; it commits when the block ends."""
+    """A write transaction for one action; it commits when the block ends.
+
+    The request's read session is closed afterwards, so what the request reads next sees the change
+    (a read transaction begun before the write would still see the old rows, and its identity map
+    would hand back the old objects).
+    """
     with database().session(write=True) as session:
         yield session
+    close_session()

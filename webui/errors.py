@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Flask, Response, jsonify, render_template, request
+from sqlalchemy.exc import DataError
 from werkzeug.exceptions import HTTPException
 
 from webui.db import close_session
@@ -28,6 +29,11 @@ def init_app(app: Flask) -> None:
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException) -> Any:
         return error_response(error.code or 500, error.name, error.description or "")
+
+    @app.errorhandler(DataError)
+    def refused_value(error: DataError) -> Any:  # the store refused a value a request sent (too long...)
+        app.logger.warning("the store refused a value on %s %s: %s", request.method, request.path, error.orig)
+        return error_response(400, "Bad Request", "a value in the request is not acceptable to the store")
 
     @app.errorhandler(Exception)
     def unexpected(error: Exception) -> Any:  # a bug: log it, answer without leaking internals

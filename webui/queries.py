@@ -11,10 +11,19 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, func, select, true
-from sqlalchemy.orm import Session
+from sqlalchemy import ColumnElement, Select, and_, func, select, true
+from sqlalchemy.orm import Session, aliased
 
-from dagflow.store.models import DagRow, DagRunRow, ImportErrorRow, PoolRow, TaskInstanceRow
+from dagflow.store.models import (
+    DagRow,
+    DagRunRow,
+    ImportErrorRow,
+    PoolRow,
+    TaskInstanceRow,
+    TaskInstanceTryRow,
+    UserRow,
+    XComRow,
+)
 
 TI = TaskInstanceRow
 
@@ -95,45 +104,91 @@ def all_tags(session: Session) -> list[str]:
 
 
 def recent_runs(session: Session, dag_ids: list[str], per_dag: int = 10) -> dict[str, list[dict[str, Any]]]:
-    """The latest ``per_dag`` runs of each DAG, newest first (one query, using the run_after index)."""
+    """The latest ``per_dag`` runs of each DAG, newest first, in one query.
+
+    Each DAG's runs are read from the (dag_id, run_after) index, newest first, stopping after
+    ``per_dag``: the cost does not grow with a DAG's older runs (ranking all of them did).
+    """
     if not dag_ids:
         return {}
-    ranked = (
-        select(
-            DagRunRow.dag_id,
-            DagRunRow.run_id,
-            DagRunRow.state,
-            DagRunRow.run_after,
-            DagRunRow.logical_date,
-            func.row_number()
-            .over(partition_by=DagRunRow.dag_id, order_by=DagRunRow.run_after.desc())
-            .label("n"),
-        )
-        .where(DagRunRow.dag_id.in_(dag_ids))
+    newest = _newest_lateral if session.get_bind().dialect.name == "postgresql" else _newest_by_cutoff
+    found: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for dag_id, run_id, state, run_after, logical_date in session.execute(newest(dag_ids, per_dag)):
+        runs = found[dag_id]
+        if len(runs) < per_dag:  # SQLite's cut-off also lets through runs tied with the last one
+            when = {"run_after": iso(run_after), "logical_date": iso(logical_date)}
+            runs.append({"run_id": run_id, "state": state, **when})
+    return found
+
+
+def _newest_lateral(dag_ids: list[str], per_dag: int) -> Select[*tuple[Any, ...]]:
+    """PostgreSQL: for each DAG, a LATERAL subquery reading its newest runs from the index."""
+    run = aliased(DagRunRow)
+    newest = (
+        select(run.dag_id, run.run_id, run.state, run.run_after, run.logical_date)
+        .where(run.dag_id == DagRow.dag_id)
+        .order_by(run.run_after.desc())
+        .limit(per_dag)
+        .lateral()
+    )
+    return (
+        select(newest)
+        .select_from(DagRow)
+        .join(newest, true())
+        .where(DagRow.dag_id.in_(dag_ids))
+        .order_by(newest.c.dag_id, newest.c.run_after.desc())
+    )
+
+
+def _newest_by_cutoff(dag_ids: list[str], per_dag: int) -> Select[*tuple[Any, ...]]:
+    """SQLite (no LATERAL): each DAG's runs from the ``per_dag``-th newest ``run_after`` on.
+
+    The cut-off is a correlated subquery reading ``per_dag`` index entries; the runs after it are
+    one index range per DAG.
+    """
+    run = aliased(DagRunRow)
+    newest = (
+        select(run.run_after)
+        .where(run.dag_id == DagRow.dag_id)
+        .correlate(DagRow)
+        .order_by(run.run_after.desc())
+        .limit(per_dag)
         .subquery()
     )
-    query = select(ranked).where(ranked.c.n <= per_dag).order_by(ranked.c.dag_id, ranked.c.n)
-    found: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    for dag_id, run_id, state, run_after, logical_date, _n in session.execute(query):
-        found[dag_id].append(
-            {"run_id": run_id, "state": state, "run_after": iso(run_after), "logical_date": iso(logical_date)}
-        )
-    return found
+    cutoffs = (
+        select(DagRow.dag_id, select(func.min(newest.c.run_after)).scalar_subquery().label("cutoff"))
+        .where(DagRow.dag_id.in_(dag_ids))
+        .subquery()
+    )
+    runs = DagRunRow
+    return (
+        select(runs.dag_id, runs.run_id, runs.state, runs.run_after, runs.logical_date)
+        .join(cutoffs, and_(runs.dag_id == cutoffs.c.dag_id, runs.run_after >= cutoffs.c.cutoff))
+        .order_by(runs.dag_id, runs.run_after.desc())
+    )
+
+
+def paged(session: Session, query: Select[Any], offset: int, limit: int, summary: Any) -> Page:
+    """One page of ``query``'s rows (as ``summary(row)``) and the count of all of them."""
+    total = int(session.scalar(select(func.count()).select_from(query.order_by(None).subquery())) or 0)
+    rows = session.scalars(query.offset(offset).limit(limit))
+    return Page([summary(r) for r in rows], total, offset, limit)
+
+
+def import_error_summary(row: ImportErrorRow) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "filename": row.filename,
+        "line": row.line,
+        "message": row.message,
+        "traceback": row.traceback,
+        "timestamp": iso(row.timestamp),
+    }
 
 
 def import_errors(session: Session) -> list[dict[str, Any]]:
     rows = session.scalars(select(ImportErrorRow).order_by(ImportErrorRow.filename))
-    return [
-        {
-            "id": r.id,
-            "filename": r.filename,
-            "line": r.line,
-            "message": r.message,
-            "traceback": r.traceback,
-            "timestamp": iso(r.timestamp),
-        }
-        for r in rows
-    ]
+    return [import_error_summary(r) for r in rows]
 
 
 def import_error_count(session: Session) -> int:
@@ -159,31 +214,50 @@ def pools(session: Session) -> list[dict[str, Any]]:
     ]
 
 
+@dataclass(frozen=True)
+class RunFilter:
+    """Which runs a list shows: a DAG (None: all), states, and ranges of start and logical dates."""
+
+    dag_id: str | None = None
+    states: list[str] | None = None
+    start_date_gte: datetime | None = None
+    start_date_lte: datetime | None = None
+    logical_date_gte: datetime | None = None
+    logical_date_lte: datetime | None = None
+
+    def conditions(self) -> list[ColumnElement[bool]]:
+        found: list[ColumnElement[bool]] = []
+        if self.dag_id:
+            found.append(DagRunRow.dag_id == self.dag_id)
+        if self.states:
+            found.append(DagRunRow.state.in_(self.states))
+        for column, low, high in (
+            (DagRunRow.start_date, self.start_date_gte, self.start_date_lte),
+            (DagRunRow.logical_date, self.logical_date_gte, self.logical_date_lte),
+        ):
+            if low is not None:
+                found.append(column >= low)
+            if high is not None:
+                found.append(column <= high)
+        return found
+
+
 def list_runs(
     session: Session,
     *,
     dag_id: str | None = None,
     states: list[str] | None = None,
-    start: datetime | None = None,
-    end: datetime | None = None,
+    where: RunFilter | None = None,
     offset: int = 0,
     limit: int = 50,
 ) -> Page:
-    """Runs, newest first, filtered by DAG, state and ``run_after`` between start and end."""
-    conditions = []
-    if dag_id:
-        conditions.append(DagRunRow.dag_id == dag_id)
-    if states:
-        conditions.append(DagRunRow.state.in_(states))
-    if start is not None:
-        conditions.append(DagRunRow.run_after >= start)
-    if end is not None:
-        conditions.append(DagRunRow.run_after <= end)
-    where = and_(true(), *conditions)
-    total = int(session.scalar(select(func.count()).select_from(DagRunRow).where(where)) or 0)
+    """Runs, newest first, filtered by DAG and state (or by a whole :class:`RunFilter`)."""
+    where = where or RunFilter(dag_id=dag_id, states=states)
+    condition = and_(true(), *where.conditions())
+    total = int(session.scalar(select(func.count()).select_from(DagRunRow).where(condition)) or 0)
     rows = session.scalars(
         select(DagRunRow)
-        .where(where)
+        .where(condition)
         .order_by(DagRunRow.run_after.desc(), DagRunRow.id.desc())
         .offset(offset)
         .limit(limit)
@@ -207,4 +281,68 @@ def run_summary(run: DagRunRow) -> dict[str, Any]:
         "conf": run.conf,
         "note": run.note,
         "triggered_by": run.triggered_by,
+    }
+
+
+def ti_summary(ti: TaskInstanceRow) -> dict[str, Any]:
+    return {
+        "dag_id": ti.dag_id,
+        "run_id": ti.run_id,
+        "task_id": ti.task_id,
+        "map_index": ti.map_index,
+        "state": ti.state,
+        "try_number": ti.try_number,
+        "max_tries": ti.max_tries,
+        "queued_at": iso(ti.queued_at),
+        "start_date": iso(ti.start_date),
+        "end_date": iso(ti.end_date),
+        "duration": ti.duration,
+        "hostname": ti.hostname,
+        "pid": ti.pid,
+        "pool": ti.pool,
+        "pool_slots": ti.pool_slots,
+        "priority_weight": ti.priority_weight,
+        "operator": ti.operator,
+        "not_before": iso(ti.not_before),
+        "error": ti.error,
+        "note": ti.note,
+        "rendered_fields": ti.rendered_fields,
+    }
+
+
+def try_summary(row: TaskInstanceTryRow) -> dict[str, Any]:
+    return {
+        "task_id": row.task_id,
+        "map_index": row.map_index,
+        "try_number": row.try_number,
+        "state": row.state,
+        "queued_at": iso(row.queued_at),
+        "start_date": iso(row.start_date),
+        "end_date": iso(row.end_date),
+        "duration": row.duration,
+        "hostname": row.hostname,
+        "pid": row.pid,
+        "error": row.error,
+    }
+
+
+def xcom_summary(row: XComRow) -> dict[str, Any]:
+    """An XCom with its value as the JSON text the task pushed."""
+    return {
+        "task_id": row.task_id,
+        "map_index": row.map_index,
+        "key": row.key,
+        "value": row.value,
+        "timestamp": iso(row.timestamp),
+    }
+
+
+def user_summary(row: UserRow) -> dict[str, Any]:
+    return {
+        "username": row.username,
+        "role": row.role,
+        "email": row.email,
+        "active": row.active,
+        "created_at": iso(row.created_at),
+        "last_login": iso(row.last_login),
     }

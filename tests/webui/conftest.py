@@ -2,7 +2,11 @@
 
 ``app`` runs on the test's store (``database_url``: SQLite, and PostgreSQL when configured) with CSRF
 protection ON, as in production; ``login(client, role)`` logs a test client in through the real
-login form, and ``csrf(client)`` fetches the token a page would carry.
+login form, and ``csrf(client)`` fetches the token a page would carry. ``seeded`` puts a DAG and a
+run in that store (see :mod:`tests.webui.seeding`).
+
+Passwords are hashed with werkzeug's PBKDF2 at 1,000 iterations here (production uses scrypt): still a
+real salted hash that ``check_password`` verifies, but cheap enough to create users for every test.
 """
 
 from __future__ import annotations
@@ -14,15 +18,25 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from werkzeug.security import generate_password_hash
 
 from dagflow.config import Settings
 from dagflow.execution.taskrunner import utcnow
+from dagflow.store import users
 from dagflow.store.engine import Database
 from dagflow.store.users import create_token, create_user, find_user
+from tests.conftest import DagsFolder
+from tests.webui.seeding import Seeded, seed
 from webui import create_app
 
 PASSWORD = "correct horse battery"
 ROLES = ("admin", "op", "viewer")
+FAST_HASH = "pbkdf2:sha256:1000"
+
+
+@pytest.fixture(autouse=True)
+def fast_password_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(users, "hash_password", lambda password: generate_password_hash(password, FAST_HASH))
 
 
 @pytest.fixture
@@ -52,7 +66,8 @@ def csrf(client: FlaskClient, path: str = "/login") -> str:
 
 
 def login(client: FlaskClient, username: str, password: str = PASSWORD) -> Any:
-    return client.post("/login", data={"username": username, "password": password, "csrf_token": csrf(client)})
+    form = {"username": username, "password": password, "csrf_token": csrf(client)}
+    return client.post("/login", data=form)
 
 
 @pytest.fixture
@@ -80,3 +95,9 @@ def token(app: Flask) -> Callable[[str], str]:
             return create_token(session, user, "test", now=utcnow())
 
     return make
+
+
+@pytest.fixture
+def seeded(app: Flask, dags_folder: DagsFolder) -> Seeded:
+    """The app's store with the DAG ``shop`` and one run of it (see :mod:`tests.webui.seeding`)."""
+    return seed(app.config["DAGFLOW_DATABASE"], dags_folder.path, app.config["DAGFLOW_SETTINGS"])

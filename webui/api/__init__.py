@@ -2,8 +2,20 @@
 
 from __future__ import annotations
 
-from flask import Blueprint
+from flask import Blueprint, request
+
+from webui.api.common import check_storable
 
 api = Blueprint("api", __name__)
 
-from webui.api import dags, meta, runs  # noqa: E402,F401 - importing registers the routes on api
+
+@api.before_request
+def _refuse_unstorable_input() -> None:
+    """Ids and query values the store could not even compare (NUL, lone surrogates) are a 400."""
+    for name, value in (request.view_args or {}).items():
+        check_storable(value, name)
+    for name, value in request.args.items(multi=True):
+        check_storable(value, name)
+
+
+from webui.api import dags, meta, pools, runs, task_instances  # noqa: E402,F401 - importing registers the routes

@@ -1,13 +1,31 @@
-"""Helpers shared by the API routes: query parameters, request bodies and pagination, all validated."""
+"""Helpers shared by the API routes: query parameters, request bodies and pagination, all validated.
+
+Every helper answers bad input with a 400 naming the parameter, so a route never reaches the store
+with a value the store would refuse (a NUL character, a number out of range, a date out of range).
+"""
 
 from __future__ import annotations
 
+import math
+from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NoReturn, TypeVar
 
 from flask import abort, request
 
+from dagflow.actions import RunExists
+from dagflow.exceptions import DagflowError, DagNotFound, TaskNotFound
+
 MAX_LIMIT = 1000
+#: The largest integer a store column holds (PostgreSQL's ``integer``).
+MAX_INT = 2**31 - 1
+#: Ids in the store are at most this long.
+MAX_ID = 250
+T = TypeVar("T")
+
+
+def bad_request(message: str) -> NoReturn:
+    abort(400, description=message)
 
 
 def int_param(name: str, default: int, *, low: int = 0, high: int = 10**9) -> int:
@@ -17,14 +35,18 @@ def int_param(name: str, default: int, *, low: int = 0, high: int = 10**9) -> in
     try:
         value = int(raw)
     except ValueError:
-        abort(400, description=f"query parameter {name!r} must be an integer, got {raw!r}")
+        bad_request(f"query parameter {name!r} must be an integer, got {raw!r}")
     if not low <= value <= high:
-        abort(400, description=f"query parameter {name!r} must be between {low} and {high}, got {value}")
+        bad_request(f"query parameter {name!r} must be between {low} and {high}, got {value}")
     return value
 
 
 def page_params() -> tuple[int, int]:
     return int_param("offset", 0), int_param("limit", 100, low=1, high=MAX_LIMIT)
+
+
+def map_index_param() -> int:
+    return int_param("map_index", -1, low=-1, high=MAX_INT)
 
 
 def bool_param(name: str) -> bool | None:
@@ -36,7 +58,7 @@ def bool_param(name: str) -> bool | None:
         return True
     if lowered in ("false", "0", "no"):
         return False
-    abort(400, description=f"query parameter {name!r} must be true or false, got {raw!r}")
+    bad_request(f"query parameter {name!r} must be true or false, got {raw!r}")
 
 
 def datetime_param(name: str) -> datetime | None:
@@ -47,13 +69,14 @@ def datetime_param(name: str) -> datetime | None:
 
 
 def parse_datetime(raw: Any, name: str) -> datetime:
+    """An ISO 8601 date-time in UTC (one without a timezone is taken as UTC)."""
     if not isinstance(raw, str):
-        abort(400, description=f"{name!r} must be an ISO 8601 string")
+        bad_request(f"{name!r} must be an ISO 8601 string")
     try:
         value = datetime.fromisoformat(raw.replace("Z", "+00:00"))
-    except ValueError:
-        abort(400, description=f"{name!r} must be an ISO 8601 date-time, got {raw!r}")
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
+        return value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
+    except (ValueError, OverflowError):
+        bad_request(f"{name!r} must be an ISO 8601 date-time between the years 1 and 9999, got {raw!r}")
 
 
 def json_body() -> dict[str, Any]:
@@ -62,12 +85,81 @@ def json_body() -> dict[str, Any]:
         return {}
     body = request.get_json(silent=True)
     if not isinstance(body, dict):
-        abort(400, description="the request body must be a JSON object")
+        bad_request("the request body must be a JSON object (Content-Type: application/json)")
+    check_storable(body, "body")
     return body
+
+
+def check_storable(value: Any, where: str) -> None:
+    """Refuse what no store column can hold: NUL characters, lone surrogates, NaN and infinities."""
+    if isinstance(value, str):
+        if "\x00" in value:
+            bad_request(f"{where} contains a NUL character")
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            bad_request(f"{where} is not valid Unicode")
+    elif isinstance(value, float) and not math.isfinite(value):
+        bad_request(f"{where} must be a finite number")
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            check_storable(key, where)
+            check_storable(item, f"{where}.{key}")
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            check_storable(item, f"{where}[{index}]")
 
 
 def body_bool(body: dict[str, Any], name: str, default: bool = False) -> bool:
     value = body.get(name, default)
     if not isinstance(value, bool):
-        abort(400, description=f"{name!r} must be true or false")
+        bad_request(f"{name!r} must be true or false")
     return value
+
+
+def body_str(
+    body: dict[str, Any], name: str, *, required: bool = False, max_length: int = MAX_ID
+) -> str | None:
+    value = body.get(name)
+    if value is None:
+        if required:
+            bad_request(f"{name!r} is required")
+        return None
+    if not isinstance(value, str) or len(value) > max_length:
+        bad_request(f"{name!r} must be a string of at most {max_length} characters")
+    return value
+
+
+def body_int(body: dict[str, Any], name: str, *, low: int = 0, high: int = MAX_INT) -> int | None:
+    value = body.get(name)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        bad_request(f"{name!r} must be an integer between {low} and {high}")
+    return value
+
+
+def body_choice(body: dict[str, Any], name: str, choices: tuple[str, ...]) -> str:
+    value = body.get(name)
+    if value not in choices:
+        bad_request(f"{name!r} must be one of {', '.join(choices)}, got {value!r}")
+    return str(value)
+
+
+def body_str_list(body: dict[str, Any], name: str) -> list[str]:
+    value = body.get(name, [])
+    if not isinstance(value, list) or not all(isinstance(v, str) and len(v) <= MAX_ID for v in value):
+        bad_request(f"{name!r} must be a list of ids")
+    return list(value)
+
+
+def calling_action(action: Callable[[], T]) -> T:
+    """Run a store action, answering its refusals as HTTP errors: 404 unknown, 409 taken, else 400."""
+    try:
+        return action()
+    except (DagNotFound, TaskNotFound) as exc:
+        abort(404, description=str(exc))
+    except RunExists as exc:
+        abort(409, description=str(exc))
+    except DagflowError as exc:
+        abort(400, description=str(exc))

@@ -1,4 +1,4 @@
-"""DAGs: list, read, pause/unpause."""
+"""DAGs: list, read, pause/unpause, and the source of their file."""
 
 from __future__ import annotations
 
@@ -7,12 +7,11 @@ from typing import Any
 from flask import abort, jsonify, request
 
 from dagflow import actions
-from dagflow.exceptions import DagflowError, DagNotFound
 from dagflow.scheduler.wakeup import wake_scheduler
-from dagflow.store.models import DagRow
+from dagflow.store.models import DagCodeRow, DagRow
 from webui import queries
 from webui.api import api
-from webui.api.common import body_bool, bool_param, json_body, page_params
+from webui.api.common import bad_request, body_bool, bool_param, calling_action, json_body, page_params
 from webui.auth import current_user, requires
 from webui.db import read_session, settings, write_session
 
@@ -31,7 +30,8 @@ def list_dags() -> Any:
     return jsonify(page.to_json("dags"))
 
 
-def _dag_row(dag_id: str) -> DagRow:
+def dag_row(dag_id: str) -> DagRow:
+    """The DAG, or a 404 (a DAG whose file no longer defines it is not found either)."""
     row = read_session().get(DagRow, dag_id)
     if row is None or not row.is_active:
         abort(404, description=f"DAG {dag_id!r} not found")
@@ -40,11 +40,11 @@ def _dag_row(dag_id: str) -> DagRow:
 
 @api.get("/dags/<dag_id>")
 def get_dag(dag_id: str) -> Any:
-    row = _dag_row(dag_id)
+    row = dag_row(dag_id)
     detail = queries.dag_summary(row)
-    serialized = row.serialized or {}
-    detail["params"] = serialized.get("dag", {}).get("params", {})
-    detail["doc_md"] = serialized.get("dag", {}).get("doc_md")
+    info = (row.serialized or {}).get("dag", {})
+    detail["params"] = info.get("params", {})
+    detail["doc_md"] = info.get("doc_md")
     return jsonify(detail)
 
 
@@ -54,14 +54,27 @@ def patch_dag(dag_id: str) -> Any:
     """Pause or unpause: body ``{"is_paused": true|false}``."""
     body = json_body()
     if "is_paused" not in body:
-        abort(400, description='send {"is_paused": true} or {"is_paused": false}')
+        bad_request('send {"is_paused": true} or {"is_paused": false}')
     paused = body_bool(body, "is_paused")
-    try:
-        with write_session() as session:
-            actions.set_paused(session, dag_id, paused, owner=current_user.username)
-    except DagNotFound as exc:
-        abort(404, description=str(exc))
-    except DagflowError as exc:
-        abort(400, description=str(exc))
+    dag_row(dag_id)
+    with write_session() as session:
+        calling_action(lambda: actions.set_paused(session, dag_id, paused, owner=current_user.username))
     wake_scheduler(settings().home)
     return get_dag(dag_id)
+
+
+@api.get("/dags/<dag_id>/source")
+def dag_source(dag_id: str) -> Any:
+    """The DAG file's source as the scheduler last parsed it."""
+    row = dag_row(dag_id)
+    code = read_session().get(DagCodeRow, row.fileloc)
+    if code is None:
+        abort(404, description=f"the source of DAG {dag_id!r} ({row.fileloc}) has not been recorded yet")
+    return jsonify(
+        {
+            "dag_id": dag_id,
+            "fileloc": code.fileloc,
+            "source": code.source,
+            "updated_at": queries.iso(code.updated_at),
+        }
+    )

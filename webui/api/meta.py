@@ -1,4 +1,4 @@
-"""Health, import errors, pools and the OpenAPI document."""
+"""Health, import errors and the OpenAPI document."""
 
 from __future__ import annotations
 
@@ -9,9 +9,10 @@ from flask import jsonify
 from sqlalchemy import select
 
 from dagflow.execution.taskrunner import utcnow
-from dagflow.store.models import JobRow
+from dagflow.store.models import ImportErrorRow, JobRow
 from webui import queries
 from webui.api import api
+from webui.api.common import page_params
 from webui.db import read_session
 
 
@@ -38,14 +39,10 @@ def health() -> Any:
 
 @api.get("/importErrors")
 def import_errors() -> Any:
-    errors = queries.import_errors(read_session())
-    return jsonify({"import_errors": errors, "total_entries": len(errors)})
-
-
-@api.get("/pools")
-def pools() -> Any:
-    found = queries.pools(read_session())
-    return jsonify({"pools": found, "total_entries": len(found)})
+    offset, limit = page_params()
+    query = select(ImportErrorRow).order_by(ImportErrorRow.filename)
+    page = queries.paged(read_session(), query, offset, limit, queries.import_error_summary)
+    return jsonify(page.to_json("import_errors"))
 
 
 @api.get("/openapi.json")

@@ -2,105 +2,195 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Any
 
 VERSION = "1.0.0"
 
-
-def _string(**extra: Any) -> dict[str, Any]:
-    return {"type": "string", **extra}
-
-
+STRING: dict[str, Any] = {"type": "string"}
+INTEGER: dict[str, Any] = {"type": "integer"}
+BOOLEAN: dict[str, Any] = {"type": "boolean"}
 NULLABLE_STRING = {"type": ["string", "null"]}
+NULLABLE_INTEGER = {"type": ["integer", "null"]}
+NULLABLE_NUMBER = {"type": ["number", "null"]}
 DATETIME = {"type": ["string", "null"], "format": "date-time"}
-ERROR = {
-    "type": "object",
-    "required": ["status", "title", "detail"],
-    "properties": {"status": {"type": "integer"}, "title": {"type": "string"}, "detail": {"type": "string"}},
-}
-DAG = {
-    "type": "object",
-    "required": ["dag_id", "is_paused"],
+RUN_STATES = ["queued", "running", "success", "failed"]
+TASK_STATES = [
+    "none",
+    "scheduled",
+    "queued",
+    "running",
+    "success",
+    "failed",
+    "up_for_retry",
+    "up_for_reschedule",
+    "upstream_failed",
+    "skipped",
+    "removed",
+]
+
+
+def _object(required: list[str], **properties: dict[str, Any]) -> dict[str, Any]:
+    return {"type": "object", "required": required, "properties": properties}
+
+
+ERROR = _object(["status", "title", "detail"], status=INTEGER, title=STRING, detail=STRING)
+DAG = _object(
+    ["dag_id", "is_paused", "is_active", "tags"],
+    dag_id=STRING,
+    is_paused=BOOLEAN,
+    is_active=BOOLEAN,
+    description=NULLABLE_STRING,
+    schedule=NULLABLE_STRING,
+    timezone=STRING,
+    tags={"type": "array", "items": STRING},
+    owners=NULLABLE_STRING,
+    fileloc=STRING,
+    max_active_runs=INTEGER,
+    max_active_tasks=INTEGER,
+    next_dagrun=DATETIME,
+    next_dagrun_create_after=DATETIME,
+    last_parsed_at=DATETIME,
+)
+DAG_DETAIL = {
+    **DAG,
+    "required": [*DAG["required"], "params"],
     "properties": {
-        "dag_id": _string(),
-        "is_paused": {"type": "boolean"},
-        "is_active": {"type": "boolean"},
-        "description": NULLABLE_STRING,
-        "schedule": NULLABLE_STRING,
-        "timezone": _string(),
-        "tags": {"type": "array", "items": _string()},
-        "owners": NULLABLE_STRING,
-        "fileloc": _string(),
-        "max_active_runs": {"type": "integer"},
-        "max_active_tasks": {"type": "integer"},
-        "next_dagrun": DATETIME,
-        "next_dagrun_create_after": DATETIME,
-        "last_parsed_at": DATETIME,
+        **DAG["properties"],
+        "params": {"type": "object", "additionalProperties": {"type": "object"}},
+        "doc_md": NULLABLE_STRING,
     },
 }
-DAG_RUN = {
-    "type": "object",
-    "required": ["dag_id", "run_id", "state"],
-    "properties": {
-        "dag_id": _string(),
-        "run_id": _string(),
-        "state": _string(enum=["queued", "running", "success", "failed"]),
-        "run_type": _string(),
-        "logical_date": DATETIME,
-        "data_interval_start": DATETIME,
-        "data_interval_end": DATETIME,
-        "run_after": DATETIME,
-        "queued_at": DATETIME,
-        "start_date": DATETIME,
-        "end_date": DATETIME,
-        "conf": {"type": "object"},
-        "note": NULLABLE_STRING,
-        "triggered_by": NULLABLE_STRING,
+DAG_SOURCE = _object(
+    ["dag_id", "fileloc", "source"], dag_id=STRING, fileloc=STRING, source=STRING, updated_at=DATETIME
+)
+DAG_RUN = _object(
+    ["dag_id", "run_id", "state", "run_type", "conf"],
+    dag_id=STRING,
+    run_id=STRING,
+    state={"type": "string", "enum": RUN_STATES},
+    run_type=STRING,
+    logical_date=DATETIME,
+    data_interval_start=DATETIME,
+    data_interval_end=DATETIME,
+    run_after=DATETIME,
+    queued_at=DATETIME,
+    start_date=DATETIME,
+    end_date=DATETIME,
+    conf={"type": "object"},
+    note=NULLABLE_STRING,
+    triggered_by=NULLABLE_STRING,
+)
+TASK_INSTANCE = _object(
+    ["dag_id", "run_id", "task_id", "map_index", "state", "try_number"],
+    dag_id=STRING,
+    run_id=STRING,
+    task_id=STRING,
+    map_index=INTEGER,
+    state={"type": "string", "enum": TASK_STATES},
+    try_number=INTEGER,
+    max_tries=INTEGER,
+    queued_at=DATETIME,
+    start_date=DATETIME,
+    end_date=DATETIME,
+    duration=NULLABLE_NUMBER,
+    hostname=NULLABLE_STRING,
+    pid=NULLABLE_INTEGER,
+    pool=STRING,
+    pool_slots=INTEGER,
+    priority_weight=INTEGER,
+    operator=NULLABLE_STRING,
+    not_before=DATETIME,
+    error=NULLABLE_STRING,
+    note=NULLABLE_STRING,
+    rendered_fields={"type": ["object", "null"]},
+)
+TRY = _object(
+    ["task_id", "map_index", "try_number", "state"],
+    task_id=STRING,
+    map_index=INTEGER,
+    try_number=INTEGER,
+    state=STRING,
+    queued_at=DATETIME,
+    start_date=DATETIME,
+    end_date=DATETIME,
+    duration=NULLABLE_NUMBER,
+    hostname=NULLABLE_STRING,
+    pid=NULLABLE_INTEGER,
+    error=NULLABLE_STRING,
+)
+XCOM = _object(
+    ["task_id", "map_index", "key", "value"],
+    task_id=STRING,
+    map_index=INTEGER,
+    key=STRING,
+    value={"type": "string", "description": "the value as the JSON text the task pushed"},
+    timestamp=DATETIME,
+)
+IMPORT_ERROR = _object(
+    ["id", "filename", "message"],
+    id=INTEGER,
+    filename=STRING,
+    line=NULLABLE_INTEGER,
+    message=STRING,
+    traceback=STRING,
+    timestamp=DATETIME,
+)
+POOL = _object(
+    ["name", "slots", "occupied_slots"],
+    name=STRING,
+    slots=INTEGER,
+    description=NULLABLE_STRING,
+    occupied_slots=INTEGER,
+)
+USER = _object(
+    ["username", "role", "active"],
+    username=STRING,
+    role={"type": "string", "enum": ["admin", "op", "viewer"]},
+    email=NULLABLE_STRING,
+    active=BOOLEAN,
+    created_at=DATETIME,
+    last_login=DATETIME,
+)
+HEALTH = _object(
+    ["metadatabase", "scheduler"],
+    metadatabase=_object(["status"], status=STRING),
+    scheduler=_object(["status"], status={"type": "string", "enum": ["healthy", "unhealthy"]}),
+)
+LOG = _object(["content", "next_offset", "finished"], content=STRING, next_offset=INTEGER, finished=BOOLEAN)
+CLEARED = _object(
+    ["dry_run", "task_instances", "total_entries"],
+    dry_run=BOOLEAN,
+    task_instances={
+        "type": "array",
+        "items": _object(["task_id", "map_index"], task_id=STRING, map_index=INTEGER),
     },
-}
-TASK_INSTANCE = {
+    total_entries=INTEGER,
+)
+CLEAR_OPTIONS: dict[str, Any] = {
     "type": "object",
-    "required": ["dag_id", "run_id", "task_id", "map_index", "state", "try_number"],
     "properties": {
-        "dag_id": _string(),
-        "run_id": _string(),
-        "task_id": _string(),
-        "map_index": {"type": "integer"},
-        "state": _string(),
-        "try_number": {"type": "integer"},
-        "max_tries": {"type": "integer"},
-        "queued_at": DATETIME,
-        "start_date": DATETIME,
-        "end_date": DATETIME,
-        "duration": {"type": ["number", "null"]},
-        "hostname": NULLABLE_STRING,
-        "pid": {"type": ["integer", "null"]},
-        "pool": _string(),
-        "pool_slots": {"type": "integer"},
-        "priority_weight": {"type": "integer"},
-        "operator": NULLABLE_STRING,
-        "not_before": DATETIME,
-        "error": NULLABLE_STRING,
-        "note": NULLABLE_STRING,
+        "downstream": {**BOOLEAN, "description": "also the tasks downstream of these"},
+        "upstream": {**BOOLEAN, "description": "also the tasks upstream of these"},
+        "only_failed": {**BOOLEAN, "description": "only task instances that failed or are upstream_failed"},
+        "dry_run": {**BOOLEAN, "description": "only say which task instances would be cleared"},
     },
 }
 
 
 def _list_of(key: str, item: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "type": "object",
-        "required": [key, "total_entries"],
-        "properties": {
-            key: {"type": "array", "items": item},
-            "total_entries": {"type": "integer"},
-            "offset": {"type": "integer"},
-            "limit": {"type": "integer"},
-        },
-    }
+    return _object(
+        [key, "total_entries", "offset", "limit"],
+        **{key: {"type": "array", "items": item}},
+        total_entries=INTEGER,
+        offset=INTEGER,
+        limit=INTEGER,
+    )
 
 
-def _path_param(name: str) -> dict[str, Any]:
-    return {"name": name, "in": "path", "required": True, "schema": {"type": "string", "minLength": 1}}
+def _path(name: str) -> dict[str, Any]:
+    schema = {"type": "string", "minLength": 1, "maxLength": 250, "pattern": "^[^/]+$"}
+    return {"name": name, "in": "path", "required": True, "schema": schema}
 
 
 def _query(name: str, schema: dict[str, Any], description: str = "") -> dict[str, Any]:
@@ -108,169 +198,274 @@ def _query(name: str, schema: dict[str, Any], description: str = "") -> dict[str
 
 
 PAGE = [
-    _query("offset", {"type": "integer", "minimum": 0}),
+    _query("offset", {"type": "integer", "minimum": 0, "maximum": 10**9}),
     _query("limit", {"type": "integer", "minimum": 1, "maximum": 1000}),
 ]
+MAP_INDEX = _query(
+    "map_index", {"type": "integer", "minimum": -1, "maximum": 2**31 - 1}, "-1 (the default): not mapped"
+)
+STATE_FILTER = _query("state", STRING, "states, comma-separated or repeated")
+DAG_ID = [_path("dag_id")]
+RUN = [_path("dag_id"), _path("run_id")]
+TI = [*RUN, _path("task_id"), MAP_INDEX]
+TI_BASE = "/dags/{dag_id}/dagRuns/{run_id}/taskInstances/{task_id}"
 
 
-def _responses(ok_status: str, ok_schema: dict[str, Any], *errors: str) -> dict[str, Any]:
-    found: dict[str, Any] = {
-        ok_status: {"description": "OK", "content": {"application/json": {"schema": ok_schema}}}
-    }
-    for status in ("401", *errors):
-        found[status] = {"description": "Error", "content": {"application/json": {"schema": ERROR}}}
-    return found
+@dataclass(frozen=True)
+class Op:
+    """One operation: who may call it is said by its error statuses (403: a role is needed)."""
+
+    method: str
+    path: str
+    summary: str
+    ok: dict[str, Any] | None
+    parameters: list[dict[str, Any]] = field(default_factory=list)
+    body: dict[str, Any] | None = None
+    status: str = "200"
+    errors: tuple[str, ...] = ()
+    public: bool = False
+
+    def document(self) -> dict[str, Any]:
+        ok: dict[str, Any] = {"description": "OK"}
+        if self.ok is not None:
+            ok["content"] = {"application/json": {"schema": self.ok}}
+        responses = {self.status: ok}
+        for status in (*(() if self.public else ("401",)), *self.errors):
+            responses[status] = {"description": "Error", "content": {"application/json": {"schema": ERROR}}}
+        name = self.path.strip("/").replace("/", "_").replace("{", "").replace("}", "")
+        found: dict[str, Any] = {
+            "summary": self.summary,
+            "operationId": f"{self.method}_{name}",
+            "parameters": self.parameters,
+            "responses": responses,
+        }
+        if self.public:
+            found["security"] = []
+        if self.body is not None:
+            found["requestBody"] = {"required": True, "content": {"application/json": {"schema": self.body}}}
+        return found
 
 
-#: method, path, summary, parameters, request body schema (or None), success status and schema, error statuses
-OPERATIONS: list[
-    tuple[str, str, str, list[dict[str, Any]], dict[str, Any] | None, str, dict[str, Any], tuple[str, ...]]
-] = [
-    ("get", "/health", "Store and scheduler health", [], None, "200", {"type": "object"}, ()),
-    (
+OPERATIONS = [
+    Op("get", "/health", "Store and scheduler health (no login needed)", HEALTH, public=True),
+    Op("get", "/openapi.json", "This document (no login needed)", {"type": "object"}, public=True),
+    Op(
         "get",
         "/importErrors",
         "DAG files that failed to import",
-        [],
-        None,
-        "200",
-        _list_of("import_errors", {"type": "object"}),
-        (),
+        _list_of("import_errors", IMPORT_ERROR),
+        PAGE,
+        errors=("400",),
     ),
-    (
-        "get",
+    Op("get", "/pools", "Pools and their slots in use", _list_of("pools", POOL), PAGE, errors=("400",)),
+    Op(
+        "post",
         "/pools",
-        "Pools and their slots in use",
-        [],
-        None,
-        "200",
-        _list_of("pools", {"type": "object"}),
-        (),
+        "Create a pool (admin)",
+        POOL,
+        body=_object(
+            ["name", "slots"],
+            name={"type": "string", "minLength": 1, "maxLength": 250},
+            slots={"type": "integer", "minimum": 0, "maximum": 2**31 - 1},
+            description=NULLABLE_STRING,
+        ),
+        status="201",
+        errors=("400", "403", "409"),
     ),
-    (
+    Op("get", "/pools/{name}", "One pool", POOL, [_path("name")], errors=("400", "404")),
+    Op(
+        "patch",
+        "/pools/{name}",
+        "Change a pool's slots or description (admin)",
+        POOL,
+        [_path("name")],
+        body=_object(
+            [], slots={"type": "integer", "minimum": 0, "maximum": 2**31 - 1}, description=NULLABLE_STRING
+        ),
+        errors=("400", "403", "404"),
+    ),
+    Op(
+        "delete",
+        "/pools/{name}",
+        "Delete a pool (admin)",
+        None,
+        [_path("name")],
+        status="204",
+        errors=("400", "403", "404"),
+    ),
+    Op("get", "/users", "Users (admin)", _list_of("users", USER), PAGE, errors=("400", "403")),
+    Op(
         "get",
         "/dags",
         "List DAGs",
+        _list_of("dags", DAG),
         [
             *PAGE,
-            _query("dag_id_pattern", {"type": "string"}),
-            _query("tags", {"type": "array", "items": {"type": "string"}}),
-            _query("paused", {"type": "boolean"}),
+            _query("dag_id_pattern", STRING, "part of the DAG id"),
+            _query("tags", {"type": "array", "items": STRING}, "DAGs with any of these tags"),
+            _query("paused", BOOLEAN),
         ],
-        None,
-        "200",
-        _list_of("dags", DAG),
-        ("400",),
+        errors=("400",),
     ),
-    ("get", "/dags/{dag_id}", "One DAG", [_path_param("dag_id")], None, "200", DAG, ("404",)),
-    (
+    Op("get", "/dags/{dag_id}", "One DAG, with its params", DAG_DETAIL, DAG_ID, errors=("400", "404")),
+    Op(
         "patch",
         "/dags/{dag_id}",
-        "Pause or unpause a DAG",
-        [_path_param("dag_id")],
-        {"type": "object", "required": ["is_paused"], "properties": {"is_paused": {"type": "boolean"}}},
-        "200",
-        DAG,
-        ("400", "403", "404"),
+        "Pause or unpause a DAG (op)",
+        DAG_DETAIL,
+        DAG_ID,
+        body=_object(["is_paused"], is_paused=BOOLEAN),
+        errors=("400", "403", "404"),
     ),
-    (
+    Op(
+        "get",
+        "/dags/{dag_id}/source",
+        "The DAG file's source as last parsed",
+        DAG_SOURCE,
+        DAG_ID,
+        errors=("400", "404"),
+    ),
+    Op(
         "get",
         "/dags/{dag_id}/dagRuns",
         "List runs of a DAG (dag_id ~ for all DAGs)",
-        [
-            _path_param("dag_id"),
-            *PAGE,
-            _query("state", {"type": "string"}),
-            _query("start_date_gte", {"type": "string", "format": "date-time"}),
-            _query("start_date_lte", {"type": "string", "format": "date-time"}),
-        ],
-        None,
-        "200",
         _list_of("dag_runs", DAG_RUN),
-        ("400",),
+        [
+            *DAG_ID,
+            *PAGE,
+            STATE_FILTER,
+            *(
+                _query(f"{column}_{bound}", {"type": "string", "format": "date-time"})
+                for column in ("start_date", "logical_date")
+                for bound in ("gte", "lte")
+            ),
+        ],
+        errors=("400", "404"),
     ),
-    (
+    Op(
         "post",
         "/dags/{dag_id}/dagRuns",
-        "Trigger a run",
-        [_path_param("dag_id")],
-        {
+        "Trigger a run (op)",
+        DAG_RUN,
+        DAG_ID,
+        body={
             "type": "object",
             "properties": {
-                "conf": {"type": "object"},
+                "conf": {
+                    "type": "object",
+                    "description": "merged over the DAG's params, validated by their schemas",
+                },
                 "logical_date": {"type": "string", "format": "date-time"},
-                "dag_run_id": {"type": "string", "minLength": 1},
+                "dag_run_id": {"type": "string", "minLength": 1, "maxLength": 250, "pattern": "^[^/]+$"},
             },
         },
-        "201",
-        DAG_RUN,
-        ("400", "403", "404", "409"),
+        status="201",
+        errors=("400", "403", "404", "409"),
     ),
-    (
-        "get",
+    Op("get", "/dags/{dag_id}/dagRuns/{run_id}", "One run", DAG_RUN, RUN, errors=("400", "404")),
+    Op(
+        "patch",
         "/dags/{dag_id}/dagRuns/{run_id}",
-        "One run",
-        [_path_param("dag_id"), _path_param("run_id")],
-        None,
-        "200",
+        "Mark a run success or failed (op)",
         DAG_RUN,
-        ("404",),
+        RUN,
+        body=_object(["state"], state={"type": "string", "enum": ["success", "failed"]}),
+        errors=("400", "403", "404"),
     ),
-    (
+    Op(
+        "delete",
+        "/dags/{dag_id}/dagRuns/{run_id}",
+        "Delete a run and its task instances (op)",
+        None,
+        RUN,
+        status="204",
+        errors=("400", "403", "404"),
+    ),
+    Op(
+        "post",
+        "/dags/{dag_id}/dagRuns/{run_id}/clear",
+        "Clear task instances of a run (op)",
+        CLEARED,
+        RUN,
+        body={
+            **CLEAR_OPTIONS,
+            "properties": {
+                **CLEAR_OPTIONS["properties"],
+                "task_ids": {"type": "array", "items": STRING, "description": "default: every task"},
+            },
+        },
+        errors=("400", "403", "404"),
+    ),
+    Op(
         "get",
         "/dags/{dag_id}/dagRuns/{run_id}/taskInstances",
         "Task instances of a run",
-        [_path_param("dag_id"), _path_param("run_id"), *PAGE, _query("state", {"type": "string"})],
-        None,
-        "200",
         _list_of("task_instances", TASK_INSTANCE),
-        ("400", "404"),
+        [*RUN, *PAGE, STATE_FILTER],
+        errors=("400", "404"),
     ),
-    (
+    Op("get", TI_BASE, "One task instance", TASK_INSTANCE, TI, errors=("400", "404")),
+    Op(
+        "patch",
+        TI_BASE,
+        "Mark a task instance success, failed or skipped (op)",
+        TASK_INSTANCE,
+        TI,
+        body=_object(["state"], state={"type": "string", "enum": ["success", "failed", "skipped"]}),
+        errors=("400", "403", "404"),
+    ),
+    Op(
+        "post",
+        f"{TI_BASE}/clear",
+        "Clear a task (every map index of it) (op)",
+        CLEARED,
+        [*RUN, _path("task_id")],
+        body=CLEAR_OPTIONS,
+        errors=("400", "403", "404"),
+    ),
+    Op(
         "get",
-        "/dags/{dag_id}/dagRuns/{run_id}/taskInstances/{task_id}/logs/{try_number}",
+        f"{TI_BASE}/tries",
+        "The tries of a task instance",
+        _list_of("tries", TRY),
+        [*TI, *PAGE],
+        errors=("400", "404"),
+    ),
+    Op(
+        "get",
+        f"{TI_BASE}/logs/{{try_number}}",
         "A try's log, from an offset",
+        LOG,
         [
-            _path_param("dag_id"),
-            _path_param("run_id"),
-            _path_param("task_id"),
+            *RUN,
+            _path("task_id"),
             {
                 "name": "try_number",
                 "in": "path",
                 "required": True,
                 "schema": {"type": "integer", "minimum": 1},
             },
-            _query("map_index", {"type": "integer", "minimum": -1}),
-            _query("offset", {"type": "integer", "minimum": 0}),
+            MAP_INDEX,
+            _query("offset", {"type": "integer", "minimum": 0, "maximum": 2**62}),
         ],
-        None,
-        "200",
-        {
-            "type": "object",
-            "required": ["content", "next_offset", "finished"],
-            "properties": {
-                "content": {"type": "string"},
-                "next_offset": {"type": "integer"},
-                "finished": {"type": "boolean"},
-            },
-        },
-        ("400", "404"),
+        errors=("400", "404"),
     ),
+    Op(
+        "get",
+        f"{TI_BASE}/xcomEntries",
+        "The XComs a task instance pushed",
+        _list_of("xcom_entries", XCOM),
+        [*TI, *PAGE],
+        errors=("400", "404"),
+    ),
+    Op("get", f"{TI_BASE}/xcomEntries/{{key}}", "One XCom", XCOM, [*TI, _path("key")], errors=("400", "404")),
 ]
 
 
 def document() -> dict[str, Any]:
     paths: dict[str, dict[str, Any]] = {}
-    for method, path, summary, parameters, body, status, schema, errors in OPERATIONS:
-        operation: dict[str, Any] = {
-            "summary": summary,
-            "operationId": f"{method}_{path.strip('/').replace('/', '_').replace('{', '').replace('}', '')}",
-            "parameters": parameters,
-            "responses": _responses(status, schema, *errors),
-        }
-        if body is not None:
-            operation["requestBody"] = {"required": True, "content": {"application/json": {"schema": body}}}
-        paths.setdefault(path, {})[method] = operation
+    for op in OPERATIONS:
+        paths.setdefault(op.path, {})[op.method] = op.document()
     return {
         "openapi": "3.1.0",
         "info": {"title": "dagflow API", "version": VERSION},

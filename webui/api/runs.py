@@ -1,47 +1,62 @@
-"""DAG runs and their task instances: list, read, trigger."""
+"""DAG runs: list (one DAG, or ``~`` for all), read, trigger, mark, clear, delete."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from flask import abort, jsonify, request
 from sqlalchemy import select
 
 from dagflow import actions
-from dagflow.exceptions import DagflowError, DagNotFound, ParamValidationError
 from dagflow.scheduler.wakeup import wake_scheduler
 from dagflow.states import RunState, TaskState
-from dagflow.store.models import DagRunRow, TaskInstanceRow
+from dagflow.store.models import DagRow, DagRunRow
 from webui import queries
 from webui.api import api
-from webui.api.common import datetime_param, json_body, page_params, parse_datetime
+from webui.api.common import (
+    bad_request,
+    body_bool,
+    body_choice,
+    body_str,
+    body_str_list,
+    calling_action,
+    datetime_param,
+    json_body,
+    page_params,
+    parse_datetime,
+)
 from webui.auth import current_user, requires
 from webui.db import read_session, settings, write_session
 
-TI = TaskInstanceRow
+#: A run id the API accepts: no slash or control character (it becomes a URL segment and a log folder).
+RUN_ID = re.compile(r"[^/\x00-\x1f\x7f]{1,250}")
 
 
-def _states(kind: type[RunState] | type[TaskState]) -> list[str] | None:
+def states_param(kind: type[RunState] | type[TaskState]) -> list[str] | None:
+    """``?state=a&state=b`` or ``?state=a,b``; an unknown state is a 400."""
     wanted = [s for value in request.args.getlist("state") for s in value.split(",") if s]
     known = {s.value for s in kind}
     unknown = [s for s in wanted if s not in known]
     if unknown:
-        abort(400, description=f"unknown state(s) {', '.join(unknown)}; use {', '.join(sorted(known))}")
+        bad_request(f"unknown state(s) {', '.join(unknown)}; use {', '.join(sorted(known))}")
     return wanted or None
 
 
 @api.get("/dags/<dag_id>/dagRuns")
 def list_runs(dag_id: str) -> Any:
+    if dag_id != "~" and read_session().get(DagRow, dag_id) is None:
+        abort(404, description=f"DAG {dag_id!r} not found")
     offset, limit = page_params()
-    page = queries.list_runs(
-        read_session(),
+    where = queries.RunFilter(
         dag_id=None if dag_id == "~" else dag_id,
-        states=_states(RunState),
-        start=datetime_param("start_date_gte"),
-        end=datetime_param("start_date_lte"),
-        offset=offset,
-        limit=limit,
+        states=states_param(RunState),
+        start_date_gte=datetime_param("start_date_gte"),
+        start_date_lte=datetime_param("start_date_lte"),
+        logical_date_gte=datetime_param("logical_date_gte"),
+        logical_date_lte=datetime_param("logical_date_lte"),
     )
+    page = queries.list_runs(read_session(), where=where, offset=offset, limit=limit)
     return jsonify(page.to_json("dag_runs"))
 
 
@@ -68,14 +83,16 @@ def trigger(dag_id: str) -> Any:
     body = json_body()
     conf = body.get("conf", {})
     if not isinstance(conf, dict):
-        abort(400, description="conf must be a JSON object")
+        bad_request("conf must be a JSON object")
     logical_date = parse_datetime(body["logical_date"], "logical_date") if body.get("logical_date") else None
-    run_id = body.get("dag_run_id")
-    if run_id is not None and (not isinstance(run_id, str) or not run_id.strip()):
-        abort(400, description="dag_run_id must be a non-empty string")
-    try:
-        with write_session() as session:
-            run = actions.trigger_dag(
+    run_id = body_str(body, "dag_run_id")
+    if run_id is not None and (not RUN_ID.fullmatch(run_id) or not run_id.strip(". ")):
+        bad_request("dag_run_id must be 1 to 250 characters, without '/' or control characters")
+    if read_session().get(DagRow, dag_id) is None:
+        abort(404, description=f"DAG {dag_id!r} not found")
+    with write_session() as session:
+        run = calling_action(
+            lambda: actions.trigger_dag(
                 session,
                 dag_id,
                 conf=conf,
@@ -83,75 +100,65 @@ def trigger(dag_id: str) -> Any:
                 run_id=run_id,
                 owner=current_user.username,
             )
-            summary = queries.run_summary(run)
-    except DagNotFound as exc:
-        abort(404, description=str(exc))
-    except actions.RunExists as exc:
-        abort(409, description=str(exc))
-    except (ParamValidationError, DagflowError) as exc:
-        abort(400, description=str(exc))
+        )
+        summary = queries.run_summary(run)
     wake_scheduler(settings().home)
     return jsonify(summary), 201
 
 
-def ti_summary(ti: TaskInstanceRow) -> dict[str, Any]:
-    return {
-        "dag_id": ti.dag_id,
-        "run_id": ti.run_id,
-        "task_id": ti.task_id,
-        "map_index": ti.map_index,
-        "state": ti.state,
-        "try_number": ti.try_number,
-        "max_tries": ti.max_tries,
-        "queued_at": queries.iso(ti.queued_at),
-        "start_date": queries.iso(ti.start_date),
-        "end_date": queries.iso(ti.end_date),
-        "duration": ti.duration,
-        "hostname": ti.hostname,
-        "pid": ti.pid,
-        "pool": ti.pool,
-        "pool_slots": ti.pool_slots,
-        "priority_weight": ti.priority_weight,
-        "operator": ti.operator,
-        "not_before": queries.iso(ti.not_before),
-        "error": ti.error,
-        "note": ti.note,
-    }
-
-
-@api.get("/dags/<dag_id>/dagRuns/<run_id>/taskInstances")
-def list_task_instances(dag_id: str, run_id: str) -> Any:
+@api.patch("/dags/<dag_id>/dagRuns/<run_id>")
+@requires("op")
+def patch_run(dag_id: str, run_id: str) -> Any:
+    """Mark a run: body ``{"state": "success"|"failed"}`` (its unfinished task instances follow)."""
+    state = RunState(body_choice(json_body(), "state", (RunState.SUCCESS.value, RunState.FAILED.value)))
     run_row(dag_id, run_id)
-    offset, limit = page_params()
-    query = select(TI).where(TI.dag_id == dag_id, TI.run_id == run_id)
-    states = _states(TaskState)
-    if states:
-        query = query.where(TI.state.in_(states))
-    rows = list(read_session().scalars(query.order_by(TI.task_id, TI.map_index)))
-    return jsonify(
-        {
-            "task_instances": [ti_summary(t) for t in rows[offset : offset + limit]],
-            "total_entries": len(rows),
-            "offset": offset,
-            "limit": limit,
-        }
-    )
-
-
-@api.get("/dags/<dag_id>/dagRuns/<run_id>/taskInstances/<task_id>/logs/<int:try_number>")
-def task_log(dag_id: str, run_id: str, task_id: str, try_number: int) -> Any:
-    """A try's log from byte ``offset``; ``finished`` once the try is over (nothing more will come)."""
-    from webui.api.common import int_param
-    from webui.views.run import log_file, read_log
-
-    map_index = int_param("map_index", -1, low=-1)
-    offset = int_param("offset", 0)
-    ti = read_session().get(TI, (dag_id, run_id, task_id, map_index))
-    if ti is None or try_number < 1 or try_number > max(ti.try_number, 1):
-        abort(
-            404,
-            description=f"no try {try_number} of task instance {task_id!r} in run {run_id!r} of {dag_id!r}",
+    with write_session() as session:
+        run = calling_action(
+            lambda: actions.set_run_state(session, dag_id, run_id, state, owner=current_user.username)
         )
-    content, next_offset = read_log(log_file(dag_id, run_id, task_id, map_index, try_number), offset)
-    running = ti.state == TaskState.RUNNING.value and ti.try_number == try_number
-    return jsonify({"content": content, "next_offset": next_offset, "finished": not running and not content})
+        summary = queries.run_summary(run)
+    wake_scheduler(settings().home)
+    return jsonify(summary)
+
+
+@api.delete("/dags/<dag_id>/dagRuns/<run_id>")
+@requires("op")
+def delete_run(dag_id: str, run_id: str) -> Any:
+    run_row(dag_id, run_id)
+    with write_session() as session:
+        calling_action(lambda: actions.delete_run(session, dag_id, run_id, owner=current_user.username))
+    wake_scheduler(settings().home)
+    return "", 204
+
+
+def clear(dag_id: str, run_id: str, task_ids: list[str], body: dict[str, Any]) -> Any:
+    """Clear task instances of a run with the body's options; ``dry_run`` only says which it would."""
+    downstream, upstream = body_bool(body, "downstream"), body_bool(body, "upstream")
+    only_failed, dry_run = body_bool(body, "only_failed"), body_bool(body, "dry_run")
+    run_row(dag_id, run_id)
+    with write_session() as session:
+        result = calling_action(
+            lambda: actions.clear_task_instances(
+                session,
+                dag_id,
+                run_id,
+                task_ids,
+                downstream=downstream,
+                upstream=upstream,
+                only_failed=only_failed,
+                dry_run=dry_run,
+                owner=current_user.username,
+            )
+        )
+    if not dry_run and result.cleared:
+        wake_scheduler(settings().home)
+    cleared = [{"task_id": t, "map_index": m} for t, m in result.cleared]
+    return jsonify({"dry_run": dry_run, "task_instances": cleared, "total_entries": len(cleared)})
+
+
+@api.post("/dags/<dag_id>/dagRuns/<run_id>/clear")
+@requires("op")
+def clear_run(dag_id: str, run_id: str) -> Any:
+    """Clear a run's task instances: body ``{"task_ids": [...], "only_failed": true, "dry_run": ...}``."""
+    body = json_body()
+    return clear(dag_id, run_id, body_str_list(body, "task_ids"), body)

@@ -2,12 +2,25 @@
 
 from __future__ import annotations
 
+import json
+from typing import Any
+
 from flask import Blueprint, Flask
 
 bp = Blueprint("views", __name__)
 
 
-def register_views(app: Flask) -> None:
-    from webui.views import admin, dag, dags, run  # noqa: F401 - importing registers the routes on bp
+def json_text(value: Any) -> str:
+    """A value as readable JSON text, for the page to show (and escape) like any other text.
 
+    Jinja's ``tojson`` is meant for values inside ``<script>``: it writes ``<`` as ``\\u003c``,
+    which a person reading a conf or a param default should not have to decode.
+    """
+    return json.dumps(value, ensure_ascii=False, sort_keys=True, default=str)
+
+
+def register_views(app: Flask) -> None:
+    from webui.views import actions, admin, dag, dags, run, trigger  # noqa: F401 - importing registers routes
+
+    app.add_template_filter(json_text)
     app.register_blueprint(bp)

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
+from functools import cached_property
 from typing import Any
 
-from flask import abort, render_template, request
+from flask import abort, current_app, render_template, request, url_for
 from sqlalchemy import select
 
 from dagflow.serialization import StoredDag
@@ -12,22 +15,130 @@ from dagflow.store.models import DagCodeRow, DagRow, DagRunRow, TaskInstanceRow
 from webui import grid as grid_rows
 from webui import queries
 from webui.db import read_session
-from webui.graph import NODE_HEIGHT, NODE_WIDTH, layout
+from webui.graph import NODE_HEIGHT, NODE_WIDTH, Layout, layout
 from webui.views import bp
 from webui.views.dags import _int_arg
 
 TI = TaskInstanceRow
+#: How many parsed DAGs an app keeps (a 500-task DAG takes a few MB once parsed).
+CACHED_DAGS = 64
+
+
+class ParsedDag:
+    """A serialized DAG as read from the store, and what the pages derive from it alone.
+
+    Shared by the requests that show this version of the DAG: read it, never change it.
+    """
+
+    def __init__(self, serialized: dict[str, Any]):
+        self.serialized = serialized
+
+    @cached_property
+    def layout(self) -> Layout:
+        return layout(self.serialized["spec"]["tasks"], self.serialized["tasks"])
+
+
+class ParsedDags:
+    """The app's parsed DAGs, by (dag_id, source_hash), least recently used dropped first.
+
+    The serialized JSON of a big DAG takes milliseconds to read and parse, and its graph layout
+    longer, on every page of the DAG; ``source_hash`` changes whenever the JSON does, so a version
+    read once never needs reading again.
+    """
+
+    def __init__(self, size: int = CACHED_DAGS):
+        self.size = size
+        self._entries: OrderedDict[tuple[str, str], ParsedDag] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple[str, str]) -> ParsedDag | None:
+        with self._lock:
+            found = self._entries.get(key)
+            if found is not None:
+                self._entries.move_to_end(key)
+            return found
+
+    def put(self, key: tuple[str, str], parsed: ParsedDag) -> None:
+        with self._lock:
+            self._entries[key] = parsed
+            while len(self._entries) > self.size:
+                self._entries.popitem(last=False)
+
+
+def parsed_dag_or_404(dag_id: str) -> tuple[DagRow, ParsedDag]:
+    """The DAG's row (without its JSON) and its parsed version, read from the store only when new."""
+    row = read_session().get(DagRow, dag_id)
+    if row is None:
+        abort(404, description=f"DAG {dag_id!r} not found")
+    cache = _parsed_dags()
+    key = (dag_id, row.source_hash or "")
+    parsed = cache.get(key) if row.source_hash else None
+    if parsed is None:
+        if not row.serialized:  # loads the deferred column
+            abort(404, description=f"DAG {dag_id!r} not found")
+        parsed = ParsedDag(row.serialized)
+        if row.source_hash:
+            cache.put(key, parsed)
+    return row, parsed
+
+
+def _parsed_dags() -> ParsedDags:
+    found: ParsedDags | None = current_app.extensions.get("dagflow_parsed_dags")
+    if found is None:
+        found = current_app.extensions.setdefault("dagflow_parsed_dags", ParsedDags())
+    return found
 
 
 def dag_or_404(dag_id: str) -> tuple[DagRow, dict[str, Any]]:
-    row = read_session().get(DagRow, dag_id)
-    if row is None or not row.serialized:
-        abort(404, description=f"DAG {dag_id!r} not found")
-    return row, row.serialized
+    """The DAG's row and its serialized version (shared between requests: do not change it)."""
+    row, parsed = parsed_dag_or_404(dag_id)
+    return row, parsed.serialized
 
 
 def stored_dag(serialized: dict[str, Any]) -> StoredDag:
     return StoredDag.from_json(serialized)
+
+
+class TaskLinks:
+    """URLs of one DAG's task-instance pages, for many tasks and runs, at the cost of a few url_for.
+
+    ``href(task_id, run_id, map_index)`` equals ``url_for("views.task_instance", dag_id=dag_id,
+    task_id=task_id, run_id=run_id, map_index=map_index)``: the path quotes the task id as the
+    route's converter does, and each run's query string is built once. (A grid of 100 runs x 50
+    tasks would otherwise spend most of its time in 5,000 url_for calls.)
+    """
+
+    _MARKER = "__task__"
+
+    def __init__(self, dag_id: str):
+        self.dag_id = dag_id
+        sample = url_for("views.task_instance", dag_id=dag_id, task_id=self._MARKER)
+        self._quote = current_app.url_map.converters["default"](current_app.url_map).to_url
+        self._prefix = sample[: -len(self._MARKER)] if sample.endswith(self._MARKER) else None
+        self._queries: dict[tuple[str, int], str] = {}
+
+    def path(self, task_id: str) -> str:
+        """The page's path, without the query string."""
+        if self._prefix is None:  # the route no longer ends with the task id
+            return url_for("views.task_instance", dag_id=self.dag_id, task_id=task_id)
+        return self._prefix + self._quote(task_id)
+
+    def query(self, run_id: str, map_index: int) -> str:
+        """The query string (without "?") naming the run and map index."""
+        key = (run_id, map_index)
+        if key not in self._queries:
+            url = url_for(
+                "views.task_instance",
+                dag_id=self.dag_id,
+                task_id=self._MARKER,
+                run_id=run_id,
+                map_index=map_index,
+            )
+            self._queries[key] = url.partition("?")[2]
+        return self._queries[key]
+
+    def href(self, task_id: str, run_id: str, map_index: int) -> str:
+        return f"{self.path(task_id)}?{self.query(run_id, map_index)}"
 
 
 @bp.route("/dags/<dag_id>/grid")
@@ -51,12 +162,13 @@ def grid(dag_id: str) -> Any:
         )
     )
     rows = grid_rows.build_rows(serialized["task_group"], serialized["tasks"], run_ids, states)
+    links = TaskLinks(dag_id)
     return render_template(
         "grid.html",
         dag=queries.dag_summary(row),
         info=serialized["dag"],
         runs=runs,
-        rows=rows,
+        rows=grid_rows.printable(rows, run_ids, links.path, links.query),
         count=count,
         tab="grid",
     )
@@ -64,7 +176,7 @@ def grid(dag_id: str) -> Any:
 
 @bp.route("/dags/<dag_id>/graph")
 def graph(dag_id: str) -> Any:
-    row, serialized = dag_or_404(dag_id)
+    row, parsed = parsed_dag_or_404(dag_id)
     session = read_session()
     run_id = request.args.get("run_id")
     query = select(DagRunRow).where(DagRunRow.dag_id == dag_id)
@@ -73,6 +185,8 @@ def graph(dag_id: str) -> Any:
     if run_id and run is None:
         abort(404, description=f"DAG {dag_id!r} has no run {run_id!r}")
     states: dict[str, str | None] = {}
+    hrefs: dict[str, str] = {}
+    drawing = parsed.layout
     if run is not None:
         by_task = grid_rows.states_by_task(
             session.execute(
@@ -80,6 +194,9 @@ def graph(dag_id: str) -> Any:
             )
         )
         states = {task_id: grid_rows.summary_state(values) for (task_id, _r), values in by_task.items()}
+        links = TaskLinks(dag_id)
+        mapped = {n.task_id: 0 if n.is_mapped else -1 for n in drawing.nodes}
+        hrefs = {task_id: links.href(task_id, run.run_id, index) for task_id, index in mapped.items()}
     recent = list(
         session.scalars(
             select(DagRunRow.run_id)
@@ -88,15 +205,15 @@ def graph(dag_id: str) -> Any:
             .limit(25)
         )
     )
-    drawing = layout(serialized["spec"]["tasks"], serialized["tasks"])
     return render_template(
         "graph.html",
         dag=queries.dag_summary(row),
-        info=serialized["dag"],
+        info=parsed.serialized["dag"],
         run=run,
         recent=recent,
         drawing=drawing,
         states=states,
+        hrefs=hrefs,
         node_width=NODE_WIDTH,
         node_height=NODE_HEIGHT,
         tab="graph",

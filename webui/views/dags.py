@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import flash, redirect, render_template, request, url_for
+from flask import abort, flash, redirect, render_template, request
 
 from dagflow import actions
 from dagflow.exceptions import DagflowError
 from dagflow.scheduler.wakeup import wake_scheduler
+from dagflow.store.models import DagRow
 from webui import queries
-from webui.auth import current_user, requires
+from webui.auth import current_user, requires, safe_next
 from webui.db import read_session, settings, write_session
 from webui.views import bp
 
@@ -49,6 +50,8 @@ def dags() -> Any:
 @bp.route("/dags/<dag_id>/pause", methods=["POST"])
 @requires("op")
 def toggle_pause(dag_id: str) -> Any:
+    if read_session().get(DagRow, dag_id) is None:
+        abort(404, description=f"DAG {dag_id!r} not found")
     paused = request.form.get("paused") == "true"
     try:
         with write_session() as session:
@@ -58,4 +61,4 @@ def toggle_pause(dag_id: str) -> Any:
     else:
         wake_scheduler(settings().home)
         flash(f"DAG {dag_id} is now {'paused' if paused else 'active'}.", "success")
-    return redirect(request.form.get("next") or url_for("views.dags"))
+    return redirect(safe_next(request.form.get("next")))

@@ -46,9 +46,12 @@ def ti_or_404(dag_id: str, run_id: str, task_id: str, map_index: int) -> TaskIns
 
 def map_index_arg() -> int:
     try:
-        return int(request.args.get("map_index", -1))
+        value = int(request.args.get("map_index", -1))
     except ValueError:
-        abort(400, description="map_index must be an integer")
+        value = -2
+    if not -1 <= value <= 2**31 - 1:
+        abort(400, description="map_index must be an integer from -1 (not mapped) up")
+    return value
 
 
 @bp.route("/dags/<dag_id>/runs/<path:run_id>")
@@ -143,7 +146,11 @@ def log_file(dag_id: str, run_id: str, task_id: str, map_index: int, try_number:
     )
     if stored:
         return Path(stored)
-    return attempt_log_path(settings().log_folder, dag_id, run_id, task_id, map_index, try_number)
+    base = settings().log_folder
+    path = attempt_log_path(base, dag_id, run_id, task_id, map_index, try_number)
+    if not path.resolve().is_relative_to(base.resolve()):  # an id such as ".." must not leave the folder
+        abort(404, description="no log for this try")
+    return path
 
 
 def read_log(path: Path, offset: int) -> tuple[str, int]:

@@ -1,0 +1,80 @@
+"""The trigger form's pure part: which widget a param gets, and reading its text back (no database)."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from dagflow.models.param import Param
+from webui.trigger_form import form_fields, kind_of, read_form, read_value, text_of
+
+
+def dumped(default=None, **schema) -> dict:
+    return Param(default, **schema).dump()
+
+
+@pytest.mark.parametrize(
+    ("param", "kind"),
+    [
+        (dumped("x", type="string"), "string"),
+        (dumped(1, type=["integer", "null"]), "integer"),
+        (dumped(1.5, type="number"), "number"),
+        (dumped(True, type="boolean"), "boolean"),
+        (dumped("a", enum=["a", "b"]), "enum"),
+        (dumped([1], type="array"), "json"),
+        (dumped({}, type="object"), "json"),
+        (dumped(1, type=["integer", "string"]), "json"),
+        (dumped(7), "integer"),
+        (dumped(False), "boolean"),
+        (dumped(None), "string"),
+        (dumped({"a": 1}), "json"),
+    ],
+)
+def test_a_params_widget_follows_its_schema_type_or_else_its_default(param, kind):
+    assert kind_of(param) == kind
+
+
+def test_a_param_without_a_default_shows_an_empty_input():
+    no_default = Param(type="string").dump()
+    [field] = form_fields({"p": no_default})
+    assert field.text == "" and field.kind == "string"
+
+
+def test_an_empty_input_is_none_when_the_schema_allows_null_and_required_otherwise():
+    assert read_value(dumped(1, type=["integer", "null"]), "") is None
+    assert read_value(dumped("x", type="string"), "") == ""
+    with pytest.raises(ValueError, match="a value is required"):
+        read_value(dumped(1, type="integer"), "")
+
+
+def test_a_nullable_boolean_offers_an_empty_choice():
+    [field] = form_fields({"p": dumped(None, type=["boolean", "null"])})
+    assert field.options[0] == ("", "(none)")
+
+
+def test_each_invalid_input_gets_its_own_error_and_the_valid_ones_their_value():
+    params = {"n": dumped(1, type="integer", minimum=0), "s": dumped("a", type="string", maxLength=2)}
+    found = read_form(params, {"param.n": "-1", "param.s": "ok", "conf": "", "logical_date": ""})
+    assert set(found.errors) == {"n"} and "less than the minimum of 0" in found.errors["n"]
+    assert found.conf == {"s": "ok"}
+
+
+SCHEMAS_AND_VALUES = st.one_of(
+    st.tuples(st.just({"type": "integer"}), st.integers()),
+    st.tuples(st.just({"type": "number"}), st.floats(allow_nan=False, allow_infinity=False)),
+    st.tuples(st.just({"type": "string"}), st.text()),
+    st.tuples(st.just({"type": "boolean"}), st.booleans()),
+    st.tuples(st.just({"enum": ["a", 1, None, [2]]}), st.sampled_from(["a", 1, None, [2]])),
+    st.tuples(
+        st.just({"type": "array"}),
+        st.lists(st.one_of(st.integers(), st.text(), st.none(), st.dictionaries(st.text(), st.booleans()))),
+    ),
+)
+
+
+@given(SCHEMAS_AND_VALUES)
+def test_a_value_shown_in_its_input_reads_back_as_the_same_value(schema_and_value):
+    schema, value = schema_and_value
+    param = dumped(value, **schema)
+    assert read_value(param, text_of(kind_of(param), value)) == value
