@@ -112,7 +112,6 @@ class StoredDag:
     has_on_success_callback: bool
     has_on_failure_callback: bool
     dagrun_timeout: timedelta | None
-    data: dict[str, Any]
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> StoredDag:
@@ -141,5 +140,4 @@ class StoredDag:
             has_on_success_callback=bool(info.get("has_on_success_callback")),
             has_on_failure_callback=bool(info.get("has_on_failure_callback")),
             dagrun_timeout=timedelta(seconds=timeout) if timeout else None,
-            data=data,
         )

@@ -57,6 +57,8 @@ def decide_runs(scheduler: Scheduler, now: datetime) -> None:
         paused = set(session.scalars(select(DagRow.dag_id).where(DagRow.is_paused.is_(True))))
     released = {run for run in state.held_by_pause if run[0] not in paused}
     state.held_by_pause -= released
+    for run in released:  # nothing in it changed while it was held: look at all of it again
+        scheduler.cache.forget_changes(run)
     for dag_id, run_id in sorted(dirty | released):
         if dag_id in paused:
             state.held_by_pause.add((dag_id, run_id))
@@ -87,6 +89,7 @@ def decide_run(scheduler: Scheduler, dag_id: str, run_id: str, now: datetime) ->
                 records.values(),
                 now=now,
                 length_of=lambda task_id: length_of(session, stored, run, task_id),
+                changed=scheduler.cache.take_changes(key),
             )
     if decisions is None:
         _fail_timed_out(scheduler, stored, key, now)
@@ -97,6 +100,7 @@ def decide_run(scheduler: Scheduler, dag_id: str, run_id: str, now: datetime) ->
         if held:
             decisions.ready = [k for k in decisions.ready if k not in held]
             scheduler.state.recheck_runs.add(key)
+            scheduler.cache.forget_changes(key)  # the held ones did not change: look at all of it next time
     if decisions.waiting_until is not None:
         scheduler.timed(decisions.waiting_until)
     if not (decisions.new_states or decisions.ready or decisions.expansions or decisions.run_state):

@@ -27,6 +27,8 @@ class CachedRun:
     records: dict[Key, TIRecord] = field(default_factory=dict)
     read_at: datetime | None = None
     full_read_at: datetime | None = None
+    #: Tasks whose task instances others changed since the run was last decided (None: unknown, so all).
+    changed: set[str] | None = None
 
 
 class RunCache:
@@ -37,14 +39,32 @@ class RunCache:
         """The run's task instances, refreshed from the store."""
         cached = self.runs.get(run)
         if cached is None or cached.full_read_at is None or now - cached.full_read_at > FULL_RELOAD:
-            cached = CachedRun({r.key: r for r in ti_store.load_records(session, *run)}, now, now)
+            cached = CachedRun({r.key: r for r in ti_store.load_records(session, *run)}, now, now, None)
             self.runs[run] = cached
             return cached.records
         assert cached.read_at is not None
         for record in ti_store.load_records(session, *run, changed_since=cached.read_at - MARGIN):
+            known = cached.records.get(record.key)
+            moved = known is None or known.state != record.state or known.not_before != record.not_before
+            if moved and cached.changed is not None:
+                cached.changed.add(record.task_id)
             cached.records[record.key] = record
         cached.read_at = now
         return cached.records
+
+    def take_changes(self, run: RunKey) -> set[str] | None:
+        """The tasks changed by others since the last call (None after a whole read: decide everything)."""
+        cached = self.runs.get(run)
+        if cached is None:
+            return None
+        changed, cached.changed = cached.changed, set()
+        return changed
+
+    def forget_changes(self, run: RunKey) -> None:
+        """Decide the whole run next time (it must be looked at for a reason its rows do not show)."""
+        cached = self.runs.get(run)
+        if cached is not None:
+            cached.changed = None
 
     def forget(self, run: RunKey) -> None:
         self.runs.pop(run, None)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from sqlalchemy import select
 
 from dagflow.cli import cli
@@ -248,7 +250,8 @@ def test_the_stored_dag_reads_back_as_the_dag_the_file_defines(store_dags):
     path = store_dags.write("daily.py", DAILY)
     dag = DagBag(path).get_dag("daily")
 
-    stored = StoredDag.from_json(dag_row(store_dags.database, "daily").serialized)
+    serialized = dag_row(store_dags.database, "daily").serialized
+    stored = StoredDag.from_json(serialized)
 
     assert stored.spec == dag.spec()
     assert stored.spec.tasks["work"].retries == 2
@@ -256,4 +259,4 @@ def test_the_stored_dag_reads_back_as_the_dag_the_file_defines(store_dags):
     assert (stored.restriction.earliest, stored.restriction.catchup) == (dag.start_date, False)
     assert (stored.max_active_runs, stored.dagrun_timeout) == (3, dag.dagrun_timeout)
     assert stored.params.validate() == {"n": 2}
-    assert StoredDag.from_json(stored.data).spec == stored.spec
+    assert StoredDag.from_json(json.loads(json.dumps(serialized))).spec == stored.spec
