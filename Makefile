@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup run test lint unit oracle clean
+.PHONY: setup chromium run test lint unit oracle clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -29,7 +29,17 @@ lint: setup
 	$(BIN)/ruff check dagflow webui tests bench dags scheduler.py
 	$(BIN)/mypy
 
-unit: setup
+# Debian's Chromium for the browser tests (tests/browser), installed only when it is missing: a test
+# tool's download of its own browser fails on our machines. The index is refreshed only if it is stale.
+CHROMIUM := /usr/bin/chromium
+APT_INSTALL := DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+
+$(CHROMIUM):
+	$(APT_INSTALL) 2>&1 || { apt-get update -qq && $(APT_INSTALL); }
+
+chromium: $(CHROMIUM)
+
+unit: setup $(CHROMIUM)
 	$(BIN)/pytest -q
 
 test: lint unit

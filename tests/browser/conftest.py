@@ -1,0 +1,256 @@
+"""Browser tests: a real ``dagflow standalone`` driven through Debian's Chromium by Playwright.
+
+* ``dagflow_server`` (session): ``dagflow standalone`` as a subprocess in its own process group, on a
+  free port, with its own ``DAGFLOW_HOME`` (SQLite store) and a DAGs folder holding the repository's
+  ``dags/`` plus ``dag_files/``. Ready once the web UI answers and every DAG is in the store; killed
+  (the whole group: scheduler, workers and web server) at the end.
+* ``browser`` (session): Chromium from ``/usr/bin/chromium``, with the flags this machine needs.
+  Playwright's own browser download does not work here, so Chromium comes from Debian (``make test``
+  installs it); without it these tests are skipped.
+* ``page`` (per test): a page in a fresh browser context (no cookies). On failure a screenshot and
+  the end of the daemon's log are printed to help debugging.
+* ``log_in(page, username, password)``: logs in through the login form, as a person would.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Browser, Page
+
+HERE = Path(__file__).parent
+REPO = HERE.parent.parent
+CHROMIUM = Path("/usr/bin/chromium")
+#: Without the background-networking flags Chromium keeps trying to reach Google's hosts, and this
+#: machine's closed network refuses those connections many at a time.
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+ADMIN = "admin"
+#: The DAGs the tests use: the server is ready once all of them are in the store.
+DAG_IDS = ("example_branching", "example_etl", "browser_flaky")
+#: The file that dag_files/browser_flaky.py waits for, in $DAGFLOW_HOME.
+FLAG_NAME = "browser_flaky.flag"
+STARTUP_TIMEOUT = 60.0
+#: How long a page waits for a run to get somewhere: generous, since CI's machine may be busy.
+RUN_TIMEOUT = 60_000
+
+
+def _missing() -> str | None:
+    if not CHROMIUM.exists():
+        return f"{CHROMIUM} is missing: `make test` installs it (apt-get install chromium)"
+    if importlib.util.find_spec("playwright") is None:
+        return "the playwright package is missing: `make setup` installs the test extras"
+    return None
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Skip the browser tests, with the reason, on a machine without Chromium or Playwright."""
+    reason = _missing()
+    if reason is None:
+        return
+    for item in items:
+        if HERE in item.path.parents:
+            item.add_marker(pytest.mark.skip(reason=reason))
+
+
+@dataclass(frozen=True)
+class Server:
+    url: str
+    home: Path
+    admin_password: str
+    log: Path
+
+    def log_tail(self, lines: int = 40) -> str:
+        text = self.log.read_text(errors="replace") if self.log.exists() else ""
+        return "\n".join(text.splitlines()[-lines:])
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _dags_folder(target: Path) -> None:
+    """The repository's example DAGs plus this folder's ``dag_files/``."""
+    shutil.copytree(REPO / "dags", target, ignore=shutil.ignore_patterns("__pycache__"))
+    for source in (HERE / "dag_files").glob("*.py"):
+        shutil.copy(source, target / source.name)
+
+
+def _environment(home: Path, dags: Path, port: int) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DAGFLOW")}
+    env.update(
+        DAGFLOW_HOME=str(home),
+        DAGFLOW__DATABASE__URL=f"sqlite:///{home / 'dagflow.db'}",
+        DAGFLOW__CORE__DAGS_FOLDER=str(dags),
+        DAGFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION="True",
+        DAGFLOW__WEBSERVER__HOST="127.0.0.1",
+        DAGFLOW__WEBSERVER__PORT=str(port),
+    )
+    return env
+
+
+def _answers(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url + "login", timeout=2) as response:
+            return bool(response.status == 200)
+    except (urllib.error.URLError, OSError):
+        return False
+
+
+def _stored_dags(database_url: str) -> set[str]:
+    from sqlalchemy import select
+
+    from dagflow.store.engine import Database
+    from dagflow.store.models import DagRow
+
+    database = Database(database_url)
+    try:
+        with database.session() as session:
+            return set(session.scalars(select(DagRow.dag_id).where(DagRow.is_active.is_(True))))
+    except Exception:  # the store may not be migrated yet
+        return set()
+    finally:
+        database.dispose()
+
+
+def _wait_until_ready(process: subprocess.Popen[bytes], server: Server) -> None:
+    """The web UI answers, the admin's password is written and every DAG file's DAG is stored."""
+    deadline = time.monotonic() + STARTUP_TIMEOUT
+    database_url = f"sqlite:///{server.home / 'dagflow.db'}"
+    missing = set(DAG_IDS)
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            pytest.fail(f"dagflow standalone exited ({process.returncode}):\n{server.log_tail()}")
+        if _answers(server.url) and (server.home / "standalone_admin_password.txt").exists():
+            missing = set(DAG_IDS) - _stored_dags(database_url)
+            if not missing:
+                return
+        time.sleep(0.3)
+    pytest.fail(
+        f"dagflow standalone not ready in {STARTUP_TIMEOUT}s (DAGs missing: {sorted(missing)}):\n"
+        f"{server.log_tail()}"
+    )
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    """SIGTERM to the whole group (scheduler, workers, web server), SIGKILL if it lingers."""
+    if process.poll() is None:
+        os.killpg(process.pid, signal.SIGTERM)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            process.wait(10)
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGKILL)  # whatever of the group is left, workers included
+    process.wait()
+
+
+@pytest.fixture(scope="session")
+def dagflow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    root = tmp_path_factory.mktemp("browser")
+    home, dags = root / "home", root / "dags"
+    home.mkdir()
+    _dags_folder(dags)
+    port = _free_port()
+    log = root / "standalone.log"
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [str(Path(sys.executable).with_name("dagflow")), "standalone"],
+            env=_environment(home, dags, port),
+            cwd=root,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+    try:
+        server = Server(f"http://127.0.0.1:{port}/", home, "", log)
+        _wait_until_ready(process, server)
+        password = (home / "standalone_admin_password.txt").read_text().strip()
+        yield Server(server.url, home, password, log)
+    finally:
+        _stop(process)
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Browser]:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        # launch() gives Chromium a new, empty --user-data-dir of its own, removed on close.
+        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+FAILED = pytest.StashKey[bool]()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    report = yield
+    if report.when == "call":
+        item.stash[FAILED] = report.failed
+    return report
+
+
+@pytest.fixture
+def page(
+    browser: Browser, dagflow_server: Server, request: pytest.FixtureRequest, tmp_path: Path
+) -> Iterator[Page]:
+    context = browser.new_context(base_url=dagflow_server.url)
+    context.set_default_timeout(15_000)
+    the_page = context.new_page()
+    yield the_page
+    if request.node.stash.get(FAILED, False):
+        shot = tmp_path / "failure.png"
+        with contextlib.suppress(Exception):  # a crashed page has no screenshot; the log still helps
+            the_page.screenshot(path=str(shot), full_page=True)
+        print(f"page {the_page.url}, screenshot {shot}\n--- dagflow standalone log ---")
+        print(dagflow_server.log_tail())
+    context.close()
+
+
+def log_in(page: Page, username: str, password: str) -> None:
+    """Open the site, get sent to the login form, fill it in and land on the DAGs list."""
+    from playwright.sync_api import expect
+
+    page.goto("/")
+    expect(page).to_have_url(re.compile(r"/login"))
+    page.get_by_label("User name").fill(username)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Log in").click()
+    expect(page.locator("header.top .who")).to_contain_text(username)
+
+
+@pytest.fixture
+def admin_page(page: Page, dagflow_server: Server) -> Page:
+    """A page logged in as the standalone admin, on the DAGs list."""
+    log_in(page, ADMIN, dagflow_server.admin_password)
+    return page
