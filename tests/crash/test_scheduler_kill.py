@@ -156,7 +156,11 @@ def test_a_scheduler_killed_at_any_moment_and_restarted_completes_the_run(crash:
     assert tries["extract"][0].pid == running["extract"]
     assert [r.state for r in tries["step_1"]] == ["up_for_retry", "success"]  # given up, then retried
     assert "heartbeat" in (tries["step_1"][0].error or "")
-    assert [line.kind for line in crash.journal_lines() if line.pid == silent] == ["start", "end"]
+    # Woken, the orphan either finishes its task or is stopped by its own heartbeat check first (it is
+    # not its try any more); either way its outcome is not the one recorded.
+    orphan_lines = [line.kind for line in crash.journal_lines() if line.pid == silent]
+    assert orphan_lines in (["start"], ["start", "end"])
+    assert all(r.pid != silent for r in tries["step_1"][1:]), "the orphan's late outcome was recorded"
     for label, rows in tries.items():  # a try lost with its scheduler was given up, with the reason
         assert rows[-1].state == "success"
         assert all(r.state == "up_for_retry" and r.error for r in rows[:-1]), label
