@@ -20,16 +20,14 @@ from dagflow.store.models import (
     ImportErrorRow,
     PoolRow,
     TaskInstanceRow,
-    TaskInstanceTryRow,
     UserRow,
     XComRow,
 )
+from dagflow.store.rows import iso, run_json, ti_json, try_json
 
 TI = TaskInstanceRow
-
-
-def iso(value: datetime | None) -> str | None:
-    return value.isoformat(timespec="microseconds") if value is not None else None
+#: The API's names for the row dicts shared with the CLI.
+run_summary, ti_summary, try_summary = run_json, ti_json, try_json
 
 
 @dataclass
@@ -263,67 +261,6 @@ def list_runs(
         .limit(limit)
     )
     return Page([run_summary(r) for r in rows], total, offset, limit)
-
-
-def run_summary(run: DagRunRow) -> dict[str, Any]:
-    return {
-        "dag_id": run.dag_id,
-        "run_id": run.run_id,
-        "state": run.state,
-        "run_type": run.run_type,
-        "logical_date": iso(run.logical_date),
-        "data_interval_start": iso(run.data_interval_start),
-        "data_interval_end": iso(run.data_interval_end),
-        "run_after": iso(run.run_after),
-        "queued_at": iso(run.queued_at),
-        "start_date": iso(run.start_date),
-        "end_date": iso(run.end_date),
-        "conf": run.conf,
-        "note": run.note,
-        "triggered_by": run.triggered_by,
-    }
-
-
-def ti_summary(ti: TaskInstanceRow) -> dict[str, Any]:
-    return {
-        "dag_id": ti.dag_id,
-        "run_id": ti.run_id,
-        "task_id": ti.task_id,
-        "map_index": ti.map_index,
-        "state": ti.state,
-        "try_number": ti.try_number,
-        "max_tries": ti.max_tries,
-        "queued_at": iso(ti.queued_at),
-        "start_date": iso(ti.start_date),
-        "end_date": iso(ti.end_date),
-        "duration": ti.duration,
-        "hostname": ti.hostname,
-        "pid": ti.pid,
-        "pool": ti.pool,
-        "pool_slots": ti.pool_slots,
-        "priority_weight": ti.priority_weight,
-        "operator": ti.operator,
-        "not_before": iso(ti.not_before),
-        "error": ti.error,
-        "note": ti.note,
-        "rendered_fields": ti.rendered_fields,
-    }
-
-
-def try_summary(row: TaskInstanceTryRow) -> dict[str, Any]:
-    return {
-        "task_id": row.task_id,
-        "map_index": row.map_index,
-        "try_number": row.try_number,
-        "state": row.state,
-        "queued_at": iso(row.queued_at),
-        "start_date": iso(row.start_date),
-        "end_date": iso(row.end_date),
-        "duration": row.duration,
-        "hostname": row.hostname,
-        "pid": row.pid,
-        "error": row.error,
-    }
 
 
 def xcom_summary(row: XComRow) -> dict[str, Any]:

@@ -117,11 +117,6 @@ def _safe_url(url: str) -> str:
         return "<invalid url>"
 
 
-def iso(value: datetime | None) -> str | None:
-    """ISO 8601 with microseconds, as the commands print times."""
-    return value.isoformat(timespec="microseconds") if value is not None else None
-
-
 def echo_json(value: Any) -> None:
     click.echo(json.dumps(value, indent=2, default=str))
 

@@ -17,7 +17,6 @@ from dagflow.cli.common import (
     dags_folder_option,
     echo_json,
     fail,
-    iso,
     load_dagbag,
     load_settings,
     open_database,
@@ -29,6 +28,7 @@ from dagflow.exceptions import DagflowError
 from dagflow.states import RunState, TaskState
 from dagflow.store.engine import Database
 from dagflow.store.models import DagRow, DagRunRow, TaskInstanceRow, TaskInstanceTryRow
+from dagflow.store.rows import run_json, ti_json
 
 TI = TaskInstanceRow
 
@@ -219,7 +219,7 @@ def runs_list(dag_id: str | None, state: str | None, limit: int, as_json: bool) 
     if state:
         query = query.where(DagRunRow.state == state)
     with open_database().session() as session:
-        rows = [_run_json(r) for r in session.scalars(query)]
+        rows = [run_json(r) for r in session.scalars(query)]
     if as_json:
         echo_json(rows)
         return
@@ -240,22 +240,6 @@ def runs_list(dag_id: str | None, state: str | None, limit: int, as_json: bool) 
     )
 
 
-def _run_json(run: DagRunRow) -> dict[str, Any]:
-    return {
-        "dag_id": run.dag_id,
-        "run_id": run.run_id,
-        "state": run.state,
-        "run_type": run.run_type,
-        "logical_date": iso(run.logical_date),
-        "data_interval_start": iso(run.data_interval_start),
-        "data_interval_end": iso(run.data_interval_end),
-        "queued_at": iso(run.queued_at),
-        "start_date": iso(run.start_date),
-        "end_date": iso(run.end_date),
-        "conf": run.conf,
-    }
-
-
 @runs.command("show")
 @click.argument("dag_id")
 @click.argument("run_id")
@@ -271,8 +255,8 @@ def runs_show(dag_id: str, run_id: str, as_json: bool) -> None:
         except DagflowError as exc:
             fail(str(exc))
         query = select(TI).where(TI.dag_id == dag_id, TI.run_id == run_id).order_by(TI.task_id, TI.map_index)
-        instances = [_ti_json(ti) for ti in session.scalars(query)]
-        report = {**_run_json(run), "task_instances": instances}
+        instances = [ti_json(ti) for ti in session.scalars(query)]
+        report = {**run_json(run), "task_instances": instances}
     if as_json:
         echo_json(report)
         return
@@ -292,22 +276,6 @@ def runs_show(dag_id: str, run_id: str, as_json: bool) -> None:
             for t in instances
         ],
     )
-
-
-def _ti_json(ti: TaskInstanceRow) -> dict[str, Any]:
-    return {
-        "task_id": ti.task_id,
-        "map_index": ti.map_index,
-        "state": ti.state,
-        "try_number": ti.try_number,
-        "max_tries": ti.max_tries,
-        "queued_at": iso(ti.queued_at),
-        "start_date": iso(ti.start_date),
-        "end_date": iso(ti.end_date),
-        "duration": ti.duration,
-        "hostname": ti.hostname,
-        "error": ti.error,
-    }
 
 
 # -- dagflow tasks ... -----------------------------------------------------------------------------------
