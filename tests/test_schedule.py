@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from itertools import pairwise
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -91,7 +92,7 @@ def test_a_fire_time_that_happens_twice_on_the_autumn_day_runs_once():
 def test_an_hourly_cron_neither_doubles_nor_drops_a_run_when_the_clock_goes_back():
     timetable = CronTriggerTimetable("0 * * * *", BERLIN)
     found = runs(timetable, Restriction(datetime(2024, 10, 27, 0, 0, tzinfo=BERLIN), None, True), 5)
-    gaps = {b.logical_date - a.logical_date for a, b in zip(found, found[1:], strict=False)}
+    gaps = {b.logical_date - a.logical_date for a, b in pairwise(found)}
     assert gaps == {timedelta(hours=1)}
     assert len({r.logical_date for r in found}) == 5
 
