@@ -11,9 +11,10 @@ down the whole DAG in one call.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from heapq import heappop, heappush
 from math import prod
 
 from dagflow.spec import DagSpec, TaskSpec
@@ -87,19 +88,121 @@ def initial_task_instances(spec: DagSpec) -> list[TIRecord]:
     return records
 
 
+_TIMED = (TaskState.UP_FOR_RETRY, TaskState.UP_FOR_RESCHEDULE)
+
+
+class RunRecords:
+    """One run's task instances, indexed by key and by task, with a running count of their states.
+
+    :func:`decide` builds one from any iterable of records. A caller that decides the same run again
+    and again (the scheduler) keeps one between calls, and changes it only through :meth:`put` and
+    :meth:`set_state`: deciding after a few changes then costs in proportion to those changes, since
+    nothing has to be grouped or counted again.
+    """
+
+    def __init__(self, records: Iterable[TIRecord] = ()):
+        self.by_key: dict[Key, TIRecord] = {}
+        self.by_task: dict[str, list[TIRecord]] = {}
+        #: How many task instances are in each state.
+        self.counts: Counter[TaskState] = Counter()
+        #: The task instances waiting for a retry or a reschedule (looked at on every decision).
+        self.timed: dict[Key, TIRecord] = {}
+        for record in records:
+            self.put(record)
+
+    def __iter__(self) -> Iterator[TIRecord]:
+        return iter(self.by_key.values())
+
+    def __len__(self) -> int:
+        return len(self.by_key)
+
+    def __getitem__(self, key: Key) -> TIRecord:
+        return self.by_key[key]
+
+    def get(self, key: Key) -> TIRecord | None:
+        return self.by_key.get(key)
+
+    def put(self, record: TIRecord) -> bool:
+        """Add ``record``, or copy it onto the known one with its key; True if it is new or its state
+        or ``not_before`` changed."""
+        known = self.by_key.get(record.key)
+        if known is None:
+            self.by_key[record.key] = record
+            self.by_task.setdefault(record.task_id, []).append(record)
+            self._count(record, 1)
+            return True
+        moved = known.state is not record.state or known.not_before != record.not_before
+        if known.state is not record.state:
+            self.set_state(known.key, record.state)
+        known.try_number, known.max_tries, known.not_before = (
+            record.try_number,
+            record.max_tries,
+            record.not_before,
+        )
+        return moved
+
+    def set_state(self, key: Key, state: TaskState) -> TIRecord:
+        record = self.by_key[key]
+        self._count(record, -1)
+        record.state = state
+        self._count(record, 1)
+        return record
+
+    def _count(self, record: TIRecord, step: int) -> None:
+        self.counts[record.state] += step
+        if record.state in _TIMED:
+            if step > 0:
+                self.timed[record.key] = record
+            else:
+                self.timed.pop(record.key, None)
+
+
 class _Pass:
     """One evaluation pass: state lookups with this pass's decisions layered on top."""
 
-    def __init__(self, spec: DagSpec, tis: Iterable[TIRecord]):
+    def __init__(self, spec: DagSpec, records: RunRecords):
         self.spec = spec
-        self.by_task: dict[str, list[TIRecord]] = {}
-        for ti in tis:
-            self.by_task.setdefault(ti.task_id, []).append(ti)
+        self.records = records
+        self.by_task = records.by_task
         self.overlay: dict[Key, TaskState] = {}
         #: The tasks to evaluate (None: all); a state decided here adds the tasks it affects.
         self.candidates: set[str] | None = None
+        #: Tasks still to visit in this pass, by topological position (when not visiting all).
+        self._queue: list[tuple[int, str]] = []
+        self._at = -1
         self._tally: dict[str, Counter[TaskState]] = {}
         self._counts: dict[tuple[str, bool], UpstreamCounts] = {}
+
+    def visits(self, candidates: set[str] | None) -> Iterator[tuple[str, bool]]:
+        """The tasks to look at, in topological order, each with whether to evaluate all its task
+        instances (a candidate) or only those waiting for a retry or a reschedule."""
+        if candidates is None:
+            for task_id in self.spec.order:
+                yield task_id, True
+            return
+        self.candidates = set()
+        self._add_candidates(candidates)
+        position = self.spec.position
+        for task_id in {record.task_id for record in self.records.timed.values()}:
+            if task_id in position:
+                heappush(self._queue, (position[task_id], task_id))
+        while self._queue:
+            index, task_id = heappop(self._queue)
+            if index > self._at:  # (a task may be queued twice: as a candidate and for its timed ones)
+                self._at = index
+                yield task_id, task_id in self.candidates
+
+    def _add_candidates(self, task_ids: Iterable[str]) -> None:
+        """Tasks to evaluate; those whose turn in this pass has passed wait for the next decision."""
+        assert self.candidates is not None
+        position = self.spec.position
+        for task_id in task_ids:
+            index = position.get(task_id)
+            if task_id in self.candidates or index is None:
+                continue
+            self.candidates.add(task_id)
+            if index > self._at:
+                heappush(self._queue, (index, task_id))
 
     def state(self, ti: TIRecord) -> TaskState:
         return self.overlay.get(ti.key, ti.state)
@@ -108,8 +211,8 @@ class _Pass:
         self.overlay[ti.key] = state
         self._tally.pop(ti.task_id, None)
         if self.candidates is not None:
-            self.candidates.update(self.spec.tasks[ti.task_id].downstream)
-            self.candidates.update(self.spec.setup_dependents.get(ti.task_id, ()))
+            self._add_candidates(self.spec.tasks[ti.task_id].downstream)
+            self._add_candidates(self.spec.setup_dependents.get(ti.task_id, ()))
         if self.spec.tasks[ti.task_id].is_setup:
             self._counts.clear()
         else:
@@ -173,7 +276,7 @@ def decide(
     a retry or a reschedule; without it, every task is. A run that looks stuck is always evaluated
     whole before it is declared deadlocked.
     """
-    records = list(tis)
+    records = tis if isinstance(tis, RunRecords) else RunRecords(tis)
     decisions = _evaluate(spec, records, now, length_of, explain, _affected(spec, changed))
     if changed is not None and decisions.run_state is RunState.FAILED and _unfinished(records, decisions):
         decisions = _evaluate(spec, records, now, length_of, explain, None)
@@ -194,33 +297,28 @@ def _affected(spec: DagSpec, changed: Iterable[str] | None) -> set[str] | None:
     return affected
 
 
-def _unfinished(records: list[TIRecord], decisions: Decisions) -> bool:
+def _unfinished(records: RunRecords, decisions: Decisions) -> bool:
     return any(decisions.new_states.get(r.key, r.state) not in FINISHED for r in records)
 
 
 def _evaluate(
     spec: DagSpec,
-    records: list[TIRecord],
+    records: RunRecords,
     now: datetime,
     length_of: LengthOf,
     explain: bool,
     candidates: set[str] | None,
 ) -> Decisions:
     run = _Pass(spec, records)
-    run.candidates = candidates
     decisions = Decisions()
-    for task_id in spec.order:
+    for task_id, evaluate_all in run.visits(candidates):
         task = spec.tasks[task_id]
-        evaluate_all = candidates is None or task_id in candidates
         for ti in run.by_task.get(task_id, ()):
             if evaluate_all or ti.state in _TIMED:
                 _decide_one(run, task, ti, now, length_of, decisions, explain)
     decisions.new_states = dict(run.overlay)
     decisions.run_state = _run_state(run, decisions)
     return decisions
-
-
-_TIMED = (TaskState.UP_FOR_RETRY, TaskState.UP_FOR_RESCHEDULE)
 
 
 def _decide_one(
@@ -270,9 +368,18 @@ def _expand(run: _Pass, task: TaskSpec, ti: TIRecord, length_of: LengthOf, decis
         decisions.expansions[task.task_id] = count
 
 
+def _state_counts(run: _Pass) -> Counter[TaskState]:
+    """How many task instances are in each state, this pass's decisions included."""
+    counts = run.records.counts.copy()
+    for key, state in run.overlay.items():
+        counts[run.records.by_key[key].state] -= 1
+        counts[state] += 1
+    return counts
+
+
 def _run_state(run: _Pass, decisions: Decisions) -> RunState | None:
-    states = [run.state(ti) for tis in run.by_task.values() for ti in tis]
-    unfinished = [s for s in states if s not in FINISHED]
+    counts = _state_counts(run)
+    unfinished = [s for s, n in counts.items() if n > 0 and s not in FINISHED]
     if not unfinished and not decisions.expansions:
         leaf_states = [
             run.state(ti)

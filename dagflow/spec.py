@@ -86,6 +86,11 @@ class DagSpec:
     extra: dict[str, Any] = field(default_factory=dict)
 
     @cached_property
+    def position(self) -> dict[str, int]:
+        """Each task's index in the topological order."""
+        return {task_id: index for index, task_id in enumerate(self.order)}
+
+    @cached_property
     def setup_dependents(self) -> dict[str, tuple[str, ...]]:
         """For each setup, the tasks in its scope that are not its direct downstream."""
         found: dict[str, list[str]] = {}
