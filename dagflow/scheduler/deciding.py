@@ -5,12 +5,13 @@ Task instances found ready become ``scheduled``; :mod:`queueing` hands them out 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, tuple_
 
-from dagflow.decisions import Decisions, Key, TIRecord, decide
+from dagflow.decisions import Decisions, Key, RunRecords, decide
 from dagflow.execution.taskrunner import utcnow
 from dagflow.scheduler import runs as run_ops
 from dagflow.scheduler.runcache import MARGIN
@@ -41,74 +42,123 @@ def collect_changed_runs(scheduler: Scheduler, session: Any, now: datetime) -> N
         running = select(DagRunRow.dag_id, DagRunRow.run_id).where(DagRunRow.state == RunState.RUNNING.value)
         found |= {(d, r) for d, r in session.execute(running)}
     else:
-        changed = select(TI.dag_id, TI.run_id).where(TI.updated_at >= since).distinct()
+        # not DISTINCT: SQLite would then walk the whole table in key order instead of the
+        # updated_at index, a read that grows with the history kept
+        changed = select(TI.dag_id, TI.run_id).where(TI.updated_at >= since)
         found |= {(d, r) for d, r in session.execute(changed)}
     state.dirty_runs |= found
 
 
 def decide_runs(scheduler: Scheduler, now: datetime) -> None:
     """Decide the runs that changed. Runs of paused DAGs are left as they are, as in Airflow, and
-    looked at again once their DAG is unpaused."""
+    looked at again once their DAG is unpaused.
+
+    Every run is evaluated while reading only, in one read of the store for the whole pass (the runs
+    with their DAG's paused flag in one query, their task instances from the run cache); then what was
+    decided for each run is recorded in one short write of its own. Reading outside the write
+    transactions keeps SQLite's write lock free for the workers; every write is guarded by the state
+    it expects, so a change made meanwhile is never overwritten.
+    """
     state = scheduler.state
     dirty, state.dirty_runs = state.dirty_runs, set()
     if not dirty and not state.held_by_pause:
         return
     with scheduler.db.session() as session:
-        paused = set(session.scalars(select(DagRow.dag_id).where(DagRow.is_paused.is_(True))))
-    released = {run for run in state.held_by_pause if run[0] not in paused}
-    state.held_by_pause -= released
-    for run in released:  # nothing in it changed while it was held: look at all of it again
-        scheduler.cache.forget_changes(run)
-    for dag_id, run_id in sorted(dirty | released):
-        if dag_id in paused:
-            state.held_by_pause.add((dag_id, run_id))
-            continue
-        decide_run(scheduler, dag_id, run_id, now)
+        running = _running_runs(session, dirty | state.held_by_pause)
+        runs = _not_paused(scheduler, dirty, running)
+        scheduler.cache.refresh(session, runs, now)
+        verdicts = [_evaluate_run(scheduler, session, running[key][0], now) for key in runs]
+    for verdict in verdicts:
+        if verdict is not None:
+            _act(scheduler, verdict, now)
 
 
-def decide_run(scheduler: Scheduler, dag_id: str, run_id: str, now: datetime) -> None:
-    """One run: evaluate it while reading only, then record what was decided in one short write.
+def _not_paused(
+    scheduler: Scheduler, dirty: set[tuple[str, str]], running: dict[tuple[str, str], tuple[DagRunRow, bool]]
+) -> list[tuple[str, str]]:
+    """The runs to decide: the running ones of unpaused DAGs, among those that changed and those held
+    by their DAG's pause (which are looked at whole again once it is unpaused)."""
+    state = scheduler.state
+    for key in (dirty | state.held_by_pause) - running.keys():  # no longer running, or its DAG is gone
+        scheduler.cache.forget(key)
+    paused = {key for key, (_, is_paused) in running.items() if is_paused}
+    for key in state.held_by_pause - paused:  # nothing in it changed while it was held: look at all of it
+        scheduler.cache.forget_changes(key)
+    state.held_by_pause = paused
+    return sorted(running.keys() - paused)
 
-    Reading outside the write transaction keeps SQLite's write lock free for the workers; every write
-    is guarded by the state it expects, so a change made meanwhile is never overwritten.
-    """
-    key = (dag_id, run_id)
-    with scheduler.db.session() as session:
-        run = _running_run(session, dag_id, run_id)
-        stored = scheduler.stored_dag(session, dag_id) if run is not None else None
-        if run is None or stored is None:
-            scheduler.cache.forget(key)
-            return
-        if run_ops.timed_out(stored, run, now):
-            decisions = None
-        else:
-            _watch_timeout(scheduler, stored, run)
-            records = scheduler.cache.records(session, key, now)
-            decisions = decide(
-                stored.spec,
-                records.values(),
-                now=now,
-                length_of=lambda task_id: length_of(session, stored, run, task_id),
-                changed=scheduler.cache.take_changes(key),
+
+def _running_runs(session: Any, keys: set[tuple[str, str]]) -> dict[tuple[str, str], tuple[DagRunRow, bool]]:
+    """Those of these runs that are running, each with whether its DAG is paused."""
+    found: dict[tuple[str, str], tuple[DagRunRow, bool]] = {}
+    wanted = sorted(keys)
+    for start in range(0, len(wanted), ti_store.CHUNK):
+        query = (
+            select(DagRunRow, DagRow.is_paused)
+            .join(DagRow, DagRow.dag_id == DagRunRow.dag_id)
+            .where(
+                tuple_(DagRunRow.dag_id, DagRunRow.run_id).in_(wanted[start : start + ti_store.CHUNK]),
+                DagRunRow.state == RunState.RUNNING.value,
             )
-    if decisions is None:
-        _fail_timed_out(scheduler, stored, key, now)
-        return
+        )
+        for run, is_paused in session.execute(query):
+            found[(run.dag_id, run.run_id)] = (run, bool(is_paused))
+    return found
+
+
+@dataclass
+class _Verdict:
+    """What was decided for one run, to be recorded."""
+
+    stored: StoredDag
+    run: DagRunRow
+    records: RunRecords
+    #: None: the run is past its ``dagrun_timeout``.
+    decisions: Decisions | None
+
+
+def _evaluate_run(scheduler: Scheduler, session: Any, run: DagRunRow, now: datetime) -> _Verdict | None:
+    """Evaluate one running run, reading only."""
+    key = (run.dag_id, run.run_id)
+    stored = scheduler.stored_dag(session, run.dag_id)
+    if stored is None:
+        scheduler.cache.forget(key)
+        return None
+    records = scheduler.cache.records(key)
+    if run_ops.timed_out(stored, run, now):
+        return _Verdict(stored, run, records, None)
+    _watch_timeout(scheduler, stored, run)
+    decisions = decide(
+        stored.spec,
+        records,
+        now=now,
+        length_of=lambda task_id: length_of(session, stored, run, task_id),
+        changed=scheduler.cache.take_changes(key),
+    )
     if decisions.ready and any(stored.spec.tasks[k[0]].depends_on_past for k in decisions.ready):
-        with scheduler.db.session() as session:
-            held = held_by_past(session, stored, run, decisions.ready)
+        held = held_by_past(session, stored, run, decisions.ready)
         if held:
             decisions.ready = [k for k in decisions.ready if k not in held]
             scheduler.state.recheck_runs.add(key)
             scheduler.cache.forget_changes(key)  # the held ones did not change: look at all of it next time
     if decisions.waiting_until is not None:
         scheduler.timed(decisions.waiting_until)
+    return _Verdict(stored, run, records, decisions)
+
+
+def _act(scheduler: Scheduler, verdict: _Verdict, now: datetime) -> None:
+    """Record what was decided for one run, in one short write."""
+    key = (verdict.run.dag_id, verdict.run.run_id)
+    decisions = verdict.decisions
+    if decisions is None:
+        _fail_timed_out(scheduler, verdict.stored, key, now)
+        return
     if not (decisions.new_states or decisions.ready or decisions.expansions or decisions.run_state):
         return
     with scheduler.db.session(write=True) as session:
         # stamped with the time of writing, not the pass's start: an upstream that ended while this
         # pass ran must not end after the downstream it let through (or the run) was decided
-        _record(scheduler, session, stored, key, records, decisions, utcnow())
+        _record(scheduler, session, verdict.stored, key, verdict.records, decisions, utcnow())
 
 
 def _watch_timeout(scheduler: Scheduler, stored: StoredDag, run: DagRunRow) -> None:
@@ -139,14 +189,14 @@ def _record(
     session: Any,
     stored: StoredDag,
     key: tuple[str, str],
-    records: dict[Key, TIRecord],
+    records: RunRecords,
     decisions: Decisions,
     now: datetime,
 ) -> None:
     dag_id, run_id = key
     ti_store.apply_new_states(session, dag_id, run_id, decisions.new_states, now)
     for ti_key, new_state in decisions.new_states.items():
-        records[ti_key].state = new_state
+        records.set_state(ti_key, new_state)
     if decisions.expansions:
         for task_id, count in decisions.expansions.items():
             ti_store.expand_mapped(session, stored.spec, dag_id, run_id, task_id, count, now)
@@ -156,14 +206,12 @@ def _record(
     if empty:  # an EmptyOperator without callbacks succeeds without going to a worker
         ti_store.mark_empty_success(session, dag_id, run_id, empty, now)
         for ti_key in empty:
-            records[ti_key].state = TaskState.SUCCESS
-            records[ti_key].try_number += 1
+            records.set_state(ti_key, TaskState.SUCCESS).try_number += 1
         scheduler.state.dirty_runs.add(key)
     ready = [(k, records[k].state) for k in decisions.ready if not stored.spec.tasks[k[0]].is_empty]
     ti_store.mark_scheduled(session, dag_id, run_id, ready, now)
     for ti_key, previous in ready:
-        record = records[ti_key]
-        record.state = TaskState.SCHEDULED
+        record = records.set_state(ti_key, TaskState.SCHEDULED)
         record.try_number += 0 if previous is TaskState.UP_FOR_RESCHEDULE else 1
     if decisions.run_state is None:
         return

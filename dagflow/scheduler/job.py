@@ -236,22 +236,28 @@ class Scheduler:
         now = utcnow()
         self._handle_events(self.executor.poll(), now)
         self._keep_processor_alive()
-        self._read_processor()
+        woken = self._read_wakeups() | self._read_processor()
         self._heartbeat(now)
         liveness.check_zombies(self, now)
-        # A timer set by an earlier pass (a retry due, a run timing out) stays set until it fires:
-        # the runs that set it may not be decided again before then. When it fires, look at once.
+        # A timer set by an earlier pass (a retry due, a run timing out, a run's slot freed) stays
+        # set until it fires: the runs that set it may not be decided again before then. When it
+        # fires, look at once.
         fired = self.state.next_timed is not None and self.state.next_timed <= now
         if fired:
             self.state.next_timed = None
-        with self.db.session() as session:
-            due = run_ops.dags_wanting_runs(self, session, now)
-            starting = run_ops.has_queued_runs(session)
-            if fired or time.monotonic() - self.state.last_poll >= self.options.poll_interval:
-                self.state.last_poll = time.monotonic()
+        due: list[str] = []
+        starting = False
+        # Runs are created, triggered and unpaused by others (who wake this loop) or when a timer set
+        # here fires; anything else (another scheduler, a lost wake-up) is found by polling. Passes
+        # that only follow up finished attempts skip these reads.
+        if woken or fired or time.monotonic() - self.state.last_poll >= self.options.poll_interval:
+            self.state.last_poll = time.monotonic()
+            with self.db.session() as session:
+                due = run_ops.dags_wanting_runs(self, session, now)
+                starting = run_ops.has_queued_runs(session)
                 deciding.collect_changed_runs(self, session, now)
-                self.state.dirty_runs |= self.state.recheck_runs
-                self.state.recheck_runs = set()
+            self.state.dirty_runs |= self.state.recheck_runs
+            self.state.recheck_runs = set()
         if due or starting:
             with self.db.session(write=True) as session:
                 run_ops.create_due_runs(self, session, now, due)
@@ -274,8 +280,6 @@ class Scheduler:
         if self.executor.outstanding():
             timeout = min(timeout, self.options.heartbeat_interval)
         multiprocessing.connection.wait(waitables, timeout)
-        if self._wakeup is not None:
-            self._wakeup.drain()
 
     def _space_out_passes(self) -> None:
         """With a backlog in the executor there is no hurry: let finished attempts gather into a batch."""
@@ -302,7 +306,10 @@ class Scheduler:
 
     def _handle_events(self, events: list[ExecutorEvent], now: datetime) -> None:
         for event in events:
-            self.state.dirty_runs.add((event.workload.dag_id, event.workload.run_id))
+            # an attempt that started changes nothing the decisions look at (queued and running are
+            # both in flight): only one that ended, or never will, is a reason to decide its run again
+            if event.kind != "started":
+                self.state.dirty_runs.add((event.workload.dag_id, event.workload.run_id))
         lost = [e for e in events if e.kind == "lost"]
         if lost:
             with self.db.session(write=True) as session:
@@ -315,7 +322,12 @@ class Scheduler:
             log.warning("the DAG processor exited with code %s; starting a new one", self._processor.exitcode)
             self._start_processor()
 
-    def _read_processor(self) -> None:
+    def _read_wakeups(self) -> bool:
+        """Whether someone woke this loop since the last pass (see :mod:`dagflow.scheduler.wakeup`)."""
+        return self._wakeup is not None and self._wakeup.drain() > 0
+
+    def _read_processor(self) -> bool:
+        """Reload the DAGs the DAG processor reports changed; whether it reported any."""
         conn = self._processor_conn
         changed: set[str] = set()
         while conn is not None and conn.poll():
@@ -326,6 +338,7 @@ class Scheduler:
                 break
         if changed:
             self._reload_dags(changed)
+        return bool(changed)
 
     def _reload_dags(self, dag_ids: set[str] | None) -> None:
         with self.db.session() as session:

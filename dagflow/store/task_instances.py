@@ -79,6 +79,25 @@ def load_records(
     ]
 
 
+_STATES = {state.value: state for state in TaskState}
+
+
+def changed_records(session: Session, changed_since: datetime) -> list[tuple[str, str, TIRecord]]:
+    """``(dag_id, run_id, record)`` of every task instance changed since a moment, in any run.
+
+    One read through the ``updated_at`` index, whatever the number or the size of the runs.
+    """
+    query = select(
+        TI.dag_id, TI.run_id, TI.task_id, TI.map_index, TI.state, TI.try_number, TI.max_tries, TI.not_before
+    ).where(TI.updated_at >= changed_since)
+    return [
+        (dag_id, run_id, TIRecord(task_id, map_index, _STATES[state], try_number, max_tries, not_before))
+        for dag_id, run_id, task_id, map_index, state, try_number, max_tries, not_before in session.execute(
+            query
+        )
+    ]
+
+
 def apply_new_states(
     session: Session, dag_id: str, run_id: str, new_states: dict[Key, TaskState], now: datetime
 ) -> None:
