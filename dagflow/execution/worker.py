@@ -12,6 +12,7 @@ import os
 import signal
 import socket
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -137,8 +138,11 @@ class Worker:
 
     # -- running ------------------------------------------------------------------------------
 
-    def run(self, workload: Workload) -> tuple[str, str]:
-        """Run one workload; return ``(state, detail)`` (state ``rejected`` if it was not ours to run)."""
+    def run(self, workload: Workload, *, before_record: Callable[[], None] | None = None) -> tuple[str, str]:
+        """Run one workload; return ``(state, detail)`` (state ``rejected`` if it was not ours to run).
+
+        ``before_record`` is called once the attempt has ended, before its outcome is recorded.
+        """
         if workload.dag_callback:
             return self._run_dag_callback(workload)
         key = TIKey(workload.dag_id, workload.run_id, workload.task_id, workload.map_index)
@@ -159,6 +163,8 @@ class Worker:
         with open(log_path, "a", encoding="utf-8", buffering=1) as stream:
             log = TaskLog(stream)
             outcome, xcoms = self._attempt(workload, key, attempt, log)
+        if before_record is not None:
+            before_record()
         return self._record(workload, key, outcome, xcoms, log_path, try_number)
 
     def _run_info(self, key: TIKey) -> DagRunInfo | None:

@@ -1,20 +1,27 @@
 """LocalExecutor: a pool of long-lived worker processes on this machine (one per core by default).
 
 The executor hands each idle worker one workload at a time over a pipe of its own, and each worker
-tells it, over another pipe, when it starts and finishes one. Nothing is shared between workers (no
-common queue whose lock a killed worker could take with it), so a worker killed at any moment, busy
-or idle, costs at most its own attempt. A worker that dies with an attempt in hand (a segfault,
+tells it, over another pipe, when it starts one, when the attempt has ended and only its outcome is
+left to record, and when it is done with it. Nothing is shared between workers (no common queue whose
+lock a killed worker could take with it), so a worker killed at any moment, busy or idle, costs at
+most what it holds: its own attempt, and at most one workload handed to it while it recorded its
+last outcome, which it has not started. A worker that dies with an attempt in hand (a segfault,
 ``os._exit``, the OOM killer, a kill signal) is reported as a ``lost`` event and replaced; so is one
 killed here because its attempt overran its ``execution_timeout`` (plus a grace period) or its
 memory limit. A worker whose scheduler is gone finishes the attempt in hand and exits.
 
 A feeder thread reads the workers' reports as they come and hands the next pending workload to a
-worker the moment it is free, so the pool stays busy while the scheduler spaces out its passes.
+worker the moment it is free, so the pool stays busy while the scheduler spaces out its passes; a
+worker whose attempt has ended gets its next workload while it records the outcome, so that it starts
+it without waiting for this round trip (an attempt's own run never holds up another workload: only
+the short write of an outcome does). A workload lost with its worker before it started is still
+queued in the store, and the scheduler hands it out again.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import multiprocessing
 import multiprocessing.connection
 import os
@@ -46,11 +53,18 @@ def _worker_main(settings: WorkerSettings, inbox: Any, events: Any, parent_pid: 
         except (EOFError, OSError):  # the scheduler is gone: its workload is not ours to start
             break
         try:
-            state, detail = worker.run(workload)
+            state, detail = worker.run(
+                workload, before_record=functools.partial(_report_ending, events, workload)
+            )
         except Exception as exc:  # the worker survives anything a workload does in Python
             state, detail = "failed", f"{type(exc).__name__}: {exc}"
         with contextlib.suppress(OSError):
             events.send(("finished", workload, state, detail))
+
+
+def _report_ending(events: Any, workload: Workload) -> None:
+    with contextlib.suppress(OSError):
+        events.send(("ending", workload))
 
 
 @dataclass
@@ -60,6 +74,10 @@ class _Slot:
     inbox: Any  # its workloads
     #: The workload handed to this worker and not finished yet.
     workload: Workload | None = None
+    #: Its attempt has ended and the worker is recording the outcome: it may be handed ``next``.
+    ending: bool = False
+    #: The workload handed to it while it records the last outcome; it starts it next.
+    next: Workload | None = None
     #: When the worker said it started ``workload`` (monotonic); 0 until then.
     started: float = 0.0
     pid: int = 0
@@ -180,6 +198,7 @@ class LocalExecutor(Executor):
     def kill(self, token: str, reason: str) -> bool:
         with self._lock:
             for slot in self._slots:
+                self._collect(slot)  # its worker may have moved on to the next workload meanwhile
                 if slot.workload is not None and slot.workload.token == token:
                     self._kill_slot(slot, reason)
                     return True
@@ -206,22 +225,33 @@ class LocalExecutor(Executor):
                 reported = len(self._pending_events)
                 self._collect_all()
                 self._dispatch()
-                if len(self._pending_events) > reported and not self._woken:
+                # a start is no news for the scheduler; an attempt that ended frees a slot
+                ended = any(e.kind != "started" for e in self._pending_events[reported:])
+                if ended and not self._woken:
                     self._woken = True  # one byte at most in the pipe, so this never blocks
                     self._wake_sender.send_bytes(b"!")
 
     def _dispatch(self) -> None:
-        """Hand pending workloads, in order, to the idle live workers: one each."""
+        """Hand pending workloads, in order, to the idle live workers, then to those recording an
+        outcome: one each."""
         for slot in self._slots:
-            if not self._pending or self._ending:
-                return
-            if slot.workload is not None or slot.retired or not slot.process.is_alive():
-                continue
-            try:
-                slot.inbox.send(self._pending[0])
-            except OSError:  # it died just now: replaced at the next poll
-                continue
+            if slot.workload is None:
+                self._hand(slot)
+        for slot in self._slots:
+            if slot.workload is not None and slot.ending and slot.next is None:
+                self._hand(slot)
+
+    def _hand(self, slot: _Slot) -> None:
+        if not self._pending or self._ending or slot.retired or not slot.process.is_alive():
+            return
+        try:
+            slot.inbox.send(self._pending[0])
+        except OSError:  # it died just now: replaced at the next poll
+            return
+        if slot.workload is None:
             slot.workload, slot.started = self._pending.popleft(), 0.0
+        else:
+            slot.next = self._pending.popleft()
 
     def _collect_all(self) -> None:
         for slot in self._slots:
@@ -239,8 +269,10 @@ class LocalExecutor(Executor):
         if kind == "started":
             slot.workload, slot.started = workload, time.monotonic()
             self._pending_events.append(ExecutorEvent("started", workload))
+        elif kind == "ending":
+            slot.ending = True
         elif kind == "finished":
-            slot.workload, slot.started = None, 0.0
+            slot.workload, slot.next, slot.started, slot.ending = slot.next, None, 0.0, False
             self._outstanding.pop(workload.token, None)
             state, detail = message[2], message[3]
             kind = "rejected" if state == "rejected" else "finished"
@@ -277,12 +309,12 @@ class LocalExecutor(Executor):
             if slot.process.is_alive() or slot.retired:
                 continue
             self._collect(slot)
-            if slot.workload is not None:
-                workload = slot.workload
-                self._outstanding.pop(workload.token, None)
-                reason = slot.extra.get("kill_reason") or _exit_reason(slot.process.exitcode)
-                started = {"started": bool(slot.started)}
-                self._pending_events.append(ExecutorEvent("lost", workload, detail=reason, extra=started))
+            reason = slot.extra.get("kill_reason") or _exit_reason(slot.process.exitcode)
+            for workload, started in ((slot.workload, bool(slot.started)), (slot.next, False)):
+                if workload is not None:
+                    self._outstanding.pop(workload.token, None)
+                    extra = {"started": started}
+                    self._pending_events.append(ExecutorEvent("lost", workload, detail=reason, extra=extra))
             slot.events.close()
             slot.inbox.close()
             if self._ending:
