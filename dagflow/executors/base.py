@@ -38,7 +38,7 @@ class Workload:
 class ExecutorEvent:
     """Something that happened to a workload.
 
-    ``started``, ``finished``, ``lost`` (its worker died or was killed) or ``rejected`` (it was not the
+    ``finished``, ``lost`` (its worker died or was killed) or ``rejected`` (it was not the
     worker's to run any more).
     """
 

@@ -1,8 +1,9 @@
 """LocalExecutor: a pool of long-lived worker processes on this machine (one per core by default).
 
-The executor hands each idle worker one workload at a time over a pipe of its own, and each worker
-tells it, over another pipe, when it starts one, when the attempt has ended and only its outcome is
-left to record, and when it is done with it. Nothing is shared between workers (no common queue whose
+The executor hands each idle worker one workload at a time over a pipe of its own, which the worker
+starts at once; over another pipe the worker tells it when the attempt has ended and only its outcome
+is left to record, and when it is done with it (two messages per attempt: every message costs both
+processes a wake-up). Nothing is shared between workers (no common queue whose
 lock a killed worker could take with it), so a worker killed at any moment, busy or idle, costs at
 most what it holds: its own attempt, and at most one workload handed to it while it recorded its
 last outcome, which it has not started. A worker that dies with an attempt in hand (a segfault,
@@ -49,7 +50,6 @@ def _worker_main(settings: WorkerSettings, inbox: Any, events: Any, parent_pid: 
             workload = inbox.recv()
             if workload is None or worker.stopping:
                 break
-            events.send(("started", workload, os.getpid()))
         except (EOFError, OSError):  # the scheduler is gone: its workload is not ours to start
             break
         try:
@@ -78,7 +78,8 @@ class _Slot:
     ending: bool = False
     #: The workload handed to it while it records the last outcome; it starts it next.
     next: Workload | None = None
-    #: When the worker said it started ``workload`` (monotonic); 0 until then.
+    #: When the worker started ``workload`` (monotonic): when it was handed to it idle, or when it
+    #: finished the one before; 0 while it has none.
     started: float = 0.0
     pid: int = 0
     retired: bool = False
@@ -225,9 +226,7 @@ class LocalExecutor(Executor):
                 reported = len(self._pending_events)
                 self._collect_all()
                 self._dispatch()
-                # a start is no news for the scheduler; an attempt that ended frees a slot
-                ended = any(e.kind != "started" for e in self._pending_events[reported:])
-                if ended and not self._woken:
+                if len(self._pending_events) > reported and not self._woken:
                     self._woken = True  # one byte at most in the pipe, so this never blocks
                     self._wake_sender.send_bytes(b"!")
 
@@ -242,14 +241,16 @@ class LocalExecutor(Executor):
                 self._hand(slot)
 
     def _hand(self, slot: _Slot) -> None:
-        if not self._pending or self._ending or slot.retired or not slot.process.is_alive():
+        # (a worker that died is not asked: what is handed to it is reported lost with it, and handed
+        # out again)
+        if not self._pending or self._ending or slot.retired:
             return
         try:
             slot.inbox.send(self._pending[0])
         except OSError:  # it died just now: replaced at the next poll
             return
-        if slot.workload is None:
-            slot.workload, slot.started = self._pending.popleft(), 0.0
+        if slot.workload is None:  # an idle worker starts it at once
+            slot.workload, slot.started = self._pending.popleft(), time.monotonic()
         else:
             slot.next = self._pending.popleft()
 
@@ -266,13 +267,11 @@ class LocalExecutor(Executor):
 
     def _handle(self, slot: _Slot, message: tuple[Any, ...]) -> None:
         kind, workload = message[0], message[1]
-        if kind == "started":
-            slot.workload, slot.started = workload, time.monotonic()
-            self._pending_events.append(ExecutorEvent("started", workload))
-        elif kind == "ending":
+        if kind == "ending":
             slot.ending = True
-        elif kind == "finished":
-            slot.workload, slot.next, slot.started, slot.ending = slot.next, None, 0.0, False
+        elif kind == "finished":  # it starts the workload handed to it meanwhile, if any, at once
+            slot.workload, slot.next, slot.ending = slot.next, None, False
+            slot.started = time.monotonic() if slot.workload is not None else 0.0
             self._outstanding.pop(workload.token, None)
             state, detail = message[2], message[3]
             kind = "rejected" if state == "rejected" else "finished"

@@ -9,6 +9,7 @@ triggered, a DAG file changed — or until the next timed event (a run due, a re
 
 from __future__ import annotations
 
+import gc
 import logging
 import multiprocessing
 import multiprocessing.connection
@@ -139,6 +140,7 @@ class Scheduler:
         if self.options.run_processor:
             self._start_processor()
         self._reload_dags(None)
+        gc.freeze()  # what the scheduler set up to keep stays out of the collector's later passes
 
     def _start_processor(self) -> None:
         settings = ProcessorSettings(
@@ -306,10 +308,7 @@ class Scheduler:
 
     def _handle_events(self, events: list[ExecutorEvent], now: datetime) -> None:
         for event in events:
-            # an attempt that started changes nothing the decisions look at (queued and running are
-            # both in flight): only one that ended, or never will, is a reason to decide its run again
-            if event.kind != "started":
-                self.state.dirty_runs.add((event.workload.dag_id, event.workload.run_id))
+            self.state.dirty_runs.add((event.workload.dag_id, event.workload.run_id))
         lost = [e for e in events if e.kind == "lost"]
         if lost:
             with self.db.session(write=True) as session:
