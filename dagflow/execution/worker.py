@@ -8,16 +8,18 @@ attempt is stopped and its outcome discarded.
 
 from __future__ import annotations
 
+import gc
 import os
 import signal
 import socket
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import Connection, select, update
 
 from dagflow.context import DagRunInfo
 from dagflow.dagbag import DagBag
@@ -94,6 +96,7 @@ class Worker:
         self._running = False
         self._stop_raised = False
         self._interrupt_reason = ""
+        self._connection: Connection | None = None
 
     # -- stopping an attempt ------------------------------------------------------------------
 
@@ -128,8 +131,13 @@ class Worker:
         mtime = (stat.st_mtime_ns, stat.st_size)
         cached = self._bags.get(fileloc)
         if cached is None or cached[0] != mtime:
+            gc.unfreeze()  # the bag replaced, if any, may be collected
             cached = (mtime, DagBag(fileloc, import_timeout=self.settings.import_timeout))
             self._bags[fileloc] = cached
+            # What the worker keeps (imports, DAGs) is left out of the collector's later passes, which
+            # would otherwise walk it all again and again as attempts come and go.
+            gc.collect()
+            gc.freeze()
         bag = cached[1]
         if dag_id not in bag.dags and bag.import_errors:
             error = next(iter(bag.import_errors.values()))
@@ -146,7 +154,7 @@ class Worker:
         if workload.dag_callback:
             return self._run_dag_callback(workload)
         key = TIKey(workload.dag_id, workload.run_id, workload.task_id, workload.map_index)
-        with self.db.transaction(write=True) as conn:
+        with self._writing() as conn:
             claimed = claim(
                 conn, key, token=workload.token, hostname=self.hostname, pid=os.getpid(), now=utcnow()
             )
@@ -166,6 +174,15 @@ class Worker:
         if before_record is not None:
             before_record()
         return self._record(workload, key, outcome, xcoms, log_path, try_number)
+
+    @contextmanager
+    def _writing(self) -> Iterator[Connection]:
+        """A write transaction on the connection the worker keeps for its claims and outcomes (a
+        checkout from the pool for each would cost as much as their statements)."""
+        if self._connection is None:
+            self._connection = self.db.connect(write=True)
+        with self._connection.begin():
+            yield self._connection
 
     def _run_info(self, key: TIKey) -> DagRunInfo | None:
         """The run a task instance belongs to (its dates and conf never change: kept after the first read)."""
@@ -246,7 +263,7 @@ class Worker:
             log_path=str(log_path),
             try_state=try_state,
         )
-        with self.db.transaction(write=True) as conn:
+        with self._writing() as conn:
             recorded = record_outcome(conn, key, token=workload.token, outcome=outcome, now=utcnow())
             if recorded and self.stopping:
                 _give_back_try(conn, key)

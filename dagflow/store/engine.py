@@ -121,5 +121,10 @@ class Database:
         with engine.begin() as connection:
             yield connection
 
+    def connect(self, *, write: bool = False) -> Connection:
+        """A connection for a caller to keep between its transactions (``with connection.begin():``),
+        sparing it a checkout from the pool for each; SQLAlchemy reconnects it after a disconnect."""
+        return (self._write_engine if write else self.engine).connect()
+
     def dispose(self) -> None:
         self.engine.dispose()
