@@ -23,10 +23,12 @@ LOOKAHEAD = 4
 def queue_scheduled(scheduler: Scheduler, now: datetime) -> int:
     """Queue what fits now, best first; return how many were handed to the executor.
 
-    The choice is made while reading only; the write that queues is guarded (``state =
-    'scheduled'``), so a task instance changed meanwhile is simply not handed out.
+    What is busy, what waits and what is chosen are read and written in one short transaction (one
+    round of the store a pass, and no one can take a slot between the count and the choice); the
+    write is still guarded (``state = 'scheduled'``), and the executor is handed the workloads once
+    the transaction has committed.
     """
-    with scheduler.db.session() as session:
+    with scheduler.db.session(write=True) as session:
         busy = busy_counts(session)
         free = scheduler.options.parallelism - busy.total
         rows = ti_store.scheduled(session, limit=max(free * LOOKAHEAD, 64)) if free > 0 else []
@@ -34,22 +36,20 @@ def queue_scheduled(scheduler: Scheduler, now: datetime) -> int:
             return 0
         pools = {name: slots for name, slots in session.execute(select(PoolRow.name, PoolRow.slots))}
         candidates = [c for c in (_candidate(scheduler, session, row) for row in rows) if c is not None]
-    limits = {dag_id: stored.max_active_tasks for dag_id, stored in scheduler.state.dags.items()}
-    choice = dispatch.choose(
-        candidates, busy, parallelism=scheduler.options.parallelism, max_active_tasks=limits, pools=pools
-    )
-    by_key = {(r.key.dag_id, r.key.run_id, r.key.task_id, r.key.map_index): r for r in rows}
-    items, workloads = [], []
-    for c in choice.chosen:
-        row = by_key[(c.dag_id, c.run_id, c.task_id, c.map_index)]
-        token = uuid.uuid4().hex
-        items.append(ti_store.QueueItem(row.key, token))
-        workloads.append(_workload(scheduler, row, c, token))
-    if not items:
-        return 0
-    with scheduler.db.session(write=True) as session:
+        limits = {dag_id: stored.max_active_tasks for dag_id, stored in scheduler.state.dags.items()}
+        choice = dispatch.choose(
+            candidates, busy, parallelism=scheduler.options.parallelism, max_active_tasks=limits, pools=pools
+        )
+        by_key = {(r.key.dag_id, r.key.run_id, r.key.task_id, r.key.map_index): r for r in rows}
+        items, workloads = [], []
+        for c in choice.chosen:
+            row = by_key[(c.dag_id, c.run_id, c.task_id, c.map_index)]
+            token = uuid.uuid4().hex
+            items.append(ti_store.QueueItem(row.key, token))
+            workloads.append(_workload(scheduler, row, c, token))
         ti_store.queue(session, items, now=now, job_id=scheduler.job_id)
-    scheduler.executor.submit(workloads)
+    if workloads:
+        scheduler.executor.submit(workloads)
     return len(workloads)
 
 
