@@ -153,3 +153,125 @@ def write_bag(folder: Path, files: int) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     for i in range(files):
         write_bag_file(folder, i)
+
+
+# -- DAGs for the scheduler daemon (bench_scheduler.py) ------------------------------------------
+
+NOOP_HEADER = """\
+from datetime import datetime
+
+from dagflow import DAG, task
+
+
+@task
+def noop():
+    return None
+"""
+
+FANOUT = (
+    NOOP_HEADER
+    + """
+
+with DAG("bench_fanout_{n}", schedule=None, start_date=datetime(2024, 1, 1), catchup=False):
+    noop.override(task_id="root")() >> [noop.override(task_id=f"t{{i:05d}}")() for i in range({n})]
+"""
+)
+
+MAPPED_ONLY = (
+    NOOP_HEADER
+    + """
+
+@task
+def identity(x):
+    return x
+
+
+with DAG("bench_mapped_only_{n}", schedule=None, start_date=datetime(2024, 1, 1), catchup=False):
+    identity.expand(x=list(range({n})))
+"""
+)
+
+LAYERED = (
+    NOOP_HEADER
+    + """
+
+with DAG("bench_layered_{n}", schedule=None, start_date=datetime(2024, 1, 1), catchup=False):
+    previous = []
+    for layer in range({layers}):
+        current = [noop.override(task_id=f"l{{layer:03d}}_{{i:04d}}")() for i in range({width})]
+        for i, node in enumerate(current):
+            if previous:
+                node.set_upstream([previous[i], previous[(i + 1) % {width}]])
+        previous = current
+"""
+)
+
+LONG_CHAIN = (
+    NOOP_HEADER
+    + """
+
+with DAG("bench_long_chain_{n}", schedule=None, start_date=datetime(2024, 1, 1), catchup=False):
+    previous = None
+    for i in range({n}):
+        node = noop.override(task_id=f"t{{i:05d}}")()
+        if previous is not None:
+            previous >> node
+        previous = node
+"""
+)
+
+SMALL = (
+    NOOP_HEADER
+    + """
+
+with DAG("bench_small_{i:03d}", schedule=None, start_date=datetime(2024, 1, 1), catchup=False):
+    noop.override(task_id="start")() >> [noop.override(task_id=f"step_{{j}}")() for j in range(8)] >> (
+        noop.override(task_id="end")()
+    )
+"""
+)
+
+NEW_FILE = (
+    NOOP_HEADER
+    + """
+
+with DAG("{dag_id}", schedule="@once", start_date=datetime(2024, 1, 1), is_paused_upon_creation=False):
+    noop.override(task_id="first")() >> noop.override(task_id="second")()
+"""
+)
+
+
+def write_fanout(folder: Path, n: int) -> str:
+    """A no-op root task, then ``n`` no-op tasks after it; returns its dag_id."""
+    (folder / f"bench_fanout_{n}.py").write_text(FANOUT.format(n=n))
+    return f"bench_fanout_{n}"
+
+
+def write_mapped_only(folder: Path, n: int) -> str:
+    """One no-op ``@task`` mapped over ``range(n)`` (``n`` task instances, nothing after)."""
+    (folder / f"bench_mapped_only_{n}.py").write_text(MAPPED_ONLY.format(n=n))
+    return f"bench_mapped_only_{n}"
+
+
+def write_layered(folder: Path, layers: int, width: int) -> str:
+    """``layers`` layers of ``width`` no-op tasks, each after two tasks of the layer before."""
+    n = layers * width
+    (folder / f"bench_layered_{n}.py").write_text(LAYERED.format(n=n, layers=layers, width=width))
+    return f"bench_layered_{n}"
+
+
+def write_long_chain(folder: Path, n: int) -> str:
+    """``n`` no-op tasks in a line (task ids ``t00000``...), built in a loop."""
+    (folder / f"bench_long_chain_{n}.py").write_text(LONG_CHAIN.format(n=n))
+    return f"bench_long_chain_{n}"
+
+
+def write_small(folder: Path, i: int) -> str:
+    """Ten no-op tasks: one, eight after it, one after those."""
+    (folder / f"bench_small_{i:03d}.py").write_text(SMALL.format(i=i))
+    return f"bench_small_{i:03d}"
+
+
+def new_file_source(dag_id: str) -> str:
+    """A DAG due at once (``@once``, start date in the past) that is unpaused when it is first parsed."""
+    return NEW_FILE.format(dag_id=dag_id)
