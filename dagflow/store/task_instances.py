@@ -27,6 +27,7 @@ from dagflow.store.runs import task_instance_values
 
 TI = TaskInstanceRow
 TABLE = TaskInstanceRow.__table__
+_C = TABLE.c
 SCHEDULABLE_VALUES = tuple(s.value for s in SCHEDULABLE)
 CHUNK = 400
 NO_SYNC = {"synchronize_session": False}
@@ -52,7 +53,7 @@ def _chunks(items: Sequence[Any]) -> Iterable[Sequence[Any]]:
 
 
 def _in_run(dag_id: str, run_id: str, keys: Sequence[Key]) -> Any:
-    return and_(TI.dag_id == dag_id, TI.run_id == run_id, tuple_(TI.task_id, TI.map_index).in_(list(keys)))
+    return and_(_C.dag_id == dag_id, _C.run_id == run_id, tuple_(_C.task_id, _C.map_index).in_(list(keys)))
 
 
 def _pk(key: TIKey) -> Any:
@@ -82,19 +83,22 @@ def load_records(
 _STATES = {state.value: state for state in TaskState}
 
 
+#: The scheduler's hottest statements, built once: each pass runs them, and building and keying a
+#: statement costs more than SQLite takes to run it.
+_CHANGED = select(
+    _C.dag_id, _C.run_id, _C.task_id, _C.map_index, _C.state, _C.try_number, _C.max_tries, _C.not_before
+).where(_C.updated_at >= bindparam("since"))
+
+
 def changed_records(session: Session, changed_since: datetime) -> list[tuple[str, str, TIRecord]]:
     """``(dag_id, run_id, record)`` of every task instance changed since a moment, in any run.
 
     One read through the ``updated_at`` index, whatever the number or the size of the runs.
     """
-    query = select(
-        TI.dag_id, TI.run_id, TI.task_id, TI.map_index, TI.state, TI.try_number, TI.max_tries, TI.not_before
-    ).where(TI.updated_at >= changed_since)
+    rows = session.connection().execute(_CHANGED, {"since": changed_since})
     return [
         (dag_id, run_id, TIRecord(task_id, map_index, _STATES[state], try_number, max_tries, not_before))
-        for dag_id, run_id, task_id, map_index, state, try_number, max_tries, not_before in session.execute(
-            query
-        )
+        for dag_id, run_id, task_id, map_index, state, try_number, max_tries, not_before in rows
     ]
 
 
@@ -107,16 +111,15 @@ def apply_new_states(
         by_state.setdefault(state, []).append(key)
     for state, keys in by_state.items():
         for chunk in _chunks(keys):
-            session.execute(
-                update(TI)
-                .where(_in_run(dag_id, run_id, chunk), TI.state.in_(SCHEDULABLE_VALUES))
+            session.connection().execute(
+                update(TABLE)  # type: ignore[arg-type]
+                .where(_in_run(dag_id, run_id, chunk), _C.state.in_(SCHEDULABLE_VALUES))
                 .values(
                     state=state.value,
-                    start_date=func.coalesce(TI.start_date, now),
+                    start_date=func.coalesce(_C.start_date, now),
                     end_date=now,
                     updated_at=now,
                 ),
-                execution_options=NO_SYNC,
             )
 
 
@@ -129,13 +132,12 @@ def mark_scheduled(
     """
     resumed = [key for key, state in ready if state == TaskState.UP_FOR_RESCHEDULE]
     fresh = [key for key, state in ready if state != TaskState.UP_FOR_RESCHEDULE]
-    for keys, next_try in ((fresh, TI.try_number + 1), (resumed, TI.try_number)):
+    for keys, next_try in ((fresh, _C.try_number + 1), (resumed, _C.try_number)):
         for chunk in _chunks(keys):
-            session.execute(
-                update(TI)
-                .where(_in_run(dag_id, run_id, chunk), TI.state.in_(SCHEDULABLE_VALUES))
+            session.connection().execute(
+                update(TABLE)  # type: ignore[arg-type]
+                .where(_in_run(dag_id, run_id, chunk), _C.state.in_(SCHEDULABLE_VALUES))
                 .values(state=TaskState.SCHEDULED.value, try_number=next_try, updated_at=now),
-                execution_options=NO_SYNC,
             )
 
 
@@ -144,18 +146,17 @@ def mark_empty_success(
 ) -> None:
     """Task instances of operators that do nothing succeed at once (a try is counted, none runs)."""
     for chunk in _chunks(keys):
-        session.execute(
-            update(TI)
-            .where(_in_run(dag_id, run_id, chunk), TI.state.in_(SCHEDULABLE_VALUES))
+        session.connection().execute(
+            update(TABLE)  # type: ignore[arg-type]
+            .where(_in_run(dag_id, run_id, chunk), _C.state.in_(SCHEDULABLE_VALUES))
             .values(
                 state=TaskState.SUCCESS.value,
-                try_number=TI.try_number + 1,
+                try_number=_C.try_number + 1,
                 start_date=now,
                 end_date=now,
                 duration=0.0,
                 updated_at=now,
             ),
-            execution_options=NO_SYNC,
         )
 
 
@@ -202,33 +203,34 @@ class ScheduledRow:
     run_after: datetime
 
 
+_RUN = DagRunRow.__table__.c
+_DAG = DagRow.__table__.c
+_SCHEDULED = (
+    select(
+        _C.dag_id,
+        _C.run_id,
+        _C.task_id,
+        _C.map_index,
+        _C.try_number,
+        _C.priority_weight,
+        _C.pool,
+        _C.pool_slots,
+        _RUN.run_after,
+    )
+    .join(DagRunRow.__table__, and_(_RUN.dag_id == _C.dag_id, _RUN.run_id == _C.run_id))
+    .join(DagRow.__table__, _DAG.dag_id == _C.dag_id)
+    .where(_C.state == TaskState.SCHEDULED.value, _RUN.state == "running", _DAG.is_paused.is_(False))
+    .order_by(_C.priority_weight.desc(), _RUN.run_after, _C.dag_id, _C.run_id, _C.task_id, _C.map_index)
+    .limit(bindparam("limit"))
+)
+
+
 def scheduled(session: Session, limit: int) -> list[ScheduledRow]:
     """Scheduled task instances of running runs of unpaused DAGs, best first."""
-    query = (
-        select(
-            TI.dag_id,
-            TI.run_id,
-            TI.task_id,
-            TI.map_index,
-            TI.try_number,
-            TI.priority_weight,
-            TI.pool,
-            TI.pool_slots,
-            DagRunRow.run_after,
-        )
-        .join(DagRunRow, and_(DagRunRow.dag_id == TI.dag_id, DagRunRow.run_id == TI.run_id))
-        .join(DagRow, DagRow.dag_id == TI.dag_id)
-        .where(
-            TI.state == TaskState.SCHEDULED.value, DagRunRow.state == "running", DagRow.is_paused.is_(False)
-        )
-        .order_by(
-            TI.priority_weight.desc(), DagRunRow.run_after, TI.dag_id, TI.run_id, TI.task_id, TI.map_index
-        )
-        .limit(limit)
-    )
+    rows = session.connection().execute(_SCHEDULED, {"limit": limit})
     return [
         ScheduledRow(TIKey(d, r, t, m), tn, pw, pool, slots, after)
-        for d, r, t, m, tn, pw, pool, slots, after in session.execute(query)
+        for d, r, t, m, tn, pw, pool, slots, after in rows
     ]
 
 
@@ -240,27 +242,29 @@ class QueueItem:
     token: str
 
 
+_QUEUE = (
+    update(TABLE)  # type: ignore[arg-type]
+    .where(
+        _C.dag_id == bindparam("k_dag_id"),
+        _C.run_id == bindparam("k_run_id"),
+        _C.task_id == bindparam("k_task_id"),
+        _C.map_index == bindparam("k_map_index"),
+        _C.state == TaskState.SCHEDULED.value,
+    )
+    .values(
+        state=TaskState.QUEUED.value,
+        queued_at=bindparam("v_now"),
+        attempt_token=bindparam("v_token"),
+        queued_by_job_id=bindparam("v_job_id"),
+        updated_at=bindparam("v_now"),
+    )
+)
+
+
 def queue(session: Session, items: Sequence[QueueItem], *, now: datetime, job_id: int | None) -> int:
     """Mark scheduled task instances queued; return how many were (a row changed meanwhile is skipped)."""
     if not items:
         return 0
-    statement = (
-        update(TABLE)  # type: ignore[arg-type]
-        .where(
-            TABLE.c.dag_id == bindparam("k_dag_id"),
-            TABLE.c.run_id == bindparam("k_run_id"),
-            TABLE.c.task_id == bindparam("k_task_id"),
-            TABLE.c.map_index == bindparam("k_map_index"),
-            TABLE.c.state == TaskState.SCHEDULED.value,
-        )
-        .values(
-            state=TaskState.QUEUED.value,
-            queued_at=now,
-            attempt_token=bindparam("v_token"),
-            queued_by_job_id=job_id,
-            updated_at=now,
-        )
-    )
     params = [
         {
             "k_dag_id": i.key.dag_id,
@@ -268,10 +272,12 @@ def queue(session: Session, items: Sequence[QueueItem], *, now: datetime, job_id
             "k_task_id": i.key.task_id,
             "k_map_index": i.key.map_index,
             "v_token": i.token,
+            "v_now": now,
+            "v_job_id": job_id,
         }
         for i in items
     ]
-    result = session.connection().execute(statement, params)
+    result = session.connection().execute(_QUEUE, params)
     return int(result.rowcount)
 
 
@@ -347,14 +353,16 @@ def running_attempts(session: Session, *, heartbeat_before: datetime | None = No
     ]
 
 
+_BUSY = (
+    select(_C.dag_id, _C.run_id, _C.task_id, _C.pool, func.count(), func.sum(_C.pool_slots))
+    .where(_C.state.in_((TaskState.QUEUED.value, TaskState.RUNNING.value)))
+    .group_by(_C.dag_id, _C.run_id, _C.task_id, _C.pool)
+)
+
+
 def busy_counts(session: Session) -> list[Row[Any]]:
     """Queued and running task instances, grouped by DAG, run, task and pool (for the limits)."""
-    query = (
-        select(TI.dag_id, TI.run_id, TI.task_id, TI.pool, func.count(), func.sum(TI.pool_slots))
-        .where(TI.state.in_((TaskState.QUEUED.value, TaskState.RUNNING.value)))
-        .group_by(TI.dag_id, TI.run_id, TI.task_id, TI.pool)
-    )
-    return list(session.execute(query))
+    return list(session.connection().execute(_BUSY))
 
 
 def unfinished_count(session: Session, dag_id: str, run_id: str) -> int:
