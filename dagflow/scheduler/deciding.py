@@ -55,7 +55,7 @@ def decide_runs(scheduler: Scheduler, now: datetime) -> None:
 
     Every run is evaluated while reading only, in one read of the store for the whole pass (the runs
     with their DAG's paused flag in one query, their task instances from the run cache); then what was
-    decided for each run is recorded in one short write of its own. Reading outside the write
+    decided for all of them is recorded in one short write. Reading outside the write
     transactions keeps SQLite's write lock free for the workers; every write is guarded by the state
     it expects, so a change made meanwhile is never overwritten.
     """
@@ -68,9 +68,7 @@ def decide_runs(scheduler: Scheduler, now: datetime) -> None:
         runs = _not_paused(scheduler, dirty, running)
         scheduler.cache.refresh(session, runs, now)
         verdicts = [_evaluate_run(scheduler, session, running[key][0], now) for key in runs]
-    for verdict in verdicts:
-        if verdict is not None:
-            _act(scheduler, verdict, now)
+    _act(scheduler, [v for v in verdicts if v is not None], now)
 
 
 def _not_paused(
@@ -146,19 +144,32 @@ def _evaluate_run(scheduler: Scheduler, session: Any, run: DagRunRow, now: datet
     return _Verdict(stored, run, records, decisions)
 
 
-def _act(scheduler: Scheduler, verdict: _Verdict, now: datetime) -> None:
-    """Record what was decided for one run, in one short write."""
-    key = (verdict.run.dag_id, verdict.run.run_id)
-    decisions = verdict.decisions
-    if decisions is None:
-        _fail_timed_out(scheduler, verdict.stored, key, now)
+def _act(scheduler: Scheduler, verdicts: list[_Verdict], now: datetime) -> None:
+    """Record what was decided for the runs, all in one short write (runs past their timeout are
+    failed each in its own)."""
+    news = []
+    for verdict in verdicts:
+        decisions = verdict.decisions
+        if decisions is None:
+            _fail_timed_out(scheduler, verdict.stored, (verdict.run.dag_id, verdict.run.run_id), now)
+        elif decisions.new_states or decisions.ready or decisions.expansions or decisions.run_state:
+            news.append((verdict, decisions))
+    if not news:
         return
-    if not (decisions.new_states or decisions.ready or decisions.expansions or decisions.run_state):
-        return
-    with scheduler.db.session(write=True) as session:
-        # stamped with the time of writing, not the pass's start: an upstream that ended while this
-        # pass ran must not end after the downstream it let through (or the run) was decided
-        _record(scheduler, session, verdict.stored, key, verdict.records, decisions, utcnow())
+    try:
+        with scheduler.db.session(write=True) as session:
+            # stamped with the time of writing, not the pass's start: an upstream that ended while
+            # this pass ran must not end after the downstream it let through (or the run) was decided
+            written = utcnow()
+            for verdict, decisions in news:
+                key = (verdict.run.dag_id, verdict.run.run_id)
+                _record(scheduler, session, verdict.stored, key, verdict.records, decisions, written)
+    except Exception:  # not written: read these runs again, and decide them again
+        for verdict, _ in news:
+            key = (verdict.run.dag_id, verdict.run.run_id)
+            scheduler.cache.forget(key)
+            scheduler.state.dirty_runs.add(key)
+        raise
 
 
 def _watch_timeout(scheduler: Scheduler, stored: StoredDag, run: DagRunRow) -> None:
