@@ -80,6 +80,16 @@ class _Heartbeat(threading.Thread):
                 self.worker.interrupt("its task instance was changed while it ran")
 
 
+def _keep_out_of_collector(*, collect: bool) -> None:
+    """Leave what the worker keeps (imports, DAGs) out of the garbage collector's later passes, which
+    would otherwise walk all of it again and again as attempts come and go. ``collect``: something
+    kept was just dropped (a DAG file changed), so collect it first."""
+    if collect:
+        gc.unfreeze()
+        gc.collect()
+    gc.freeze()
+
+
 class Worker:
     """Runs workloads one at a time in this process."""
 
@@ -131,13 +141,10 @@ class Worker:
         mtime = (stat.st_mtime_ns, stat.st_size)
         cached = self._bags.get(fileloc)
         if cached is None or cached[0] != mtime:
-            gc.unfreeze()  # the bag replaced, if any, may be collected
+            replaced = cached is not None
             cached = (mtime, DagBag(fileloc, import_timeout=self.settings.import_timeout))
             self._bags[fileloc] = cached
-            # What the worker keeps (imports, DAGs) is left out of the collector's later passes, which
-            # would otherwise walk it all again and again as attempts come and go.
-            gc.collect()
-            gc.freeze()
+            _keep_out_of_collector(collect=replaced)
         bag = cached[1]
         if dag_id not in bag.dags and bag.import_errors:
             error = next(iter(bag.import_errors.values()))
