@@ -44,16 +44,20 @@ with DAG("bench_mapped_{n}", schedule=None, start_date=datetime(2024, 1, 1), cat
 )
 
 
+def _write(folder: Path, dag_id: str, template: str, **fields: object) -> str:
+    """Write the DAG file ``dag_id``.py from ``template``; return ``dag_id``."""
+    (folder / f"{dag_id}.py").write_text(template.format(**fields))
+    return dag_id
+
+
 def write_chain(folder: Path, n: int) -> str:
     """A DAG of ``n`` no-op ``@task`` tasks in a line; returns its dag_id."""
-    (folder / f"bench_chain_{n}.py").write_text(CHAIN.format(n=n))
-    return f"bench_chain_{n}"
+    return _write(folder, f"bench_chain_{n}", CHAIN, n=n)
 
 
 def write_mapped(folder: Path, n: int) -> str:
     """A ``@task`` mapped over ``range(n)`` and a reducer of its ``n`` outputs; returns its dag_id."""
-    (folder / f"bench_mapped_{n}.py").write_text(MAPPED.format(n=n))
-    return f"bench_mapped_{n}"
+    return _write(folder, f"bench_mapped_{n}", MAPPED, n=n)
 
 
 # -- a folder of realistic DAG files ------------------------------------------------------------
@@ -243,33 +247,28 @@ with DAG("{dag_id}", schedule="@once", start_date=datetime(2024, 1, 1), is_pause
 
 def write_fanout(folder: Path, n: int) -> str:
     """A no-op root task, then ``n`` no-op tasks after it; returns its dag_id."""
-    (folder / f"bench_fanout_{n}.py").write_text(FANOUT.format(n=n))
-    return f"bench_fanout_{n}"
+    return _write(folder, f"bench_fanout_{n}", FANOUT, n=n)
 
 
 def write_mapped_only(folder: Path, n: int) -> str:
     """One no-op ``@task`` mapped over ``range(n)`` (``n`` task instances, nothing after)."""
-    (folder / f"bench_mapped_only_{n}.py").write_text(MAPPED_ONLY.format(n=n))
-    return f"bench_mapped_only_{n}"
+    return _write(folder, f"bench_mapped_only_{n}", MAPPED_ONLY, n=n)
 
 
 def write_layered(folder: Path, layers: int, width: int) -> str:
     """``layers`` layers of ``width`` no-op tasks, each after two tasks of the layer before."""
     n = layers * width
-    (folder / f"bench_layered_{n}.py").write_text(LAYERED.format(n=n, layers=layers, width=width))
-    return f"bench_layered_{n}"
+    return _write(folder, f"bench_layered_{n}", LAYERED, n=n, layers=layers, width=width)
 
 
 def write_long_chain(folder: Path, n: int) -> str:
     """``n`` no-op tasks in a line (task ids ``t00000``...), built in a loop."""
-    (folder / f"bench_long_chain_{n}.py").write_text(LONG_CHAIN.format(n=n))
-    return f"bench_long_chain_{n}"
+    return _write(folder, f"bench_long_chain_{n}", LONG_CHAIN, n=n)
 
 
 def write_small(folder: Path, i: int) -> str:
     """Ten no-op tasks: one, eight after it, one after those."""
-    (folder / f"bench_small_{i:03d}.py").write_text(SMALL.format(i=i))
-    return f"bench_small_{i:03d}"
+    return _write(folder, f"bench_small_{i:03d}", SMALL, i=i)
 
 
 def new_file_source(dag_id: str) -> str:
