@@ -20,6 +20,8 @@ def _logging(verbose: bool) -> None:
         stream=sys.stderr,
         format="[%(asctime)s] {%(name)s} %(levelname)s - %(message)s",
     )
+    if not verbose:  # each start migrates: alembic's account of its plugins is noise then
+        logging.getLogger("alembic").setLevel(logging.WARNING)
 
 
 def run_scheduler(*, migrate: bool, workers: int | None, until_idle: bool, num_passes: int | None) -> None:
