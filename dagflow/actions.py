@@ -7,6 +7,7 @@ message on bad input, so nothing is half-written. Each records an audit line in 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -34,6 +35,8 @@ from dagflow.store.models import (
 )
 
 TI = TaskInstanceRow
+#: What a run id may be: it becomes a URL segment and a folder of the logs.
+RUN_ID = re.compile(r"[^/\x00-\x1f\x7f]{1,250}")
 
 
 class RunExists(DagflowError):
@@ -85,6 +88,16 @@ def validated_conf(stored: StoredDag, conf: dict[str, Any] | None) -> dict[str, 
     return dict(conf or {})
 
 
+def check_run_id(run_id: str) -> str:
+    """``run_id``, or a clear error if it could not name a run (and its folder of logs)."""
+    if not RUN_ID.fullmatch(run_id) or not run_id.strip(". "):
+        raise DagflowError(
+            f"run id {run_id!r} is not valid: use 1 to 250 characters, without '/' or control "
+            "characters, and not only dots and spaces"
+        )
+    return run_id
+
+
 def trigger_dag(
     session: Session,
     dag_id: str,
@@ -102,7 +115,7 @@ def trigger_dag(
     when = logical_date or now
     if when.tzinfo is None:
         raise DagflowError("the logical date needs a timezone (for example 2024-01-01T00:00:00+00:00)")
-    run_id = run_id or f"manual__{when.isoformat()}"
+    run_id = check_run_id(run_id) if run_id is not None else f"manual__{when.isoformat()}"
     if run_store.get_run(session, dag_id, run_id) is not None:
         raise RunExists(f"DAG {dag_id!r} already has a run with id {run_id!r}")
     if run_store.run_with_logical_date(session, dag_id, when) is not None:

@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from dagflow.exceptions import ParamValidationError
+from dagflow import actions
+from dagflow.exceptions import DagflowError, ParamValidationError
 from dagflow.models.param import Param
 
 #: Input names: ``param.<name>`` per param, then the raw conf and the logical date.
@@ -44,6 +45,8 @@ class Submission:
 
     conf: dict[str, Any] = field(default_factory=dict)
     logical_date: datetime | None = None
+    #: None: the default, ``manual__<logical date>``.
+    run_id: str | None = None
     errors: dict[str, str] = field(default_factory=dict)
 
 
@@ -209,4 +212,9 @@ def read_form(params: Mapping[str, Mapping[str, Any]], form: Mapping[str, str]) 
         found.logical_date = parse_logical_date(form.get("logical_date", ""))
     except ValueError as exc:
         found.errors["logical_date"] = str(exc)
+    run_id = form.get("run_id", "").strip()
+    try:
+        found.run_id = actions.check_run_id(run_id) if run_id else None
+    except DagflowError as exc:
+        found.errors["run_id"] = str(exc)
     return found

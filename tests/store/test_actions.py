@@ -166,6 +166,11 @@ def test_trigger_refuses_a_run_id_that_is_taken(db):
     )
 
 
+@pytest.mark.parametrize("run_id", ["a/b", "../../escape", "..", " ", "x" * 251, "line\nbreak", ""])
+def test_trigger_refuses_a_run_id_that_cannot_name_a_run_or_its_log_folder(db, run_id):
+    refused(db, actions.trigger_dag, "etl", run_id=run_id, match="run id .* is not valid")
+
+
 def test_trigger_refuses_a_logical_date_that_has_a_run_even_written_in_another_timezone(db):
     trigger(db, logical_date=NOW)
 

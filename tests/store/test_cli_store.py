@@ -167,6 +167,15 @@ def test_trigger_refuses_a_bad_conf_in_one_line_and_creates_no_run(store, cli_ru
     assert snapshot(store) == before
 
 
+def test_trigger_refuses_a_run_id_with_a_slash_in_one_line_and_creates_no_run(store, cli_runner):
+    before = snapshot(store)
+
+    result = invoke(cli_runner, "dags", "trigger", "etl", "--run-id", "../escape")
+
+    assert_one_line_error(result, "without '/'")
+    assert snapshot(store) == before
+
+
 def test_trigger_refuses_an_unknown_dag(store, cli_runner):
     before = snapshot(store)
 

@@ -161,6 +161,24 @@ def test_a_logical_date_can_be_chosen_and_a_taken_one_is_refused(seeded, op):
     assert len(new_runs(seeded)) == 1
 
 
+def test_a_run_id_can_be_chosen_and_a_bad_or_taken_one_is_refused_next_to_its_input(seeded, op):
+    response = submit(op, run_id="a/b")
+    assert response.status_code == 400
+    assert "without '/'" in error_of(response.get_data(as_text=True), "run_id")
+    assert 'name="run_id" type="text" value="a/b"' in response.get_data(as_text=True)
+    assert new_runs(seeded) == []
+
+    response = submit(op, run_id=" release-1.2 ")
+    assert response.status_code == 302
+    [run] = new_runs(seeded)
+    assert run.run_id == "release-1.2"
+
+    response = submit(op, run_id=RUN_ID, logical_date="2024-05-01T00:00:00Z")
+    assert response.status_code == 400
+    assert "already has a run with id" in unescape(response.get_data(as_text=True))
+    assert len(new_runs(seeded)) == 1
+
+
 def test_a_viewer_can_neither_see_nor_submit_the_form(seeded, logged_in):
     viewer = logged_in("viewer")
     assert viewer.get(URL).status_code == 403

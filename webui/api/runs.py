@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from flask import abort, jsonify, request
 from sqlalchemy import select
 
 from dagflow import actions
+from dagflow.exceptions import DagflowError
 from dagflow.scheduler.wakeup import wake_scheduler
 from dagflow.states import RunState, TaskState
 from dagflow.store.models import DagRow, DagRunRow
@@ -28,9 +28,6 @@ from webui.api.common import (
 )
 from webui.auth import current_user, requires
 from webui.db import read_session, settings, write_session
-
-#: A run id the API accepts: no slash or control character (it becomes a URL segment and a log folder).
-RUN_ID = re.compile(r"[^/\x00-\x1f\x7f]{1,250}")
 
 
 def states_param(kind: type[RunState] | type[TaskState]) -> list[str] | None:
@@ -86,8 +83,11 @@ def trigger(dag_id: str) -> Any:
         bad_request("conf must be a JSON object")
     logical_date = parse_datetime(body["logical_date"], "logical_date") if body.get("logical_date") else None
     run_id = body_str(body, "dag_run_id")
-    if run_id is not None and (not RUN_ID.fullmatch(run_id) or not run_id.strip(". ")):
-        bad_request("dag_run_id must be 1 to 250 characters, without '/' or control characters")
+    if run_id is not None:
+        try:
+            actions.check_run_id(run_id)
+        except DagflowError as exc:
+            bad_request(f"dag_run_id: {exc}")
     if read_session().get(DagRow, dag_id) is None:
         abort(404, description=f"DAG {dag_id!r} not found")
     with write_session() as session:

@@ -1,4 +1,5 @@
-"""The trigger page: a form built from the DAG's params, plus raw JSON conf and an optional logical date."""
+"""The trigger page: a form built from the DAG's params, plus raw JSON conf, an optional logical date
+and an optional run id."""
 
 from __future__ import annotations
 
@@ -34,6 +35,7 @@ def trigger(dag_id: str) -> Any:
                     dag_id,
                     conf=submission.conf,
                     logical_date=submission.logical_date,
+                    run_id=submission.run_id,
                     owner=current_user.username,
                 )
                 run_id = run.run_id
@@ -64,6 +66,7 @@ def _page(
             errors=errors,
             conf_text=request.form.get("conf", ""),
             logical_date=request.form.get("logical_date", ""),
+            run_id=request.form.get("run_id", ""),
             tab="trigger",
         ),
         status,
