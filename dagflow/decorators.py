@@ -1,5 +1,5 @@
-"""TaskFlow: ``@task``, ``@task.branch``, ``@task.short_circuit``, ``@task.sensor``, ``@setup``,
-``@teardown``, ``@task_group`` and ``@dag``.
+"""TaskFlow: ``@task``, ``@task.branch``, ``@task.short_circuit``, ``@task.sensor``, ``@task.bash``,
+``@setup``, ``@teardown``, ``@task_group`` and ``@dag``.
 
 Calling a ``@task`` function inside a DAG creates a task and returns a reference to its output;
 passing that reference to another task makes the edge. Calling the same function twice gives the
@@ -12,10 +12,10 @@ import functools
 import inspect
 import re
 import typing
-from collections.abc import Callable, Mapping
-from typing import Any
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, ClassVar
 
-from dagflow.exceptions import DagDefinitionError
+from dagflow.exceptions import DagDefinitionError, DagflowError
 from dagflow.models import context_stack
 from dagflow.models.baseoperator import BaseOperator, merged_default_args
 from dagflow.models.dag import DAG
@@ -28,9 +28,11 @@ from dagflow.models.mappedoperator import (
 )
 from dagflow.models.taskgroup import TaskGroup
 from dagflow.models.xcom_arg import XComArg
+from dagflow.operators.bash import SCRIPT_EXTENSIONS, BashOperator
 from dagflow.operators.branch import skip_all_except
-from dagflow.operators.python import PythonOperator, ShortCircuitOperator
+from dagflow.operators.python import PythonOperator, ShortCircuitOperator, callable_kwargs
 from dagflow.sensors.python import DecoratedSensorOperator
+from dagflow.templating import Renderer, template_env
 
 #: Names a task function may declare to receive from the context rather than from its caller.
 CONTEXT_KEYS = frozenset(
@@ -86,6 +88,47 @@ class _DecoratedShortCircuitOperator(ShortCircuitOperator):
     @property
     def operator_name(self) -> str:
         return self.custom_operator_name
+
+
+class _DecoratedBashOperator(BashOperator):
+    """The operator behind a ``@task.bash`` function: the function returns the command to run, which
+    is then rendered with Jinja like a ``bash_command`` (a ``.sh`` path included) and run as the
+    BashOperator runs it; its last line of output is the XCom."""
+
+    custom_operator_name = "@task.bash"
+    template_fields: ClassVar[Sequence[str]] = ("op_args", "op_kwargs", "bash_command", "env", "cwd")
+
+    def __init__(
+        self,
+        *,
+        python_callable: Callable[..., Any],
+        op_args: Any = None,
+        op_kwargs: Mapping[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(bash_command="(returned by the task's function when it runs)", **kwargs)
+        self.python_callable = python_callable
+        self.op_args = op_args or ()
+        self.op_kwargs = op_kwargs or {}
+
+    @property
+    def operator_name(self) -> str:
+        return self.custom_operator_name
+
+    def execute(self, context: Any) -> Any:
+        context.update(self.op_kwargs)
+        command = self.python_callable(
+            *self.op_args, **callable_kwargs(self.python_callable, self.op_args, context)
+        )
+        if not isinstance(command, str) or not command.strip():
+            raise DagflowError(
+                f"task {self.task_id!r}: a @task.bash function must return the command to run, a "
+                f"non-empty string; it returned {command!r}"
+            )
+        self._is_script = command.endswith(SCRIPT_EXTENSIONS)
+        renderer = Renderer(context, template_env(context["dag"]), tuple(self.template_ext))
+        self.bash_command = renderer.render_string(command)
+        return super().execute(context)
 
 
 def _infer_multiple_outputs(function: Callable[..., Any]) -> bool:
@@ -302,14 +345,16 @@ def _make_task_decorator(operator_class: type[BaseOperator]) -> Callable[..., An
 
 
 class _TaskNamespace:
-    """``@task``, and its variants ``@task.branch``, ``@task.short_circuit``, ``@task.python``, and
-    ``@task.sensor`` (a PythonSensor: the function is its poke, taking ``poke_interval``, ``mode``...)."""
+    """``@task``, and its variants ``@task.branch``, ``@task.short_circuit``, ``@task.python``,
+    ``@task.sensor`` (a PythonSensor: the function is its poke, taking ``poke_interval``, ``mode``...)
+    and ``@task.bash`` (the function returns the command; ``env``, ``cwd``... as BashOperator's)."""
 
     def __init__(self) -> None:
         self._python = _make_task_decorator(_DecoratedPythonOperator)
         self.python = self._python
         self.branch = _make_task_decorator(_DecoratedBranchOperator)
         self.short_circuit = _make_task_decorator(_DecoratedShortCircuitOperator)
+        self.bash = _make_task_decorator(_DecoratedBashOperator)
         self.sensor = _make_task_decorator(DecoratedSensorOperator)
 
     def __call__(self, python_callable: Callable[..., Any] | None = None, **kwargs: Any) -> Any:

@@ -1781,3 +1781,54 @@ def test_one_failed_alert_runs_and_upstream_failure_propagates_through_a_diamond
         "alert": "success",
     }
     assert result.state is RunState.FAILED
+
+
+# -- @task.bash ------------------------------------------------------------------------------------
+
+
+def test_task_bash_runs_the_command_its_function_returns_rendered_with_the_context():
+    with DAG("task_bash", schedule=None, params={"who": "px"}) as dag:
+
+        @task
+        def count():
+            return 3
+
+        @task.bash(env={"GREETING": "hello"}, append_env=True)
+        def greet(n, ds=None):
+            return f'echo "$GREETING {{{{ params.who }}}} {n} {ds} $(({n} + 1))"'
+
+        greet(count())
+
+    result = run(dag)
+    assert states(result) == {"count": "success", "greet": "success"}
+    assert result.xcom("greet") == "hello px 3 2024-01-01 4"
+
+
+def test_task_bash_maps_like_any_task_and_skips_on_exit_99():
+    with DAG("task_bash_map", schedule=None) as dag:
+
+        @task.bash
+        def echo(n):
+            return f"echo {n}" if n else "exit 99"
+
+        echo.expand(n=[0, 1, 2])
+
+    result = run(dag)
+    assert states(result) == {"echo[0]": "skipped", "echo[1]": "success", "echo[2]": "success"}
+    assert xcoms(result) == {"echo[1]": "1", "echo[2]": "2"}
+
+
+@pytest.mark.parametrize("returned", [None, "", "   ", 5])
+def test_task_bash_whose_function_returns_no_command_fails_naming_the_task(returned):
+    with DAG("task_bash_bad", schedule=None) as dag:
+
+        @task.bash(retries=0)
+        def nothing():
+            return returned
+
+        nothing()
+
+    result = run(dag)
+    assert states(result) == {"nothing": "failed"}
+    error = result.get("nothing").error
+    assert "'nothing'" in error and "@task.bash" in error and "non-empty string" in error

@@ -7,8 +7,8 @@ import shutil
 import signal
 import subprocess
 import tempfile
-from collections.abc import Callable, Container
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Container, Sequence
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from dagflow.exceptions import DagflowError, SkipTask
 from dagflow.models.baseoperator import BaseOperator
@@ -46,7 +46,7 @@ class BashOperator(BaseOperator):
     code in ``skip_on_exit_code`` (99 by default) skips the task.
     """
 
-    template_fields = ("bash_command", "env", "cwd")
+    template_fields: ClassVar[Sequence[str]] = ("bash_command", "env", "cwd")
     template_ext = SCRIPT_EXTENSIONS
     template_fields_renderers = {"bash_command": "bash", "env": "json"}
     ui_color = "#f0ede4"
