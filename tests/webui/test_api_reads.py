@@ -107,6 +107,10 @@ def test_a_task_instance_its_tries_log_and_xcoms(api):
         "next_offset": log["next_offset"],
         "finished": True,
     }
+    # an offset past the end (from a longer file, or made up) reads nothing, wherever it points
+    for offset in (log["next_offset"] + 1, 388_727_783_533_756, 2**62):
+        assert api(f"{API_TI}/logs/1", offset=offset)[1]["content"] == ""
+        assert api(f"{API_TI}/logs/1", offset=offset)[1]["next_offset"] == log["next_offset"]
     xcoms = api(f"{API_TI}/xcomEntries")[1]
     assert [x["key"] for x in xcoms["xcom_entries"]] == ["return_value"]
     assert api(f"{API_TI}/xcomEntries/return_value")[1]["value"] == f'"{XSS}"'

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -158,9 +159,11 @@ def read_log(path: Path, offset: int) -> tuple[str, int]:
     if not path.is_file():
         return "", offset
     with open(path, "rb") as handle:
-        handle.seek(offset)
+        # past the end (an offset from a longer file, or no offset of this one) there is nothing to read
+        start = min(offset, os.fstat(handle.fileno()).st_size)
+        handle.seek(start)
         data = handle.read(LOG_CHUNK)
-    return data.decode("utf-8", errors="replace"), offset + len(data)
+    return data.decode("utf-8", errors="replace"), start + len(data)
 
 
 @bp.route("/dags/<dag_id>/tasks/<task_id>/logs")
