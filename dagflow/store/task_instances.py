@@ -65,22 +65,18 @@ def _pk(key: TIKey) -> Any:
     )
 
 
-def load_records(
-    session: Session, dag_id: str, run_id: str, *, changed_since: datetime | None = None
-) -> list[TIRecord]:
-    """The run's task instances as the decisions see them; with ``changed_since``, only those changed."""
+_STATES = {state.value: state for state in TaskState}
+
+
+def load_records(session: Session, dag_id: str, run_id: str) -> list[TIRecord]:
+    """The run's task instances as the decisions see them (:func:`changed_records` for those changed)."""
     query = select(TI.task_id, TI.map_index, TI.state, TI.try_number, TI.max_tries, TI.not_before).where(
         TI.dag_id == dag_id, TI.run_id == run_id
     )
-    if changed_since is not None:
-        query = query.where(TI.updated_at >= changed_since)
     return [
-        TIRecord(task_id, map_index, TaskState(state), try_number, max_tries, not_before)
+        TIRecord(task_id, map_index, _STATES[state], try_number, max_tries, not_before)
         for task_id, map_index, state, try_number, max_tries, not_before in session.execute(query)
     ]
-
-
-_STATES = {state.value: state for state in TaskState}
 
 
 #: The scheduler's hottest statements, built once: each pass runs them, and building and keying a

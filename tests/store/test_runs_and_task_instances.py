@@ -206,17 +206,17 @@ def test_a_new_task_instance_takes_its_tries_pool_priority_and_queue_from_the_ta
     assert row.operator is not None
 
 
-def test_load_records_gives_every_task_instance_or_only_those_changed_since_a_moment(run):
+def test_load_records_gives_every_task_instance_and_changed_records_those_changed_since_a_moment(run):
     with run.write() as session:
         tis.mark_scheduled(session, run.dag_id, run.run_id, [(("extract", -1), TaskState.NONE)], T2)
 
     with run.database.session() as session:
         every = {r.key: r for r in tis.load_records(session, run.dag_id, run.run_id)}
-        changed = tis.load_records(session, run.dag_id, run.run_id, changed_since=T1)
+        changed = tis.changed_records(session, T1)
 
     assert len(every) == 6
     assert every[("extract", -1)] == TIRecord("extract", -1, TaskState.SCHEDULED, 1, 2, None)
-    assert changed == [every[("extract", -1)]]
+    assert changed == [(run.dag_id, run.run_id, every[("extract", -1)])]
 
 
 # -- applying decisions --------------------------------------------------------------------------------
