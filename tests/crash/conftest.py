@@ -108,9 +108,9 @@ def alive(pid: int) -> bool:
     return state not in ("Z", "X")
 
 
-def group_members(pgid: int) -> list[int]:
-    """Live processes of process group ``pgid`` (read from /proc: no psutil needed)."""
-    found = []
+def _live_processes() -> Iterator[tuple[int, list[str]]]:
+    """``(pid, fields of /proc/PID/stat after the command name)`` of every live process (no psutil
+    needed); a process that ends meanwhile is passed over."""
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue
@@ -119,26 +119,27 @@ def group_members(pgid: int) -> list[int]:
                 fields = stat.read().rsplit(")", 1)[1].split()
         except OSError:
             continue
-        if int(fields[2]) == pgid and fields[0] not in ("Z", "X"):
-            found.append(int(entry))
-    return found
+        if fields[0] not in ("Z", "X"):
+            yield int(entry), fields
+
+
+def group_members(pgid: int) -> list[int]:
+    """Live processes of process group ``pgid``."""
+    return [pid for pid, fields in _live_processes() if int(fields[2]) == pgid]
 
 
 def spawned_children(pid: int) -> list[int]:
     """Live children of ``pid`` started by multiprocessing's spawn (its workers and DAG processor)."""
     found = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
+    for child, fields in _live_processes():
+        if int(fields[1]) != pid:
             continue
         try:
-            with open(f"/proc/{entry}/stat") as stat:
-                fields = stat.read().rsplit(")", 1)[1].split()
-            with open(f"/proc/{entry}/cmdline", "rb") as cmdline:
-                command = cmdline.read()
+            with open(f"/proc/{child}/cmdline", "rb") as cmdline:
+                if b"spawn_main" in cmdline.read():
+                    found.append(child)
         except OSError:
             continue
-        if int(fields[1]) == pid and fields[0] not in ("Z", "X") and b"spawn_main" in command:
-            found.append(int(entry))
     return found
 
 
