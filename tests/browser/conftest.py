@@ -52,6 +52,8 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 ADMIN = "admin"
+#: Where the tests save what they saw, for a person to look at (ignored by git).
+SCREENSHOTS = HERE / "screenshots"
 #: The DAGs the tests use: the server is ready once all of them are in the store.
 DAG_IDS = ("example_branching", "example_etl", "browser_flaky")
 #: The file that dag_files/browser_flaky.py waits for, in $DAGFLOW_HOME.
@@ -235,6 +237,14 @@ def page(
         print(f"page {the_page.url}, screenshot {shot}\n--- dagflow standalone log ---")
         print(dagflow_server.log_tail())
     context.close()
+
+
+def screenshot(page: Page, name: str) -> Path:
+    """Save the whole page as ``screenshots/<name>.png``."""
+    SCREENSHOTS.mkdir(exist_ok=True)
+    path = SCREENSHOTS / f"{name}.png"
+    page.screenshot(path=str(path), full_page=True)
+    return path
 
 
 def log_in(page: Page, username: str, password: str) -> None:

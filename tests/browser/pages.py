@@ -38,3 +38,49 @@ def open_graph_of_this_run(page: Page) -> str:
 def node(page: Page, task_id: str) -> Locator:
     """A task's node in the graph: its ``data-state`` follows the run live."""
     return page.locator(f'#graph g.node[data-task-id="{task_id}"]')
+
+
+#: Reads an SVG node's computed rect fill and label colour, as the browser paints them.
+_NODE_COLOURS = """(g) => {
+  const rect = g.querySelector("rect"), text = g.querySelector("text");
+  return [getComputedStyle(rect).fill, getComputedStyle(text).fill];
+}"""
+
+
+def _channels(css_colour: str) -> tuple[float, float, float]:
+    numbers = re.findall(r"[\d.]+", css_colour)
+    if len(numbers) < 3:
+        raise AssertionError(f"not an rgb() colour: {css_colour!r}")
+    red, green, blue = (float(n) for n in numbers[:3])
+    return red, green, blue
+
+
+def _luminance(css_colour: str) -> float:
+    """WCAG 2 relative luminance of an ``rgb(r, g, b)`` colour."""
+
+    def linear(channel: float) -> float:
+        c = channel / 255
+        return c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4
+
+    red, green, blue = (linear(c) for c in _channels(css_colour))
+    return 0.2126 * red + 0.7152 * green + 0.0722 * blue
+
+
+def contrast(first: str, second: str) -> float:
+    """WCAG 2 contrast ratio of two computed CSS colours (1 to 21)."""
+    lighter, darker = sorted((_luminance(first), _luminance(second)), reverse=True)
+    return (lighter + 0.05) / (darker + 0.05)
+
+
+def node_colours(page: Page, task_id: str) -> tuple[str, str]:
+    """The computed fill of a graph node's box and of its label."""
+    fill, ink = node(page, task_id).evaluate(_NODE_COLOURS)
+    return str(fill), str(ink)
+
+
+def assert_node_painted(page: Page, task_id: str, expected_fill: str) -> None:
+    """The node's box is filled with the state's colour and its label reads against it (WCAG AA)."""
+    fill, ink = node_colours(page, task_id)
+    assert fill == expected_fill, f"{task_id}: box filled {fill}, expected {expected_fill}"
+    ratio = contrast(fill, ink)
+    assert ratio >= 4.5, f"{task_id}: label {ink} on {fill} has contrast {ratio:.2f}, below 4.5"

@@ -7,8 +7,8 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from tests.browser.conftest import FLAG_NAME, RUN_TIMEOUT, Server
-from tests.browser.pages import node, open_graph_of_this_run, unpause
+from tests.browser.conftest import FLAG_NAME, RUN_TIMEOUT, Server, screenshot
+from tests.browser.pages import assert_node_painted, node, open_graph_of_this_run, unpause
 
 expect = pytest.importorskip("playwright.sync_api").expect
 
@@ -32,6 +32,9 @@ def test_a_failed_task_shows_its_error_in_its_log_and_runs_again_once_cleared(
     expect(node(page, "wait_for_flag")).to_have_attribute("data-state", "failed", timeout=RUN_TIMEOUT)
     expect(node(page, "report")).to_have_attribute("data-state", "upstream_failed", timeout=RUN_TIMEOUT)
     expect(page.locator("#run-state")).to_have_text("failed", timeout=RUN_TIMEOUT)
+    assert_node_painted(page, "wait_for_flag", "rgb(185, 28, 28)")  # red, white label
+    assert_node_painted(page, "report", "rgb(245, 158, 11)")  # amber, dark label
+    screenshot(page, "graph-flaky-failed")
 
     node(page, "wait_for_flag").click()
     expect(page.locator("#ti-state")).to_have_text("failed")

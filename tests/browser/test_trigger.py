@@ -7,8 +7,8 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from tests.browser.conftest import RUN_TIMEOUT
-from tests.browser.pages import node, open_graph_of_this_run, unpause
+from tests.browser.conftest import RUN_TIMEOUT, screenshot
+from tests.browser.pages import assert_node_painted, node, open_graph_of_this_run, unpause
 
 expect = pytest.importorskip("playwright.sync_api").expect
 
@@ -40,4 +40,6 @@ def test_a_run_triggered_from_the_form_follows_the_chosen_param_and_turns_green(
     for task_id in ("process_eu", "process_apac"):
         expect(node(page, task_id)).to_have_attribute("data-state", "skipped")
     expect(page.locator("#run-state")).to_have_text("success", timeout=RUN_TIMEOUT)
-    expect(node(page, "process_us").locator("rect")).to_have_class("s-success")
+    assert_node_painted(page, "process_us", "rgb(21, 128, 61)")  # green, white label
+    assert_node_painted(page, "process_eu", "rgb(244, 114, 182)")  # pink, dark label
+    screenshot(page, "graph-branching-success")
