@@ -30,8 +30,8 @@ from _common import DAGFLOW, header, markdown_table, median_ms, time_command
 from dag_files import write_chain, write_mapped
 
 from dagflow import DAG
+from dagflow.core.states import RunState
 from dagflow.dagbag import DagBag
-from dagflow.states import RunState
 
 LOGICAL_DATE = datetime(2024, 1, 1, tzinfo=UTC)
 #: What Airflow 3.3's dag.test() took for the same shapes, on this kind of machine (median, seconds).

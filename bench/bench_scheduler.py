@@ -79,11 +79,11 @@ from sqlalchemy import func, select
 
 from dagflow import actions
 from dagflow.config import Settings
-from dagflow.execution.worker import WorkerSettings
+from dagflow.core.states import RunState
 from dagflow.executors.base import ExecutorEvent
 from dagflow.executors.local import LocalExecutor
+from dagflow.executors.worker import WorkerSettings
 from dagflow.scheduler.job import Scheduler, SchedulerOptions
-from dagflow.states import RunState
 from dagflow.store.engine import Database
 from dagflow.store.models import DagRunRow
 

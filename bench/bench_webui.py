@@ -47,7 +47,7 @@ from sqlalchemy.engine import make_url
 
 import webui
 from dagflow.config import Settings
-from dagflow.execution.taskrunner import utcnow
+from dagflow.core.clock import utcnow
 from dagflow.store.engine import Database
 from dagflow.store.migrate import migrate
 from dagflow.store.users import create_user

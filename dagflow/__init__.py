@@ -6,6 +6,7 @@ DAG files import what they need from here, with the names Airflow users know::
 """
 
 from dagflow.context import get_current_context
+from dagflow.core.trigger_rules import TriggerRule
 from dagflow.decorators import dag, setup, task, task_group, teardown
 from dagflow.models.baseoperator import BaseOperator
 from dagflow.models.chain import chain, chain_linear, cross_downstream
@@ -13,7 +14,6 @@ from dagflow.models.dag import DAG
 from dagflow.models.param import Param
 from dagflow.models.taskgroup import TaskGroup
 from dagflow.models.xcom_arg import XComArg
-from dagflow.trigger_rule import TriggerRule
 
 __version__ = "0.1.0"
 

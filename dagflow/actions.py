@@ -16,11 +16,11 @@ from typing import Any
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
+from dagflow.core.clock import utcnow
+from dagflow.core.schedule import DataInterval, NextRun
+from dagflow.core.states import RunState, TaskState
 from dagflow.exceptions import DagflowError, DagNotFound, ParamValidationError, TaskNotFound
-from dagflow.execution.taskrunner import utcnow
-from dagflow.schedule import DataInterval, NextRun
 from dagflow.serialization import StoredDag
-from dagflow.states import RunState, TaskState
 from dagflow.store import dags as dag_store
 from dagflow.store import runs as run_store
 from dagflow.store.models import (
@@ -363,7 +363,7 @@ def backfill(
 
 
 def _schedule_points(stored: StoredDag, start: datetime, end: datetime) -> list[NextRun]:
-    from dagflow.schedule import Restriction
+    from dagflow.core.schedule import Restriction
 
     restriction = Restriction(earliest=start, latest=end, catchup=True)
     points: list[NextRun] = []

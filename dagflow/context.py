@@ -12,9 +12,9 @@ from typing import TYPE_CHECKING, Any
 from dagflow.macros import MACROS
 
 if TYPE_CHECKING:
-    from dagflow.execution.task_instance import RuntimeTaskInstance
     from dagflow.models.dag import DAG
     from dagflow.models.node import TaskNode
+    from dagflow.runtime.task_instance import RuntimeTaskInstance
 
 Context = dict[str, Any]
 

@@ -1,6 +1,6 @@
 """A DAG as JSON: what the DAG processor stores so that nothing else ever imports DAG files.
 
-The scheduler reads the :class:`~dagflow.spec.DagSpec` and the scheduling fields; the web UI reads
+The scheduler reads the :class:`~dagflow.core.spec.DagSpec` and the scheduling fields; the web UI reads
 the rest (task groups, docs, params, template fields).
 """
 
@@ -12,10 +12,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from dagflow.core.schedule import Restriction, Timetable, deserialize_timetable
+from dagflow.core.spec import DagSpec
 from dagflow.models.param import ParamsDict
 from dagflow.models.taskgroup import TaskGroup
-from dagflow.schedule import Restriction, Timetable, deserialize_timetable
-from dagflow.spec import DagSpec
 
 if TYPE_CHECKING:
     from dagflow.models.dag import DAG

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from dagflow.core.states import RunState
 from dagflow.dagbag import DagBag
-from dagflow.states import RunState
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "dags"
 LOGICAL_DATE = datetime(2024, 1, 1, tzinfo=UTC)  # a Monday

@@ -17,7 +17,7 @@ from flask import Blueprint, Flask, abort, current_app, flash, g, redirect, rend
 from flask_login import LoginManager, UserMixin, current_user, login_user, logout_user
 from flask_wtf.csrf import CSRFProtect
 
-from dagflow.execution.taskrunner import utcnow
+from dagflow.core.clock import utcnow
 from dagflow.store.models import UserRow
 from dagflow.store.users import ROLE_RANK, check_password, find_user, user_for_token
 from webui.db import read_session, write_session

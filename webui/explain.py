@@ -7,12 +7,12 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from dagflow.decisions import decide
-from dagflow.execution.taskrunner import utcnow
-from dagflow.scheduler import dispatch
+from dagflow.core import dispatch
+from dagflow.core.clock import utcnow
+from dagflow.core.decisions import decide
+from dagflow.core.states import FINISHED, TaskState
 from dagflow.scheduler.queueing import busy_counts
 from dagflow.serialization import StoredDag
-from dagflow.states import FINISHED, TaskState
 from dagflow.store import task_instances as ti_store
 from dagflow.store.models import DagRow, DagRunRow, PoolRow, TaskInstanceRow
 

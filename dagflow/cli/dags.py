@@ -10,9 +10,9 @@ import click
 
 from dagflow.cli.common import dags_folder_option, fail, load_dagbag, parse_conf, parse_datetime
 from dagflow.cli.lazy import LazyGroup
+from dagflow.core.states import RunState
 from dagflow.dagbag import DagBag
 from dagflow.exceptions import DagflowError, DagNotFound
-from dagflow.states import RunState
 
 
 @click.group(

@@ -25,8 +25,8 @@ def _logging(verbose: bool) -> None:
 
 
 def run_scheduler(*, migrate: bool, workers: int | None, until_idle: bool, num_passes: int | None) -> None:
-    from dagflow.execution.worker import WorkerSettings
     from dagflow.executors.local import LocalExecutor
+    from dagflow.executors.worker import WorkerSettings
     from dagflow.scheduler.job import Scheduler
 
     settings = load_settings()
@@ -85,7 +85,7 @@ def webserver(host: str | None, port: int | None) -> None:
 
 def _standalone_admin(settings: Settings) -> None:
     """On the first start, create an admin with a generated password and say how to log in."""
-    from dagflow.execution.taskrunner import utcnow
+    from dagflow.core.clock import utcnow
     from dagflow.store.engine import Database
     from dagflow.store.models import UserRow
     from dagflow.store.users import create_user, generate_password

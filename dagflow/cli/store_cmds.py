@@ -24,8 +24,8 @@ from dagflow.cli.common import (
     parse_datetime,
     table,
 )
+from dagflow.core.states import RunState, TaskState
 from dagflow.exceptions import DagflowError
-from dagflow.states import RunState, TaskState
 from dagflow.store.engine import Database
 from dagflow.store.models import DagRow, DagRunRow, TaskInstanceRow, TaskInstanceTryRow
 from dagflow.store.rows import run_json, ti_json
@@ -317,10 +317,11 @@ def tasks_test(
 ) -> None:
     """Run one task once in this process, ignoring its dependencies and recording nothing."""
     from dagflow.context import DagRunInfo
-    from dagflow.execution.inprocess import manual_run_id
-    from dagflow.execution.tasklog import TaskLog
-    from dagflow.execution.taskrunner import Attempt, run_attempt, utcnow
-    from dagflow.xcom import MemoryXComStore
+    from dagflow.core.clock import utcnow
+    from dagflow.runtime.inprocess import manual_run_id
+    from dagflow.runtime.tasklog import TaskLog
+    from dagflow.runtime.taskrunner import Attempt, run_attempt
+    from dagflow.runtime.xcom import MemoryXComStore
 
     conf = parse_conf(conf_text)
     when = _aware(parse_datetime(logical_date, "LOGICAL_DATE"), "LOGICAL_DATE") or utcnow()
@@ -426,7 +427,7 @@ def tasks_logs(
     dag_id: str, run_id: str, task_id: str, map_index: int, try_number: int | None, follow: bool
 ) -> None:
     """Print the log of one try of a task instance."""
-    from dagflow.execution.tasklog import attempt_log_path
+    from dagflow.runtime.tasklog import attempt_log_path
 
     settings = load_settings()
     database = open_database(settings)

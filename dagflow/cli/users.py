@@ -6,8 +6,8 @@ import click
 from sqlalchemy import select
 
 from dagflow.cli.common import fail, open_database, table
+from dagflow.core.clock import utcnow
 from dagflow.exceptions import DagflowError
-from dagflow.execution.taskrunner import utcnow
 from dagflow.store.models import UserRow
 from dagflow.store.users import ROLES, create_token, create_user, find_user, generate_password
 

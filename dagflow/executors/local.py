@@ -33,8 +33,8 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
-from dagflow.execution.worker import Worker, WorkerSettings
 from dagflow.executors.base import Executor, ExecutorEvent, Workload
+from dagflow.executors.worker import Worker, WorkerSettings
 
 _CONTEXT = multiprocessing.get_context("spawn")
 PAGE_SIZE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096

@@ -16,12 +16,12 @@ from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from dagflow.core.trigger_rules import TriggerRule
 from dagflow.exceptions import DagDefinitionError
-from dagflow.execution.tasklog import TASK_LOGGER
 from dagflow.models import context_stack
 from dagflow.models.node import TaskNode
 from dagflow.models.xcom_arg import XComArg, set_dependencies_from_arguments
-from dagflow.trigger_rule import TriggerRule
+from dagflow.runtime.tasklog import TASK_LOGGER
 
 if TYPE_CHECKING:
     from dagflow.context import Context

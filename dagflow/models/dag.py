@@ -9,22 +9,22 @@ from typing import TYPE_CHECKING, Any
 
 import jinja2
 
+from dagflow.core.schedule import Timetable, parse_schedule
+from dagflow.core.spec import DagSpec, MapSourceSpec, TaskSpec
+from dagflow.core.trigger_rules import TriggerRule
 from dagflow.exceptions import DagCycleError, DagDefinitionError, DuplicateTaskIdError, TaskNotFound
 from dagflow.models import context_stack
 from dagflow.models.baseoperator import as_callbacks, validate_key
 from dagflow.models.param import ParamsDict
 from dagflow.models.taskgroup import TaskGroup
-from dagflow.schedule import Timetable, parse_schedule
-from dagflow.spec import DagSpec, MapSourceSpec, TaskSpec
-from dagflow.trigger_rule import TriggerRule
 
 if TYPE_CHECKING:
     from types import TracebackType
 
     import networkx as nx
 
-    from dagflow.execution.inprocess import RunResult
     from dagflow.models.node import TaskNode
+    from dagflow.runtime.inprocess import RunResult
 
 
 def as_aware(value: datetime | None, tz: Any = UTC) -> datetime | None:
@@ -325,7 +325,7 @@ class DAG:
         **kwargs: Any,
     ) -> RunResult:
         """Run one DAG run in this process, with real retries and real operators, and return it."""
-        from dagflow.execution.inprocess import run_dag
+        from dagflow.runtime.inprocess import run_dag
 
         return run_dag(self, logical_date=logical_date, conf=conf, **kwargs)
 

@@ -158,7 +158,7 @@ class TaskNode(DependencyMixin):
 
     def as_teardown(self, *, setups: Any = None, on_failure_fail_dagrun: bool | None = None) -> TaskNode:
         """Mark this task as a teardown: it runs once its setups' work is done, whatever happened."""
-        from dagflow.trigger_rule import TriggerRule
+        from dagflow.core.trigger_rules import TriggerRule
 
         self.is_teardown = True
         self.trigger_rule = TriggerRule.ALL_DONE_SETUP_SUCCESS

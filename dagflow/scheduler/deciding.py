@@ -11,12 +11,12 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import func, select, tuple_
 
-from dagflow.decisions import Decisions, Key, RunRecords, decide
-from dagflow.execution.taskrunner import utcnow
+from dagflow.core.clock import utcnow
+from dagflow.core.decisions import Decisions, Key, RunRecords, decide
+from dagflow.core.states import RunState, TaskState
 from dagflow.scheduler import runs as run_ops
 from dagflow.scheduler.runcache import MARGIN
 from dagflow.serialization import StoredDag
-from dagflow.states import RunState, TaskState
 from dagflow.store import task_instances as ti_store
 from dagflow.store.models import DagRow, DagRunRow, TaskInstanceRow, XComRow
 

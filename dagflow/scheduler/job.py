@@ -2,7 +2,7 @@
 
 Each pass: collect what the executor and the DAG processor reported, fail attempts whose worker
 died or stopped heartbeating, create runs that are due, start queued runs, decide every run that
-changed (:func:`dagflow.decisions.decide`), and queue the scheduled task instances that fit within
+changed (:func:`dagflow.core.decisions.decide`), and queue the scheduled task instances that fit within
 the limits. Between passes it sleeps until something happens — an attempt finished, a run was
 triggered, a DAG file changed — or until the next timed event (a run due, a retry due).
 """
@@ -24,7 +24,7 @@ from typing import Any
 from sqlalchemy import func, select
 
 from dagflow.config import Settings
-from dagflow.execution.taskrunner import utcnow
+from dagflow.core.clock import utcnow
 from dagflow.executors.base import Executor, ExecutorEvent
 from dagflow.scheduler import deciding, liveness, queueing
 from dagflow.scheduler import runs as run_ops

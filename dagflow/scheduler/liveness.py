@@ -9,11 +9,11 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 
-from dagflow.execution.tasklog import TaskLog, attempt_log_path
+from dagflow.core.retries import next_retry_for, should_retry
+from dagflow.core.states import TaskState
 from dagflow.executors.base import Workload
-from dagflow.retries import next_retry_for, should_retry
+from dagflow.runtime.tasklog import TaskLog, attempt_log_path
 from dagflow.serialization import StoredDag
-from dagflow.states import TaskState
 from dagflow.store import task_instances as ti_store
 from dagflow.store.attempts import Outcome, record_outcome
 from dagflow.store.models import JobRow, TaskInstanceRow

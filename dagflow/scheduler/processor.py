@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from dagflow.core.clock import utcnow
 from dagflow.dagbag import DagBag, list_dag_files
-from dagflow.execution.taskrunner import utcnow
 from dagflow.store.dags import forget_files, sync_file
 from dagflow.store.engine import Database
 

@@ -8,8 +8,8 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 
+from dagflow.core import dispatch
 from dagflow.executors.base import Workload
-from dagflow.scheduler import dispatch
 from dagflow.store import task_instances as ti_store
 from dagflow.store.models import PoolRow
 

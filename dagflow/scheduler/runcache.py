@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from dagflow.decisions import RunRecords
+from dagflow.core.decisions import RunRecords
 from dagflow.store import task_instances as ti_store
 
 #: Rows stamped within this margin before the last thorough read are read again: a writer stamps its

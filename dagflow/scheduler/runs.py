@@ -8,10 +8,10 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import func, or_, select, update
 
+from dagflow.core.schedule import ContinuousTimetable, DataInterval, NextRun
+from dagflow.core.states import RunState, TaskState
 from dagflow.executors.base import Workload
-from dagflow.schedule import ContinuousTimetable, DataInterval, NextRun
 from dagflow.serialization import StoredDag
-from dagflow.states import RunState, TaskState
 from dagflow.store import runs as run_store
 from dagflow.store.models import BackfillRow, DagRow, DagRunRow, TaskInstanceRow
 

@@ -16,9 +16,11 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from dagflow.core.clock import utcnow
+from dagflow.core.retries import retry_delay
 from dagflow.exceptions import (
     DagDefinitionError,
     FailTask,
@@ -28,7 +30,6 @@ from dagflow.exceptions import (
     TaskTimeout,
 )
 from dagflow.models.baseoperator import BaseOperator
-from dagflow.retries import retry_delay
 
 if TYPE_CHECKING:
     from dagflow.context import Context
@@ -153,7 +154,7 @@ class BaseSensorOperator(BaseOperator):
                 return result.xcom_value if isinstance(result, PokeReturnValue) else None
             if elapsed() > self.timeout:
                 self._time_out(elapsed())
-            now = _utcnow()
+            now = utcnow()
             at = self._next_poke_at(context, elapsed, poke_count, now)
             if self.reschedule:
                 raise RescheduleTask(at)
@@ -169,7 +170,7 @@ class BaseSensorOperator(BaseOperator):
             return lambda: time.monotonic() - started
         ti = context["ti"]
         first = ti.get_first_reschedule_date(context) or ti.start_date
-        return lambda: (_utcnow() - first).total_seconds()
+        return lambda: (utcnow() - first).total_seconds()
 
     def _poke_once(self, context: Context) -> Any:
         """One poke, with ``soft_fail``, ``silent_fail`` and ``never_fail`` applied to its errors."""
@@ -222,7 +223,3 @@ class BaseSensorOperator(BaseOperator):
             max_delay=timedelta(seconds=self.max_wait) if self.max_wait is not None else None,
             jitter_key=f"{self.dag.dag_id if self.dag else ''}#{self.task_id}#poke",
         ).total_seconds()
-
-
-def _utcnow() -> datetime:
-    return datetime.now(UTC)

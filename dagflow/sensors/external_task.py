@@ -1,6 +1,6 @@
 """ExternalTaskSensor: waits for another DAG's run, or some of its tasks, at a logical date.
 
-It reads states through ``ti`` (see :mod:`dagflow.run_states`): from the metadata store under the
+It reads states through ``ti`` (see :mod:`dagflow.runtime.run_reader`): from the metadata store under the
 scheduler. In ``dag.test()`` only the run under test is known, so a sensor waiting for another DAG
 waits until its timeout there (and ``check_existence=True`` fails at once).
 """
@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from dagflow.core.states import RunState, TaskState
 from dagflow.exceptions import (
     DagDefinitionError,
     DagflowError,
@@ -23,11 +24,10 @@ from dagflow.exceptions import (
 from dagflow.models.dag import as_aware
 from dagflow.operators.python import callable_kwargs
 from dagflow.sensors.base import BaseSensorOperator
-from dagflow.states import RunState, TaskState
 
 if TYPE_CHECKING:
     from dagflow.context import Context
-    from dagflow.execution.task_instance import RuntimeTaskInstance
+    from dagflow.runtime.task_instance import RuntimeTaskInstance
 
 TASK_STATES = frozenset(s.value for s in TaskState)
 RUN_STATES = frozenset(s.value for s in RunState)

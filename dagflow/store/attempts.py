@@ -16,7 +16,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from dagflow.states import TaskState
+from dagflow.core.states import TaskState
 from dagflow.store.models import TaskInstanceRow, TaskInstanceTryRow, XComRow
 from dagflow.store.task_instances import TIKey, skip
 

@@ -20,6 +20,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 from dagflow.exceptions import DagflowConfigError
+from dagflow.store.notify import Notifier, notifier_for, wants_wake
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 _WRITE_OPTION = "dagflow_write"
@@ -87,10 +88,15 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
 
 
 class Database:
-    """Sessions on one database. The caller owns the transaction: helpers never commit."""
+    """Sessions on one database. The caller owns the transaction: helpers never commit.
 
-    def __init__(self, url: str, **engine_kwargs: Any):
+    A write transaction that asked for it (:func:`dagflow.store.notify.wake_after_commit`) wakes the
+    schedulers through ``notifier`` when it commits: this is the one place wake-ups are sent from.
+    """
+
+    def __init__(self, url: str, *, notifier: Notifier | None = None, **engine_kwargs: Any):
         self.url = url
+        self.notifier = notifier if notifier is not None else notifier_for(url)
         self.engine = make_engine(url, **engine_kwargs)
         self.is_sqlite = self.engine.dialect.name == "sqlite"
         self._write_engine = self.engine.execution_options(**{_WRITE_OPTION: True})
@@ -107,7 +113,12 @@ class Database:
         session = (self._write if write else self._read)()
         try:
             yield session
+            wake = wants_wake(session)
+            if wake:
+                self.notifier.before_commit(session.connection())
             session.commit()
+            if wake:
+                self.notifier.after_commit()
         except BaseException:
             session.rollback()
             raise
@@ -118,8 +129,16 @@ class Database:
     def transaction(self, *, write: bool = False) -> Iterator[Connection]:
         """A bare connection in a transaction (for hot paths that need no ORM session); commits on exit."""
         engine = self._write_engine if write else self.engine
+        wake = False
         with engine.begin() as connection:
-            yield connection
+            try:
+                yield connection
+            finally:  # the flag lives on the pooled DBAPI connection: never leave it for the next user
+                wake = wants_wake(connection)
+            if wake:
+                self.notifier.before_commit(connection)
+        if wake:
+            self.notifier.after_commit()
 
     def connect(self, *, write: bool = False) -> Connection:
         """A connection for a caller to keep between its transactions (``with connection.begin():``),

@@ -9,10 +9,10 @@ from typing import Any
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import Session
 
-from dagflow.decisions import initial_task_instances
+from dagflow.core.decisions import initial_task_instances
+from dagflow.core.spec import DagSpec
+from dagflow.core.states import RunState, TaskState
 from dagflow.serialization import StoredDag
-from dagflow.spec import DagSpec
-from dagflow.states import RunState, TaskState
 from dagflow.store.models import DagRunRow, TaskInstanceRow
 
 ACTIVE_RUN_STATES = (RunState.QUEUED.value, RunState.RUNNING.value)

@@ -19,9 +19,10 @@ from typing import Any
 from sqlalchemy import Connection, Row, and_, bindparam, delete, func, insert, or_, select, tuple_, update
 from sqlalchemy.orm import Session
 
-from dagflow.decisions import Key, TIRecord
-from dagflow.spec import DagSpec
-from dagflow.states import FINISHED, SCHEDULABLE, TaskState
+from dagflow.core.decisions import Key, TIRecord
+from dagflow.core.keys import TIKey
+from dagflow.core.spec import DagSpec
+from dagflow.core.states import FINISHED, SCHEDULABLE, TaskState
 from dagflow.store.models import DagRow, DagRunRow, TaskInstanceRow
 from dagflow.store.runs import task_instance_values
 
@@ -31,20 +32,6 @@ _C = TABLE.c
 SCHEDULABLE_VALUES = tuple(s.value for s in SCHEDULABLE)
 CHUNK = 400
 NO_SYNC = {"synchronize_session": False}
-
-
-@dataclass(frozen=True)
-class TIKey:
-    """Identifies one task instance."""
-
-    dag_id: str
-    run_id: str
-    task_id: str
-    map_index: int = -1
-
-    def label(self) -> str:
-        index = f"[{self.map_index}]" if self.map_index >= 0 else ""
-        return f"{self.dag_id}.{self.task_id}{index} {self.run_id}"
 
 
 def _chunks(items: Sequence[Any]) -> Iterable[Sequence[Any]]:

@@ -36,16 +36,16 @@ from sqlalchemy import func, select
 
 from dagflow import actions
 from dagflow.config import Settings
-from dagflow.execution.tasklog import attempt_log_path
-from dagflow.execution.worker import WorkerSettings
 from dagflow.executors.local import LocalExecutor
+from dagflow.executors.worker import WorkerSettings
+from dagflow.runtime.tasklog import attempt_log_path
+from dagflow.runtime.xcom import decode
 from dagflow.scheduler.job import Scheduler, SchedulerOptions
 from dagflow.scheduler.processor import DagFileProcessor, ProcessorSettings
 from dagflow.scheduler.runs import ACTIVE
 from dagflow.scheduler.wakeup import wake_scheduler
 from dagflow.store.engine import Database
 from dagflow.store.models import DagRunRow, ImportErrorRow, TaskInstanceRow, TaskInstanceTryRow, XComRow
-from dagflow.xcom import decode
 from tests.backends import fresh_database
 from tests.conftest import DagsFolder
 

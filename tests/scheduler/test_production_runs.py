@@ -26,8 +26,8 @@ from click.testing import CliRunner
 
 from dagflow.cli import cli
 from dagflow.dagbag import DagBag
-from dagflow.execution.inprocess import RunResult
-from dagflow.xcom import RunRef
+from dagflow.runtime.inprocess import RunResult
+from dagflow.runtime.xcom import RunRef
 from tests.conftest import DagsFolder
 from tests.scheduler.conftest import Orchestrator, deployment
 

@@ -8,7 +8,7 @@ One scenario per backend (``scheduled``), in three phases:
    the scheduled runs and the backfill's, while the paused DAG's run is still queued;
 3. that DAG is unpaused: its run starts and completes.
 
-Airflow 3's convention (see :mod:`dagflow.schedule`): a run's logical date is the time the schedule
+Airflow 3's convention (see :mod:`dagflow.core.schedule`): a run's logical date is the time the schedule
 fires, its data interval ends there, and its run id is ``scheduled__<logical date>``.
 """
 
@@ -22,7 +22,7 @@ import pytest
 from sqlalchemy import select
 
 from dagflow import actions
-from dagflow.execution.taskrunner import utcnow
+from dagflow.core.clock import utcnow
 from dagflow.store.models import BackfillRow, DagRow, DagRunRow
 from tests.scheduler.conftest import Orchestrator, deployment, max_concurrent
 

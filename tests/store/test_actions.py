@@ -13,8 +13,8 @@ from sqlalchemy import select, update
 
 from dagflow import actions
 from dagflow.actions import RunExists
+from dagflow.core.states import RunState, TaskState
 from dagflow.exceptions import DagflowError, DagNotFound, ParamValidationError, TaskNotFound
-from dagflow.states import RunState, TaskState
 from dagflow.store.models import (
     BackfillRow,
     DagRow,

@@ -16,9 +16,9 @@ import pytest
 from sqlalchemy import event, select, update
 from sqlalchemy.orm import Session
 
-from dagflow.decisions import TIRecord
+from dagflow.core.decisions import TIRecord
+from dagflow.core.states import TaskState
 from dagflow.serialization import StoredDag
-from dagflow.states import TaskState
 from dagflow.store import attempts
 from dagflow.store import task_instances as tis
 from dagflow.store.engine import Database

@@ -21,7 +21,7 @@ from flask.testing import FlaskClient
 from werkzeug.security import generate_password_hash
 
 from dagflow.config import Settings
-from dagflow.execution.taskrunner import utcnow
+from dagflow.core.clock import utcnow
 from dagflow.store import users
 from dagflow.store.engine import Database
 from dagflow.store.users import create_token, create_user, find_user
@@ -60,7 +60,8 @@ def csrf(client: FlaskClient, path: str = "/login") -> str:
     """The CSRF token the page at ``path`` carries."""
     page = client.get(path).get_data(as_text=True)
     found = re.search(r'name="csrf-token" content="([^"]+)"', page) or re.search(
-        r'name="csrf_token" value="([^"]+)"', page)
+        r'name="csrf_token" value="([^"]+)"', page
+    )
     assert found, f"no CSRF token on {path}"
     return found.group(1)
 

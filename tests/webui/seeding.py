@@ -16,7 +16,7 @@ from sqlalchemy import select
 
 from dagflow import actions
 from dagflow.config import Settings
-from dagflow.execution.tasklog import attempt_log_path
+from dagflow.runtime.tasklog import attempt_log_path
 from dagflow.scheduler.processor import DagFileProcessor, ProcessorSettings
 from dagflow.store.engine import Database
 from dagflow.store.models import (

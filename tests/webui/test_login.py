@@ -35,8 +35,10 @@ def test_login_without_the_csrf_token_is_refused(client):
 
 def test_after_login_the_next_page_is_only_ever_on_this_site(client):
     token = csrf(client)
-    response = client.post("/login?next=https://evil.example/x",
-                           data={"username": "viewer", "password": PASSWORD, "csrf_token": token})
+    response = client.post(
+        "/login?next=https://evil.example/x",
+        data={"username": "viewer", "password": PASSWORD, "csrf_token": token},
+    )
     assert response.headers["Location"] == "/"
 
 

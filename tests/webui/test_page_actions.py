@@ -8,7 +8,7 @@ from urllib.parse import quote
 import pytest
 
 from dagflow import actions
-from dagflow.states import RunState
+from dagflow.core.states import RunState
 from tests.webui.conftest import csrf
 from tests.webui.seeding import DAG_ID, RUN_ID
 

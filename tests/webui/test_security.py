@@ -12,7 +12,7 @@ import pytest
 from dagflow import actions
 from dagflow.cli.scheduler_cmd import _standalone_admin
 from dagflow.config import Settings
-from dagflow.execution.taskrunner import utcnow
+from dagflow.core.clock import utcnow
 from dagflow.store.engine import Database
 from dagflow.store.models import ImportErrorRow, TaskInstanceRow
 from dagflow.store.users import check_password, create_user, find_user

@@ -8,7 +8,7 @@ from typing import Any
 from flask import jsonify
 from sqlalchemy import select
 
-from dagflow.execution.taskrunner import utcnow
+from dagflow.core.clock import utcnow
 from dagflow.store.models import ImportErrorRow, JobRow
 from webui import queries
 from webui.api import api

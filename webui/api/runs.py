@@ -8,9 +8,9 @@ from flask import abort, jsonify, request
 from sqlalchemy import select
 
 from dagflow import actions
+from dagflow.core.states import RunState, TaskState
 from dagflow.exceptions import DagflowError
 from dagflow.scheduler.wakeup import wake_scheduler
-from dagflow.states import RunState, TaskState
 from dagflow.store.models import DagRow, DagRunRow
 from webui import queries
 from webui.api import api

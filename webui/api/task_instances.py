@@ -11,8 +11,8 @@ from flask import abort, jsonify
 from sqlalchemy import select
 
 from dagflow import actions
+from dagflow.core.states import TaskState
 from dagflow.scheduler.wakeup import wake_scheduler
-from dagflow.states import TaskState
 from dagflow.store.models import TaskInstanceRow, TaskInstanceTryRow, XComRow
 from webui import queries
 from webui.api import api

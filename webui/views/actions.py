@@ -15,8 +15,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from dagflow import actions
+from dagflow.core.states import FINISHED, RunState, TaskState
 from dagflow.scheduler.wakeup import wake_scheduler
-from dagflow.states import FINISHED, RunState, TaskState
 from dagflow.store.models import DagRunRow, TaskInstanceRow
 from webui.api.common import MAX_INT, calling_action
 from webui.auth import current_user, requires

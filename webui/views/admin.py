@@ -7,9 +7,9 @@ from typing import Any
 from flask import flash, redirect, render_template, request, url_for
 
 from dagflow import actions
+from dagflow.core.clock import utcnow
+from dagflow.core.states import RunState
 from dagflow.exceptions import DagflowError
-from dagflow.execution.taskrunner import utcnow
-from dagflow.states import RunState
 from dagflow.store.models import UserRow
 from dagflow.store.users import ROLES, create_user, generate_password
 from webui import queries

@@ -9,7 +9,7 @@ from typing import Any
 from flask import abort, render_template, request
 from sqlalchemy import select
 
-from dagflow.execution.tasklog import attempt_log_path
+from dagflow.runtime.tasklog import attempt_log_path
 from dagflow.store.models import DagRunRow, TaskInstanceRow, TaskInstanceTryRow, XComRow
 from webui import queries
 from webui.db import read_session, settings

@@ -15,9 +15,15 @@ import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from dagflow.states import TaskState
-from dagflow.trigger_rule import TriggerRule
-from dagflow.trigger_rules import UpstreamCounts, Verdict, evaluate, evaluate_rule, evaluate_setups
+from dagflow.core.states import TaskState
+from dagflow.core.trigger_rules import (
+    TriggerRule,
+    UpstreamCounts,
+    Verdict,
+    evaluate,
+    evaluate_rule,
+    evaluate_setups,
+)
 
 TR = TriggerRule
 S = TaskState

@@ -22,20 +22,21 @@ from typing import Any
 from sqlalchemy import Connection, select, update
 
 from dagflow.context import DagRunInfo
+from dagflow.core.clock import utcnow
+from dagflow.core.retries import next_retry_for, should_retry
+from dagflow.core.states import TaskState
 from dagflow.dagbag import DagBag
 from dagflow.exceptions import DagflowError, TaskTerminated
-from dagflow.execution.tasklog import TaskLog, attempt_log_path
-from dagflow.execution.taskrunner import Attempt, AttemptOutcome, run_attempt, utcnow
 from dagflow.executors.base import Workload
 from dagflow.models.dag import DAG
-from dagflow.retries import next_retry_for, should_retry
-from dagflow.states import TaskState
+from dagflow.runtime.tasklog import TaskLog, attempt_log_path
+from dagflow.runtime.taskrunner import Attempt, AttemptOutcome, run_attempt
 from dagflow.store.attempts import Outcome, claim, heartbeat, record_outcome, try_start
 from dagflow.store.engine import Database
 from dagflow.store.models import DagRunRow, TaskInstanceRow
-from dagflow.store.run_states import DbRunStates
+from dagflow.store.run_reader import DbRunStates
 from dagflow.store.task_instances import TIKey
-from dagflow.store.xcoms import DbXComStore
+from dagflow.store.xcom import DbXComStore
 
 
 @dataclass(frozen=True)

@@ -9,8 +9,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from dagflow import DAG
-from dagflow.exceptions import ScheduleError
-from dagflow.schedule import (
+from dagflow.core.schedule import (
     ContinuousTimetable,
     CronDataIntervalTimetable,
     CronTriggerTimetable,
@@ -22,6 +21,7 @@ from dagflow.schedule import (
     deserialize_timetable,
     parse_schedule,
 )
+from dagflow.exceptions import ScheduleError
 
 BERLIN = ZoneInfo("Europe/Berlin")
 NOW = datetime(2024, 1, 5, 13, 30, tzinfo=UTC)

@@ -21,9 +21,9 @@ from sqlalchemy import func, select
 
 from dagflow import actions
 from dagflow.config import Settings
-from dagflow.execution.tasklog import attempt_log_path
-from dagflow.execution.worker import WorkerSettings
 from dagflow.executors.local import LocalExecutor
+from dagflow.executors.worker import WorkerSettings
+from dagflow.runtime.tasklog import attempt_log_path
 from dagflow.scheduler.job import Scheduler, SchedulerOptions
 from dagflow.scheduler.processor import DagFileProcessor, ProcessorSettings
 from dagflow.store.engine import Database

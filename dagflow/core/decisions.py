@@ -1,7 +1,7 @@
 """Scheduling decisions for one DAG run: which task instances may run, which are decided without
 running, which mapped tasks expand, and whether the run is over.
 
-A pure function over the run's task instance states and the DAG's :class:`~dagflow.spec.DagSpec`.
+A pure function over the run's task instance states and the DAG's :class:`~dagflow.core.spec.DagSpec`.
 The in-process runner (``dag.test()``) and the scheduler daemon both call it, so a DAG behaves the
 same in a test as in production. Task instances are visited in topological order and a state
 decided during the pass is seen by the tasks after it, so a skip or an upstream failure cascades
@@ -17,9 +17,9 @@ from datetime import datetime
 from heapq import heappop, heappush
 from math import prod
 
-from dagflow.spec import DagSpec, TaskSpec
-from dagflow.states import FAILED_STATES, FINISHED, IN_FLIGHT, SCHEDULABLE, RunState, TaskState
-from dagflow.trigger_rules import UpstreamCounts, evaluate
+from dagflow.core.spec import DagSpec, TaskSpec
+from dagflow.core.states import FAILED_STATES, FINISHED, IN_FLIGHT, SCHEDULABLE, RunState, TaskState
+from dagflow.core.trigger_rules import UpstreamCounts, evaluate
 
 Key = tuple[str, int]
 #: How many values a task's output offers to map over (None while unknown).

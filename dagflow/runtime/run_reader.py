@@ -1,9 +1,9 @@
 """What a running task may read about DAG runs, its own and other DAGs': one small interface.
 
 :class:`~dagflow.sensors.ExternalTaskSensor` asks through ``ti`` (see
-:class:`~dagflow.execution.task_instance.RuntimeTaskInstance`) for the state of another DAG's run
+:class:`~dagflow.runtime.task_instance.RuntimeTaskInstance`) for the state of another DAG's run
 or of some of its task instances at a logical date. Under the scheduler the answers come from the
-metadata store (:class:`dagflow.store.run_states.DbRunStates`). In ``dag.test()`` there is only
+metadata store (:class:`dagflow.store.run_reader.DbRunStates`). In ``dag.test()`` there is only
 the run under test, so :class:`OwnRunStates`, shipped here, knows that run alone: every other DAG
 looks unknown and every other logical date has no run.
 
@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
-from dagflow.states import RunState
+from dagflow.core.states import RunState
 
 if TYPE_CHECKING:
     from dagflow.models.dag import DAG

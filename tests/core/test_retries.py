@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from dagflow.retries import next_try_at, retry_delay, should_retry
+from dagflow.core.retries import next_try_at, retry_delay, should_retry
 
 DAY = timedelta(days=1)
 KEY = "my_dag#my_task#2024-01-01 00:00:00+00:00"

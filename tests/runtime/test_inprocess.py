@@ -29,8 +29,8 @@ from dagflow import (
     teardown,
 )
 from dagflow import dag as dag_decorator
+from dagflow.core.states import RunState
 from dagflow.exceptions import FailTask, ParamValidationError, SkipTask
-from dagflow.execution.inprocess import RunResult
 from dagflow.operators import (
     BashOperator,
     BranchPythonOperator,
@@ -38,8 +38,8 @@ from dagflow.operators import (
     PythonOperator,
     ShortCircuitOperator,
 )
-from dagflow.states import RunState
-from dagflow.xcom import RunRef
+from dagflow.runtime.inprocess import RunResult
+from dagflow.runtime.xcom import RunRef
 
 LOGICAL_DATE = datetime(2024, 1, 1, tzinfo=UTC)
 RUN_ID = "manual__2024-01-01T00:00:00+00:00"

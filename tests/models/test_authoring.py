@@ -25,6 +25,7 @@ from dagflow import (
     task_group,
     teardown,
 )
+from dagflow.core.spec import DagSpec, TaskSpec
 from dagflow.exceptions import (
     DagCycleError,
     DagDefinitionError,
@@ -34,7 +35,6 @@ from dagflow.exceptions import (
 )
 from dagflow.models.param import ParamsDict
 from dagflow.operators import BashOperator, EmptyOperator, PythonOperator
-from dagflow.spec import DagSpec, TaskSpec
 
 
 def edges(d: DAG) -> set[tuple[str, str]]:

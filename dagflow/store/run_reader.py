@@ -1,4 +1,4 @@
-"""The metadata store's answers to :class:`dagflow.run_states.RunStateReader`: read-only queries a
+"""The metadata store's answers to :class:`dagflow.runtime.run_reader.RunStateReader`: read-only queries a
 running task (an ExternalTaskSensor's poke) makes about other DAGs' runs."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ from datetime import datetime
 
 from sqlalchemy import select
 
-from dagflow.run_states import DagOutline, TaskStates, outline_from_tree
+from dagflow.runtime.run_reader import DagOutline, TaskStates, outline_from_tree
 from dagflow.store.engine import Database
 from dagflow.store.models import DagRow, DagRunRow, TaskInstanceRow
 

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from dagflow.spec import TaskSpec
+    from dagflow.core.spec import TaskSpec
 
 #: Backoff never waits longer than a day, whatever the arithmetic says.
 MAX_BACKOFF = timedelta(days=1)

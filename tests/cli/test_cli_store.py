@@ -11,8 +11,8 @@ import pytest
 from sqlalchemy import func, select
 
 from dagflow.cli import cli
-from dagflow.execution.tasklog import attempt_log_path
-from dagflow.states import TaskState
+from dagflow.core.states import TaskState
+from dagflow.runtime.tasklog import attempt_log_path
 from dagflow.store import attempts
 from dagflow.store import task_instances as tis
 from dagflow.store.models import DagRow, DagRunRow, TaskInstanceRow

@@ -3,7 +3,7 @@
 It drives the same scheduling decisions and the same task runner as the scheduler daemon, only
 with task instances kept in memory and tries run one after the other. Retries really wait their
 delay, and a sensor in reschedule mode really waits until its next poke (continuing the same try).
-Tasks can read the state of this run only (see :class:`dagflow.run_states.OwnRunStates`).
+Tasks can read the state of this run only (see :class:`dagflow.runtime.run_reader.OwnRunStates`).
 """
 
 from __future__ import annotations
@@ -17,18 +17,19 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, TextIO
 
 from dagflow.context import DagRunInfo
-from dagflow.decisions import Key, TIRecord, apply_expansion, decide, initial_task_instances
-from dagflow.execution.tasklog import TaskLog
-from dagflow.execution.taskrunner import Attempt, run_attempt, utcnow
+from dagflow.core.clock import utcnow
+from dagflow.core.decisions import Key, TIRecord, apply_expansion, decide, initial_task_instances
+from dagflow.core.retries import next_retry_for
+from dagflow.core.states import FINISHED, SCHEDULABLE, RunState, TaskState
 from dagflow.models.dag import as_aware
-from dagflow.retries import next_retry_for
-from dagflow.run_states import OwnRunStates
-from dagflow.states import FINISHED, SCHEDULABLE, RunState, TaskState
-from dagflow.xcom import RETURN_KEY, MemoryXComStore, RunRef
+from dagflow.runtime.run_reader import OwnRunStates
+from dagflow.runtime.tasklog import TaskLog
+from dagflow.runtime.taskrunner import Attempt, run_attempt
+from dagflow.runtime.xcom import RETURN_KEY, MemoryXComStore, RunRef
 
 if TYPE_CHECKING:
+    from dagflow.core.spec import DagSpec
     from dagflow.models.dag import DAG
-    from dagflow.spec import DagSpec
 
 
 @dataclass

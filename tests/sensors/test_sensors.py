@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from dagflow import DAG, TaskGroup, task
+from dagflow.core.states import RunState, TaskState
 from dagflow.exceptions import (
     DagDefinitionError,
     DagNotFound,
@@ -25,9 +26,9 @@ from dagflow.exceptions import (
     SkipTask,
     TaskNotFound,
 )
-from dagflow.execution.inprocess import RunResult
 from dagflow.operators import EmptyOperator, PythonOperator
-from dagflow.run_states import DagOutline, OwnRunStates
+from dagflow.runtime.inprocess import RunResult
+from dagflow.runtime.run_reader import DagOutline, OwnRunStates
 from dagflow.sensors import (
     BaseSensorOperator,
     ExternalTaskSensor,
@@ -38,7 +39,6 @@ from dagflow.sensors import (
 )
 from dagflow.sensors.base import as_seconds, estimated_poke_count
 from dagflow.sensors.filesystem import path_has_file
-from dagflow.states import RunState, TaskState
 
 LOGICAL_DATE = datetime(2024, 1, 1, tzinfo=UTC)
 FAST = {"poke_interval": 0.05, "timeout": 10}

@@ -10,10 +10,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from dagflow.context import DagRunInfo, build_context, current_context
+from dagflow.core.clock import utcnow
+from dagflow.core.retries import should_retry
+from dagflow.core.states import TaskState
 from dagflow.exceptions import (
     DownstreamTasksSkipped,
     FailTask,
@@ -23,21 +26,19 @@ from dagflow.exceptions import (
     TaskTimeout,
     XComValueError,
 )
-from dagflow.execution.task_instance import RuntimeTaskInstance
-from dagflow.execution.tasklog import TaskLog, capture
-from dagflow.retries import should_retry
-from dagflow.states import TaskState
+from dagflow.runtime.task_instance import RuntimeTaskInstance
+from dagflow.runtime.tasklog import TaskLog, capture
+from dagflow.runtime.xcom import RETURN_KEY, XComStore
 from dagflow.templating import render_template_fields, template_env
 from dagflow.timeout import time_limit
-from dagflow.xcom import RETURN_KEY, XComStore
 
 if TYPE_CHECKING:
     from dagflow.context import Context
+    from dagflow.core.spec import TaskSpec
     from dagflow.models.baseoperator import BaseOperator
     from dagflow.models.dag import DAG
     from dagflow.models.node import TaskNode
-    from dagflow.run_states import RunStateReader
-    from dagflow.spec import TaskSpec
+    from dagflow.runtime.run_reader import RunStateReader
 
 
 @dataclass(frozen=True)
@@ -66,10 +67,6 @@ class AttemptOutcome:
     map_length: int | None = None
     error: str | None = None
     rendered_fields: dict[str, Any] = field(default_factory=dict)
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 def run_attempt(

@@ -10,12 +10,12 @@ from typing import TYPE_CHECKING, Any
 
 from dagflow.exceptions import DagflowError
 from dagflow.models.param import NOTSET
-from dagflow.xcom import RETURN_KEY, RunRef, XComStore
+from dagflow.runtime.xcom import RETURN_KEY, RunRef, XComStore
 
 if TYPE_CHECKING:
     from dagflow.context import DagRunInfo
     from dagflow.models.node import TaskNode
-    from dagflow.run_states import DagOutline, RunStateReader, TaskStates
+    from dagflow.runtime.run_reader import DagOutline, RunStateReader, TaskStates
 
 
 class RuntimeTaskInstance:
@@ -68,7 +68,7 @@ class RuntimeTaskInstance:
         """When this try's first poke started, or None if the try has not been rescheduled yet."""
         return self.first_try_start
 
-    # -- reading DAG runs (see dagflow.run_states) ------------------------------------------------
+    # -- reading DAG runs (see dagflow.runtime.run_reader) ------------------------------------------------
 
     def _reader(self) -> RunStateReader:
         if self.run_states is None:

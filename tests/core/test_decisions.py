@@ -12,11 +12,11 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from dagflow import DAG
-from dagflow.decisions import TIRecord, apply_expansion, decide, initial_task_instances
+from dagflow.core.decisions import TIRecord, apply_expansion, decide, initial_task_instances
+from dagflow.core.spec import DagSpec, MapSourceSpec, TaskSpec
+from dagflow.core.states import RunState, TaskState
+from dagflow.core.trigger_rules import TriggerRule
 from dagflow.operators import EmptyOperator
-from dagflow.spec import DagSpec, MapSourceSpec, TaskSpec
-from dagflow.states import RunState, TaskState
-from dagflow.trigger_rule import TriggerRule
 
 S = TaskState
 TR = TriggerRule

@@ -11,14 +11,14 @@ from typing import Any
 
 from sqlalchemy import select
 
+from dagflow.runtime.xcom import RunRef, decode, encode
 from dagflow.store.engine import Database
 from dagflow.store.models import XComRow
 from dagflow.store.task_instances import TIKey
-from dagflow.xcom import RunRef, decode, encode
 
 
 class DbXComStore:
-    """The :class:`~dagflow.xcom.XComStore` of a worker running the task instance ``own``."""
+    """The :class:`~dagflow.runtime.xcom.XComStore` of a worker running the task instance ``own``."""
 
     def __init__(self, db: Database, own: TIKey):
         self.db = db

@@ -11,7 +11,7 @@ from dataclasses import asdict, dataclass, field
 from functools import cached_property
 from typing import Any
 
-from dagflow.trigger_rule import TriggerRule
+from dagflow.core.trigger_rules import TriggerRule
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dagflow.scheduler.dispatch import Busy, Candidate, choose
+from dagflow.core.dispatch import Busy, Candidate, choose
 
 T0 = datetime(2024, 1, 1, tzinfo=UTC)
 POOLS = {"default_pool": 128}

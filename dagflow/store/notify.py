@@ -1,0 +1,189 @@
+"""Waking the schedulers after a commit that can unblock them, from any process on any machine.
+
+A write that can let the scheduler do something (a run triggered, a task instance cleared or
+marked, a DAG unpaused, a pool grown) calls :func:`wake_after_commit` on its session; the store's
+write session (:meth:`dagflow.store.engine.Database.session`) then tells its :class:`Notifier` once
+the transaction commits. Nobody else sends wake-ups, so no caller can forget one or send one for a
+change that was rolled back.
+
+Two implementations, chosen by the database URL:
+
+* SQLite (one machine): a Unix datagram socket named after the database file, so every process
+  that opens the same file, whatever its ``DAGFLOW_HOME``, reaches the scheduler. One byte is sent
+  after the commit.
+* PostgreSQL (any machine): ``NOTIFY dagflow_scheduler`` inside the transaction; PostgreSQL delivers
+  it to every listening scheduler when, and only if, the transaction commits.
+
+A wake-up is a hint: a scheduler that misses one (not running yet, restarting) finds the change on
+its next poll of the store.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import logging
+import os
+import socket
+import tempfile
+from pathlib import Path
+from typing import Any, Protocol
+
+from sqlalchemy import Connection, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session
+
+log = logging.getLogger("dagflow.store")
+
+#: The PostgreSQL channel the schedulers listen on.
+CHANNEL = "dagflow_scheduler"
+#: The key in a session's or connection's ``info`` that asks for a wake-up after its commit.
+_WAKE = "dagflow_wake_scheduler"
+
+
+def wake_after_commit(session: Session | Connection) -> None:
+    """Have the schedulers woken once this transaction commits (nothing happens if it rolls back)."""
+    session.info[_WAKE] = True
+
+
+def wants_wake(session: Session | Connection) -> bool:
+    """Whether this transaction asked for a wake-up; the request is consumed."""
+    return bool(session.info.pop(_WAKE, False))
+
+
+class Notifier(Protocol):
+    """Sends the wake-up of one committing transaction."""
+
+    def before_commit(self, connection: Connection) -> None:
+        """Called inside the transaction, just before it commits."""
+
+    def after_commit(self) -> None:
+        """Called once the transaction has committed."""
+
+
+class Listener(Protocol):
+    """The scheduler's end: something ``multiprocessing.connection.wait`` can wait on."""
+
+    def fileno(self) -> int: ...
+
+    def drain(self) -> int:
+        """Consume the wake-ups received so far, without waiting; how many there were."""
+
+    def close(self) -> None: ...
+
+
+def socket_path(database_url: str) -> Path:
+    """The wake-up socket of a SQLite database: named after the file, in the temporary folder (a
+    Unix socket's path is limited to about 100 bytes, too short for a path under the database)."""
+    database = make_url(database_url).database or ""
+    digest = hashlib.sha256(os.path.realpath(database).encode()).hexdigest()[:20]
+    return Path(tempfile.gettempdir()) / f"dagflow-{digest}.sock"
+
+
+class SocketNotifier:
+    """SQLite: one datagram to the scheduler's socket after the commit."""
+
+    def __init__(self, database_url: str):
+        self.path = str(socket_path(database_url))
+
+    def before_commit(self, connection: Connection) -> None:
+        """Nothing: the datagram goes after the commit, or the scheduler could read too early."""
+
+    def after_commit(self) -> None:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sock:
+            sock.setblocking(False)
+            with contextlib.suppress(OSError):  # no scheduler listening, or its buffer is full
+                sock.sendto(b"!", self.path)
+
+
+class SocketListener:
+    """SQLite: the scheduler's socket, drained after each wake-up."""
+
+    def __init__(self, database_url: str):
+        self.path = socket_path(database_url)
+        with contextlib.suppress(FileNotFoundError):
+            self.path.unlink()
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self.sock.bind(str(self.path))
+        self.sock.setblocking(False)
+
+    def fileno(self) -> int:
+        return self.sock.fileno()
+
+    def drain(self) -> int:
+        count = 0
+        while True:
+            try:
+                self.sock.recv(64)
+            except OSError:  # BlockingIOError: nothing more
+                return count
+            count += 1
+
+    def close(self) -> None:
+        self.sock.close()
+        with contextlib.suppress(FileNotFoundError):
+            self.path.unlink()
+
+
+class PostgresNotifier:
+    """PostgreSQL: ``NOTIFY`` inside the transaction, delivered by the server at commit."""
+
+    def before_commit(self, connection: Connection) -> None:
+        connection.execute(text(f"NOTIFY {CHANNEL}"))
+
+    def after_commit(self) -> None:
+        """Nothing: the server delivers the notification at commit."""
+
+
+class PostgresListener:
+    """PostgreSQL: a connection of its own in autocommit mode that ``LISTEN``s on the channel.
+
+    A connection that breaks (the server restarted) is opened again at the next :meth:`drain`; the
+    scheduler polls the store meanwhile, so nothing is missed for long.
+    """
+
+    def __init__(self, database_url: str):
+        url = make_url(database_url).set(drivername="postgresql")
+        self.dsn = url.render_as_string(hide_password=False)
+        self.connection: Any = None
+        self._connect()
+
+    def _connect(self) -> None:
+        import psycopg
+
+        self.connection = psycopg.connect(self.dsn, autocommit=True)
+        self.connection.execute(f"LISTEN {CHANNEL}")
+
+    def fileno(self) -> int:
+        return int(self.connection.fileno())
+
+    def drain(self) -> int:
+        try:
+            return sum(1 for _ in self.connection.notifies(timeout=0))
+        except Exception as exc:  # the connection broke: listen again on a new one
+            log.warning("the wake-up connection to PostgreSQL broke (%s); listening again", exc)
+            with contextlib.suppress(Exception):
+                self.connection.close()
+            try:
+                self._connect()
+            except Exception as again:
+                log.warning("could not listen again yet: %s", again)
+            return 1  # look at the store now: a wake-up may have been lost with the connection
+
+    def close(self) -> None:
+        with contextlib.suppress(Exception):
+            self.connection.close()
+
+
+def notifier_for(database_url: str) -> Notifier:
+    """The notifier that reaches the schedulers of this database."""
+    if make_url(database_url).get_backend_name() == "postgresql":
+        return PostgresNotifier()
+    return SocketNotifier(database_url)
+
+
+def listen(database_url: str) -> Listener:
+    """Start listening for wake-ups sent by the writers of this database (the scheduler's end)."""
+    if make_url(database_url).get_backend_name() == "postgresql":
+        return PostgresListener(database_url)
+    return SocketListener(database_url)
