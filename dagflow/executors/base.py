@@ -1,25 +1,30 @@
-"""The executor interface: ``submit`` workloads, ``poll`` events, ``kill`` an attempt.
+"""The executor interface: ``submit`` workloads, read ``events``, ``kill`` an attempt, ``wait``, ``close``.
 
 Workers record each attempt's outcome in the metadata store themselves; events only tell the
 scheduler what happened sooner than the store would (an attempt finished, a worker died with an
-attempt in hand), so it can decide what runs next at once.
+attempt in hand), so it can decide what runs next at once. The scheduler keeps track of what it
+submitted; an executor only runs it.
+
+Executors are chosen by name with ``[core] executor`` (see :mod:`dagflow.executors`).
 """
 
 from __future__ import annotations
 
 import abc
-from dataclasses import dataclass, field
-from typing import Any
+from collections.abc import Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Protocol
+
+from dagflow.core.keys import TIKey
+from dagflow.core.states import TaskState
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Workload:
     """One attempt to run: which task instance, which try, and the token proving it was handed out."""
 
-    dag_id: str
-    run_id: str
-    task_id: str
-    map_index: int
+    key: TIKey
     try_number: int
     token: str
     fileloc: str
@@ -30,56 +35,64 @@ class Workload:
 
     @property
     def label(self) -> str:
-        index = f"[{self.map_index}]" if self.map_index >= 0 else ""
-        return f"{self.dag_id}.{self.task_id}{index} {self.run_id} try {self.try_number}"
+        return f"{self.key.label()} try {self.try_number}"
 
 
-@dataclass(frozen=True)
+class EventKind(StrEnum):
+    """What happened to a workload."""
+
+    #: Its worker ran it and recorded the outcome (``state``), or gave it up (``state`` none: stopped).
+    FINISHED = "finished"
+    #: Its worker died or was killed with it in hand; ``started`` says whether it had begun.
+    LOST = "lost"
+    #: It was not the worker's to run any more (its task instance changed after it was handed out).
+    REJECTED = "rejected"
+
+
+@dataclass(frozen=True, slots=True)
 class ExecutorEvent:
-    """Something that happened to a workload.
+    """Something that happened to a workload."""
 
-    ``finished``, ``lost`` (its worker died or was killed) or ``rejected`` (it was not the
-    worker's to run any more).
-    """
-
-    kind: str
+    kind: EventKind
     workload: Workload
-    state: str | None = None
+    state: TaskState | None = None
     detail: str = ""
-    extra: dict[str, Any] = field(default_factory=dict)
+    #: For ``LOST``: whether the attempt had started (False: it was handed over and never begun).
+    started: bool = True
+
+
+class Waitable(Protocol):
+    """Anything with a file descriptor to wait on (a socket, a pipe, a listener)."""
+
+    def fileno(self) -> int: ...
 
 
 class Executor(abc.ABC):
-    """Runs workloads somewhere and reports what happened to them."""
+    """Runs workloads somewhere and reports what happened to them.
+
+    An executor is ready to take work once constructed.
+    """
+
+    #: How many attempts it runs at once (the scheduler spaces out its passes while more wait).
+    slots: int = 1
 
     @abc.abstractmethod
-    def start(self) -> None:
-        """Start the workers."""
+    def submit(self, workloads: Sequence[Workload]) -> None:
+        """Queue workloads; they run in the order given as slots free up."""
 
     @abc.abstractmethod
-    def submit(self, workloads: list[Workload]) -> None:
-        """Queue workloads; they run in the order given as workers free up."""
+    def events(self) -> list[ExecutorEvent]:
+        """What happened since the last call, without waiting."""
 
     @abc.abstractmethod
-    def poll(self) -> list[ExecutorEvent]:
-        """Events since the last poll, without waiting."""
+    def wait(self, timeout: float, also: Sequence[Waitable] = ()) -> None:
+        """Return once an event is ready, one of ``also`` is readable, or ``timeout`` seconds passed."""
 
     @abc.abstractmethod
-    def waitables(self) -> list[Any]:
-        """Objects ``multiprocessing.connection.wait`` can wait on for new events."""
+    def kill(self, key: TIKey, reason: str) -> bool:
+        """Stop the attempt of this task instance if it is running here; True if it was."""
 
     @abc.abstractmethod
-    def kill(self, token: str, reason: str) -> bool:
-        """Stop the attempt with this token if it is running here; True if it was."""
-
-    @abc.abstractmethod
-    def outstanding(self) -> int:
-        """Workloads submitted and not yet finished."""
-
-    @abc.abstractmethod
-    def outstanding_tokens(self) -> set[str]:
-        """The tokens of the workloads submitted and not yet finished."""
-
-    @abc.abstractmethod
-    def end(self, timeout: float = 10.0) -> list[Workload]:
-        """Stop taking work, stop the workers, and return the workloads that did not finish."""
+    def close(self, timeout: float = 10.0) -> list[Workload]:
+        """Stop taking work and stop the attempts in hand (each records that it was stopped, and is
+        reported as an event); return the workloads that did not finish."""

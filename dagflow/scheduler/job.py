@@ -9,6 +9,7 @@ triggered, a DAG file changed — or until the next timed event (a run due, a re
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import logging
 import multiprocessing
@@ -25,17 +26,17 @@ from sqlalchemy import func, select
 
 from dagflow.config import Settings
 from dagflow.core.clock import utcnow
-from dagflow.executors.base import Executor, ExecutorEvent
+from dagflow.executors.base import EventKind, Executor, ExecutorEvent, Workload
 from dagflow.scheduler import deciding, liveness, queueing
 from dagflow.scheduler import runs as run_ops
 from dagflow.scheduler.processor import ProcessorSettings, processor_main
 from dagflow.scheduler.runcache import RunCache
-from dagflow.scheduler.wakeup import WakeupListener, wake_scheduler
 from dagflow.serialization import StoredDag
 from dagflow.store import dags as dag_store
 from dagflow.store import task_instances as ti_store
 from dagflow.store.engine import Database
 from dagflow.store.models import DagRow, DagRunRow, JobRow, PoolRow
+from dagflow.store.notify import Listener, listen
 
 log = logging.getLogger("dagflow.scheduler")
 DEFAULT_POOL_SLOTS = 128
@@ -87,6 +88,8 @@ class SchedulerState:
     failed_passes: int = 0
     #: Running runs of paused DAGs, decided again once their DAG is unpaused.
     held_by_pause: set[tuple[str, str]] = field(default_factory=set)
+    #: The workloads handed to the executor and not reported back yet, by token.
+    in_flight: dict[str, Workload] = field(default_factory=dict)
 
 
 class Scheduler:
@@ -110,7 +113,10 @@ class Scheduler:
         self.stopping = False
         self._processor: Any = None
         self._processor_conn: Any = None
-        self._wakeup: WakeupListener | None = None
+        self._wakeup: Listener | None = None
+        #: Written to by :meth:`stop` (a signal handler) to end the wait of an idle loop at once.
+        self._stop_reader, self._stop_writer = socket.socketpair()
+        self._stop_writer.setblocking(False)
 
     # -- lifecycle ------------------------------------------------------------------------------
 
@@ -135,8 +141,7 @@ class Scheduler:
             requeued = liveness.adopt_or_reset(self, session, now)
         if requeued:
             log.info("handing out again %d queued task instance(s) of a scheduler that is gone", requeued)
-        self.executor.start()
-        self._wakeup = WakeupListener(self.settings.home)
+        self._wakeup = listen(self.settings.database_url)
         if self.options.run_processor:
             self._start_processor()
         self._reload_dags(None)
@@ -165,21 +170,21 @@ class Scheduler:
 
     def stop(self, *_: Any) -> None:
         self.stopping = True
-        if self._wakeup is not None:  # end the wait of an idle loop now, not up to max_wait later
-            wake_scheduler(self.settings.home)
+        with contextlib.suppress(OSError):  # end the wait of an idle loop now, not up to max_wait later
+            self._stop_writer.send(b"!")
 
     def shutdown(self) -> None:
         """Stop cleanly: stop the workers, record the attempts that were stopped, give back queued work."""
         now = utcnow()
-        unfinished = self.executor.end()
-        events = self.executor.poll()
+        unfinished = self.executor.close()
+        events = self.executor.events()
         self._handle_events(events, now)
         # the workers recorded the attempts they stopped (state back to none); ones that would not
         # stop were killed and are recorded as lost; queued ones that never started are given back
-        stopped = [e.workload.label for e in events if e.kind == "finished" and e.state == "none"]
-        killed = [e.workload.label for e in events if e.kind == "lost" and e.extra.get("started", True)]
+        stopped = [e.workload.label for e in events if e.kind is EventKind.FINISHED and e.state == "none"]
+        killed = [e.workload.label for e in events if e.kind is EventKind.LOST and e.started]
         with self.db.session(write=True) as session:
-            requeued = ti_store.requeue(session, keys=[liveness.workload_key(w) for w in unfinished], now=now)
+            requeued = ti_store.requeue(session, keys=[w.key for w in unfinished], now=now)
             job = session.get(JobRow, self.job_id)
             if job is not None:
                 job.state, job.end_date = "success", now
@@ -189,6 +194,8 @@ class Scheduler:
             self._processor.join(5)
         if self._wakeup is not None:
             self._wakeup.close()
+        self._stop_reader.close()
+        self._stop_writer.close()
         log.info(
             "scheduler stopped: %d running attempt(s) stopped, %d killed, %d queued one(s) given back",
             len(stopped),
@@ -236,7 +243,7 @@ class Scheduler:
     def run_once(self) -> None:
         self.state.last_pass = time.monotonic()
         now = utcnow()
-        self._handle_events(self.executor.poll(), now)
+        self._handle_events(self.executor.events(), now)
         self._keep_processor_alive()
         woken = self._read_wakeups() | self._read_processor()
         self._heartbeat(now)
@@ -269,9 +276,9 @@ class Scheduler:
 
     def wait(self) -> None:
         self._space_out_passes()
-        waitables: list[Any] = list(self.executor.waitables())
+        waitables: list[Any] = [self._stop_reader]
         if self._wakeup is not None:
-            waitables.append(self._wakeup.sock)
+            waitables.append(self._wakeup)
         if self._processor_conn is not None:
             waitables.append(self._processor_conn)
         timeout = self.options.max_wait
@@ -279,13 +286,13 @@ class Scheduler:
             timeout = min(timeout, max(0.0, (self.state.next_timed - utcnow()).total_seconds()))
         if self.state.dirty_runs:
             timeout = 0.0
-        if self.executor.outstanding():
+        if self.state.in_flight:
             timeout = min(timeout, self.options.heartbeat_interval)
-        multiprocessing.connection.wait(waitables, timeout)
+        self.executor.wait(timeout, waitables)
 
     def _space_out_passes(self) -> None:
         """With a backlog in the executor there is no hurry: let finished attempts gather into a batch."""
-        backlog = self.executor.outstanding() - getattr(self.executor, "size", 1)
+        backlog = len(self.state.in_flight) - self.executor.slots
         if backlog <= 0:
             return
         pause = self.options.batch_interval - (time.monotonic() - self.state.last_pass)
@@ -302,14 +309,15 @@ class Scheduler:
             active = session.scalar(
                 select(func.count()).select_from(DagRunRow).where(DagRunRow.state.in_(run_ops.ACTIVE))
             )
-        return not active and not self.executor.outstanding()
+        return not active and not self.state.in_flight
 
     # -- reports from the executor and the DAG processor -----------------------------------------
 
     def _handle_events(self, events: list[ExecutorEvent], now: datetime) -> None:
         for event in events:
-            self.state.dirty_runs.add((event.workload.dag_id, event.workload.run_id))
-        lost = [e for e in events if e.kind == "lost"]
+            self.state.in_flight.pop(event.workload.token, None)
+            self.state.dirty_runs.add(event.workload.key.run)
+        lost = [e for e in events if e.kind is EventKind.LOST]
         if lost:
             with self.db.session(write=True) as session:
                 for event in lost:
@@ -321,8 +329,18 @@ class Scheduler:
             log.warning("the DAG processor exited with code %s; starting a new one", self._processor.exitcode)
             self._start_processor()
 
+    def submit(self, workloads: list[Workload]) -> None:
+        """Hand workloads to the executor, keeping track of them until it reports them back."""
+        for workload in workloads:
+            self.state.in_flight[workload.token] = workload
+        self.executor.submit(workloads)
+
     def _read_wakeups(self) -> bool:
-        """Whether someone woke this loop since the last pass (see :mod:`dagflow.scheduler.wakeup`)."""
+        """Whether someone woke this loop since the last pass (see :mod:`dagflow.store.notify`)."""
+        with contextlib.suppress(BlockingIOError):
+            self._stop_reader.setblocking(False)
+            while self._stop_reader.recv(64):
+                pass
         return self._wakeup is not None and self._wakeup.drain() > 0
 
     def _read_processor(self) -> bool:

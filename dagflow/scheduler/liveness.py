@@ -26,15 +26,11 @@ log = logging.getLogger("dagflow.scheduler")
 TI = TaskInstanceRow
 
 
-def workload_key(workload: Workload) -> TIKey:
-    return TIKey(workload.dag_id, workload.run_id, workload.task_id, workload.map_index)
-
-
 def fail_attempt(scheduler: Scheduler, session: Any, workload: Workload, reason: str, now: datetime) -> None:
     """Record that an attempt ended without its worker recording it (the worker died or was killed)."""
     if workload.dag_callback:
         return
-    key = workload_key(workload)
+    key = workload.key
     row = session.get(TI, (key.dag_id, key.run_id, key.task_id, key.map_index))
     if row is None or row.attempt_token != workload.token:
         return
@@ -115,19 +111,11 @@ def check_zombies(scheduler: Scheduler, now: datetime) -> None:
     with scheduler.db.session() as session:
         silent = _silent_attempts(state, ti_store.running_attempts(session), options, checked)
     # killed before the write below: a worker stopped inside a transaction holds its locks until then
-    reasons = [_stop_silent_worker(scheduler, attempt.token) for attempt in silent]
+    reasons = [_stop_silent_worker(scheduler, attempt.key) for attempt in silent]
     with scheduler.db.session(write=True) as session:
         for attempt, reason in zip(silent, reasons, strict=True):
             key = attempt.key
-            workload = Workload(
-                key.dag_id,
-                key.run_id,
-                key.task_id,
-                key.map_index,
-                attempt.try_number,
-                attempt.token or "",
-                "",
-            )
+            workload = Workload(key, attempt.try_number, attempt.token or "", "")
             fail_attempt(scheduler, session, workload, reason, now)
             state.dirty_runs.add((key.dag_id, key.run_id))
         _requeue_lost(scheduler, session, now)
@@ -156,19 +144,19 @@ def _silent_attempts(
     return silent
 
 
-def _stop_silent_worker(scheduler: Scheduler, token: str | None) -> str:
+def _stop_silent_worker(scheduler: Scheduler, key: TIKey) -> str:
     """Kill the worker of ours that holds a stale attempt, if one does; say why the attempt ended.
 
     A worker that is alive but silent (stopped, hung) must not wake up later and go on running the
     task beside its retry, so it is killed before the attempt is given up.
     """
-    if token and scheduler.executor.kill(token, "killed: its heartbeat stopped"):
+    if scheduler.executor.kill(key, "killed: its heartbeat stopped"):
         return "its heartbeat stopped: the worker running it was stuck, and is killed"
     return "its heartbeat stopped: the worker running it is gone"
 
 
 def _requeue_lost(scheduler: Scheduler, session: Any, now: datetime) -> None:
-    held = scheduler.executor.outstanding_tokens()
+    held = set(scheduler.state.in_flight)
     older = now - timedelta(seconds=max(30.0, scheduler.options.task_heartbeat_timeout))
     query = select(TI.dag_id, TI.run_id, TI.task_id, TI.map_index, TI.attempt_token).where(
         TI.state == TaskState.QUEUED.value, TI.queued_by_job_id == scheduler.job_id, TI.queued_at < older

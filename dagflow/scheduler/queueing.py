@@ -49,7 +49,7 @@ def queue_scheduled(scheduler: Scheduler, now: datetime) -> int:
             workloads.append(_workload(scheduler, row, c, token))
         ti_store.queue(session, items, now=now, job_id=scheduler.job_id)
     if workloads:
-        scheduler.executor.submit(workloads)
+        scheduler.submit(workloads)
     return len(workloads)
 
 
@@ -78,10 +78,7 @@ def _workload(
     stored = scheduler.state.dags[c.dag_id]
     spec = stored.spec.tasks[c.task_id]
     return Workload(
-        c.dag_id,
-        c.run_id,
-        c.task_id,
-        c.map_index,
+        row.key,
         row.try_number,
         token,
         stored.fileloc,

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import func, or_, select, update
 
+from dagflow.core.keys import RunKey
 from dagflow.core.schedule import ContinuousTimetable, DataInterval, NextRun
 from dagflow.core.states import RunState, TaskState
 from dagflow.executors.base import Workload
@@ -214,13 +215,10 @@ def finish_run(
     if wants and not run.callback_sent:
         run.callback_sent = True
         kind = "success" if state is RunState.SUCCESS else "failure"
-        scheduler.executor.submit(
+        scheduler.submit(
             [
                 Workload(
-                    run.dag_id,
-                    run.run_id,
-                    "",
-                    -1,
+                    RunKey(run.dag_id, run.run_id).ti(""),
                     0,
                     f"callback-{run.id}-{kind}",
                     stored.fileloc,

@@ -187,3 +187,17 @@ def listen(database_url: str) -> Listener:
     if make_url(database_url).get_backend_name() == "postgresql":
         return PostgresListener(database_url)
     return SocketListener(database_url)
+
+
+def wake_now(database_url: str) -> None:
+    """Wake the schedulers of this database now, outside any transaction (for tools and tests that
+    changed the store behind the store functions' back)."""
+    notifier = notifier_for(database_url)
+    if isinstance(notifier, PostgresNotifier):
+        import psycopg
+
+        dsn = make_url(database_url).set(drivername="postgresql").render_as_string(hide_password=False)
+        with psycopg.connect(dsn, autocommit=True) as connection:
+            connection.execute(f"NOTIFY {CHANNEL}")
+        return
+    notifier.after_commit()

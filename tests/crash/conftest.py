@@ -32,7 +32,6 @@ from sqlalchemy.exc import OperationalError
 
 from dagflow import actions
 from dagflow.scheduler.processor import DagFileProcessor, ProcessorSettings
-from dagflow.scheduler.wakeup import wake_scheduler
 from dagflow.store.engine import Database
 from dagflow.store.models import DagRunRow, JobRow, TaskInstanceRow, TaskInstanceTryRow
 
@@ -241,7 +240,6 @@ class CrashHarness:
     def trigger(self, dag_id: str, run_id: str = "crash") -> str:
         with self.store.session(write=True) as session:
             actions.trigger_dag(session, dag_id, run_id=run_id, owner="test")
-        wake_scheduler(Path(self.env["DAGFLOW_HOME"]))
         return run_id
 
     # -- the daemon -------------------------------------------------------------------------------

@@ -43,9 +43,9 @@ from dagflow.runtime.xcom import decode
 from dagflow.scheduler.job import Scheduler, SchedulerOptions
 from dagflow.scheduler.processor import DagFileProcessor, ProcessorSettings
 from dagflow.scheduler.runs import ACTIVE
-from dagflow.scheduler.wakeup import wake_scheduler
 from dagflow.store.engine import Database
 from dagflow.store.models import DagRunRow, ImportErrorRow, TaskInstanceRow, TaskInstanceTryRow, XComRow
+from dagflow.store.notify import wake_now
 from tests.backends import fresh_database
 from tests.conftest import DagsFolder
 
@@ -112,7 +112,7 @@ class SchedulerDriver:
 
         def tick() -> None:
             while not done.wait(0.1):
-                wake_scheduler(self.orchestrator.home)
+                wake_now(self.orchestrator.db.url)
 
         ticker = threading.Thread(target=tick, daemon=True)
         if enabled:
@@ -165,7 +165,6 @@ class BackgroundScheduler(threading.Thread):
 
     def stop(self) -> None:
         self.scheduler.stop()
-        wake_scheduler(self.home)
         self.join(DEADLINE)
         assert not self.is_alive(), "the scheduler thread did not stop"
         if self.error is not None:
@@ -226,19 +225,16 @@ class Orchestrator:
         with self.db.session(write=True) as session:
             for dag_id in dag_ids:
                 actions.set_paused(session, dag_id, False, owner="test")
-        wake_scheduler(self.home)
 
     def pause(self, *dag_ids: str) -> None:
         with self.db.session(write=True) as session:
             for dag_id in dag_ids:
                 actions.set_paused(session, dag_id, True, owner="test")
-        wake_scheduler(self.home)
 
     def trigger(self, dag_id: str, **kwargs: Any) -> str:
         """Trigger a manual run (queued, as ``dagflow dags trigger`` does); return its run id."""
         with self.db.session(write=True) as session:
             run_id = actions.trigger_dag(session, dag_id, owner="test", **kwargs).run_id
-        wake_scheduler(self.home)
         return run_id
 
     # -- running the scheduler ----------------------------------------------------------------------
