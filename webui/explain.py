@@ -10,11 +10,12 @@ from sqlalchemy.orm import Session
 from dagflow.core import dispatch
 from dagflow.core.clock import utcnow
 from dagflow.core.decisions import decide
+from dagflow.core.keys import TIKey
 from dagflow.core.states import FINISHED, TaskState
-from dagflow.scheduler.queueing import busy_counts
 from dagflow.serialization import StoredDag
 from dagflow.store import task_instances as ti_store
 from dagflow.store.models import DagRow, DagRunRow, PoolRow, TaskInstanceRow
+from dagflow.store.scheduling import busy as busy_counts
 
 
 def why_not_running(
@@ -93,11 +94,9 @@ def _slot_reasons(
     spec = stored.spec.tasks.get(ti.task_id)
     if spec is None:
         return []
+    key = TIKey(ti.dag_id, ti.run_id, ti.task_id, ti.map_index)
     candidate = dispatch.Candidate(
-        dag_id=ti.dag_id,
-        run_id=ti.run_id,
-        task_id=ti.task_id,
-        map_index=ti.map_index,
+        key=key,
         priority_weight=ti.priority_weight,
         pool=ti.pool,
         pool_slots=ti.pool_slots,
@@ -113,7 +112,7 @@ def _slot_reasons(
         max_active_tasks={ti.dag_id: stored.max_active_tasks},
         pools=pools,
     )
-    reason = choice.reasons.get((ti.dag_id, ti.run_id, ti.task_id, ti.map_index))
+    reason = choice.reasons.get(key)
     if reason:
         return [f"Ready, but waiting for a slot: {reason}."]
     return ["Ready: it will be queued on the scheduler's next pass."]

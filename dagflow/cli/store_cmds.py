@@ -493,8 +493,8 @@ def pools() -> None:
 @click.option("--json", "as_json", is_flag=True)
 def pools_list(as_json: bool) -> None:
     """List pools with their slots and how many are in use."""
-    from dagflow.scheduler.queueing import busy_counts
     from dagflow.store.models import PoolRow
+    from dagflow.store.scheduling import busy as busy_counts
 
     with open_database().session() as session:
         busy = busy_counts(session)

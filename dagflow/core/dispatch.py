@@ -12,21 +12,36 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from dagflow.core.keys import TIKey
+
 
 @dataclass(frozen=True)
 class Candidate:
     """A task instance whose dependencies are met."""
 
-    dag_id: str
-    run_id: str
-    task_id: str
-    map_index: int
+    key: TIKey
     priority_weight: int
     pool: str
     pool_slots: int
     run_after: datetime
     max_active_tis_per_dag: int | None = None
     max_active_tis_per_dagrun: int | None = None
+
+    @property
+    def dag_id(self) -> str:
+        return self.key.dag_id
+
+    @property
+    def run_id(self) -> str:
+        return self.key.run_id
+
+    @property
+    def task_id(self) -> str:
+        return self.key.task_id
+
+    @property
+    def map_index(self) -> int:
+        return self.key.map_index
 
 
 @dataclass
@@ -51,7 +66,7 @@ class Busy:
 class Choice:
     chosen: list[Candidate]
     #: Why each candidate left out was left out.
-    reasons: dict[tuple[str, str, str, int], str]
+    reasons: dict[TIKey, str]
 
 
 def _blocked(
@@ -88,14 +103,14 @@ def choose(
     """The candidates to queue, best first, and why the others must wait."""
     ordered = sorted(
         candidates,
-        key=lambda c: (-c.priority_weight, c.run_after, c.dag_id, c.run_id, c.task_id, c.map_index),
+        key=lambda c: (-c.priority_weight, c.run_after, c.key),
     )
     chosen: list[Candidate] = []
-    reasons: dict[tuple[str, str, str, int], str] = {}
+    reasons: dict[TIKey, str] = {}
     for candidate in ordered:
         reason = _blocked(candidate, busy, parallelism, max_active_tasks, pools)
         if reason:
-            reasons[(candidate.dag_id, candidate.run_id, candidate.task_id, candidate.map_index)] = reason
+            reasons[candidate.key] = reason
             continue
         chosen.append(candidate)
         busy.add(candidate)

@@ -1,10 +1,13 @@
-"""The scheduler loop.
+"""The scheduler loop: the only place that merges what the phases decided into the scheduler's state.
 
 Each pass: collect what the executor and the DAG processor reported, fail attempts whose worker
-died or stopped heartbeating, create runs that are due, start queued runs, decide every run that
-changed (:func:`dagflow.core.decisions.decide`), and queue the scheduled task instances that fit within
-the limits. Between passes it sleeps until something happens — an attempt finished, a run was
-triggered, a DAG file changed — or until the next timed event (a run due, a retry due).
+died or stopped heartbeating (:mod:`liveness`), create runs that are due and start queued runs
+(:mod:`create_runs`), decide every run that changed (:mod:`decide_runs`), and queue the scheduled
+task instances that fit within the limits (:mod:`queue_tasks`). Each phase is a function of its
+inputs that returns a :class:`~dagflow.scheduler.outcome.PassOutcome`; this module merges them and
+hands their workloads to the executor. Between passes it sleeps until something happens — an
+attempt finished, a commit woke it (:mod:`dagflow.store.notify`), a DAG file changed — or until the
+next timed event (a run due, a retry due).
 """
 
 from __future__ import annotations
@@ -13,7 +16,6 @@ import contextlib
 import gc
 import logging
 import multiprocessing
-import multiprocessing.connection
 import os
 import signal
 import socket
@@ -22,24 +24,20 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
-
 from dagflow.config import Settings
 from dagflow.core.clock import utcnow
+from dagflow.core.keys import RunKey
 from dagflow.executors.base import EventKind, Executor, ExecutorEvent, Workload
-from dagflow.scheduler import deciding, liveness, queueing
-from dagflow.scheduler import runs as run_ops
+from dagflow.scheduler import create_runs, decide_runs, liveness, queue_tasks
+from dagflow.scheduler.dags import DagCache
+from dagflow.scheduler.outcome import PassOutcome
 from dagflow.scheduler.processor import ProcessorSettings, processor_main
 from dagflow.scheduler.runcache import RunCache
-from dagflow.serialization import StoredDag
-from dagflow.store import dags as dag_store
+from dagflow.store import Database, scheduling
 from dagflow.store import task_instances as ti_store
-from dagflow.store.engine import Database
-from dagflow.store.models import DagRow, DagRunRow, JobRow, PoolRow
 from dagflow.store.notify import Listener, listen
 
 log = logging.getLogger("dagflow.scheduler")
-DEFAULT_POOL_SLOTS = 128
 
 
 @dataclass
@@ -70,26 +68,44 @@ class SchedulerOptions:
 
 @dataclass
 class SchedulerState:
-    dags: dict[str, StoredDag] = field(default_factory=dict)
-    dirty_runs: set[tuple[str, str]] = field(default_factory=set)
+    """What the loop carries from one pass to the next; only the loop writes it."""
+
+    dirty_runs: set[RunKey] = field(default_factory=set)
     #: Runs with task instances held back by ``depends_on_past``: looked at again every poll.
-    recheck_runs: set[tuple[str, str]] = field(default_factory=set)
+    recheck_runs: set[RunKey] = field(default_factory=set)
     #: When running runs reach their ``dagrun_timeout``: each is looked at again then.
-    run_deadlines: dict[tuple[str, str], datetime] = field(default_factory=dict)
+    run_deadlines: dict[RunKey, datetime] = field(default_factory=dict)
+    #: Running runs of paused DAGs, decided again once their DAG is unpaused.
+    held_by_pause: set[RunKey] = field(default_factory=set)
+    #: The workloads handed to the executor and not reported back yet, by token.
+    in_flight: dict[str, Workload] = field(default_factory=dict)
     changed_since: datetime | None = None
     next_timed: datetime | None = None
-    #: When liveness last looked for silent attempts, and each running attempt's heartbeat as last
-    #: read with when it was first read so (monotonic clock: see :func:`liveness.check_zombies`).
-    last_zombie_check: float | None = None
-    heartbeats_seen: dict[str, tuple[datetime | None, float]] = field(default_factory=dict)
     last_heartbeat: datetime | None = None
     last_poll: float = 0.0
     last_pass: float = 0.0
     failed_passes: int = 0
-    #: Running runs of paused DAGs, decided again once their DAG is unpaused.
-    held_by_pause: set[tuple[str, str]] = field(default_factory=set)
-    #: The workloads handed to the executor and not reported back yet, by token.
-    in_flight: dict[str, Workload] = field(default_factory=dict)
+
+    def merge(self, outcome: PassOutcome) -> list[Workload]:
+        """Take in what a phase decided; return the workloads it wants handed out."""
+        self.dirty_runs |= outcome.dirty
+        self.recheck_runs |= outcome.recheck
+        self.run_deadlines.update(outcome.deadlines)
+        if outcome.wake_at is not None:
+            self.timed(outcome.wake_at)
+        return outcome.submit
+
+    def timed(self, when: datetime) -> None:
+        """Wake up no later than ``when``."""
+        if self.next_timed is None or when < self.next_timed:
+            self.next_timed = when
+
+    def due_deadlines(self, now: datetime) -> set[RunKey]:
+        """Runs whose ``dagrun_timeout`` has passed (each reported once)."""
+        due = {key for key, deadline in self.run_deadlines.items() if deadline <= now}
+        for key in due:
+            del self.run_deadlines[key]
+        return due
 
 
 class Scheduler:
@@ -108,7 +124,9 @@ class Scheduler:
         self.db = db or Database(settings.database_url)
         self.executor = executor
         self.state = SchedulerState()
+        self.dags = DagCache()
         self.cache = RunCache()
+        self.heartbeats = liveness.HeartbeatWatch()
         self.job_id: int | None = None
         self.stopping = False
         self._processor: Any = None
@@ -116,6 +134,7 @@ class Scheduler:
         self._wakeup: Listener | None = None
         #: Written to by :meth:`stop` (a signal handler) to end the wait of an idle loop at once.
         self._stop_reader, self._stop_writer = socket.socketpair()
+        self._stop_reader.setblocking(False)
         self._stop_writer.setblocking(False)
 
     # -- lifecycle ------------------------------------------------------------------------------
@@ -123,22 +142,12 @@ class Scheduler:
     def start(self) -> None:
         now = utcnow()
         with self.db.session(write=True) as session:
-            job = JobRow(
-                job_type="scheduler",
-                state="running",
-                hostname=socket.gethostname(),
-                pid=os.getpid(),
-                start_date=now,
-                latest_heartbeat=now,
+            self.job_id = scheduling.register_scheduler(
+                session, hostname=socket.gethostname(), pid=os.getpid(), now=now
             )
-            session.add(job)
-            session.flush()
-            self.job_id = job.id
-            if session.get(PoolRow, "default_pool") is None:
-                session.add(
-                    PoolRow(name="default_pool", slots=DEFAULT_POOL_SLOTS, description="Default pool")
-                )
-            requeued = liveness.adopt_or_reset(self, session, now)
+            requeued = liveness.adopt_or_reset(
+                session, job_id=self.job_id, heartbeat_interval=self.options.heartbeat_interval, now=now
+            )
         if requeued:
             log.info("handing out again %d queued task instance(s) of a scheduler that is gone", requeued)
         self._wakeup = listen(self.settings.database_url)
@@ -185,10 +194,8 @@ class Scheduler:
         killed = [e.workload.label for e in events if e.kind is EventKind.LOST and e.started]
         with self.db.session(write=True) as session:
             requeued = ti_store.requeue(session, keys=[w.key for w in unfinished], now=now)
-            job = session.get(JobRow, self.job_id)
-            if job is not None:
-                job.state, job.end_date = "success", now
-                job.detail = {"stopped_attempts": stopped, "killed_attempts": killed, "requeued": requeued}
+            detail = {"stopped_attempts": stopped, "killed_attempts": killed, "requeued": requeued}
+            scheduling.end_scheduler(session, self.job_id, now, detail)
         if self._processor is not None:
             self._processor.terminate()
             self._processor.join(5)
@@ -241,38 +248,91 @@ class Scheduler:
             self.state.failed_passes = 0
 
     def run_once(self) -> None:
-        self.state.last_pass = time.monotonic()
+        state = self.state
+        state.last_pass = time.monotonic()
         now = utcnow()
         self._handle_events(self.executor.events(), now)
         self._keep_processor_alive()
         woken = self._read_wakeups() | self._read_processor()
         self._heartbeat(now)
-        liveness.check_zombies(self, now)
+        self._apply(self._check_liveness(now))
         # A timer set by an earlier pass (a retry due, a run timing out, a run's slot freed) stays
         # set until it fires: the runs that set it may not be decided again before then. When it
         # fires, look at once.
-        fired = self.state.next_timed is not None and self.state.next_timed <= now
+        fired = state.next_timed is not None and state.next_timed <= now
         if fired:
-            self.state.next_timed = None
-        due: list[str] = []
-        starting = False
-        # Runs are created, triggered and unpaused by others (who wake this loop) or when a timer set
-        # here fires; anything else (another scheduler, a lost wake-up) is found by polling. Passes
-        # that only follow up finished attempts skip these reads.
-        if woken or fired or time.monotonic() - self.state.last_poll >= self.options.poll_interval:
-            self.state.last_poll = time.monotonic()
-            with self.db.session() as session:
-                due = run_ops.dags_wanting_runs(self, session, now)
-                starting = run_ops.has_queued_runs(session)
-                deciding.collect_changed_runs(self, session, now)
-            self.state.dirty_runs |= self.state.recheck_runs
-            self.state.recheck_runs = set()
+            state.next_timed = None
+        # Runs are created, triggered and unpaused by others (whose commits wake this loop) or when a
+        # timer set here fires; anything else (another scheduler, a lost wake-up) is found by polling.
+        # Passes that only follow up finished attempts skip these reads.
+        if woken or fired or time.monotonic() - state.last_poll >= self.options.poll_interval:
+            self._look_around(now)
+        self._decide(now)
+        self._apply_workloads(
+            queue_tasks.queue_scheduled(
+                self.db, self.dags, parallelism=self.options.parallelism, job_id=self.job_id, now=now
+            )
+        )
+
+    def _look_around(self, now: datetime) -> None:
+        """Read what others changed; create and start runs if some are due or queued."""
+        state = self.state
+        state.last_poll = time.monotonic()
+        with self.db.session() as session:
+            due, outcome = create_runs.due_dags(session, self.dags, now)
+            starting = scheduling.has_queued_runs(session)
+            changed, state.changed_since = decide_runs.changed_runs(
+                session, since=state.changed_since, now=now
+            )
+        state.dirty_runs |= changed | state.due_deadlines(now) | state.recheck_runs
+        state.recheck_runs = set()
+        self._apply(outcome)
         if due or starting:
             with self.db.session(write=True) as session:
-                run_ops.create_due_runs(self, session, now, due)
-                run_ops.start_queued_runs(self, session, now)
-        deciding.decide_runs(self, now)
-        queueing.queue_scheduled(self, now)
+                outcome = create_runs.create_due_runs(session, self.dags, due, now)
+                outcome.merge(create_runs.start_queued_runs(session, self.dags, now))
+            self._apply(outcome)
+
+    def _decide(self, now: datetime) -> None:
+        state = self.state
+        dirty, state.dirty_runs = state.dirty_runs, set()
+        try:
+            decided = decide_runs.decide_runs(
+                self.db, self.cache, self.dags, dirty=dirty, held_by_pause=state.held_by_pause, now=now
+            )
+        except Exception:  # nothing of it was recorded: decide these runs again on the next pass
+            state.dirty_runs |= dirty
+            raise
+        state.held_by_pause = decided.held_by_pause
+        self._apply(decided)
+
+    def _check_liveness(self, now: datetime) -> PassOutcome:
+        settings = liveness.LivenessSettings(
+            task_heartbeat_timeout=self.options.task_heartbeat_timeout,
+            heartbeat_interval=self.options.heartbeat_interval,
+            log_folder=self.settings.log_folder,
+            job_id=self.job_id,
+        )
+        return liveness.check_liveness(
+            self.db,
+            self.heartbeats,
+            self.dags,
+            settings=settings,
+            in_flight=self.state.in_flight.keys(),
+            kill=self.executor.kill,
+            now=now,
+        )
+
+    def _apply(self, outcome: PassOutcome) -> None:
+        self._apply_workloads(self.state.merge(outcome))
+
+    def _apply_workloads(self, workloads: list[Workload]) -> None:
+        """Hand workloads to the executor, keeping track of them until it reports them back."""
+        if not workloads:
+            return
+        for workload in workloads:
+            self.state.in_flight[workload.token] = workload
+        self.executor.submit(workloads)
 
     def wait(self) -> None:
         self._space_out_passes()
@@ -299,16 +359,9 @@ class Scheduler:
         if pause > 0:
             time.sleep(pause)
 
-    def timed(self, when: datetime) -> None:
-        """Wake up no later than ``when``."""
-        if self.state.next_timed is None or when < self.state.next_timed:
-            self.state.next_timed = when
-
     def _idle(self) -> bool:
         with self.db.session() as session:
-            active = session.scalar(
-                select(func.count()).select_from(DagRunRow).where(DagRunRow.state.in_(run_ops.ACTIVE))
-            )
+            active = scheduling.active_run_count(session)
         return not active and not self.state.in_flight
 
     # -- reports from the executor and the DAG processor -----------------------------------------
@@ -321,7 +374,9 @@ class Scheduler:
         if lost:
             with self.db.session(write=True) as session:
                 for event in lost:
-                    liveness.fail_attempt(self, session, event.workload, event.detail, now)
+                    liveness.fail_attempt(
+                        session, self.dags, event.workload, event.detail, now, self.settings.log_folder
+                    )
 
     def _keep_processor_alive(self) -> None:
         """A DAG processor that died (out of memory, killed) is started again."""
@@ -329,16 +384,9 @@ class Scheduler:
             log.warning("the DAG processor exited with code %s; starting a new one", self._processor.exitcode)
             self._start_processor()
 
-    def submit(self, workloads: list[Workload]) -> None:
-        """Hand workloads to the executor, keeping track of them until it reports them back."""
-        for workload in workloads:
-            self.state.in_flight[workload.token] = workload
-        self.executor.submit(workloads)
-
     def _read_wakeups(self) -> bool:
-        """Whether someone woke this loop since the last pass (see :mod:`dagflow.store.notify`)."""
-        with contextlib.suppress(BlockingIOError):
-            self._stop_reader.setblocking(False)
+        """Whether a commit woke this loop since the last pass (see :mod:`dagflow.store.notify`)."""
+        with contextlib.suppress(OSError):
             while self._stop_reader.recv(64):
                 pass
         return self._wakeup is not None and self._wakeup.drain() > 0
@@ -359,33 +407,13 @@ class Scheduler:
 
     def _reload_dags(self, dag_ids: set[str] | None) -> None:
         with self.db.session() as session:
-            found = dag_store.stored_dags(session, dag_ids)
-            active = set(session.scalars(select(DagRow.dag_id).where(DagRow.is_active.is_(True))))
-        if dag_ids is None:
-            self.state.dags = found
-        else:
-            self.state.dags.update(found)
-        for dag_id in list(self.state.dags):
-            if dag_id not in active:
-                del self.state.dags[dag_id]
-
-    def stored_dag(self, session: Any, dag_id: str) -> StoredDag | None:
-        stored = self.state.dags.get(dag_id)
-        if stored is None:
-            stored = dag_store.stored_dags(session, [dag_id]).get(dag_id)
-            if stored is not None:
-                self.state.dags[dag_id] = stored
-        return stored
+            self.dags.reload(session, dag_ids)
 
     def _heartbeat(self, now: datetime) -> None:
         last = self.state.last_heartbeat
         if last is not None and 0 <= (now - last).total_seconds() < self.options.heartbeat_interval:
             return  # (a clock stepped back is no reason to stop beating)
         with self.db.session(write=True) as session:
-            job = session.get(JobRow, self.job_id)
-            if job is not None:
-                job.latest_heartbeat = now
-                if job.state != "running":  # taken for dead by another scheduler after a long pause
-                    log.warning("this scheduler was taken for dead; its queued work was handed out again")
-                    job.state, job.end_date = "running", None
+            if not scheduling.scheduler_heartbeat(session, self.job_id, now):  # taken for dead after a pause
+                log.warning("this scheduler was taken for dead; its queued work was handed out again")
         self.state.last_heartbeat = now

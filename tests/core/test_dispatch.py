@@ -9,6 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from dagflow.core.dispatch import Busy, Candidate, choose
+from dagflow.core.keys import TIKey
 
 T0 = datetime(2024, 1, 1, tzinfo=UTC)
 POOLS = {"default_pool": 128}
@@ -26,11 +27,12 @@ def candidate(task_id: str = "t", **kwargs) -> Candidate:
         "run_after": T0,
     }
     values.update(kwargs)
-    return Candidate(**values)
+    identity = TIKey(*(values.pop(name) for name in ("dag_id", "run_id", "task_id", "map_index")))
+    return Candidate(key=identity, **values)
 
 
-def key(c: Candidate) -> tuple[str, str, str, int]:
-    return (c.dag_id, c.run_id, c.task_id, c.map_index)
+def key(c: Candidate) -> TIKey:
+    return c.key
 
 
 def pick(candidates, busy=None, *, parallelism=32, max_active_tasks=None, pools=None):

@@ -42,10 +42,10 @@ from dagflow.runtime.tasklog import attempt_log_path
 from dagflow.runtime.xcom import decode
 from dagflow.scheduler.job import Scheduler, SchedulerOptions
 from dagflow.scheduler.processor import DagFileProcessor, ProcessorSettings
-from dagflow.scheduler.runs import ACTIVE
 from dagflow.store.engine import Database
 from dagflow.store.models import DagRunRow, ImportErrorRow, TaskInstanceRow, TaskInstanceTryRow, XComRow
 from dagflow.store.notify import wake_now
+from dagflow.store.runs import ACTIVE_RUN_STATES as ACTIVE
 from tests.backends import fresh_database
 from tests.conftest import DagsFolder
 
@@ -125,7 +125,7 @@ class SchedulerDriver:
                 ticker.join()
 
     def idle(self) -> bool:
-        return not self.orchestrator.active_runs() and not self.scheduler.executor.outstanding()
+        return not self.orchestrator.active_runs() and not self.scheduler.state.in_flight
 
     def polls(self, count: int = 3) -> None:
         """Run ``count`` more passes, each one poll interval after the last, so each looks at the store."""

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from dagflow.scheduler import deciding
+from dagflow.scheduler import decide_runs as deciding
 from dagflow.scheduler.job import SchedulerOptions
 from tests.scheduler.conftest import Orchestrator
 

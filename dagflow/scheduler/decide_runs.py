@@ -1,0 +1,248 @@
+"""Phase: decide the runs that changed (trigger rules, skips, expansions, run states) and record it.
+
+Task instances found ready become ``scheduled``; :mod:`queue_tasks` hands them out as slots free
+up. Decisions themselves are the pure :func:`dagflow.core.decisions.decide`, shared with
+``dag.test()``; this phase feeds it from the store and records what it decided.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from dagflow.core.clock import utcnow
+from dagflow.core.decisions import Decisions, Key, RunRecords, decide
+from dagflow.core.keys import RunKey
+from dagflow.core.states import TaskState
+from dagflow.scheduler.create_runs import fail_timed_out_run, finish_run, timed_out
+from dagflow.scheduler.dags import DagCache
+from dagflow.scheduler.outcome import PassOutcome
+from dagflow.scheduler.runcache import MARGIN, RunCache
+from dagflow.serialization import StoredDag
+from dagflow.store import Database, Session, scheduling
+from dagflow.store import task_instances as ti_store
+from dagflow.store.models import DagRunRow
+
+
+def changed_runs(session: Session, *, since: datetime | None, now: datetime) -> tuple[set[RunKey], datetime]:
+    """The runs to look at: those whose retry is due, and the running runs whose task instances
+    changed since ``since`` (all running runs when None); and the ``since`` of the next call."""
+    found = scheduling.runs_due_for_retry(session, now)
+    found |= (
+        scheduling.running_run_keys(session)
+        if since is None
+        else scheduling.runs_changed_since(session, since)
+    )
+    return found, now - MARGIN
+
+
+@dataclass
+class Decided(PassOutcome):
+    """The decide phase's outcome: also which running runs are held by their DAG's pause."""
+
+    held_by_pause: set[RunKey] = field(default_factory=set)
+
+
+def decide_runs(
+    db: Database,
+    cache: RunCache,
+    dags: DagCache,
+    *,
+    dirty: set[RunKey],
+    held_by_pause: set[RunKey],
+    now: datetime,
+) -> Decided:
+    """Decide the runs that changed. Runs of paused DAGs are left as they are, as in Airflow, and
+    looked at again once their DAG is unpaused.
+
+    Every run is evaluated while reading only, in one read of the store for the whole pass (the runs
+    with their DAG's paused flag in one query, their task instances from the run cache); then what was
+    decided for all of them is recorded in one short write. Reading outside the write
+    transactions keeps SQLite's write lock free for the workers; every write is guarded by the state
+    it expects, so a change made meanwhile is never overwritten.
+    """
+    outcome = Decided(held_by_pause=held_by_pause)
+    if not dirty and not held_by_pause:
+        return outcome
+    with db.session() as session:
+        running = scheduling.running_runs(session, dirty | held_by_pause)
+        runs = _not_paused(cache, outcome, dirty, running)
+        cache.refresh(session, runs, now)
+        verdicts = [_evaluate(session, cache, dags, outcome, running[key][0], now) for key in runs]
+    _record_all(db, cache, outcome, [v for v in verdicts if v is not None], now)
+    return outcome
+
+
+def _not_paused(
+    cache: RunCache, outcome: Decided, dirty: set[RunKey], running: dict[RunKey, tuple[DagRunRow, bool]]
+) -> list[RunKey]:
+    """The runs to decide: the running ones of unpaused DAGs, among those that changed and those held
+    by their DAG's pause (which are looked at whole again once it is unpaused)."""
+    held = outcome.held_by_pause
+    for key in (dirty | held) - running.keys():  # no longer running, or its DAG is gone
+        cache.forget(key)
+    paused = {key for key, (_, is_paused) in running.items() if is_paused}
+    for key in held - paused:  # nothing in it changed while it was held: look at all of it
+        cache.forget_changes(key)
+    outcome.held_by_pause = paused
+    return sorted(running.keys() - paused)
+
+
+@dataclass
+class _Verdict:
+    """What was decided for one run, to be recorded."""
+
+    stored: StoredDag
+    run: DagRunRow
+    records: RunRecords
+    #: None: the run is past its ``dagrun_timeout``.
+    decisions: Decisions | None
+
+    @property
+    def key(self) -> RunKey:
+        return RunKey(self.run.dag_id, self.run.run_id)
+
+
+def _evaluate(
+    session: Session, cache: RunCache, dags: DagCache, outcome: Decided, run: DagRunRow, now: datetime
+) -> _Verdict | None:
+    """Evaluate one running run, reading only."""
+    key = RunKey(run.dag_id, run.run_id)
+    stored = dags.get(session, run.dag_id)
+    if stored is None:
+        cache.forget(key)
+        return None
+    records = cache.records(key)
+    if timed_out(stored, run, now):
+        return _Verdict(stored, run, records, None)
+    if stored.dagrun_timeout and run.start_date:  # looked at again then, even if nothing changes
+        deadline = run.start_date + stored.dagrun_timeout
+        outcome.deadlines[key] = deadline
+        outcome.timed(deadline)
+    decisions = decide(
+        stored.spec,
+        records,
+        now=now,
+        length_of=lambda task_id: length_of(session, stored, key, task_id),
+        changed=cache.take_changes(key),
+    )
+    if decisions.ready and any(stored.spec.tasks[k[0]].depends_on_past for k in decisions.ready):
+        held = held_by_past(session, stored, run, decisions.ready)
+        if held:
+            decisions.ready = [k for k in decisions.ready if k not in held]
+            outcome.recheck.add(key)
+            cache.forget_changes(key)  # the held ones did not change: look at all of it next time
+    if decisions.waiting_until is not None:
+        outcome.timed(decisions.waiting_until)
+    return _Verdict(stored, run, records, decisions)
+
+
+def _record_all(
+    db: Database, cache: RunCache, outcome: Decided, verdicts: list[_Verdict], now: datetime
+) -> None:
+    """Record what was decided for the runs, all in one short write (runs past their timeout are
+    failed each in its own)."""
+    news = []
+    for verdict in verdicts:
+        decisions = verdict.decisions
+        if decisions is None:
+            _fail_timed_out(db, cache, outcome, verdict.stored, verdict.key, now)
+        elif decisions.new_states or decisions.ready or decisions.expansions or decisions.run_state:
+            news.append((verdict, decisions))
+    if not news:
+        return
+    try:
+        with db.session(write=True) as session:
+            # stamped with the time of writing, not the pass's start: an upstream that ended while
+            # this pass ran must not end after the downstream it let through (or the run) was decided
+            written = utcnow()
+            for verdict, decisions in news:
+                _record(session, cache, outcome, verdict, decisions, written)
+    except Exception:  # not written: read these runs again, and decide them again
+        for verdict, _ in news:
+            cache.forget(verdict.key)
+            outcome.dirty.add(verdict.key)
+        raise
+
+
+def _fail_timed_out(
+    db: Database, cache: RunCache, outcome: Decided, stored: StoredDag, key: RunKey, now: datetime
+) -> None:
+    with db.session(write=True) as session:
+        run = scheduling.running_run(session, key)
+        if run is not None:
+            outcome.merge(fail_timed_out_run(session, stored, run, now))
+    cache.forget(key)
+
+
+def _record(
+    session: Session,
+    cache: RunCache,
+    outcome: Decided,
+    verdict: _Verdict,
+    decisions: Decisions,
+    now: datetime,
+) -> None:
+    stored, records, key = verdict.stored, verdict.records, verdict.key
+    dag_id, run_id = key
+    ti_store.apply_new_states(session, dag_id, run_id, decisions.new_states, now)
+    for ti_key, new_state in decisions.new_states.items():
+        records.set_state(ti_key, new_state)
+    if decisions.expansions:
+        for task_id, count in decisions.expansions.items():
+            ti_store.expand_mapped(session, stored.spec, dag_id, run_id, task_id, count, now)
+        cache.invalidate(key)
+        outcome.dirty.add(key)
+    empty = [k for k in decisions.ready if stored.spec.tasks[k[0]].is_empty]
+    if empty:  # an EmptyOperator without callbacks succeeds without going to a worker
+        ti_store.mark_empty_success(session, dag_id, run_id, empty, now)
+        for ti_key in empty:
+            records.set_state(ti_key, TaskState.SUCCESS).try_number += 1
+        outcome.dirty.add(key)
+    ready = [(k, records[k].state) for k in decisions.ready if not stored.spec.tasks[k[0]].is_empty]
+    ti_store.mark_scheduled(session, dag_id, run_id, ready, now)
+    for ti_key, previous in ready:
+        record = records.set_state(ti_key, TaskState.SCHEDULED)
+        record.try_number += 0 if previous is TaskState.UP_FOR_RESCHEDULE else 1
+    if decisions.run_state is None:
+        return
+    run = scheduling.running_run(session, key)
+    if run is not None and not ti_store.unfinished_count(session, dag_id, run_id):
+        outcome.merge(finish_run(session, stored, run, decisions.run_state, now))
+        cache.forget(key)
+    else:  # someone changed the run meanwhile (a clear): look again
+        cache.invalidate(key)
+        outcome.dirty.add(key)
+
+
+def length_of(session: Session, stored: StoredDag, key: RunKey, task_id: str) -> int | None:
+    """How many values ``task_id``'s output offers to map over in this run (None if it pushed none)."""
+    if stored.spec.tasks[task_id].is_mapped:
+        return scheduling.mapped_output_count(session, key, task_id)
+    return scheduling.recorded_map_length(session, key, task_id)
+
+
+DONE_OK = (TaskState.SUCCESS.value, TaskState.SKIPPED.value)
+
+
+def held_by_past(session: Session, stored: StoredDag, run: DagRunRow, ready: list[Key]) -> set[Key]:
+    """Ready task instances that ``depends_on_past`` holds back: in the previous run (by logical date),
+    the same task instance did not succeed or skip (or, with ``wait_for_downstream``, its downstream did not).
+
+    The first run of a DAG, and a task instance that did not exist in the previous run, are not held.
+    """
+    states = scheduling.previous_run_states(session, run)
+    if states is None:
+        return set()
+    held = set()
+    for key in ready:
+        task = stored.spec.tasks[key[0]]
+        if not task.depends_on_past:
+            continue
+        past = states.get(key)
+        if (past is not None and past not in DONE_OK) or (
+            task.wait_for_downstream
+            and any(s not in DONE_OK for (t, _m), s in states.items() if t in task.downstream)
+        ):
+            held.add(key)
+    return held

@@ -1,0 +1,79 @@
+"""Phase: hand scheduled task instances to the executor, within the limits (:mod:`dagflow.core.dispatch`)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from dagflow.core import dispatch
+from dagflow.executors.base import Workload
+from dagflow.scheduler.dags import DagCache
+from dagflow.store import Database, Session, scheduling
+from dagflow.store import task_instances as ti_store
+
+#: How many scheduled task instances to look at beyond the free slots (some may be held by limits).
+LOOKAHEAD = 4
+
+
+def queue_scheduled(
+    db: Database, dags: DagCache, *, parallelism: int, job_id: int | None, now: datetime
+) -> list[Workload]:
+    """Queue what fits now, best first; return the workloads to hand to the executor.
+
+    What is busy, what waits and what is chosen are read and written in one short transaction (one
+    round of the store a pass, and no one can take a slot between the count and the choice); the
+    write is still guarded (``state = 'scheduled'``), and the executor is handed the workloads once
+    the transaction has committed.
+    """
+    with db.session(write=True) as session:
+        busy = scheduling.busy(session)
+        free = parallelism - busy.total
+        rows = ti_store.scheduled(session, limit=max(free * LOOKAHEAD, 64)) if free > 0 else []
+        if not rows:
+            return []
+        candidates = [c for c in (_candidate(session, dags, row) for row in rows) if c is not None]
+        choice = dispatch.choose(
+            candidates,
+            busy,
+            parallelism=parallelism,
+            max_active_tasks=dags.max_active_tasks(),
+            pools=scheduling.pool_sizes(session),
+        )
+        by_key = {row.key: row for row in rows}
+        items, workloads = [], []
+        for c in choice.chosen:
+            row = by_key[c.key]
+            token = uuid.uuid4().hex
+            items.append(ti_store.QueueItem(row.key, token))
+            workloads.append(_workload(dags, row, token))
+        ti_store.queue(session, items, now=now, job_id=job_id)
+    return workloads
+
+
+def _candidate(session: Session, dags: DagCache, row: ti_store.ScheduledRow) -> dispatch.Candidate | None:
+    stored = dags.get(session, row.key.dag_id)
+    spec = stored.spec.tasks.get(row.key.task_id) if stored is not None else None
+    if spec is None:
+        return None
+    return dispatch.Candidate(
+        key=row.key,
+        priority_weight=row.priority_weight,
+        pool=row.pool,
+        pool_slots=row.pool_slots,
+        run_after=row.run_after,
+        max_active_tis_per_dag=spec.max_active_tis_per_dag,
+        max_active_tis_per_dagrun=spec.max_active_tis_per_dagrun,
+    )
+
+
+def _workload(dags: DagCache, row: ti_store.ScheduledRow, token: str) -> Workload:
+    stored = dags.dags[row.key.dag_id]
+    spec = stored.spec.tasks[row.key.task_id]
+    return Workload(
+        row.key,
+        row.try_number,
+        token,
+        stored.fileloc,
+        execution_timeout=spec.execution_timeout,
+        priority_weight=row.priority_weight,
+    )

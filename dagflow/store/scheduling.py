@@ -1,0 +1,322 @@
+"""The scheduler's questions to the store, and its run-level and job-level writes: one function each.
+
+Task-instance writes of the scheduler (marking scheduled, queueing, expanding) live in
+:mod:`dagflow.store.task_instances`; here are the reads that find what changed, which DAGs want
+runs, which runs may start, and the scheduler's own job row. Every function takes the caller's
+session and never commits.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import func, or_, select, tuple_, update
+from sqlalchemy.orm import Session
+
+from dagflow.core.dispatch import Busy
+from dagflow.core.keys import RunKey, TIKey
+from dagflow.core.states import RunState, TaskState
+from dagflow.store.models import (
+    BackfillRow,
+    DagRow,
+    DagRunRow,
+    JobRow,
+    PoolRow,
+    TaskInstanceRow,
+    XComRow,
+)
+from dagflow.store.runs import ACTIVE_RUN_STATES
+from dagflow.store.task_instances import CHUNK, NO_SYNC, busy_counts
+
+TI = TaskInstanceRow
+RETRY_STATES = (TaskState.UP_FOR_RETRY.value, TaskState.UP_FOR_RESCHEDULE.value)
+#: What a run past its ``dagrun_timeout`` skips.
+UNFINISHED = (
+    TaskState.NONE.value,
+    TaskState.SCHEDULED.value,
+    TaskState.QUEUED.value,
+    TaskState.UP_FOR_RETRY.value,
+    TaskState.UP_FOR_RESCHEDULE.value,
+    TaskState.RUNNING.value,
+)
+DEFAULT_POOL = "default_pool"
+DEFAULT_POOL_SLOTS = 128
+
+
+# -- what changed ------------------------------------------------------------------------------
+
+
+def runs_due_for_retry(session: Session, now: datetime) -> set[RunKey]:
+    """Runs with a task instance waiting for a retry or a reschedule that is due."""
+    query = select(TI.dag_id, TI.run_id).where(TI.state.in_(RETRY_STATES), TI.not_before <= now).distinct()
+    return {RunKey(d, r) for d, r in session.execute(query)}
+
+
+def running_run_keys(session: Session) -> set[RunKey]:
+    query = select(DagRunRow.dag_id, DagRunRow.run_id).where(DagRunRow.state == RunState.RUNNING.value)
+    return {RunKey(d, r) for d, r in session.execute(query)}
+
+
+def runs_changed_since(session: Session, since: datetime) -> set[RunKey]:
+    """Runs with a task instance stamped at or after ``since``."""
+    # not DISTINCT: SQLite would then walk the whole table in key order instead of the updated_at
+    # index, a read that grows with the history kept
+    query = select(TI.dag_id, TI.run_id).where(TI.updated_at >= since)
+    return {RunKey(d, r) for d, r in session.execute(query)}
+
+
+def running_runs(session: Session, keys: Iterable[RunKey]) -> dict[RunKey, tuple[DagRunRow, bool]]:
+    """Those of these runs that are running, each with whether its DAG is paused."""
+    found: dict[RunKey, tuple[DagRunRow, bool]] = {}
+    wanted = sorted(keys)
+    for start in range(0, len(wanted), CHUNK):
+        query = (
+            select(DagRunRow, DagRow.is_paused)
+            .join(DagRow, DagRow.dag_id == DagRunRow.dag_id)
+            .where(
+                tuple_(DagRunRow.dag_id, DagRunRow.run_id).in_(wanted[start : start + CHUNK]),
+                DagRunRow.state == RunState.RUNNING.value,
+            )
+        )
+        for run, is_paused in session.execute(query):
+            found[RunKey(run.dag_id, run.run_id)] = (run, bool(is_paused))
+    return found
+
+
+def running_run(session: Session, key: RunKey) -> DagRunRow | None:
+    """The run, if it is running."""
+    query = select(DagRunRow).where(
+        DagRunRow.dag_id == key.dag_id,
+        DagRunRow.run_id == key.run_id,
+        DagRunRow.state == RunState.RUNNING.value,
+    )
+    return session.scalars(query).first()
+
+
+def mapped_output_count(session: Session, key: RunKey, task_id: str) -> int:
+    """How many map indexes of a mapped task pushed a return value in this run."""
+    query = (
+        select(func.count())
+        .select_from(XComRow)
+        .where(
+            XComRow.dag_id == key.dag_id,
+            XComRow.run_id == key.run_id,
+            XComRow.task_id == task_id,
+            XComRow.key == "return_value",
+            XComRow.map_index >= 0,
+        )
+    )
+    return int(session.scalar(query) or 0)
+
+
+def recorded_map_length(session: Session, key: RunKey, task_id: str) -> int | None:
+    """The length of the value an unmapped task pushed to map over (None if it pushed none yet)."""
+    query = select(TI.map_length).where(
+        TI.dag_id == key.dag_id, TI.run_id == key.run_id, TI.task_id == task_id, TI.map_index == -1
+    )
+    return session.scalar(query)
+
+
+def previous_run_states(session: Session, run: DagRunRow) -> dict[tuple[str, int], str] | None:
+    """The task instance states of the run before this one (by logical date); None if there is none."""
+    if run.logical_date is None:
+        return None
+    previous = session.scalars(
+        select(DagRunRow)
+        .where(DagRunRow.dag_id == run.dag_id, DagRunRow.logical_date < run.logical_date)
+        .order_by(DagRunRow.logical_date.desc())
+        .limit(1)
+    ).first()
+    if previous is None:
+        return None
+    query = select(TI.task_id, TI.map_index, TI.state).where(
+        TI.dag_id == run.dag_id, TI.run_id == previous.run_id
+    )
+    return {(t, m): s for t, m, s in session.execute(query)}
+
+
+# -- runs to create and to start ---------------------------------------------------------------
+
+_WANTING = (DagRow.is_paused.is_(False), DagRow.is_active.is_(True))
+
+
+def dags_wanting_runs(session: Session, now: datetime) -> tuple[list[str], datetime | None]:
+    """Unpaused DAGs whose next run is due or not computed yet, and when the next one after is due."""
+    due = select(DagRow.dag_id).where(
+        *_WANTING, or_(DagRow.next_dagrun_create_after.is_(None), DagRow.next_dagrun_create_after <= now)
+    )
+    later = select(func.min(DagRow.next_dagrun_create_after)).where(
+        *_WANTING, DagRow.next_dagrun_create_after > now
+    )
+    return list(session.scalars(due)), session.scalar(later)
+
+
+def schedulable_dag_rows(session: Session, dag_ids: Sequence[str]) -> list[DagRow]:
+    """The rows of these DAGs that are unpaused and active, to record their next run in."""
+    return list(session.scalars(select(DagRow).where(DagRow.dag_id.in_(list(dag_ids)), *_WANTING)))
+
+
+def has_queued_runs(session: Session) -> bool:
+    """Whether some run waits to start (runs of paused DAGs wait for their unpausing: not counted)."""
+    query = (
+        select(DagRunRow.id)
+        .join(DagRow, DagRow.dag_id == DagRunRow.dag_id)
+        .where(DagRunRow.state == RunState.QUEUED.value, DagRow.is_paused.is_(False))
+        .limit(1)
+    )
+    return session.scalar(query) is not None
+
+
+@dataclass
+class RunSlots:
+    """What limits the starting of queued runs: paused DAGs, runs running per DAG and per backfill."""
+
+    paused: set[str]
+    running: Counter[str]
+    backfill_running: Counter[int]
+    backfill_limits: dict[int, int]
+
+
+def run_slots(session: Session, dag_ids: Iterable[str]) -> RunSlots:
+    paused = select(DagRow.dag_id).where(DagRow.is_paused.is_(True), DagRow.dag_id.in_(set(dag_ids)))
+    running = (
+        select(DagRunRow.dag_id, func.count())
+        .where(DagRunRow.state == RunState.RUNNING.value)
+        .group_by(DagRunRow.dag_id)
+    )
+    backfills = (
+        select(DagRunRow.backfill_id, func.count())
+        .where(DagRunRow.state == RunState.RUNNING.value, DagRunRow.backfill_id.is_not(None))
+        .group_by(DagRunRow.backfill_id)
+    )
+    return RunSlots(
+        paused=set(session.scalars(paused)),
+        running=Counter({dag_id: int(count) for dag_id, count in session.execute(running)}),
+        backfill_running=Counter({int(b or 0): int(count) for b, count in session.execute(backfills)}),
+        backfill_limits={b.id: b.max_active_runs for b in session.scalars(select(BackfillRow))},
+    )
+
+
+def skip_unfinished(session: Session, key: RunKey, now: datetime) -> None:
+    """Skip what has not finished in the run (a run past its ``dagrun_timeout``); running tries stop."""
+    session.execute(
+        update(TI)
+        .where(TI.dag_id == key.dag_id, TI.run_id == key.run_id, TI.state.in_(UNFINISHED))
+        .values(state=TaskState.SKIPPED.value, end_date=now, updated_at=now, attempt_token=None),
+        execution_options=NO_SYNC,
+    )
+
+
+def complete_backfill_if_done(session: Session, backfill_id: int, now: datetime) -> None:
+    """Record a backfill's end once none of its runs is active."""
+    remaining = session.scalar(
+        select(func.count())
+        .select_from(DagRunRow)
+        .where(DagRunRow.backfill_id == backfill_id, DagRunRow.state.in_(ACTIVE_RUN_STATES))
+    )
+    if not remaining:
+        backfill = session.get(BackfillRow, backfill_id)
+        if backfill is not None and backfill.completed_at is None:
+            backfill.completed_at = now
+
+
+def active_run_count(session: Session) -> int:
+    """Queued and running runs, of every DAG."""
+    query = select(func.count()).select_from(DagRunRow).where(DagRunRow.state.in_(ACTIVE_RUN_STATES))
+    return int(session.scalar(query) or 0)
+
+
+def active_dag_ids(session: Session) -> set[str]:
+    """The DAGs whose files still define them."""
+    return set(session.scalars(select(DagRow.dag_id).where(DagRow.is_active.is_(True))))
+
+
+def busy(session: Session) -> Busy:
+    """What is queued or running, everywhere (all schedulers' work counts against the limits)."""
+    found = Busy()
+    for dag_id, run_id, task_id, pool, count, slots in map(tuple, busy_counts(session)):
+        found.total += count
+        found.by_dag[dag_id] += count
+        found.pool_slots[pool] += int(slots or 0)
+        found.by_dag_task[(dag_id, task_id)] += count
+        found.by_run_task[(dag_id, run_id, task_id)] += count
+    return found
+
+
+def pool_sizes(session: Session) -> dict[str, int]:
+    return {name: slots for name, slots in session.execute(select(PoolRow.name, PoolRow.slots))}
+
+
+# -- attempts whose worker or scheduler is gone ------------------------------------------------
+
+
+def task_instance(session: Session, key: TIKey) -> TaskInstanceRow | None:
+    return session.get(TI, (key.dag_id, key.run_id, key.task_id, key.map_index))
+
+
+def stale_queued(
+    session: Session, *, job_id: int | None, queued_before: datetime
+) -> list[tuple[TIKey, str | None]]:
+    """Task instances this scheduler queued before ``queued_before`` that are still queued, with tokens."""
+    query = select(TI.dag_id, TI.run_id, TI.task_id, TI.map_index, TI.attempt_token).where(
+        TI.state == TaskState.QUEUED.value, TI.queued_by_job_id == job_id, TI.queued_at < queued_before
+    )
+    return [(TIKey(d, r, t, m), token) for d, r, t, m, token in session.execute(query)]
+
+
+# -- the scheduler's job row -------------------------------------------------------------------
+
+
+def register_scheduler(session: Session, *, hostname: str, pid: int, now: datetime) -> int:
+    """Record a starting scheduler (and the default pool, if it is missing); return its job id."""
+    job = JobRow(
+        job_type="scheduler",
+        state="running",
+        hostname=hostname,
+        pid=pid,
+        start_date=now,
+        latest_heartbeat=now,
+    )
+    session.add(job)
+    session.flush()
+    if session.get(PoolRow, DEFAULT_POOL) is None:
+        session.add(PoolRow(name=DEFAULT_POOL, slots=DEFAULT_POOL_SLOTS, description="Default pool"))
+    return job.id
+
+
+def scheduler_heartbeat(session: Session, job_id: int | None, now: datetime) -> bool:
+    """Beat for this scheduler; False if it had been taken for dead (it is marked running again)."""
+    job = session.get(JobRow, job_id) if job_id is not None else None
+    if job is None:
+        return True
+    job.latest_heartbeat = now
+    if job.state == "running":
+        return True
+    job.state, job.end_date = "running", None
+    return False
+
+
+def end_scheduler(session: Session, job_id: int | None, now: datetime, detail: dict[str, object]) -> None:
+    job = session.get(JobRow, job_id) if job_id is not None else None
+    if job is not None:
+        job.state, job.end_date, job.detail = "success", now, detail
+
+
+def fail_dead_schedulers(
+    session: Session, *, alive_since: datetime, keep: int | None, now: datetime
+) -> list[int]:
+    """Mark failed the schedulers whose heartbeat is older than ``alive_since`` (never ``keep``, this
+    one: a slow pass is no death); return the ids of those alive."""
+    alive = list(
+        session.scalars(
+            select(JobRow.id).where(JobRow.state == "running", JobRow.latest_heartbeat >= alive_since)
+        )
+    )
+    if keep is not None and keep not in alive:
+        alive.append(keep)
+    for job in session.scalars(select(JobRow).where(JobRow.state == "running", JobRow.id.not_in(alive))):
+        job.state, job.end_date = "failed", now
+    return alive
