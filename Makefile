@@ -25,9 +25,13 @@ run: setup
 	for dag in $(EXAMPLES); do $(BIN)/dagflow dags unpause $$dag && $(BIN)/dagflow dags trigger $$dag; done
 	$(BIN)/dagflow standalone
 
+LINTED := dagflow webui tests bench dags scheduler.py
+
 lint: setup
-	$(BIN)/ruff check dagflow webui tests bench dags scheduler.py
+	$(BIN)/ruff check $(LINTED)
+	$(BIN)/ruff format --check $(LINTED)
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 # Debian's Chromium for the browser tests (tests/browser), installed only when it is missing: a test
 # tool's download of its own browser fails on our machines. The index is refreshed only if it is stale.
