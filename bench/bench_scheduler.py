@@ -87,6 +87,9 @@ from dagflow.scheduler.job import Scheduler, SchedulerOptions
 from dagflow.store.engine import Database
 from dagflow.store.models import DagRunRow
 
+#: ``deployment`` or a stand-in (``bench/compare.py`` runs the same scenarios on another revision).
+OpenDeployment = Callable[..., contextlib.AbstractContextManager[Deployment]]
+
 SCENARIOS = ("latency", "throughput", "scale", "memory", "newfile")
 STORE_NAMES = {"sqlite": "SQLite", "postgres": "PostgreSQL"}
 
@@ -132,8 +135,10 @@ def chain_figures(run: Any, tasks: list[Any]) -> dict[str, Any]:
     }
 
 
-def run_latency(args: argparse.Namespace, store: str, root: Path) -> list[dict[str, Any]]:
-    with deployment(store, root, admin_url=args.postgres) as deploy:
+def run_latency(
+    args: argparse.Namespace, store: str, root: Path, open_deployment: OpenDeployment = deployment
+) -> list[dict[str, Any]]:
+    with open_deployment(store, root, admin_url=args.postgres) as deploy:
         dag_id = write_chain(deploy.dags, 50)
         deploy.setup()
         daemon = Daemon(deploy, profile_dir=_profile_dir(args, f"latency-{store}"), name=f"scheduler-{store}")
@@ -230,8 +235,10 @@ def throughput_figures(run: Any, tasks: list[Any], cpu: tuple[float, float]) -> 
     }
 
 
-def run_throughput(args: argparse.Namespace, store: str, root: Path) -> dict[str, list[dict[str, Any]]]:
-    with deployment(store, root, admin_url=args.postgres) as deploy:
+def run_throughput(
+    args: argparse.Namespace, store: str, root: Path, open_deployment: OpenDeployment = deployment
+) -> dict[str, list[dict[str, Any]]]:
+    with open_deployment(store, root, admin_url=args.postgres) as deploy:
         dag_ids = [write_fanout(deploy.dags, 1000), write_mapped_only(deploy.dags, 1000)]
         deploy.setup()
         daemon = Daemon(

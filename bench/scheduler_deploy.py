@@ -73,6 +73,9 @@ class Deployment:
     engine: Engine
     admin_url: str | None = None
     database: str | None = None
+    #: How ``dagflow`` is started for this deployment (the CLI and the daemon): by default the
+    #: console script beside the benchmark's interpreter; ``bench/compare.py`` sets its own.
+    command: tuple[str, ...] = (DAGFLOW,)
 
     @property
     def home(self) -> Path:
@@ -84,7 +87,9 @@ class Deployment:
 
     def cli(self, *args: str) -> str:
         """Run ``dagflow ARGS`` against this deployment; its output, or exit on failure."""
-        done = subprocess.run([DAGFLOW, *args], env=self.env, capture_output=True, text=True, check=False)
+        done = subprocess.run(
+            [*self.command, *args], env=self.env, capture_output=True, text=True, check=False
+        )
         if done.returncode:
             raise SystemExit(f"dagflow {' '.join(args)} exited {done.returncode}:\n{done.stderr[-3000:]}")
         return done.stdout.strip()
@@ -158,9 +163,17 @@ class Deployment:
 
 @contextmanager
 def deployment(
-    store: str, root: Path, *, admin_url: str = DEFAULT_POSTGRES, paused_at_creation: bool = False
+    store: str,
+    root: Path,
+    *,
+    admin_url: str = DEFAULT_POSTGRES,
+    paused_at_creation: bool = False,
+    kind: type[Deployment] = Deployment,
 ) -> Iterator[Deployment]:
-    """A deployment in ``root`` on ``store`` (``sqlite`` or ``postgres``), torn down afterwards."""
+    """A deployment in ``root`` on ``store`` (``sqlite`` or ``postgres``), torn down afterwards.
+
+    ``kind``: the class built (``bench/compare.py`` passes one that reads the store with plain SQL).
+    """
     (root / "home").mkdir(parents=True)
     (root / "dags").mkdir()
     database = None
@@ -181,7 +194,7 @@ def deployment(
         DAGFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION=str(paused_at_creation),
     )
     engine = create_engine(url, poolclass=NullPool) if store == "postgres" else create_engine(url)
-    found = Deployment(root, store, url, env, engine, admin_url if database else None, database)
+    found = kind(root, store, url, env, engine, admin_url if database else None, database)
     try:
         yield found
     finally:
@@ -197,7 +210,7 @@ class Daemon:
     def __init__(self, deploy: Deployment, *, profile_dir: Path | None = None, name: str = "scheduler"):
         self.deploy = deploy
         env = dict(deploy.env)
-        command = [DAGFLOW, "scheduler"]
+        command = [*deploy.command, "scheduler"]
         if profile_dir is not None:
             profile_dir.mkdir(parents=True, exist_ok=True)
             site = profile_dir / "site"
