@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 from datetime import datetime
-
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from typing import TYPE_CHECKING
 
 from dagflow.core import dispatch
 from dagflow.core.clock import utcnow
 from dagflow.core.decisions import decide
+from dagflow.core.keys import TIKey
 from dagflow.core.states import FINISHED, TaskState
-from dagflow.scheduler.queueing import busy_counts
 from dagflow.serialization import StoredDag
+from dagflow.store import reads
 from dagflow.store import task_instances as ti_store
-from dagflow.store.models import DagRow, DagRunRow, PoolRow, TaskInstanceRow
+from dagflow.store.models import DagRow, DagRunRow, TaskInstanceRow
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
 
 
 def why_not_running(
@@ -105,15 +107,14 @@ def _slot_reasons(
         max_active_tis_per_dag=spec.max_active_tis_per_dag,
         max_active_tis_per_dagrun=spec.max_active_tis_per_dagrun,
     )
-    pools = {name: slots for name, slots in session.execute(select(PoolRow.name, PoolRow.slots))}
     choice = dispatch.choose(
         [candidate],
-        busy_counts(session),
+        reads.queued_and_running(session),
         parallelism=parallelism,
         max_active_tasks={ti.dag_id: stored.max_active_tasks},
-        pools=pools,
+        pools=reads.pool_sizes(session),
     )
-    reason = choice.reasons.get((ti.dag_id, ti.run_id, ti.task_id, ti.map_index))
+    reason = choice.reasons.get(TIKey(ti.dag_id, ti.run_id, ti.task_id, ti.map_index))
     if reason:
         return [f"Ready, but waiting for a slot: {reason}."]
     return ["Ready: it will be queued on the scheduler's next pass."]
