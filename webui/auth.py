@@ -19,6 +19,7 @@ from flask_wtf.csrf import CSRFProtect
 
 from dagflow.core.clock import utcnow
 from dagflow.store.models import UserRow
+from dagflow.store.reads import get_user
 from dagflow.store.users import ROLE_RANK, check_password, find_user, user_for_token
 from webui.db import read_session, write_session
 from webui.errors import error_response
@@ -47,7 +48,7 @@ class CurrentUser(UserMixin):
 def _load_user(user_id: str) -> CurrentUser | None:
     if not user_id.isdigit():
         return None
-    row = read_session().get(UserRow, int(user_id))
+    row = get_user(read_session(), user_id=int(user_id))
     return CurrentUser(row) if row is not None and row.active else None
 
 

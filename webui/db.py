@@ -4,13 +4,19 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from flask import current_app, g
-from sqlalchemy.orm import Session
+from flask import abort, current_app, g
 
 from dagflow.config import Settings
+from dagflow.core.keys import TIKey
+from dagflow.store import Session
 from dagflow.store.engine import Database
+from dagflow.store.reads import get_task_instance, request_session
+from dagflow.store.runs import get_run
+
+if TYPE_CHECKING:
+    from dagflow.store.models import DagRunRow, TaskInstanceRow
 
 
 def database() -> Database:
@@ -26,7 +32,7 @@ def settings() -> Settings:
 def read_session() -> Session:
     """The request's read-only session (closed when the request ends)."""
     if "dagflow_session" not in g:
-        g.dagflow_session = database()._read()
+        g.dagflow_session = request_session(database())
     session: Session = g.dagflow_session
     return session
 
@@ -49,3 +55,21 @@ def write_session() -> Iterator[Session]:
     with database().session(write=True) as session:
         yield session
     close_session()
+
+
+def run_or_404(dag_id: str, run_id: str) -> DagRunRow:
+    """The run a request names (read through the request's session), or a 404."""
+    run = get_run(read_session(), dag_id, run_id)
+    if run is None:
+        abort(404, description=f"DAG {dag_id!r} has no run {run_id!r}")
+    return run
+
+
+def ti_or_404(key: TIKey) -> TaskInstanceRow:
+    """The task instance a request names, or a 404."""
+    ti = get_task_instance(read_session(), key=key)
+    if ti is None:
+        index = f" [{key.map_index}]" if key.map_index >= 0 else ""
+        description = f"run {key.run_id!r} of DAG {key.dag_id!r} has no task instance {key.task_id!r}{index}"
+        abort(404, description=description)
+    return ti

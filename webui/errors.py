@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Flask, Response, jsonify, render_template, request
-from sqlalchemy.exc import DataError
 from werkzeug.exceptions import HTTPException
 
+from dagflow.store import RefusedValue
 from webui.db import close_session
 
 
@@ -30,8 +30,8 @@ def init_app(app: Flask) -> None:
     def http_error(error: HTTPException) -> Any:
         return error_response(error.code or 500, error.name, error.description or "")
 
-    @app.errorhandler(DataError)
-    def refused_value(error: DataError) -> Any:  # the store refused a value a request sent (too long...)
+    @app.errorhandler(RefusedValue)
+    def refused_value(error: RefusedValue) -> Any:  # the store refused a value a request sent (too long...)
         app.logger.warning("the store refused a value on %s %s: %s", request.method, request.path, error.orig)
         return error_response(400, "Bad Request", "a value in the request is not acceptable to the store")
 

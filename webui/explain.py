@@ -4,18 +4,15 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
-
 from dagflow.core import dispatch
 from dagflow.core.clock import utcnow
 from dagflow.core.decisions import decide
 from dagflow.core.keys import TIKey
 from dagflow.core.states import FINISHED, TaskState
 from dagflow.serialization import StoredDag
+from dagflow.store import Session, scheduling
 from dagflow.store import task_instances as ti_store
-from dagflow.store.models import DagRow, DagRunRow, PoolRow, TaskInstanceRow
-from dagflow.store.scheduling import busy as busy_counts
+from dagflow.store.models import DagRow, DagRunRow, TaskInstanceRow
 
 
 def why_not_running(
@@ -104,13 +101,12 @@ def _slot_reasons(
         max_active_tis_per_dag=spec.max_active_tis_per_dag,
         max_active_tis_per_dagrun=spec.max_active_tis_per_dagrun,
     )
-    pools = {name: slots for name, slots in session.execute(select(PoolRow.name, PoolRow.slots))}
     choice = dispatch.choose(
         [candidate],
-        busy_counts(session),
+        scheduling.busy(session),
         parallelism=parallelism,
         max_active_tasks={ti.dag_id: stored.max_active_tasks},
-        pools=pools,
+        pools=scheduling.pool_sizes(session),
     )
     reason = choice.reasons.get(key)
     if reason:

@@ -10,19 +10,24 @@ from typing import Any
 
 from markupsafe import Markup, escape
 
+from dagflow.core.states import TaskState
+
 #: The state a group of task instances shows: the first of these any of them is in.
-SEVERITY = (
-    "failed",
-    "upstream_failed",
-    "up_for_retry",
-    "up_for_reschedule",
-    "queued",
-    "scheduled",
-    "running",
-    "none",
-    "success",
-    "skipped",
-    "removed",
+SEVERITY = tuple(
+    s.value
+    for s in (
+        TaskState.FAILED,
+        TaskState.UPSTREAM_FAILED,
+        TaskState.UP_FOR_RETRY,
+        TaskState.UP_FOR_RESCHEDULE,
+        TaskState.QUEUED,
+        TaskState.SCHEDULED,
+        TaskState.RUNNING,
+        TaskState.NONE,
+        TaskState.SUCCESS,
+        TaskState.SKIPPED,
+        TaskState.REMOVED,
+    )
 )
 
 

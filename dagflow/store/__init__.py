@@ -4,8 +4,11 @@ other layers ask. The only layer that imports SQLAlchemy or writes SQL.
 Other layers type their sessions with :data:`Session` from here.
 """
 
+# RefusedValue: the store refused a value it was sent (too long for its column, out of range...);
+# callers answer it as bad input without importing SQLAlchemy.
+from sqlalchemy.exc import DataError as RefusedValue
 from sqlalchemy.orm import Session
 
 from dagflow.store.engine import Database, make_engine
 
-__all__ = ["Database", "Session", "make_engine"]
+__all__ = ["Database", "RefusedValue", "Session", "make_engine"]

@@ -5,7 +5,15 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from dagflow.store.models import DagRunRow, TaskInstanceRow, TaskInstanceTryRow
+from dagflow.store.models import (
+    DagRow,
+    DagRunRow,
+    ImportErrorRow,
+    TaskInstanceRow,
+    TaskInstanceTryRow,
+    UserRow,
+    XComRow,
+)
 
 
 def iso(value: datetime | None) -> str | None:
@@ -71,4 +79,56 @@ def try_json(row: TaskInstanceTryRow) -> dict[str, Any]:
         "hostname": row.hostname,
         "pid": row.pid,
         "error": row.error,
+    }
+
+
+def dag_json(row: DagRow) -> dict[str, Any]:
+    return {
+        "dag_id": row.dag_id,
+        "is_paused": row.is_paused,
+        "is_active": row.is_active,
+        "description": row.description,
+        "schedule": row.schedule,
+        "timezone": row.timezone,
+        "tags": list(row.tags or []),
+        "owners": row.owners,
+        "fileloc": row.fileloc,
+        "max_active_runs": row.max_active_runs,
+        "max_active_tasks": row.max_active_tasks,
+        "next_dagrun": iso(row.next_dagrun),
+        "next_dagrun_create_after": iso(row.next_dagrun_create_after),
+        "last_parsed_at": iso(row.last_parsed_at),
+    }
+
+
+def import_error_json(row: ImportErrorRow) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "filename": row.filename,
+        "line": row.line,
+        "message": row.message,
+        "traceback": row.traceback,
+        "timestamp": iso(row.timestamp),
+    }
+
+
+def xcom_json(row: XComRow) -> dict[str, Any]:
+    """An XCom with its value as the JSON text the task pushed."""
+    return {
+        "task_id": row.task_id,
+        "map_index": row.map_index,
+        "key": row.key,
+        "value": row.value,
+        "timestamp": iso(row.timestamp),
+    }
+
+
+def user_json(row: UserRow) -> dict[str, Any]:
+    return {
+        "username": row.username,
+        "role": row.role,
+        "email": row.email,
+        "active": row.active,
+        "created_at": iso(row.created_at),
+        "last_login": iso(row.last_login),
     }

@@ -48,7 +48,7 @@ def grid_links(page: str) -> dict[str, str]:
 
 def graph_links(page: str) -> dict[str, str]:
     """The graph's links to task instances, by task id."""
-    found = re.findall(r'<a href="([^"]*)">\s*<g class="node" data-task-id="([^"]*)"', page)
+    found = re.findall(r'<a href="([^"]*)">\s*<g class="node[^"]*" data-task-id="([^"]*)"', page)
     return {html.unescape(task_id): html.unescape(href) for href, task_id in found}
 
 

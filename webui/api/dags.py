@@ -7,19 +7,20 @@ from typing import Any
 from flask import abort, jsonify, request
 
 from dagflow import actions
-from dagflow.scheduler.wakeup import wake_scheduler
-from dagflow.store.models import DagCodeRow, DagRow
-from webui import queries
+from dagflow.store import reads
+from dagflow.store.dags import get_dag_row
+from dagflow.store.models import DagRow
+from dagflow.store.rows import dag_json, iso
 from webui.api import api
 from webui.api.common import bad_request, body_bool, bool_param, calling_action, json_body, page_params
 from webui.auth import current_user, requires
-from webui.db import read_session, settings, write_session
+from webui.db import read_session, write_session
 
 
 @api.get("/dags")
 def list_dags() -> Any:
     offset, limit = page_params()
-    page = queries.list_dags(
+    page = reads.dags_page(
         read_session(),
         search=request.args.get("dag_id_pattern", ""),
         tags=request.args.getlist("tags"),
@@ -32,7 +33,7 @@ def list_dags() -> Any:
 
 def dag_row(dag_id: str) -> DagRow:
     """The DAG, or a 404 (a DAG whose file no longer defines it is not found either)."""
-    row = read_session().get(DagRow, dag_id)
+    row = get_dag_row(read_session(), dag_id)
     if row is None or not row.is_active:
         abort(404, description=f"DAG {dag_id!r} not found")
     return row
@@ -41,7 +42,7 @@ def dag_row(dag_id: str) -> DagRow:
 @api.get("/dags/<dag_id>")
 def get_dag(dag_id: str) -> Any:
     row = dag_row(dag_id)
-    detail = queries.dag_summary(row)
+    detail = dag_json(row)
     info = (row.serialized or {}).get("dag", {})
     detail["params"] = info.get("params", {})
     detail["doc_md"] = info.get("doc_md")
@@ -59,7 +60,6 @@ def patch_dag(dag_id: str) -> Any:
     dag_row(dag_id)
     with write_session() as session:
         calling_action(lambda: actions.set_paused(session, dag_id, paused, owner=current_user.username))
-    wake_scheduler(settings().home)
     return get_dag(dag_id)
 
 
@@ -67,7 +67,7 @@ def patch_dag(dag_id: str) -> Any:
 def dag_source(dag_id: str) -> Any:
     """The DAG file's source as the scheduler last parsed it."""
     row = dag_row(dag_id)
-    code = read_session().get(DagCodeRow, row.fileloc)
+    code = reads.dag_source(read_session(), fileloc=row.fileloc)
     if code is None:
         abort(404, description=f"the source of DAG {dag_id!r} ({row.fileloc}) has not been recorded yet")
     return jsonify(
@@ -75,6 +75,6 @@ def dag_source(dag_id: str) -> Any:
             "dag_id": dag_id,
             "fileloc": code.fileloc,
             "source": code.source,
-            "updated_at": queries.iso(code.updated_at),
+            "updated_at": iso(code.updated_at),
         }
     )

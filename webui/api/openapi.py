@@ -5,6 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from dagflow.actions import SETTABLE
+from dagflow.core.states import RunState, TaskState
+from dagflow.store.users import ROLES
+
 VERSION = "1.0.0"
 
 STRING: dict[str, Any] = {"type": "string"}
@@ -14,20 +18,11 @@ NULLABLE_STRING = {"type": ["string", "null"]}
 NULLABLE_INTEGER = {"type": ["integer", "null"]}
 NULLABLE_NUMBER = {"type": ["number", "null"]}
 DATETIME = {"type": ["string", "null"], "format": "date-time"}
-RUN_STATES = ["queued", "running", "success", "failed"]
-TASK_STATES = [
-    "none",
-    "scheduled",
-    "queued",
-    "running",
-    "success",
-    "failed",
-    "up_for_retry",
-    "up_for_reschedule",
-    "upstream_failed",
-    "skipped",
-    "removed",
-]
+RUN_STATES = [s.value for s in RunState]
+TASK_STATES = [s.value for s in TaskState]
+#: The states a run, and a task instance, may be marked with through the API.
+RUN_MARKABLE = [RunState.SUCCESS.value, RunState.FAILED.value]
+TI_MARKABLE = [s.value for s in SETTABLE]
 
 
 def _object(required: list[str], **properties: dict[str, Any]) -> dict[str, Any]:
@@ -146,7 +141,7 @@ POOL = _object(
 USER = _object(
     ["username", "role", "active"],
     username=STRING,
-    role={"type": "string", "enum": ["admin", "op", "viewer"]},
+    role={"type": "string", "enum": list(ROLES)},
     email=NULLABLE_STRING,
     active=BOOLEAN,
     created_at=DATETIME,
@@ -369,7 +364,7 @@ OPERATIONS = [
         "Mark a run success or failed (op)",
         DAG_RUN,
         RUN,
-        body=_object(["state"], state={"type": "string", "enum": ["success", "failed"]}),
+        body=_object(["state"], state={"type": "string", "enum": RUN_MARKABLE}),
         errors=("400", "403", "404"),
     ),
     Op(
@@ -411,7 +406,7 @@ OPERATIONS = [
         "Mark a task instance success, failed or skipped (op)",
         TASK_INSTANCE,
         TI,
-        body=_object(["state"], state={"type": "string", "enum": ["success", "failed", "skipped"]}),
+        body=_object(["state"], state={"type": "string", "enum": TI_MARKABLE}),
         errors=("400", "403", "404"),
     ),
     Op(

@@ -5,27 +5,24 @@ from __future__ import annotations
 from typing import Any
 
 from flask import abort, jsonify
-from sqlalchemy import select
 
 from dagflow import actions
-from dagflow.scheduler.wakeup import wake_scheduler
-from dagflow.store.models import PoolRow, UserRow
-from webui import queries
+from dagflow.store import reads
 from webui.api import api
 from webui.api.common import MAX_ID, body_int, body_str, calling_action, json_body, page_params
 from webui.auth import current_user, requires
-from webui.db import read_session, settings, write_session
+from webui.db import read_session, write_session
 
 
 @api.get("/pools")
 def list_pools() -> Any:
     offset, limit = page_params()
-    found = queries.pools(read_session())
-    return jsonify(queries.Page(found[offset : offset + limit], len(found), offset, limit).to_json("pools"))
+    found = reads.pools_with_occupancy(read_session())
+    return jsonify(reads.Page(found[offset : offset + limit], len(found), offset, limit).to_json("pools"))
 
 
 def _pool(name: str) -> dict[str, Any]:
-    found = [p for p in queries.pools(read_session()) if p["name"] == name]
+    found = [p for p in reads.pools_with_occupancy(read_session()) if p["name"] == name]
     if not found:
         abort(404, description=f"no pool named {name!r}")
     return found[0]
@@ -43,7 +40,6 @@ def _save_pool(name: str, slots: int, description: str | None) -> None:
                 session, name, slots, description=description, owner=current_user.username
             )
         )
-    wake_scheduler(settings().home)
 
 
 @api.post("/pools")
@@ -56,7 +52,7 @@ def create_pool() -> Any:
     if slots is None:
         abort(400, description="'slots' is required")
     description = body_str(body, "description", max_length=10_000)
-    if read_session().get(PoolRow, name) is not None:
+    if reads.pool_exists(read_session(), name=name):
         abort(409, description=f"a pool named {name!r} exists already (PATCH it to change it)")
     _save_pool(name, slots, description)
     return jsonify(_pool(name)), 201
@@ -87,5 +83,4 @@ def delete_pool(name: str) -> Any:
 @requires("admin")
 def list_users() -> Any:
     offset, limit = page_params()
-    query = select(UserRow).order_by(UserRow.username)
-    return jsonify(queries.paged(read_session(), query, offset, limit, queries.user_summary).to_json("users"))
+    return jsonify(reads.users_page(read_session(), offset=offset, limit=limit).to_json("users"))

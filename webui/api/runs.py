@@ -5,14 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 from flask import abort, jsonify, request
-from sqlalchemy import select
 
 from dagflow import actions
 from dagflow.core.states import RunState, TaskState
 from dagflow.exceptions import DagflowError
-from dagflow.scheduler.wakeup import wake_scheduler
-from dagflow.store.models import DagRow, DagRunRow
-from webui import queries
+from dagflow.store import reads
+from dagflow.store.dags import get_dag_row
+from dagflow.store.rows import run_json
 from webui.api import api
 from webui.api.common import (
     bad_request,
@@ -27,7 +26,7 @@ from webui.api.common import (
     parse_datetime,
 )
 from webui.auth import current_user, requires
-from webui.db import read_session, settings, write_session
+from webui.db import read_session, run_or_404, write_session
 
 
 def states_param(kind: type[RunState] | type[TaskState]) -> list[str] | None:
@@ -42,10 +41,10 @@ def states_param(kind: type[RunState] | type[TaskState]) -> list[str] | None:
 
 @api.get("/dags/<dag_id>/dagRuns")
 def list_runs(dag_id: str) -> Any:
-    if dag_id != "~" and read_session().get(DagRow, dag_id) is None:
+    if dag_id != "~" and get_dag_row(read_session(), dag_id) is None:
         abort(404, description=f"DAG {dag_id!r} not found")
     offset, limit = page_params()
-    where = queries.RunFilter(
+    where = reads.RunFilter(
         dag_id=None if dag_id == "~" else dag_id,
         states=states_param(RunState),
         start_date_gte=datetime_param("start_date_gte"),
@@ -53,24 +52,13 @@ def list_runs(dag_id: str) -> Any:
         logical_date_gte=datetime_param("logical_date_gte"),
         logical_date_lte=datetime_param("logical_date_lte"),
     )
-    page = queries.list_runs(read_session(), where=where, offset=offset, limit=limit)
+    page = reads.runs_page(read_session(), where=where, offset=offset, limit=limit)
     return jsonify(page.to_json("dag_runs"))
-
-
-def run_row(dag_id: str, run_id: str) -> DagRunRow:
-    run = (
-        read_session()
-        .scalars(select(DagRunRow).where(DagRunRow.dag_id == dag_id, DagRunRow.run_id == run_id))
-        .first()
-    )
-    if run is None:
-        abort(404, description=f"DAG {dag_id!r} has no run {run_id!r}")
-    return run
 
 
 @api.get("/dags/<dag_id>/dagRuns/<run_id>")
 def get_run(dag_id: str, run_id: str) -> Any:
-    return jsonify(queries.run_summary(run_row(dag_id, run_id)))
+    return jsonify(run_json(run_or_404(dag_id, run_id)))
 
 
 @api.post("/dags/<dag_id>/dagRuns")
@@ -88,7 +76,7 @@ def trigger(dag_id: str) -> Any:
             actions.check_run_id(run_id)
         except DagflowError as exc:
             bad_request(f"dag_run_id: {exc}")
-    if read_session().get(DagRow, dag_id) is None:
+    if get_dag_row(read_session(), dag_id) is None:
         abort(404, description=f"DAG {dag_id!r} not found")
     with write_session() as session:
         run = calling_action(
@@ -101,8 +89,7 @@ def trigger(dag_id: str) -> Any:
                 owner=current_user.username,
             )
         )
-        summary = queries.run_summary(run)
-    wake_scheduler(settings().home)
+        summary = run_json(run)
     return jsonify(summary), 201
 
 
@@ -111,23 +98,21 @@ def trigger(dag_id: str) -> Any:
 def patch_run(dag_id: str, run_id: str) -> Any:
     """Mark a run: body ``{"state": "success"|"failed"}`` (its unfinished task instances follow)."""
     state = RunState(body_choice(json_body(), "state", (RunState.SUCCESS.value, RunState.FAILED.value)))
-    run_row(dag_id, run_id)
+    run_or_404(dag_id, run_id)
     with write_session() as session:
         run = calling_action(
             lambda: actions.set_run_state(session, dag_id, run_id, state, owner=current_user.username)
         )
-        summary = queries.run_summary(run)
-    wake_scheduler(settings().home)
+        summary = run_json(run)
     return jsonify(summary)
 
 
 @api.delete("/dags/<dag_id>/dagRuns/<run_id>")
 @requires("op")
 def delete_run(dag_id: str, run_id: str) -> Any:
-    run_row(dag_id, run_id)
+    run_or_404(dag_id, run_id)
     with write_session() as session:
         calling_action(lambda: actions.delete_run(session, dag_id, run_id, owner=current_user.username))
-    wake_scheduler(settings().home)
     return "", 204
 
 
@@ -135,7 +120,7 @@ def clear(dag_id: str, run_id: str, task_ids: list[str], body: dict[str, Any]) -
     """Clear task instances of a run with the body's options; ``dry_run`` only says which it would."""
     downstream, upstream = body_bool(body, "downstream"), body_bool(body, "upstream")
     only_failed, dry_run = body_bool(body, "only_failed"), body_bool(body, "dry_run")
-    run_row(dag_id, run_id)
+    run_or_404(dag_id, run_id)
     with write_session() as session:
         result = calling_action(
             lambda: actions.clear_task_instances(
@@ -150,8 +135,6 @@ def clear(dag_id: str, run_id: str, task_ids: list[str], body: dict[str, Any]) -
                 owner=current_user.username,
             )
         )
-    if not dry_run and result.cleared:
-        wake_scheduler(settings().home)
     cleared = [{"task_id": t, "map_index": m} for t, m in result.cleared]
     return jsonify({"dry_run": dry_run, "task_instances": cleared, "total_entries": len(cleared)})
 

@@ -7,6 +7,9 @@ from typing import Any
 
 from flask import Blueprint, Flask
 
+from dagflow.core.states import RunState
+from webui.grid import SEVERITY
+
 bp = Blueprint("views", __name__)
 
 
@@ -23,4 +26,10 @@ def register_views(app: Flask) -> None:
     from webui.views import actions, admin, dag, dags, run, trigger  # noqa: F401 - importing registers routes
 
     app.add_template_filter(json_text)
+    # the states the templates list (filters, buttons, the graph's colouring), from the one definition
+    app.jinja_env.globals.update(
+        run_states=[s.value for s in RunState],
+        markable_states=actions.MARKABLE,
+        state_severity=list(SEVERITY),
+    )
     app.register_blueprint(bp)

@@ -11,24 +11,22 @@ from __future__ import annotations
 from typing import Any
 
 from flask import abort, flash, redirect, render_template, request, url_for
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session
 
 from dagflow import actions
-from dagflow.core.states import FINISHED, RunState, TaskState
-from dagflow.scheduler.wakeup import wake_scheduler
-from dagflow.store.models import DagRunRow, TaskInstanceRow
+from dagflow.core.keys import RunKey, TIKey
+from dagflow.core.states import RunState, TaskState
+from dagflow.store import Session, reads
+from dagflow.store.models import DagRunRow
 from webui.api.common import MAX_INT, calling_action
 from webui.auth import current_user, requires
-from webui.db import read_session, settings, write_session
+from webui.db import read_session, run_or_404, ti_or_404, write_session
 from webui.views import bp
 from webui.views.dag import dag_or_404
-from webui.views.run import run_or_404, ti_or_404
 
-TI = TaskInstanceRow
 #: The most task instances a message names one by one; the rest are counted.
 NAMED = 100
-MARKABLE = ("success", "failed")
+#: The states a person may mark a run or a task instance with from the pages.
+MARKABLE = (TaskState.SUCCESS.value, TaskState.FAILED.value)
 
 
 def ti_label(task_id: str, map_index: int) -> str:
@@ -74,7 +72,6 @@ def _confirm(title: str, lines: list[str], back: str, *, button: str, danger: bo
 
 
 def _done(message: str, back: str) -> Any:
-    wake_scheduler(settings().home)
     flash(message, "success")
     return redirect(back)
 
@@ -134,7 +131,7 @@ def mark_task(dag_id: str) -> Any:
     """Mark one task instance success or failed (a finished run becomes running again)."""
     _serialized, run = _run(dag_id)
     task_id, map_index = request.form.get("task_id", ""), _map_index()
-    ti = ti_or_404(dag_id, run.run_id, task_id, map_index)
+    ti = ti_or_404(TIKey(dag_id, run.run_id, task_id, map_index))
     state = _state(MARKABLE)
     label, was, run_was = ti_label(task_id, map_index), ti.state, run.state
     back = _ti_page(dag_id, run.run_id, task_id, map_index)
@@ -160,14 +157,10 @@ def mark_task(dag_id: str) -> Any:
     return _done(f"Marked {label} in run {run.run_id} {state} (it was {was}).{moved}", back)
 
 
-def _unfinished(dag_id: str, run_id: str) -> list[str]:
-    finished = [s.value for s in FINISHED]
-    rows = read_session().execute(
-        select(TI.task_id, TI.map_index)
-        .where(TI.dag_id == dag_id, TI.run_id == run_id, TI.state.not_in(finished))
-        .order_by(TI.task_id, TI.map_index)
-    )
-    return [ti_label(t, m) for t, m in rows]
+def _unfinished(run: RunKey) -> list[str]:
+    return [
+        ti_label(k.task_id, k.map_index) for k in reads.unfinished_task_instances(read_session(), run=run)
+    ]
 
 
 @bp.route("/dags/<dag_id>/actions/mark-run", methods=["POST"])
@@ -176,7 +169,7 @@ def mark_run(dag_id: str) -> Any:
     """Mark a whole run success or failed: its unfinished task instances take that state too."""
     _serialized, run = _run(dag_id)
     state = _state(MARKABLE)
-    unfinished, was = _unfinished(dag_id, run.run_id), run.state
+    unfinished, was = _unfinished(RunKey(dag_id, run.run_id)), run.state
     back = _run_page(dag_id, run.run_id)
     also = f"{len(unfinished)} unfinished task instance(s) are marked {state} too: {listed(unfinished)}."
     if request.form.get("confirm") != "yes":
@@ -199,9 +192,7 @@ def delete_run(dag_id: str) -> Any:
     """Delete a run with its task instances, their tries and XComs."""
     _serialized, run = _run(dag_id)
     run_id = run.run_id
-    count = read_session().scalar(
-        select(func.count()).select_from(TI).where(TI.dag_id == dag_id, TI.run_id == run_id)
-    )
+    count = reads.task_instance_count(read_session(), run=RunKey(dag_id, run_id))
     if request.form.get("confirm") != "yes":
         lines = [f"Its {count} task instance(s), their tries and XComs go with it. This cannot be undone."]
         question = f"Delete run {run_id} of DAG {dag_id}?"

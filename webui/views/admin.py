@@ -10,9 +10,8 @@ from dagflow import actions
 from dagflow.core.clock import utcnow
 from dagflow.core.states import RunState
 from dagflow.exceptions import DagflowError
-from dagflow.store.models import UserRow
+from dagflow.store import reads
 from dagflow.store.users import ROLES, create_user, generate_password
-from webui import queries
 from webui.auth import current_user, requires
 from webui.db import read_session, write_session
 from webui.views import bp
@@ -24,20 +23,19 @@ def runs() -> Any:
     state = request.args.get("state") or None
     states = [state] if state in {s.value for s in RunState} else None
     offset = _int_arg("offset", 0, high=10**9)
-    page = queries.list_runs(
-        read_session(), dag_id=request.args.get("dag_id") or None, states=states, offset=offset, limit=50
-    )
+    where = reads.RunFilter(dag_id=request.args.get("dag_id") or None, states=states)
+    page = reads.runs_page(read_session(), where=where, offset=offset, limit=50)
     return render_template("runs.html", page=page, state=state or "", dag_id=request.args.get("dag_id", ""))
 
 
 @bp.route("/import-errors")
 def import_errors() -> Any:
-    return render_template("import_errors.html", errors=queries.import_errors(read_session()))
+    return render_template("import_errors.html", errors=reads.import_errors(read_session()))
 
 
 @bp.route("/pools")
 def pools() -> Any:
-    return render_template("pools.html", pools=queries.pools(read_session()))
+    return render_template("pools.html", pools=reads.pools_with_occupancy(read_session()))
 
 
 @bp.route("/pools", methods=["POST"])
@@ -77,7 +75,7 @@ def delete_pool(name: str) -> Any:
 @bp.route("/users")
 @requires("admin")
 def users() -> Any:
-    rows = read_session().query(UserRow).order_by(UserRow.username).all()
+    rows = reads.users_by_name(read_session())
     return render_template("users.html", users=rows, roles=ROLES)
 
 

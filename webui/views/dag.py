@@ -8,18 +8,19 @@ from functools import cached_property
 from typing import Any
 
 from flask import abort, current_app, render_template, request, url_for
-from sqlalchemy import select
 
 from dagflow.serialization import StoredDag
-from dagflow.store.models import DagCodeRow, DagRow, DagRunRow, TaskInstanceRow
+from dagflow.store import reads
+from dagflow.store.dags import get_dag_row
+from dagflow.store.models import DagRow
+from dagflow.store.rows import dag_json
+from dagflow.store.runs import get_run
 from webui import grid as grid_rows
-from webui import queries
 from webui.db import read_session
 from webui.graph import NODE_HEIGHT, NODE_WIDTH, Layout, layout
 from webui.views import bp
 from webui.views.dags import _int_arg
 
-TI = TaskInstanceRow
 #: How many parsed DAGs an app keeps (a 500-task DAG takes a few MB once parsed).
 CACHED_DAGS = 64
 
@@ -67,7 +68,7 @@ class ParsedDags:
 
 def parsed_dag_or_404(dag_id: str) -> tuple[DagRow, ParsedDag]:
     """The DAG's row (without its JSON) and its parsed version, read from the store only when new."""
-    row = read_session().get(DagRow, dag_id)
+    row = get_dag_row(read_session(), dag_id)
     if row is None:
         abort(404, description=f"DAG {dag_id!r} not found")
     cache = _parsed_dags()
@@ -146,26 +147,15 @@ def grid(dag_id: str) -> Any:
     row, serialized = dag_or_404(dag_id)
     session = read_session()
     count = _int_arg("runs", 25, low=1, high=100)
-    runs = list(
-        session.scalars(
-            select(DagRunRow)
-            .where(DagRunRow.dag_id == dag_id)
-            .order_by(DagRunRow.run_after.desc(), DagRunRow.id.desc())
-            .limit(count)
-        )
-    )
+    runs = reads.newest_runs(session, dag_id=dag_id, limit=count)
     runs.reverse()
     run_ids = [r.run_id for r in runs]
-    states = grid_rows.states_by_task(
-        session.execute(
-            select(TI.task_id, TI.run_id, TI.state).where(TI.dag_id == dag_id, TI.run_id.in_(run_ids))
-        )
-    )
+    states = grid_rows.states_by_task(reads.task_states_of_runs(session, dag_id=dag_id, run_ids=run_ids))
     rows = grid_rows.build_rows(serialized["task_group"], serialized["tasks"], run_ids, states)
     links = TaskLinks(dag_id)
     return render_template(
         "grid.html",
-        dag=queries.dag_summary(row),
+        dag=dag_json(row),
         info=serialized["dag"],
         runs=runs,
         rows=grid_rows.printable(rows, run_ids, links.path, links.query),
@@ -179,9 +169,10 @@ def graph(dag_id: str) -> Any:
     row, parsed = parsed_dag_or_404(dag_id)
     session = read_session()
     run_id = request.args.get("run_id")
-    query = select(DagRunRow).where(DagRunRow.dag_id == dag_id)
-    query = query.where(DagRunRow.run_id == run_id) if run_id else query.order_by(DagRunRow.run_after.desc())
-    run = session.scalars(query.limit(1)).first()
+    if run_id:
+        run = get_run(session, dag_id, run_id)
+    else:
+        run = next(iter(reads.newest_runs(session, dag_id=dag_id, limit=1)), None)
     if run_id and run is None:
         abort(404, description=f"DAG {dag_id!r} has no run {run_id!r}")
     states: dict[str, str | None] = {}
@@ -189,25 +180,16 @@ def graph(dag_id: str) -> Any:
     drawing = parsed.layout
     if run is not None:
         by_task = grid_rows.states_by_task(
-            session.execute(
-                select(TI.task_id, TI.run_id, TI.state).where(TI.dag_id == dag_id, TI.run_id == run.run_id)
-            )
+            reads.task_states_of_runs(session, dag_id=dag_id, run_ids=[run.run_id])
         )
         states = {task_id: grid_rows.summary_state(values) for (task_id, _r), values in by_task.items()}
         links = TaskLinks(dag_id)
         mapped = {n.task_id: 0 if n.is_mapped else -1 for n in drawing.nodes}
         hrefs = {task_id: links.href(task_id, run.run_id, index) for task_id, index in mapped.items()}
-    recent = list(
-        session.scalars(
-            select(DagRunRow.run_id)
-            .where(DagRunRow.dag_id == dag_id)
-            .order_by(DagRunRow.run_after.desc())
-            .limit(25)
-        )
-    )
+    recent = reads.newest_run_ids(session, dag_id=dag_id, limit=25)
     return render_template(
         "graph.html",
-        dag=queries.dag_summary(row),
+        dag=dag_json(row),
         info=parsed.serialized["dag"],
         run=run,
         recent=recent,
@@ -226,7 +208,7 @@ def details(dag_id: str) -> Any:
     spec_tasks = {t["task_id"]: t for t in serialized["spec"]["tasks"]}
     return render_template(
         "dag_details.html",
-        dag=queries.dag_summary(row),
+        dag=dag_json(row),
         info=serialized["dag"],
         tasks=serialized["tasks"],
         spec_tasks=spec_tasks,
@@ -237,7 +219,7 @@ def details(dag_id: str) -> Any:
 @bp.route("/dags/<dag_id>/code")
 def code(dag_id: str) -> Any:
     row, serialized = dag_or_404(dag_id)
-    source = read_session().get(DagCodeRow, row.fileloc)
+    source = reads.dag_source(read_session(), fileloc=row.fileloc)
     highlighted = None
     if source is not None:
         from pygments import highlight
@@ -249,7 +231,7 @@ def code(dag_id: str) -> Any:
         )
     return render_template(
         "code.html",
-        dag=queries.dag_summary(row),
+        dag=dag_json(row),
         info=serialized["dag"],
         source=source,
         highlighted=highlighted,

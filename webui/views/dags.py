@@ -8,9 +8,8 @@ from flask import abort, flash, redirect, render_template, request
 
 from dagflow import actions
 from dagflow.exceptions import DagflowError
-from dagflow.scheduler.wakeup import wake_scheduler
-from dagflow.store.models import DagRow
-from webui import queries
+from dagflow.store import reads
+from dagflow.store.dags import get_dag_row
 from webui.auth import current_user, requires, safe_next
 from webui.db import read_session, settings, write_session
 from webui.views import bp
@@ -33,8 +32,8 @@ def dags() -> Any:
     paused = {"active": False, "paused": True}.get(status)
     limit = _int_arg("limit", settings().getint("webserver", "page_size"), low=1, high=500)
     offset = _int_arg("offset", 0, high=10**9)
-    page = queries.list_dags(session, search=search, tags=tags, paused=paused, offset=offset, limit=limit)
-    runs = queries.recent_runs(session, [d["dag_id"] for d in page.items])
+    page = reads.dags_page(session, search=search, tags=tags, paused=paused, offset=offset, limit=limit)
+    runs = reads.recent_runs_by_dag(session, dag_ids=[d["dag_id"] for d in page.items])
     return render_template(
         "dags.html",
         page=page,
@@ -42,15 +41,15 @@ def dags() -> Any:
         search=search,
         tags=tags,
         status=status,
-        all_tags=queries.all_tags(session),
-        import_errors=queries.import_error_count(session),
+        all_tags=reads.active_dag_tags(session),
+        import_errors=reads.import_error_count(session),
     )
 
 
 @bp.route("/dags/<dag_id>/pause", methods=["POST"])
 @requires("op")
 def toggle_pause(dag_id: str) -> Any:
-    if read_session().get(DagRow, dag_id) is None:
+    if get_dag_row(read_session(), dag_id) is None:
         abort(404, description=f"DAG {dag_id!r} not found")
     paused = request.form.get("paused") == "true"
     try:
@@ -59,6 +58,5 @@ def toggle_pause(dag_id: str) -> Any:
     except DagflowError as exc:
         flash(str(exc), "error")
     else:
-        wake_scheduler(settings().home)
         flash(f"DAG {dag_id} is now {'paused' if paused else 'active'}.", "success")
     return redirect(safe_next(request.form.get("next")))

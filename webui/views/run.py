@@ -7,42 +7,18 @@ from pathlib import Path
 from typing import Any
 
 from flask import abort, render_template, request
-from sqlalchemy import select
 
+from dagflow.core.keys import RunKey, TIKey
 from dagflow.runtime.tasklog import attempt_log_path
-from dagflow.store.models import DagRunRow, TaskInstanceRow, TaskInstanceTryRow, XComRow
-from webui import queries
-from webui.db import read_session, settings
+from dagflow.store import reads
+from dagflow.store.rows import dag_json, run_json
+from webui.db import read_session, run_or_404, settings, ti_or_404
 from webui.explain import why_not_running
 from webui.views import bp
 from webui.views.dag import dag_or_404, stored_dag
 
-TI = TaskInstanceRow
-TRY = TaskInstanceTryRow
 #: The most of a log a page shows at once; the rest follows as the page asks for it.
 LOG_CHUNK = 512 * 1024
-
-
-def run_or_404(dag_id: str, run_id: str) -> DagRunRow:
-    run = (
-        read_session()
-        .scalars(select(DagRunRow).where(DagRunRow.dag_id == dag_id, DagRunRow.run_id == run_id))
-        .first()
-    )
-    if run is None:
-        abort(404, description=f"DAG {dag_id!r} has no run {run_id!r}")
-    return run
-
-
-def ti_or_404(dag_id: str, run_id: str, task_id: str, map_index: int) -> TaskInstanceRow:
-    ti = read_session().get(TI, (dag_id, run_id, task_id, map_index))
-    if ti is None:
-        abort(
-            404,
-            description=f"run {run_id!r} of DAG {dag_id!r} has no task instance {task_id!r}"
-            f"{f' [{map_index}]' if map_index >= 0 else ''}",
-        )
-    return ti
 
 
 def map_index_arg() -> int:
@@ -59,16 +35,12 @@ def map_index_arg() -> int:
 def run(dag_id: str, run_id: str) -> Any:
     row, serialized = dag_or_404(dag_id)
     the_run = run_or_404(dag_id, run_id)
-    instances = list(
-        read_session().scalars(
-            select(TI).where(TI.dag_id == dag_id, TI.run_id == run_id).order_by(TI.task_id, TI.map_index)
-        )
-    )
+    instances = reads.run_task_instances(read_session(), run=RunKey(dag_id, run_id))
     return render_template(
         "run.html",
-        dag=queries.dag_summary(row),
+        dag=dag_json(row),
         info=serialized["dag"],
-        run=queries.run_summary(the_run),
+        run=run_json(the_run),
         instances=instances,
         tab="runs",
     )
@@ -80,38 +52,14 @@ def task_instance(dag_id: str, task_id: str) -> Any:
     run_id = request.args.get("run_id", "")
     map_index = map_index_arg()
     the_run = run_or_404(dag_id, run_id)
-    ti = ti_or_404(dag_id, run_id, task_id, map_index)
+    key = TIKey(dag_id, run_id, task_id, map_index)
+    ti = ti_or_404(key)
     session = read_session()
-    tries = list(
-        session.scalars(
-            select(TRY)
-            .where(
-                TRY.dag_id == dag_id, TRY.run_id == run_id, TRY.task_id == task_id, TRY.map_index == map_index
-            )
-            .order_by(TRY.try_number)
-        )
-    )
-    xcoms = list(
-        session.execute(
-            select(XComRow.key, XComRow.value)
-            .where(
-                XComRow.dag_id == dag_id,
-                XComRow.run_id == run_id,
-                XComRow.task_id == task_id,
-                XComRow.map_index == map_index,
-            )
-            .order_by(XComRow.key)
-        )
-    )
-    siblings = []
+    tries = reads.tries(session, key=key)
+    xcoms = reads.xcom_values(session, key=key)
+    siblings: list[tuple[int, str]] = []
     if map_index >= 0 or serialized["tasks"].get(task_id, {}).get("is_mapped"):
-        siblings = list(
-            session.execute(
-                select(TI.map_index, TI.state)
-                .where(TI.dag_id == dag_id, TI.run_id == run_id, TI.task_id == task_id)
-                .order_by(TI.map_index)
-            )
-        )
+        siblings = reads.map_index_states(session, run=key.run, task_id=task_id)
     reasons = why_not_running(
         session,
         stored_dag(serialized),
@@ -122,10 +70,10 @@ def task_instance(dag_id: str, task_id: str) -> Any:
     )
     return render_template(
         "task_instance.html",
-        dag=queries.dag_summary(row),
+        dag=dag_json(row),
         info=serialized["dag"],
         task=serialized["tasks"].get(task_id, {}),
-        run=queries.run_summary(the_run),
+        run=run_json(the_run),
         ti=ti,
         tries=tries,
         xcoms=xcoms,
@@ -135,20 +83,12 @@ def task_instance(dag_id: str, task_id: str) -> Any:
     )
 
 
-def log_file(dag_id: str, run_id: str, task_id: str, map_index: int, try_number: int) -> Path:
-    stored = read_session().scalar(
-        select(TRY.log_path).where(
-            TRY.dag_id == dag_id,
-            TRY.run_id == run_id,
-            TRY.task_id == task_id,
-            TRY.map_index == map_index,
-            TRY.try_number == try_number,
-        )
-    )
+def log_file(key: TIKey, try_number: int) -> Path:
+    stored = reads.try_log_path(read_session(), key=key, try_number=try_number)
     if stored:
         return Path(stored)
     base = settings().log_folder
-    path = attempt_log_path(base, dag_id, run_id, task_id, map_index, try_number)
+    path = attempt_log_path(base, *key, try_number)
     if not path.resolve().is_relative_to(base.resolve()):  # an id such as ".." must not leave the folder
         abort(404, description="no log for this try")
     return path
@@ -172,19 +112,20 @@ def log(dag_id: str, task_id: str) -> Any:
     run_id = request.args.get("run_id", "")
     map_index = map_index_arg()
     the_run = run_or_404(dag_id, run_id)
-    ti = ti_or_404(dag_id, run_id, task_id, map_index)
+    key = TIKey(dag_id, run_id, task_id, map_index)
+    ti = ti_or_404(key)
     try:
         try_number = int(request.args.get("try", ti.try_number or 1))
     except ValueError:
         abort(400, description="try must be an integer")
-    path = log_file(dag_id, run_id, task_id, map_index, try_number)
+    path = log_file(key, try_number)
     content, offset = read_log(path, 0)
     live = ti.state == "running" and ti.try_number == try_number
     return render_template(
         "log.html",
-        dag=queries.dag_summary(row),
+        dag=dag_json(row),
         info=serialized["dag"],
-        run=queries.run_summary(the_run),
+        run=run_json(the_run),
         ti=ti,
         try_number=try_number,
         content=content,

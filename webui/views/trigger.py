@@ -10,10 +10,10 @@ from flask import flash, redirect, render_template, request, url_for
 
 from dagflow import actions
 from dagflow.exceptions import DagflowError
-from dagflow.scheduler.wakeup import wake_scheduler
-from webui import queries, trigger_form
+from dagflow.store.rows import dag_json
+from webui import trigger_form
 from webui.auth import current_user, requires
-from webui.db import settings, write_session
+from webui.db import write_session
 from webui.views import bp
 from webui.views.dag import dag_or_404
 
@@ -42,7 +42,6 @@ def trigger(dag_id: str) -> Any:
         except DagflowError as exc:
             submission.errors["form"] = str(exc)
         else:
-            wake_scheduler(settings().home)
             conf = json.dumps(submission.conf, ensure_ascii=False, sort_keys=True)
             flash(f"Triggered run {run_id} of DAG {dag_id} with conf {conf}.", "success")
             return redirect(url_for("views.run", dag_id=dag_id, run_id=run_id))
@@ -60,7 +59,7 @@ def _page(
     return (
         render_template(
             "trigger.html",
-            dag=queries.dag_summary(row),
+            dag=dag_json(row),
             info=serialized["dag"],
             fields=fields,
             errors=errors,
