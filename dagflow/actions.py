@@ -290,7 +290,13 @@ def backfill(
         raise DagflowError(f"DAG {dag_id!r} has no schedule, so it has no schedule points to backfill")
     points = _schedule_points(stored, start, end)
     record, created = run_store.create_backfill(
-        session, stored, points=points, start=start, end=end, max_active_runs=max_active_runs, now=utcnow()
+        session,
+        stored=stored,
+        points=points,
+        start=start,
+        end=end,
+        max_active_runs=max_active_runs,
+        now=utcnow(),
     )
     audit(
         session,

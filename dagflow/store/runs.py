@@ -183,8 +183,8 @@ def delete_run(session: Session, *, run: DagRunRow) -> None:
 
 def create_backfill(
     session: Session,
-    stored: StoredDag,
     *,
+    stored: StoredDag,
     points: Sequence[NextRun],
     start: datetime,
     end: datetime,

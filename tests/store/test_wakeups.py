@@ -11,11 +11,14 @@ import os
 import select
 import subprocess
 import sys
+from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
 from dagflow import actions
+from dagflow.core.states import RunState, TaskState
 from dagflow.store.notify import Listener, listen
 
 MANUAL = """
@@ -23,6 +26,16 @@ from dagflow import DAG
 from dagflow.operators import EmptyOperator
 
 with DAG("manual_only", schedule=None):
+    EmptyOperator(task_id="only")
+"""
+
+DAILY = """
+from datetime import datetime
+
+from dagflow import DAG
+from dagflow.operators import EmptyOperator
+
+with DAG("daily", schedule="@daily", start_date=datetime(2024, 1, 1)):
     EmptyOperator(task_id="only")
 """
 
@@ -34,6 +47,7 @@ class RolledBack(Exception):
 @pytest.fixture
 def db(store_dags):
     store_dags.write("manual.py", MANUAL)
+    store_dags.write("daily.py", DAILY)
     return store_dags.database
 
 
@@ -78,6 +92,30 @@ def test_pausing_wakes_nobody_but_unpausing_does(db, listener):
     assert wake_ups(listener, 0.3) == 0
     with db.session(write=True) as session:
         actions.set_paused(session, "manual_only", False)
+    assert wake_ups(listener, 2.0) == 1
+
+
+UNBLOCKING: dict[str, Callable[..., object]] = {
+    "clear": lambda s: actions.clear_task_instances(s, "manual_only", "r1", ["only"]),
+    "mark a task instance": lambda s: actions.set_task_instance_state(
+        s, "manual_only", "r1", "only", TaskState.SUCCESS
+    ),
+    "mark a run": lambda s: actions.set_run_state(s, "manual_only", "r1", RunState.FAILED),
+    "delete a run": lambda s: actions.delete_run(s, "manual_only", "r1"),
+    "set a pool": lambda s: actions.set_pool(s, "default_pool", 3),
+    "backfill": lambda s: actions.backfill(
+        s, "daily", start=datetime(2024, 1, 1, tzinfo=UTC), end=datetime(2024, 1, 2, tzinfo=UTC)
+    ),
+}
+
+
+@pytest.mark.parametrize("action", list(UNBLOCKING))
+def test_every_unblocking_action_wakes_the_schedulers_after_commit(db, listener, action):
+    with db.session(write=True) as session:
+        actions.trigger_dag(session, "manual_only", run_id="r1")
+    wake_ups(listener, 2.0)
+    with db.session(write=True) as session:
+        UNBLOCKING[action](session)
     assert wake_ups(listener, 2.0) == 1
 
 
