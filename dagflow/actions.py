@@ -13,28 +13,20 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, select, update
-from sqlalchemy.orm import Session
-
 from dagflow.core.clock import utcnow
-from dagflow.core.schedule import DataInterval, NextRun
+from dagflow.core.keys import RunKey, TIKey
+from dagflow.core.schedule import DataInterval, NextRun, Restriction
 from dagflow.core.states import RunState, TaskState
 from dagflow.exceptions import DagflowError, DagNotFound, ParamValidationError, TaskNotFound
 from dagflow.serialization import StoredDag
+from dagflow.store import Session, ti_changes
 from dagflow.store import dags as dag_store
+from dagflow.store import pools as pool_store
 from dagflow.store import runs as run_store
-from dagflow.store.models import (
-    BackfillRow,
-    DagRow,
-    DagRunRow,
-    EventLogRow,
-    PoolRow,
-    TaskInstanceRow,
-    TaskInstanceTryRow,
-    XComRow,
-)
+from dagflow.store.events import record_event
+from dagflow.store.models import BackfillRow, DagRunRow, PoolRow, TaskInstanceRow
+from dagflow.store.notify import wake_after_commit
 
-TI = TaskInstanceRow
 #: What a run id may be: it becomes a URL segment and a folder of the logs.
 RUN_ID = re.compile(r"[^/\x00-\x1f\x7f]{1,250}")
 
@@ -54,23 +46,23 @@ def audit(
     map_index: int | None = None,
     extra: dict[str, Any] | None = None,
 ) -> None:
-    session.add(
-        EventLogRow(
-            dttm=utcnow(),
-            event=event,
-            owner=owner,
-            dag_id=dag_id,
-            run_id=run_id,
-            task_id=task_id,
-            map_index=map_index,
-            extra=extra,
-        )
+    """Record who did what in the event log, in the caller's transaction."""
+    record_event(
+        session,
+        event=event,
+        when=utcnow(),
+        owner=owner,
+        dag_id=dag_id,
+        run_id=run_id,
+        task_id=task_id,
+        map_index=map_index,
+        extra=extra,
     )
 
 
 def stored_dag(session: Session, dag_id: str) -> StoredDag:
     """The stored DAG, or DagNotFound naming it."""
-    row = session.get(DagRow, dag_id)
+    row = dag_store.get_dag_row(session, dag_id)
     if row is None or not row.serialized:
         raise DagNotFound(f"DAG {dag_id!r} is not known to the store (is the scheduler parsing its file?)")
     if not row.is_active:  # the scheduler ignores it: a new or cleared run of it would never start
@@ -133,6 +125,7 @@ def trigger_dag(
         now=now,
         triggered_by=owner,
     )
+    wake_after_commit(session)
     audit(session, "trigger", owner=owner, dag_id=dag_id, run_id=run_id, extra={"conf": conf})
     return run
 
@@ -146,7 +139,7 @@ def set_paused(session: Session, dag_id: str, paused: bool, *, owner: str | None
 def get_run(session: Session, dag_id: str, run_id: str) -> DagRunRow:
     run = run_store.get_run(session, dag_id, run_id)
     if run is None:
-        if session.get(DagRow, dag_id) is None:
+        if dag_store.get_dag_row(session, dag_id) is None:
             raise DagNotFound(f"DAG {dag_id!r} not found")
         raise DagflowError(f"DAG {dag_id!r} has no run {run_id!r}")
     return run
@@ -154,6 +147,8 @@ def get_run(session: Session, dag_id: str, run_id: str) -> DagRunRow:
 
 @dataclass(frozen=True)
 class ClearResult:
+    """The task instances cleared (or that would be, on a dry run), by task id and map index."""
+
     cleared: list[tuple[str, int]]
 
 
@@ -195,30 +190,13 @@ def clear_task_instances(
     if unknown:
         raise TaskNotFound(f"DAG {dag_id!r} has no task(s) {', '.join(unknown)}")
     wanted = _related(stored, task_ids or list(stored.spec.tasks), upstream=upstream, downstream=downstream)
-    query = (
-        select(TI)
-        .where(TI.dag_id == dag_id, TI.run_id == run_id, TI.task_id.in_(sorted(wanted)))
-        .order_by(TI.task_id, TI.map_index)  # the same report on every backend
-    )
-    if only_failed:
-        query = query.where(TI.state.in_((TaskState.FAILED.value, TaskState.UPSTREAM_FAILED.value)))
-    rows = list(session.scalars(query))
+    rows = ti_changes.to_clear(session, run=RunKey(dag_id, run_id), task_ids=wanted, only_failed=only_failed)
     cleared = [(row.task_id, row.map_index) for row in rows]
     if dry_run or not rows:
         return ClearResult(cleared)
-    for row in rows:
-        if row.task_id in stored.spec.tasks:
-            row.max_tries = row.try_number + stored.spec.tasks[row.task_id].retries
-        row.state, row.end_date, row.not_before, row.attempt_token, row.updated_at = (
-            TaskState.NONE.value,
-            None,
-            None,
-            None,
-            now,
-        )
-    if run.state in (RunState.SUCCESS.value, RunState.FAILED.value):
-        run_store.set_run_state(session, run, RunState.QUEUED, now)
-        run.callback_sent = False
+    retries = {task_id: task.retries for task_id, task in stored.spec.tasks.items()}
+    ti_changes.clear(session, rows=rows, retries=retries, now=now)
+    run_store.requeue_finished(session, run=run, now=now)
     audit(
         session,
         "clear",
@@ -250,17 +228,13 @@ def set_task_instance_state(
         raise DagflowError(
             f"a task instance can be marked {', '.join(s.value for s in SETTABLE)}, not {state.value}"
         )
-    get_run(session, dag_id, run_id)
-    row = session.get(TI, (dag_id, run_id, task_id, map_index))
+    run = get_run(session, dag_id, run_id)
+    row = ti_changes.mark(session, key=TIKey(dag_id, run_id, task_id, map_index), state=state, now=now)
     if row is None:
         raise TaskNotFound(
             f"run {run_id!r} of DAG {dag_id!r} has no task instance {task_id!r} (map index {map_index})"
         )
-    row.state, row.end_date, row.attempt_token, row.updated_at = state.value, now, None, now
-    row.start_date = row.start_date or now
-    run = get_run(session, dag_id, run_id)
-    if run.state in (RunState.SUCCESS.value, RunState.FAILED.value):
-        run_store.set_run_state(session, run, RunState.RUNNING, now)
+    run_store.reopen_finished(session, run=run, now=now)
     audit(
         session,
         f"mark_{state.value}",
@@ -281,18 +255,8 @@ def set_run_state(
         raise DagflowError(f"a run can be marked success or failed, not {state.value}")
     now = utcnow()
     run = get_run(session, dag_id, run_id)
-    unfinished = [
-        s.value
-        for s in TaskState
-        if s.value not in ("success", "failed", "skipped", "upstream_failed", "removed")
-    ]
-    session.execute(
-        update(TI)
-        .where(TI.dag_id == dag_id, TI.run_id == run_id, TI.state.in_(unfinished))
-        .values(state=state.value, end_date=now, updated_at=now, attempt_token=None),
-        execution_options={"synchronize_session": False},
-    )
-    run_store.set_run_state(session, run, state, now)
+    ti_changes.finish_unfinished(session, run=RunKey(dag_id, run_id), state=TaskState(state.value), now=now)
+    run_store.finish_run(session, run=run, state=state, now=now)
     audit(session, f"mark_run_{state.value}", owner=owner, dag_id=dag_id, run_id=run_id)
     return run
 
@@ -300,9 +264,7 @@ def set_run_state(
 def delete_run(session: Session, dag_id: str, run_id: str, *, owner: str | None = None) -> None:
     """Delete a run with its task instances, tries and XComs."""
     run = get_run(session, dag_id, run_id)
-    for table in (XComRow, TaskInstanceTryRow, TaskInstanceRow):
-        session.execute(delete(table).where(table.dag_id == dag_id, table.run_id == run_id))
-    session.delete(run)
+    run_store.delete_run(session, run=run)
     audit(session, "delete_run", owner=owner, dag_id=dag_id, run_id=run_id)
 
 
@@ -326,32 +288,15 @@ def backfill(
     if not stored.timetable.can_be_scheduled:
         raise DagflowError(f"DAG {dag_id!r} has no schedule, so it has no schedule points to backfill")
     points = _schedule_points(stored, start, end)
-    now = utcnow()
-    record = BackfillRow(
-        dag_id=dag_id, from_date=start, to_date=end, max_active_runs=max_active_runs, created_at=now
+    record, created = run_store.create_backfill(
+        session,
+        stored=stored,
+        points=points,
+        start=start,
+        end=end,
+        max_active_runs=max_active_runs,
+        now=utcnow(),
     )
-    session.add(record)
-    session.flush()
-    created = []
-    for point in points:
-        if run_store.run_with_logical_date(session, dag_id, point.logical_date) is not None:
-            continue
-        created.append(
-            run_store.create_run(
-                session,
-                stored,
-                run_id=f"backfill__{point.logical_date.isoformat()}",
-                logical_date=point.logical_date,
-                data_interval=(point.data_interval.start, point.data_interval.end),
-                run_after=point.run_after,
-                run_type="backfill",
-                conf={},
-                now=now,
-                backfill_id=record.id,
-            )
-        )
-    if not created:
-        record.completed_at = now
     audit(
         session,
         "backfill",
@@ -363,8 +308,6 @@ def backfill(
 
 
 def _schedule_points(stored: StoredDag, start: datetime, end: datetime) -> list[NextRun]:
-    from dagflow.core.schedule import Restriction
-
     restriction = Restriction(earliest=start, latest=end, catchup=True)
     points: list[NextRun] = []
     last: NextRun | None = None
@@ -391,14 +334,7 @@ def set_pool(
         raise DagflowError("a pool needs a name of 1 to 250 characters")
     if slots < 0:
         raise DagflowError(f"pool {name!r}: slots must be 0 or more, got {slots}")
-    pool = session.get(PoolRow, name)
-    if pool is None:
-        pool = PoolRow(name=name, slots=slots, description=description)
-        session.add(pool)
-    else:
-        pool.slots = slots
-        if description is not None:
-            pool.description = description
+    pool = pool_store.set_pool(session, name=name, slots=slots, description=description)
     audit(session, "set_pool", owner=owner, extra={"pool": name, "slots": slots})
     return pool
 
@@ -406,8 +342,6 @@ def set_pool(
 def delete_pool(session: Session, name: str, *, owner: str | None = None) -> None:
     if name == "default_pool":
         raise DagflowError("the default pool cannot be deleted (set its slots instead)")
-    pool = session.get(PoolRow, name)
-    if pool is None:
+    if not pool_store.delete_pool(session, name=name):
         raise DagflowError(f"no pool named {name!r}")
-    session.delete(pool)
     audit(session, "delete_pool", owner=owner, extra={"pool": name})

@@ -7,23 +7,21 @@ import click
 from dagflow import __version__
 from dagflow.cli.lazy import LazyGroup
 
-STORE = "dagflow.cli.store_cmds"
-
 
 @click.group(
     cls=LazyGroup,
     context_settings={"help_option_names": ["-h", "--help"]},
     lazy={
+        "config": "dagflow.cli.config:config",
         "dags": "dagflow.cli.dags:dags",
-        "config": "dagflow.cli.config_cmd:config",
         "db": "dagflow.cli.db:db",
+        "pools": "dagflow.cli.pools:pools",
+        "runs": "dagflow.cli.runs:runs",
         "scheduler": "dagflow.cli.scheduler_cmd:scheduler",
         "standalone": "dagflow.cli.scheduler_cmd:standalone",
-        "webserver": "dagflow.cli.scheduler_cmd:webserver",
+        "tasks": "dagflow.cli.tasks:tasks",
         "users": "dagflow.cli.users:users",
-        "runs": f"{STORE}:runs",
-        "pools": f"{STORE}:pools",
-        "tasks": f"{STORE}:tasks",
+        "webserver": "dagflow.cli.scheduler_cmd:webserver",
     },
 )
 @click.version_option(__version__, prog_name="dagflow")

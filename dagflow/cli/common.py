@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from dagflow.store.engine import Database
 
 F = TypeVar("F", bound=Callable[..., Any])
+R = TypeVar("R")
 USAGE_EXIT = 2
 
 
@@ -82,39 +83,31 @@ def parse_datetime(text: str | None, option: str) -> datetime | None:
 
 def open_database(settings: Settings | None = None, *, migrate: bool = False) -> Database:
     """The configured metadata store, checked to be at the current schema (or migrated, if asked)."""
-    from sqlalchemy.exc import SQLAlchemyError
-
-    from dagflow.store.engine import Database
-    from dagflow.store.migrate import is_up_to_date
-    from dagflow.store.migrate import migrate as run_migrations
+    from dagflow.store.migrate import open_current
 
     settings = settings or load_settings()
     try:
-        db = Database(settings.database_url)
-        if migrate:
-            run_migrations(db)
-        elif not is_up_to_date(db):
-            fail(
-                f"the metadata store at {_safe_url(db.url)} is not at the current schema: "
-                "run 'dagflow db migrate'"
-            )
+        return open_current(settings.database_url, upgrade=migrate)
     except DagflowError as exc:
         fail(str(exc))
-    except SQLAlchemyError as exc:
-        fail(
-            f"cannot use the metadata store at {_safe_url(settings.database_url)}: {exc.__class__.__name__}: "
-            f"{str(exc).splitlines()[0]}"
-        )
-    return db
 
 
-def _safe_url(url: str) -> str:
-    from sqlalchemy.engine import make_url
-
+def act(action: Callable[..., R], *args: Any, database: Database | None = None, **kwargs: Any) -> R:
+    """Run an action in one write transaction; a bad input is a one-line error and exit 2, and
+    nothing is written."""
+    database = database or open_database()
     try:
-        return make_url(url).render_as_string(hide_password=True)
-    except Exception:
-        return "<invalid url>"
+        with database.session(write=True) as session:
+            return action(session, *args, **kwargs)
+    except DagflowError as exc:
+        fail(str(exc))
+
+
+def aware(value: datetime | None) -> datetime | None:
+    """A datetime given without a timezone is taken as UTC."""
+    if value is not None and value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value
 
 
 def echo_json(value: Any) -> None:

@@ -1,27 +1,40 @@
-"""``dagflow dags``: list DAGs and import errors, and run one DAG in-process."""
+"""``dagflow dags``: list DAGs and import errors, run one DAG in-process, and act on the stored ones
+(trigger, pause, unpause, state, backfill, reserialize).
+
+``dags list`` and ``dags test`` never open the metadata store: the commands that do import it (and
+its libraries) when they run.
+"""
 
 from __future__ import annotations
 
 import json
 import sys
+import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
-from dagflow.cli.common import dags_folder_option, fail, load_dagbag, parse_conf, parse_datetime
-from dagflow.cli.lazy import LazyGroup
+from dagflow.cli.common import (
+    act,
+    aware,
+    dags_folder_option,
+    fail,
+    load_dagbag,
+    load_settings,
+    open_database,
+    parse_conf,
+    parse_datetime,
+)
 from dagflow.core.states import RunState
 from dagflow.dagbag import DagBag
 from dagflow.exceptions import DagflowError, DagNotFound
 
+if TYPE_CHECKING:
+    from dagflow.store.engine import Database
 
-@click.group(
-    cls=LazyGroup,
-    lazy={
-        name: f"dagflow.cli.store_cmds:dags_{name.replace('-', '_')}"
-        for name in ("trigger", "pause", "unpause", "state", "backfill", "reserialize")
-    },
-)
+
+@click.group()
 def dags() -> None:
     """List, inspect and run DAGs."""
 
@@ -129,3 +142,142 @@ def _table(headers: list[str], rows: list[list[object]]) -> None:
         click.echo("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
         if n == 0:
             click.echo("  ".join("-" * w for w in widths))
+
+
+# -- the stored DAGs -------------------------------------------------------------------------------------
+
+
+@dags.command("reserialize")
+@dags_folder_option
+def dags_reserialize(dags_folder: Path | None) -> None:
+    """Parse the DAGs folder now and record every DAG and import error in the store."""
+    from dagflow.scheduler.processor import DagFileProcessor, ProcessorSettings
+    from dagflow.store.dags import active_dag_count
+
+    settings = load_settings()
+    database = open_database(settings)
+    processor = DagFileProcessor(
+        ProcessorSettings(
+            database_url=settings.database_url,
+            dags_folder=str(dags_folder or settings.dags_folder),
+            import_timeout=settings.getfloat("core", "dagbag_import_timeout"),
+            paused_at_creation=settings.getbool("core", "dags_are_paused_at_creation"),
+            cron_data_intervals=settings.getbool("scheduler", "create_cron_data_intervals"),
+        ),
+        db=database,
+    )
+    changed = processor.scan()
+    with database.session() as session:
+        total = active_dag_count(session)
+    click.echo(f"{total} DAG(s) in the store, {len(set(changed))} changed.")
+
+
+@dags.command("trigger")
+@click.argument("dag_id")
+@click.option("--conf", "conf_text", help="The run's conf, a JSON object.")
+@click.option("--logical-date", help="ISO 8601 (default: now).")
+@click.option("--run-id", help="Default: manual__<logical date>.")
+def dags_trigger(dag_id: str, conf_text: str | None, logical_date: str | None, run_id: str | None) -> None:
+    """Create a manual run of DAG_ID; the scheduler runs it. Prints the new run's id."""
+    from dagflow import actions
+    from dagflow.store.dags import get_dag_row
+
+    conf = parse_conf(conf_text)
+    when = aware(parse_datetime(logical_date, "--logical-date"))
+    database = open_database()
+    run = act(
+        actions.trigger_dag,
+        dag_id,
+        conf=conf,
+        logical_date=when,
+        run_id=run_id,
+        owner="cli",
+        database=database,
+    )
+    click.echo(run.run_id)
+    with database.session() as session:
+        row = get_dag_row(session, dag_id)
+        if row is not None and row.is_paused:
+            click.echo(f"Note: DAG {dag_id!r} is paused; the run starts once it is unpaused.", err=True)
+
+
+def _pause(dag_id: str, paused: bool) -> None:
+    from dagflow import actions
+
+    act(actions.set_paused, dag_id, paused, owner="cli")
+    click.echo(f"DAG {dag_id} is {'paused' if paused else 'unpaused'}.")
+
+
+@dags.command("pause")
+@click.argument("dag_id")
+def dags_pause(dag_id: str) -> None:
+    """Pause DAG_ID: no new runs, and no new task instances start."""
+    _pause(dag_id, True)
+
+
+@dags.command("unpause")
+@click.argument("dag_id")
+def dags_unpause(dag_id: str) -> None:
+    """Unpause DAG_ID."""
+    _pause(dag_id, False)
+
+
+@dags.command("state")
+@click.argument("dag_id")
+@click.argument("run_id")
+def dags_state(dag_id: str, run_id: str) -> None:
+    """Print the state of one run of DAG_ID."""
+    from dagflow import actions
+
+    run = act(actions.get_run, dag_id, run_id)
+    click.echo(run.state)
+
+
+@dags.command("backfill")
+@click.argument("dag_id")
+@click.option("--start", "start_text", required=True, help="ISO 8601: first logical date to cover.")
+@click.option("--end", "end_text", required=True, help="ISO 8601: last logical date to cover.")
+@click.option("--max-active-runs", type=int, default=1, show_default=True)
+@click.option("--no-wait", is_flag=True, help="Create the runs and return without waiting for them.")
+def dags_backfill(dag_id: str, start_text: str, end_text: str, max_active_runs: int, no_wait: bool) -> None:
+    """Create the missing runs of DAG_ID's schedule between --start and --end; show progress until done."""
+    from dagflow import actions
+
+    start = aware(parse_datetime(start_text, "--start"))
+    end = aware(parse_datetime(end_text, "--end"))
+    assert start is not None and end is not None
+    database = open_database()
+    backfill, runs = act(
+        actions.backfill,
+        dag_id,
+        start=start,
+        end=end,
+        max_active_runs=max_active_runs,
+        owner="cli",
+        database=database,
+    )
+    click.echo(f"Backfill {backfill.id}: {len(runs)} run(s) created for {dag_id}.", err=True)
+    if no_wait or not runs:
+        return
+    _follow_backfill(database, backfill.id, len(runs))
+
+
+def _follow_backfill(database: Database, backfill_id: int, total: int) -> None:
+    from dagflow.store.runs import count_backfill_runs
+
+    with click.progressbar(length=total, label="Backfill", file=sys.stderr, show_pos=True) as bar:
+        finished = 0
+        while finished < total:
+            with database.session() as session:
+                count = count_backfill_runs(
+                    session, backfill_id=backfill_id, states=(RunState.SUCCESS, RunState.FAILED)
+                )
+            bar.update(count - finished)
+            finished = count
+            if finished < total:
+                time.sleep(0.5)
+    with database.session() as session:
+        failed = count_backfill_runs(session, backfill_id=backfill_id, states=(RunState.FAILED,))
+    click.echo(f"{total - failed} succeeded, {failed} failed.")
+    if failed:
+        sys.exit(1)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from dagflow.cli.common import load_settings, open_database
-from dagflow.store.migrate import current_revision, head_revision
+from dagflow.store.migrate import current_revision, head_revision, safe_url
 
 
 @click.group()
@@ -19,7 +19,7 @@ def db_migrate() -> None:
     settings = load_settings()
     database = open_database(settings, migrate=True)
     click.echo(
-        f"Metadata store at {database.engine.url.render_as_string(hide_password=True)} is at "
+        f"Metadata store at {safe_url(database.url)} is at "
         f"schema {current_revision(database)} (current: {head_revision()})."
     )
 

@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 import click
-from sqlalchemy import select
 
 from dagflow.cli.common import fail, open_database, table
 from dagflow.core.clock import utcnow
 from dagflow.exceptions import DagflowError
-from dagflow.store.models import UserRow
-from dagflow.store.users import ROLES, create_token, create_user, find_user, generate_password
+from dagflow.store.users import (
+    ROLES,
+    create_token,
+    create_user,
+    delete_user,
+    find_user,
+    generate_password,
+    list_users,
+)
 
 
 @click.group()
@@ -43,7 +49,7 @@ def users_create(username: str, role: str, password: str | None, email: str | No
 def users_list() -> None:
     """List users."""
     with open_database().session() as session:
-        rows = list(session.scalars(select(UserRow).order_by(UserRow.username)))
+        rows = list_users(session)
         table(
             ["username", "role", "active", "last_login"],
             [[u.username, u.role, u.active, u.last_login] for u in rows],
@@ -58,7 +64,7 @@ def users_delete(username: str) -> None:
         row = find_user(session, username)
         if row is None:
             fail(f"no user named {username!r}")
-        session.delete(row)
+        delete_user(session, user=row)
     click.echo(f"User {username} deleted.")
 
 

@@ -7,11 +7,12 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
 from dagflow.serialization import StoredDag, fingerprint, serialize_dag
 from dagflow.store.models import DagCodeRow, DagRow, ImportErrorRow
+from dagflow.store.notify import wake_after_commit
 
 if TYPE_CHECKING:
     from dagflow.dagbag import ImportErrorInfo
@@ -133,10 +134,19 @@ def stored_dags(session: Session, dag_ids: Iterable[str] | None = None) -> dict[
 
 
 def set_paused(session: Session, dag_id: str, paused: bool) -> bool:
-    """Pause or unpause; return False if there is no such DAG."""
+    """Pause or unpause; return False if there is no such DAG. Unpausing wakes the schedulers."""
     result = session.execute(update(DagRow).where(DagRow.dag_id == dag_id).values(is_paused=paused))
-    return bool(result.rowcount)  # type: ignore[attr-defined]
+    found = bool(result.rowcount)  # type: ignore[attr-defined]
+    if found and not paused:
+        wake_after_commit(session)
+    return found
 
 
 def get_dag_row(session: Session, dag_id: str) -> DagRow | None:
     return session.get(DagRow, dag_id)
+
+
+def active_dag_count(session: Session) -> int:
+    """How many DAGs are defined in the DAGs folder now (as last parsed)."""
+    query = select(func.count()).select_from(DagRow).where(DagRow.is_active.is_(True))
+    return session.scalar(query) or 0

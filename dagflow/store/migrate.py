@@ -8,7 +8,10 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import SQLAlchemyError
 
+from dagflow.exceptions import DagflowError
 from dagflow.store.engine import Database
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
@@ -44,3 +47,34 @@ def migrate(db: Database, revision: str = "head") -> tuple[str | None, str]:
 
 def is_up_to_date(db: Database) -> bool:
     return current_revision(db) == head_revision()
+
+
+def safe_url(url: str) -> str:
+    """``url`` with its password hidden, fit to print."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:
+        return "<invalid url>"
+
+
+def open_current(url: str, *, upgrade: bool = False) -> Database:
+    """The store at ``url``, upgraded first if asked, checked to be at the current schema.
+
+    Raises a :class:`~dagflow.exceptions.DagflowError` with a one-line reason (an invalid URL, an
+    unreachable server, an old schema) instead of a driver's traceback.
+    """
+    try:
+        db = Database(url)
+        if upgrade:
+            migrate(db)
+        elif not is_up_to_date(db):
+            raise DagflowError(
+                f"the metadata store at {safe_url(db.url)} is not at the current schema: "
+                "run 'dagflow db migrate'"
+            )
+    except SQLAlchemyError as exc:
+        raise DagflowError(
+            f"cannot use the metadata store at {safe_url(url)}: {exc.__class__.__name__}: "
+            f"{str(exc).splitlines()[0]}"
+        ) from None
+    return db

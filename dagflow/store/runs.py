@@ -6,14 +6,16 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from dagflow.core.decisions import initial_task_instances
+from dagflow.core.schedule import NextRun
 from dagflow.core.spec import DagSpec
 from dagflow.core.states import RunState, TaskState
 from dagflow.serialization import StoredDag
-from dagflow.store.models import DagRunRow, TaskInstanceRow
+from dagflow.store.models import BackfillRow, DagRunRow, TaskInstanceRow, TaskInstanceTryRow, XComRow
+from dagflow.store.notify import wake_after_commit
 
 ACTIVE_RUN_STATES = (RunState.QUEUED.value, RunState.RUNNING.value)
 
@@ -135,3 +137,97 @@ def latest_scheduled_run(session: Session, dag_id: str) -> DagRunRow | None:
 def mark_runs(session: Session, ids: Sequence[int], **values: Any) -> None:
     if ids:
         session.execute(update(DagRunRow).where(DagRunRow.id.in_(list(ids))).values(**values))
+
+
+FINISHED_RUN_STATES = (RunState.SUCCESS.value, RunState.FAILED.value)
+
+
+def requeue_finished(session: Session, *, run: DagRunRow, now: datetime) -> None:
+    """A finished run queued again (some of its task instances were cleared), its callback unsent."""
+    if run.state in FINISHED_RUN_STATES:
+        set_run_state(session, run, RunState.QUEUED, now)
+        run.callback_sent = False
+
+
+def reopen_finished(session: Session, *, run: DagRunRow, now: datetime) -> None:
+    """A finished run running again (a task instance of it was marked by hand)."""
+    if run.state in FINISHED_RUN_STATES:
+        set_run_state(session, run, RunState.RUNNING, now)
+
+
+def finish_run(session: Session, *, run: DagRunRow, state: RunState, now: datetime) -> None:
+    """Mark a run finished by hand; its slot of ``max_active_runs`` frees up, so the schedulers wake."""
+    set_run_state(session, run, state, now)
+    wake_after_commit(session)
+
+
+def list_runs(
+    session: Session, *, dag_id: str | None = None, state: RunState | None = None, limit: int = 50
+) -> list[DagRunRow]:
+    """Runs, newest first (by ``run_after``), of one DAG or all, in one state or any."""
+    query = select(DagRunRow).order_by(DagRunRow.run_after.desc(), DagRunRow.id.desc()).limit(limit)
+    if dag_id:
+        query = query.where(DagRunRow.dag_id == dag_id)
+    if state is not None:
+        query = query.where(DagRunRow.state == state.value)
+    return list(session.scalars(query))
+
+
+def delete_run(session: Session, *, run: DagRunRow) -> None:
+    """Delete a run with its task instances, tries and XComs (a queued run's slot frees up)."""
+    for table in (XComRow, TaskInstanceTryRow, TaskInstanceRow):
+        session.execute(delete(table).where(table.dag_id == run.dag_id, table.run_id == run.run_id))
+    session.delete(run)
+    wake_after_commit(session)
+
+
+def create_backfill(
+    session: Session,
+    *,
+    stored: StoredDag,
+    points: Sequence[NextRun],
+    start: datetime,
+    end: datetime,
+    max_active_runs: int,
+    now: datetime,
+) -> tuple[BackfillRow, list[DagRunRow]]:
+    """A backfill of ``stored`` with a queued run per schedule point that has none yet.
+
+    A backfill that found every point already run is recorded as completed.
+    """
+    record = BackfillRow(
+        dag_id=stored.dag_id, from_date=start, to_date=end, max_active_runs=max_active_runs, created_at=now
+    )
+    session.add(record)
+    session.flush()
+    created = [
+        create_run(
+            session,
+            stored,
+            run_id=f"backfill__{point.logical_date.isoformat()}",
+            logical_date=point.logical_date,
+            data_interval=(point.data_interval.start, point.data_interval.end),
+            run_after=point.run_after,
+            run_type="backfill",
+            conf={},
+            now=now,
+            backfill_id=record.id,
+        )
+        for point in points
+        if run_with_logical_date(session, stored.dag_id, point.logical_date) is None
+    ]
+    if created:
+        wake_after_commit(session)
+    else:
+        record.completed_at = now
+    return record, created
+
+
+def count_backfill_runs(session: Session, *, backfill_id: int, states: Sequence[RunState]) -> int:
+    """How many runs of the backfill are in one of ``states``."""
+    query = (
+        select(func.count())
+        .select_from(DagRunRow)
+        .where(DagRunRow.backfill_id == backfill_id, DagRunRow.state.in_([s.value for s in states]))
+    )
+    return session.scalar(query) or 0

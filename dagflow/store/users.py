@@ -63,6 +63,16 @@ def find_user(session: Session, username: str) -> UserRow | None:
     return session.scalars(select(UserRow).where(UserRow.username == username)).first()
 
 
+def list_users(session: Session) -> list[UserRow]:
+    """Every user, by name."""
+    return list(session.scalars(select(UserRow).order_by(UserRow.username)))
+
+
+def delete_user(session: Session, *, user: UserRow) -> None:
+    """Delete the user and, with it, their API tokens."""
+    session.delete(user)
+
+
 def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 

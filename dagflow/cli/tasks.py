@@ -1,0 +1,231 @@
+"""``dagflow tasks``: list a DAG's tasks, test one, and read, clear or follow the logs of task instances.
+
+``tasks list`` and ``tasks test`` never open the metadata store.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import click
+
+from dagflow.cli.common import (
+    act,
+    aware,
+    dags_folder_option,
+    fail,
+    load_dagbag,
+    load_settings,
+    open_database,
+    parse_conf,
+    parse_datetime,
+)
+from dagflow.core.keys import TIKey
+from dagflow.core.states import TaskState
+from dagflow.exceptions import DagflowError
+
+if TYPE_CHECKING:
+    from dagflow.store.engine import Database
+
+
+@click.group()
+def tasks() -> None:
+    """Inspect, test, clear and read the logs of task instances."""
+
+
+@tasks.command("list")
+@click.argument("dag_id")
+@dags_folder_option
+def tasks_list(dag_id: str, dags_folder: Path | None) -> None:
+    """List DAG_ID's tasks in topological order."""
+    bag = load_dagbag(dags_folder)
+    try:
+        dag = bag.get_dag(dag_id)
+    except DagflowError as exc:
+        fail(str(exc))
+    for task_id in dag.topological_order:
+        click.echo(task_id)
+
+
+@tasks.command("test")
+@click.argument("dag_id")
+@click.argument("task_id")
+@click.argument("logical_date", required=False)
+@dags_folder_option
+@click.option("--map-index", type=int, default=-1)
+@click.option("--conf", "conf_text", help="The run's conf, a JSON object.")
+def tasks_test(
+    dag_id: str,
+    task_id: str,
+    logical_date: str | None,
+    dags_folder: Path | None,
+    map_index: int,
+    conf_text: str | None,
+) -> None:
+    """Run one task once in this process, ignoring its dependencies and recording nothing."""
+    from dagflow.context import DagRunInfo
+    from dagflow.core.clock import utcnow
+    from dagflow.runtime.inprocess import manual_run_id
+    from dagflow.runtime.tasklog import TaskLog
+    from dagflow.runtime.taskrunner import Attempt, run_attempt
+    from dagflow.runtime.xcom import MemoryXComStore
+
+    conf = parse_conf(conf_text)
+    when = aware(parse_datetime(logical_date, "LOGICAL_DATE")) or utcnow()
+    bag = load_dagbag(dags_folder)
+    try:
+        dag = bag.get_dag(dag_id)
+        spec = dag.spec().tasks[dag.get_task(task_id).task_id]
+    except DagflowError as exc:
+        fail(str(exc))
+    interval = dag.timetable.infer_manual_data_interval(when)
+    info = DagRunInfo(dag_id, manual_run_id(when), when, interval.start, interval.end, "manual", conf)
+    outcome = run_attempt(
+        dag,
+        spec,
+        Attempt(task_id, map_index, 1, 0, info),
+        xcom_store=MemoryXComStore(),
+        log=TaskLog(sys.stderr),
+    )
+    click.echo(outcome.state.value)
+    sys.exit(0 if outcome.state in (TaskState.SUCCESS, TaskState.SKIPPED) else 1)
+
+
+def _no_task_instance(key: TIKey) -> str:
+    return (
+        f"no task instance {key.task_id!r} (map index {key.map_index}) in run {key.run_id!r} "
+        f"of DAG {key.dag_id!r}"
+    )
+
+
+@tasks.command("state")
+@click.argument("dag_id")
+@click.argument("task_id")
+@click.argument("run_id")
+@click.option("--map-index", type=int, default=-1)
+def tasks_state(dag_id: str, task_id: str, run_id: str, map_index: int) -> None:
+    """Print the state of one task instance."""
+    from dagflow.store.ti_reads import get_task_instance
+
+    key = TIKey(dag_id, run_id, task_id, map_index)
+    with open_database().session() as session:
+        row = get_task_instance(session, key=key)
+        if row is None:
+            fail(_no_task_instance(key))
+        click.echo(row.state)
+
+
+@tasks.command("clear")
+@click.argument("dag_id")
+@click.argument("run_id")
+@click.option("--task", "-t", "task_ids", multiple=True, help="Task id (repeatable). Default: every task.")
+@click.option("--task-regex", help="Clear the tasks whose id matches this regular expression.")
+@click.option("--downstream", "-d", is_flag=True, help="Also clear the tasks downstream of them.")
+@click.option("--upstream", "-u", is_flag=True, help="Also clear the tasks upstream of them.")
+@click.option("--only-failed", "-f", is_flag=True, help="Only failed and upstream_failed task instances.")
+@click.option("--dry-run", is_flag=True, help="Show what would be cleared.")
+def tasks_clear(
+    dag_id: str,
+    run_id: str,
+    task_ids: tuple[str, ...],
+    task_regex: str | None,
+    downstream: bool,
+    upstream: bool,
+    only_failed: bool,
+    dry_run: bool,
+) -> None:
+    """Clear task instances of one run so they run again."""
+    from dagflow import actions
+
+    selected = list(task_ids)
+    if task_regex:
+        selected += _matching_tasks(dag_id, task_regex)
+    result = act(
+        actions.clear_task_instances,
+        dag_id,
+        run_id,
+        selected,
+        downstream=downstream,
+        upstream=upstream,
+        only_failed=only_failed,
+        owner="cli",
+        dry_run=dry_run,
+    )
+    verb = "Would clear" if dry_run else "Cleared"
+    click.echo(f"{verb} {len(result.cleared)} task instance(s).")
+    for task_id, map_index in result.cleared:
+        click.echo(f"  {task_id}" + (f"[{map_index}]" if map_index >= 0 else ""))
+
+
+def _matching_tasks(dag_id: str, pattern: str) -> list[str]:
+    from dagflow import actions
+
+    try:
+        regex = re.compile(pattern)
+    except re.error as exc:
+        fail(f"--task-regex {pattern!r} is not a valid regular expression: {exc}")
+    stored = act(actions.stored_dag, dag_id)
+    found = [t for t in stored.spec.tasks if regex.search(t)]
+    if not found:
+        fail(f"no task of DAG {dag_id!r} matches {pattern!r}")
+    return found
+
+
+@tasks.command("logs")
+@click.argument("dag_id")
+@click.argument("run_id")
+@click.argument("task_id")
+@click.option("--map-index", type=int, default=-1)
+@click.option("--try", "try_number", type=int, help="Default: the latest try.")
+@click.option("--follow", "-f", is_flag=True, help="Keep printing while the try runs.")
+def tasks_logs(
+    dag_id: str, run_id: str, task_id: str, map_index: int, try_number: int | None, follow: bool
+) -> None:
+    """Print the log of one try of a task instance."""
+    from dagflow.runtime.tasklog import attempt_log_path
+    from dagflow.store.ti_reads import get_task_instance, try_log_path
+
+    settings = load_settings()
+    database = open_database(settings)
+    key = TIKey(dag_id, run_id, task_id, map_index)
+    with database.session() as session:
+        row = get_task_instance(session, key=key)
+        if row is None:
+            fail(_no_task_instance(key))
+        number = try_number or row.try_number
+        stored_path = try_log_path(session, key=key, try_number=number)
+    if number < 1:
+        fail(f"task instance {task_id!r} has not run yet (state {row.state})")
+    path = (
+        Path(stored_path)
+        if stored_path
+        else attempt_log_path(settings.log_folder, dag_id, run_id, task_id, map_index, number)
+    )
+    if not path.exists():
+        fail(f"no log for try {number} of {task_id!r} at {path}")
+    _print_log(path, follow, database, key, number)
+
+
+def _print_log(path: Path, follow: bool, database: Database, key: TIKey, number: int) -> None:
+    with open(path, encoding="utf-8", errors="replace") as stream:
+        while True:
+            chunk = stream.read()
+            if chunk:
+                click.echo(chunk, nl=False)
+            if not follow:
+                return
+            if not chunk and not _still_running(database, key, number):
+                return
+            time.sleep(0.3)
+
+
+def _still_running(database: Database, key: TIKey, number: int) -> bool:
+    from dagflow.store.ti_reads import get_task_instance
+
+    with database.session() as session:
+        row = get_task_instance(session, key=key)
+        return row is not None and row.state == TaskState.RUNNING and row.try_number == number

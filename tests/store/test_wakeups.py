@@ -1,0 +1,136 @@
+"""Wake-ups sent by the store after a commit that can unblock the schedulers (``dagflow.store.notify``).
+
+An action asks for a wake-up on its session; the store's write session sends it once the
+transaction commits (a datagram on SQLite, ``NOTIFY`` on PostgreSQL) and never for a rollback. A
+listener needs only the database's URL, so a CLI with another ``DAGFLOW_HOME`` reaches it too.
+"""
+
+from __future__ import annotations
+
+import os
+import select
+import subprocess
+import sys
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from dagflow import actions
+from dagflow.core.states import RunState, TaskState
+from dagflow.store.notify import Listener, listen
+
+MANUAL = """
+from dagflow import DAG
+from dagflow.operators import EmptyOperator
+
+with DAG("manual_only", schedule=None):
+    EmptyOperator(task_id="only")
+"""
+
+DAILY = """
+from datetime import datetime
+
+from dagflow import DAG
+from dagflow.operators import EmptyOperator
+
+with DAG("daily", schedule="@daily", start_date=datetime(2024, 1, 1)):
+    EmptyOperator(task_id="only")
+"""
+
+
+class RolledBack(Exception):
+    """Raised inside a transaction to roll it back."""
+
+
+@pytest.fixture
+def db(store_dags):
+    store_dags.write("manual.py", MANUAL)
+    store_dags.write("daily.py", DAILY)
+    return store_dags.database
+
+
+@pytest.fixture
+def listener(db):
+    opened = listen(db.url)
+    opened.drain()  # anything sent before the test's own action
+    yield opened
+    opened.close()
+
+
+def wake_ups(listener: Listener, timeout: float) -> int:
+    """The wake-ups received within ``timeout`` seconds (0 if none came)."""
+    ready, _, _ = select.select([listener.fileno()], [], [], timeout)
+    return listener.drain() if ready else 0
+
+
+def test_a_trigger_wakes_a_listener_once_after_its_commit(db, listener):
+    with db.session(write=True) as session:
+        actions.trigger_dag(session, "manual_only", owner="test")
+        assert wake_ups(listener, 0.2) == 0, "woken before the commit"
+    assert wake_ups(listener, 2.0) == 1
+
+
+def test_a_trigger_rolled_back_wakes_nobody(db, listener):
+    with pytest.raises(RolledBack), db.session(write=True) as session:
+        actions.trigger_dag(session, "manual_only", owner="test")
+        raise RolledBack
+    assert wake_ups(listener, 0.5) == 0
+
+
+def test_a_refused_action_wakes_nobody(db, listener):
+    with pytest.raises(actions.DagflowError), db.session(write=True) as session:
+        actions.trigger_dag(session, "manual_only", owner="test", run_id="r1")
+        actions.trigger_dag(session, "manual_only", owner="test", run_id="r1")
+    assert wake_ups(listener, 0.5) == 0
+
+
+def test_pausing_wakes_nobody_but_unpausing_does(db, listener):
+    with db.session(write=True) as session:
+        actions.set_paused(session, "manual_only", True)
+    assert wake_ups(listener, 0.3) == 0
+    with db.session(write=True) as session:
+        actions.set_paused(session, "manual_only", False)
+    assert wake_ups(listener, 2.0) == 1
+
+
+UNBLOCKING: dict[str, Callable[..., object]] = {
+    "clear": lambda s: actions.clear_task_instances(s, "manual_only", "r1", ["only"]),
+    "mark a task instance": lambda s: actions.set_task_instance_state(
+        s, "manual_only", "r1", "only", TaskState.SUCCESS
+    ),
+    "mark a run": lambda s: actions.set_run_state(s, "manual_only", "r1", RunState.FAILED),
+    "delete a run": lambda s: actions.delete_run(s, "manual_only", "r1"),
+    "set a pool": lambda s: actions.set_pool(s, "default_pool", 3),
+    "backfill": lambda s: actions.backfill(
+        s, "daily", start=datetime(2024, 1, 1, tzinfo=UTC), end=datetime(2024, 1, 2, tzinfo=UTC)
+    ),
+}
+
+
+@pytest.mark.parametrize("action", list(UNBLOCKING))
+def test_every_unblocking_action_wakes_the_schedulers_after_commit(db, listener, action):
+    with db.session(write=True) as session:
+        actions.trigger_dag(session, "manual_only", run_id="r1")
+    wake_ups(listener, 2.0)
+    with db.session(write=True) as session:
+        UNBLOCKING[action](session)
+    assert wake_ups(listener, 2.0) == 1
+
+
+def test_the_cli_of_another_home_wakes_a_listener_within_a_second(db, listener, tmp_path):
+    other_home = tmp_path / "other_home"
+    other_home.mkdir()
+    env = {**os.environ, "DAGFLOW_HOME": str(other_home), "DAGFLOW__DATABASE__URL": db.url}
+    dagflow = Path(sys.executable).with_name("dagflow")
+    done = subprocess.run(
+        [str(dagflow), "dags", "trigger", "manual_only", "--run-id", "from_elsewhere"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "from_elsewhere"
+    assert wake_ups(listener, 1.0) == 1
