@@ -15,20 +15,28 @@ T0 = datetime(2024, 1, 1, tzinfo=UTC)
 POOLS = {"default_pool": 128}
 
 
-def candidate(task_id: str = "t", **kwargs) -> Candidate:
-    values = {
-        "dag_id": "d",
-        "run_id": "r",
-        "task_id": task_id,
-        "map_index": -1,
-        "priority_weight": 1,
-        "pool": "default_pool",
-        "pool_slots": 1,
-        "run_after": T0,
-    }
-    values.update(kwargs)
-    identity = TIKey(*(values.pop(name) for name in ("dag_id", "run_id", "task_id", "map_index")))
-    return Candidate(key=identity, **values)
+def candidate(
+    task_id: str = "t",
+    *,
+    dag_id: str = "d",
+    run_id: str = "r",
+    map_index: int = -1,
+    priority_weight: int = 1,
+    pool: str = "default_pool",
+    pool_slots: int = 1,
+    run_after: datetime = T0,
+    max_active_tis_per_dag: int | None = None,
+    max_active_tis_per_dagrun: int | None = None,
+) -> Candidate:
+    return Candidate(
+        key=TIKey(dag_id, run_id, task_id, map_index),
+        priority_weight=priority_weight,
+        pool=pool,
+        pool_slots=pool_slots,
+        run_after=run_after,
+        max_active_tis_per_dag=max_active_tis_per_dag,
+        max_active_tis_per_dagrun=max_active_tis_per_dagrun,
+    )
 
 
 def key(c: Candidate) -> TIKey:

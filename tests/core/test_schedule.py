@@ -27,8 +27,8 @@ BERLIN = ZoneInfo("Europe/Berlin")
 NOW = datetime(2024, 1, 5, 13, 30, tzinfo=UTC)
 
 
-def utc(*args: int) -> datetime:
-    return datetime(*args, tzinfo=UTC)  # type: ignore[misc]
+def utc(year: int, month: int, day: int, hour: int = 0, minute: int = 0, second: int = 0) -> datetime:
+    return datetime(year, month, day, hour, minute, second, tzinfo=UTC)
 
 
 def runs(timetable, restriction: Restriction, count: int, now: datetime = NOW) -> list[NextRun]:

@@ -55,6 +55,13 @@ def states(result: RunResult) -> dict[str, str]:
     return {ti.label: ti.state.value for ti in result.task_instances}
 
 
+def error_of(result: RunResult, task_id: str) -> str:
+    """The error a task instance that failed recorded."""
+    error = result.get(task_id).error
+    assert error is not None, f"{task_id!r} recorded no error"
+    return error
+
+
 def xcoms(result: RunResult) -> dict[str, object]:
     """Return values pushed, by task instance label (tasks that pushed nothing are absent)."""
     return result.report()["xcom"]
@@ -170,7 +177,7 @@ def test_output_key_on_a_task_without_multiple_outputs_fails_with_xcom_not_found
 
     result = run(dag)
     assert states(result) == {"produce": "success", "consume": "failed"}
-    assert "XComNotFound" in result.get("consume").error
+    assert "XComNotFound" in error_of(result, "consume")
     assert result.state is RunState.FAILED
 
 
@@ -328,7 +335,7 @@ def test_value_that_is_not_json_serialisable_fails_the_task_naming_it():
     result = run(dag)
     assert states(result) == {"returns_object": "failed", "pushes_set": "failed"}
     for task_id in ("returns_object", "pushes_set"):
-        error = result.get(task_id).error
+        error = error_of(result, task_id)
         assert task_id in error
         assert "JSON" in error
 
@@ -465,7 +472,7 @@ def test_undefined_template_variable_fails_the_task():
 
     result = run(dag)
     assert states(result) == {"bad": "failed"}
-    assert "no_such_name" in result.get("bad").error
+    assert "no_such_name" in error_of(result, "bad")
 
 
 def test_template_rendering_errors_are_retried():
@@ -556,7 +563,7 @@ def test_missing_template_file_fails_the_task():
 
     result = run(dag)
     assert states(result) == {"script": "failed"}
-    assert "no_such_script.sh" in result.get("script").error
+    assert "no_such_script.sh" in error_of(result, "script")
 
 
 # -- params and conf -----------------------------------------------------------------------------
@@ -635,7 +642,7 @@ def test_bash_non_zero_exit_fails_the_task():
 
     result = run(dag)
     assert states(result) == {"fail": "failed"}
-    assert "exit code 3" in result.get("fail").error
+    assert "exit code 3" in error_of(result, "fail")
     assert keys_pushed(result, "fail") == []
 
 
@@ -730,7 +737,7 @@ def test_bash_missing_cwd_fails_the_task(tmp_path: Path):
 
     result = run(dag)
     assert states(result) == {"nowhere": "failed"}
-    assert "absent" in result.get("nowhere").error
+    assert "absent" in error_of(result, "nowhere")
 
 
 # -- branching -----------------------------------------------------------------------------------
@@ -863,7 +870,7 @@ def test_branch_returning_an_unknown_task_id_fails():
 
     result = run(dag)
     assert states(result) == {"choose": "failed", "a": "upstream_failed"}
-    assert "nope" in result.get("choose").error
+    assert "nope" in error_of(result, "choose")
 
 
 # -- short circuit -------------------------------------------------------------------------------
@@ -1030,7 +1037,7 @@ def test_execution_timeout_is_a_retryable_failure():
     result = run(dag)
     assert states(result) == {"slow_once": "success", "always_slow": "failed"}
     assert result.get("slow_once").try_number == 2
-    assert "timeout" in result.get("always_slow").error.lower()
+    assert "timeout" in error_of(result, "always_slow").lower()
 
 
 def test_execution_timeout_calls_on_kill():
@@ -1431,7 +1438,7 @@ def test_upstream_returning_something_unmappable_fails_and_the_mapped_task_is_up
 
     result = run(dag)
     assert states(result) == {"make": "failed", "double": "upstream_failed"}
-    assert "mapped" in result.get("make").error
+    assert "mapped" in error_of(result, "make")
     assert result.state is RunState.FAILED
 
 
@@ -1830,5 +1837,5 @@ def test_task_bash_whose_function_returns_no_command_fails_naming_the_task(retur
 
     result = run(dag)
     assert states(result) == {"nothing": "failed"}
-    error = result.get("nothing").error
+    error = error_of(result, "nothing")
     assert "'nothing'" in error and "@task.bash" in error and "non-empty string" in error

@@ -10,7 +10,7 @@ import io
 import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
 import pytest
 
@@ -41,7 +41,16 @@ from dagflow.sensors.base import as_seconds, estimated_poke_count
 from dagflow.sensors.filesystem import path_has_file
 
 LOGICAL_DATE = datetime(2024, 1, 1, tzinfo=UTC)
-FAST = {"poke_interval": 0.05, "timeout": 10}
+
+
+class SensorTiming(TypedDict):
+    """Sensor keyword arguments that keep waits to a few tenths of a second."""
+
+    poke_interval: float
+    timeout: float
+
+
+FAST: SensorTiming = {"poke_interval": 0.05, "timeout": 10}
 
 
 def run(dag: DAG, **kwargs: Any) -> RunResult:
@@ -396,7 +405,9 @@ def test_task_sensor_decorator_pokes_the_function_with_sensor_arguments():
     assert states(result) == {"threshold": "success", "enough": "success", "report": "success"}
     assert result.xcom("report") == 20
     assert result.get("enough").try_number == 1
-    assert dag.get_task("enough").operator_name == "@task.sensor"
+    enough_task = dag.get_task("enough")
+    assert isinstance(enough_task, BaseSensorOperator)
+    assert enough_task.operator_name == "@task.sensor"
 
 
 def test_task_sensor_rejects_an_unknown_mode_at_definition():

@@ -49,6 +49,13 @@ def dag_row(database, dag_id: str) -> DagRow | None:
         return row
 
 
+def existing_dag_row(database, dag_id: str) -> DagRow:
+    """The stored row of a DAG the test expects the processor to have recorded."""
+    row = dag_row(database, dag_id)
+    assert row is not None, f"DAG {dag_id!r} is not stored"
+    return row
+
+
 def import_errors(database) -> list[ImportErrorRow]:
     with database.session() as session:
         return list(session.scalars(select(ImportErrorRow)))
@@ -86,7 +93,7 @@ def test_a_dag_asking_not_to_be_paused_upon_creation_starts_unpaused(store_dags)
         "daily.py", DAILY.replace("catchup=False,", "catchup=False, is_paused_upon_creation=False,")
     )
 
-    assert dag_row(store_dags.database, "daily").is_paused is False
+    assert existing_dag_row(store_dags.database, "daily").is_paused is False
 
 
 def test_with_paused_at_creation_off_new_dags_start_unpaused_unless_they_ask_otherwise(database, dags_folder):
@@ -103,8 +110,8 @@ def test_with_paused_at_creation_off_new_dags_start_unpaused_unless_they_ask_oth
 
     DagFileProcessor(settings, db=database).scan()
 
-    assert dag_row(database, "daily").is_paused is False
-    assert dag_row(database, "other").is_paused is True
+    assert existing_dag_row(database, "daily").is_paused is False
+    assert existing_dag_row(database, "other").is_paused is True
 
 
 def test_the_dags_are_paused_at_creation_setting_reaches_the_processor(
@@ -117,17 +124,17 @@ def test_the_dags_are_paused_at_creation_setting_reaches_the_processor(
     result = cli_runner.invoke(cli, ["dags", "reserialize"], catch_exceptions=False)
 
     assert result.exit_code == 0, result.stderr
-    assert dag_row(database, "daily").is_paused is False
+    assert existing_dag_row(database, "daily").is_paused is False
 
 
 def test_a_changed_file_updates_the_stored_dag(store_dags):
     store_dags.write("daily.py", DAILY)
-    before = dag_row(store_dags.database, "daily")
+    before = existing_dag_row(store_dags.database, "daily")
 
     store_dags.write("daily.py", DAILY.replace("0 6 * * *", "0 7 * * *"), scan=False)
     changed = store_dags.scan()
 
-    after = dag_row(store_dags.database, "daily")
+    after = existing_dag_row(store_dags.database, "daily")
     assert changed == ["daily"]
     assert after.schedule == "0 7 * * *"
     assert after.source_hash != before.source_hash
@@ -141,19 +148,19 @@ def test_a_change_keeps_the_paused_flag_a_user_set(store_dags):
 
     store_dags.write("daily.py", DAILY.replace("0 6 * * *", "0 7 * * *"))
 
-    assert dag_row(store_dags.database, "daily").is_paused is False
+    assert existing_dag_row(store_dags.database, "daily").is_paused is False
 
 
 def test_a_file_touched_without_change_is_not_rewritten(store_dags):
     path = store_dags.write("daily.py", DAILY)
-    before = dag_row(store_dags.database, "daily")
+    before = existing_dag_row(store_dags.database, "daily")
     with store_dags.database.session() as session:
         code_before = session.get(DagCodeRow, str(path)).updated_at
 
     store_dags.write("daily.py", DAILY, scan=False)  # same text, newer mtime
     changed = store_dags.scan()
 
-    after = dag_row(store_dags.database, "daily")
+    after = existing_dag_row(store_dags.database, "daily")
     assert changed == []
     assert (after.source_hash, after.serialized) == (before.source_hash, before.serialized)
     with store_dags.database.session() as session:
@@ -169,7 +176,7 @@ def test_a_restarted_processor_finds_nothing_changed(store_dags):
 
 def test_a_file_edited_into_a_syntax_error_keeps_its_last_good_dag_and_records_the_error(store_dags):
     path = store_dags.write("daily.py", DAILY)
-    good = dag_row(store_dags.database, "daily")
+    good = existing_dag_row(store_dags.database, "daily")
 
     store_dags.write("daily.py", SYNTAX_ERROR)
 
@@ -177,7 +184,7 @@ def test_a_file_edited_into_a_syntax_error_keeps_its_last_good_dag_and_records_t
     assert (error.filename, error.line) == (str(path), 3)
     assert "SyntaxError" in error.message
     assert error.traceback
-    kept = dag_row(store_dags.database, "daily")
+    kept = existing_dag_row(store_dags.database, "daily")
     assert (kept.is_active, kept.source_hash, kept.schedule) == (True, good.source_hash, "0 6 * * *")
     assert "daily" in active_dag_ids(store_dags.database)
 
@@ -189,7 +196,7 @@ def test_fixing_the_file_removes_its_import_error(store_dags):
     store_dags.write("daily.py", DAILY.replace("0 6 * * *", "0 8 * * *"))
 
     assert import_errors(store_dags.database) == []
-    assert dag_row(store_dags.database, "daily").schedule == "0 8 * * *"
+    assert existing_dag_row(store_dags.database, "daily").schedule == "0 8 * * *"
 
 
 def test_a_file_that_never_loaded_records_only_its_import_error(store_dags):
@@ -208,7 +215,7 @@ def test_a_deleted_file_deactivates_its_dags_and_forgets_its_import_error(store_
     changed = store_dags.scan()
 
     assert changed == ["daily"]
-    assert dag_row(store_dags.database, "daily").is_active is False
+    assert existing_dag_row(store_dags.database, "daily").is_active is False
     assert active_dag_ids(store_dags.database) == set()
     assert import_errors(store_dags.database) == []
 
@@ -231,7 +238,7 @@ def test_a_dag_moved_to_another_file_stays_active_with_its_new_location(store_da
     old.unlink()
     new = store_dags.write("new.py", DAILY)
 
-    row = dag_row(store_dags.database, "daily")
+    row = existing_dag_row(store_dags.database, "daily")
     assert (row.is_active, row.fileloc) == (True, str(new))
 
 
@@ -250,7 +257,7 @@ def test_the_stored_dag_reads_back_as_the_dag_the_file_defines(store_dags):
     path = store_dags.write("daily.py", DAILY)
     dag = DagBag(path).get_dag("daily")
 
-    serialized = dag_row(store_dags.database, "daily").serialized
+    serialized = existing_dag_row(store_dags.database, "daily").serialized
     stored = StoredDag.from_json(serialized)
 
     assert stored.spec == dag.spec()

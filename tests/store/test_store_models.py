@@ -112,6 +112,13 @@ def sqlite_database(database):
     return database
 
 
+def database_file(database) -> str:
+    """The file of a SQLite database, for a second, plain sqlite3 connection to open."""
+    path = make_url(database.url).database
+    assert path is not None, f"{database.url} names no file"
+    return path
+
+
 def test_sqlite_runs_in_wal_mode_with_a_busy_timeout_and_foreign_keys(sqlite_database):
     with sqlite_database.transaction() as connection:
         pragma = connection.exec_driver_sql
@@ -122,7 +129,7 @@ def test_sqlite_runs_in_wal_mode_with_a_busy_timeout_and_foreign_keys(sqlite_dat
 
 def test_a_sqlite_write_session_holds_the_write_lock_from_its_first_statement(sqlite_database):
     """Even when it starts by reading, so it can never fail half-way on upgrading its lock."""
-    path = make_url(sqlite_database.url).database
+    path = database_file(sqlite_database)
     other = sqlite3.connect(path, timeout=0, isolation_level=None)
     try:
         with sqlite_database.session(write=True) as session:
@@ -136,7 +143,7 @@ def test_a_sqlite_write_session_holds_the_write_lock_from_its_first_statement(sq
 
 
 def test_a_sqlite_write_transaction_holds_the_write_lock(sqlite_database):
-    path = make_url(sqlite_database.url).database
+    path = database_file(sqlite_database)
     other = sqlite3.connect(path, timeout=0, isolation_level=None)
     try:
         with sqlite_database.transaction(write=True) as connection:
@@ -148,7 +155,7 @@ def test_a_sqlite_write_transaction_holds_the_write_lock(sqlite_database):
 
 
 def test_a_sqlite_read_session_does_not_take_the_write_lock(sqlite_database):
-    path = make_url(sqlite_database.url).database
+    path = database_file(sqlite_database)
     other = sqlite3.connect(path, timeout=0, isolation_level=None)
     try:
         with sqlite_database.session() as session:

@@ -43,7 +43,9 @@ def session_cookie(response) -> str:
 def test_by_default_the_session_cookie_is_secure_http_only_and_same_site_lax(secure_app):
     client = secure_app.test_client()
     page = client.get("/login", base_url="https://localhost")
-    token = re.search(r'name="csrf_token" value="([^"]+)"', page.get_data(as_text=True)).group(1)
+    found = re.search(r'name="csrf_token" value="([^"]+)"', page.get_data(as_text=True))
+    assert found is not None, "the login form holds a CSRF token"
+    token = found.group(1)
     form = {"username": "viewer", "password": PASSWORD, "csrf_token": token}
     headers = {"Referer": "https://localhost/login"}  # over HTTPS, the CSRF check also wants the same origin
     logged_in = client.post("/login", base_url="https://localhost", data=form, headers=headers)
