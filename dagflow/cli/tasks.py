@@ -109,7 +109,7 @@ def _no_task_instance(key: TIKey) -> str:
 @click.option("--map-index", type=int, default=-1)
 def tasks_state(dag_id: str, task_id: str, run_id: str, map_index: int) -> None:
     """Print the state of one task instance."""
-    from dagflow.store.ti_reads import get_task_instance
+    from dagflow.store.reads import get_task_instance
 
     key = TIKey(dag_id, run_id, task_id, map_index)
     with open_database().session() as session:
@@ -187,7 +187,7 @@ def tasks_logs(
 ) -> None:
     """Print the log of one try of a task instance."""
     from dagflow.runtime.tasklog import attempt_log_path
-    from dagflow.store.ti_reads import get_task_instance, try_log_path
+    from dagflow.store.reads import get_task_instance, try_log_path
 
     settings = load_settings()
     database = open_database(settings)
@@ -224,7 +224,7 @@ def _print_log(path: Path, follow: bool, database: Database, key: TIKey, number:
 
 
 def _still_running(database: Database, key: TIKey, number: int) -> bool:
-    from dagflow.store.ti_reads import get_task_instance
+    from dagflow.store.reads import get_task_instance
 
     with database.session() as session:
         row = get_task_instance(session, key=key)
