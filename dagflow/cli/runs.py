@@ -42,8 +42,8 @@ def runs_list(dag_id: str | None, state: str | None, limit: int, as_json: bool) 
 def runs_show(dag_id: str, run_id: str, as_json: bool) -> None:
     """A run's state and, per task instance, its state, try number and times."""
     from dagflow import actions
-    from dagflow.store.rows import run_json, ti_json
     from dagflow.store.reads import run_task_instances
+    from dagflow.store.rows import run_json, ti_json
 
     with open_database().session() as session:
         try:
