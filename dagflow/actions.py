@@ -35,31 +35,6 @@ class RunExists(DagflowError):
     """A run with that id or logical date exists already."""
 
 
-def audit(
-    session: Session,
-    event: str,
-    *,
-    owner: str | None = None,
-    dag_id: str | None = None,
-    run_id: str | None = None,
-    task_id: str | None = None,
-    map_index: int | None = None,
-    extra: dict[str, Any] | None = None,
-) -> None:
-    """Record who did what in the event log, in the caller's transaction."""
-    record_event(
-        session,
-        event=event,
-        when=utcnow(),
-        owner=owner,
-        dag_id=dag_id,
-        run_id=run_id,
-        task_id=task_id,
-        map_index=map_index,
-        extra=extra,
-    )
-
-
 def stored_dag(session: Session, dag_id: str) -> StoredDag:
     """The stored DAG, or DagNotFound naming it."""
     row = dag_store.get_dag_row(session, dag_id)
@@ -126,14 +101,14 @@ def trigger_dag(
         triggered_by=owner,
     )
     wake_after_commit(session)
-    audit(session, "trigger", owner=owner, dag_id=dag_id, run_id=run_id, extra={"conf": conf})
+    record_event(session, event="trigger", owner=owner, dag_id=dag_id, run_id=run_id, extra={"conf": conf})
     return run
 
 
 def set_paused(session: Session, dag_id: str, paused: bool, *, owner: str | None = None) -> None:
     if not dag_store.set_paused(session, dag_id, paused):
         raise DagNotFound(f"DAG {dag_id!r} not found")
-    audit(session, "pause" if paused else "unpause", owner=owner, dag_id=dag_id)
+    record_event(session, event="pause" if paused else "unpause", owner=owner, dag_id=dag_id)
 
 
 def get_run(session: Session, dag_id: str, run_id: str) -> DagRunRow:
@@ -197,9 +172,9 @@ def clear_task_instances(
     retries = {task_id: task.retries for task_id, task in stored.spec.tasks.items()}
     ti_changes.clear(session, rows=rows, retries=retries, now=now)
     run_store.requeue_finished(session, run=run, now=now)
-    audit(
+    record_event(
         session,
-        "clear",
+        event="clear",
         owner=owner,
         dag_id=dag_id,
         run_id=run_id,
@@ -235,9 +210,9 @@ def set_task_instance_state(
             f"run {run_id!r} of DAG {dag_id!r} has no task instance {task_id!r} (map index {map_index})"
         )
     run_store.reopen_finished(session, run=run, now=now)
-    audit(
+    record_event(
         session,
-        f"mark_{state.value}",
+        event=f"mark_{state.value}",
         owner=owner,
         dag_id=dag_id,
         run_id=run_id,
@@ -257,7 +232,7 @@ def set_run_state(
     run = get_run(session, dag_id, run_id)
     ti_changes.finish_unfinished(session, run=RunKey(dag_id, run_id), state=TaskState(state.value), now=now)
     run_store.finish_run(session, run=run, state=state, now=now)
-    audit(session, f"mark_run_{state.value}", owner=owner, dag_id=dag_id, run_id=run_id)
+    record_event(session, event=f"mark_run_{state.value}", owner=owner, dag_id=dag_id, run_id=run_id)
     return run
 
 
@@ -265,7 +240,7 @@ def delete_run(session: Session, dag_id: str, run_id: str, *, owner: str | None 
     """Delete a run with its task instances, tries and XComs."""
     run = get_run(session, dag_id, run_id)
     run_store.delete_run(session, run=run)
-    audit(session, "delete_run", owner=owner, dag_id=dag_id, run_id=run_id)
+    record_event(session, event="delete_run", owner=owner, dag_id=dag_id, run_id=run_id)
 
 
 def backfill(
@@ -297,9 +272,9 @@ def backfill(
         max_active_runs=max_active_runs,
         now=utcnow(),
     )
-    audit(
+    record_event(
         session,
-        "backfill",
+        event="backfill",
         owner=owner,
         dag_id=dag_id,
         extra={"start": start.isoformat(), "end": end.isoformat(), "runs": [r.run_id for r in created]},
@@ -335,7 +310,7 @@ def set_pool(
     if slots < 0:
         raise DagflowError(f"pool {name!r}: slots must be 0 or more, got {slots}")
     pool = pool_store.set_pool(session, name=name, slots=slots, description=description)
-    audit(session, "set_pool", owner=owner, extra={"pool": name, "slots": slots})
+    record_event(session, event="set_pool", owner=owner, extra={"pool": name, "slots": slots})
     return pool
 
 
@@ -344,4 +319,4 @@ def delete_pool(session: Session, name: str, *, owner: str | None = None) -> Non
         raise DagflowError("the default pool cannot be deleted (set its slots instead)")
     if not pool_store.delete_pool(session, name=name):
         raise DagflowError(f"no pool named {name!r}")
-    audit(session, "delete_pool", owner=owner, extra={"pool": name})
+    record_event(session, event="delete_pool", owner=owner, extra={"pool": name})

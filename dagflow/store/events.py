@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from dagflow.core.clock import utcnow
 from dagflow.store.models import EventLogRow
 
 
@@ -14,7 +15,7 @@ def record_event(
     session: Session,
     *,
     event: str,
-    when: datetime,
+    when: datetime | None = None,
     owner: str | None = None,
     dag_id: str | None = None,
     run_id: str | None = None,
@@ -22,10 +23,10 @@ def record_event(
     map_index: int | None = None,
     extra: dict[str, Any] | None = None,
 ) -> None:
-    """Add an audit line; it is written with the caller's transaction, or not at all."""
+    """Record who did what (at ``when``, default now), in the caller's transaction or not at all."""
     session.add(
         EventLogRow(
-            dttm=when,
+            dttm=when or utcnow(),
             event=event,
             owner=owner,
             dag_id=dag_id,

@@ -11,6 +11,7 @@ from dagflow.core.clock import utcnow
 from dagflow.core.states import RunState
 from dagflow.exceptions import DagflowError
 from dagflow.store import reads
+from dagflow.store.events import record_event
 from dagflow.store.users import ROLES, create_user, generate_password
 from webui.auth import current_user, requires
 from webui.db import read_session, write_session
@@ -88,8 +89,11 @@ def add_user() -> Any:
     try:
         with write_session() as session:
             create_user(session, username, password, role, now=utcnow())
-            actions.audit(
-                session, "create_user", owner=current_user.username, extra={"user": username, "role": role}
+            record_event(
+                session,
+                event="create_user",
+                owner=current_user.username,
+                extra={"user": username, "role": role},
             )
     except DagflowError as exc:
         flash(f"User not created: {exc}", "error")
