@@ -68,7 +68,7 @@ class Deployment:
     def drive(self, scheduler: Scheduler, until: Callable[[], bool] | None = None) -> None:
         """Run scheduler passes until ``until()`` holds (default: nothing left to do), noting after
         each pass the state of every task instance in :attr:`seen`."""
-        done = until or (lambda: not self.active_runs() and not scheduler.executor.outstanding())
+        done = until or (lambda: not self.active_runs() and not scheduler.state.in_flight)
         deadline = time.monotonic() + DEADLINE
         while True:
             scheduler.run_once()
