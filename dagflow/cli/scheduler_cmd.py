@@ -10,8 +10,10 @@ from pathlib import Path
 import click
 from sqlalchemy import func, select
 
-from dagflow.cli.common import load_settings, open_database
+from dagflow.cli.common import fail, load_settings, open_database
 from dagflow.config import Settings
+from dagflow.exceptions import DagflowError
+from dagflow.executors import executor_name
 
 
 def _logging(verbose: bool) -> None:
@@ -25,45 +27,42 @@ def _logging(verbose: bool) -> None:
 
 
 def run_scheduler(*, migrate: bool, workers: int | None, until_idle: bool, num_passes: int | None) -> None:
-    from dagflow.executors.local import LocalExecutor
-    from dagflow.executors.worker import WorkerSettings
+    from dagflow.executors import make_executor
     from dagflow.scheduler.job import Scheduler
 
     settings = load_settings()
+    check_executor(settings)
     database = open_database(settings, migrate=migrate)
-    worker_settings = WorkerSettings(
-        database_url=settings.database_url,
-        log_folder=str(settings.log_folder),
-        heartbeat_interval=settings.getfloat("scheduler", "heartbeat_sec") * 2,
-        import_timeout=settings.getfloat("core", "dagbag_import_timeout"),
-    )
-    memory = settings.get("worker", "max_memory_mb")
-    executor = LocalExecutor(
-        worker_settings,
-        workers=workers or settings.getint("worker", "processes") or None,
-        memory_limit_mb=float(memory) if memory else None,
-        timeout_grace=settings.getfloat("worker", "timeout_grace"),
-    )
+    executor = make_executor(settings, workers=workers)
     scheduler = Scheduler(settings, executor, db=database)
     click.echo(
         f"dagflow scheduler: DAGs from {settings.dags_folder}, "
-        f"store {database.engine.url.render_as_string()}, {executor.size} worker process(es)",
+        f"store {database.engine.url.render_as_string()}, {executor_name(settings)} executor "
+        f"({executor.slots} slot(s))",
         err=True,
     )
     scheduler.run(max_passes=num_passes, until_idle=until_idle)
+
+
+def check_executor(settings: Settings) -> None:
+    """Exit with the one-line reason if ``[core] executor`` names no executor (before starting anything)."""
+    try:
+        executor_name(settings)
+    except DagflowError as exc:
+        fail(str(exc))
 
 
 @click.command("scheduler")
 @click.option(
     "--workers",
     type=click.IntRange(min=1),
-    help="Worker processes (default: [worker] processes, or one per core).",
+    help="Worker processes of the local executor (default: [worker] processes, or one per core).",
 )
 @click.option("--exit-when-idle", is_flag=True, help="Stop once no run is queued or running.")
 @click.option("--num-passes", type=click.IntRange(min=1), hidden=True)
 @click.option("--verbose", "-v", is_flag=True)
 def scheduler(workers: int | None, exit_when_idle: bool, num_passes: int | None, verbose: bool) -> None:
-    """Run the scheduler daemon with its local worker pool (stop with SIGTERM or Ctrl-C)."""
+    """Run the scheduler daemon with its executor, [core] executor (stop with SIGTERM or Ctrl-C)."""
     _logging(verbose)
     run_scheduler(migrate=False, workers=workers, until_idle=exit_when_idle, num_passes=num_passes)
 
@@ -125,6 +124,7 @@ def standalone(workers: int | None, verbose: bool) -> None:
 
     _logging(verbose)
     settings = load_settings()
+    check_executor(settings)
     open_database(settings, migrate=True)
     _standalone_admin(settings)
     web = multiprocessing.get_context("spawn").Process(

@@ -1,5 +1,70 @@
-"""Executors: where task instances run. One small interface; the local worker pool is the default."""
+"""Executors: where task instances run, behind one small interface (:mod:`dagflow.executors.base`).
 
-from dagflow.executors.base import Executor, ExecutorEvent, Workload
+Chosen by name with ``[core] executor``: ``local`` (worker processes on this machine, the default)
+or ``inline`` (in the scheduler's own process, for tests and debugging). Another backend adds its
+factory to :data:`EXECUTORS`.
+"""
 
-__all__ = ["Executor", "ExecutorEvent", "Workload"]
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from dagflow.config import Settings
+from dagflow.exceptions import DagflowConfigError
+from dagflow.executors.base import EventKind, Executor, ExecutorEvent, Workload
+
+#: Builds an executor from the settings and the number of workers asked for on the command line.
+ExecutorFactory = Callable[[Settings, "int | None"], Executor]
+
+
+def _local(settings: Settings, workers: int | None) -> Executor:
+    from dagflow.executors.local import LocalExecutor
+    from dagflow.executors.worker import WorkerSettings
+
+    memory = settings.get("worker", "max_memory_mb")
+    return LocalExecutor(
+        WorkerSettings.from_settings(settings),
+        workers=workers or settings.getint("worker", "processes") or None,
+        memory_limit_mb=float(memory) if memory else None,
+        timeout_grace=settings.getfloat("worker", "timeout_grace"),
+    )
+
+
+def _inline(settings: Settings, workers: int | None) -> Executor:
+    from dagflow.executors.inline import InlineExecutor
+    from dagflow.executors.worker import WorkerSettings
+
+    return InlineExecutor(WorkerSettings.from_settings(settings))
+
+
+#: The executors ``[core] executor`` can name.
+EXECUTORS: dict[str, ExecutorFactory] = {"inline": _inline, "local": _local}
+
+
+def executor_name(settings: Settings) -> str:
+    """The executor ``[core] executor`` names; ``DagflowConfigError`` (one line) if dagflow has none by
+    that name. Checking it costs nothing, so commands check it before they start anything."""
+    name = str(settings.get("core", "executor") or "local").strip().lower()
+    if name not in EXECUTORS:
+        known = ", ".join(sorted(EXECUTORS))
+        raise DagflowConfigError(
+            f"[core] executor = {name!r} is not an executor dagflow knows; use one of: {known}"
+        )
+    return name
+
+
+def make_executor(settings: Settings, *, workers: int | None = None) -> Executor:
+    """The executor ``[core] executor`` names, ready to take work (``workers``: the local pool's size,
+    overriding ``[worker] processes``)."""
+    return EXECUTORS[executor_name(settings)](settings, workers)
+
+
+__all__ = [
+    "EXECUTORS",
+    "EventKind",
+    "Executor",
+    "ExecutorEvent",
+    "Workload",
+    "executor_name",
+    "make_executor",
+]

@@ -30,10 +30,13 @@ import signal
 import threading
 import time
 from collections import deque
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
-from dagflow.executors.base import Executor, ExecutorEvent, Workload
+from dagflow.core.keys import TIKey
+from dagflow.core.states import TaskState
+from dagflow.executors.base import EventKind, Executor, ExecutorEvent, Waitable, Workload
 from dagflow.executors.worker import Worker, WorkerSettings
 
 _CONTEXT = multiprocessing.get_context("spawn")
@@ -53,13 +56,13 @@ def _worker_main(settings: WorkerSettings, inbox: Any, events: Any, parent_pid: 
         except (EOFError, OSError):  # the scheduler is gone: its workload is not ours to start
             break
         try:
-            state, detail = worker.run(
-                workload, before_record=functools.partial(_report_ending, events, workload)
-            )
+            event = worker.run(workload, before_record=functools.partial(_report_ending, events, workload))
         except Exception as exc:  # the worker survives anything a workload does in Python
-            state, detail = "failed", f"{type(exc).__name__}: {exc}"
+            event = ExecutorEvent(
+                EventKind.FINISHED, workload, TaskState.FAILED, f"{type(exc).__name__}: {exc}"
+            )
         with contextlib.suppress(OSError):
-            events.send(("finished", workload, state, detail))
+            events.send(("finished", event))
 
 
 def _report_ending(events: Any, workload: Workload) -> None:
@@ -85,11 +88,13 @@ class _Slot:
     retired: bool = False
     #: Its report pipe reached its end (the worker is gone): the feeder stops watching it.
     eof: bool = False
-    extra: dict[str, Any] = field(default_factory=dict)
+    #: Why it was killed here, if it was (reported with what it held).
+    kill_reason: str = ""
 
 
 class LocalExecutor(Executor):
-    """Runs workloads in ``workers`` local processes (see the module docstring)."""
+    """Runs workloads in ``workers`` local processes (see the module docstring); the processes
+    start when it is constructed."""
 
     def __init__(
         self,
@@ -100,25 +105,18 @@ class LocalExecutor(Executor):
         memory_limit_mb: float | None = None,
     ):
         self.settings = settings
-        self.size = workers or os.cpu_count() or 1
+        self.slots = workers or os.cpu_count() or 1
         self.timeout_grace = timeout_grace
         self.memory_limit_mb = memory_limit_mb
-        self._slots: list[_Slot] = []
-        self._outstanding: dict[str, Workload] = {}
         self._pending: deque[Workload] = deque()
         self._pending_events: list[ExecutorEvent] = []
-        self._ending = False
-        #: Guards everything above: the scheduler's thread and the feeder thread both use it.
+        self._closing = False
+        #: Guards everything above and the slots: the scheduler's thread and the feeder thread use it.
         self._lock = threading.RLock()
-        self._feeder: threading.Thread | None = None
         self._wake_reader, self._wake_sender = _CONTEXT.Pipe(duplex=False)
         self._woken = False
-
-    # -- lifecycle -------------------------------------------------------------------------------
-
-    def start(self) -> None:
         with self._lock:
-            self._slots = [self._spawn() for _ in range(self.size)]
+            self._slots = [self._spawn() for _ in range(self.slots)]
         self._feeder = threading.Thread(target=self._feed, name="dagflow-executor-feeder", daemon=True)
         self._feeder.start()
 
@@ -136,55 +134,15 @@ class LocalExecutor(Executor):
         inbox.close()
         return _Slot(process=process, events=receiver, inbox=feeder, pid=process.pid or 0)
 
-    def end(self, timeout: float = 10.0) -> list[Workload]:
-        with self._lock:
-            self._ending = True
-            for slot in self._slots:
-                with contextlib.suppress(OSError):
-                    slot.inbox.send(None)
-                if slot.workload is not None and slot.process.is_alive():
-                    with contextlib.suppress(ProcessLookupError):
-                        os.kill(slot.pid, signal.SIGTERM)
-        if self._feeder is not None:
-            self._feeder.join(5)
-        deadline = time.monotonic() + timeout
-        for slot in self._slots:
-            slot.process.join(max(0.0, deadline - time.monotonic()))
-            if slot.process.is_alive():
-                slot.process.kill()
-                slot.process.join(1)
-        self._collect_all()
-        unfinished = list(self._outstanding.values())
-        self._outstanding.clear()
-        self._pending.clear()
-        return unfinished
+    # -- the interface -----------------------------------------------------------------------------
 
-    # -- work --------------------------------------------------------------------------------------
-
-    def submit(self, workloads: list[Workload]) -> None:
+    def submit(self, workloads: Sequence[Workload]) -> None:
         with self._lock:
             for workload in workloads:
-                self._outstanding[workload.token] = workload
                 self._pending.append(workload)
             self._dispatch()
 
-    def outstanding(self) -> int:
-        with self._lock:
-            return len(self._outstanding)
-
-    def outstanding_tokens(self) -> set[str]:
-        with self._lock:
-            return set(self._outstanding)
-
-    def busy(self) -> int:
-        with self._lock:
-            return sum(1 for slot in self._slots if slot.workload is not None)
-
-    def waitables(self) -> list[Any]:
-        with self._lock:
-            return [self._wake_reader] + [slot.process.sentinel for slot in self._slots]
-
-    def poll(self) -> list[ExecutorEvent]:
+    def events(self) -> list[ExecutorEvent]:
         with self._lock:
             self._woken = False
             while self._wake_reader.poll():
@@ -196,14 +154,53 @@ class LocalExecutor(Executor):
             events, self._pending_events = self._pending_events, []
         return events
 
-    def kill(self, token: str, reason: str) -> bool:
+    def wait(self, timeout: float, also: Sequence[Waitable] = ()) -> None:
+        with self._lock:
+            if self._pending_events:
+                return
+            watched: list[Any] = [self._wake_reader, *(slot.process.sentinel for slot in self._slots)]
+        watched.extend(also)
+        multiprocessing.connection.wait(watched, timeout=max(0.0, timeout))
+
+    def kill(self, key: TIKey, reason: str) -> bool:
         with self._lock:
             for slot in self._slots:
                 self._collect(slot)  # its worker may have moved on to the next workload meanwhile
-                if slot.workload is not None and slot.workload.token == token:
+                if slot.workload is not None and slot.workload.key == key:
                     self._kill_slot(slot, reason)
                     return True
         return False
+
+    def close(self, timeout: float = 10.0) -> list[Workload]:
+        """Stop the workers: each stops its attempt in hand, records it and exits; one that does not
+        exit within ``timeout`` is killed (its attempt is reported lost). Returns the workloads that
+        never started: those still pending, and those handed to a worker while it recorded an outcome."""
+        with self._lock:
+            self._closing = True
+            for slot in self._slots:
+                with contextlib.suppress(OSError):
+                    slot.inbox.send(None)
+                if slot.workload is not None and slot.process.is_alive():
+                    with contextlib.suppress(ProcessLookupError):
+                        os.kill(slot.pid, signal.SIGTERM)
+        self._feeder.join(5)
+        deadline = time.monotonic() + timeout
+        for slot in self._slots:
+            slot.process.join(max(0.0, deadline - time.monotonic()))
+            if slot.process.is_alive():
+                slot.kill_reason = "killed: the worker did not stop when the scheduler shut down"
+                slot.process.kill()
+                slot.process.join(1)
+        with self._lock:
+            self._collect_all()
+            unfinished = list(self._pending)
+            self._pending.clear()
+            for slot in self._slots:
+                if slot.next is not None:
+                    unfinished.append(slot.next)
+                    slot.next = None
+            self._replace_dead()
+        return unfinished
 
     # -- internals --------------------------------------------------------------------------------
 
@@ -211,7 +208,7 @@ class LocalExecutor(Executor):
         """The feeder thread: collect reports as they arrive, refill free workers, wake the scheduler."""
         while True:
             with self._lock:
-                if self._ending:
+                if self._closing:
                     return
                 watched = [slot.events for slot in self._slots if not slot.eof]
             try:
@@ -221,7 +218,7 @@ class LocalExecutor(Executor):
             if not ready:
                 continue
             with self._lock:
-                if self._ending:
+                if self._closing:
                     return
                 reported = len(self._pending_events)
                 self._collect_all()
@@ -243,7 +240,7 @@ class LocalExecutor(Executor):
     def _hand(self, slot: _Slot) -> None:
         # (a worker that died is not asked: what is handed to it is reported lost with it, and handed
         # out again)
-        if not self._pending or self._ending or slot.retired:
+        if not self._pending or self._closing or slot.retired:
             return
         try:
             slot.inbox.send(self._pending[0])
@@ -266,16 +263,13 @@ class LocalExecutor(Executor):
             slot.eof = True
 
     def _handle(self, slot: _Slot, message: tuple[Any, ...]) -> None:
-        kind, workload = message[0], message[1]
-        if kind == "ending":
+        if message[0] == "ending":
             slot.ending = True
-        elif kind == "finished":  # it starts the workload handed to it meanwhile, if any, at once
-            slot.workload, slot.next, slot.ending = slot.next, None, False
-            slot.started = time.monotonic() if slot.workload is not None else 0.0
-            self._outstanding.pop(workload.token, None)
-            state, detail = message[2], message[3]
-            kind = "rejected" if state == "rejected" else "finished"
-            self._pending_events.append(ExecutorEvent(kind, workload, state=state, detail=detail))
+            return
+        event: ExecutorEvent = message[1]  # it starts the workload handed to it meanwhile, if any, at once
+        slot.workload, slot.next, slot.ending = slot.next, None, False
+        slot.started = time.monotonic() if slot.workload is not None else 0.0
+        self._pending_events.append(event)
 
     def _enforce_limits(self) -> None:
         now = time.monotonic()
@@ -298,25 +292,26 @@ class LocalExecutor(Executor):
                 )
 
     def _kill_slot(self, slot: _Slot, reason: str) -> None:
-        slot.extra["kill_reason"] = reason
+        slot.kill_reason = reason
         with contextlib.suppress(ProcessLookupError):
             os.kill(slot.pid, signal.SIGKILL)
         slot.process.join(5)
 
     def _replace_dead(self) -> None:
+        """Report what a dead worker held as lost, and start another in its place (unless closing)."""
         for index, slot in enumerate(self._slots):
             if slot.process.is_alive() or slot.retired:
                 continue
             self._collect(slot)
-            reason = slot.extra.get("kill_reason") or _exit_reason(slot.process.exitcode)
+            reason = slot.kill_reason or _exit_reason(slot.process.exitcode)
             for workload, started in ((slot.workload, bool(slot.started)), (slot.next, False)):
                 if workload is not None:
-                    self._outstanding.pop(workload.token, None)
-                    extra = {"started": started}
-                    self._pending_events.append(ExecutorEvent("lost", workload, detail=reason, extra=extra))
+                    self._pending_events.append(
+                        ExecutorEvent(EventKind.LOST, workload, detail=reason, started=started)
+                    )
             slot.events.close()
             slot.inbox.close()
-            if self._ending:
+            if self._closing:
                 slot.retired = True
             else:
                 self._slots[index] = self._spawn()

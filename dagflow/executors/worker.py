@@ -21,13 +21,14 @@ from typing import Any
 
 from sqlalchemy import Connection, select, update
 
+from dagflow.config import Settings
 from dagflow.context import DagRunInfo
 from dagflow.core.clock import utcnow
 from dagflow.core.retries import next_retry_for, should_retry
 from dagflow.core.states import TaskState
 from dagflow.dagbag import DagBag
 from dagflow.exceptions import DagflowError, TaskTerminated
-from dagflow.executors.base import Workload
+from dagflow.executors.base import EventKind, ExecutorEvent, Workload
 from dagflow.models.dag import DAG
 from dagflow.runtime.tasklog import TaskLog, attempt_log_path
 from dagflow.runtime.taskrunner import Attempt, AttemptOutcome, run_attempt
@@ -48,6 +49,16 @@ class WorkerSettings:
     heartbeat_interval: float = 2.0
     import_timeout: float = 30.0
 
+    @classmethod
+    def from_settings(cls, settings: Settings) -> WorkerSettings:
+        """A worker beats twice per scheduler heartbeat interval (``[scheduler] heartbeat_sec``)."""
+        return cls(
+            database_url=settings.database_url,
+            log_folder=str(settings.log_folder),
+            heartbeat_interval=settings.getfloat("scheduler", "heartbeat_sec") * 2,
+            import_timeout=settings.getfloat("core", "dagbag_import_timeout"),
+        )
+
 
 class _Heartbeat(threading.Thread):
     """Beats for the attempt in hand every ``interval``; stops the attempt if it stops being ours."""
@@ -57,15 +68,14 @@ class _Heartbeat(threading.Thread):
         self.worker = worker
         self.lock = threading.Lock()
         self.current: tuple[TIKey, str] | None = None
-        self.wake = threading.Event()
+        self.stopped = threading.Event()
 
     def watch(self, key: TIKey | None, token: str = "") -> None:
         with self.lock:
             self.current = (key, token) if key is not None else None
 
     def run(self) -> None:
-        while True:
-            self.wake.wait(self.worker.settings.heartbeat_interval)
+        while not self.stopped.wait(self.worker.settings.heartbeat_interval):
             with self.lock:
                 current = self.current
             if current is None:
@@ -108,6 +118,15 @@ class Worker:
         self._stop_raised = False
         self._interrupt_reason = ""
         self._connection: Connection | None = None
+        self._signals = False
+
+    def close(self) -> None:
+        """Stop heartbeating and let go of the store (for a worker that lives in another's process)."""
+        self._heartbeat.stopped.set()
+        if self._connection is not None:
+            self._connection.close()
+            self._connection = None
+        self.db.dispose()
 
     # -- stopping an attempt ------------------------------------------------------------------
 
@@ -116,6 +135,7 @@ class Worker:
         signal.signal(signal.SIGTERM, self._on_sigterm)
         signal.signal(signal.SIGINT, self._on_sigterm)
         signal.signal(signal.SIGUSR1, self._on_interrupt)
+        self._signals = True
 
     def _on_sigterm(self, signum: int, frame: Any) -> None:
         self.stopping = True
@@ -131,8 +151,11 @@ class Worker:
             raise TaskTerminated(reason)
 
     def interrupt(self, reason: str) -> None:
+        """Stop the running attempt from the heartbeat thread. Without this worker's own signal
+        handlers (it runs inside the scheduler) the attempt runs on: its outcome is discarded then."""
         self._interrupt_reason = reason
-        os.kill(os.getpid(), signal.SIGUSR1)
+        if self._signals:
+            os.kill(os.getpid(), signal.SIGUSR1)
 
     # -- DAGs -------------------------------------------------------------------------------
 
@@ -154,14 +177,14 @@ class Worker:
 
     # -- running ------------------------------------------------------------------------------
 
-    def run(self, workload: Workload, *, before_record: Callable[[], None] | None = None) -> tuple[str, str]:
-        """Run one workload; return ``(state, detail)`` (state ``rejected`` if it was not ours to run).
+    def run(self, workload: Workload, *, before_record: Callable[[], None] | None = None) -> ExecutorEvent:
+        """Run one workload; return what happened to it (``REJECTED`` if it was not ours to run).
 
         ``before_record`` is called once the attempt has ended, before its outcome is recorded.
         """
         if workload.dag_callback:
             return self._run_dag_callback(workload)
-        key = TIKey(workload.dag_id, workload.run_id, workload.task_id, workload.map_index)
+        key = workload.key
         with self._writing() as conn:
             claimed = claim(
                 conn, key, token=workload.token, hostname=self.hostname, pid=os.getpid(), now=utcnow()
@@ -169,7 +192,7 @@ class Worker:
             first_start = try_start(conn, key, claimed[0]) if claimed else None
         dag_run = self._run_info(key) if claimed else None
         if claimed is None or dag_run is None:
-            return "rejected", "no longer queued with this token"
+            return ExecutorEvent(EventKind.REJECTED, workload, detail="no longer queued with this token")
         try_number, max_tries = claimed
         attempt = Attempt(key.task_id, key.map_index, try_number, max_tries, dag_run, first_start)
         log_path = attempt_log_path(
@@ -218,7 +241,7 @@ class Worker:
         try:
             if self.stopping:  # SIGTERM came between taking the workload and now: stop it here
                 self._stop_attempt("stopped: the worker is shutting down")
-            dag = self.load_dag(workload.fileloc, workload.dag_id)
+            dag = self.load_dag(workload.fileloc, key.dag_id)
             outcome = run_attempt(
                 dag,
                 dag.spec().tasks[key.task_id],
@@ -250,7 +273,7 @@ class Worker:
         xcoms: DbXComStore,
         log_path: Path,
         try_number: int,
-    ) -> tuple[str, str]:
+    ) -> ExecutorEvent:
         state = result.state
         not_before = result.reschedule_at
         try_state = None
@@ -276,32 +299,34 @@ class Worker:
             if recorded and self.stopping:
                 _give_back_try(conn, key)
         if not recorded:
-            return "rejected", "its task instance was changed while it ran; outcome discarded"
-        return state.value, result.error or ""
+            detail = "its task instance was changed while it ran; outcome discarded"
+            return ExecutorEvent(EventKind.REJECTED, workload, detail=detail)
+        return ExecutorEvent(EventKind.FINISHED, workload, state, result.error or "")
 
     def _retry_at(self, workload: Workload, result: AttemptOutcome, try_number: int) -> Any:
+        key = workload.key
         dag = getattr(self, "_last_dag", None)
-        if dag is None or dag.dag_id != workload.dag_id or workload.task_id not in dag.task_dict:
+        if dag is None or dag.dag_id != key.dag_id or key.task_id not in dag.task_dict:
             return result.end_date
         return next_retry_for(
-            dag.spec().tasks[workload.task_id],
+            dag.spec().tasks[key.task_id],
             end_date=result.end_date,
             try_number=try_number,
-            dag_id=workload.dag_id,
-            run_id=workload.run_id,
+            dag_id=key.dag_id,
+            run_id=key.run_id,
         )
 
-    def _run_dag_callback(self, workload: Workload) -> tuple[str, str]:
+    def _run_dag_callback(self, workload: Workload) -> ExecutorEvent:
+        run_key = workload.key.run
         with self.db.session() as session:
-            run = session.scalars(
-                select(DagRunRow).where(
-                    DagRunRow.dag_id == workload.dag_id, DagRunRow.run_id == workload.run_id
-                )
-            ).first()
+            query = select(DagRunRow).where(
+                DagRunRow.dag_id == run_key.dag_id, DagRunRow.run_id == run_key.run_id
+            )
+            run = session.scalars(query).first()
             info = _run_info(run) if run is not None else None
         if info is None:
-            return "rejected", "run not found"
-        dag = self.load_dag(workload.fileloc, workload.dag_id)
+            return ExecutorEvent(EventKind.REJECTED, workload, detail="run not found")
+        dag = self.load_dag(workload.fileloc, run_key.dag_id)
         callbacks = dag.on_success_callback if workload.dag_callback == "success" else dag.on_failure_callback
         reason = "success" if workload.dag_callback == "success" else "task_failure"
         context = {"dag": dag, "dag_run": info, "run_id": info.run_id, "reason": reason}
@@ -311,7 +336,8 @@ class Worker:
                 callback(context)
             except Exception as exc:  # a callback's failure never changes the run
                 errors.append(f"{getattr(callback, '__name__', callback)}: {exc}")
-        return "success" if not errors else "failed", "; ".join(errors)
+        state = TaskState.SUCCESS if not errors else TaskState.FAILED
+        return ExecutorEvent(EventKind.FINISHED, workload, state, "; ".join(errors))
 
 
 def _run_info(run: DagRunRow) -> DagRunInfo:

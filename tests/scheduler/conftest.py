@@ -7,10 +7,12 @@ fixture: worker processes take a while to start, so scenarios share them where t
 * ``write(name, source)`` puts a DAG file in its DAGs folder; ``record_dags()`` parses the folder
   once into the store (what the DAG processor does), so most tests run without the processor;
 * ``trigger``, ``unpause``, ``pause`` act on the store the way the CLI and the web UI do;
-* ``run_until_idle()`` runs ``Scheduler.run(until_idle=True)`` with a ``LocalExecutor``;
-  ``running()`` keeps one scheduler (and its worker processes) up across several
-  ``until(condition)`` phases in this thread; ``in_thread()`` runs one in a background thread while
-  the test acts;
+* ``run_until_idle()`` runs ``Scheduler.run(until_idle=True)``; ``running()`` keeps one scheduler
+  (and its worker processes) up across several ``until(condition)`` phases in this thread;
+  ``in_thread()`` runs one in a background thread while the test acts. Each runs the attempts with
+  the ``inline`` executor (in this process: fast), or with ``executor="local"`` in worker processes,
+  which a test about processes asks for (worker deaths, kills, limits, parallel attempts, signals).
+  ``DAGFLOW_TEST_EXECUTOR=local`` runs every test on worker processes;
 * ``runs``, ``task_instances``, ``states``, ``tries``, ``xcoms``, ``log`` read back what happened.
 
 Every wait is bounded by a generous deadline that fails the test with the states at that moment,
@@ -36,6 +38,8 @@ from sqlalchemy import func, select
 
 from dagflow import actions
 from dagflow.config import Settings
+from dagflow.executors.base import Executor
+from dagflow.executors.inline import InlineExecutor
 from dagflow.executors.local import LocalExecutor
 from dagflow.executors.worker import WorkerSettings
 from dagflow.runtime.tasklog import attempt_log_path
@@ -181,6 +185,8 @@ class Orchestrator:
     home: Path
     monkeypatch: pytest.MonkeyPatch
     worker_heartbeat: float = 0.5
+    #: The executor a scheduler gets unless the test asks for another: ``inline`` or ``local``.
+    executor: str = "inline"
 
     # -- set-up -----------------------------------------------------------------------------------
 
@@ -239,7 +245,8 @@ class Orchestrator:
 
     # -- running the scheduler ----------------------------------------------------------------------
 
-    def scheduler(self, options: SchedulerOptions | None = None, *, workers: int = 2) -> Scheduler:
+    def make_executor(self, executor: str | None = None, *, workers: int = 2) -> Executor:
+        """``inline`` (the default, see :attr:`executor`) or ``local`` with ``workers`` processes."""
         settings = self.settings()
         worker_settings = WorkerSettings(
             database_url=self.database_url,
@@ -247,19 +254,33 @@ class Orchestrator:
             heartbeat_interval=self.worker_heartbeat,
             import_timeout=settings.getfloat("core", "dagbag_import_timeout"),
         )
-        executor = LocalExecutor(worker_settings, workers=workers)
+        if (executor or self.executor) == "inline":
+            return InlineExecutor(worker_settings)
+        return LocalExecutor(worker_settings, workers=workers)
+
+    def scheduler(
+        self, options: SchedulerOptions | None = None, *, workers: int = 2, executor: str | None = None
+    ) -> Scheduler:
         return Scheduler(
-            settings, executor, options=options or SchedulerOptions(run_processor=False), db=self.db
+            self.settings(),
+            self.make_executor(executor, workers=workers),
+            options=options or SchedulerOptions(run_processor=False),
+            db=self.db,
         )
 
     def run_until_idle(
-        self, options: SchedulerOptions | None = None, *, workers: int = 2, timeout: float = DEADLINE
+        self,
+        options: SchedulerOptions | None = None,
+        *,
+        workers: int = 2,
+        executor: str | None = None,
+        timeout: float = DEADLINE,
     ) -> Scheduler:
         """``Scheduler.run(until_idle=True)``, stopped (and the test failed) if it runs past ``timeout``.
 
         ``run`` installs the scheduler's SIGTERM and SIGINT handlers; pytest's are put back after it.
         """
-        scheduler = self.scheduler(options, workers=workers)
+        scheduler = self.scheduler(options, workers=workers, executor=executor)
         handlers = {signum: signal.getsignal(signum) for signum in (signal.SIGTERM, signal.SIGINT)}
         watchdog = threading.Timer(timeout, scheduler.stop)
         watchdog.start()
@@ -274,10 +295,10 @@ class Orchestrator:
 
     @contextlib.contextmanager
     def running(
-        self, options: SchedulerOptions | None = None, *, workers: int = 2
+        self, options: SchedulerOptions | None = None, *, workers: int = 2, executor: str | None = None
     ) -> Iterator[SchedulerDriver]:
         """A started scheduler with its workers, driven from this thread, shut down at the end."""
-        scheduler = self.scheduler(options, workers=workers)
+        scheduler = self.scheduler(options, workers=workers, executor=executor)
         scheduler.start()
         try:
             yield SchedulerDriver(self, scheduler)
@@ -286,10 +307,11 @@ class Orchestrator:
 
     @contextlib.contextmanager
     def in_thread(
-        self, options: SchedulerOptions | None = None, *, workers: int = 2
+        self, options: SchedulerOptions | None = None, *, workers: int = 2, executor: str | None = None
     ) -> Iterator[BackgroundScheduler]:
         """A scheduler looping in a background thread while the test acts; stopped at the end."""
-        background = BackgroundScheduler(self.scheduler(options, workers=workers), self.home)
+        scheduler = self.scheduler(options, workers=workers, executor=executor)
+        background = BackgroundScheduler(scheduler, self.home)
         background.start()
         assert background.started.wait(DEADLINE), "the scheduler thread did not start"
         try:
@@ -389,7 +411,9 @@ def deployment(store_backend: Any, root: Path) -> Iterator[Orchestrator]:
             monkeypatch.setenv("DAGFLOW__DATABASE__URL", url)
             db = Database(url)
             try:
-                yield Orchestrator(DagsFolder(folder), url, db, home, monkeypatch)
+                yield Orchestrator(
+                    DagsFolder(folder), url, db, home, monkeypatch, executor=default_executor()
+                )
             finally:
                 db.dispose()
         for name, module in list(sys.modules.items()):  # modules of the DAG files loaded here
@@ -408,4 +432,11 @@ def orchestrator(
 ) -> Orchestrator:
     """A deployment with an empty DAGs folder and a fresh store, for one test (see :class:`Orchestrator`)."""
     monkeypatch.setenv("DAGFLOW__CORE__DAGS_FOLDER", str(dags_folder.path))
-    return Orchestrator(dags_folder, database_url, database, dagflow_home, monkeypatch)
+    return Orchestrator(
+        dags_folder, database_url, database, dagflow_home, monkeypatch, executor=default_executor()
+    )
+
+
+def default_executor() -> str:
+    """``inline``, unless ``DAGFLOW_TEST_EXECUTOR=local`` asks for worker processes everywhere."""
+    return os.environ.get("DAGFLOW_TEST_EXECUTOR", "inline")

@@ -154,7 +154,7 @@ def limited(store_backend: object, tmp_path_factory: pytest.TempPathFactory) -> 
             held = orchestrator.states("held", held_second)
             return all(r.state in ("success", "failed") for r in others) and held["independent"] == "success"
 
-        with orchestrator.running(workers=3) as scheduler:
+        with orchestrator.running(workers=3, executor="local") as scheduler:  # attempts at once
             scheduler.until(settled)
             scheduler.polls(3)  # the held run is looked at again: still held
         yield Limited(orchestrator, runs)
@@ -164,7 +164,9 @@ def test_no_more_task_instances_run_at_once_than_parallelism(orchestrator: Orche
     orchestrator.write("fan_out.py", FAN_OUT.replace("MAX_ACTIVE_TASKS", "16"))
     orchestrator.record_dags()
     orchestrator.trigger("fan_out")
-    orchestrator.run_until_idle(SchedulerOptions(parallelism=2, run_processor=False), workers=3)
+    orchestrator.run_until_idle(
+        SchedulerOptions(parallelism=2, run_processor=False), workers=3, executor="local"
+    )
 
     assert orchestrator.run("fan_out").state == "success"
     ran = intervals(orchestrator, "fan_out")

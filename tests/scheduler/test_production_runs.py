@@ -262,7 +262,7 @@ def production(store_backend: object, tmp_path_factory: pytest.TempPathFactory) 
         dag_ids = orchestrator.record_dags()
         expected = {dag_id: in_process(orchestrator.dags.path, dag_id) for dag_id in COMPARED}
         run_ids = {dag_id: orchestrator.trigger(dag_id, logical_date=LOGICAL_DATE) for dag_id in dag_ids}
-        orchestrator.run_until_idle()
+        orchestrator.run_until_idle(executor="local")  # callbacks run in the worker processes
         yield Production(orchestrator, run_ids, expected)
 
 

@@ -1,5 +1,5 @@
-"""Sensors under the scheduler daemon: the real metadata store, DAG processor, scheduler and
-LocalExecutor worker processes.
+"""Sensors under the scheduler daemon: the real metadata store, DAG processor and scheduler, with the
+inline executor (``workers``: the local executor's worker processes, with ``DAGFLOW_TEST_EXECUTOR=local``).
 
 A sensor in reschedule mode gives its worker back between pokes (its task instance waits as
 ``up_for_reschedule``) and finishes in the try it started, with one try-history row; its timeout
@@ -21,6 +21,8 @@ from sqlalchemy import func, select
 
 from dagflow import actions
 from dagflow.config import Settings
+from dagflow.executors.base import Executor
+from dagflow.executors.inline import InlineExecutor
 from dagflow.executors.local import LocalExecutor
 from dagflow.executors.worker import WorkerSettings
 from dagflow.runtime.tasklog import attempt_log_path
@@ -29,6 +31,7 @@ from dagflow.scheduler.processor import DagFileProcessor, ProcessorSettings
 from dagflow.store.engine import Database
 from dagflow.store.models import DagRunRow, TaskInstanceRow, TaskInstanceTryRow
 from tests.conftest import DagsFolder
+from tests.scheduler.conftest import default_executor
 
 LOGICAL_DATE = datetime(2024, 1, 1, tzinfo=UTC)
 #: A hang, not a slow machine: every wait fails the test with the states it saw after this long.
@@ -58,7 +61,10 @@ class Deployment:
         settings = Settings.load()
         worker = WorkerSettings(self.database_url, str(settings.log_folder), heartbeat_interval=0.5)
         options = SchedulerOptions(run_processor=False, poll_interval=0.05, max_wait=0.5)
-        scheduler = Scheduler(settings, LocalExecutor(worker, workers=workers), options=options, db=self.db)
+        executor: Executor = InlineExecutor(worker)
+        if default_executor() == "local":
+            executor = LocalExecutor(worker, workers=workers)
+        scheduler = Scheduler(settings, executor, options=options, db=self.db)
         scheduler.start()
         try:
             yield scheduler

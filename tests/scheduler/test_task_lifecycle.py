@@ -59,7 +59,9 @@ def test_a_task_instance_goes_scheduled_queued_running_success_with_its_times_re
     watcher = StateWatcher(orchestrator, "three_slow", run_id, "c")
     watcher.start()
     try:
-        orchestrator.run_until_idle(SchedulerOptions(parallelism=2, run_processor=False), workers=1)
+        orchestrator.run_until_idle(
+            SchedulerOptions(parallelism=2, run_processor=False), workers=1, executor="local"
+        )
     finally:
         watcher.done.set()
         watcher.join()

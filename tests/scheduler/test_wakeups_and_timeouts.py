@@ -75,7 +75,7 @@ def test_a_run_past_its_dagrun_timeout_fails_and_what_had_not_finished_is_skippe
     orchestrator.write("quick.py", QUICK)
     orchestrator.write("times_out.py", TIMES_OUT)
     orchestrator.record_dags()
-    with orchestrator.running(workers=1) as scheduler:
+    with orchestrator.running(workers=1, executor="local") as scheduler:  # the slow try is killed
         orchestrator.trigger("quick")  # the worker is up (and "quick" surely ends in time) once it ran
         scheduler.until()
         run_id = orchestrator.trigger("times_out")

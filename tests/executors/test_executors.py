@@ -1,0 +1,185 @@
+"""The executor interface, one module run against every executor (``local`` processes, ``inline``).
+
+What the scheduler relies on: a submitted workload comes back as exactly one event, after its worker
+recorded the outcome in the store; a workload that is no longer its to run comes back rejected;
+``close()`` gives back what never started; ``wait`` returns as soon as there is something to read.
+The tests marked local-only are about processes: a worker's death, and killing an attempt.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator
+
+import pytest
+
+from dagflow.core.states import TaskState
+from dagflow.executors.base import EventKind, Executor, ExecutorEvent
+from dagflow.executors.inline import InlineExecutor
+from dagflow.executors.local import LocalExecutor
+from tests.executors.conftest import QueuedWork
+
+#: A hang, not a slow machine.
+DEADLINE = 60.0
+
+
+@pytest.fixture(params=["local", "inline"])
+def executor(request: pytest.FixtureRequest, queued: QueuedWork) -> Iterator[Executor]:
+    made: Executor
+    if request.param == "local":
+        made = LocalExecutor(queued.worker_settings, workers=1, timeout_grace=1.0)
+    else:
+        made = InlineExecutor(queued.worker_settings)
+    yield made
+    made.close(timeout=5)
+
+
+def collect(executor: Executor, count: int, *, timeout: float = DEADLINE) -> list[ExecutorEvent]:
+    """Wait for ``count`` events (and return every event seen by then)."""
+    events: list[ExecutorEvent] = []
+    deadline = time.monotonic() + timeout
+    while len(events) < count:
+        assert time.monotonic() < deadline, f"only {len(events)} of {count} events within {timeout:g}s"
+        events.extend(executor.events())
+        if len(events) < count:
+            executor.wait(0.5)
+    return events
+
+
+def until(condition: Callable[[], bool], *, timeout: float = DEADLINE) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "condition not reached"
+        time.sleep(0.02)
+
+
+def test_a_no_op_workload_finishes_once_with_its_success_recorded(executor: Executor, queued: QueuedWork):
+    (workload,) = queued.workloads(["noop_0"])
+    executor.submit([workload])
+
+    (event,) = collect(executor, 1)
+    assert (event.kind, event.state, event.workload) == (EventKind.FINISHED, TaskState.SUCCESS, workload)
+    assert queued.state("noop_0") == "success"
+    executor.wait(0)
+    assert executor.events() == []
+
+
+def test_many_workloads_each_finish_once(executor: Executor, queued: QueuedWork):
+    workloads = queued.workloads([f"noop_{i}" for i in range(20)])
+    executor.submit(workloads)
+
+    events = collect(executor, 20)
+    assert sorted(e.workload.token for e in events) == sorted(w.token for w in workloads)
+    assert {e.state for e in events} == {TaskState.SUCCESS}
+    assert {queued.state(f"noop_{i}") for i in range(20)} == {"success"}
+
+
+def test_a_workload_whose_token_is_stale_is_rejected_and_changes_nothing(
+    executor: Executor, queued: QueuedWork
+):
+    (current,) = queued.workloads(["noop_0"])
+    (stale,) = queued.workloads(["noop_1"])
+    queued.workloads(["noop_1"])  # handed out again since: ``stale`` is not its to run any more
+    executor.submit([stale])
+
+    (event,) = collect(executor, 1)
+    assert event.kind is EventKind.REJECTED
+    assert queued.state("noop_1") == "queued"
+    assert current.token != stale.token
+
+
+def test_close_gives_back_what_never_started(executor: Executor, queued: QueuedWork):
+    workloads = queued.workloads(["sleepy", "noop_0", "noop_1"])
+    if isinstance(executor, LocalExecutor):  # its one worker is busy with "sleepy" when it closes
+        executor.submit(workloads)
+        until(lambda: queued.state("sleepy") == "running")
+        unfinished = executor.close(timeout=10)
+        stopped = executor.events()
+        assert [(e.kind, e.state, e.workload.key.task_id) for e in stopped] == [
+            (EventKind.FINISHED, TaskState.NONE, "sleepy")
+        ]
+        assert queued.state("sleepy") == "none"  # stopped and given back by its worker
+        assert unfinished == workloads[1:]
+    else:
+        executor.submit(workloads)
+        assert executor.close() == workloads
+    assert {queued.state("noop_0"), queued.state("noop_1")} == {"queued"}
+
+
+def test_wait_returns_once_an_event_is_ready(executor: Executor, queued: QueuedWork):
+    executor.submit(queued.workloads(["noop_0"]))
+    started = time.monotonic()
+    events: list[ExecutorEvent] = []
+    while not events:
+        executor.wait(30)
+        events = executor.events()
+        assert time.monotonic() - started < 10, "wait did not return when the attempt finished"
+    assert events[0].state == TaskState.SUCCESS
+
+
+def test_wait_returns_once_a_socket_it_watches_becomes_readable(executor: Executor):
+    reader, writer = socket.socketpair()
+    with reader, writer:
+        threading.Timer(0.2, writer.send, [b"!"]).start()
+        started = time.monotonic()
+        executor.wait(30, [reader])
+        waited = time.monotonic() - started
+    assert 0.1 < waited < 10
+
+
+def test_execution_timeout_stops_an_attempt(executor: Executor, queued: QueuedWork):
+    (workload,) = queued.workloads(["timed"], timeout=1.0)
+    executor.submit([workload])
+
+    (event,) = collect(executor, 1)
+    assert (event.kind, event.state) == (EventKind.FINISHED, TaskState.FAILED)
+    assert "execution_timeout" in (queued.row("timed").error or "")
+
+
+# -- processes: only the local executor has them --------------------------------------------------
+
+
+@pytest.fixture
+def local(queued: QueuedWork) -> Iterator[LocalExecutor]:
+    executor = LocalExecutor(queued.worker_settings, workers=1)
+    yield executor
+    executor.close(timeout=5)
+
+
+def test_a_worker_killed_mid_attempt_reports_it_lost_as_started(local: LocalExecutor, queued: QueuedWork):
+    (workload,) = queued.workloads(["sleepy"])
+    local.submit([workload])
+    until(lambda: queued.state("sleepy") == "running")
+
+    os.kill(queued.row("sleepy").pid or 0, signal.SIGKILL)
+
+    (event,) = collect(local, 1)
+    assert (event.kind, event.started, event.workload) == (EventKind.LOST, True, workload)
+    assert "SIGKILL" in event.detail
+    (noop,) = queued.workloads(["noop_0"])  # a new worker took the dead one's place
+    local.submit([noop])
+    assert collect(local, 1)[0].state == TaskState.SUCCESS
+
+
+def test_kill_stops_the_running_attempt_of_a_task_instance(local: LocalExecutor, queued: QueuedWork):
+    (workload,) = queued.workloads(["sleepy"])
+    local.submit([workload])
+    until(lambda: queued.state("sleepy") == "running")
+
+    assert local.kill(workload.key, "killed: a test asked for it")
+    assert not local.kill(queued.key("noop_0"), "not running here")
+
+    (event,) = collect(local, 1, timeout=10)
+    assert (event.kind, event.started, event.detail) == (EventKind.LOST, True, "killed: a test asked for it")
+
+
+def test_inline_cannot_kill_an_attempt(queued: QueuedWork):
+    executor = InlineExecutor(queued.worker_settings)
+    try:
+        assert not executor.kill(queued.key("sleepy"), "no process to kill")
+    finally:
+        executor.close()
