@@ -8,7 +8,6 @@ import sys
 from pathlib import Path
 
 import click
-from sqlalchemy import func, select
 
 from dagflow.cli.common import fail, load_settings, open_database
 from dagflow.config import Settings
@@ -86,15 +85,13 @@ def _standalone_admin(settings: Settings) -> None:
     """On the first start, create an admin with a generated password and say how to log in."""
     from dagflow.core.clock import utcnow
     from dagflow.store.engine import Database
-    from dagflow.store.models import UserRow
-    from dagflow.store.users import create_user, generate_password
+    from dagflow.store.users import create_user, generate_password, has_users
 
     url = f"http://{settings.get('webserver', 'host')}:{settings.getint('webserver', 'port')}/"
     secret_file = Path(settings.home) / "standalone_admin_password.txt"
     database = Database(settings.database_url)
     with database.session(write=True) as session:
-        has_users = session.scalar(select(func.count()).select_from(UserRow))
-        if not has_users:
+        if not has_users(session):
             password = generate_password()
             create_user(session, "admin", password, "admin", now=utcnow())
             fd = os.open(secret_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)

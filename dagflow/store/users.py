@@ -63,6 +63,11 @@ def find_user(session: Session, username: str) -> UserRow | None:
     return session.scalars(select(UserRow).where(UserRow.username == username)).first()
 
 
+def has_users(session: Session) -> bool:
+    """Whether any user exists (the first start of ``standalone`` creates the admin)."""
+    return session.scalar(select(UserRow.id).limit(1)) is not None
+
+
 def list_users(session: Session) -> list[UserRow]:
     """Every user, by name."""
     return list(session.scalars(select(UserRow).order_by(UserRow.username)))

@@ -64,6 +64,17 @@ def label(task_id: str, map_index: int) -> str:
     return task_id if map_index < 0 else f"{task_id}[{map_index}]"
 
 
+def at(value: datetime | None) -> datetime:
+    """A timestamp the test expects to be recorded by now."""
+    assert value is not None, "expected a recorded time, found none"
+    return value
+
+
+def span(row: Any) -> tuple[datetime, datetime]:
+    """A run's or a try's ``(start_date, end_date)``, both expected to be recorded."""
+    return at(row.start_date), at(row.end_date)
+
+
 def max_concurrent(intervals: list[tuple[datetime, datetime]]) -> int:
     """The largest number of ``(start, end)`` intervals that overlap at one moment."""
     events = sorted([(start, 1) for start, _ in intervals] + [(end, -1) for _, end in intervals])

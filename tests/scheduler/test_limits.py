@@ -16,7 +16,7 @@ import pytest
 
 from dagflow.scheduler.job import SchedulerOptions
 from dagflow.store.models import PoolRow
-from tests.scheduler.conftest import Orchestrator, deployment, max_concurrent
+from tests.scheduler.conftest import Orchestrator, at, deployment, max_concurrent, span
 
 FAN_OUT = """
 import time
@@ -116,7 +116,7 @@ FIRST, SECOND = datetime(2024, 1, 1, tzinfo=UTC), datetime(2024, 1, 2, tzinfo=UT
 def intervals(
     orchestrator: Orchestrator, dag_id: str, run_id: str | None = None
 ) -> list[tuple[datetime, datetime]]:
-    return [(t.start_date, t.end_date) for t in orchestrator.tries(dag_id, run_id)]
+    return [span(t) for t in orchestrator.tries(dag_id, run_id)]
 
 
 @dataclass
@@ -218,7 +218,7 @@ def test_no_more_task_instances_of_a_dag_run_at_once_than_its_max_active_tasks(l
 def test_pools_limit_the_slots_in_use_and_pool_slots_counts_against_them(limited: Limited):
     orchestrator = limited.orchestrator
     assert orchestrator.run("pooled").state == "success"
-    tries = {t.task_id: (t.start_date, t.end_date) for t in orchestrator.tries("pooled")}
+    tries = {t.task_id: span(t) for t in orchestrator.tries("pooled")}
     assert len(tries) == 6
     assert max_concurrent([tries[f"solo_{i}"] for i in range(3)]) == 1
     wide = tries["pair_2"]  # takes both slots of its pool: nothing else of the pool beside it
@@ -230,17 +230,17 @@ def test_max_active_runs_one_runs_two_triggered_runs_one_after_the_other(limited
     early, late = limited.runs[("one_run_at_a_time", FIRST)], limited.runs[("one_run_at_a_time", SECOND)]
     runs = {r.run_id: r for r in orchestrator.runs("one_run_at_a_time")}
     assert [runs[early].state, runs[late].state] == ["success", "success"]
-    assert runs[early].end_date <= runs[late].start_date
+    assert at(runs[early].end_date) <= at(runs[late].start_date)
     tries = orchestrator.tries("one_run_at_a_time")
     assert [t.run_id for t in tries] == [early, early, late, late]
-    assert max_concurrent([(t.start_date, t.end_date) for t in tries]) == 1
+    assert max_concurrent([span(t) for t in tries]) == 1
 
 
 def test_depends_on_past_waits_for_the_previous_runs_task_to_succeed(limited: Limited):
     orchestrator, runs = limited.orchestrator, limited.runs
     assert orchestrator.run("waits", runs[("waits", SECOND)]).state == "success"
     step = {t.run_id: t for t in orchestrator.tries("waits", task_id="step")}
-    assert step[runs[("waits", FIRST)]].end_date <= step[runs[("waits", SECOND)]].start_date
+    assert at(step[runs[("waits", FIRST)]].end_date) <= at(step[runs[("waits", SECOND)]].start_date)
 
 
 def test_depends_on_past_holds_a_task_whose_previous_run_failed(limited: Limited):

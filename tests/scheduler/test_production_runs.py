@@ -29,7 +29,7 @@ from dagflow.dagbag import DagBag
 from dagflow.runtime.inprocess import RunResult
 from dagflow.runtime.xcom import RunRef
 from tests.conftest import DagsFolder
-from tests.scheduler.conftest import Orchestrator, deployment
+from tests.scheduler.conftest import Orchestrator, at, deployment
 
 LOGICAL_DATE = datetime(2024, 1, 1, tzinfo=UTC)
 
@@ -319,7 +319,7 @@ def test_a_failed_try_is_retried_after_its_delay_with_one_history_row_per_try(pr
     first, second = orchestrator.tries("recovers", task_id="flaky")
     assert [(t.try_number, t.state) for t in (first, second)] == [(1, "up_for_retry"), (2, "success")]
     assert "not yet on try 1" in (first.error or "")
-    assert second.start_date >= first.end_date + timedelta(seconds=1)
+    assert at(second.start_date) >= at(first.end_date) + timedelta(seconds=1)
     assert orchestrator.xcoms("recovers", run_ids["recovers"]) == {("flaky", "return_value"): "done on try 2"}
 
     assert orchestrator.run("gives_up").state == "failed"
@@ -332,7 +332,7 @@ def test_a_failed_try_is_retried_after_its_delay_with_one_history_row_per_try(pr
         (3, "failed"),
     ]
     for earlier, later in itertools.pairwise(tries):
-        assert later.start_date >= earlier.end_date + timedelta(seconds=1)
+        assert at(later.start_date) >= at(earlier.end_date) + timedelta(seconds=1)
 
 
 def test_callbacks_run_once_per_event_in_a_worker(production: Production):
@@ -399,6 +399,11 @@ def test_empty_operators_succeed_without_a_worker(production: Production):
         assert ti.start_date is not None and ti.end_date is not None
         assert not orchestrator.log_path("empty_ends", run_id, name).exists()
         assert orchestrator.tries("empty_ends", run_id, name) == []
-    assert tis["begin"].end_date <= tis["work"].start_date <= tis["work"].end_date <= tis["end"].start_date
+    assert (
+        at(tis["begin"].end_date)
+        <= at(tis["work"].start_date)
+        <= at(tis["work"].end_date)
+        <= at(tis["end"].start_date)
+    )
     assert orchestrator.log_path("empty_ends", run_id, "work").exists()
     assert orchestrator.xcoms("empty_ends", run_id) == {("work", "return_value"): "worked"}

@@ -24,7 +24,7 @@ from sqlalchemy import select
 from dagflow import actions
 from dagflow.core.clock import utcnow
 from dagflow.store.models import BackfillRow, DagRow, DagRunRow
-from tests.scheduler.conftest import Orchestrator, deployment, max_concurrent
+from tests.scheduler.conftest import Orchestrator, at, deployment, max_concurrent, span
 
 DAG_FILE = """
 import time
@@ -229,9 +229,9 @@ def test_a_backfill_runs_its_schedule_points_within_its_max_active_runs(schedule
     for run, logical_date in zip(runs, expected, strict=True):
         check_run(orchestrator, run, logical_date, run_type="backfill")
         assert run.backfill_id == scheduled.backfill_id
-    assert max_concurrent([(r.start_date, r.end_date) for r in runs]) == 1  # max_active_runs=1
-    assert [r.start_date for r in runs] == sorted(r.start_date for r in runs)  # in date order
+    assert max_concurrent([span(r) for r in runs]) == 1  # max_active_runs=1
+    assert [r.start_date for r in runs] == sorted(at(r.start_date) for r in runs)  # in date order
     with orchestrator.db.session() as session:
         backfill = session.get(BackfillRow, scheduled.backfill_id)
         assert backfill is not None and backfill.completed_at is not None
-        assert backfill.completed_at >= max(r.end_date for r in runs)
+        assert backfill.completed_at >= max(at(r.end_date) for r in runs)

@@ -31,7 +31,7 @@ from dagflow.scheduler.processor import DagFileProcessor, ProcessorSettings
 from dagflow.store.engine import Database
 from dagflow.store.models import DagRunRow, TaskInstanceRow, TaskInstanceTryRow
 from tests.conftest import DagsFolder
-from tests.scheduler.conftest import default_executor
+from tests.scheduler.conftest import at, default_executor
 
 LOGICAL_DATE = datetime(2024, 1, 1, tzinfo=UTC)
 #: A hang, not a slow machine: every wait fails the test with the states it saw after this long.
@@ -183,7 +183,9 @@ def test_a_rescheduled_sensor_frees_the_only_worker_and_finishes_in_its_first_tr
     assert (wait.state, wait.try_number, write.state) == ("success", 1, "success")
     [only_try] = deployment.tries("frees_the_worker", "wait")
     assert (only_try.try_number, only_try.state) == (1, "success")
-    assert only_try.start_date < write.start_date < wait.end_date  # the writer ran between its pokes
+    assert (
+        at(only_try.start_date) < at(write.start_date) < at(wait.end_date)
+    )  # the writer ran between its pokes
     log = attempt_log_path(Settings.load().log_folder, "frees_the_worker", wait.run_id, "wait", -1, 1)
     assert "Rescheduling" in log.read_text()  # every poke of the try writes to the try's one log
 

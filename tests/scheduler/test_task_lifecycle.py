@@ -9,7 +9,7 @@ import pytest
 
 from dagflow.scheduler import decide_runs as deciding
 from dagflow.scheduler.job import SchedulerOptions
-from tests.scheduler.conftest import Orchestrator
+from tests.scheduler.conftest import Orchestrator, at
 
 THREE_SLOW = """
 import time
@@ -73,7 +73,7 @@ def test_a_task_instance_goes_scheduled_queued_running_success_with_its_times_re
     assert c.try_number == 1 and c.hostname and c.pid
     (history,) = orchestrator.tries("three_slow", run_id, "c")
     assert (history.state, history.queued_at, history.end_date) == ("success", c.queued_at, c.end_date)
-    assert c.start_date <= history.start_date  # claimed by the worker, then started
+    assert at(c.start_date) <= at(history.start_date)  # claimed by the worker, then started
 
 
 PAIR = """
@@ -105,7 +105,7 @@ def test_decisions_lost_with_their_transaction_are_made_again_at_the_next_pass(
     orchestrator.write("pair.py", PAIR)
     orchestrator.record_dags()
     run_id = orchestrator.trigger("pair")
-    record, failed = deciding._record, []
+    record, failed = deciding._record, list[bool]()
 
     def record_then_fail(*args: Any, **kwargs: Any) -> None:
         record(*args, **kwargs)

@@ -7,7 +7,7 @@ from datetime import timedelta
 
 from dagflow import actions
 from dagflow.scheduler.job import SchedulerOptions
-from tests.scheduler.conftest import Orchestrator
+from tests.scheduler.conftest import Orchestrator, at
 
 QUICK = """
 from datetime import datetime
@@ -83,7 +83,7 @@ def test_a_run_past_its_dagrun_timeout_fails_and_what_had_not_finished_is_skippe
 
     run = orchestrator.run("times_out")
     assert run.state == "failed"
-    assert run.end_date - run.start_date >= timedelta(seconds=2)
+    assert at(run.end_date) - at(run.start_date) >= timedelta(seconds=2)
     assert orchestrator.states("times_out", run_id) == {
         "quick": "success",
         "slow": "skipped",
