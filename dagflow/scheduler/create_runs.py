@@ -132,9 +132,10 @@ def start_queued_runs(session: Session, dags: DagCache, now: datetime) -> PassOu
     return outcome
 
 
-def timed_out(stored: StoredDag, run: DagRunRow, now: datetime) -> bool:
+def timed_out(stored: StoredDag, start_date: datetime | None, now: datetime) -> bool:
+    """Whether a run that started at ``start_date`` is past its DAG's ``dagrun_timeout``."""
     timeout = stored.dagrun_timeout
-    return bool(timeout and run.start_date and now - run.start_date > timeout)
+    return bool(timeout and start_date and now - start_date > timeout)
 
 
 def fail_timed_out_run(session: Session, stored: StoredDag, run: DagRunRow, now: datetime) -> PassOutcome:

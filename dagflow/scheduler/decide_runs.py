@@ -21,7 +21,6 @@ from dagflow.scheduler.runcache import MARGIN, RunCache
 from dagflow.serialization import StoredDag
 from dagflow.store import Database, Session, scheduling
 from dagflow.store import task_instances as ti_store
-from dagflow.store.models import DagRunRow
 
 
 def changed_runs(session: Session, *, since: datetime | None, now: datetime) -> tuple[set[RunKey], datetime]:
@@ -68,20 +67,20 @@ def decide_runs(
         running = scheduling.running_runs(session, dirty | held_by_pause)
         runs = _not_paused(cache, outcome, dirty, running)
         cache.refresh(session, runs, now)
-        verdicts = [_evaluate(session, cache, dags, outcome, running[key][0], now) for key in runs]
+        verdicts = [_evaluate(session, cache, dags, outcome, running[key], now) for key in runs]
     _record_all(db, cache, outcome, [v for v in verdicts if v is not None], now)
     return outcome
 
 
 def _not_paused(
-    cache: RunCache, outcome: Decided, dirty: set[RunKey], running: dict[RunKey, tuple[DagRunRow, bool]]
+    cache: RunCache, outcome: Decided, dirty: set[RunKey], running: dict[RunKey, scheduling.RunningRun]
 ) -> list[RunKey]:
     """The runs to decide: the running ones of unpaused DAGs, among those that changed and those held
     by their DAG's pause (which are looked at whole again once it is unpaused)."""
     held = outcome.held_by_pause
     for key in (dirty | held) - running.keys():  # no longer running, or its DAG is gone
         cache.forget(key)
-    paused = {key for key, (_, is_paused) in running.items() if is_paused}
+    paused = {key for key, run in running.items() if run.dag_paused}
     for key in held - paused:  # nothing in it changed while it was held: look at all of it
         cache.forget_changes(key)
     outcome.held_by_pause = paused
@@ -93,28 +92,29 @@ class _Verdict:
     """What was decided for one run, to be recorded."""
 
     stored: StoredDag
-    run: DagRunRow
+    key: RunKey
     records: RunRecords
     #: None: the run is past its ``dagrun_timeout``.
     decisions: Decisions | None
 
-    @property
-    def key(self) -> RunKey:
-        return RunKey(self.run.dag_id, self.run.run_id)
-
 
 def _evaluate(
-    session: Session, cache: RunCache, dags: DagCache, outcome: Decided, run: DagRunRow, now: datetime
+    session: Session,
+    cache: RunCache,
+    dags: DagCache,
+    outcome: Decided,
+    run: scheduling.RunningRun,
+    now: datetime,
 ) -> _Verdict | None:
     """Evaluate one running run, reading only."""
-    key = RunKey(run.dag_id, run.run_id)
-    stored = dags.get(session, run.dag_id)
+    key = run.key
+    stored = dags.get(session, key.dag_id)
     if stored is None:
         cache.forget(key)
         return None
     records = cache.records(key)
-    if timed_out(stored, run, now):
-        return _Verdict(stored, run, records, None)
+    if timed_out(stored, run.start_date, now):
+        return _Verdict(stored, key, records, None)
     if stored.dagrun_timeout and run.start_date:  # looked at again then, even if nothing changes
         deadline = run.start_date + stored.dagrun_timeout
         outcome.deadlines[key] = deadline
@@ -134,7 +134,7 @@ def _evaluate(
             cache.forget_changes(key)  # the held ones did not change: look at all of it next time
     if decisions.waiting_until is not None:
         outcome.timed(decisions.waiting_until)
-    return _Verdict(stored, run, records, decisions)
+    return _Verdict(stored, key, records, decisions)
 
 
 def _record_all(
@@ -225,13 +225,15 @@ def length_of(session: Session, stored: StoredDag, key: RunKey, task_id: str) ->
 DONE_OK = (TaskState.SUCCESS.value, TaskState.SKIPPED.value)
 
 
-def held_by_past(session: Session, stored: StoredDag, run: DagRunRow, ready: list[Key]) -> set[Key]:
+def held_by_past(
+    session: Session, stored: StoredDag, run: scheduling.RunningRun, ready: list[Key]
+) -> set[Key]:
     """Ready task instances that ``depends_on_past`` holds back: in the previous run (by logical date),
     the same task instance did not succeed or skip (or, with ``wait_for_downstream``, its downstream did not).
 
     The first run of a DAG, and a task instance that did not exist in the previous run, are not held.
     """
-    states = scheduling.previous_run_states(session, run)
+    states = scheduling.previous_run_states(session, run.key.dag_id, run.logical_date)
     if states is None:
         return set()
     held = set()

@@ -12,8 +12,9 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import NamedTuple
 
-from sqlalchemy import func, or_, select, tuple_, update
+from sqlalchemy import bindparam, func, or_, select, tuple_, update
 from sqlalchemy.orm import Session
 
 from dagflow.core.dispatch import Busy
@@ -68,21 +69,38 @@ def runs_changed_since(session: Session, since: datetime) -> set[RunKey]:
     return {RunKey(d, r) for d, r in session.execute(query)}
 
 
-def running_runs(session: Session, keys: Iterable[RunKey]) -> dict[RunKey, tuple[DagRunRow, bool]]:
+class RunningRun(NamedTuple):
+    """What deciding a running run needs to know of it (read as plain columns: no ORM row)."""
+
+    key: RunKey
+    start_date: datetime | None
+    logical_date: datetime | None
+    dag_paused: bool
+
+
+_RUN = DagRunRow.__table__.c
+_RUNNING_RUNS = (
+    select(_RUN.dag_id, _RUN.run_id, _RUN.start_date, _RUN.logical_date, DagRow.__table__.c.is_paused)
+    .join(DagRow.__table__, DagRow.__table__.c.dag_id == _RUN.dag_id)
+    .where(
+        tuple_(_RUN.dag_id, _RUN.run_id).in_(bindparam("keys", expanding=True)),
+        _RUN.state == RunState.RUNNING.value,
+    )
+)
+
+
+def running_runs(session: Session, keys: Iterable[RunKey]) -> dict[RunKey, RunningRun]:
     """Those of these runs that are running, each with whether its DAG is paused."""
-    found: dict[RunKey, tuple[DagRunRow, bool]] = {}
+    found: dict[RunKey, RunningRun] = {}
     wanted = sorted(keys)
+    connection = session.connection()
     for start in range(0, len(wanted), CHUNK):
-        query = (
-            select(DagRunRow, DagRow.is_paused)
-            .join(DagRow, DagRow.dag_id == DagRunRow.dag_id)
-            .where(
-                tuple_(DagRunRow.dag_id, DagRunRow.run_id).in_(wanted[start : start + CHUNK]),
-                DagRunRow.state == RunState.RUNNING.value,
-            )
-        )
-        for run, is_paused in session.execute(query):
-            found[RunKey(run.dag_id, run.run_id)] = (run, bool(is_paused))
+        chunk = [tuple(key) for key in wanted[start : start + CHUNK]]
+        for dag_id, run_id, start_date, logical_date, paused in connection.execute(
+            _RUNNING_RUNS, {"keys": chunk}
+        ):
+            key = RunKey(dag_id, run_id)
+            found[key] = RunningRun(key, start_date, logical_date, bool(paused))
     return found
 
 
@@ -120,20 +138,22 @@ def recorded_map_length(session: Session, key: RunKey, task_id: str) -> int | No
     return session.scalar(query)
 
 
-def previous_run_states(session: Session, run: DagRunRow) -> dict[tuple[str, int], str] | None:
-    """The task instance states of the run before this one (by logical date); None if there is none."""
-    if run.logical_date is None:
+def previous_run_states(
+    session: Session, dag_id: str, logical_date: datetime | None
+) -> dict[tuple[str, int], str] | None:
+    """The task instance states of the DAG's run before ``logical_date``; None if there is none."""
+    if logical_date is None:
         return None
     previous = session.scalars(
         select(DagRunRow)
-        .where(DagRunRow.dag_id == run.dag_id, DagRunRow.logical_date < run.logical_date)
+        .where(DagRunRow.dag_id == dag_id, DagRunRow.logical_date < logical_date)
         .order_by(DagRunRow.logical_date.desc())
         .limit(1)
     ).first()
     if previous is None:
         return None
     query = select(TI.task_id, TI.map_index, TI.state).where(
-        TI.dag_id == run.dag_id, TI.run_id == previous.run_id
+        TI.dag_id == dag_id, TI.run_id == previous.run_id
     )
     return {(t, m): s for t, m, s in session.execute(query)}
 
@@ -246,8 +266,12 @@ def busy(session: Session) -> Busy:
     return found
 
 
+_POOL_SIZES = select(PoolRow.__table__.c.name, PoolRow.__table__.c.slots)
+
+
 def pool_sizes(session: Session) -> dict[str, int]:
-    return {name: slots for name, slots in session.execute(select(PoolRow.name, PoolRow.slots))}
+    """Each pool's slots, by name."""
+    return {name: slots for name, slots in session.connection().execute(_POOL_SIZES)}
 
 
 # -- attempts whose worker or scheduler is gone ------------------------------------------------
