@@ -80,7 +80,7 @@ from sqlalchemy import func, select
 from dagflow import actions
 from dagflow.config import Settings
 from dagflow.core.states import RunState
-from dagflow.executors.base import ExecutorEvent
+from dagflow.executors.base import EventKind, ExecutorEvent
 from dagflow.executors.local import LocalExecutor
 from dagflow.executors.worker import WorkerSettings
 from dagflow.scheduler.job import Scheduler, SchedulerOptions
@@ -306,13 +306,13 @@ def report_throughput(results: dict[str, dict[str, list[dict[str, Any]]]]) -> No
 
 
 class CountingExecutor(LocalExecutor):
-    """The local executor, counting the attempts that finished in each poll (one poll per pass)."""
+    """The local executor, counting the attempts that finished in each pass (one ``events()`` per pass)."""
 
     finished = 0
 
-    def poll(self) -> list[ExecutorEvent]:
-        events = super().poll()
-        self.finished += sum(1 for e in events if e.kind == "finished")
+    def events(self) -> list[ExecutorEvent]:
+        events = super().events()
+        self.finished += sum(1 for e in events if e.kind is EventKind.FINISHED)
         return events
 
 

@@ -1,9 +1,9 @@
 """LocalExecutor: a pool of long-lived worker processes on this machine (one per core by default).
 
 The executor hands each idle worker one workload at a time over a pipe of its own, which the worker
-starts at once; over another pipe the worker tells it when the attempt has ended and only its outcome
-is left to record, and when it is done with it (two messages per attempt: every message costs both
-processes a wake-up). Nothing is shared between workers (no common queue whose
+starts at once; over another pipe the worker tells it when the attempt's task code has ended
+(``ending``) and when its outcome is recorded (``finished``): two messages per attempt, as every
+message costs both processes a wake-up. Nothing is shared between workers (no common queue whose
 lock a killed worker could take with it), so a worker killed at any moment, busy or idle, costs at
 most what it holds: its own attempt, and at most one workload handed to it while it recorded its
 last outcome, which it has not started. A worker that dies with an attempt in hand (a segfault,
@@ -12,17 +12,18 @@ killed here because its attempt overran its ``execution_timeout`` (plus a grace 
 memory limit. A worker whose scheduler is gone finishes the attempt in hand and exits.
 
 A feeder thread reads the workers' reports as they come and hands the next pending workload to a
-worker the moment it is free, so the pool stays busy while the scheduler spaces out its passes; a
-worker whose attempt has ended gets its next workload while it records the outcome, so that it starts
-it without waiting for this round trip (an attempt's own run never holds up another workload: only
-the short write of an outcome does). A workload lost with its worker before it started is still
-queued in the store, and the scheduler hands it out again.
+worker the moment it is free, so the pool stays busy while the scheduler spaces out its passes. Its
+answer to ``ending`` is the worker's next workload, or :data:`NOTHING`; the worker waits for it, then
+records the outcome and claims the next workload in one transaction (one commit per attempt, not
+two), and starts it. An attempt's own run never holds up another workload: a workload is handed to a
+worker only when it is idle or its attempt has ended. A workload lost with its worker before it
+started is still queued in the store, and the scheduler hands it out again.
 """
 
 from __future__ import annotations
 
 import contextlib
-import functools
+import logging
 import multiprocessing
 import multiprocessing.connection
 import os
@@ -37,37 +38,98 @@ from typing import Any
 from dagflow.core.keys import TIKey
 from dagflow.core.states import TaskState
 from dagflow.executors.base import EventKind, Executor, ExecutorEvent, Waitable, Workload
-from dagflow.executors.worker import Worker, WorkerSettings
+from dagflow.executors.worker import Started, Worker, WorkerSettings
+from dagflow.runtime.tasklog import TASK_LOGGER
 
 _CONTEXT = multiprocessing.get_context("spawn")
+#: The executor's answer to a worker whose attempt has ended, when it has no workload for it.
+NOTHING = "nothing"
+#: How long a worker waits for that answer before it records its outcome alone.
+ANSWER_WAIT = 1.0
 PAGE_SIZE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
 
 
+#: The executor's answer to a worker whose attempt has ended when it has no workload for it.
+NOTHING = "nothing"
+#: How long a worker waits for that answer before it records its outcome alone.
+ANSWER_WAIT = 1.0
+
+
 def _worker_main(settings: WorkerSettings, inbox: Any, events: Any, parent_pid: int) -> None:
+    """A worker process: run what the executor hands over, one attempt at a time, until told to stop
+    (``None``), stopped by a signal, or orphaned (see :func:`_run_chain`)."""
     worker = Worker(settings)
     worker.install_signal_handlers()
+    # tasks log at INFO here, as they do while an attempt runs: its capture need not change the level
+    logging.getLogger(TASK_LOGGER).setLevel(logging.INFO)
+    upcoming: Workload | None = None
+    while not worker.stopping:
+        workload = upcoming or _receive(inbox, worker, parent_pid)
+        if workload is None:
+            break
+        upcoming, stop = _run_chain(worker, workload, inbox, events)
+        if stop:
+            break
+
+
+def _run_chain(worker: Worker, workload: Workload, inbox: Any, events: Any) -> tuple[Workload | None, bool]:
+    """Run ``workload``, and the next ones the executor hands over meanwhile, back to back.
+
+    When an attempt's task code has ended, the worker says so (``ending``) and waits a moment for
+    the executor's answer, its next workload or :data:`NOTHING`; it then records the outcome and
+    claims that next workload in one transaction, and reports the outcome (``finished``). Returns a
+    workload handed over but not started here (the caller runs it), and whether to stop.
+    """
+    upcoming: Workload | None = None
+    stop = False
+    try:
+        started: Started | ExecutorEvent | None = worker.start(workload)
+        while isinstance(started, Started):
+            ended = worker.attempt(started)
+            _send(events, ("ending", workload.key))
+            upcoming, stop = _answer(inbox)
+            event, started = worker.finish(ended, upcoming)
+            _send(events, ("finished", event))
+            if started is None:
+                return upcoming, stop
+            workload, upcoming = started.workload, None
+        if started is not None:  # rejected, or a DAG callback that ran
+            _send(events, ("finished", started))
+    except Exception as exc:  # the worker survives anything a workload does in Python
+        detail = f"{type(exc).__name__}: {exc}"
+        _send(events, ("finished", ExecutorEvent(EventKind.FINISHED, workload, TaskState.FAILED, detail)))
+    return upcoming, stop
+
+
+def _receive(inbox: Any, worker: Worker, parent_pid: int) -> Workload | None:
+    """The next workload, polling so as to notice a signal or the parent's death; None: stop."""
     while not worker.stopping and os.getppid() == parent_pid:
         try:
             if not inbox.poll(0.5):
                 continue
-            workload = inbox.recv()
-            if workload is None or worker.stopping:
-                break
+            message = inbox.recv()
         except (EOFError, OSError):  # the scheduler is gone: its workload is not ours to start
-            break
-        try:
-            event = worker.run(workload, before_record=functools.partial(_report_ending, events, workload))
-        except Exception as exc:  # the worker survives anything a workload does in Python
-            event = ExecutorEvent(
-                EventKind.FINISHED, workload, TaskState.FAILED, f"{type(exc).__name__}: {exc}"
-            )
-        with contextlib.suppress(OSError):
-            events.send(("finished", event))
+            return None
+        if message is None or isinstance(message, Workload):
+            return message
+        # (NOTHING: an answer that came after the worker stopped waiting for it)
+    return None
 
 
-def _report_ending(events: Any, workload: Workload) -> None:
+def _answer(inbox: Any) -> tuple[Workload | None, bool]:
+    """The executor's answer to ``ending``: ``(next workload or None, whether to stop)``."""
+    try:
+        if inbox.poll(ANSWER_WAIT):
+            message = inbox.recv()
+            return (message, False) if isinstance(message, Workload) else (None, message is None)
+    except (EOFError, OSError):
+        return None, True
+    return None, False
+
+
+def _send(events: Any, message: tuple[Any, ...]) -> None:
     with contextlib.suppress(OSError):
-        events.send(("ending", workload))
+        events.send(message)
 
 
 @dataclass
@@ -81,6 +143,8 @@ class _Slot:
     ending: bool = False
     #: The workload handed to it while it records the last outcome; it starts it next.
     next: Workload | None = None
+    #: Its ``ending`` was answered (with ``next``, or with NOTHING).
+    answered: bool = False
     #: When the worker started ``workload`` (monotonic): when it was handed to it idle, or when it
     #: finished the one before; 0 while it has none.
     started: float = 0.0
@@ -236,6 +300,11 @@ class LocalExecutor(Executor):
         for slot in self._slots:
             if slot.workload is not None and slot.ending and slot.next is None:
                 self._hand(slot)
+                if not slot.answered:  # it waits for an answer before it records its outcome
+                    slot.answered = True
+                    if slot.next is None:
+                        with contextlib.suppress(OSError):
+                            slot.inbox.send(NOTHING)
 
     def _hand(self, slot: _Slot) -> None:
         # (a worker that died is not asked: what is handed to it is reported lost with it, and handed
@@ -264,7 +333,7 @@ class LocalExecutor(Executor):
 
     def _handle(self, slot: _Slot, message: tuple[Any, ...]) -> None:
         if message[0] == "ending":
-            slot.ending = True
+            slot.ending, slot.answered = True, False
             return
         event: ExecutorEvent = message[1]  # it starts the workload handed to it meanwhile, if any, at once
         slot.workload, slot.next, slot.ending = slot.next, None, False

@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 from sqlalchemy import Connection, select, update
 
@@ -32,7 +32,7 @@ from dagflow.executors.base import EventKind, ExecutorEvent, Workload
 from dagflow.models.dag import DAG
 from dagflow.runtime.tasklog import TaskLog, attempt_log_path
 from dagflow.runtime.taskrunner import Attempt, AttemptOutcome, run_attempt
-from dagflow.store.attempts import Outcome, claim, heartbeat, record_outcome, try_start
+from dagflow.store.attempts import Claim, Outcome, claim_attempt, heartbeat, record_outcome
 from dagflow.store.engine import Database
 from dagflow.store.models import DagRunRow, TaskInstanceRow
 from dagflow.store.run_reader import DbRunStates
@@ -101,6 +101,26 @@ def _keep_out_of_collector(*, collect: bool) -> None:
     gc.freeze()
 
 
+@dataclass(frozen=True)
+class Started:
+    """A workload this worker claimed: its task instance is running with the workload's token."""
+
+    workload: Workload
+    claim: Claim
+    dag_run: DagRunInfo
+
+
+@dataclass(frozen=True)
+class Ended:
+    """An attempt whose task code has ended: its outcome is still to be recorded."""
+
+    workload: Workload
+    try_number: int
+    outcome: AttemptOutcome
+    xcoms: DbXComStore
+    log_path: Path
+
+
 class Worker:
     """Runs workloads one at a time in this process."""
 
@@ -119,6 +139,8 @@ class Worker:
         self._interrupt_reason = ""
         self._connection: Connection | None = None
         self._signals = False
+        self._pid = os.getpid()
+        self._folders: set[str] = set()
 
     def close(self) -> None:
         """Stop heartbeating and let go of the store (for a worker that lives in another's process)."""
@@ -178,33 +200,92 @@ class Worker:
     # -- running ------------------------------------------------------------------------------
 
     def run(self, workload: Workload, *, before_record: Callable[[], None] | None = None) -> ExecutorEvent:
-        """Run one workload; return what happened to it (``REJECTED`` if it was not ours to run).
-
-        ``before_record`` is called once the attempt has ended, before its outcome is recorded.
-        """
-        if workload.dag_callback:
-            return self._run_dag_callback(workload)
-        key = workload.key
-        with self._writing() as conn:
-            claimed = claim(
-                conn, key, token=workload.token, hostname=self.hostname, pid=os.getpid(), now=utcnow()
-            )
-            first_start = try_start(conn, key, claimed[0]) if claimed else None
-        dag_run = self._run_info(key) if claimed else None
-        if claimed is None or dag_run is None:
-            return ExecutorEvent(EventKind.REJECTED, workload, detail="no longer queued with this token")
-        try_number, max_tries = claimed
-        attempt = Attempt(key.task_id, key.map_index, try_number, max_tries, dag_run, first_start)
-        log_path = attempt_log_path(
-            self.settings.log_folder, key.dag_id, key.run_id, key.task_id, key.map_index, try_number
-        )
-        log_path.parent.mkdir(parents=True, exist_ok=True)
-        with open(log_path, "a", encoding="utf-8", buffering=1) as stream:
-            log = TaskLog(stream)
-            outcome, xcoms = self._attempt(workload, key, attempt, log)
+        """Run one workload: claim, run and record it; return what happened to it (``REJECTED`` if it
+        was not ours to run). ``before_record`` is called once the attempt has ended, before its
+        outcome is recorded."""
+        started = self.start(workload)
+        if isinstance(started, ExecutorEvent):
+            return started
+        ended = self.attempt(started)
         if before_record is not None:
             before_record()
-        return self._record(workload, key, outcome, xcoms, log_path, try_number)
+        return self.finish(ended)[0]
+
+    def start(self, workload: Workload) -> Started | ExecutorEvent:
+        """Claim a workload in a transaction of its own (a DAG callback is run at once)."""
+        if workload.dag_callback:
+            return self._run_dag_callback(workload)
+        with self._writing() as conn:
+            claimed = self._claim(conn, workload)
+        return self._started(workload, claimed)
+
+    def attempt(self, started: Started) -> Ended:
+        """Run a claimed attempt, its output in its log file; never raises for what the task does."""
+        key, claimed = started.workload.key, started.claim
+        attempt = Attempt(
+            key.task_id,
+            key.map_index,
+            claimed.try_number,
+            claimed.max_tries,
+            started.dag_run,
+            claimed.first_start,
+        )
+        log_path = attempt_log_path(
+            self.settings.log_folder, key.dag_id, key.run_id, key.task_id, key.map_index, claimed.try_number
+        )
+        with self._open_log(log_path) as stream:
+            outcome, xcoms = self._attempt(started.workload, key, attempt, TaskLog(stream))
+        return Ended(started.workload, claimed.try_number, outcome, xcoms, log_path)
+
+    def finish(
+        self, ended: Ended, upcoming: Workload | None = None
+    ) -> tuple[ExecutorEvent, Started | ExecutorEvent | None]:
+        """Record an attempt's outcome and claim ``upcoming`` in the same transaction (one commit
+        instead of two; ``upcoming`` is running before its task code starts, as always). Returns the
+        attempt's event, and ``upcoming`` claimed (or its ``REJECTED`` event); None for the second
+        when there is none, or when it is not to be claimed here (a DAG callback, a worker stopping)."""
+        workload, key = ended.workload, ended.workload.key
+        outcome = self._outcome(ended)
+        claim_next = upcoming is not None and not upcoming.dag_callback and not self.stopping
+        with self._writing() as conn:
+            recorded = record_outcome(conn, key, token=workload.token, outcome=outcome, now=utcnow())
+            if recorded and self.stopping:
+                _give_back_try(conn, key)
+            claimed = self._claim(conn, upcoming) if claim_next and upcoming is not None else None
+        if not recorded:
+            detail = "its task instance was changed while it ran; outcome discarded"
+            event = ExecutorEvent(EventKind.REJECTED, workload, detail=detail)
+        else:
+            event = ExecutorEvent(EventKind.FINISHED, workload, outcome.state, ended.outcome.error or "")
+        if not claim_next or upcoming is None:
+            return event, None
+        return event, self._started(upcoming, claimed)
+
+    def _open_log(self, path: Path) -> TextIO:
+        """Open an attempt's log to append to, creating its folder unless this worker made it already
+        (a retried task's, a sensor's: one system call fewer), or it has gone since."""
+        folder = str(path.parent)
+        if folder not in self._folders:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            if len(self._folders) > 4096:
+                self._folders.clear()
+            self._folders.add(folder)
+        try:
+            return open(path, "a", encoding="utf-8", buffering=1)
+        except FileNotFoundError:  # its folder was deleted meanwhile
+            path.parent.mkdir(parents=True, exist_ok=True)
+            return open(path, "a", encoding="utf-8", buffering=1)
+
+    def _claim(self, conn: Connection, workload: Workload) -> Claim | None:
+        return claim_attempt(
+            conn, workload.key, token=workload.token, hostname=self.hostname, pid=self._pid, now=utcnow()
+        )
+
+    def _started(self, workload: Workload, claimed: Claim | None) -> Started | ExecutorEvent:
+        dag_run = self._run_info(workload.key) if claimed is not None else None
+        if claimed is None or dag_run is None:
+            return ExecutorEvent(EventKind.REJECTED, workload, detail="no longer queued with this token")
+        return Started(workload, claimed, dag_run)
 
     @contextmanager
     def _writing(self) -> Iterator[Connection]:
@@ -265,23 +346,16 @@ class Worker:
             self._heartbeat.watch(None)
         return outcome, xcoms
 
-    def _record(
-        self,
-        workload: Workload,
-        key: TIKey,
-        result: AttemptOutcome,
-        xcoms: DbXComStore,
-        log_path: Path,
-        try_number: int,
-    ) -> ExecutorEvent:
+    def _outcome(self, ended: Ended) -> Outcome:
+        result = ended.outcome
         state = result.state
         not_before = result.reschedule_at
         try_state = None
         if self.stopping:  # shut down: the attempt is recorded, and the task instance will run again
             state, not_before, try_state = TaskState.NONE, None, TaskState.FAILED
         elif state is TaskState.UP_FOR_RETRY:
-            not_before = self._retry_at(workload, result, try_number)
-        outcome = Outcome(
+            not_before = self._retry_at(ended.workload, result, ended.try_number)
+        return Outcome(
             state=state,
             start_date=result.start_date,
             end_date=result.end_date,
@@ -290,18 +364,10 @@ class Worker:
             error=result.error,
             rendered_fields=_jsonable(result.rendered_fields),
             skip_downstream=result.skip_downstream,
-            xcoms=xcoms.pending() if state is TaskState.SUCCESS else (),
-            log_path=str(log_path),
+            xcoms=ended.xcoms.pending() if state is TaskState.SUCCESS else (),
+            log_path=str(ended.log_path),
             try_state=try_state,
         )
-        with self._writing() as conn:
-            recorded = record_outcome(conn, key, token=workload.token, outcome=outcome, now=utcnow())
-            if recorded and self.stopping:
-                _give_back_try(conn, key)
-        if not recorded:
-            detail = "its task instance was changed while it ran; outcome discarded"
-            return ExecutorEvent(EventKind.REJECTED, workload, detail=detail)
-        return ExecutorEvent(EventKind.FINISHED, workload, state, result.error or "")
 
     def _retry_at(self, workload: Workload, result: AttemptOutcome, try_number: int) -> Any:
         key = workload.key

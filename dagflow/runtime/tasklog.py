@@ -73,14 +73,17 @@ def capture(log: TaskLog) -> Iterator[None]:
     handler = _SinkHandler(log)
     logger.addHandler(handler)
     previous_level, previous_propagate = logger.level, logger.propagate
-    logger.setLevel(logging.INFO)
+    # (setLevel empties the level cache of every logger in the process: only when it changes)
+    if previous_level != logging.INFO:
+        logger.setLevel(logging.INFO)
     logger.propagate = False
     try:
         with redirect_stdout(log), redirect_stderr(log):  # type: ignore[type-var,unused-ignore]
             yield
     finally:
         logger.removeHandler(handler)
-        logger.setLevel(previous_level)
+        if previous_level != logging.INFO:
+            logger.setLevel(previous_level)
         logger.propagate = previous_propagate
         log.flush()
 

@@ -1,20 +1,26 @@
 """One attempt's life in the store, as a worker lives it: claim, heartbeat, record the outcome.
 
-These run once or twice per task, on every worker, so their statements are built once here and
-executed with parameters: no SQL is compiled on the hot path.
+These run once or twice per task, on every worker, so their statements are compiled once per
+dialect here (:class:`_Prepared`) and run with parameters straight on the connection's DBAPI cursor,
+inside the caller's transaction: no SQL is compiled, and none of SQLAlchemy's per-statement
+machinery (cache lookup, execution context, result objects) runs on the hot path. That machinery
+cost a worker about as much CPU as the rest of a no-op attempt.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, cast
+from typing import Any, NamedTuple, cast
 
 from sqlalchemy import Connection, Table, and_, bindparam, delete, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import Session
+from sqlalchemy.sql import Executable
+from sqlalchemy.types import TypeEngine
 
 from dagflow.core.states import TaskState
 from dagflow.store.models import TaskInstanceRow, TaskInstanceTryRow, XComRow
@@ -33,7 +39,103 @@ _KEY = and_(
     TI.attempt_token == bindparam("k_token"),
 )
 
-_CLAIM = (
+
+class _Prepared:
+    """A statement compiled once per dialect, run on the DBAPI cursor of the caller's connection.
+
+    Parameters are given by name; literal values in the statement keep their values; each value goes
+    through its column type's bind processor, and each returned column through ``returns``' result
+    processor, exactly as SQLAlchemy would convert them.
+    """
+
+    def __init__(self, statement: Executable, returns: Sequence[TypeEngine[Any]] = ()):
+        self.statement = statement
+        self.returns = returns
+        self._by_dialect: dict[str, _Compiled] = {}
+
+    def compiled(self, dialect: Dialect) -> _Compiled:
+        found = self._by_dialect.get(dialect.name)
+        if found is None:
+            found = self._by_dialect[dialect.name] = _Compiled.of(self.statement, self.returns, dialect)
+        return found
+
+    def execute(self, conn: Connection, params: Mapping[str, Any]) -> Any:
+        """Run with ``params`` and return the DBAPI cursor (closed by the caller, or collected)."""
+        compiled = self.compiled(conn.dialect)
+        cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+        cursor.execute(compiled.sql, compiled.parameters(params))
+        return cursor
+
+    def execute_many(self, conn: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
+        compiled = self.compiled(conn.dialect)
+        cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+        cursor.executemany(compiled.sql, [compiled.parameters(row) for row in rows])
+        cursor.close()
+
+    def first(self, conn: Connection, params: Mapping[str, Any]) -> tuple[Any, ...] | None:
+        """The first row returned, converted by the result processors; None if there is none."""
+        cursor = self.execute(conn, params)
+        row = cursor.fetchone()
+        cursor.close()
+        if row is None:
+            return None
+        processors = self.compiled(conn.dialect).results
+        return tuple(p(v) if p is not None else v for p, v in zip(processors, row, strict=True))
+
+
+Processor = Callable[[Any], Any] | None
+
+
+@dataclass(frozen=True)
+class _Compiled:
+    sql: str
+    positional: bool
+    #: (name in the SQL, name given, literal value, bind processor), in the order the SQL takes them.
+    binds: tuple[tuple[str, str, Any, Processor], ...]
+    results: tuple[Processor, ...]
+
+    @classmethod
+    def of(cls, statement: Executable, returns: Sequence[TypeEngine[Any]], dialect: Dialect) -> _Compiled:
+        compiled = statement.compile(dialect=dialect)  # type: ignore[attr-defined]
+        by_name = {name: bind for bind, name in compiled.bind_names.items()}
+        order = list(compiled.positiontup) if compiled.positional else list(by_name)
+        escaped = compiled.escaped_bind_names or {}
+        binds = tuple(
+            (
+                escaped.get(name, name),
+                name,
+                by_name[name].value,
+                by_name[name].type.dialect_impl(dialect).bind_processor(dialect),
+            )
+            for name in order
+        )
+        results = tuple(t.dialect_impl(dialect).result_processor(dialect, None) for t in returns)
+        return cls(compiled.string, compiled.positional, binds, results)
+
+    def parameters(self, given: Mapping[str, Any]) -> Any:
+        values = []
+        for _, name, literal, processor in self.binds:
+            value = given.get(name, literal)
+            values.append(processor(value) if processor is not None else value)
+        if self.positional:
+            return values
+        return {sql_name: value for (sql_name, *_), value in zip(self.binds, values, strict=True)}
+
+
+#: When the try being claimed first started, if it already ended once (a rescheduled sensor).
+_FIRST_START = (
+    select(TRY.c.start_date)
+    .where(
+        TRY.c.dag_id == TI.dag_id,
+        TRY.c.run_id == TI.run_id,
+        TRY.c.task_id == TI.task_id,
+        TRY.c.map_index == TI.map_index,
+        TRY.c.try_number == TI.try_number,
+    )
+    .scalar_subquery()
+)
+
+_CLAIM = _Prepared(
     update(TI_TABLE)
     .where(_KEY, TI.state == TaskState.QUEUED.value)
     .values(
@@ -48,22 +150,26 @@ _CLAIM = (
         error=None,
         updated_at=bindparam("v_now"),
     )
-    .returning(TI.try_number, TI.max_tries)
+    .returning(TI.try_number, TI.max_tries, _FIRST_START),
+    returns=(TI.try_number.type, TI.max_tries.type, TRY.c.start_date.type),
 )
 
-_TRY_START = select(TRY.c.start_date).where(
-    TRY.c.dag_id == bindparam("k_dag_id"),
-    TRY.c.run_id == bindparam("k_run_id"),
-    TRY.c.task_id == bindparam("k_task_id"),
-    TRY.c.map_index == bindparam("k_map_index"),
-    TRY.c.try_number == bindparam("k_try_number"),
+_TRY_START = _Prepared(
+    select(TRY.c.start_date).where(
+        TRY.c.dag_id == bindparam("k_dag_id"),
+        TRY.c.run_id == bindparam("k_run_id"),
+        TRY.c.task_id == bindparam("k_task_id"),
+        TRY.c.map_index == bindparam("k_map_index"),
+        TRY.c.try_number == bindparam("k_try_number"),
+    ),
+    returns=(TRY.c.start_date.type,),
 )
 
-_HEARTBEAT = (
+_HEARTBEAT = _Prepared(
     update(TI_TABLE).where(_KEY, TI.state == TaskState.RUNNING.value).values(heartbeat_at=bindparam("v_now"))
 )
 
-_FINISH = (
+_FINISH = _Prepared(
     update(TI_TABLE)
     .where(_KEY, TI.state == TaskState.RUNNING.value)
     .values(
@@ -77,16 +183,20 @@ _FINISH = (
         heartbeat_at=None,
         updated_at=bindparam("v_now"),
     )
-    .returning(TI.try_number, TI.queued_at, TI.hostname, TI.pid)
+    .returning(TI.try_number, TI.queued_at, TI.hostname, TI.pid),
+    returns=(TI.try_number.type, TI.queued_at.type, TI.hostname.type, TI.pid.type),
 )
 
-_DELETE_XCOMS = delete(XCOM).where(
-    XCOM.c.dag_id == bindparam("k_dag_id"),
-    XCOM.c.run_id == bindparam("k_run_id"),
-    XCOM.c.task_id == bindparam("k_task_id"),
-    XCOM.c.map_index == bindparam("k_map_index"),
+_DELETE_XCOMS = _Prepared(
+    delete(XCOM).where(
+        XCOM.c.dag_id == bindparam("k_dag_id"),
+        XCOM.c.run_id == bindparam("k_run_id"),
+        XCOM.c.task_id == bindparam("k_task_id"),
+        XCOM.c.map_index == bindparam("k_map_index"),
+    )
 )
-_INSERT_XCOM = insert(XCOM)
+_XCOM_COLUMNS = ("dag_id", "run_id", "task_id", "map_index", "key", "value", "timestamp")
+_INSERT_XCOM = _Prepared(insert(XCOM).values({name: bindparam(f"x_{name}") for name in _XCOM_COLUMNS}))
 
 _TRY_COLUMNS = (
     "dag_id",
@@ -106,19 +216,20 @@ _TRY_COLUMNS = (
 )
 #: On a second end of the same try (a rescheduled sensor), everything but the first start is updated.
 _TRY_UPDATED = ("state", "end_date", "duration", "hostname", "pid", "error", "log_path")
-_TRY_UPSERTS: dict[str, Any] = {}
+_TRY_UPSERTS: dict[str, _Prepared] = {}
 
 
-def _try_upsert(dialect: str) -> Any:
+def _try_upsert(dialect: str) -> _Prepared:
     statement = _TRY_UPSERTS.get(dialect)
     if statement is None:
         make = pg_insert if dialect == "postgresql" else sqlite_insert
-        base = make(TRY)
-        statement = base.on_conflict_do_update(
-            index_elements=["dag_id", "run_id", "task_id", "map_index", "try_number"],
-            set_={name: base.excluded[name] for name in _TRY_UPDATED},
+        base = make(TRY).values({name: bindparam(f"t_{name}") for name in _TRY_COLUMNS})
+        statement = _TRY_UPSERTS[dialect] = _Prepared(
+            base.on_conflict_do_update(
+                index_elements=["dag_id", "run_id", "task_id", "map_index", "try_number"],
+                set_={name: base.excluded[name] for name in _TRY_UPDATED},
+            )
         )
-        _TRY_UPSERTS[dialect] = statement
     return statement
 
 
@@ -136,16 +247,30 @@ def _key_params(key: TIKey, token: str) -> dict[str, Any]:
     }
 
 
+class Claim(NamedTuple):
+    """A task instance a worker took: its try, and when that try first started if it is resumed."""
+
+    try_number: int
+    max_tries: int
+    #: When this try first started, if it already ended once (up for reschedule), else None.
+    first_start: datetime | None
+
+
+def claim_attempt(
+    session: Session | Connection, key: TIKey, *, token: str, hostname: str, pid: int, now: datetime
+) -> Claim | None:
+    """A worker takes a queued task instance (one statement); None if it is not its to take."""
+    params = {**_key_params(key, token), "v_now": now, "v_hostname": hostname, "v_pid": pid}
+    row = _CLAIM.first(_connection(session), params)
+    return Claim(int(row[0]), int(row[1]), row[2]) if row is not None else None
+
+
 def claim(
     session: Session | Connection, key: TIKey, *, token: str, hostname: str, pid: int, now: datetime
 ) -> tuple[int, int] | None:
     """A worker takes a queued task instance: ``(try_number, max_tries)``, or None if not its to take."""
-    row = (
-        _connection(session)
-        .execute(_CLAIM, {**_key_params(key, token), "v_now": now, "v_hostname": hostname, "v_pid": pid})
-        .first()
-    )
-    return (int(row[0]), int(row[1])) if row is not None else None
+    claimed = claim_attempt(session, key, token=token, hostname=hostname, pid=pid, now=now)
+    return (claimed.try_number, claimed.max_tries) if claimed is not None else None
 
 
 def try_start(session: Session | Connection, key: TIKey, try_number: int) -> datetime | None:
@@ -157,13 +282,16 @@ def try_start(session: Session | Connection, key: TIKey, try_number: int) -> dat
         "k_map_index": key.map_index,
         "k_try_number": try_number,
     }
-    return _connection(session).execute(_TRY_START, params).scalar()
+    row = _TRY_START.first(_connection(session), params)
+    return row[0] if row is not None else None
 
 
 def heartbeat(session: Session | Connection, key: TIKey, *, token: str, now: datetime) -> bool:
     """Record that the attempt is alive; False if it is no longer this attempt's to run."""
-    result = _connection(session).execute(_HEARTBEAT, {**_key_params(key, token), "v_now": now})
-    return bool(result.rowcount)
+    cursor = _HEARTBEAT.execute(_connection(session), {**_key_params(key, token), "v_now": now})
+    count = cursor.rowcount
+    cursor.close()
+    return bool(count)
 
 
 @dataclass
@@ -193,8 +321,8 @@ def record_outcome(
     """
     conn = _connection(session)
     duration = (outcome.end_date - outcome.start_date).total_seconds() if outcome.start_date else None
-    row = conn.execute(
-        _FINISH,
+    row = _FINISH.first(
+        conn,
         {
             **_key_params(key, token),
             "v_state": outcome.state.value,
@@ -206,7 +334,7 @@ def record_outcome(
             "v_error": outcome.error,
             "v_now": now,
         },
-    ).first()
+    )
     if row is None:
         return False
     where = {
@@ -215,24 +343,24 @@ def record_outcome(
         "k_task_id": key.task_id,
         "k_map_index": key.map_index,
     }
-    conn.execute(_DELETE_XCOMS, where)
+    _DELETE_XCOMS.execute(conn, where).close()
     if outcome.xcoms:
-        conn.execute(
-            _INSERT_XCOM,
+        _INSERT_XCOM.execute_many(
+            conn,
             [
                 {
-                    "dag_id": key.dag_id,
-                    "run_id": key.run_id,
-                    "task_id": key.task_id,
-                    "map_index": key.map_index,
-                    "key": name,
-                    "value": text,
-                    "timestamp": now,
+                    "x_dag_id": key.dag_id,
+                    "x_run_id": key.run_id,
+                    "x_task_id": key.task_id,
+                    "x_map_index": key.map_index,
+                    "x_key": name,
+                    "x_value": text,
+                    "x_timestamp": now,
                 }
                 for name, text in outcome.xcoms
             ],
         )
-    try_number, queued_at, hostname, pid = tuple(row)
+    try_number, queued_at, hostname, pid = row
     values = (
         key.dag_id,
         key.run_id,
@@ -249,7 +377,8 @@ def record_outcome(
         outcome.error,
         outcome.log_path,
     )
-    conn.execute(_try_upsert(conn.dialect.name), dict(zip(_TRY_COLUMNS, values, strict=True)))
+    params = {f"t_{name}": value for name, value in zip(_TRY_COLUMNS, values, strict=True)}
+    _try_upsert(conn.dialect.name).execute(conn, params).close()
     if outcome.skip_downstream:
         skip(conn, key.dag_id, key.run_id, outcome.skip_downstream, now)
     return True
