@@ -19,11 +19,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
-from sqlalchemy import Connection, select, update
-
 from dagflow.config import Settings
 from dagflow.context import DagRunInfo
 from dagflow.core.clock import utcnow
+from dagflow.core.keys import TIKey
 from dagflow.core.retries import next_retry_for, should_retry
 from dagflow.core.states import TaskState
 from dagflow.dagbag import DagBag
@@ -32,11 +31,12 @@ from dagflow.executors.base import EventKind, ExecutorEvent, Workload
 from dagflow.models.dag import DAG
 from dagflow.runtime.tasklog import TaskLog, attempt_log_path
 from dagflow.runtime.taskrunner import Attempt, AttemptOutcome, run_attempt
-from dagflow.store.attempts import Claim, Outcome, claim_attempt, heartbeat, record_outcome
+from dagflow.store import Connection
+from dagflow.store.attempts import Claim, Outcome, claim_attempt, give_back_try, heartbeat, record_outcome
 from dagflow.store.engine import Database
-from dagflow.store.models import DagRunRow, TaskInstanceRow
+from dagflow.store.models import DagRunRow
 from dagflow.store.run_reader import DbRunStates
-from dagflow.store.task_instances import TIKey
+from dagflow.store.runs import get_run
 from dagflow.store.xcom import DbXComStore
 
 
@@ -250,7 +250,7 @@ class Worker:
         with self._writing() as conn:
             recorded = record_outcome(conn, key, token=workload.token, outcome=outcome, now=utcnow())
             if recorded and self.stopping:
-                _give_back_try(conn, key)
+                give_back_try(conn, key)
             claimed = self._claim(conn, upcoming) if claim_next and upcoming is not None else None
         if not recorded:
             detail = "its task instance was changed while it ran; outcome discarded"
@@ -301,9 +301,7 @@ class Worker:
         found = self._runs.get((key.dag_id, key.run_id))
         if found is None:
             with self.db.session() as session:
-                run = session.scalars(
-                    select(DagRunRow).where(DagRunRow.dag_id == key.dag_id, DagRunRow.run_id == key.run_id)
-                ).first()
+                run = get_run(session, key.dag_id, key.run_id)
                 if run is None:
                     return None
                 info = _run_info(run)
@@ -385,10 +383,7 @@ class Worker:
     def _run_dag_callback(self, workload: Workload) -> ExecutorEvent:
         run_key = workload.key.run
         with self.db.session() as session:
-            query = select(DagRunRow).where(
-                DagRunRow.dag_id == run_key.dag_id, DagRunRow.run_id == run_key.run_id
-            )
-            run = session.scalars(query).first()
+            run = get_run(session, run_key.dag_id, run_key.run_id)
             info = _run_info(run) if run is not None else None
         if info is None:
             return ExecutorEvent(EventKind.REJECTED, workload, detail="run not found")
@@ -417,21 +412,6 @@ def _run_info(run: DagRunRow) -> DagRunInfo:
         conf=dict(run.conf or {}),
         start_date=run.start_date,
         run_after=run.run_after,
-    )
-
-
-def _give_back_try(conn: Any, key: TIKey) -> None:
-    """An attempt stopped by a shutdown does not use up one of the task's retries."""
-    ti = TaskInstanceRow
-    conn.execute(
-        update(ti)
-        .where(
-            ti.dag_id == key.dag_id,
-            ti.run_id == key.run_id,
-            ti.task_id == key.task_id,
-            ti.map_index == key.map_index,
-        )
-        .values(max_tries=ti.max_tries + 1)
     )
 
 

@@ -22,9 +22,10 @@ from sqlalchemy.orm import Session
 from sqlalchemy.sql import Executable
 from sqlalchemy.types import TypeEngine
 
+from dagflow.core.keys import TIKey
 from dagflow.core.states import TaskState
 from dagflow.store.models import TaskInstanceRow, TaskInstanceTryRow, XComRow
-from dagflow.store.task_instances import TIKey, skip
+from dagflow.store.task_instances import skip
 
 TI_TABLE = cast(Table, TaskInstanceRow.__table__)
 TI = TI_TABLE.c
@@ -382,3 +383,18 @@ def record_outcome(
     if outcome.skip_downstream:
         skip(conn, key.dag_id, key.run_id, outcome.skip_downstream, now)
     return True
+
+
+def give_back_try(connection: Session | Connection, key: TIKey) -> None:
+    """An attempt stopped by a shutdown does not use up one of the task's retries."""
+    ti = TaskInstanceRow
+    connection.execute(
+        update(ti)
+        .where(
+            ti.dag_id == key.dag_id,
+            ti.run_id == key.run_id,
+            ti.task_id == key.task_id,
+            ti.map_index == key.map_index,
+        )
+        .values(max_tries=ti.max_tries + 1)
+    )

@@ -11,10 +11,10 @@ from typing import Any
 
 from sqlalchemy import select
 
+from dagflow.core.keys import TIKey
 from dagflow.runtime.xcom import RunRef, decode, encode
 from dagflow.store.engine import Database
 from dagflow.store.models import XComRow
-from dagflow.store.task_instances import TIKey
 
 
 class DbXComStore:
