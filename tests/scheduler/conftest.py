@@ -178,6 +178,16 @@ class BackgroundScheduler(threading.Thread):
         finally:
             self.started.set()
 
+    def wait_until_asleep(self, quiet: float = 0.2) -> None:
+        """Return once no pass has run for ``quiet`` seconds: the loop is waiting for something."""
+        deadline = time.monotonic() + DEADLINE
+        passes, since = self.passes, time.monotonic()
+        while time.monotonic() - since < quiet:
+            assert time.monotonic() < deadline, "the scheduler never went to sleep"
+            time.sleep(0.02)
+            if self.passes != passes:
+                passes, since = self.passes, time.monotonic()
+
     def stop(self) -> None:
         self.scheduler.stop()
         self.join(DEADLINE)

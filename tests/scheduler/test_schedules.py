@@ -23,11 +23,11 @@ from sqlalchemy import select
 
 from dagflow import actions
 from dagflow.core.clock import utcnow
+from dagflow.scheduler.job import SchedulerOptions
 from dagflow.store.models import BackfillRow, DagRow, DagRunRow
 from tests.scheduler.conftest import Orchestrator, at, deployment, max_concurrent, span
 
 DAG_FILE = """
-import time
 from datetime import datetime, timedelta
 
 from dagflow import DAG, task
@@ -42,7 +42,6 @@ with DAG(
 
     @task
     def where(ds=None, logical_date=None, data_interval_start=None, data_interval_end=None):
-        time.sleep(0.2)
         return [ds, logical_date.isoformat(), data_interval_start.isoformat(), data_interval_end.isoformat()]
 
     where()
@@ -121,7 +120,8 @@ def scheduled(store_backend: object, tmp_path_factory: pytest.TempPathFactory) -
             paused_at_creation = {row.dag_id: row.is_paused for row in session.scalars(select(DagRow))}
         manual_run_id = orchestrator.trigger("paused")
 
-        with orchestrator.running(workers=3) as scheduler:
+        # each of the polls below looks at the store: a short poll interval keeps them quick
+        with orchestrator.running(SchedulerOptions(run_processor=False, poll_interval=0.02)) as scheduler:
             scheduler.polls(3)
             after_phase_1 = [(r.dag_id, r.run_type, r.state) for r in orchestrator.runs()]
 

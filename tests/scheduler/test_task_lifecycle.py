@@ -2,79 +2,12 @@
 
 from __future__ import annotations
 
-import threading
 from typing import Any
 
 import pytest
 
 from dagflow.scheduler import decide_runs as deciding
-from dagflow.scheduler.job import SchedulerOptions
-from tests.scheduler.conftest import Orchestrator, at
-
-THREE_SLOW = """
-import time
-from datetime import datetime
-
-from dagflow import DAG, task
-
-with DAG("three_slow", schedule=None, start_date=datetime(2024, 1, 1)):
-    for name in ("a", "b", "c"):
-
-        @task(task_id=name)
-        def nap():
-            time.sleep(0.6)
-
-        nap()
-"""
-
-
-class StateWatcher(threading.Thread):
-    """Records each state a task instance takes, polling the store until it ends."""
-
-    def __init__(self, orchestrator: Orchestrator, dag_id: str, run_id: str, task_id: str):
-        super().__init__(daemon=True)
-        self.orchestrator, self.key = orchestrator, (dag_id, run_id, task_id)
-        self.seen: list[str] = [self.state()]
-        self.done = threading.Event()
-
-    def state(self) -> str:
-        dag_id, run_id, task_id = self.key
-        return self.orchestrator.states(dag_id, run_id)[task_id]
-
-    def run(self) -> None:
-        while not self.done.wait(0.02):
-            state = self.state()
-            if state != self.seen[-1]:
-                self.seen.append(state)
-
-
-def test_a_task_instance_goes_scheduled_queued_running_success_with_its_times_recorded(
-    orchestrator: Orchestrator,
-):
-    # One worker and parallelism 2: while "a" runs, "b" waits queued in the executor and "c"
-    # waits scheduled for a free slot; each state lasts as long as one task sleeps.
-    orchestrator.write("three_slow.py", THREE_SLOW)
-    orchestrator.record_dags()
-    run_id = orchestrator.trigger("three_slow")
-    watcher = StateWatcher(orchestrator, "three_slow", run_id, "c")
-    watcher.start()
-    try:
-        orchestrator.run_until_idle(
-            SchedulerOptions(parallelism=2, run_processor=False), workers=1, executor="local"
-        )
-    finally:
-        watcher.done.set()
-        watcher.join()
-
-    assert watcher.seen == ["none", "scheduled", "queued", "running", "success"]
-    c = orchestrator.task_instances("three_slow", run_id)["c"]
-    assert c.queued_at is not None and c.start_date is not None and c.end_date is not None
-    assert c.queued_at <= c.start_date <= c.end_date
-    assert c.try_number == 1 and c.hostname and c.pid
-    (history,) = orchestrator.tries("three_slow", run_id, "c")
-    assert (history.state, history.queued_at, history.end_date) == ("success", c.queued_at, c.end_date)
-    assert at(c.start_date) <= at(history.start_date)  # claimed by the worker, then started
-
+from tests.scheduler.conftest import Orchestrator
 
 PAIR = """
 from datetime import datetime

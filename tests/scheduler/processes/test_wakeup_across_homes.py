@@ -46,10 +46,7 @@ def test_a_trigger_from_a_cli_with_another_home_wakes_the_sleeping_scheduler(
     cli_home.mkdir()
     assert cli_home != orchestrator.home
     with orchestrator.in_thread(SchedulerOptions(max_wait=30, run_processor=False), workers=1) as background:
-        passes = -1
-        while passes != background.passes:  # until it sleeps: no pass for half a second
-            passes = background.passes
-            time.sleep(0.5)
+        background.wait_until_asleep()
 
         triggered = time.monotonic()
         result = subprocess.run(

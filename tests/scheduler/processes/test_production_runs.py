@@ -266,8 +266,8 @@ def production(store_backend: object, tmp_path_factory: pytest.TempPathFactory) 
         yield Production(orchestrator, run_ids, expected)
 
 
-@pytest.mark.parametrize("dag_id", COMPARED)
-def test_runs_end_with_the_states_tries_and_xcoms_dag_test_gives(production: Production, dag_id: str):
+def assert_matches_dag_test(production: Production, dag_id: str) -> None:
+    """The stored run of ``dag_id`` ended with the run state, states, tries and XComs of ``dag.test()``."""
     orchestrator, result = production.orchestrator, production.in_process[dag_id]
     run_id = production.run_ids[dag_id]
     assert run_id == result.run_id
@@ -279,6 +279,11 @@ def test_runs_end_with_the_states_tries_and_xcoms_dag_test_gives(production: Pro
         ti.label: ti.try_number for ti in result.task_instances
     }
     assert orchestrator.xcoms(dag_id, run_id) == all_xcoms(result)
+
+
+@pytest.mark.parametrize("dag_id", COMPARED)
+def test_runs_end_with_the_states_tries_and_xcoms_dag_test_gives(production: Production, dag_id: str):
+    assert_matches_dag_test(production, dag_id)
 
 
 def test_the_compared_dags_branch_skip_map_fail_and_pass_xcoms(dags_folder: DagsFolder):
