@@ -14,6 +14,9 @@ from datetime import datetime
 
 from dagflow.core.keys import TIKey
 
+#: A DAG's ``max_active_tasks`` when the limits given do not name it (Airflow's default).
+DEFAULT_MAX_ACTIVE_TASKS = 16
+
 
 @dataclass(frozen=True)
 class Candidate:
@@ -74,7 +77,7 @@ def _blocked(
 ) -> str:
     if busy.total >= parallelism:
         return f"parallelism reached ({parallelism} task instances queued or running)"
-    limit = max_active_tasks.get(c.dag_id, 16)
+    limit = max_active_tasks.get(c.dag_id, DEFAULT_MAX_ACTIVE_TASKS)
     if busy.by_dag[c.dag_id] >= limit:
         return f"max_active_tasks reached ({limit} task instances of this DAG queued or running)"
     if c.pool not in pools:

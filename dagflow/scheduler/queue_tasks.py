@@ -11,7 +11,8 @@ from dagflow.scheduler.dags import DagCache
 from dagflow.store import Database, Session, scheduling
 from dagflow.store import task_instances as ti_store
 
-#: How many scheduled task instances to look at beyond the free slots (some may be held by limits).
+#: How many scheduled task instances to look at for each that could be queued (some may be held by a
+#: pool or a per-task limit).
 LOOKAHEAD = 4
 
 
@@ -27,8 +28,9 @@ def queue_scheduled(
     """
     with db.session(write=True) as session:
         busy = scheduling.busy(session)
-        free = parallelism - busy.total
-        rows = ti_store.scheduled(session, limit=max(free * LOOKAHEAD, 64)) if free > 0 else []
+        limits = dags.max_active_tasks()
+        full, room = _room(busy, limits, parallelism)
+        rows = ti_store.scheduled(session, limit=room * LOOKAHEAD, full_dags=full) if room > 0 else []
         if not rows:
             return []
         candidates = [c for c in (_candidate(session, dags, row) for row in rows) if c is not None]
@@ -36,7 +38,7 @@ def queue_scheduled(
             candidates,
             busy,
             parallelism=parallelism,
-            max_active_tasks=dags.max_active_tasks(),
+            max_active_tasks=limits,
             pools=scheduling.pool_sizes(session),
         )
         by_key = {row.key: row for row in rows}
@@ -48,6 +50,21 @@ def queue_scheduled(
             workloads.append(_workload(dags, row, token))
         ti_store.queue(session, items, now=now, job_id=job_id)
     return workloads
+
+
+def _room(busy: dispatch.Busy, limits: dict[str, int], parallelism: int) -> tuple[list[str], int]:
+    """The DAGs at their ``max_active_tasks``, and at most how many task instances could be queued now:
+    the free slots, or less when every DAG known has less room left (it reads that many, times
+    :data:`LOOKAHEAD` for those a pool or a per-task limit holds back)."""
+    full = [
+        dag_id
+        for dag_id, count in busy.by_dag.items()
+        if count >= limits.get(dag_id, dispatch.DEFAULT_MAX_ACTIVE_TASKS)
+    ]
+    room = sum(max(0, limit - busy.by_dag[dag_id]) for dag_id, limit in limits.items())
+    if not limits or any(dag_id not in limits for dag_id in busy.by_dag):
+        room = parallelism  # a DAG not loaded yet: its room is unknown
+    return full, min(parallelism - busy.total, room)
 
 
 def _candidate(session: Session, dags: DagCache, row: ti_store.ScheduledRow) -> dispatch.Candidate | None:

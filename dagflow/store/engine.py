@@ -24,6 +24,8 @@ from dagflow.store.notify import Notifier, notifier_for, wants_wake
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 _WRITE_OPTION = "dagflow_write"
+#: Set in a SQLite connection's info while its busy timeout is 0 (it takes the write lock itself).
+_POLLS_FOR_LOCK = "dagflow_polls_for_lock"
 
 
 def _configure_sqlite(engine: Engine) -> None:
@@ -39,9 +41,17 @@ def _configure_sqlite(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def on_begin(connection: Any) -> None:
+        dbapi_connection = connection.connection.driver_connection
+        info = connection.connection.info
         if connection.get_execution_options().get(_WRITE_OPTION):
-            _begin_immediate(connection.connection.driver_connection)
+            if not info.get(_POLLS_FOR_LOCK):  # SQLite's own waiting is replaced by ours, see below
+                dbapi_connection.execute("PRAGMA busy_timeout=0")
+                info[_POLLS_FOR_LOCK] = True
+            _begin_immediate(dbapi_connection)
         else:
+            if info.get(_POLLS_FOR_LOCK):
+                dbapi_connection.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+                info[_POLLS_FOR_LOCK] = False
             connection.exec_driver_sql("BEGIN")
 
 
@@ -50,10 +60,11 @@ def _begin_immediate(dbapi_connection: Any) -> None:
 
     SQLite's own busy handler sleeps in steps of up to 100 ms, far longer than dagflow's write
     transactions last, which would make every writer wait for nothing; this loop waits about as long
-    as the lock is actually held.
+    as the lock is actually held. The connection's busy timeout is 0 while it writes (set once, not
+    around every transaction: a worker's connection only ever writes): in WAL mode a transaction
+    that holds the write lock never waits for another lock, so nothing else needs SQLite's waiting.
     """
     cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA busy_timeout=0")
     deadline = time.monotonic() + SQLITE_BUSY_TIMEOUT_MS / 1000
     pause = 0.0001
     try:
@@ -67,7 +78,6 @@ def _begin_immediate(dbapi_connection: Any) -> None:
             time.sleep(pause * (0.5 + random.random()))
             pause = min(pause * 1.5, 0.002)
     finally:
-        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
         cursor.close()
 
 

@@ -11,7 +11,7 @@ try number counts the coming try) -> ``queued`` (handed to an executor with a to
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -202,15 +202,21 @@ _SCHEDULED = (
     )
     .join(DagRunRow.__table__, and_(_RUN.dag_id == _C.dag_id, _RUN.run_id == _C.run_id))
     .join(DagRow.__table__, _DAG.dag_id == _C.dag_id)
-    .where(_C.state == TaskState.SCHEDULED.value, _RUN.state == "running", _DAG.is_paused.is_(False))
+    .where(
+        _C.state == TaskState.SCHEDULED.value,
+        _RUN.state == "running",
+        _DAG.is_paused.is_(False),
+        _C.dag_id.not_in(bindparam("full_dags", expanding=True)),
+    )
     .order_by(_C.priority_weight.desc(), _RUN.run_after, _C.dag_id, _C.run_id, _C.task_id, _C.map_index)
     .limit(bindparam("limit"))
 )
 
 
-def scheduled(session: Session, limit: int) -> list[ScheduledRow]:
-    """Scheduled task instances of running runs of unpaused DAGs, best first."""
-    rows = session.connection().execute(_SCHEDULED, {"limit": limit})
+def scheduled(session: Session, limit: int, *, full_dags: Collection[str] = ()) -> list[ScheduledRow]:
+    """Scheduled task instances of running runs of unpaused DAGs, best first; none of ``full_dags``
+    (DAGs at their ``max_active_tasks``: none of theirs could be queued now)."""
+    rows = session.connection().execute(_SCHEDULED, {"limit": limit, "full_dags": list(full_dags)})
     return [
         ScheduledRow(TIKey(d, r, t, m), tn, pw, pool, slots, after)
         for d, r, t, m, tn, pw, pool, slots, after in rows

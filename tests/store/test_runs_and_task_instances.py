@@ -360,6 +360,9 @@ def test_scheduled_lists_waiting_task_instances_of_running_runs_of_unpaused_dags
     with run.database.session() as session:
         found = [(s.key.run_id, s.key.task_id) for s in tis.scheduled(session, limit=10)]
     assert found == [("r1", "extract"), ("r2", "extract"), ("r1", "report"), ("r2", "report")]
+    with run.database.session() as session:  # a DAG at its max_active_tasks: none of its rows is read
+        assert tis.scheduled(session, limit=10, full_dags=[run.dag_id]) == []
+        assert len(tis.scheduled(session, limit=10, full_dags=["another_dag"])) == 4
 
     with run.write() as session:
         session.execute(update(DagRow).values(is_paused=True))
