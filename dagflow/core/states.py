@@ -34,6 +34,14 @@ class RunState(StrEnum):
     FAILED = "failed"
 
 
+class JobState(StrEnum):
+    """The state of a long-lived process's job row (a scheduler)."""
+
+    RUNNING = "running"
+    SUCCESS = "success"
+    FAILED = "failed"
+
+
 #: States from which a task instance will not move again without a clear.
 FINISHED = frozenset(
     {TaskState.SUCCESS, TaskState.FAILED, TaskState.SKIPPED, TaskState.UPSTREAM_FAILED, TaskState.REMOVED}

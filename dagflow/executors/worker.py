@@ -22,7 +22,7 @@ from typing import Any, TextIO
 from dagflow.config import Settings
 from dagflow.context import DagRunInfo
 from dagflow.core.clock import utcnow
-from dagflow.core.keys import TIKey
+from dagflow.core.keys import RunKey, TIKey
 from dagflow.core.retries import next_retry_for, should_retry
 from dagflow.core.states import TaskState
 from dagflow.dagbag import DagBag
@@ -130,7 +130,7 @@ class Worker:
         self.run_states = DbRunStates(self.db)
         self.hostname = socket.gethostname()
         self._bags: dict[str, tuple[tuple[int, int], DagBag]] = {}
-        self._runs: dict[tuple[str, str], DagRunInfo] = {}
+        self._runs: dict[RunKey, DagRunInfo] = {}
         self._heartbeat = _Heartbeat(self)
         self._heartbeat.start()
         self.stopping = False
@@ -298,7 +298,7 @@ class Worker:
 
     def _run_info(self, key: TIKey) -> DagRunInfo | None:
         """The run a task instance belongs to (its dates and conf never change: kept after the first read)."""
-        found = self._runs.get((key.dag_id, key.run_id))
+        found = self._runs.get(key.run)
         if found is None:
             with self.db.session() as session:
                 run = get_run(session, key.dag_id, key.run_id)
@@ -307,7 +307,7 @@ class Worker:
                 info = _run_info(run)
             if len(self._runs) > 512:
                 self._runs.clear()
-            found = self._runs[(key.dag_id, key.run_id)] = info
+            found = self._runs[key.run] = info
         return found
 
     def _attempt(

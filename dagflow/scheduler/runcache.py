@@ -18,9 +18,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
 from dagflow.core.decisions import RunRecords
+from dagflow.core.keys import RunKey
+from dagflow.store import Session
 from dagflow.store import task_instances as ti_store
 
 #: Rows stamped within this margin before the last thorough read are read again: a writer stamps its
@@ -32,8 +33,6 @@ QUICK_MARGIN = timedelta(seconds=0.05)
 THOROUGH_EVERY = timedelta(seconds=0.1)
 #: A run is read whole at least this often, whatever the stamps say.
 FULL_RELOAD = timedelta(seconds=30)
-
-RunKey = tuple[str, str]
 
 
 @dataclass
@@ -51,7 +50,7 @@ class RunCache:
         self.read_at: datetime | None = None
         self.thorough_at: datetime | None = None
 
-    def refresh(self, session: Any, runs: Iterable[RunKey], now: datetime) -> None:
+    def refresh(self, session: Session, runs: Iterable[RunKey], now: datetime) -> None:
         """Bring the cache up to date before deciding ``runs``.
 
         Each of ``runs`` that is new to the cache, or due for a whole read, is read whole; then the
@@ -66,7 +65,7 @@ class RunCache:
         if self.read_at is not None and self.thorough_at is not None:
             since = self.thorough_at - MARGIN if thorough else self.read_at - QUICK_MARGIN
             for dag_id, run_id, record in ti_store.changed_records(session, since):
-                found = self.runs.get((dag_id, run_id))
+                found = self.runs.get(RunKey(dag_id, run_id))
                 if found is not None and found.records.put(record) and found.changed is not None:
                     found.changed.add(record.task_id)
         self.read_at = now

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from dagflow.core.dispatch import Busy
 from dagflow.core.keys import RunKey, TIKey
-from dagflow.core.states import RunState, TaskState
+from dagflow.core.states import JobState, RunState, TaskState
 from dagflow.store.models import (
     BackfillRow,
     DagRow,
@@ -298,7 +298,7 @@ def register_scheduler(session: Session, *, hostname: str, pid: int, now: dateti
     """Record a starting scheduler (and the default pool, if it is missing); return its job id."""
     job = JobRow(
         job_type="scheduler",
-        state="running",
+        state=JobState.RUNNING.value,
         hostname=hostname,
         pid=pid,
         start_date=now,
@@ -317,16 +317,16 @@ def scheduler_heartbeat(session: Session, job_id: int | None, now: datetime) -> 
     if job is None:
         return True
     job.latest_heartbeat = now
-    if job.state == "running":
+    if job.state == JobState.RUNNING.value:
         return True
-    job.state, job.end_date = "running", None
+    job.state, job.end_date = JobState.RUNNING.value, None
     return False
 
 
 def end_scheduler(session: Session, job_id: int | None, now: datetime, detail: dict[str, object]) -> None:
     job = session.get(JobRow, job_id) if job_id is not None else None
     if job is not None:
-        job.state, job.end_date, job.detail = "success", now, detail
+        job.state, job.end_date, job.detail = JobState.SUCCESS.value, now, detail
 
 
 def fail_dead_schedulers(
@@ -336,11 +336,15 @@ def fail_dead_schedulers(
     one: a slow pass is no death); return the ids of those alive."""
     alive = list(
         session.scalars(
-            select(JobRow.id).where(JobRow.state == "running", JobRow.latest_heartbeat >= alive_since)
+            select(JobRow.id).where(
+                JobRow.state == JobState.RUNNING.value, JobRow.latest_heartbeat >= alive_since
+            )
         )
     )
     if keep is not None and keep not in alive:
         alive.append(keep)
-    for job in session.scalars(select(JobRow).where(JobRow.state == "running", JobRow.id.not_in(alive))):
-        job.state, job.end_date = "failed", now
+    for job in session.scalars(
+        select(JobRow).where(JobRow.state == JobState.RUNNING.value, JobRow.id.not_in(alive))
+    ):
+        job.state, job.end_date = JobState.FAILED.value, now
     return alive

@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 from dagflow.core.decisions import Key, TIRecord
 from dagflow.core.keys import TIKey
 from dagflow.core.spec import DagSpec
-from dagflow.core.states import FINISHED, SCHEDULABLE, TaskState
+from dagflow.core.states import FINISHED, SCHEDULABLE, RunState, TaskState
 from dagflow.store.models import DagRow, DagRunRow, TaskInstanceRow
 from dagflow.store.runs import task_instance_values
 
@@ -204,7 +204,7 @@ _SCHEDULED = (
     .join(DagRow.__table__, _DAG.dag_id == _C.dag_id)
     .where(
         _C.state == TaskState.SCHEDULED.value,
-        _RUN.state == "running",
+        _RUN.state == RunState.RUNNING.value,
         _DAG.is_paused.is_(False),
         _C.dag_id.not_in(bindparam("full_dags", expanding=True)),
     )
