@@ -49,12 +49,6 @@ ANSWER_WAIT = 1.0
 PAGE_SIZE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
 
 
-#: The executor's answer to a worker whose attempt has ended when it has no workload for it.
-NOTHING = "nothing"
-#: How long a worker waits for that answer before it records its outcome alone.
-ANSWER_WAIT = 1.0
-
-
 def _worker_main(settings: WorkerSettings, inbox: Any, events: Any, parent_pid: int) -> None:
     """A worker process: run what the executor hands over, one attempt at a time, until told to stop
     (``None``), stopped by a signal, or orphaned (see :func:`_run_chain`)."""

@@ -13,7 +13,7 @@ from dagflow.store import task_instances as ti_store
 
 #: How many scheduled task instances to look at for each that could be queued (some may be held by a
 #: pool or a per-task limit).
-LOOKAHEAD = 4
+LOOKAHEAD = 2
 
 
 def queue_scheduled(
