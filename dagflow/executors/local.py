@@ -49,7 +49,7 @@ ANSWER_WAIT = 1.0
 PAGE_SIZE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
 
 
-def _worker_main(settings: WorkerSettings, inbox: Any, events: Any, parent_pid: int) -> None:
+def _worker_main(settings: WorkerSettings, inbox: Any, events: Any, parent_pid: int, backlog: Any) -> None:
     """A worker process: run what the executor hands over, one attempt at a time, until told to stop
     (``None``), stopped by a signal, or orphaned (see :func:`_run_chain`)."""
     worker = Worker(settings)
@@ -61,18 +61,23 @@ def _worker_main(settings: WorkerSettings, inbox: Any, events: Any, parent_pid: 
         workload = upcoming or _receive(inbox, worker, parent_pid)
         if workload is None:
             break
-        upcoming, stop = _run_chain(worker, workload, inbox, events)
+        upcoming, stop = _run_chain(worker, workload, inbox, events, backlog)
         if stop:
             break
 
 
-def _run_chain(worker: Worker, workload: Workload, inbox: Any, events: Any) -> tuple[Workload | None, bool]:
+def _run_chain(
+    worker: Worker, workload: Workload, inbox: Any, events: Any, backlog: Any
+) -> tuple[Workload | None, bool]:
     """Run ``workload``, and the next ones the executor hands over meanwhile, back to back.
 
-    When an attempt's task code has ended, the worker says so (``ending``) and waits a moment for
-    the executor's answer, its next workload or :data:`NOTHING`; it then records the outcome and
-    claims that next workload in one transaction, and reports the outcome (``finished``). Returns a
-    workload handed over but not started here (the caller runs it), and whether to stop.
+    When an attempt's task code has ended and the executor has workloads waiting (``backlog``, a
+    count it shares with its workers), the worker says so (``ending``) and waits a moment for the
+    executor's answer, its next workload or :data:`NOTHING`; it then records the outcome and claims
+    that next workload in one transaction. With nothing waiting (a chain of tasks: the next one is
+    not even decided before this outcome is recorded) it records at once, without that round trip.
+    It reports the outcome (``finished``). Returns a workload handed over but not started here (the
+    caller runs it), and whether to stop.
     """
     upcoming: Workload | None = None
     stop = False
@@ -80,8 +85,9 @@ def _run_chain(worker: Worker, workload: Workload, inbox: Any, events: Any) -> t
         started: Started | ExecutorEvent | None = worker.start(workload)
         while isinstance(started, Started):
             ended = worker.attempt(started)
-            _send(events, ("ending", workload.key))
-            upcoming, stop = _answer(inbox)
+            if backlog.value > 0:
+                _send(events, ("ending", workload.key))
+                upcoming, stop = _answer(inbox)
             event, started = worker.finish(ended, upcoming)
             _send(events, ("finished", event))
             if started is None:
@@ -167,6 +173,9 @@ class LocalExecutor(Executor):
         self.timeout_grace = timeout_grace
         self.memory_limit_mb = memory_limit_mb
         self._pending: deque[Workload] = deque()
+        #: How many workloads wait for a worker, shared with the workers (read without a lock: a
+        #: stale value costs at most one round trip, or one transaction).
+        self._backlog = _CONTEXT.RawValue("i", 0)
         self._pending_events: list[ExecutorEvent] = []
         self._closing = False
         #: Guards everything above and the slots: the scheduler's thread and the feeder thread use it.
@@ -183,7 +192,7 @@ class LocalExecutor(Executor):
         inbox, feeder = _CONTEXT.Pipe(duplex=False)
         process = _CONTEXT.Process(
             target=_worker_main,
-            args=(self.settings, inbox, sender, os.getpid()),
+            args=(self.settings, inbox, sender, os.getpid(), self._backlog),
             daemon=False,
             name="dagflow-worker",
         )
@@ -253,6 +262,7 @@ class LocalExecutor(Executor):
             self._collect_all()
             unfinished = list(self._pending)
             self._pending.clear()
+            self._backlog.value = 0
             for slot in self._slots:
                 if slot.next is not None:
                     unfinished.append(slot.next)
@@ -299,6 +309,7 @@ class LocalExecutor(Executor):
                     if slot.next is None:
                         with contextlib.suppress(OSError):
                             slot.inbox.send(NOTHING)
+        self._backlog.value = len(self._pending)
 
     def _hand(self, slot: _Slot) -> None:
         # (a worker that died is not asked: what is handed to it is reported lost with it, and handed
