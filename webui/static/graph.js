@@ -61,7 +61,9 @@
   });
   window.addEventListener("pointerup", () => { drag = null; svg.classList.remove("panning"); });
   // a drag that ends on a task is a pan, not a click on the task's link
-  svg.addEventListener("click", (event) => { if (dragged) { event.preventDefault(); dragged = false; } }, true);
+  svg.addEventListener("click", (event) => {
+    if (dragged) { event.preventDefault(); event.stopPropagation(); dragged = false; }
+  }, true);
   fit();
 
   // --- hover: the task, everything upstream and everything downstream ---------------------------

@@ -113,7 +113,11 @@
       const text = log.querySelector("#log");
       const pre = Object.assign(document.createElement("pre"), { className: "log", id: "side-log" });
       pre.textContent = text ? text.textContent : "No log for this try.";
-      body.replaceChildren(...details(ti), logHead, pre);
+      // the log right after the facts: what a person opening a cell most often wants
+      const parts = details(ti);
+      const facts = parts.findIndex((el) => el.classList.contains("panel"));
+      parts.splice(facts + 1, 0, logHead, pre);
+      body.replaceChildren(...parts);
     } catch (error) {
       if (ticket !== loading) { return; }
       body.replaceChildren(Object.assign(document.createElement("p"), { className: "error-text", textContent: "Could not load: " + error.message }));
