@@ -250,3 +250,41 @@ def test_a_grid_cell_opens_a_side_panel_with_the_log_and_the_keyboard_moves_betw
     expect(page.locator('#grid tr[data-row="work.checks.check"]')).to_be_hidden()
     page.get_by_role("button", name="Expand group work").click()
     expect(page.locator('#grid tr[data-row="work.square"]')).to_be_visible()
+
+
+def test_a_graph_of_500_tasks_fits_the_frame_then_zooms_and_pans(views_page: Page) -> None:
+    page = views_page
+    page.goto("/")
+    expect(page.locator('#dags tr[data-dag-id="browser_big"]')).to_have_count(1, timeout=RUN_TIMEOUT)
+    page.goto("/dags/browser_big/graph")
+    expect(page.locator("#graph g.node")).to_have_count(522)
+    loaded = page.evaluate("() => performance.getEntriesByType('navigation')[0].domInteractive")
+    print(f"browser_big graph: DOM interactive after {loaded:.0f} ms")
+    frame = page.locator("#graph").bounding_box()
+    drawing = page.locator("#viewport").bounding_box()
+    assert frame and drawing
+    # fitted: the whole drawing inside the frame, and it fills one of its sides
+    assert drawing["width"] <= frame["width"] + 1 and drawing["height"] <= frame["height"] + 1
+    assert drawing["width"] > frame["width"] * 0.9 or drawing["height"] > frame["height"] * 0.9
+    screenshot(page, "graph-500-fitted")
+
+    end = node(page, "end")
+    small = end.bounding_box()["width"]  # type: ignore[index]
+    page.get_by_role("button", name="1:1").click()
+    assert end.bounding_box()["width"] == pytest.approx(180, abs=1)  # type: ignore[index]
+    first = node(page, "part_00.step_00")
+    before = first.bounding_box()
+    assert before
+    page.mouse.move(frame["x"] + 600, frame["y"] + 200)
+    page.mouse.down()
+    page.mouse.move(frame["x"] + 450, frame["y"] + 120, steps=5)
+    page.mouse.up()
+    after = first.bounding_box()
+    assert after and (after["x"] - before["x"], after["y"] - before["y"]) == pytest.approx((-150, -80), abs=2)
+    assert "/graph" in page.url  # a drag that ends on a task does not open it
+    page.get_by_role("button", name="Fit").click()
+    assert end.bounding_box()["width"] == pytest.approx(small, rel=0.01)  # type: ignore[index]
+
+    node(page, "part_03.step_10").hover()
+    assert node(page, "part_03.step_09").evaluate("(el) => getComputedStyle(el).opacity") == "1"
+    assert node(page, "part_04.step_10").evaluate("(el) => getComputedStyle(el).opacity") == "0.28"
