@@ -288,3 +288,20 @@ def test_a_graph_of_500_tasks_fits_the_frame_then_zooms_and_pans(views_page: Pag
     node(page, "part_03.step_10").hover()
     assert node(page, "part_03.step_09").evaluate("(el) => getComputedStyle(el).opacity") == "1"
     assert node(page, "part_04.step_10").evaluate("(el) => getComputedStyle(el).opacity") == "0.28"
+
+
+def test_on_a_phone_only_the_grid_and_the_graph_overflow_sideways(views_page: Page) -> None:
+    page = views_page
+    run_id = finished_run(page)
+    page.set_viewport_size({"width": 390, "height": 844})
+    # main's content (the site header is base.html's, checked by the tests of every page); what
+    # scrolls inside a scrolling box (the grid, the graph, a table in the side panel) does not count
+    overflow = "() => ((main) => main.scrollWidth - main.clientWidth)(document.querySelector('main'))"
+    page.goto(graph_url(run_id))
+    assert page.evaluate(overflow) <= 0
+    screenshot(page, "graph-phone")
+    page.goto(f"/dags/{DAG_ID}/grid")
+    page.locator('#grid a.cell[data-task-id="boom"]').last.click()
+    expect(page.locator("#side-log")).to_contain_text("boom on purpose")
+    assert page.evaluate(overflow) <= 0
+    screenshot(page, "grid-phone-side-panel")
