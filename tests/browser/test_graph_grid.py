@@ -11,7 +11,7 @@ from urllib.parse import quote
 
 import pytest
 
-from tests.browser.conftest import RUN_TIMEOUT, screenshot
+from tests.browser.conftest import RUN_TIMEOUT, SCREENSHOTS, screenshot
 from tests.browser.pages import assert_node_painted, contrast, node, unpause
 
 expect = pytest.importorskip("playwright.sync_api").expect
@@ -305,3 +305,21 @@ def test_on_a_phone_only_the_grid_and_the_graph_overflow_sideways(views_page: Pa
     expect(page.locator("#side-log")).to_contain_text("boom on purpose")
     assert page.evaluate(overflow) <= 0
     screenshot(page, "grid-phone-side-panel")
+
+
+def test_the_side_panel_says_why_a_task_of_a_paused_dag_is_not_running(views_page: Page) -> None:
+    page = views_page
+    page.goto("/")
+    expect(page.locator('#dags tr[data-dag-id="browser_big"]')).to_have_count(1, timeout=RUN_TIMEOUT)
+    page.goto("/dags/browser_big/trigger")  # paused: the run stays queued, its tasks wait
+    page.get_by_role("button", name="Trigger", exact=True).click()
+    expect(page).to_have_url(re.compile(r"/dags/browser_big/runs/manual__"))
+    page.goto("/dags/browser_big/grid")
+    expect(page.locator("#grid tbody tr")).to_have_count(522 + 26)
+    page.locator('#grid a.cell[data-task-id="part_07.step_03"]').click()
+    why = page.locator("#side-panel #why")
+    expect(why).to_contain_text("Why it is not running")
+    expect(why).to_contain_text("The DAG is paused")
+    expect(page.locator("#side-log")).to_have_text("No log for this try.")
+    SCREENSHOTS.mkdir(exist_ok=True)  # the panel alone: the whole page is 548 rows long
+    page.locator("#side-panel").screenshot(path=str(SCREENSHOTS / "grid-side-panel-why.png"))
