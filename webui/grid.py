@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from functools import cache
 from typing import Any
 
+import networkx as nx
 from markupsafe import Markup, escape
 
 from dagflow.core.states import TaskState
@@ -42,6 +44,14 @@ def summary_state(states: Iterable[str]) -> str | None:
     return sorted(present)[0]
 
 
+def counts_by_state(states: Iterable[str]) -> dict[str, int]:
+    """How many task instances (of a mapped task) are in each state, in the order of SEVERITY."""
+    found = Counter(states)
+    ordered = {s: found.pop(s) for s in SEVERITY if s in found}
+    ordered.update(sorted(found.items()))
+    return ordered
+
+
 @dataclass
 class GridRow:
     """A task or a task group: its label, depth, and one cell (state, count) per run."""
@@ -52,15 +62,48 @@ class GridRow:
     is_group: bool
     is_mapped: bool = False
     cells: list[tuple[str | None, int]] = field(default_factory=list)
+    #: The ids of the groups this row is inside, outermost first (a collapsed one hides the row).
+    parents: tuple[str, ...] = ()
+
+
+def dependency_rank(spec_tasks: list[dict[str, Any]]) -> dict[str, int]:
+    """Each task's place in a topological order of the DAG (ties by task id): the order tasks run."""
+    graph = nx.DiGraph()
+    for task in spec_tasks:
+        graph.add_node(task["task_id"])
+        graph.add_edges_from((task["task_id"], down) for down in task.get("downstream", []))
+    return {task_id: k for k, task_id in enumerate(nx.lexicographical_topological_sort(graph))}
 
 
 def build_rows(
-    tree: dict[str, Any], tasks: dict[str, Any], run_ids: list[str], states: dict[tuple[str, str], list[str]]
+    tree: dict[str, Any],
+    tasks: dict[str, Any],
+    run_ids: list[str],
+    states: dict[tuple[str, str], list[str]],
+    rank: dict[str, int] | None = None,
 ) -> list[GridRow]:
-    """Rows in task-group order. ``states[(task_id, run_id)]`` lists the states of its task instances."""
+    """Rows of tasks under their groups. ``states[(task_id, run_id)]`` lists the states of its task
+    instances. With ``rank`` (see :func:`dependency_rank`), each group's children come in dependency
+    order, a group placed by its first task; without it, in the order the DAG file defines them."""
     rows: list[GridRow] = []
-    _walk(tree, tasks, run_ids, states, rows, depth=0)
+    ordered = _ordered(tree, rank) if rank is not None else tree
+    _walk(ordered, tasks, run_ids, states, rows, depth=0)
     return rows
+
+
+def _ordered(node: dict[str, Any], rank: dict[str, int]) -> dict[str, Any]:
+    """A copy of the group tree with each group's children sorted by the rank of their first task."""
+    if "task_id" in node:
+        return node
+    children = [_ordered(child, rank) for child in node.get("children", [])]
+    children.sort(key=lambda child: _first_rank(child, rank))
+    return {**node, "children": children}
+
+
+def _first_rank(node: dict[str, Any], rank: dict[str, int]) -> int:
+    if "task_id" in node:
+        return rank.get(node["task_id"], len(rank))
+    return min((_first_rank(child, rank) for child in node.get("children", [])), default=len(rank))
 
 
 def _walk(
@@ -70,6 +113,7 @@ def _walk(
     states: dict[tuple[str, str], list[str]],
     rows: list[GridRow],
     depth: int,
+    parents: tuple[str, ...] = (),
 ) -> list[str]:
     """Add the rows of ``node``'s children; return the task ids under it."""
     under: list[str] = []
@@ -79,13 +123,22 @@ def _walk(
             info = tasks.get(task_id, {})
             cells = [_cell(states.get((task_id, run), ())) for run in run_ids]
             rows.append(
-                GridRow(task_id, info.get("label", task_id), depth, False, bool(info.get("is_mapped")), cells)
+                GridRow(
+                    task_id,
+                    info.get("label", task_id),
+                    depth,
+                    False,
+                    bool(info.get("is_mapped")),
+                    cells,
+                    parents,
+                )
             )
             under.append(task_id)
             continue
-        group_row = GridRow(child["group_id"], child.get("label") or child["group_id"], depth, True)
+        group_id = child["group_id"]
+        group_row = GridRow(group_id, child.get("label") or group_id, depth, True, parents=parents)
         rows.append(group_row)
-        members = _walk(child, tasks, run_ids, states, rows, depth + 1)
+        members = _walk(child, tasks, run_ids, states, rows, depth + 1, (*parents, group_id))
         group_row.cells = [
             (summary_state(s for t in members for s in states.get((t, run), [])), 0) for run in run_ids
         ]
@@ -105,6 +158,53 @@ def states_by_task(rows: Iterable[tuple[str, str, str]]) -> dict[tuple[str, str]
     for task_id, run_id, state in rows:
         found[(task_id, run_id)].append(state)
     return found
+
+
+@dataclass(frozen=True)
+class RunColumn:
+    """A run's column head: a bar whose height is the run's duration, its state and its date."""
+
+    run_id: str
+    state: str
+    seconds: float | None
+    height: int
+    date: str
+    time: str
+
+
+#: The tallest run bar, in pixels (the longest run shown); a run that has not started gets none.
+BAR_HEIGHT = 60
+
+
+def run_columns(runs: Sequence[Any], now: datetime) -> list[RunColumn]:
+    """Bars scaled to the longest of these runs; a run still going counts until ``now``."""
+    seconds: list[float | None] = []
+    for run in runs:
+        start, end = run.start_date, run.end_date or now
+        seconds.append(max((end - start).total_seconds(), 0.0) if start else None)
+    longest = max((s for s in seconds if s is not None), default=0.0) or 1.0
+    columns = []
+    for run, took in zip(runs, seconds, strict=True):
+        height = 0 if took is None else max(3, round(BAR_HEIGHT * took / longest))
+        when = run.logical_date or run.run_after
+        columns.append(
+            RunColumn(run.run_id, run.state, took, height, when.strftime("%m-%d"), when.strftime("%H:%M"))
+        )
+    return columns
+
+
+def duration_words(seconds: float | None) -> str:
+    """ "2 min 5 s", "1 h 3 min", "0.4 s"; empty for a run that has not started."""
+    if seconds is None:
+        return ""
+    if seconds < 10:
+        return f"{seconds:.1f} s"
+    whole = round(seconds)
+    hours, rest = divmod(whole, 3600)
+    minutes, secs = divmod(rest, 60)
+    if hours:
+        return f"{hours} h {minutes} min"
+    return f"{minutes} min {secs} s" if minutes else f"{secs} s"
 
 
 #: A cell as the template prints it: state, count, run id and link, escaped for HTML already.

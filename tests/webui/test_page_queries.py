@@ -154,7 +154,7 @@ def shapes(found: dict[str, list[str]]) -> dict[str, list[str]]:
 
 def grid_table(client: Any, runs: int) -> str:
     page = client.get(f"/dags/watched/grid?runs={runs}").get_data(as_text=True)
-    return page[page.index('<table class="list grid"') : page.index("</table>")]
+    return page[page.index('<table class="grid-table"') : page.index("</table>")]
 
 
 def test_page_queries_do_not_grow_with_unrelated_history(app, logged_in, dags_folder):

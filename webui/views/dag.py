@@ -9,6 +9,7 @@ from typing import Any
 
 from flask import abort, current_app, render_template, request, url_for
 
+from dagflow.core.clock import utcnow
 from dagflow.serialization import StoredDag
 from dagflow.store import reads
 from dagflow.store.dags import get_dag_row
@@ -17,7 +18,7 @@ from dagflow.store.rows import dag_json
 from dagflow.store.runs import get_run
 from webui import grid as grid_rows
 from webui.db import read_session
-from webui.graph import NODE_HEIGHT, NODE_WIDTH, Layout, layout
+from webui.graph import NODE_HEIGHT, NODE_WIDTH, Layout, edge_labels, layout
 from webui.views import bp
 from webui.views.dags import _int_arg
 
@@ -36,7 +37,18 @@ class ParsedDag:
 
     @cached_property
     def layout(self) -> Layout:
-        return layout(self.serialized["spec"]["tasks"], self.serialized["tasks"])
+        serialized = self.serialized
+        return layout(
+            serialized["spec"]["tasks"],
+            serialized["tasks"],
+            serialized.get("task_group"),
+            edge_labels(serialized),
+        )
+
+    @cached_property
+    def rank(self) -> dict[str, int]:
+        """Each task's place in the order the tasks run (the grid's rows)."""
+        return grid_rows.dependency_rank(self.serialized["spec"]["tasks"])
 
 
 class ParsedDags:
@@ -144,20 +156,24 @@ class TaskLinks:
 
 @bp.route("/dags/<dag_id>/grid")
 def grid(dag_id: str) -> Any:
-    row, serialized = dag_or_404(dag_id)
+    row, parsed = parsed_dag_or_404(dag_id)
+    serialized = parsed.serialized
     session = read_session()
     count = _int_arg("runs", 25, low=1, high=100)
     runs = reads.newest_runs(session, dag_id=dag_id, limit=count)
     runs.reverse()
     run_ids = [r.run_id for r in runs]
     states = grid_rows.states_by_task(reads.task_states_of_runs(session, dag_id=dag_id, run_ids=run_ids))
-    rows = grid_rows.build_rows(serialized["task_group"], serialized["tasks"], run_ids, states)
+    rank = parsed.rank
+    rows = grid_rows.build_rows(serialized["task_group"], serialized["tasks"], run_ids, states, rank)
     links = TaskLinks(dag_id)
     return render_template(
         "grid.html",
         dag=dag_json(row),
         info=serialized["dag"],
         runs=runs,
+        columns=grid_rows.run_columns(runs, utcnow()),
+        duration_words=grid_rows.duration_words,
         rows=grid_rows.printable(rows, run_ids, links.path, links.query),
         count=count,
         tab="grid",
@@ -176,6 +192,7 @@ def graph(dag_id: str) -> Any:
     if run_id and run is None:
         abort(404, description=f"DAG {dag_id!r} has no run {run_id!r}")
     states: dict[str, str | None] = {}
+    counts: dict[str, dict[str, int]] = {}
     hrefs: dict[str, str] = {}
     drawing = parsed.layout
     if run is not None:
@@ -183,6 +200,7 @@ def graph(dag_id: str) -> Any:
             reads.task_states_of_runs(session, dag_id=dag_id, run_ids=[run.run_id])
         )
         states = {task_id: grid_rows.summary_state(values) for (task_id, _r), values in by_task.items()}
+        counts = {task_id: grid_rows.counts_by_state(values) for (task_id, _r), values in by_task.items()}
         links = TaskLinks(dag_id)
         mapped = {n.task_id: 0 if n.is_mapped else -1 for n in drawing.nodes}
         hrefs = {task_id: links.href(task_id, run.run_id, index) for task_id, index in mapped.items()}
@@ -195,6 +213,7 @@ def graph(dag_id: str) -> Any:
         recent=recent,
         drawing=drawing,
         states=states,
+        counts=counts,
         hrefs=hrefs,
         node_width=NODE_WIDTH,
         node_height=NODE_HEIGHT,
