@@ -41,7 +41,8 @@ def dags_folder_option(function: F) -> F:
         "-d",
         type=click.Path(path_type=Path),
         default=None,
-        help="Folder (or file) of DAG files. Default: [core] dags_folder.",
+        help="Folder (or file) of DAG files. Default: the DAG's file as the metadata store recorded it, "
+        "else [core] dags_folder.",
     )(function)
 
 
