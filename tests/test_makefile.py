@@ -1,4 +1,4 @@
-"""``make run`` installs only what running needs; ``make test`` (and ``lint``, ``unit``) add the test tools."""
+"""``make run`` installs only what running needs; ``make test``, ``lint`` and ``unit`` add the test tools."""
 
 from __future__ import annotations
 
