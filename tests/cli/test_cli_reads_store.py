@@ -193,3 +193,30 @@ def test_a_store_that_recorded_nothing_yet_means_parsing_the_folder_and_saying_s
         "(the scheduler records them, or 'dagflow dags reserialize'); "
         f"parsing the DAGs folder {dags_folder} instead."
     ]
+
+
+def test_tasks_list_reads_the_dag_s_own_file_when_the_store_is_not_set_up(
+    cli_runner, dags_folder, monkeypatch, dagflow_home
+):
+    monkeypatch.setenv("DAGFLOW__CORE__DAGS_FOLDER", str(dags_folder))
+    dags_folder.write("etl.py", ETL)
+    dags_folder.write("hanging.py", HANGING)
+
+    result = invoke(cli_runner, "tasks", "list", "etl")
+
+    assert result.exit_code == 0, result.stderr
+    assert result.seconds < QUICK
+    assert result.stdout.splitlines() == ["extract", "transform", "load"]
+    assert result.stderr.startswith("Note: the metadata store at sqlite:///")
+    assert not (dagflow_home / "dagflow.db").exists()
+
+
+def test_dags_test_of_a_dag_that_moved_to_another_file_finds_it_there(store, cli_runner, dags_folder):
+    (dags_folder.path / "etl.py").unlink()
+    dags_folder.write("pipelines/etl_v2.py", ETL)  # the store still says etl.py
+
+    result = invoke(cli_runner, "dags", "test", "etl", "--json")
+
+    assert result.exit_code == 0, result.stderr
+    assert result.seconds < QUICK
+    assert json.loads(result.stdout)["run_state"] == "success"
