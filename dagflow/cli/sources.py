@@ -196,5 +196,11 @@ def _files_mentioning(folder: Path, dag_id: str) -> list[Path]:
 
 def not_found(dag_id: str, why: str, error_count: int | None) -> NoReturn:
     """Exit 2 with one line: DAG_ID is unknown, why, and how many DAG files failed to import."""
-    errors = f"; {error_count} DAG file(s) failed to import ({LIST_ERRORS_HINT})" if error_count else ""
+    errors = ""
+    if error_count is not None:  # known only from the store: counting the folder's would mean parsing it
+        errors = (
+            f"; {error_count} DAG file(s) failed to import ({LIST_ERRORS_HINT})"
+            if error_count
+            else "; no DAG file failed to import"
+        )
     fail(f"DAG {dag_id!r} not found: {why}{errors}")

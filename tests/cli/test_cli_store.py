@@ -200,6 +200,14 @@ def test_trigger_refuses_a_logical_date_that_is_not_a_date(store, cli_runner):
 # -- dags pause / unpause / state ----------------------------------------------------------------------------
 
 
+def test_an_unknown_dag_says_that_no_dag_file_failed_to_import(store, cli_runner):
+    result = invoke(cli_runner, "tasks", "list", "nope")
+    assert result.exit_code == 2
+    assert result.stderr.splitlines() == [
+        "Error: DAG 'nope' not found: it is not in the metadata store; no DAG file failed to import"
+    ]
+
+
 def test_pause_and_unpause_set_the_flag(store, cli_runner):
     def paused() -> bool:
         with store.session() as session:
