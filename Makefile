@@ -2,24 +2,32 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed
+# Two stamps: what running needs (`make run`), and the test tools on top of it (`make test`, `make lint`).
+RUN_STAMP := $(VENV)/.installed-run
+TEST_STAMP := $(VENV)/.installed-test
 
-.PHONY: setup chromium run test lint unit oracle clean
+.PHONY: setup setup-run chromium run test lint unit oracle clean
 
-$(STAMP): pyproject.toml
+$(RUN_STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test]'
-	touch $(STAMP)
+	$(BIN)/python -m pip install --quiet -e .
+	touch $(RUN_STAMP)
 
-setup: $(STAMP)
+$(TEST_STAMP): $(RUN_STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $(TEST_STAMP)
+
+setup-run: $(RUN_STAMP)
+
+setup: $(TEST_STAMP)
 
 EXAMPLES := example_etl example_branching example_dynamic_mapping example_bash_templating example_retries \
 	example_task_groups
 
 # The orchestrator on the embedded default (SQLite in $$DAGFLOW_HOME, default ~/dagflow): migrate,
 # record the example DAGs, unpause and trigger them, then run scheduler, workers (and web UI).
-run: setup
+run: setup-run
 	$(BIN)/dagflow db migrate
 	$(BIN)/dagflow dags reserialize
 	for dag in $(EXAMPLES); do $(BIN)/dagflow dags unpause $$dag && $(BIN)/dagflow dags trigger $$dag; done

@@ -41,7 +41,8 @@ def dags_folder_option(function: F) -> F:
         "-d",
         type=click.Path(path_type=Path),
         default=None,
-        help="Folder (or file) of DAG files. Default: [core] dags_folder.",
+        help="Folder (or file) of DAG files. Default: the DAG's file as the metadata store recorded it, "
+        "else [core] dags_folder.",
     )(function)
 
 
@@ -114,11 +115,62 @@ def echo_json(value: Any) -> None:
     click.echo(json.dumps(value, indent=2, default=str))
 
 
-def table(headers: list[str], rows: list[list[object]]) -> None:
-    """Print rows under headers, columns aligned."""
+def table(
+    headers: list[str], rows: list[list[object]], *, width: int | None = None, shrink: tuple[str, ...] = ()
+) -> None:
+    """Print rows under headers, columns aligned; with ``width``, the ``shrink`` columns (widest first)
+    are narrowed, their long cells cut in the middle with an ellipsis, until a line fits."""
     cells = [headers, *[["" if c is None else str(c) for c in row] for row in rows]]
     widths = [max(len(row[i]) for row in cells) for i in range(len(headers))]
+    if width is not None:
+        _narrow(widths, [headers.index(name) for name in shrink], width)
     for n, row in enumerate(cells):
-        click.echo("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
+        click.echo("  ".join(_cut(c, w).ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
         if n == 0:
             click.echo("  ".join("-" * w for w in widths))
+
+
+#: A column is never narrowed below this many characters.
+NARROWEST = 12
+
+
+def _narrow(widths: list[int], shrinkable: list[int], width: int) -> None:
+    overflow = sum(widths) + 2 * (len(widths) - 1) - width
+    while overflow > 0:
+        widest = max(shrinkable, key=lambda i: widths[i], default=None)
+        if widest is None or widths[widest] <= NARROWEST:
+            return
+        widths[widest] -= 1
+        overflow -= 1
+
+
+def _cut(text: str, width: int) -> str:
+    """``text`` in ``width`` characters: its start and its end, an ellipsis between them."""
+    if len(text) <= width:
+        return text
+    tail = (width - 1) // 2
+    return text[: width - 1 - tail] + "…" + text[len(text) - tail :]
+
+
+def when(value: datetime | None) -> str:
+    """A timestamp as the CLI's tables show it: UTC, to the second."""
+    if value is None:
+        return ""
+    utc = (value if value.tzinfo else value.replace(tzinfo=UTC)).astimezone(UTC)
+    return utc.strftime("%Y-%m-%d %H:%M:%S")
+
+
+def duration(seconds: float | None) -> str:
+    """A duration in short words: 0.4s, 42s, 3m 05s, 1h 02m, 2d 03h."""
+    if seconds is None:
+        return ""
+    if seconds < 10:
+        return f"{seconds:.1f}s"
+    whole = int(seconds)
+    if whole < 60:
+        return f"{whole}s"
+    if whole < 3600:
+        return f"{whole // 60}m {whole % 60:02d}s"
+    if whole < 86400:
+        return f"{whole // 3600}h {whole % 3600 // 60:02d}m"
+    return f"{whole // 86400}d {whole % 86400 // 3600:02d}h"

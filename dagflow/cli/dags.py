@@ -1,8 +1,9 @@
 """``dagflow dags``: list DAGs and import errors, run one DAG in-process, and act on the stored ones
 (trigger, pause, unpause, state, backfill, reserialize).
 
-``dags list`` and ``dags test`` never open the metadata store: the commands that do import it (and
-its libraries) when they run.
+``dags list``, ``list-import-errors`` and ``dags test`` read what the metadata store recorded (see
+:mod:`dagflow.cli.sources`): no command imports every DAG file of the folder unless asked to. The
+store's modules (and their libraries) are imported when a command runs, not when it is resolved.
 """
 
 from __future__ import annotations
@@ -16,19 +17,19 @@ from typing import TYPE_CHECKING
 import click
 
 from dagflow.cli.common import (
+    F,
     act,
     aware,
     dags_folder_option,
     fail,
-    load_dagbag,
     load_settings,
     open_database,
     parse_conf,
     parse_datetime,
 )
+from dagflow.cli.sources import LIST_ERRORS_HINT, error_summary, listing, load_dag
 from dagflow.core.states import RunState
-from dagflow.dagbag import DagBag
-from dagflow.exceptions import DagflowError, DagNotFound
+from dagflow.exceptions import DagflowError
 
 if TYPE_CHECKING:
     from dagflow.store.engine import Database
@@ -39,50 +40,58 @@ def dags() -> None:
     """List, inspect and run DAGs."""
 
 
+def parse_folder_option(function: F) -> F:
+    return click.option(
+        "--dags-folder",
+        "-d",
+        type=click.Path(path_type=Path),
+        default=None,
+        help="Parse this folder (or file) of DAG files instead of reading what the metadata store recorded.",
+    )(function)
+
+
 @dags.command("list")
-@dags_folder_option
+@parse_folder_option
 @click.option("--output", "-o", type=click.Choice(["table", "json"]), default="table", show_default=True)
 def dags_list(dags_folder: Path | None, output: str) -> None:
-    """List the DAGs found, and say how many files failed to import."""
-    bag = load_dagbag(dags_folder)
-    rows = [
-        {
-            "dag_id": dag.dag_id,
-            "fileloc": dag.fileloc,
-            "schedule": dag.timetable.summary,
-            "tags": dag.tags,
-            "tasks": len(dag.task_dict),
-        }
-        for dag in (bag.dags[d] for d in bag.dag_ids)
-    ]
+    """List the DAGs, paused or not, as the metadata store recorded them, and say how many files failed
+    to import. When the store has nothing yet, parse the DAGs folder (and say so)."""
+    found = listing(dags_folder)
     if output == "json":
-        click.echo(json.dumps(rows, indent=2))
+        click.echo(json.dumps(found.dags, indent=2))
     else:
         _table(
-            ["dag_id", "schedule", "tasks", "fileloc"],
-            [[r["dag_id"], r["schedule"], r["tasks"], r["fileloc"]] for r in rows],
+            ["dag_id", "paused", "schedule", "tasks", "fileloc"],
+            [
+                [r["dag_id"], _yes_no(r["is_paused"]), r["schedule"], r["tasks"], r["fileloc"]]
+                for r in found.dags
+            ],
         )
-    if bag.import_errors:
-        click.echo(
-            f"{len(bag.import_errors)} file(s) failed to import: see 'dagflow dags list-import-errors'",
-            err=True,
-        )
+    if found.import_errors:
+        click.echo(f"{len(found.import_errors)} file(s) failed to import: {LIST_ERRORS_HINT}", err=True)
+
+
+def _yes_no(flag: bool | None) -> str:
+    return "-" if flag is None else "yes" if flag else "no"
 
 
 @dags.command("list-import-errors")
-@dags_folder_option
+@parse_folder_option
 @click.option("--output", "-o", type=click.Choice(["table", "json"]), default="table", show_default=True)
 def dags_list_import_errors(dags_folder: Path | None, output: str) -> None:
-    """List the DAG files that failed to import: file, line and message (exit 1 if there are any)."""
-    bag = load_dagbag(dags_folder)
-    errors = [bag.import_errors[f] for f in sorted(bag.import_errors)]
+    """List the DAG files that failed to import: file, line and message (exit 1 if there are any),
+    as the metadata store recorded them; when it has nothing yet, parse the DAGs folder (and say so)."""
+    errors = [
+        {k: e[k] for k in ("filename", "line", "message", "traceback")}
+        for e in listing(dags_folder).import_errors
+    ]
     if output == "json":
-        click.echo(json.dumps([e.__dict__ for e in errors], indent=2))
+        click.echo(json.dumps(errors, indent=2))
     elif not errors:
         click.echo("No import errors.")
     else:
         for error in errors:
-            click.echo(f"{error.summary()}\n{_indent(error.traceback)}")
+            click.echo(f"{error_summary(error)}\n{_indent(error['traceback'])}")
     if errors:
         sys.exit(1)
 
@@ -102,8 +111,7 @@ def dags_test(
     """
     conf = parse_conf(conf_text)
     when = parse_datetime(logical_date, "--logical-date")
-    bag = load_dagbag(dags_folder)
-    dag = _get_dag(bag, dag_id)
+    dag = load_dag(dag_id, dags_folder)
     try:
         result = dag.test(logical_date=when, conf=conf)
     except DagflowError as exc:
@@ -119,16 +127,6 @@ def dags_test(
         )
         click.echo(f"Run {report['run_id']} of {dag_id}: {report['run_state']}")
     sys.exit(0 if result.state is RunState.SUCCESS else 1)
-
-
-def _get_dag(bag: DagBag, dag_id: str):  # type: ignore[no-untyped-def]
-    try:
-        return bag.get_dag(dag_id)
-    except DagNotFound as exc:
-        broken = [e for e in bag.import_errors.values()]
-        for error in broken:
-            click.echo(f"Import error: {error.summary()}\n{_indent(error.traceback)}", err=True)
-        fail(str(exc))
 
 
 def _indent(text: str) -> str:

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+from typing import Any
+
 import click
 
-from dagflow.cli.common import echo_json, fail, open_database, table
+from dagflow.cli.common import aware, duration, echo_json, fail, open_database, table, when
+from dagflow.core.clock import utcnow
 from dagflow.core.keys import RunKey
 from dagflow.core.states import RunState
 from dagflow.exceptions import DagflowError
@@ -19,20 +23,60 @@ def runs() -> None:
 @click.option("--dag-id")
 @click.option("--state", type=click.Choice([s.value for s in RunState]))
 @click.option("--limit", type=int, default=50, show_default=True)
-@click.option("--json", "as_json", is_flag=True)
-def runs_list(dag_id: str | None, state: str | None, limit: int, as_json: bool) -> None:
-    """List runs, newest first."""
+@click.option(
+    "--output",
+    "-o",
+    type=click.Choice(["table", "json", "wide"]),
+    default="table",
+    show_default=True,
+    help="table fits 120 columns (long ids cut in the middle); wide adds the run type and times, uncut.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Same as --output json.")
+def runs_list(dag_id: str | None, state: str | None, limit: int, output: str, as_json: bool) -> None:
+    """List runs, newest first; times in UTC."""
     from dagflow.store.rows import run_json
     from dagflow.store.runs import list_runs
 
+    now = utcnow()
     with open_database().session() as session:
         found = list_runs(session, dag_id=dag_id, state=RunState(state) if state else None, limit=limit)
-        rows = [run_json(r) for r in found]
-    if as_json:
-        echo_json(rows)
-        return
-    columns = ["dag_id", "run_id", "state", "run_type", "logical_date", "start_date", "end_date"]
-    table(columns, [[r[c] for c in columns] for r in rows])
+        rows = [(run_json(r), _took(r.start_date, r.end_date, now)) for r in found]
+    if as_json or output == "json":
+        echo_json([r for r, _ in rows])
+    elif output == "wide":
+        columns = ["dag_id", "run_id", "state", "run_type", "logical_date", "start_date", "end_date"]
+        table([*columns, "duration"], [[*_cells(r, columns), took] for r, took in rows])
+    else:
+        columns = ["dag_id", "run_id", "state", "logical_date"]
+        table(
+            [*columns, "duration"],
+            [[*_cells(r, columns), took] for r, took in rows],
+            width=TABLE_WIDTH,
+            shrink=("dag_id", "run_id"),
+        )
+
+
+#: What ``runs list`` fits in by default.
+TABLE_WIDTH = 120
+TIMES = ("logical_date", "start_date", "end_date")
+
+
+def _cells(run: dict[str, Any], columns: list[str]) -> list[object]:
+    return [when(_parse(run[c])) if c in TIMES else run[c] for c in columns]
+
+
+def _parse(text: str | None) -> datetime | None:
+    return datetime.fromisoformat(text) if text else None
+
+
+def _took(start: datetime | None, end: datetime | None, now: datetime) -> str:
+    """How long a run took, or has been running (then marked with a trailing +)."""
+    if start is None:
+        return ""
+    start = aware(start)
+    assert start is not None
+    seconds = ((aware(end) or now) - start).total_seconds()
+    return duration(max(seconds, 0.0)) + ("" if end else "+")
 
 
 @runs.command("show")

@@ -3,13 +3,20 @@
 from __future__ import annotations
 
 import logging
+import multiprocessing
+import multiprocessing.connection
 import os
+import signal
+import socket
 import sys
+import threading
+from multiprocessing.process import BaseProcess
 from pathlib import Path
 
 import click
 
 from dagflow.cli.common import fail, load_settings, open_database
+from dagflow.cli.supervise import bind_listener, serve_supervised
 from dagflow.config import Settings
 from dagflow.exceptions import DagflowError
 from dagflow.executors import executor_name
@@ -74,11 +81,20 @@ def webserver(host: str | None, port: int | None) -> None:
     from webui.server import serve
 
     settings = load_settings()
-    open_database(settings)
     host = host or settings.get("webserver", "host")
     port = port or settings.getint("webserver", "port")
+    listener = _bind(host, port)
+    open_database(settings)
     click.echo(f"dagflow web UI on http://{host}:{port}/", err=True)
-    serve(host, port)
+    serve(sockets=[listener])
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    """The web server's socket, bound now; a taken port is a one-line error (exit 2)."""
+    try:
+        return bind_listener(host, port)
+    except DagflowError as exc:
+        fail(str(exc))
 
 
 def _standalone_admin(settings: Settings) -> None:
@@ -114,25 +130,45 @@ def _standalone_admin(settings: Settings) -> None:
 @click.option("--workers", type=click.IntRange(min=1), help="Worker processes (default: one per core).")
 @click.option("--verbose", "-v", is_flag=True)
 def standalone(workers: int | None, verbose: bool) -> None:
-    """Everything in one process group: migrate the store, then the scheduler, its workers and the web UI."""
-    import multiprocessing
+    """Everything under one process: migrate the store, then the scheduler, its workers and the web UI.
 
-    from webui.server import serve
-
+    The web server's port is bound first: if it is taken, nothing starts. The children end with
+    this process however it ends (Ctrl-C, SIGTERM, or ``kill -9``), and if the web server dies, the
+    scheduler stops and the command exits with 1.
+    """
     _logging(verbose)
     settings = load_settings()
     check_executor(settings)
+    listener = _bind(settings.get("webserver", "host"), settings.getint("webserver", "port"))
     open_database(settings, migrate=True)
     _standalone_admin(settings)
     web = multiprocessing.get_context("spawn").Process(
-        target=serve,
-        args=(settings.get("webserver", "host"), settings.getint("webserver", "port")),
-        name="dagflow-webserver",
-        daemon=True,
+        target=serve_supervised, args=(listener, os.getpid()), name="dagflow-webserver", daemon=True
     )
     web.start()
+    listener.close()  # the web server holds it now
+    watch = _ChildWatch(web)
     try:
         run_scheduler(migrate=False, workers=workers, until_idle=False, num_passes=None)
     finally:
+        watch.done.set()
         web.terminate()
         web.join(5)
+    if watch.died.is_set():
+        fail(f"the web server exited with code {web.exitcode}; the scheduler was stopped", code=1)
+
+
+class _ChildWatch:
+    """Stops the scheduler of this process (as SIGTERM does) if ``child`` ends before ``done``."""
+
+    def __init__(self, child: BaseProcess):
+        self.child = child
+        self.done = threading.Event()
+        self.died = threading.Event()
+        threading.Thread(target=self._watch, name="dagflow-watch-webserver", daemon=True).start()
+
+    def _watch(self) -> None:
+        multiprocessing.connection.wait([self.child.sentinel])
+        if not self.done.is_set():
+            self.died.set()
+            os.kill(os.getpid(), signal.SIGTERM)

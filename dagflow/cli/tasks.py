@@ -1,6 +1,7 @@
 """``dagflow tasks``: list a DAG's tasks, test one, and read, clear or follow the logs of task instances.
 
-``tasks list`` and ``tasks test`` never open the metadata store.
+``tasks list`` reads the DAG the metadata store recorded, ``tasks test`` imports that DAG's own file
+only (see :mod:`dagflow.cli.sources`).
 """
 
 from __future__ import annotations
@@ -18,12 +19,12 @@ from dagflow.cli.common import (
     aware,
     dags_folder_option,
     fail,
-    load_dagbag,
     load_settings,
     open_database,
     parse_conf,
     parse_datetime,
 )
+from dagflow.cli.sources import load_dag, task_order
 from dagflow.core.keys import TIKey
 from dagflow.core.states import TaskState
 from dagflow.exceptions import DagflowError
@@ -41,13 +42,8 @@ def tasks() -> None:
 @click.argument("dag_id")
 @dags_folder_option
 def tasks_list(dag_id: str, dags_folder: Path | None) -> None:
-    """List DAG_ID's tasks in topological order."""
-    bag = load_dagbag(dags_folder)
-    try:
-        dag = bag.get_dag(dag_id)
-    except DagflowError as exc:
-        fail(str(exc))
-    for task_id in dag.topological_order:
+    """List DAG_ID's tasks in topological order, as the metadata store recorded them."""
+    for task_id in task_order(dag_id, dags_folder):
         click.echo(task_id)
 
 
@@ -76,9 +72,8 @@ def tasks_test(
 
     conf = parse_conf(conf_text)
     when = aware(parse_datetime(logical_date, "LOGICAL_DATE")) or utcnow()
-    bag = load_dagbag(dags_folder)
+    dag = load_dag(dag_id, dags_folder)
     try:
-        dag = bag.get_dag(dag_id)
         spec = dag.spec().tasks[dag.get_task(task_id).task_id]
     except DagflowError as exc:
         fail(str(exc))

@@ -7,8 +7,8 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import delete, func, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import delete, exists, func, select, update
+from sqlalchemy.orm import Session, undefer
 
 from dagflow.serialization import StoredDag, fingerprint, serialize_dag
 from dagflow.store.models import DagCodeRow, DagRow, ImportErrorRow
@@ -150,3 +150,38 @@ def active_dag_count(session: Session) -> int:
     """How many DAGs are defined in the DAGs folder now (as last parsed)."""
     query = select(func.count()).select_from(DagRow).where(DagRow.is_active.is_(True))
     return session.scalar(query) or 0
+
+
+def has_parsed(session: Session) -> bool:
+    """Whether the DAG processor has recorded anything yet: a DAG (active or not) or an import error."""
+    return bool(
+        session.scalar(select(exists().select_from(DagRow)))
+        or session.scalar(select(exists().select_from(ImportErrorRow)))
+    )
+
+
+def dag_listing(session: Session) -> list[dict[str, Any]]:
+    """Every active DAG as ``dags list`` shows it: id, paused flag, schedule, tags, task count, file."""
+    rows = session.scalars(
+        select(DagRow)
+        .where(DagRow.is_active.is_(True))
+        .order_by(DagRow.dag_id)
+        .options(undefer(DagRow.serialized))
+    )
+    return [
+        {
+            "dag_id": row.dag_id,
+            "is_paused": row.is_paused,
+            "schedule": row.schedule,
+            "tags": list(row.tags or []),
+            "tasks": len((row.serialized or {}).get("spec", {}).get("tasks", [])),
+            "fileloc": row.fileloc,
+        }
+        for row in rows
+    ]
+
+
+def dag_fileloc(session: Session, dag_id: str) -> str | None:
+    """The file an active DAG was last parsed from."""
+    query = select(DagRow.fileloc).where(DagRow.dag_id == dag_id, DagRow.is_active.is_(True))
+    return session.scalar(query)

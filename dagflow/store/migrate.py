@@ -78,3 +78,32 @@ def open_current(url: str, *, upgrade: bool = False) -> Database:
             f"{str(exc).splitlines()[0]}"
         ) from None
     return db
+
+
+def open_if_current(url: str) -> Database | None:
+    """The store at ``url`` if it exists and is at the current schema, else None; nothing is created
+    (a SQLite file that does not exist is left so).
+
+    For the commands that can answer from the DAGs folder instead when the store has nothing yet.
+    An unreachable server or an invalid URL is still a :class:`~dagflow.exceptions.DagflowError`.
+    """
+    try:
+        if _missing_sqlite_file(url):
+            return None
+        db = Database(url)
+        if is_up_to_date(db):
+            return db
+        db.dispose()
+        return None
+    except SQLAlchemyError as exc:
+        raise DagflowError(
+            f"cannot use the metadata store at {safe_url(url)}: {exc.__class__.__name__}: "
+            f"{str(exc).splitlines()[0]}"
+        ) from None
+
+
+def _missing_sqlite_file(url: str) -> bool:
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
+        return False
+    return not Path(str(parsed.database)).expanduser().exists()

@@ -200,6 +200,14 @@ def test_trigger_refuses_a_logical_date_that_is_not_a_date(store, cli_runner):
 # -- dags pause / unpause / state ----------------------------------------------------------------------------
 
 
+def test_an_unknown_dag_says_that_no_dag_file_failed_to_import(store, cli_runner):
+    result = invoke(cli_runner, "tasks", "list", "nope")
+    assert result.exit_code == 2
+    assert result.stderr.splitlines() == [
+        "Error: DAG 'nope' not found: it is not in the metadata store; no DAG file failed to import"
+    ]
+
+
 def test_pause_and_unpause_set_the_flag(store, cli_runner):
     def paused() -> bool:
         with store.session() as session:
@@ -244,6 +252,65 @@ def test_runs_list_json_lists_runs_newest_first_with_filters(store, cli_runner, 
     assert [r["run_id"] for r in of_etl] == [run_id]
     assert failed == []
     assert ISO_MICROSECONDS.match(every[1]["logical_date"])
+
+
+LONG_ID = "quarterly_revenue_reconciliation_for_every_region_and_currency"
+
+
+@pytest.fixture
+def long_runs(store, cli_runner, dags_folder) -> list[str]:
+    """Two runs of a DAG with a long id, with long run ids: one finished, one still running."""
+    dags_folder.write("long.py", MANUAL.replace("manual_only", LONG_ID))
+    assert invoke(cli_runner, "dags", "reserialize").exit_code == 0
+    ids = []
+    for day in (1, 2):
+        result = invoke(
+            cli_runner, "dags", "trigger", LONG_ID, "--logical-date", f"2024-03-0{day}T09:00:00.123456+00:00"
+        )
+        ids.append(result.stdout.strip())
+    with store.session(write=True) as session:
+        for run_id, end in zip(ids, (ENDED + timedelta(minutes=3), None), strict=True):
+            run = session.scalars(select(DagRunRow).where(DagRunRow.run_id == run_id)).one()
+            run.state = "success" if end else "running"
+            run.start_date, run.end_date = QUEUED, end
+    return ids
+
+
+def test_runs_list_fits_120_columns_cutting_long_ids_in_the_middle(long_runs, cli_runner):
+    result = invoke(cli_runner, "runs", "list")
+
+    assert result.exit_code == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert max(len(line) for line in lines) <= 120
+    assert lines[0].split() == ["dag_id", "run_id", "state", "logical_date", "duration"]
+    finished = lines[3].split()
+    assert finished[0].startswith("quarterly_revenue") and "…" in finished[0]
+    assert finished[0].endswith("and_currency")
+    assert finished[1].startswith("manual__2024-03-01") and finished[1].endswith("+00:00")
+    assert finished[2:] == ["success", "2024-03-01", "09:00:00", "3m", "03s"]
+    running = lines[2].split()
+    assert running[2:5] == ["running", "2024-03-02", "09:00:00"]
+    assert running[-1].endswith("+")  # still running: the time so far
+
+
+def test_runs_list_wide_shows_whole_ids_the_run_type_and_times(long_runs, cli_runner):
+    result = invoke(cli_runner, "runs", "list", "--output", "wide", "--dag-id", LONG_ID)
+
+    rows = [line.split() for line in result.stdout.splitlines()]
+    assert rows[0] == [
+        "dag_id", "run_id", "state", "run_type", "logical_date", "start_date", "end_date", "duration"
+    ]  # fmt: skip
+    assert rows[3] == [
+        LONG_ID, long_runs[0], "success", "manual",
+        "2024-03-01", "09:00:00", "2024-03-01", "09:00:00", "2024-03-01", "09:03:03", "3m", "03s",
+    ]  # fmt: skip
+
+
+def test_runs_list_output_json_is_the_json_flag(long_runs, cli_runner):
+    flag = invoke(cli_runner, "runs", "list", "--json").stdout
+    option = invoke(cli_runner, "runs", "list", "-o", "json").stdout
+    assert flag == option
+    assert [r["run_id"] for r in json.loads(option)] == [long_runs[1], long_runs[0]]
 
 
 def test_runs_show_json_has_the_run_and_each_task_instance_with_times_to_the_microsecond(
