@@ -77,7 +77,9 @@ def webserver(host: str | None, port: int | None) -> None:
     open_database(settings)
     host = host or settings.get("webserver", "host")
     port = port or settings.getint("webserver", "port")
-    click.echo(f"dagflow web UI on http://{host}:{port}/", err=True)
+    from webui.cookies import cookie_secure, describe
+
+    click.echo(f"dagflow web UI on http://{host}:{port}/ ({describe(cookie_secure(settings))})", err=True)
     serve(host, port)
 
 

@@ -34,6 +34,7 @@ PAGES: dict[str, tuple[str, str]] = {
     "views.users": ("/users", "admin"),
     "views.trigger": (f"/dags/{DAG_ID}/trigger", "op"),
     "auth.login": ("/login", "viewer"),
+    "docs.api_docs": ("/api/docs", "viewer"),
 }
 
 #: GET API routes: endpoint -> (url, the least role that may read it).
