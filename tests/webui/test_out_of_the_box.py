@@ -195,3 +195,9 @@ def test_the_openapi_document_says_bodies_are_closed_and_may_be_422():
                 schema = operation["requestBody"]["content"]["application/json"]["schema"]
                 assert schema["additionalProperties"] is False, (method, path)
                 assert "422" in operation["responses"], (method, path)
+
+
+def test_the_site_icon_is_served_so_no_page_logs_a_404(client):
+    response = client.get("/favicon.ico")
+
+    assert response.status_code == 200 and response.mimetype == "image/svg+xml"
