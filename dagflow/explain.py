@@ -68,8 +68,14 @@ def situation(
     if task is None:
         return base
     if run.state == RunState.QUEUED.value:
-        running = scheduling.run_slots(session, [dag.dag_id]).running[dag.dag_id]
-        return replace(base, running_runs=running)
+        slots = scheduling.run_slots(session, [dag.dag_id])
+        backfill = run.backfill_id
+        return replace(
+            base,
+            running_runs=slots.running[dag.dag_id],
+            backfill_running=slots.backfill_running[backfill] if backfill is not None else 0,
+            backfill_limit=slots.backfill_limits.get(backfill, 1) if backfill is not None else None,
+        )
     if state is TaskState.SCHEDULED:
         return replace(base, slot=_slot(session, stored, run, ti, parallelism))
     if state in (TaskState.NONE, TaskState.UPSTREAM_FAILED):

@@ -31,6 +31,9 @@ class Situation:
     #: The DAG's running runs, and how many it may have (``max_active_runs``).
     running_runs: int = 0
     max_active_runs: int = 16
+    #: For a run of a backfill: the backfill's running runs and its own ``max_active_runs``.
+    backfill_running: int = 0
+    backfill_limit: int | None = None
     in_dag: bool = True
     try_number: int = 0
     max_tries: int = 0
@@ -116,6 +119,14 @@ def _run_blocks(s: Situation) -> Explanation | None:
                 (
                     f"The run is queued: the DAG has {s.running_runs} running run(s), as many as its "
                     f"max_active_runs ({s.max_active_runs}) allows.",
+                ),
+            )
+        if s.backfill_limit is not None and s.backfill_running >= s.backfill_limit:
+            return Explanation(
+                True,
+                (
+                    f"The run is queued: its backfill has {s.backfill_running} running run(s), as many as "
+                    f"its max_active_runs ({s.backfill_limit}) allows.",
                 ),
             )
         return Explanation(True, ("The run is queued: the scheduler starts it on its next pass.",))

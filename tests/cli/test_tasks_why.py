@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import update
@@ -17,7 +17,7 @@ from sqlalchemy import update
 from dagflow.cli import cli
 from dagflow.core.keys import TIKey
 from dagflow.explain import why
-from dagflow.store.models import DagRow, DagRunRow, TaskInstanceRow
+from dagflow.store.models import BackfillRow, DagRow, DagRunRow, TaskInstanceRow
 
 DAG_FILE = """
 from datetime import datetime, timedelta
@@ -25,12 +25,13 @@ from datetime import datetime, timedelta
 from dagflow import DAG
 from dagflow.operators import EmptyOperator
 
-with DAG("why", schedule=None, start_date=datetime(2024, 1, 1), max_active_runs=1):
+with DAG("why", schedule=None, start_date=datetime(2024, 1, 1), max_active_runs=2):
     a = EmptyOperator(task_id="a")
     b = EmptyOperator(task_id="b", retries=2, retry_delay=timedelta(minutes=5))
     c = EmptyOperator(task_id="c", depends_on_past=True)
     a >> b
 """
+ZEROTH = "zeroth"  # logical date 2023-12-31
 FIRST = "first"  # logical date 2024-01-01: the previous run
 RUN = "second"  # logical date 2024-01-02: the run asked about
 LATER = datetime(2030, 1, 1, 12, 0, tzinfo=UTC)
@@ -60,6 +61,21 @@ class Store:
         self._set(update(DagRunRow).where(DagRunRow.run_id == run_id).values(state=state))
         return self
 
+    def backfill(self, *run_ids: str, max_active_runs: int) -> Store:
+        """Make these runs one backfill's."""
+        with self.database.session(write=True) as session:  # type: ignore[attr-defined]
+            row = BackfillRow(
+                dag_id="why",
+                from_date=EARLIER,
+                to_date=EARLIER,
+                max_active_runs=max_active_runs,
+                created_at=EARLIER,
+            )
+            session.add(row)
+            session.flush()
+            session.execute(update(DagRunRow).where(DagRunRow.run_id.in_(run_ids)).values(backfill_id=row.id))
+        return self
+
     def paused(self, paused: bool) -> Store:
         self._set(update(DagRow).where(DagRow.dag_id == "why").values(is_paused=paused))
         return self
@@ -70,13 +86,19 @@ class Store:
 
 
 def running(store: Store) -> Store:
-    """Unpaused, the previous run finished well, the run asked about running."""
-    return store.paused(False).run("success", FIRST).ti("c", "success", FIRST).run("running")
+    """Unpaused, the runs before finished well, the run asked about running."""
+    return (
+        store.paused(False)
+        .run("success", ZEROTH)
+        .run("success", FIRST)
+        .ti("c", "success", FIRST)
+        .run("running")
+    )
 
 
 CASES: dict[str, tuple[Callable[[Store], object], str, list[str]]] = {
     "a paused DAG's queued run: the pause only": (
-        lambda s: s.paused(True).run("failed", FIRST).run("queued"),
+        lambda s: s.paused(True).run("failed", FIRST).run("success", ZEROTH).run("queued"),
         "b",
         ["The DAG is paused: no task instance of it starts until it is unpaused."],
     ),
@@ -86,12 +108,23 @@ CASES: dict[str, tuple[Callable[[Store], object], str, list[str]]] = {
         ["The DAG is paused: no task instance of it starts until it is unpaused."],
     ),
     "a queued run waiting for max_active_runs": (
-        lambda s: s.paused(False).run("running", FIRST).run("queued"),
+        lambda s: s.paused(False).run("running", ZEROTH).run("running", FIRST).run("queued"),
         "a",
-        ["The run is queued: the DAG has 1 running run(s), as many as its max_active_runs (1) allows."],
+        ["The run is queued: the DAG has 2 running run(s), as many as its max_active_runs (2) allows."],
+    ),
+    "a queued run of a backfill waiting for the backfill's max_active_runs": (
+        lambda s: (
+            s.paused(False)
+            .run("success", ZEROTH)
+            .run("running", FIRST)
+            .run("queued")
+            .backfill(FIRST, RUN, max_active_runs=1)
+        ),
+        "a",
+        ["The run is queued: its backfill has 1 running run(s), as many as its max_active_runs (1) allows."],
     ),
     "a queued run with room: started on the next pass": (
-        lambda s: s.paused(False).run("success", FIRST).run("queued"),
+        lambda s: s.paused(False).run("success", ZEROTH).run("running", FIRST).run("queued"),
         "a",
         ["The run is queued: the scheduler starts it on its next pass."],
     ),
@@ -190,8 +223,8 @@ def store(database, dags_folder, cli_runner, monkeypatch) -> Store:
     monkeypatch.setenv("DAGFLOW__CORE__PARALLELISM", "1")
     dags_folder.write("why.py", DAG_FILE)
     assert cli_runner.invoke(cli, ["dags", "reserialize"]).exit_code == 0
-    for run_id, day in ((FIRST, 1), (RUN, 2)):
-        when = datetime(2024, 1, day, tzinfo=UTC).isoformat()
+    for run_id, day in ((ZEROTH, 0), (FIRST, 1), (RUN, 2)):
+        when = (datetime(2024, 1, 1, tzinfo=UTC) + timedelta(days=day - 1)).isoformat()
         result = cli_runner.invoke(
             cli, ["dags", "trigger", "why", "--run-id", run_id, "--logical-date", when]
         )
