@@ -201,3 +201,30 @@ def test_the_site_icon_is_served_so_no_page_logs_a_404(client):
     response = client.get("/favicon.ico")
 
     assert response.status_code == 200 and response.mimetype == "image/svg+xml"
+
+
+@pytest.mark.parametrize(
+    ("value", "said"),
+    [
+        (None, "session cookie Secure only over HTTPS ([webserver] cookie_secure = auto)"),
+        ("true", "session cookie Secure: log in over HTTPS only ([webserver] cookie_secure = true)"),
+    ],
+)
+def test_the_webserver_start_up_line_says_how_the_session_cookie_is_sent(
+    database_url, cli_runner, monkeypatch, value, said
+):
+    import webui.server
+    from dagflow.cli import cli
+
+    if value is None:
+        monkeypatch.delenv("DAGFLOW__WEBSERVER__COOKIE_SECURE", raising=False)
+    else:
+        monkeypatch.setenv("DAGFLOW__WEBSERVER__COOKIE_SECURE", value)
+    served: list[tuple[str, int]] = []
+    monkeypatch.setattr(webui.server, "serve", lambda host, port: served.append((host, port)))
+
+    result = cli_runner.invoke(cli, ["webserver", "--port", "8123"])
+
+    assert result.exit_code == 0, result.stderr
+    assert result.stderr == f"dagflow web UI on http://127.0.0.1:8123/ ({said})\n"
+    assert served == [("127.0.0.1", 8123)]

@@ -41,3 +41,20 @@ def test_an_upstream_failed_page_names_the_failed_upstream(seeded, logged_in):
         "It will not run: process.transform failed, so it is upstream_failed "
         "(clear the failed task to retry).",
     ]
+
+
+def test_the_web_uis_old_entry_point_gives_the_same_sentences(seeded, app):
+    from dagflow.serialization import StoredDag
+    from dagflow.store import dags, runs
+    from dagflow.store.scheduling import task_instance
+    from webui.explain import why_not_running
+
+    key = TIKey("shop", seeded.run_id, "load")
+    with seeded.database.session() as session:
+        dag = dags.get_dag_row(session, "shop")
+        run = runs.get_run(session, "shop", seeded.run_id)
+        ti = task_instance(session, key)
+        assert dag is not None and run is not None and ti is not None
+        found = why_not_running(session, StoredDag.from_json(dag.serialized), dag, run, ti, parallelism=32)
+        assert found == list(why(session, key, parallelism=32).reasons)
+        assert found and "process.transform failed" in found[0]
