@@ -81,8 +81,7 @@ def install(work: Path, wheel: Path) -> Path:
 def environment(work: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DAGFLOW", "PYTHON", "VIRTUAL_ENV"))}
     env["DAGFLOW_HOME"] = str(work / "home")
-    # a plain-HTTP check: the session cookie must come back over http://127.0.0.1
-    env["DAGFLOW__WEBSERVER__COOKIE_SECURE"] = "false"
+    # (the default cookie_secure, auto, lets the session cookie come back over http://127.0.0.1)
     return env
 
 

@@ -54,7 +54,7 @@ def defaults(home: Path) -> dict[str, dict[str, str]]:
         "webserver": {
             "port": "8080",
             "host": "127.0.0.1",
-            "cookie_secure": "True",
+            "cookie_secure": "auto",
             "secret_key": "",
             "page_size": "50",
         },

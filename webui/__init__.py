@@ -37,23 +37,26 @@ def create_app(
         SECRET_KEY=_secret_key(settings),
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
-        SESSION_COOKIE_SECURE=settings.getbool("webserver", "cookie_secure"),
-        REMEMBER_COOKIE_SECURE=settings.getbool("webserver", "cookie_secure"),
         REMEMBER_COOKIE_HTTPONLY=True,
         WTF_CSRF_TIME_LIMIT=None,
         MAX_CONTENT_LENGTH=1024 * 1024,
         DAGFLOW_SETTINGS=settings,
         DAGFLOW_DATABASE=database or Database(settings.database_url),
     )
-    app.config.update(overrides)
+    from webui import auth, cookies, docs, errors
 
-    from webui import auth, errors
+    cookies.init_app(app, settings)
+    app.config.update(overrides)
+    if "SESSION_COOKIE_SECURE" in overrides:  # a fixed flag given to the factory wins over the setting
+        app.config[cookies.MODE] = bool(overrides["SESSION_COOKIE_SECURE"])
+
     from webui.api import api
     from webui.views import register_views
 
     auth.init_app(app)
     errors.init_app(app)
     app.register_blueprint(auth.bp)
+    app.register_blueprint(docs.bp)
     app.register_blueprint(api, url_prefix="/api/v1")
     register_views(app)
     return app

@@ -197,8 +197,11 @@ def read_form(params: Mapping[str, Mapping[str, Any]], form: Mapping[str, str]) 
     """Each param's value, validated by its schema, with the raw conf merged on top."""
     found = Submission()
     for name, param in params.items():
+        raw = form.get(PREFIX + name, "")
+        if raw == "" and not param.get("has_default", True):
+            continue  # not given: the conf box may give it, else the trigger refuses the conf (as every path)
         try:
-            value = read_value(param, form.get(PREFIX + name, ""))
+            value = read_value(param, raw)
             Param.load(param).resolve(value, name=name)
         except (ValueError, ParamValidationError) as exc:
             found.errors[name] = str(exc)

@@ -85,7 +85,9 @@ def webserver(host: str | None, port: int | None) -> None:
     port = port or settings.getint("webserver", "port")
     listener = _bind(host, port)
     open_database(settings)
-    click.echo(f"dagflow web UI on http://{host}:{port}/", err=True)
+    from webui.cookies import cookie_secure, describe
+
+    click.echo(f"dagflow web UI on http://{host}:{port}/ ({describe(cookie_secure(settings))})", err=True)
     serve(sockets=[listener])
 
 

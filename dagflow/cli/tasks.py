@@ -114,6 +114,30 @@ def tasks_state(dag_id: str, task_id: str, run_id: str, map_index: int) -> None:
         click.echo(row.state)
 
 
+@tasks.command("why")
+@click.argument("dag_id")
+@click.argument("run_id")
+@click.argument("task_id")
+@click.option("--map-index", type=int, default=-1)
+def tasks_why(dag_id: str, run_id: str, task_id: str, map_index: int) -> None:
+    """Say why a task instance is not running (the same text as its page in the web UI)."""
+    from dagflow.explain import NoTaskInstance, why
+
+    settings = load_settings()
+    with open_database(settings).session() as session:
+        try:
+            found = why(
+                session,
+                TIKey(dag_id, run_id, task_id, map_index),
+                parallelism=settings.getint("core", "parallelism"),
+            )
+        except NoTaskInstance as exc:
+            fail(str(exc))
+    click.echo(f"{found.title}:")
+    for reason in found.reasons:
+        click.echo(f"  - {reason}")
+
+
 @tasks.command("clear")
 @click.argument("dag_id")
 @click.argument("run_id")

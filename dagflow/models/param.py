@@ -53,9 +53,19 @@ class Param:
         if final is NOTSET:
             raise ParamValidationError(f"param {name!r} has no default and no value was given for it")
         _check_json(final, name)
-        if self.schema:
-            _validate_schema(final, self.schema, name)
+        schema = self.effective_schema
+        if schema:
+            _validate_schema(final, schema, name)
         return final
+
+    @property
+    def effective_schema(self) -> dict[str, Any]:
+        """The schema values are checked against: a param with neither a ``type`` nor an ``enum`` takes
+        its default's type (``Param(10)`` or a plain ``10`` takes integers), as the trigger form's input
+        for it does; without a default (or with None) anything goes."""
+        if "type" in self.schema or "enum" in self.schema or self.value is NOTSET or self.value is None:
+            return self.schema
+        return {**self.schema, "type": _json_type(self.value)}
 
     def dump(self) -> dict[str, Any]:
         """A JSON-ready description, for the stored DAG and the trigger form."""
@@ -70,6 +80,18 @@ class Param:
     def load(cls, data: Mapping[str, Any]) -> Param:
         default = data.get("default") if data.get("has_default", True) else NOTSET
         return cls(default, description=data.get("description"), schema=dict(data.get("schema") or {}))
+
+
+def _json_type(value: Any) -> str:
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int):
+        return "integer"
+    if isinstance(value, float):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    return "array" if isinstance(value, list | tuple) else "object"
 
 
 def _validate_schema(value: Any, schema: dict[str, Any], name: str) -> None:
@@ -132,7 +154,7 @@ class ParamsDict(MutableMapping[str, Any]):
         for name, value in (values or {}).items():
             param = merged._params.get(name)
             merged._params[name] = (
-                Param(value, param.description, schema=param.schema) if param else Param(value)
+                Param(value, param.description, schema=param.effective_schema) if param else Param(value)
             )
         return merged
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from dagflow.core import past
 from dagflow.core.clock import utcnow
 from dagflow.core.decisions import Decisions, Key, RunRecords, decide
 from dagflow.core.keys import RunKey
@@ -222,29 +223,11 @@ def length_of(session: Session, stored: StoredDag, key: RunKey, task_id: str) ->
     return scheduling.recorded_map_length(session, key, task_id)
 
 
-DONE_OK = (TaskState.SUCCESS.value, TaskState.SKIPPED.value)
-
-
 def held_by_past(
     session: Session, stored: StoredDag, run: scheduling.RunningRun, ready: list[Key]
 ) -> set[Key]:
-    """Ready task instances that ``depends_on_past`` holds back: in the previous run (by logical date),
-    the same task instance did not succeed or skip (or, with ``wait_for_downstream``, its downstream did not).
-
-    The first run of a DAG, and a task instance that did not exist in the previous run, are not held.
-    """
+    """Ready task instances that ``depends_on_past`` holds back (:func:`dagflow.core.past.held_by_past`)."""
     states = scheduling.previous_run_states(session, run.key.dag_id, run.logical_date)
     if states is None:
         return set()
-    held = set()
-    for key in ready:
-        task = stored.spec.tasks[key[0]]
-        if not task.depends_on_past:
-            continue
-        past = states.get(key)
-        if (past is not None and past not in DONE_OK) or (
-            task.wait_for_downstream
-            and any(s not in DONE_OK for (t, _m), s in states.items() if t in task.downstream)
-        ):
-            held.add(key)
-    return held
+    return {key for key in ready if past.held_by_past(stored.spec.tasks[key[0]], key[1], states)}

@@ -34,6 +34,7 @@ PAGES: dict[str, tuple[str, str]] = {
     "views.users": ("/users", "admin"),
     "views.trigger": (f"/dags/{DAG_ID}/trigger", "op"),
     "auth.login": ("/login", "viewer"),
+    "docs.api_docs": ("/api/docs", "viewer"),
 }
 
 #: GET API routes: endpoint -> (url, the least role that may read it).
@@ -137,4 +138,4 @@ POST_ONLY_PAGES = [
 #: API URLs that only act.
 POST_ONLY_API = [f"{API_RUN}/clear", f"{API_TI}/clear"]
 #: Routes outside the tables: static files, and the login/logout forms (tested in test_login).
-UNLISTED = {"static", "auth.logout"}
+UNLISTED = {"static", "auth.logout", "docs.favicon"}

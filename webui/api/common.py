@@ -7,6 +7,7 @@ with a value the store would refuse (a NUL character, a number out of range, a d
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, NoReturn, TypeVar
@@ -15,6 +16,7 @@ from flask import abort, request
 
 from dagflow.actions import RunExists
 from dagflow.exceptions import DagflowError, DagNotFound, TaskNotFound
+from webui.api.openapi import body_fields
 
 MAX_LIMIT = 1000
 #: The largest integer a store column holds (PostgreSQL's ``integer``).
@@ -87,7 +89,25 @@ def json_body() -> dict[str, Any]:
     if not isinstance(body, dict):
         bad_request("the request body must be a JSON object (Content-Type: application/json)")
     check_storable(body, "body")
+    check_fields(body)
     return body
+
+
+_RULE_ARGUMENT = re.compile(r"<(?:[a-z]+:)?([a-z_]+)>")
+
+
+def check_fields(body: dict[str, Any]) -> None:
+    """Refuse (422) a body field the OpenAPI document does not name for this operation: a typo such as
+    ``confx`` must not be dropped silently."""
+    rule = request.url_rule.rule if request.url_rule is not None else ""
+    path = _RULE_ARGUMENT.sub(r"{\1}", rule.removeprefix("/api/v1"))
+    allowed = body_fields(request.method, path)
+    if allowed is None:
+        return
+    unknown = sorted(set(body) - allowed)
+    if unknown:
+        expected = ", ".join(sorted(allowed)) or "none"
+        abort(422, description=f"unknown field {unknown[0]!r} in the request body (expected: {expected})")
 
 
 def check_storable(value: Any, where: str) -> None:

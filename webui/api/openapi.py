@@ -225,7 +225,8 @@ class Op:
         if self.ok is not None:
             ok["content"] = {"application/json": {"schema": self.ok}}
         responses = {self.status: ok}
-        for status in (*(() if self.public else ("401",)), *self.errors):
+        statuses = (*(() if self.public else ("401",)), *self.errors, *(("422",) if self.body else ()))
+        for status in statuses:
             responses[status] = {"description": "Error", "content": {"application/json": {"schema": ERROR}}}
         name = self.path.strip("/").replace("/", "_").replace("{", "").replace("}", "")
         found: dict[str, Any] = {
@@ -237,7 +238,8 @@ class Op:
         if self.public:
             found["security"] = []
         if self.body is not None:
-            found["requestBody"] = {"required": True, "content": {"application/json": {"schema": self.body}}}
+            closed = {**self.body, "additionalProperties": False}  # an unknown field is a 422 naming it
+            found["requestBody"] = {"required": True, "content": {"application/json": {"schema": closed}}}
         return found
 
 
@@ -455,6 +457,17 @@ OPERATIONS = [
     ),
     Op("get", f"{TI_BASE}/xcomEntries/{{key}}", "One XCom", XCOM, [*TI, _path("key")], errors=("400", "404")),
 ]
+
+
+def body_fields(method: str, path: str) -> frozenset[str] | None:
+    """The fields the body of ``method path`` (a path as written here, ``/dags/{dag_id}``) may have;
+    None for an operation not documented with a body."""
+    return _BODY_FIELDS.get((method.lower(), path))
+
+
+_BODY_FIELDS = {
+    (op.method, op.path): frozenset(op.body.get("properties", {})) for op in OPERATIONS if op.body is not None
+}
 
 
 def document() -> dict[str, Any]:

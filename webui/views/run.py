@@ -9,11 +9,12 @@ from typing import Any
 from flask import abort, render_template, request
 
 from dagflow.core.keys import RunKey, TIKey
+from dagflow.core.waiting import explain
+from dagflow.explain import situation
 from dagflow.runtime.tasklog import attempt_log_path
 from dagflow.store import reads
 from dagflow.store.rows import dag_json, run_json
 from webui.db import read_session, run_or_404, settings, ti_or_404
-from webui.explain import why_not_running
 from webui.views import bp
 from webui.views.dag import dag_or_404, stored_dag
 
@@ -60,13 +61,15 @@ def task_instance(dag_id: str, task_id: str) -> Any:
     siblings: list[tuple[int, str]] = []
     if map_index >= 0 or serialized["tasks"].get(task_id, {}).get("is_mapped"):
         siblings = reads.map_index_states(session, run=key.run, task_id=task_id)
-    reasons = why_not_running(
-        session,
-        stored_dag(serialized),
-        row,
-        the_run,
-        ti,
-        parallelism=settings().getint("core", "parallelism"),
+    why = explain(
+        situation(
+            session,
+            stored_dag(serialized),
+            row,
+            the_run,
+            ti,
+            parallelism=settings().getint("core", "parallelism"),
+        )
     )
     return render_template(
         "task_instance.html",
@@ -78,7 +81,7 @@ def task_instance(dag_id: str, task_id: str) -> Any:
         tries=tries,
         xcoms=xcoms,
         siblings=siblings,
-        reasons=reasons,
+        why=why,
         tab="runs",
     )
 
