@@ -179,7 +179,8 @@ def run_duration_chart(runs: Sequence[RunSpan], now: datetime) -> BarChart:
     plot_height = CHART_HEIGHT - CHART_BOTTOM
     durations = [_run_seconds(r, now) for r in runs]
     top = _nice_max(max((d for d in durations if d is not None), default=0))
-    slot = (CHART_WIDTH - CHART_LEFT) / max(len(runs), 1)
+    # a few runs keep narrow bars at the left, as in a chart of many runs, rather than wide slabs
+    slot = min((CHART_WIDTH - CHART_LEFT) / max(len(runs), 1), 40)
     bars = []
     for index, (run, seconds) in enumerate(zip(runs, durations, strict=True)):
         height = 0.0 if seconds is None else max(plot_height * seconds / top, 1.5)
@@ -222,7 +223,7 @@ def task_duration_rows(
 ) -> list[TaskDurations]:
     """Per task, a bar per run scaled to that task's longest duration, with its latest and median."""
     rows = []
-    slot = SPARK_WIDTH / max(len(runs), 1)
+    slot = min(SPARK_WIDTH / max(len(runs), 1), 24)
     for task_id in task_ids:
         values = [durations.get((task_id, r.run_id)) for r in runs]
         known = [v for v in values if v is not None]

@@ -44,7 +44,7 @@ UNITS = (("d", 86400), ("h", 3600), ("min", 60), ("s", 1))
 
 
 def duration_words(seconds: float | None) -> str:
-    """``2 min 5 s``, ``1 h 3 min``, ``3 d 4 h``, ``0.4 s``: the two largest units that matter."""
+    """``2 min 5 s``, ``1 h 3 min``, ``3 d 4 h``, ``0.25 s``, ``40 ms``: the two largest units that matter."""
     if seconds is None:
         return ""
     if seconds < 0:
@@ -52,7 +52,8 @@ def duration_words(seconds: float | None) -> str:
     if seconds < 0.1:
         return f"{round(seconds * 1000)} ms"
     if seconds < 10:
-        text = f"{seconds:.1f}".rstrip("0").rstrip(".")
+        text = f"{seconds:.2f}" if seconds < 1 else f"{seconds:.1f}"
+        text = text.rstrip("0").rstrip(".")
         return f"{text or '0'} s"
     whole = round(seconds)
     parts: list[tuple[int, str]] = []

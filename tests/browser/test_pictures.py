@@ -14,9 +14,11 @@ from tests.browser.pages import contrast, unpause
 expect = pytest.importorskip("playwright.sync_api").expect
 
 if TYPE_CHECKING:
-    from playwright.sync_api import Page
+    from playwright.sync_api import Page, ViewportSize
 
-WIDE, NARROW = {"width": 1440, "height": 900}, {"width": 390, "height": 844}
+WIDE: ViewportSize = {"width": 1440, "height": 900}
+NARROW: ViewportSize = {"width": 390, "height": 844}
+
 DAG = "example_etl"
 
 #: Every text that sits on a colour of its own: state badges, the page's text, muted text, tabs.
@@ -153,3 +155,18 @@ def test_doc_md_shows_as_formatted_text_and_the_schedule_as_written(admin_page: 
     expect(doc).to_be_visible()
     assert doc.locator("p, h1, h2, ul").count() > 0
     expect(page.locator("#dag-schedule")).to_have_text("@daily")
+
+
+def test_the_dag_list_shows_a_new_run_by_itself_without_reloading(admin_page: Page) -> None:
+    page = admin_page
+    page.goto("/")
+    dots = page.locator('#dags tr[data-dag-id="example_branching"] a.dot')
+    before = dots.count()
+    page.evaluate("window.stillTheSamePage = true")
+    other = page.context.new_page()
+    other.goto("/dags/example_branching/trigger")
+    other.get_by_role("button", name="Trigger", exact=True).click()
+    expect(other).to_have_url(re.compile(r"/dags/example_branching/runs/manual__"))
+    other.close()
+    expect(dots).to_have_count(before + 1, timeout=15_000)
+    assert page.evaluate("window.stillTheSamePage") is True

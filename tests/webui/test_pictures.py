@@ -71,10 +71,10 @@ def test_the_durations_page_draws_a_bar_per_run_and_each_tasks_durations_in_word
 
 
 def test_durations_are_written_in_words():
-    assert [duration_words(s) for s in (None, 0.04, 0.5, 3.25, 125, 3725, 3 * 86400 + 4 * 3600)] == [
+    assert [duration_words(s) for s in (None, 0.04, 0.25, 3.25, 125, 3725, 3 * 86400 + 4 * 3600)] == [
         "",
         "40 ms",
-        "0.5 s",
+        "0.25 s",
         "3.2 s",
         "2 min 5 s",
         "1 h 2 min",
