@@ -8,13 +8,13 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from tests.browser.conftest import RUN_TIMEOUT, screenshot
+from tests.browser.conftest import ADMIN, RUN_TIMEOUT, Server, log_in, screenshot
 from tests.browser.pages import contrast, unpause
 
 expect = pytest.importorskip("playwright.sync_api").expect
 
 if TYPE_CHECKING:
-    from playwright.sync_api import Page, ViewportSize
+    from playwright.sync_api import Browser, Page, ViewportSize
 
 WIDE: ViewportSize = {"width": 1440, "height": 900}
 NARROW: ViewportSize = {"width": 390, "height": 844}
@@ -160,6 +160,22 @@ def test_the_theme_and_time_zone_toggles_are_remembered(admin_page: Page) -> Non
     expect(page.get_by_role("button", name=re.compile("^Times in this browser's zone"))).to_be_visible()
     page.reload()
     expect(page.get_by_role("button", name=re.compile("^Times in this browser's zone"))).to_be_visible()
+
+
+def test_times_show_in_the_browsers_zone_when_asked(browser: Browser, dagflow_server: Server) -> None:
+    context = browser.new_context(base_url=dagflow_server.url, timezone_id="Asia/Kolkata")
+    try:
+        page = context.new_page()
+        log_in(page, ADMIN, dagflow_server.admin_password)
+        page.goto(f"/dags/{DAG}/details")
+        start_date = page.locator("dl.facts time").first  # example_etl starts on 2024-01-01, midnight UTC
+        expect(start_date).to_have_text("2024-01-01 00:00:00 UTC")
+        page.get_by_role("button", name=re.compile("^Times in UTC")).click()
+        expect(start_date).to_have_text("2024-01-01 05:30:00 GMT+5:30")
+        page.reload()  # remembered
+        expect(start_date).to_have_text("2024-01-01 05:30:00 GMT+5:30")
+    finally:
+        context.close()
 
 
 def test_doc_md_shows_as_formatted_text_and_the_schedule_as_written(admin_page: Page) -> None:
