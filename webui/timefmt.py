@@ -49,6 +49,8 @@ def duration_words(seconds: float | None) -> str:
         return ""
     if seconds < 0:
         seconds = 0
+    if seconds == 0:
+        return "0 s"
     if seconds < 0.1:
         return f"{round(seconds * 1000)} ms"
     if seconds < 10:

@@ -38,7 +38,7 @@ def test_the_gantt_draws_a_queued_and_a_running_bar_per_try_and_no_row_for_tasks
     assert sorted(rows) == ["extract", "process.transform"]
     bars = re.findall(r'<rect class="bar (\w*) s-(\w+)" data-state="\w+"', html)
     assert sorted(bars) == [("ran", "failed"), ("ran", "success")]
-    assert "extract try 1 success: ran 0 ms" in html
+    assert "extract try 1 success: ran 0 s" in html
 
 
 def test_the_gantt_of_an_unknown_run_is_404(seeded: Seeded, logged_in: Login):
