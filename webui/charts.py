@@ -124,6 +124,8 @@ class Calendar:
     width: int
     height: int
     total_runs: int
+    #: The index of the cell of the year's latest day with runs: a screen too narrow scrolls to it.
+    focus: int | None = None
 
 
 def day_state(counts: dict[str, int]) -> str:
@@ -152,7 +154,9 @@ def calendar(year: int, days: dict[date, dict[str, int]]) -> Calendar:
     width = CALENDAR_LEFT + (max(c.x for c in cells) - CALENDAR_LEFT) + CELL + GAP
     height = CALENDAR_TOP + 7 * (CELL + GAP)
     total = sum(sum(c.values()) for d, c in days.items() if d.year == year)
-    return Calendar(year, cells, months, int(width), height, total)
+    latest = max((d for d in days if d.year == year), default=None)
+    focus = (latest - first).days if latest else None
+    return Calendar(year, cells, months, int(width), height, total, focus)
 
 
 @dataclass(frozen=True)

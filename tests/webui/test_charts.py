@@ -30,6 +30,7 @@ def test_the_calendar_puts_days_in_week_columns_from_monday():
     assert (monday.state, thursday.state) == ("success", "none")
     assert [m.label for m in drawing.months][:2] == ["Jan", "Feb"]
     assert drawing.total_runs == 1
+    assert drawing.cells[drawing.focus or 0] is monday  # the latest day with runs
 
 
 def test_a_gantt_row_per_task_instance_by_first_start_with_queued_and_running_bars_per_try():

@@ -95,5 +95,10 @@
   window.dagflow = Object.assign(window.dagflow || {}, { formatTimes: formatTimes, formatTime: formatTime });
   formatTimes(document);
   labelButtons();
+  // A chart too wide for the screen (a year's calendar) starts scrolled to what matters most in it.
+  for (const el of document.querySelectorAll(".chart-scroll [data-focus]")) {
+    const box = el.closest(".chart-scroll");
+    box.scrollLeft += el.getBoundingClientRect().right - box.getBoundingClientRect().right + 24;
+  }
   live();
 })();
