@@ -138,7 +138,7 @@ def test_the_gantt_calendar_and_durations_show_the_finished_run(admin_page: Page
     page.set_viewport_size(NARROW)  # the year is wider than a phone: it opens on its latest run's day
     page.reload()
     box = today.bounding_box()
-    assert box is not None and 0 <= box["x"] and box["x"] + box["width"] <= NARROW["width"], box
+    assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= NARROW["width"], box
     page.set_viewport_size(WIDE)
 
     page.get_by_role("link", name="Durations", exact=True).click()
