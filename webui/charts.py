@@ -161,10 +161,14 @@ def calendar(year: int, days: dict[date, dict[str, int]]) -> Calendar:
 
 @dataclass(frozen=True)
 class BarChart:
+    """Bars over a plot ``plot_height`` high, from x = ``left`` to ``width`` (the axis labels are HTML)."""
+
     bars: list[Bar]
     ticks: list[Tick]
     width: int
     height: int
+    left: int = CHART_LEFT
+    plot_height: int = CHART_HEIGHT - CHART_BOTTOM
 
 
 def _nice_max(value: float) -> float:
@@ -211,10 +215,12 @@ def _run_seconds(run: RunSpan, now: datetime) -> float | None:
 
 @dataclass(frozen=True)
 class TaskDurations:
-    """One task's durations over the runs (None where it has none), drawn as a row of small bars."""
+    """One task's durations over the runs, drawn as one SVG path of small bars (one element per task,
+    not one per run: a 100-run x 50-task page stays small), with its longest, latest and median."""
 
     task_id: str
-    bars: list[Bar]
+    path: str
+    longest: str
     latest: str
     median: str
 
@@ -225,7 +231,7 @@ SPARK_WIDTH, SPARK_HEIGHT = 300, 28
 def task_duration_rows(
     task_ids: Iterable[str], runs: Sequence[RunSpan], durations: dict[tuple[str, str], float]
 ) -> list[TaskDurations]:
-    """Per task, a bar per run scaled to that task's longest duration, with its latest and median."""
+    """Per task with a duration, a bar per run scaled to that task's longest duration."""
     rows = []
     slot = min(SPARK_WIDTH / max(len(runs), 1), 24)
     for task_id in task_ids:
@@ -234,24 +240,21 @@ def task_duration_rows(
         if not known:
             continue
         top = max(known) or 1.0
-        bars = []
-        for index, (run, seconds) in enumerate(zip(runs, values, strict=True)):
-            if seconds is None:
-                continue
-            height = max(SPARK_HEIGHT * seconds / top, 1.5)
-            title = f"{task_id} in {run.run_id}: {duration_words(seconds)}"
-            bars.append(
-                Bar(
-                    round(index * slot, 2),
-                    round(SPARK_HEIGHT - height, 2),
-                    round(slot * 0.8, 2),
-                    round(height, 2),
-                    run.state,
-                    title,
-                    "spark",
-                )
+        path = []
+        for index, seconds in enumerate(values):
+            if seconds is not None:
+                height = max(SPARK_HEIGHT * seconds / top, 1.5)
+                x, y = round(index * slot, 1), round(SPARK_HEIGHT - height, 1)
+                path.append(f"M{x} {y}h{round(slot * 0.8, 1)}V{SPARK_HEIGHT}H{x}z")
+        rows.append(
+            TaskDurations(
+                task_id,
+                "".join(path),
+                duration_words(top),
+                duration_words(known[-1]),
+                duration_words(median(known)),
             )
-        rows.append(TaskDurations(task_id, bars, duration_words(known[-1]), duration_words(median(known))))
+        )
     return rows
 
 

@@ -65,3 +65,13 @@ def test_run_bars_are_as_tall_as_the_runs_were_long_against_a_round_axis():
     assert heights[0] == round(plot * 60 / 200, 2) and heights[1] == round(plot * 150 / 200, 2)
     assert heights[2] == 0 and chart.bars[2].title == "c: queued, not started"
     assert chart.ticks[-1].label == "3 min 20 s"  # 150 s rounds up to 200 s
+
+
+def test_a_tasks_durations_are_one_path_of_bars_scaled_to_its_longest_and_tasks_without_any_are_left_out():
+    runs = [RunSpan(f"r{i}", "success", T0, T0, T0, T0) for i in range(3)]
+    rows = charts.task_duration_rows(["a", "b"], runs, {("a", "r0"): 10.0, ("a", "r2"): 5.0})
+    assert [row.task_id for row in rows] == ["a"]
+    (row,) = rows
+    assert row.path.count("M") == 2  # no bar for the run without a duration
+    assert row.path.startswith("M0 0.0h")  # the longest reaches the top
+    assert (row.longest, row.latest, row.median) == ("10 s", "5 s", "7.5 s")
