@@ -4,6 +4,7 @@ Markdown, schedules as written, and pages that answer 304 while nothing changed.
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Callable
 from datetime import datetime
 from urllib.parse import quote
@@ -11,6 +12,7 @@ from urllib.parse import quote
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from werkzeug.test import TestResponse
 
 from dagflow.scheduler.processor import DagFileProcessor, ProcessorSettings
 from dagflow.store.dags import set_paused
@@ -132,11 +134,20 @@ def test_a_schedule_is_shown_as_written(app: Flask, dags_folder: DagsFolder, log
     assert '<code id="dag-schedule">@daily</code>' in page(client, "/dags/nightly/details")
 
 
+def _csrf_token(response: TestResponse) -> str:
+    found = re.search(r'name="csrf-token" content="([^"]+)"', response.get_data(as_text=True))
+    assert found is not None
+    return found.group(1)
+
+
 def test_an_unchanged_page_answers_304_and_a_changed_one_200(seeded: Seeded, logged_in: Login):
     client = logged_in("op")
     first = client.get("/")
     tag = first.headers["ETag"]
-    assert client.get("/").headers["ETag"] == tag  # the CSRF token, signed anew, is not part of the tag
+    time.sleep(1.1)  # the CSRF token is signed with the time in seconds: the next page's token differs
+    again = client.get("/")
+    assert _csrf_token(again) != _csrf_token(first)
+    assert again.headers["ETag"] == tag  # ...and is not part of the tag
     unchanged = client.get("/", headers={"If-None-Match": tag})
     assert unchanged.status_code == 304 and unchanged.get_data() == b""
     with seeded.database.session(write=True) as session:
