@@ -81,6 +81,13 @@ def pages(plans: list[store.DagPlan]) -> list[Page]:
         Page("run, 500 task instances", f"/dags/{store.GRAPH_DAG}/runs/{newest_graph['run_id']}", False),
         Page("task instance, waiting (why)", waiting, False),
         Page("task instance, failed, 2 tries", failed, False),
+        Page("Gantt, 500 task instances", f"/dags/{store.GRAPH_DAG}/gantt", False),
+        Page(
+            "calendar, a year",
+            f"/dags/{store.GRID_DAG}/calendar?year={store.run_row(grid, 0)['run_after'].year}",
+            False,
+        ),
+        Page("durations, 100 runs x 50 tasks", f"/dags/{store.GRID_DAG}/durations?runs=100", False),
     ]
 
 

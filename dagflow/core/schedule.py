@@ -152,15 +152,24 @@ class _Cron:
 class CronTriggerTimetable(Timetable):
     """Runs at each time a cron expression fires; the logical date is that time (Airflow 3's default)."""
 
-    def __init__(self, expression: str, timezone: tzinfo = UTC, *, interval: timedelta = timedelta(0)):
+    def __init__(
+        self,
+        expression: str,
+        timezone: tzinfo = UTC,
+        *,
+        interval: timedelta = timedelta(0),
+        written: str | None = None,
+    ):
         self.expression = expression
         self.timezone = timezone
         self.interval = interval
+        # what the DAG's author wrote (a preset such as "@daily"), shown to people instead of the cron
+        self.written = written or expression
         self._cron = _Cron(expression, timezone)
 
     @property
     def summary(self) -> str:  # type: ignore[override]
-        return self.expression
+        return self.written
 
     def infer_manual_data_interval(self, run_after: datetime) -> DataInterval:
         return DataInterval(run_after - self.interval, run_after)
@@ -187,7 +196,7 @@ class CronTriggerTimetable(Timetable):
     def serialize(self) -> dict[str, Any]:
         return {
             "type": "CronTriggerTimetable",
-            "summary": self.expression,
+            "summary": self.written,
             "expression": self.expression,
             "timezone": _tz_name(self.timezone),
             "interval": self.interval.total_seconds(),
@@ -197,14 +206,15 @@ class CronTriggerTimetable(Timetable):
 class CronDataIntervalTimetable(Timetable):
     """Each run covers one cron interval and starts when it ends; the logical date is the interval's start."""
 
-    def __init__(self, expression: str, timezone: tzinfo = UTC):
+    def __init__(self, expression: str, timezone: tzinfo = UTC, *, written: str | None = None):
         self.expression = expression
         self.timezone = timezone
+        self.written = written or expression
         self._cron = _Cron(expression, timezone)
 
     @property
     def summary(self) -> str:  # type: ignore[override]
-        return self.expression
+        return self.written
 
     def infer_manual_data_interval(self, run_after: datetime) -> DataInterval:
         end = self._cron.align_to_previous(run_after)
@@ -238,7 +248,7 @@ class CronDataIntervalTimetable(Timetable):
     def serialize(self) -> dict[str, Any]:
         return {
             "type": "CronDataIntervalTimetable",
-            "summary": self.expression,
+            "summary": self.written,
             "expression": self.expression,
             "timezone": _tz_name(self.timezone),
         }
@@ -297,9 +307,12 @@ def deserialize_timetable(data: dict[str, Any]) -> Timetable:
             data["expression"],
             timezone_named(data["timezone"]),
             interval=timedelta(seconds=data.get("interval", 0)),
+            written=data.get("summary"),
         )
     if kind == "CronDataIntervalTimetable":
-        return CronDataIntervalTimetable(data["expression"], timezone_named(data["timezone"]))
+        return CronDataIntervalTimetable(
+            data["expression"], timezone_named(data["timezone"]), written=data.get("summary")
+        )
     if kind == "DeltaTriggerTimetable":
         return DeltaTriggerTimetable(timedelta(seconds=data["seconds"]))
     simple: dict[str, type[Timetable]] = {
@@ -347,5 +360,5 @@ def _parse_string(value: str, timezone: tzinfo, where: str, cron_data_intervals:
             "(five fields: minute hour day-of-month month day-of-week)"
         )
     if cron_data_intervals:
-        return CronDataIntervalTimetable(expression, timezone)
-    return CronTriggerTimetable(expression, timezone)
+        return CronDataIntervalTimetable(expression, timezone, written=value)
+    return CronTriggerTimetable(expression, timezone, written=value)

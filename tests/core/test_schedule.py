@@ -182,3 +182,13 @@ def test_a_naive_start_date_is_read_as_utc():
     with DAG("naive", schedule="@daily", start_date=datetime(2024, 1, 1)) as dag:
         pass
     assert dag.start_date == utc(2024, 1, 1)
+
+
+@pytest.mark.parametrize("cron_data_intervals", [False, True])
+def test_a_preset_is_shown_as_written_and_kept_through_serialization(cron_data_intervals):
+    from dagflow.core.schedule import deserialize_timetable, parse_schedule
+
+    timetable = parse_schedule("@daily", UTC, "d", cron_data_intervals=cron_data_intervals)
+    again = deserialize_timetable(timetable.serialize())
+    assert (timetable.summary, again.summary) == ("@daily", "@daily")
+    assert again.expression == "0 0 * * *"  # type: ignore[attr-defined]

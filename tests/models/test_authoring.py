@@ -672,8 +672,8 @@ def test_pool_slots_below_one_is_an_error(slots):
     ("schedule", "summary", "scheduled"),
     [
         (None, "None", False),
-        ("@daily", "0 0 * * *", True),
-        ("@hourly", "0 * * * *", True),
+        ("@daily", "@daily", True),
+        ("@hourly", "@hourly", True),
         ("@once", "@once", True),
         ("30 2 * * 1-5", "30 2 * * 1-5", True),
         (timedelta(hours=6), "6:00:00", True),

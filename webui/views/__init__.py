@@ -23,9 +23,15 @@ def json_text(value: Any) -> str:
 
 
 def register_views(app: Flask) -> None:
-    from webui.views import actions, admin, dag, dags, run, trigger  # noqa: F401 - importing registers routes
+    from webui.markdown import render_markdown
+    from webui.timefmt import duration_words, when, when_text
+    from webui.views import actions, admin, charts, dag, dags, live, run, trigger  # noqa: F401 - importing registers routes
 
     app.add_template_filter(json_text)
+    app.add_template_filter(when)
+    app.add_template_filter(when_text)
+    app.add_template_filter(duration_words)
+    app.add_template_filter(render_markdown, name="markdown")
     # the states the templates list (filters, buttons, the graph's colouring), from the one definition
     app.jinja_env.globals.update(
         run_states=[s.value for s in RunState],
