@@ -49,7 +49,11 @@ def watch_console(page: Page) -> list[str]:
         "console", lambda m: problems.append(f"console {m.type}: {m.text}") if m.type == "error" else None
     )
     page.on("pageerror", lambda e: problems.append(f"page error: {e}"))
-    page.on("requestfailed", lambda r: problems.append(f"request failed: {r.url}"))
+    # (a request the page itself cancelled, as a navigation cancels a live region's fetch, is no failure)
+    page.on(
+        "requestfailed",
+        lambda r: None if r.failure == "net::ERR_ABORTED" else problems.append(f"request failed: {r.url}"),
+    )
     page.on("response", lambda r: problems.append(f"{r.status} on {r.url}") if r.status >= 400 else None)
     return problems
 

@@ -4,6 +4,7 @@ Swagger UI served from the package, and a body field the API does not know refus
 from __future__ import annotations
 
 import re
+import socket
 
 import pytest
 
@@ -203,6 +204,12 @@ def test_the_site_icon_is_served_so_no_page_logs_a_404(client):
     assert response.status_code == 200 and response.mimetype == "image/svg+xml"
 
 
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
 @pytest.mark.parametrize(
     ("value", "said"),
     [
@@ -221,10 +228,17 @@ def test_the_webserver_start_up_line_says_how_the_session_cookie_is_sent(
     else:
         monkeypatch.setenv("DAGFLOW__WEBSERVER__COOKIE_SECURE", value)
     served: list[tuple[str, int]] = []
-    monkeypatch.setattr(webui.server, "serve", lambda host, port: served.append((host, port)))
 
-    result = cli_runner.invoke(cli, ["webserver", "--port", "8123"])
+    def serve(*, sockets):  # what the command hands the web server: its socket, bound already
+        served.extend(listener.getsockname() for listener in sockets)
+        for listener in sockets:
+            listener.close()
+
+    monkeypatch.setattr(webui.server, "serve", serve)
+    port = free_port()
+
+    result = cli_runner.invoke(cli, ["webserver", "--port", str(port)])
 
     assert result.exit_code == 0, result.stderr
-    assert result.stderr == f"dagflow web UI on http://127.0.0.1:8123/ ({said})\n"
-    assert served == [("127.0.0.1", 8123)]
+    assert result.stderr == f"dagflow web UI on http://127.0.0.1:{port}/ ({said})\n"
+    assert served == [("127.0.0.1", port)]
