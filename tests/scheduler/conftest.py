@@ -178,7 +178,7 @@ class BackgroundScheduler(threading.Thread):
         finally:
             self.started.set()
 
-    def wait_until_asleep(self, quiet: float = 0.2) -> None:
+    def wait_until_asleep(self, quiet: float = 0.1) -> None:
         """Return once no pass has run for ``quiet`` seconds: the loop is waiting for something."""
         deadline = time.monotonic() + DEADLINE
         passes, since = self.passes, time.monotonic()

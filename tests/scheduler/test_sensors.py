@@ -159,7 +159,7 @@ with DAG("frees_the_worker", schedule=None, start_date=datetime(2024, 1, 1)):
         task_id="wait",
         python_callable=ready,
         mode="reschedule",
-        poke_interval=0.1,
+        poke_interval=0.05,
         timeout=45,
         retries=2,
         priority_weight=10,
@@ -211,7 +211,7 @@ def never():
 
 with DAG("never_ready", schedule=None, start_date=datetime(2024, 1, 1)):
     PythonSensor(
-        task_id="wait", python_callable=never, mode="reschedule", poke_interval=0.1, timeout=0.4, retries=2
+        task_id="wait", python_callable=never, mode="reschedule", poke_interval=0.05, timeout=0.25, retries=2
     )
 """
 
@@ -257,7 +257,7 @@ from dagflow import DAG
 from dagflow.sensors import ExternalTaskSensor
 
 with DAG("consumer", schedule=None, start_date=datetime(2024, 1, 1)):
-    common = dict(external_dag_id="producer", mode="reschedule", poke_interval=0.1, timeout=45)
+    common = dict(external_dag_id="producer", mode="reschedule", poke_interval=0.05, timeout=45)
     ExternalTaskSensor(task_id="wait_task", external_task_id="produce", check_existence=True, **common)
     ExternalTaskSensor(task_id="run_fails", failed_states=["failed"], **common)
     ExternalTaskSensor(task_id="broken_skips", external_task_id="broken", skipped_states=["failed"], **common)
