@@ -328,17 +328,18 @@ def map_index_states(session: Session, *, run: RunKey, task_id: str) -> list[tup
     return [(map_index, state) for map_index, state in session.execute(query)]
 
 
-def _tries_of(key: TIKey) -> Select[TaskInstanceTryRow]:
+def _of_ti(row: type[TaskInstanceTryRow] | type[XComRow], key: TIKey) -> tuple[Any, ...]:
+    """The conditions that pick one task instance's rows of a table keyed like task instances."""
     return (
-        select(TRY)
-        .where(
-            TRY.dag_id == key.dag_id,
-            TRY.run_id == key.run_id,
-            TRY.task_id == key.task_id,
-            TRY.map_index == key.map_index,
-        )
-        .order_by(TRY.try_number)
+        row.dag_id == key.dag_id,
+        row.run_id == key.run_id,
+        row.task_id == key.task_id,
+        row.map_index == key.map_index,
     )
+
+
+def _tries_of(key: TIKey) -> Select[TaskInstanceTryRow]:
+    return select(TRY).where(*_of_ti(TRY, key)).order_by(TRY.try_number)
 
 
 def tries(session: Session, *, key: TIKey) -> list[TaskInstanceTryRow]:
@@ -352,13 +353,7 @@ def tries_page(session: Session, *, key: TIKey, offset: int, limit: int) -> Page
 
 def try_log_path(session: Session, *, key: TIKey, try_number: int) -> str | None:
     """Where the worker wrote the try's log, if it recorded it."""
-    query = select(TRY.log_path).where(
-        TRY.dag_id == key.dag_id,
-        TRY.run_id == key.run_id,
-        TRY.task_id == key.task_id,
-        TRY.map_index == key.map_index,
-        TRY.try_number == try_number,
-    )
+    query = select(TRY.log_path).where(*_of_ti(TRY, key), TRY.try_number == try_number)
     return session.scalar(query)
 
 
@@ -366,16 +361,7 @@ def try_log_path(session: Session, *, key: TIKey, try_number: int) -> str | None
 
 
 def _xcoms_of(key: TIKey) -> Select[XComRow]:
-    return (
-        select(XComRow)
-        .where(
-            XComRow.dag_id == key.dag_id,
-            XComRow.run_id == key.run_id,
-            XComRow.task_id == key.task_id,
-            XComRow.map_index == key.map_index,
-        )
-        .order_by(XComRow.key)
-    )
+    return select(XComRow).where(*_of_ti(XComRow, key)).order_by(XComRow.key)
 
 
 def xcom_values(session: Session, *, key: TIKey) -> list[tuple[str, str]]:
