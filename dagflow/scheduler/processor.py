@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import signal
 import sys
 import time
 from dataclasses import dataclass
@@ -94,7 +95,12 @@ class DagFileProcessor:
 
 
 def processor_main(settings: ProcessorSettings, conn: Any, parent_pid: int) -> None:
-    """The processor process: scan, report changes to the scheduler, sleep, repeat."""
+    """The processor process: scan, report changes to the scheduler, sleep, repeat.
+
+    A Ctrl-C reaches the whole process group: the processor leaves it to the scheduler, which stops
+    it (SIGTERM) as it shuts down, instead of dying with a traceback of its own.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     processor = DagFileProcessor(settings)
     first = True
     while os.getppid() == parent_pid:
