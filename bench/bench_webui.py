@@ -1,5 +1,11 @@
 """How long the web UI takes to render its pages on a store with 1,000 DAGs and 200,000 task instances.
 
+Issue 11's targets: every page and the main API endpoints under 100 ms (median), and a live update
+of an unchanged run under 5 ms: a page asked again with the ``If-None-Match`` of its last answer
+(a 304), and one poll of the graph (the run's task instances and the run, from the API).
+``--write`` puts the report into the issue 11 subsection of bench/RESULTS.md (issue 4's block,
+with its 200 ms target on three pages, stays as it was measured).
+
 The store (``bench/webui_store.py``) is a SQLite file in a temporary folder, and with ``--postgres
 ADMIN_URL`` also a PostgreSQL database of its own, created on that server and dropped at the end.
 It is migrated with ``dagflow.store.migrate.migrate`` and filled with bulk inserts. An admin logs
@@ -57,7 +63,7 @@ TARGET_MS = 100.0  # issue 11 (issue 4 asked for 200 ms on three pages)
 LIVE_TARGET_MS = 5.0
 PASSWORD = "benchmark password"
 BEGIN, END = "<!-- bench_webui_issue11:begin -->", "<!-- bench_webui_issue11:end -->"
-ISSUE4_END = "<!-- bench_webui:end -->"
+WEB_UI = "## Web UI (issue 4)"
 SECTION = "### Issue 11: every page, the API, and live updates"
 
 
@@ -510,18 +516,25 @@ def report(results: list[BackendResult], args: argparse.Namespace) -> str:
 
 
 def write_results(generated: str) -> None:
-    """Put ``generated`` into the issue 11 subsection of "Web UI" in bench/RESULTS.md, after issue 4's."""
+    """Put ``generated`` into the issue 11 subsection, at the end of the "Web UI" section of RESULTS.md."""
     path = REPO / "bench" / "RESULTS.md"
     current = path.read_text()
     block = f"{BEGIN}\n{generated.rstrip()}\n{END}"
     if BEGIN in current and END in current:
         head, rest = current.split(BEGIN, 1)
         updated = head + block + rest.split(END, 1)[1]
-    elif ISSUE4_END in current:
-        head, rest = current.split(ISSUE4_END, 1)
-        updated = head + ISSUE4_END + f"\n\n{SECTION}\n\n{block}" + rest
+    elif WEB_UI in current:
+        head, rest = current.split(WEB_UI, 1)
+        section, sep, after = rest.partition("\n## ")
+        updated = (
+            head
+            + WEB_UI
+            + section.rstrip("\n")
+            + f"\n\n{SECTION}\n\n{block}\n"
+            + (f"\n## {after}" if sep else "")
+        )
     else:
-        updated = current.rstrip("\n") + f"\n\n## Web UI\n\n{SECTION}\n\n{block}\n"
+        updated = current.rstrip("\n") + f"\n\n{WEB_UI}\n\n{SECTION}\n\n{block}\n"
     path.write_text(updated)
 
 
