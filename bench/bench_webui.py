@@ -1,5 +1,11 @@
 """How long the web UI takes to render its pages on a store with 1,000 DAGs and 200,000 task instances.
 
+Issue 11's targets: every page and the main API endpoints under 100 ms (median), and a live update
+of an unchanged run under 5 ms: a page asked again with the ``If-None-Match`` of its last answer
+(a 304), and one poll of the graph (the run's task instances and the run, from the API).
+``--write`` puts the report into the issue 11 subsection of bench/RESULTS.md (issue 4's block,
+with its 200 ms target on three pages, stays as it was measured).
+
 The store (``bench/webui_store.py``) is a SQLite file in a temporary folder, and with ``--postgres
 ADMIN_URL`` also a PostgreSQL database of its own, created on that server and dropped at the end.
 It is migrated with ``dagflow.store.migrate.migrate`` and filled with bulk inserts. An admin logs
@@ -53,16 +59,32 @@ from dagflow.store.migrate import migrate
 from dagflow.store.users import create_user
 from webui import create_app
 
-TARGET_MS = 200.0
+TARGET_MS = 100.0  # issue 11 (issue 4 asked for 200 ms on three pages)
+LIVE_TARGET_MS = 5.0
 PASSWORD = "benchmark password"
-BEGIN, END = "<!-- bench_webui:begin -->", "<!-- bench_webui:end -->"
+BEGIN, END = "<!-- bench_webui_issue11:begin -->", "<!-- bench_webui_issue11:end -->"
+WEB_UI = "## Web UI (issue 4)"
+SECTION = "### Issue 11: every page, the API, and live updates"
 
 
 @dataclass(frozen=True)
 class Page:
     name: str
     path: str
-    required: bool  # one of the three pages the issue sets a target for
+    required: bool = True  # issue 11: every page under TARGET_MS
+    #: a live update: the page is fetched once for its ETag, then each timed request sends
+    #: ``If-None-Match`` and must get a 304
+    conditional: bool = False
+    #: more paths requested in the same timed sample (one poll of the graph is two API calls)
+    also: tuple[str, ...] = ()
+
+    @property
+    def target(self) -> float:
+        return LIVE_TARGET_MS if self.live else TARGET_MS
+
+    @property
+    def live(self) -> bool:
+        return self.conditional or bool(self.also)
 
 
 def pages(plans: list[store.DagPlan]) -> list[Page]:
@@ -73,21 +95,55 @@ def pages(plans: list[store.DagPlan]) -> list[Page]:
     waiting = _instance_in(grid, 0, "none")
     failed_age = next(age for age in range(1, grid.runs) if store.run_state(grid, age) == "failed")
     failed = _instance_in(grid, failed_age, "failed")
+    api = "/api/v1"
+    graph_run = f"{api}/dags/{store.GRAPH_DAG}/dagRuns/{newest_graph['run_id']}"
+    grid_run = f"/dags/{store.GRID_DAG}/runs/{newest_grid['run_id']}"
+    graph_run_page = f"/dags/{store.GRAPH_DAG}/runs/{newest_graph['run_id']}"
+    grid_page = f"/dags/{store.GRID_DAG}/grid?runs=100"
+    failed_log = failed.replace("?", "/logs?", 1)
     return [
-        Page("DAGs (first page of 1,000)", "/", True),
-        Page("grid, 100 runs x 50 tasks", f"/dags/{store.GRID_DAG}/grid?runs=100", True),
-        Page("graph, 500 tasks", f"/dags/{store.GRAPH_DAG}/graph", True),
-        Page("run, 54 task instances", f"/dags/{store.GRID_DAG}/runs/{newest_grid['run_id']}", False),
-        Page("run, 500 task instances", f"/dags/{store.GRAPH_DAG}/runs/{newest_graph['run_id']}", False),
-        Page("task instance, waiting (why)", waiting, False),
-        Page("task instance, failed, 2 tries", failed, False),
-        Page("Gantt, 500 task instances", f"/dags/{store.GRAPH_DAG}/gantt", False),
+        Page("DAGs (first page of 1,000)", "/"),
+        Page("grid, 100 runs x 50 tasks", grid_page),
+        Page("graph, 500 tasks", f"/dags/{store.GRAPH_DAG}/graph"),
+        Page(
+            "graph, 500 tasks, with its newest run",
+            f"/dags/{store.GRAPH_DAG}/graph?{urlencode({'run_id': newest_graph['run_id']})}",
+        ),
+        Page("run, 54 task instances", grid_run),
+        Page("run, 500 task instances", graph_run_page),
+        Page("task instance, waiting (why)", waiting),
+        Page("task instance, failed, 2 tries", failed),
+        Page("log, failed task instance", failed_log),
+        Page("Gantt, 500 task instances", f"/dags/{store.GRAPH_DAG}/gantt"),
         Page(
             "calendar, a year",
             f"/dags/{store.GRID_DAG}/calendar?year={store.run_row(grid, 0)['run_after'].year}",
-            False,
         ),
-        Page("durations, 100 runs x 50 tasks", f"/dags/{store.GRID_DAG}/durations?runs=100", False),
+        Page("durations, 100 runs x 50 tasks", f"/dags/{store.GRID_DAG}/durations?runs=100"),
+        Page("details, 50-task DAG", f"/dags/{store.GRID_DAG}/details"),
+        Page("details, 500-task DAG", f"/dags/{store.GRAPH_DAG}/details"),
+        Page("code, 50-task DAG", f"/dags/{store.GRID_DAG}/code"),
+        Page("runs list (all DAGs)", "/runs"),
+        Page("import errors", "/import-errors"),
+        Page("pools", "/pools"),
+        Page("users", "/users"),
+        Page("API: DAGs (first 100)", f"{api}/dags"),
+        Page("API: one DAG", f"{api}/dags/{store.GRID_DAG}"),
+        Page("API: DAG source", f"{api}/dags/{store.GRID_DAG}/source"),
+        Page("API: runs of a DAG", f"{api}/dags/{store.GRID_DAG}/dagRuns"),
+        Page("API: one run", graph_run),
+        Page("API: task instances of a 500-task run", f"{graph_run}/taskInstances?limit=1000&offset=0"),
+        Page("API: import errors", f"{api}/importErrors"),
+        Page("API: pools", f"{api}/pools"),
+        Page("live: run page, 500 task instances, unchanged (304)", graph_run_page, conditional=True),
+        Page("live: run page, 54 task instances, unchanged (304)", grid_run, conditional=True),
+        Page("live: grid, 100 runs x 50 tasks, unchanged (304)", grid_page, conditional=True),
+        Page("live: DAGs page, unchanged (304)", "/", conditional=True),
+        Page(
+            "live: one graph poll of a 500-task run (task instances + run)",
+            f"{graph_run}/taskInstances?limit=1000&offset=0",
+            also=(graph_run,),
+        ),
     ]
 
 
@@ -218,13 +274,14 @@ def logged_in_client(database: Database, home: Path) -> Any:
 
 
 def measure(client: Any, statements: Statements, page: Page, requests: int, warmup: int) -> Measure:
+    etag = _etag(client, page)
     for _ in range(warmup):
-        _get(client, page)
+        _get(client, page, etag)
     samples, shapes = [], set()
     for _ in range(requests):
         statements.reset()
         start = time.perf_counter()
-        size = _get(client, page)
+        size = _get(client, page, etag)
         samples.append(time.perf_counter() - start)
         shapes.add(statements.shape())
     if len(shapes) != 1:
@@ -232,13 +289,30 @@ def measure(client: Any, statements: Statements, page: Page, requests: int, warm
     return Measure(page, samples, shapes.pop(), size)
 
 
-def _get(client: Any, page: Page) -> int:
+def _etag(client: Any, page: Page) -> str | None:
+    if not page.conditional:
+        return None
     response = client.get(page.path)
-    if response.status_code != 200:
-        raise SystemExit(
-            f"{page.path} answered {response.status_code}: {response.get_data(as_text=True)[:500]}"
-        )
-    return len(response.get_data())
+    etag = response.headers.get("ETag")
+    if response.status_code != 200 or not etag:
+        raise SystemExit(f"{page.path} answered {response.status_code} with ETag {etag!r}")
+    return str(etag)
+
+
+def _get(client: Any, page: Page, etag: str | None = None) -> int:
+    """Request the page (and its ``also`` paths); the bytes sent back."""
+    size = 0
+    for path in (page.path, *page.also):
+        headers = {"If-None-Match": etag} if etag else {}
+        response = client.get(path, headers=headers)
+        expected = 304 if etag else 200
+        if response.status_code != expected:
+            raise SystemExit(
+                f"{path} answered {response.status_code}, not {expected}: "
+                f"{response.get_data(as_text=True)[:500]}"
+            )
+        size += len(response.get_data())
+    return size
 
 
 @dataclass
@@ -280,7 +354,7 @@ def run_backend(
         history, seeded = seed(database, templates)
         todo = pages(history.dags)
         result = BackendResult(name, [], [seeded])
-        for size in (1, args.scale):
+        for size in (1,) if args.scale == 1 else (1, args.scale):
             if size != 1:
                 print(f"{name}: growing the history {size} times...", flush=True)
                 result.seconds.append(grow(database, history, size))
@@ -366,50 +440,59 @@ def quietest(found: list[Round]) -> Round:
 
 
 def backend_report(result: BackendResult, scale: int) -> str:
-    (small_counts, small), (large_counts, large) = result.sizes
-    quiet_small, quiet_large = quietest(small), quietest(large)
+    """The table of one backend: one size (``--scale 1``), or 1x and ``scale``x side by side."""
+    labels = ["1x"] if len(result.sizes) == 1 else ["1x", f"{scale}x"]
+    every = [r for _counts_, found in result.sizes for r in found]
+    quiet = [quietest(found) for _counts_, found in result.sizes]
     rows = []
-    for k, (a, b) in enumerate(zip(quiet_small.measures, quiet_large.measures, strict=True)):
-        spread = [r.measures[k].median for r in small + large]
-        verdict = ("yes" if max(a.median, b.median) < TARGET_MS else "**no**") if a.page.required else ""
-        same = "same" if a.statements == b.statements else "**differ**"
+    for k, first in enumerate(quiet[0].measures):
+        measures = [q.measures[k] for q in quiet]
+        spread = [r.measures[k].median for r in every]
+        page = first.page
+        verdict = "yes" if max(m.median for m in measures) < page.target else "**no**"
+        counts = " / ".join(str(len(m.statements)) for m in measures)
+        if len(measures) > 1:
+            counts += " (same)" if measures[0].statements == measures[1].statements else " (**differ**)"
+        times = [f"{v:.1f}" for m in measures for v in (m.median, m.p90)]
+        sizes = " / ".join(f"{m.size / 1024:.0f}" for m in measures)
         rows.append(
             [
-                f"{a.page.name}",
-                f"{len(a.statements)} / {len(b.statements)} ({same})",
-                f"{a.median:.1f}",
-                f"{a.p90:.1f}",
-                f"{b.median:.1f}",
-                f"{b.p90:.1f}",
+                page.name,
+                counts,
+                *times,
                 f"{min(spread):.1f}-{max(spread):.1f}",
-                f"{a.size // 1024} / {b.size // 1024}",
-                verdict,
+                sizes,
+                f"{verdict} (< {page.target:.0f} ms)",
             ]
         )
     headers = [
         "page",
-        f"SQL statements 1x / {scale}x",
-        "1x median ms",
-        "1x p90 ms",
-        f"{scale}x median ms",
-        f"{scale}x p90 ms",
+        "SQL statements " + " / ".join(labels),
+        *[f"{label} {what} ms" for label in labels for what in ("median", "p90")],
         "medians, all rounds",
-        f"HTML KiB 1x / {scale}x",
-        "< 200 ms?",
+        "KiB sent " + " / ".join(labels),
+        "under target?",
     ]
-    loads = ", ".join(f"{r.load[0]:.1f}-{r.load[1]:.1f}" for r in small + large)
+    loads = ", ".join(f"{r.load[0]:.1f}-{r.load[1]:.1f}" for r in every)
+    sized = "; ".join(
+        f"at {label}: {_counts(c)}" for label, (c, _found) in zip(labels, result.sizes, strict=True)
+    )
+    took = f"Seeding took {result.seconds[0]:.0f} s" + (
+        f", growing {result.seconds[1]:.0f} s." if len(result.seconds) > 1 else "."
+    )
+    chosen = " and ".join(
+        f"{found.index(q) + 1} of {len(found)} ({label})"
+        for label, q, (_c, found) in zip(labels, quiet, result.sizes, strict=True)
+    )
     return "\n".join(
         [
-            f"### {result.backend}",
+            f"#### {result.backend}",
             "",
-            f"Store at 1x: {_counts(small_counts)}; at {scale}x: {_counts(large_counts)}. "
-            f"Seeding took {result.seconds[0]:.0f} s, growing {result.seconds[1]:.0f} s.",
+            f"Store {sized}. {took}",
             "",
             markdown_table(headers, rows),
             "",
-            f"Quietest rounds: {small.index(quiet_small) + 1} of {len(small)} (1x) and "
-            f"{large.index(quiet_large) + 1} of {len(large)} ({scale}x). 1-minute load average at the "
-            f"start-end of each round (1x rounds, then {scale}x): {loads}.",
+            f"Quietest rounds: {chosen}. 1-minute load average at the start-end of each round: {loads}.",
         ]
     )
 
@@ -433,15 +516,25 @@ def report(results: list[BackendResult], args: argparse.Namespace) -> str:
 
 
 def write_results(generated: str) -> None:
-    """Put ``generated`` into the "Web UI" section of bench/RESULTS.md, leaving other sections alone."""
+    """Put ``generated`` into the issue 11 subsection, at the end of the "Web UI" section of RESULTS.md."""
     path = REPO / "bench" / "RESULTS.md"
     current = path.read_text()
     block = f"{BEGIN}\n{generated.rstrip()}\n{END}"
     if BEGIN in current and END in current:
         head, rest = current.split(BEGIN, 1)
         updated = head + block + rest.split(END, 1)[1]
+    elif WEB_UI in current:
+        head, rest = current.split(WEB_UI, 1)
+        section, sep, after = rest.partition("\n## ")
+        updated = (
+            head
+            + WEB_UI
+            + section.rstrip("\n")
+            + f"\n\n{SECTION}\n\n{block}\n"
+            + (f"\n## {after}" if sep else "")
+        )
     else:
-        updated = current.rstrip("\n") + f"\n\n## Web UI\n\n{block}\n"
+        updated = current.rstrip("\n") + f"\n\n{WEB_UI}\n\n{SECTION}\n\n{block}\n"
     path.write_text(updated)
 
 
