@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 import pytest
 
@@ -38,7 +38,8 @@ FINAL = {
     "after_boom": "upstream_failed",
     "done": "success",
 }
-_runs: list[str] = []
+#: Each server's finished runs (the browser tests run once per store, each with a server of its own).
+_runs: dict[str, list[str]] = {}
 
 
 @pytest.fixture
@@ -59,10 +60,11 @@ def views_page(admin_page: Page) -> Iterator[Page]:
 
 
 def finished_run(page: Page) -> str:
-    """The latest of two runs of browser_views, both ended (triggered once for the module)."""
-    if _runs:
-        return _runs[-1]
+    """The latest of two runs of browser_views, both ended (triggered once per server)."""
     page.goto("/")
+    runs = _runs.setdefault(urlsplit(page.url).netloc, [])
+    if runs:
+        return runs[-1]
     # dag_files/browser_views.py is not among the DAGs the server waits for: give the processor time
     expect(page.locator(f'#dags tr[data-dag-id="{DAG_ID}"]')).to_have_count(1, timeout=RUN_TIMEOUT)
     unpause(page, DAG_ID)
@@ -76,8 +78,8 @@ def finished_run(page: Page) -> str:
         expect(page.locator("#run-state")).to_have_text(re.compile("success|failed"), timeout=RUN_TIMEOUT)
         expect(node(page, "boom")).to_have_attribute("data-state", "failed")
         assert page.evaluate("() => window.sameDocument === true"), "the graph reloaded to follow the run"
-        _runs.append(run_id)
-    return _runs[-1]
+        runs.append(run_id)
+    return runs[-1]
 
 
 def graph_url(run_id: str) -> str:
