@@ -205,11 +205,9 @@ def _database(backend: str, home: Path) -> Iterator[str]:
 def dagflow_server(
     tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
 ) -> Iterator[Server]:
-    with contextlib.ExitStack() as stack:
-        root = tmp_path_factory.mktemp(f"browser-{request.param}")
-        home = root / "home"
-        home.mkdir()
-        database_url = stack.enter_context(_database(request.param, home))
+    root = tmp_path_factory.mktemp(f"browser-{request.param}")
+    (root / "home").mkdir()
+    with _database(request.param, root / "home") as database_url:
         yield from _serve(root, database_url)
 
 
