@@ -112,6 +112,8 @@ def test_every_picture_and_page_reads_well_in_light_and_dark_wide_and_narrow(adm
             for name, path in pages.items():
                 page.goto(path.replace("+", "%2B"))
                 where = f"{name} {scheme} {size_name}"
+                if name == "import-errors":  # dag_files/browser_broken.py, with its traceback
+                    expect(page.locator("main")).to_contain_text("browser_broken fails to import on purpose")
                 assert page.evaluate("document.documentElement.dataset.theme") == scheme, where
                 assert_readable(page, where)
                 if size is NARROW:
