@@ -1,9 +1,13 @@
 """Browser tests: a real ``dagflow standalone`` driven through Debian's Chromium by Playwright.
 
 * ``dagflow_server`` (session): ``dagflow standalone`` as a subprocess in its own process group, on a
-  free port, with its own ``DAGFLOW_HOME`` (SQLite store) and a DAGs folder holding the repository's
-  ``dags/`` plus ``dag_files/``. Ready once the web UI answers and every DAG is in the store; killed
-  (the whole group: scheduler, workers and web server) at the end.
+  free port, with its own ``DAGFLOW_HOME`` and a DAGs folder holding the repository's ``dags/`` plus
+  ``dag_files/``. Ready once the web UI answers and every DAG is in the store; killed (the whole
+  group: scheduler, workers and web server) at the end. It is parametrized over the backends of
+  ``tests/backends.py``: a SQLite file always, and a fresh PostgreSQL database (created for the
+  session, dropped at its end) when ``DAGFLOW_TEST_DATABASE_URL`` names a PostgreSQL server, as CI
+  sets it. Every browser test then runs once on each store: pytest groups a session fixture's
+  parameters, so one server runs at a time.
 * ``browser`` (session): Chromium from ``/usr/bin/chromium``, with the flags this machine needs.
   Playwright's own browser download does not work here, so Chromium comes from Debian (``make test``
   installs it); without it these tests are skipped.
@@ -26,12 +30,15 @@ import sys
 import time
 import urllib.error
 import urllib.request
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
+
+from tests.backends import POSTGRES_ENV, backend_names
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, Page
@@ -106,11 +113,11 @@ def _dags_folder(target: Path) -> None:
         shutil.copy(source, target / source.name)
 
 
-def _environment(home: Path, dags: Path, port: int) -> dict[str, str]:
+def _environment(home: Path, dags: Path, port: int, database_url: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("DAGFLOW")}
     env.update(
         DAGFLOW_HOME=str(home),
-        DAGFLOW__DATABASE__URL=f"sqlite:///{home / 'dagflow.db'}",
+        DAGFLOW__DATABASE__URL=database_url,
         DAGFLOW__CORE__DAGS_FOLDER=str(dags),
         DAGFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION="True",
         DAGFLOW__WEBSERVER__HOST="127.0.0.1",
@@ -143,10 +150,9 @@ def _stored_dags(database_url: str) -> set[str]:
         database.dispose()
 
 
-def _wait_until_ready(process: subprocess.Popen[bytes], server: Server) -> None:
+def _wait_until_ready(process: subprocess.Popen[bytes], server: Server, database_url: str) -> None:
     """The web UI answers, the admin's password is written and every DAG file's DAG is stored."""
     deadline = time.monotonic() + STARTUP_TIMEOUT
-    database_url = f"sqlite:///{server.home / 'dagflow.db'}"
     missing = set(DAG_IDS)
     while time.monotonic() < deadline:
         if process.poll() is not None:
@@ -173,18 +179,47 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
     process.wait()
 
 
-@pytest.fixture(scope="session")
-def dagflow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    root = tmp_path_factory.mktemp("browser")
+@contextlib.contextmanager
+def _database(backend: str, home: Path) -> Iterator[str]:
+    """The URL of an empty store for one server: a SQLite file, or a PostgreSQL database of its own."""
+    if backend == "sqlite":
+        yield f"sqlite:///{home / 'dagflow.db'}"
+        return
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    admin_url = make_url(os.environ[POSTGRES_ENV])
+    name = f"dagflow_browser_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as connection:
+            connection.execute(text(f'CREATE DATABASE "{name}"'))
+        yield admin_url.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture(scope="session", params=backend_names())
+def dagflow_server(
+    tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
+) -> Iterator[Server]:
+    root = tmp_path_factory.mktemp(f"browser-{request.param}")
+    (root / "home").mkdir()
+    with _database(request.param, root / "home") as database_url:
+        yield from _serve(root, database_url)
+
+
+def _serve(root: Path, database_url: str) -> Iterator[Server]:
     home, dags = root / "home", root / "dags"
-    home.mkdir()
     _dags_folder(dags)
     port = _free_port()
     log = root / "standalone.log"
     with log.open("wb") as out:
         process = subprocess.Popen(
             [str(Path(sys.executable).with_name("dagflow")), "standalone"],
-            env=_environment(home, dags, port),
+            env=_environment(home, dags, port, database_url),
             cwd=root,
             stdout=out,
             stderr=subprocess.STDOUT,
@@ -193,7 +228,7 @@ def dagflow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]
         )
     try:
         server = Server(f"http://127.0.0.1:{port}/", home, "", log)
-        _wait_until_ready(process, server)
+        _wait_until_ready(process, server, database_url)
         password = (home / "standalone_admin_password.txt").read_text().strip()
         yield Server(server.url, home, password, log)
     finally:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 import pytest
 
@@ -38,7 +38,8 @@ FINAL = {
     "after_boom": "upstream_failed",
     "done": "success",
 }
-_runs: list[str] = []
+#: Each server's finished runs (the browser tests run once per store, each with a server of its own).
+_runs: dict[str, list[str]] = {}
 
 
 @pytest.fixture
@@ -59,10 +60,11 @@ def views_page(admin_page: Page) -> Iterator[Page]:
 
 
 def finished_run(page: Page) -> str:
-    """The latest of two runs of browser_views, both ended (triggered once for the module)."""
-    if _runs:
-        return _runs[-1]
+    """The latest of two runs of browser_views, both ended (triggered once per server)."""
     page.goto("/")
+    runs = _runs.setdefault(urlsplit(page.url).netloc, [])
+    if runs:
+        return runs[-1]
     # dag_files/browser_views.py is not among the DAGs the server waits for: give the processor time
     expect(page.locator(f'#dags tr[data-dag-id="{DAG_ID}"]')).to_have_count(1, timeout=RUN_TIMEOUT)
     unpause(page, DAG_ID)
@@ -76,8 +78,8 @@ def finished_run(page: Page) -> str:
         expect(page.locator("#run-state")).to_have_text(re.compile("success|failed"), timeout=RUN_TIMEOUT)
         expect(node(page, "boom")).to_have_attribute("data-state", "failed")
         assert page.evaluate("() => window.sameDocument === true"), "the graph reloaded to follow the run"
-        _runs.append(run_id)
-    return _runs[-1]
+        runs.append(run_id)
+    return runs[-1]
 
 
 def graph_url(run_id: str) -> str:
@@ -323,3 +325,45 @@ def test_the_side_panel_says_why_a_task_of_a_paused_dag_is_not_running(views_pag
     expect(page.locator("#side-log")).to_have_text("No log for this try.")
     SCREENSHOTS.mkdir(exist_ok=True)  # the panel alone: the whole page is 548 rows long
     page.locator("#side-panel").screenshot(path=str(SCREENSHOTS / "grid-side-panel-why.png"))
+
+
+def test_the_grid_shows_a_run_triggered_elsewhere_keeping_the_selection_the_panel_and_folds(
+    views_page: Page,
+) -> None:
+    page = views_page
+    finished_run(page)
+    page.goto(f"/dags/{DAG_ID}/grid")
+    columns = page.locator("#grid thead th.run-col")
+    before = columns.count()
+    page.get_by_role("button", name="Collapse group work").click()
+    chosen = page.locator('#grid a.cell[data-task-id="start"]').last
+    run_id = chosen.get_attribute("data-run-id")
+    chosen.click()
+    expect(page.locator("#side-log")).to_contain_text("browser_views start says hello")
+    page.evaluate("() => { window.sameDocument = true; }")  # gone if the page reloads
+
+    other = page.context.new_page()
+    other.goto(f"/dags/{DAG_ID}/trigger")
+    other.get_by_role("button", name="Trigger", exact=True).click()
+    expect(other).to_have_url(re.compile(rf"/dags/{DAG_ID}/runs/manual__"))
+    other.close()
+
+    expect(columns).to_have_count(before + 1, timeout=12_000)
+    assert page.evaluate("() => window.sameDocument === true"), "the grid reloaded the page"
+    selected = page.locator("#grid a.cell.selected")
+    expect(selected).to_have_count(1)
+    expect(selected).to_have_attribute("data-task-id", "start")
+    expect(selected).to_have_attribute("data-run-id", run_id or "")
+    expect(page.locator("#side-panel")).to_be_visible()
+    expect(page.locator("#side-log")).to_contain_text("browser_views start says hello")
+    expect(page.locator('#grid tr[data-row="work.square"]')).to_be_hidden()
+    expect(page.get_by_role("button", name="Expand group work")).to_be_visible()
+    # the new run's bar follows it to its end (boom fails on purpose), still without a reload
+    bar = columns.last.locator(".run-bar")
+    expect(bar).to_have_attribute("data-state", re.compile("^(success|failed)$"), timeout=RUN_TIMEOUT)
+    expect(page.locator('#grid a.cell[data-task-id="boom"]').last).to_have_attribute("data-state", "failed")
+    expect(selected).to_have_attribute("data-run-id", run_id or "")
+    page.keyboard.press("ArrowRight")  # the keyboard still moves from the kept selection
+    assert page.evaluate("() => document.activeElement.dataset.runId") != run_id
+    assert page.evaluate("() => window.sameDocument === true")
+    screenshot(page, "grid-live-refreshed")

@@ -100,6 +100,10 @@ def test_every_picture_and_page_reads_well_in_light_and_dark_wide_and_narrow(adm
         "grid": f"/dags/{DAG}/grid",
         "graph": f"/dags/{DAG}/graph",
         "pools": "/pools",
+        "trigger": f"/dags/{DAG}/trigger",
+        "log": f"/dags/{DAG}/tasks/extract/logs?run_id=" + run_id,
+        "import-errors": "/import-errors",
+        "users": "/users",
     }
     for scheme in ("light", "dark"):
         page.emulate_media(color_scheme=scheme)
@@ -108,12 +112,42 @@ def test_every_picture_and_page_reads_well_in_light_and_dark_wide_and_narrow(adm
             for name, path in pages.items():
                 page.goto(path.replace("+", "%2B"))
                 where = f"{name} {scheme} {size_name}"
+                if name == "import-errors":  # dag_files/browser_broken.py, with its traceback
+                    expect(page.locator("main")).to_contain_text("browser_broken fails to import on purpose")
                 assert page.evaluate("document.documentElement.dataset.theme") == scheme, where
                 assert_readable(page, where)
                 if size is NARROW:
                     assert_fits(page, where)
                 screenshot(page, f"pictures-{name}-{scheme}-{size_name}")
     assert errors == []
+
+
+def test_the_login_page_and_the_api_docs_read_well_in_light_and_dark_wide_and_narrow(
+    browser: Browser, dagflow_server: Server
+) -> None:
+    """The pages outside the site's frame: the login form (no session yet) and Swagger UI's page."""
+    for scheme in ("light", "dark"):
+        for size_name, size in (("1440x900", WIDE), ("390x844", NARROW)):
+            context = browser.new_context(base_url=dagflow_server.url, viewport=size, color_scheme=scheme)
+            try:
+                page = context.new_page()
+                errors = watch_console(page)
+                page.goto("/login")
+                where = f"login {scheme} {size_name}"
+                assert_readable(page, where)
+                if size is NARROW:
+                    assert_fits(page, where)
+                screenshot(page, f"pictures-login-{scheme}-{size_name}")
+                log_in(page, ADMIN, dagflow_server.admin_password)
+                page.goto("/api/docs")
+                expect(page.locator(".swagger-ui .info")).to_be_visible()
+                where = f"api-docs {scheme} {size_name}"
+                if size is NARROW:
+                    assert_fits(page, where)
+                screenshot(page, f"pictures-api-docs-{scheme}-{size_name}")
+                assert errors == [], where
+            finally:
+                context.close()
 
 
 def test_the_gantt_calendar_and_durations_show_the_finished_run(admin_page: Page) -> None:
