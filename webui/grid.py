@@ -193,20 +193,6 @@ def run_columns(runs: Sequence[Any], now: datetime) -> list[RunColumn]:
     return columns
 
 
-def duration_words(seconds: float | None) -> str:
-    """ "2 min 5 s", "1 h 3 min", "0.4 s"; empty for a run that has not started."""
-    if seconds is None:
-        return ""
-    if seconds < 10:
-        return f"{seconds:.1f} s"
-    whole = round(seconds)
-    hours, rest = divmod(whole, 3600)
-    minutes, secs = divmod(rest, 60)
-    if hours:
-        return f"{hours} h {minutes} min"
-    return f"{minutes} min {secs} s" if minutes else f"{secs} s"
-
-
 #: A cell as the template prints it: state, count, run id and link, escaped for HTML already.
 Cell = tuple[Markup | None, int, Markup, Markup]
 

@@ -25,10 +25,10 @@ from webui.grid import (
     GridRow,
     build_rows,
     dependency_rank,
-    duration_words,
     printable,
     run_columns,
 )
+from webui.timefmt import duration_words
 
 ODD_RUN = "manual__<b>&'\"x y/z+1"
 
@@ -172,10 +172,11 @@ def test_run_bars_are_as_tall_as_the_run_took_and_a_run_not_started_has_none():
     assert (a.height, a.seconds, a.date, a.time) == (BAR_HEIGHT, 600, "01-01", "00:00")
     assert (b.height, b.seconds, b.date) == (BAR_HEIGHT // 2, 300, "01-02")  # still going: until now
     assert (c.height, c.seconds) == (0, None)
+    # the bars' tooltips say durations as every page does (webui.timefmt)
     assert [duration_words(s) for s in (0.42, 42, 600, 3725, None)] == [
-        "0.4 s",
+        "0.42 s",
         "42 s",
-        "10 min 0 s",
+        "10 min",
         "1 h 2 min",
         "",
     ]

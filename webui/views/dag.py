@@ -173,7 +173,6 @@ def grid(dag_id: str) -> Any:
         info=serialized["dag"],
         runs=runs,
         columns=grid_rows.run_columns(runs, utcnow()),
-        duration_words=grid_rows.duration_words,
         rows=grid_rows.printable(rows, run_ids, links.path, links.query),
         count=count,
         tab="grid",
