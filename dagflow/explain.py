@@ -134,14 +134,13 @@ def _slot(session: Session, stored: StoredDag, run: DagRunRow, ti: TaskInstanceR
     """Which limit keeps a scheduled task instance from being queued now ("" when a slot is free)."""
     spec = stored.spec.tasks[ti.task_id]
     key = TIKey(ti.dag_id, ti.run_id, ti.task_id, ti.map_index)
-    candidate = dispatch.Candidate(
-        key=key,
+    candidate = dispatch.Candidate.of_task(
+        key,
+        spec,
         priority_weight=ti.priority_weight,
         pool=ti.pool,
         pool_slots=ti.pool_slots,
         run_after=run.run_after,
-        max_active_tis_per_dag=spec.max_active_tis_per_dag,
-        max_active_tis_per_dagrun=spec.max_active_tis_per_dagrun,
     )
     choice = dispatch.choose(
         [candidate],

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from dagflow.core.keys import TIKey
+from dagflow.core.spec import TaskSpec
 
 #: A DAG's ``max_active_tasks`` when the limits given do not name it (Airflow's default).
 DEFAULT_MAX_ACTIVE_TASKS = 16
@@ -29,6 +30,28 @@ class Candidate:
     run_after: datetime
     max_active_tis_per_dag: int | None = None
     max_active_tis_per_dagrun: int | None = None
+
+    @classmethod
+    def of_task(
+        cls,
+        key: TIKey,
+        task: TaskSpec,
+        *,
+        priority_weight: int,
+        pool: str,
+        pool_slots: int,
+        run_after: datetime,
+    ) -> Candidate:
+        """A task instance of ``task``, with the per-task limits its spec sets."""
+        return cls(
+            key=key,
+            priority_weight=priority_weight,
+            pool=pool,
+            pool_slots=pool_slots,
+            run_after=run_after,
+            max_active_tis_per_dag=task.max_active_tis_per_dag,
+            max_active_tis_per_dagrun=task.max_active_tis_per_dagrun,
+        )
 
     @property
     def dag_id(self) -> str:

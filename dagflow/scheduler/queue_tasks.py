@@ -72,14 +72,13 @@ def _candidate(session: Session, dags: DagCache, row: ti_store.ScheduledRow) -> 
     spec = stored.spec.tasks.get(row.key.task_id) if stored is not None else None
     if spec is None:
         return None
-    return dispatch.Candidate(
-        key=row.key,
+    return dispatch.Candidate.of_task(
+        row.key,
+        spec,
         priority_weight=row.priority_weight,
         pool=row.pool,
         pool_slots=row.pool_slots,
         run_after=row.run_after,
-        max_active_tis_per_dag=spec.max_active_tis_per_dag,
-        max_active_tis_per_dagrun=spec.max_active_tis_per_dagrun,
     )
 
 
