@@ -43,12 +43,24 @@ def defaults(home: Path) -> dict[str, dict[str, str]]:
             "max_active_runs_per_dag": "16",
         },
         "database": {"url": f"sqlite:///{home / 'dagflow.db'}"},
-        "logging": {"base_log_folder": str(home / "logs")},
+        "logging": {
+            "base_log_folder": str(home / "logs"),
+            "worker_log_server_port": "8793",
+            "remote_base_log_folder": "",
+        },
+        "operators": {"default_queue": "default"},
+        "celery": {
+            "broker_url": "redis://127.0.0.1:6379/0",
+            "worker_concurrency": "2",
+            "visibility_timeout": "21600",
+            "stuck_in_queued_retries": "2",
+        },
         "scheduler": {
             "heartbeat_sec": "1.0",
             "task_heartbeat_timeout": "30",
             "parse_interval": "1.0",
             "create_cron_data_intervals": "False",
+            "task_queued_timeout": "600",
         },
         "worker": {"processes": "0", "max_memory_mb": "", "timeout_grace": "5"},
         "webserver": {

@@ -114,3 +114,11 @@ class TemplateRenderError(DagflowError):
 
 class DagflowConfigError(DagflowError):
     """A setting in dagflow.cfg or the environment is invalid."""
+
+
+class LogUnavailable(DagflowError):
+    """A try's log could not be read from the worker that holds it (its log server is down or refused)."""
+
+
+class BrokerUnavailable(DagflowError):
+    """The Celery broker could not be reached."""

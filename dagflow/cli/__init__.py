@@ -12,6 +12,7 @@ from dagflow.cli.lazy import LazyGroup
     cls=LazyGroup,
     context_settings={"help_option_names": ["-h", "--help"]},
     lazy={
+        "celery": "dagflow.cli.celery_cmd:celery",
         "config": "dagflow.cli.config:config",
         "dags": "dagflow.cli.dags:dags",
         "db": "dagflow.cli.db:db",

@@ -1,7 +1,8 @@
 """Executors: where task instances run, behind one small interface (:mod:`dagflow.executors.base`).
 
 Chosen by name with ``[core] executor``: ``local`` (worker processes on this machine, the default)
-or ``inline`` (in the scheduler's own process, for tests and debugging). Another backend adds its
+``inline`` (in the scheduler's own process, for tests and debugging) or ``celery`` (``dagflow celery
+worker`` processes on any machine, through a Redis or RabbitMQ broker). Another backend adds its
 factory to :data:`EXECUTORS`.
 """
 
@@ -37,8 +38,19 @@ def _inline(settings: Settings, workers: int | None) -> Executor:
     return InlineExecutor(WorkerSettings.from_settings(settings))
 
 
+def _celery(settings: Settings, workers: int | None) -> Executor:
+    from dagflow.executors.celery import CeleryExecutor
+    from dagflow.remote.celery_app import CelerySettings
+
+    return CeleryExecutor(
+        CelerySettings.from_settings(settings),
+        settings.database_url,
+        slots=settings.getint("core", "parallelism"),
+    )
+
+
 #: The executors ``[core] executor`` can name.
-EXECUTORS: dict[str, ExecutorFactory] = {"inline": _inline, "local": _local}
+EXECUTORS: dict[str, ExecutorFactory] = {"celery": _celery, "inline": _inline, "local": _local}
 
 
 def executor_name(settings: Settings) -> str:

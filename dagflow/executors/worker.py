@@ -9,7 +9,9 @@ attempt is stopped and its outcome discarded.
 from __future__ import annotations
 
 import gc
+import logging
 import os
+import shutil
 import signal
 import socket
 import threading
@@ -35,6 +37,7 @@ from dagflow.store import Connection
 from dagflow.store.attempts import Claim, Outcome, claim_attempt, give_back_try, heartbeat, record_outcome
 from dagflow.store.engine import Database
 from dagflow.store.models import DagRunRow
+from dagflow.store.notify import wake_after_commit, wants_wake
 from dagflow.store.run_reader import DbRunStates
 from dagflow.store.runs import get_run
 from dagflow.store.xcom import DbXComStore
@@ -48,6 +51,15 @@ class WorkerSettings:
     log_folder: str
     heartbeat_interval: float = 2.0
     import_timeout: float = 30.0
+    #: Wake the schedulers when an outcome is recorded (a worker on another machine has no other way
+    #: to tell them; local workers report through their executor's pipe instead).
+    wake_scheduler: bool = False
+    #: What the worker calls itself on the attempts it runs (default: this machine's host name).
+    hostname: str = ""
+    #: The log server that serves this worker's logs to other machines (``http://host:port``), if any.
+    log_url: str | None = None
+    #: A shared folder each finished attempt's log is copied to, for readers on other machines.
+    remote_log_folder: str = ""
 
     @classmethod
     def from_settings(cls, settings: Settings) -> WorkerSettings:
@@ -128,7 +140,7 @@ class Worker:
         self.settings = settings
         self.db = Database(settings.database_url)
         self.run_states = DbRunStates(self.db)
-        self.hostname = socket.gethostname()
+        self.hostname = settings.hostname or socket.gethostname()
         self._bags: dict[str, tuple[tuple[int, int], DagBag]] = {}
         self._runs: dict[RunKey, DagRunInfo] = {}
         self._heartbeat = _Heartbeat(self)
@@ -156,6 +168,12 @@ class Worker:
         """SIGTERM, and SIGINT (a Ctrl-C reaches the whole process group), stop the attempt and the worker."""
         signal.signal(signal.SIGTERM, self._on_sigterm)
         signal.signal(signal.SIGINT, self._on_sigterm)
+        signal.signal(signal.SIGUSR1, self._on_interrupt)
+        self._signals = True
+
+    def install_interrupt_handler(self) -> None:
+        """Only SIGUSR1: an attempt can be stopped when its task instance changes, while SIGTERM and
+        SIGINT stay with a host process that handles them itself (a Celery pool process)."""
         signal.signal(signal.SIGUSR1, self._on_interrupt)
         self._signals = True
 
@@ -247,8 +265,11 @@ class Worker:
         workload, key = ended.workload, ended.workload.key
         outcome = self._outcome(ended)
         claim_next = upcoming is not None and not upcoming.dag_callback and not self.stopping
+        self._copy_to_remote_folder(ended.log_path)
         with self._writing() as conn:
             recorded = record_outcome(conn, key, token=workload.token, outcome=outcome, now=utcnow())
+            if self.settings.wake_scheduler:
+                wake_after_commit(conn)
             if recorded and self.stopping:
                 give_back_try(conn, key)
             claimed = self._claim(conn, upcoming) if claim_next and upcoming is not None else None
@@ -260,6 +281,21 @@ class Worker:
         if not claim_next or upcoming is None:
             return event, None
         return event, self._started(upcoming, claimed)
+
+    def _copy_to_remote_folder(self, log_path: Path) -> None:
+        """Copy a finished attempt's log to ``[logging] remote_base_log_folder``, under the same
+        relative path, before its outcome is recorded (so whoever reads the outcome finds the log)."""
+        if not self.settings.remote_log_folder:
+            return
+        try:
+            relative = log_path.relative_to(self.settings.log_folder)
+            target = Path(self.settings.remote_log_folder) / relative
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(log_path, target)
+        except (OSError, ValueError) as exc:  # the log stays on this machine, served by its log server
+            logging.getLogger("dagflow.worker").warning(
+                "could not copy %s to the remote log folder: %s", log_path, exc
+            )
 
     def _open_log(self, path: Path) -> TextIO:
         """Open an attempt's log to append to, creating its folder unless this worker made it already
@@ -278,7 +314,13 @@ class Worker:
 
     def _claim(self, conn: Connection, workload: Workload) -> Claim | None:
         return claim_attempt(
-            conn, workload.key, token=workload.token, hostname=self.hostname, pid=self._pid, now=utcnow()
+            conn,
+            workload.key,
+            token=workload.token,
+            hostname=self.hostname,
+            pid=self._pid,
+            now=utcnow(),
+            log_url=self.settings.log_url,
         )
 
     def _started(self, workload: Workload, claimed: Claim | None) -> Started | ExecutorEvent:
@@ -293,8 +335,16 @@ class Worker:
         checkout from the pool for each would cost as much as their statements)."""
         if self._connection is None:
             self._connection = self.db.connect(write=True)
-        with self._connection.begin():
-            yield self._connection
+        connection = self._connection
+        with connection.begin():
+            try:
+                yield connection
+            finally:  # the request lives on the kept connection: never leave it for the next transaction
+                wake = wants_wake(connection)
+            if wake:
+                self.db.notifier.before_commit(connection)
+        if wake:
+            self.db.notifier.after_commit()
 
     def _run_info(self, key: TIKey) -> DagRunInfo | None:
         """The run a task instance belongs to (its dates and conf never change: kept after the first read)."""

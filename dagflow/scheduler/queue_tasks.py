@@ -92,4 +92,5 @@ def _workload(dags: DagCache, row: ti_store.ScheduledRow, token: str) -> Workloa
         stored.fileloc,
         execution_timeout=spec.execution_timeout,
         priority_weight=row.priority_weight,
+        queue=spec.queue,
     )

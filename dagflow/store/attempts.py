@@ -146,6 +146,7 @@ _CLAIM = _Prepared(
         duration=None,
         hostname=bindparam("v_hostname"),
         pid=bindparam("v_pid"),
+        log_url=bindparam("v_log_url"),
         heartbeat_at=bindparam("v_now"),
         not_before=None,
         error=None,
@@ -184,8 +185,8 @@ _FINISH = _Prepared(
         heartbeat_at=None,
         updated_at=bindparam("v_now"),
     )
-    .returning(TI.try_number, TI.queued_at, TI.hostname, TI.pid),
-    returns=(TI.try_number.type, TI.queued_at.type, TI.hostname.type, TI.pid.type),
+    .returning(TI.try_number, TI.queued_at, TI.hostname, TI.pid, TI.log_url),
+    returns=(TI.try_number.type, TI.queued_at.type, TI.hostname.type, TI.pid.type, TI.log_url.type),
 )
 
 _DELETE_XCOMS = _Prepared(
@@ -214,9 +215,10 @@ _TRY_COLUMNS = (
     "pid",
     "error",
     "log_path",
+    "log_url",
 )
 #: On a second end of the same try (a rescheduled sensor), everything but the first start is updated.
-_TRY_UPDATED = ("state", "end_date", "duration", "hostname", "pid", "error", "log_path")
+_TRY_UPDATED = ("state", "end_date", "duration", "hostname", "pid", "error", "log_path", "log_url")
 _TRY_UPSERTS: dict[str, _Prepared] = {}
 
 
@@ -258,10 +260,24 @@ class Claim(NamedTuple):
 
 
 def claim_attempt(
-    session: Session | Connection, key: TIKey, *, token: str, hostname: str, pid: int, now: datetime
+    session: Session | Connection,
+    key: TIKey,
+    *,
+    token: str,
+    hostname: str,
+    pid: int,
+    now: datetime,
+    log_url: str | None = None,
 ) -> Claim | None:
-    """A worker takes a queued task instance (one statement); None if it is not its to take."""
-    params = {**_key_params(key, token), "v_now": now, "v_hostname": hostname, "v_pid": pid}
+    """A worker takes a queued task instance (one statement); None if it is not its to take.
+    ``log_url``: the log server that serves the try's log while it runs, if not this machine's files."""
+    params = {
+        **_key_params(key, token),
+        "v_now": now,
+        "v_hostname": hostname,
+        "v_pid": pid,
+        "v_log_url": log_url,
+    }
     row = _CLAIM.first(_connection(session), params)
     return Claim(int(row[0]), int(row[1]), row[2]) if row is not None else None
 
@@ -361,7 +377,7 @@ def record_outcome(
                 for name, text in outcome.xcoms
             ],
         )
-    try_number, queued_at, hostname, pid = row
+    try_number, queued_at, hostname, pid, log_url = row
     values = (
         key.dag_id,
         key.run_id,
@@ -377,6 +393,7 @@ def record_outcome(
         pid,
         outcome.error,
         outcome.log_path,
+        log_url,
     )
     params = {f"t_{name}": value for name, value in zip(_TRY_COLUMNS, values, strict=True)}
     _try_upsert(conn.dialect.name).execute(conn, params).close()

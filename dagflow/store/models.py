@@ -158,6 +158,8 @@ class TaskInstanceRow(Base):
     hostname: Mapped[str | None] = mapped_column(String(ID_LENGTH), default=None)
     pid: Mapped[int | None] = mapped_column(Integer, default=None)
     heartbeat_at: Mapped[datetime | None] = mapped_column(default=None)
+    #: The log server of the worker running the try (``http://host:port``), when it runs on another machine.
+    log_url: Mapped[str | None] = mapped_column(String(500), default=None)
     #: Identifies the attempt a worker claimed: only its holder may record the outcome.
     attempt_token: Mapped[str | None] = mapped_column(String(64), default=None)
     queued_by_job_id: Mapped[int | None] = mapped_column(Integer, default=None)
@@ -206,6 +208,8 @@ class TaskInstanceTryRow(Base):
     pid: Mapped[int | None] = mapped_column(Integer, default=None)
     error: Mapped[str | None] = mapped_column(Text, default=None)
     log_path: Mapped[str | None] = mapped_column(Text, default=None)
+    #: The log server of the worker that ran the try, if it ran on another machine.
+    log_url: Mapped[str | None] = mapped_column(String(500), default=None)
 
 
 class XComRow(Base):

@@ -1,0 +1,194 @@
+"""CeleryExecutor: attempts run by ``dagflow celery worker`` processes on any machine, through a broker.
+
+``submit`` sends one message per workload to the Celery queue its task names (``queue=``), with the
+workload's claim token as the Celery task id (so the task instance's ``attempt_token`` is the id of
+its message). The workers record every outcome in the metadata store and wake the schedulers with
+their commit; ``events`` then asks the store what became of the workloads still in hand (one
+statement), so the scheduler acts on a finished attempt at once without any result backend.
+
+Lost work is found here too: a message that is still queued in the store after ``[scheduler]
+task_queued_timeout`` (the broker lost it when it restarted, no worker listens on its queue) is sent
+again, with the same token, so that whichever copy a worker takes first runs and the other is
+dropped; after ``[celery] stuck_in_queued_retries`` re-sends its task instance is failed, as
+Airflow does with tasks stuck in queued. A message the broker refused (it was down) is sent again
+at the next pass. A worker that dies mid-attempt stops heartbeating, and the scheduler's liveness
+check retries its try.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing.connection
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from dagflow.core.clock import utcnow
+from dagflow.core.keys import TIKey
+from dagflow.core.states import TaskState
+from dagflow.executors.base import EventKind, Executor, ExecutorEvent, Waitable, Workload
+from dagflow.executors.celery_message import to_message
+from dagflow.remote.celery_app import TASK_NAME, CelerySettings, make_app
+from dagflow.store import Database
+from dagflow.store.handed_out import attempt_states, fail_stuck_queued
+
+log = logging.getLogger("dagflow.executor.celery")
+#: The states of a workload whose attempt has not ended.
+_UNFINISHED = (TaskState.QUEUED.value, TaskState.RUNNING.value)
+
+
+@dataclass
+class _Sent:
+    workload: Workload
+    #: When it was last sent (monotonic).
+    sent_at: float
+    resends: int = 0
+
+
+class CeleryExecutor(Executor):
+    """Sends workloads to Celery workers (see the module docstring)."""
+
+    def __init__(self, settings: CelerySettings, database_url: str, *, slots: int = 32, app: Any = None):
+        self.settings = settings
+        self.slots = slots
+        self.app = app if app is not None else make_app(settings)
+        self.db = Database(database_url)
+        self._sent: dict[str, _Sent] = {}
+        self._unsent: list[Workload] = []
+        self._events: list[ExecutorEvent] = []
+
+    # -- the interface -----------------------------------------------------------------------------
+
+    def submit(self, workloads: Sequence[Workload]) -> None:
+        self._unsent.extend(workloads)
+        self._send_unsent()
+
+    def events(self) -> list[ExecutorEvent]:
+        self._send_unsent()
+        if self._sent:
+            self._follow_up()
+        events, self._events = self._events, []
+        return events
+
+    def wait(self, timeout: float, also: Sequence[Waitable] = ()) -> None:
+        """The workers' commits wake the scheduler through the store's notifier (one of ``also``)."""
+        if self._events or timeout <= 0:
+            return
+        if self._unsent:
+            timeout = min(timeout, 1.0)  # the broker was down: try again soon
+        if also:
+            multiprocessing.connection.wait(list(also), timeout=timeout)  # type: ignore[arg-type]
+        else:
+            time.sleep(timeout)
+
+    def kill(self, key: TIKey, reason: str) -> bool:
+        """Stop the worker process running this task instance's attempt (Celery's revoke with
+        terminate, by SIGKILL: a stuck attempt must not wake up beside its retry)."""
+        for token, sent in self._sent.items():
+            if sent.workload.key == key:
+                try:
+                    self.app.control.revoke(token, terminate=True, signal="SIGKILL")
+                except Exception as exc:  # the broker is down: the heartbeat check still fails the try
+                    log.warning("could not revoke %s: %s", sent.workload.label, exc)
+                    return False
+                return True
+        return False
+
+    def close(self, timeout: float = 10.0) -> list[Workload]:
+        """Messages already sent stay with the broker and the workers, which record their outcomes
+        (a new scheduler hands out again the ones still queued); the ones never sent are returned."""
+        unsent, self._unsent = self._unsent, []
+        self._sent.clear()
+        try:
+            self.app.close()
+        finally:
+            self.db.dispose()
+        return unsent
+
+    # -- internals --------------------------------------------------------------------------------
+
+    def _send_unsent(self) -> None:
+        """Send what is waiting, in order; stop at the first failure (the broker is down) and keep the
+        rest for the next pass."""
+        if not self._unsent:
+            return
+        pending, self._unsent = self._unsent, []
+        try:
+            with self.app.producer_or_acquire() as producer:
+                for index, workload in enumerate(pending):
+                    try:
+                        self._publish(workload, producer)
+                    except Exception as exc:
+                        log.warning("the broker refused %s (%s); sending it again soon", workload.label, exc)
+                        self._unsent = pending[index:] + self._unsent
+                        return
+        except Exception as exc:  # no connection to the broker at all
+            log.warning("no connection to the broker (%s); %d message(s) wait", exc, len(pending))
+            self._unsent = pending + self._unsent
+
+    def _publish(self, workload: Workload, producer: Any) -> None:
+        self.app.send_task(
+            TASK_NAME,
+            args=[to_message(workload, self.settings.dags_folder)],
+            task_id=workload.token,
+            queue=self.settings.queue_of(workload.queue),
+            producer=producer,
+            retry=False,
+        )
+        if workload.dag_callback:  # nothing in the store to follow: reported as handed over
+            self._events.append(ExecutorEvent(EventKind.FINISHED, workload, TaskState.SUCCESS))
+            return
+        previous = self._sent.get(workload.token)
+        if previous is not None:  # sent again
+            previous.sent_at = time.monotonic()
+        else:
+            self._sent[workload.token] = _Sent(workload, time.monotonic())
+
+    def _follow_up(self) -> None:
+        """Report what ended since the last look; re-send or fail what is stuck in its queue."""
+        with self.db.session() as session:
+            states = attempt_states(session, list(self._sent))
+        now = time.monotonic()
+        stuck: list[_Sent] = []
+        for token, sent in list(self._sent.items()):
+            state = states.get(token)
+            if state in _UNFINISHED:
+                if state == TaskState.QUEUED.value and now - sent.sent_at > self.settings.queued_timeout:
+                    stuck.append(sent)
+                continue
+            del self._sent[token]
+            if state is None:
+                detail = "its task instance was cleared or handed out again"
+                self._events.append(ExecutorEvent(EventKind.REJECTED, sent.workload, detail=detail))
+            else:
+                self._events.append(ExecutorEvent(EventKind.FINISHED, sent.workload, TaskState(state)))
+        for sent in stuck:
+            self._unstick(sent)
+
+    def _unstick(self, sent: _Sent) -> None:
+        """A message no worker took within ``task_queued_timeout``: send it again, or give up."""
+        workload, waited = sent.workload, self.settings.queued_timeout
+        if sent.resends < self.settings.stuck_retries:
+            sent.resends += 1
+            log.warning(
+                "%s: no worker took it from queue %r within %gs; sending it again (%d of %d)",
+                workload.label,
+                self.settings.queue_of(workload.queue),
+                waited,
+                sent.resends,
+                self.settings.stuck_retries,
+            )
+            sent.sent_at = time.monotonic()  # (if the broker is down, it waits in the unsent ones)
+            self._unsent.append(workload)
+            return
+        reason = (
+            f"no worker took it from Celery queue {self.settings.queue_of(workload.queue)!r} within "
+            f"{waited:g}s, {sent.resends} time(s) sent again: is a worker listening on that queue?"
+        )
+        with self.db.session(write=True) as session:
+            failed = fail_stuck_queued(
+                session, workload.key, token=workload.token, reason=reason, now=utcnow()
+            )
+        if failed:
+            log.error("%s: %s; marked failed", workload.label, reason)

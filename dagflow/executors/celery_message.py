@@ -1,0 +1,58 @@
+"""The message that carries one workload to a Celery worker, as JSON."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from dagflow.core.keys import TIKey
+from dagflow.executors.base import Workload
+from dagflow.remote.celery_app import AUTHORING_DEFAULT_QUEUE
+
+
+def to_message(workload: Workload, dags_folder: str) -> dict[str, Any]:
+    """The workload as the JSON a worker receives, with the scheduler's DAGs folder: a worker whose
+    DAG files live elsewhere (a checkout of its own) finds the same file under its own folder."""
+    key = workload.key
+    return {
+        "dag_id": key.dag_id,
+        "run_id": key.run_id,
+        "task_id": key.task_id,
+        "map_index": key.map_index,
+        "try_number": workload.try_number,
+        "token": workload.token,
+        "fileloc": workload.fileloc,
+        "dags_folder": dags_folder,
+        "execution_timeout": workload.execution_timeout,
+        "priority_weight": workload.priority_weight,
+        "dag_callback": workload.dag_callback,
+        "queue": workload.queue,
+    }
+
+
+def from_message(message: dict[str, Any], dags_folder: str) -> Workload:
+    """The workload a message carries, its DAG file found under this worker's ``dags_folder``."""
+    key = TIKey(message["dag_id"], message["run_id"], message["task_id"], int(message["map_index"]))
+    return Workload(
+        key,
+        int(message["try_number"]),
+        str(message["token"]),
+        local_fileloc(str(message["fileloc"]), str(message.get("dags_folder") or ""), dags_folder),
+        execution_timeout=message.get("execution_timeout"),
+        priority_weight=int(message.get("priority_weight") or 1),
+        dag_callback=message.get("dag_callback"),
+        queue=str(message.get("queue") or AUTHORING_DEFAULT_QUEUE),
+    )
+
+
+def local_fileloc(fileloc: str, their_folder: str, our_folder: str) -> str:
+    """Where a DAG file the scheduler knows as ``fileloc`` is on this machine: the same path if it
+    exists here (a shared volume mounted alike), else the same path relative to the DAGs folder."""
+    if os.path.exists(fileloc) or not their_folder or not our_folder:
+        return fileloc
+    try:
+        relative = Path(fileloc).relative_to(their_folder)
+    except ValueError:
+        return fileloc
+    return str(Path(our_folder) / relative)

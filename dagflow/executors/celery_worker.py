@@ -1,0 +1,209 @@
+"""``dagflow celery worker``: a Celery worker whose processes run attempts as the local workers do.
+
+Each Celery pool process keeps one :class:`~dagflow.executors.worker.Worker`, the code the local
+executor's processes run: it claims the task instance with the message's token (a message whose
+token is no longer current, a redelivery, a re-sent copy, is dropped there: a try never runs
+twice), heartbeats while the attempt runs, writes the attempt's log, and records the outcome, the
+XComs and the try in one transaction whose commit wakes the schedulers. Its limits hold as in the
+local executor: the attempt's ``execution_timeout`` stops it from inside; one that does not stop
+within ``[worker] timeout_grace`` more, or whose process outgrows ``[worker] max_memory_mb``, is
+recorded as failed by the process's watchdog, which then kills the process (Celery starts another;
+the message, redelivered, is dropped).
+
+The worker's machine serves its logs (:mod:`dagflow.remote.logserver`) and records the server's
+address on each try it claims.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import socket
+import threading
+import time
+from dataclasses import dataclass, replace
+from typing import Any
+
+from dagflow.config import Settings
+from dagflow.core.clock import utcnow
+from dagflow.core.retries import next_retry_for, should_retry
+from dagflow.core.states import TaskState
+from dagflow.executors.base import Workload
+from dagflow.executors.celery_message import from_message
+from dagflow.executors.local import _rss_mb
+from dagflow.executors.worker import Worker, WorkerSettings
+from dagflow.remote.celery_app import TASK_NAME, CelerySettings, make_app
+from dagflow.runtime.tasklog import TaskLog, attempt_log_path
+from dagflow.store import scheduling
+from dagflow.store.attempts import Outcome, record_outcome
+from dagflow.store.notify import wake_after_commit
+
+log = logging.getLogger("dagflow.celery.worker")
+
+
+@dataclass(frozen=True)
+class AttemptLimits:
+    """The limits a worker process holds its attempts to."""
+
+    timeout_grace: float = 5.0
+    memory_limit_mb: float | None = None
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> AttemptLimits:
+        memory = settings.get("worker", "max_memory_mb")
+        return cls(settings.getfloat("worker", "timeout_grace"), float(memory) if memory else None)
+
+
+@dataclass(frozen=True)
+class PoolSettings:
+    """What each pool process needs: its worker's settings, its limits, this machine's DAGs folder."""
+
+    worker: WorkerSettings
+    limits: AttemptLimits
+    dags_folder: str
+
+
+class _Watchdog(threading.Thread):
+    """Holds the attempt in hand to its limits (see the module docstring)."""
+
+    def __init__(self, worker: Worker, limits: AttemptLimits):
+        super().__init__(daemon=True, name="dagflow-watchdog")
+        self.worker, self.limits = worker, limits
+        self.lock = threading.Lock()
+        self.workload: Workload | None = None
+        self.started = 0.0
+        self.asked_to_stop = 0.0
+
+    def watch(self, workload: Workload | None) -> None:
+        with self.lock:
+            self.workload, self.started, self.asked_to_stop = workload, time.monotonic(), 0.0
+
+    def run(self) -> None:
+        while True:
+            time.sleep(0.25)
+            with self.lock:
+                workload, started = self.workload, self.started
+            if workload is not None:
+                self._check(workload, time.monotonic() - started)
+
+    def _check(self, workload: Workload, elapsed: float) -> None:
+        grace = self.limits.timeout_grace
+        timeout = workload.execution_timeout
+        if timeout and elapsed > timeout + grace:
+            self._kill(
+                workload,
+                f"killed: the attempt overran its execution_timeout of {timeout:g}s and did not stop",
+            )
+            return
+        limit = self.limits.memory_limit_mb
+        if not limit or _rss_mb(os.getpid()) <= limit:
+            return
+        reason = f"the worker used more than {limit:g} MB of memory"
+        if not self.asked_to_stop:
+            self.asked_to_stop = time.monotonic()
+            self.worker.interrupt(reason)
+        elif time.monotonic() - self.asked_to_stop > grace:
+            self._kill(workload, f"killed: {reason}")
+
+    def _kill(self, workload: Workload, reason: str) -> None:
+        """Record the attempt's end as the scheduler would for a lost worker, then kill this process."""
+        try:
+            _record_killed(self.worker, workload, reason)
+        finally:
+            os.kill(os.getpid(), signal.SIGKILL)
+
+
+def _record_killed(worker: Worker, workload: Workload, reason: str) -> None:
+    key, now = workload.key, utcnow()
+    with worker.db.session(write=True) as session:
+        row = scheduling.task_instance(session, key)
+        if row is None or row.attempt_token != workload.token or row.state != TaskState.RUNNING.value:
+            return
+        retry = should_retry(try_number=row.try_number, max_tries=row.max_tries)
+        not_before = None
+        if retry:
+            spec = worker.load_dag(workload.fileloc, key.dag_id).spec().tasks[key.task_id]
+            not_before = next_retry_for(
+                spec, end_date=now, try_number=row.try_number, dag_id=key.dag_id, run_id=key.run_id
+            )
+        outcome = Outcome(
+            state=TaskState.UP_FOR_RETRY if retry else TaskState.FAILED,
+            start_date=row.start_date,
+            end_date=now,
+            not_before=not_before,
+            error=reason,
+        )
+        if record_outcome(session, key, token=workload.token, outcome=outcome, now=now):
+            wake_after_commit(session)
+            path = attempt_log_path(worker.settings.log_folder, *key, row.try_number)
+            with open(path, "a", encoding="utf-8") as stream:
+                TaskLog(stream).error(f"worker: {reason}; marked {outcome.state.value}")
+
+
+class _PoolProcess:
+    """The dagflow worker of one Celery pool process, made at its first message."""
+
+    def __init__(self, settings: PoolSettings):
+        self.settings = settings
+        self.worker = Worker(settings.worker)
+        self.worker.install_interrupt_handler()
+        # tasks log at INFO, as in a local worker process
+        logging.getLogger("dagflow.task").setLevel(logging.INFO)
+        self.watchdog = _Watchdog(self.worker, settings.limits)
+        self.watchdog.start()
+
+    def run(self, message: dict[str, Any]) -> str:
+        workload = from_message(message, self.settings.dags_folder)
+        self.watchdog.watch(workload)
+        try:
+            event = self.worker.run(workload)
+        finally:
+            self.watchdog.watch(None)
+        if event.kind != "finished":
+            log.info("%s: %s (%s)", workload.label, event.kind, event.detail)
+        return str(event.state or event.kind)
+
+
+_PROCESS: dict[int, _PoolProcess] = {}
+
+
+def _pool_process(settings: PoolSettings) -> _PoolProcess:
+    """This process's dagflow worker (one per pool process: made after the fork, never inherited)."""
+    found = _PROCESS.get(os.getpid())
+    if found is None:
+        _PROCESS.clear()
+        found = _PROCESS[os.getpid()] = _PoolProcess(settings)
+    return found
+
+
+def worker_app(settings: Settings, pool: PoolSettings) -> Any:
+    """The Celery app of a worker, with dagflow's one task registered on it."""
+    celery_settings = CelerySettings.from_settings(settings)
+    app = make_app(celery_settings)
+    if pool.limits.memory_limit_mb:  # a process that grew past its limit is replaced after its task
+        app.conf.worker_max_memory_per_child = int(pool.limits.memory_limit_mb * 1024)
+
+    @app.task(name=TASK_NAME, acks_late=True, ignore_result=True)
+    def run_attempt(message: dict[str, Any]) -> str:
+        return _pool_process(pool).run(message)
+
+    return app
+
+
+def pool_settings(settings: Settings, *, hostname: str, log_url: str | None) -> PoolSettings:
+    """What the pool processes of ``dagflow celery worker`` run with."""
+    base = WorkerSettings.from_settings(settings)
+    worker = replace(
+        base,
+        wake_scheduler=True,
+        hostname=hostname,
+        log_url=log_url,
+        remote_log_folder=str(settings.get("logging", "remote_base_log_folder") or ""),
+    )
+    return PoolSettings(worker, AttemptLimits.from_settings(settings), str(settings.dags_folder))
+
+
+def advertised_host(settings: Settings) -> str:
+    """The address other machines reach this worker's log server at."""
+    return str(settings.get("logging", "worker_log_server_host") or "") or socket.gethostname()

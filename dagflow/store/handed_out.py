@@ -1,0 +1,55 @@
+"""What became of the attempts an executor on other machines handed out, found by their claim tokens.
+
+An executor whose workers run elsewhere (Celery) gets no report from them: the store is the truth.
+It asks here which of its tokens are still queued or running, and fails a task instance whose
+message no worker took in time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from dagflow.core.keys import TIKey
+from dagflow.core.states import TaskState
+from dagflow.store.models import TaskInstanceRow
+from dagflow.store.notify import wake_after_commit
+
+TI = TaskInstanceRow
+#: Tokens per statement (far below any database's limit on parameters).
+CHUNK = 500
+
+
+def attempt_states(session: Session, tokens: Sequence[str]) -> dict[str, str]:
+    """The state of each task instance that still holds one of ``tokens``, by token; a token missing
+    from the answer was given up (its task instance was cleared or handed out again since)."""
+    found: dict[str, str] = {}
+    for start in range(0, len(tokens), CHUNK):
+        chunk = list(tokens[start : start + CHUNK])
+        query = select(TI.attempt_token, TI.state).where(TI.attempt_token.in_(chunk))
+        found.update({str(token): str(state) for token, state in session.execute(query)})
+    return found
+
+
+def fail_stuck_queued(session: Session, key: TIKey, *, token: str, reason: str, now: datetime) -> bool:
+    """Fail a task instance still queued with ``token`` (its message was never taken by a worker, and
+    re-sending it did not help); False if it is no longer queued with it. Wakes the schedulers."""
+    result = session.execute(
+        update(TI)
+        .where(
+            TI.dag_id == key.dag_id,
+            TI.run_id == key.run_id,
+            TI.task_id == key.task_id,
+            TI.map_index == key.map_index,
+            TI.attempt_token == token,
+            TI.state == TaskState.QUEUED.value,
+        )
+        .values(state=TaskState.FAILED.value, end_date=now, error=reason, updated_at=now)
+    )
+    failed = bool(result.rowcount)  # type: ignore[attr-defined]
+    if failed:
+        wake_after_commit(session)
+    return failed
