@@ -30,6 +30,7 @@ from dagflow.core.states import TaskState
 from dagflow.exceptions import DagflowError
 
 if TYPE_CHECKING:
+    from dagflow.remote.logs import TryLog
     from dagflow.store.engine import Database
 
 
@@ -205,8 +206,8 @@ def tasks_logs(
     dag_id: str, run_id: str, task_id: str, map_index: int, try_number: int | None, follow: bool
 ) -> None:
     """Print the log of one try of a task instance."""
-    from dagflow.runtime.tasklog import attempt_log_path
-    from dagflow.store.reads import get_task_instance, try_log_path
+    from dagflow.remote.logs import TryLog
+    from dagflow.store.reads import get_task_instance, try_log_path, try_log_url
 
     settings = load_settings()
     database = open_database(settings)
@@ -217,29 +218,31 @@ def tasks_logs(
             fail(_no_task_instance(key))
         number = try_number or row.try_number
         stored_path = try_log_path(session, key=key, try_number=number)
+        log_url = try_log_url(session, key=key, try_number=number)
     if number < 1:
         fail(f"task instance {task_id!r} has not run yet (state {row.state})")
-    path = (
-        Path(stored_path)
-        if stored_path
-        else attempt_log_path(settings.log_folder, dag_id, run_id, task_id, map_index, number)
-    )
-    if not path.exists():
-        fail(f"no log for try {number} of {task_id!r} at {path}")
-    _print_log(path, follow, database, key, number)
+    log = TryLog.locate(settings, key, number, stored_path=stored_path, log_url=log_url)
+    if not log.exists():
+        where = f"on the log server {log_url}" if log_url else f"at {log.local}"
+        fail(f"no log for try {number} of {task_id!r} {where}")
+    _print_log(log, follow, database, key, number)
 
 
-def _print_log(path: Path, follow: bool, database: Database, key: TIKey, number: int) -> None:
-    with open(path, encoding="utf-8", errors="replace") as stream:
-        while True:
-            chunk = stream.read()
-            if chunk:
-                click.echo(chunk, nl=False)
-            if not follow:
-                return
-            if not chunk and not _still_running(database, key, number):
-                return
-            time.sleep(0.3)
+def _print_log(log: TryLog, follow: bool, database: Database, key: TIKey, number: int) -> None:
+    """Print the log from its start; with ``follow``, keep printing while the try runs."""
+    offset = 0
+    while True:
+        try:
+            chunk, start = log.read(offset, 1024 * 1024)
+        except DagflowError as exc:
+            fail(str(exc))
+        if chunk:
+            click.echo(chunk.decode("utf-8", errors="replace"), nl=False)
+            offset = start + len(chunk)
+            continue
+        if not follow or not _still_running(database, key, number):
+            return
+        time.sleep(0.3)
 
 
 def _still_running(database: Database, key: TIKey, number: int) -> bool:

@@ -82,13 +82,14 @@ class _Handler(BaseHTTPRequestHandler):
         if path is None:
             self._refuse(403, "path outside the log folder")
             return
-        self._send_log(path, _offset(parsed.query))
+        query = urllib.parse.parse_qs(parsed.query)
+        self._send_log(path, _number(query, "offset", 0), min(CHUNK, _number(query, "length", CHUNK)))
 
-    def _send_log(self, path: Path, offset: int) -> None:
+    def _send_log(self, path: Path, offset: int, length: int) -> None:
         try:
             with open(path, "rb") as handle:
                 handle.seek(offset)
-                data = handle.read(CHUNK)
+                data = handle.read(length)
         except FileNotFoundError:
             self._refuse(404, "no such log")
             return
@@ -113,12 +114,11 @@ class _Handler(BaseHTTPRequestHandler):
         log.debug("%s - %s", self.address_string(), format % args)
 
 
-def _offset(query: str) -> int:
-    values = urllib.parse.parse_qs(query).get("offset", ["0"])
+def _number(query: dict[str, list[str]], name: str, default: int) -> int:
     try:
-        return max(0, int(values[0]))
+        return max(0, int(query.get(name, [str(default)])[0]))
     except ValueError:
-        return 0
+        return default
 
 
 class _LogHTTPServer(ThreadingHTTPServer):
@@ -152,13 +152,19 @@ class LogServer:
 
 
 def fetch(
-    log_url: str, relative_path: str, secret_key: str, *, offset: int = 0, timeout: float = 5.0
+    log_url: str,
+    relative_path: str,
+    secret_key: str,
+    *,
+    offset: int = 0,
+    length: int = CHUNK,
+    timeout: float = 5.0,
 ) -> bytes:
-    """The log at ``relative_path`` on the log server ``log_url``, from byte ``offset`` (at most
-    :data:`CHUNK` bytes); ``LogUnavailable`` with the reason if the server cannot be read."""
+    """The log at ``relative_path`` on the log server ``log_url``, ``length`` bytes (at most
+    :data:`CHUNK`) from byte ``offset``; ``LogUnavailable`` with the reason if it cannot be read."""
     quoted = urllib.parse.quote(relative_path)
     request = urllib.request.Request(
-        f"{log_url.rstrip('/')}/log/{quoted}?offset={offset}",
+        f"{log_url.rstrip('/')}/log/{quoted}?offset={offset}&length={length}",
         headers={"Authorization": f"Bearer {sign(secret_key, relative_path)}"},
     )
     try:

@@ -357,6 +357,22 @@ def try_log_path(session: Session, *, key: TIKey, try_number: int) -> str | None
     return session.scalar(query)
 
 
+def try_log_url(session: Session, *, key: TIKey, try_number: int) -> str | None:
+    """The log server of the worker that ran the try, or runs it now, if it ran on another machine."""
+    query = select(TRY.log_url).where(*_of_ti(TRY, key), TRY.try_number == try_number)
+    found = session.scalar(query)
+    if found is None:
+        running = select(TI.log_url).where(
+            TI.dag_id == key.dag_id,
+            TI.run_id == key.run_id,
+            TI.task_id == key.task_id,
+            TI.map_index == key.map_index,
+            TI.try_number == try_number,
+        )
+        found = session.scalar(running)
+    return found
+
+
 # XComs
 
 

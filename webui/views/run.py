@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
 from typing import Any
 
 from flask import abort, render_template, request
 
 from dagflow.core.keys import RunKey, TIKey
 from dagflow.core.waiting import explain
+from dagflow.exceptions import LogUnavailable
 from dagflow.explain import situation
+from dagflow.remote.logs import TryLog
 from dagflow.runtime.tasklog import attempt_log_path
 from dagflow.store import reads
 from dagflow.store.rows import dag_json, run_json
@@ -86,26 +86,24 @@ def task_instance(dag_id: str, task_id: str) -> Any:
     )
 
 
-def log_file(key: TIKey, try_number: int) -> Path:
-    stored = reads.try_log_path(read_session(), key=key, try_number=try_number)
-    if stored:
-        return Path(stored)
+def log_file(key: TIKey, try_number: int) -> TryLog:
+    """Where the try's log is: a file here, the shared remote log folder, or its worker's log server."""
+    session = read_session()
+    stored = reads.try_log_path(session, key=key, try_number=try_number)
     base = settings().log_folder
-    path = attempt_log_path(base, *key, try_number)
-    if not path.resolve().is_relative_to(base.resolve()):  # an id such as ".." must not leave the folder
-        abort(404, description="no log for this try")
-    return path
+    if not stored and not attempt_log_path(base, *key, try_number).resolve().is_relative_to(base.resolve()):
+        abort(404, description="no log for this try")  # an id such as ".." must not leave the folder
+    log_url = reads.try_log_url(session, key=key, try_number=try_number)
+    return TryLog.locate(settings(), key, try_number, stored_path=stored, log_url=log_url)
 
 
-def read_log(path: Path, offset: int) -> tuple[str, int]:
-    """The log from byte ``offset`` (at most LOG_CHUNK of it) and where to continue."""
-    if not path.is_file():
-        return "", offset
-    with open(path, "rb") as handle:
-        # past the end (an offset from a longer file, or no offset of this one) there is nothing to read
-        start = min(offset, os.fstat(handle.fileno()).st_size)
-        handle.seek(start)
-        data = handle.read(LOG_CHUNK)
+def read_log(log: TryLog, offset: int) -> tuple[str, int]:
+    """The log from byte ``offset`` (at most LOG_CHUNK of it) and where to continue; a log server that
+    cannot be read says why in the text, and is asked again from the same offset next time."""
+    try:
+        data, start = log.read(offset, LOG_CHUNK)
+    except LogUnavailable as exc:  # said once, at the top: a live view asks again from the same offset
+        return (f"[{exc}]\n" if offset == 0 else ""), offset
     return data.decode("utf-8", errors="replace"), start + len(data)
 
 
@@ -133,7 +131,7 @@ def log(dag_id: str, task_id: str) -> Any:
         try_number=try_number,
         content=content,
         offset=offset,
-        exists=path.is_file(),
+        exists=path.exists(),
         live=live,
         tab="runs",
     )
