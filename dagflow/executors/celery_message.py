@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
@@ -47,12 +46,14 @@ def from_message(message: dict[str, Any], dags_folder: str) -> Workload:
 
 
 def local_fileloc(fileloc: str, their_folder: str, our_folder: str) -> str:
-    """Where a DAG file the scheduler knows as ``fileloc`` is on this machine: the same path if it
-    exists here (a shared volume mounted alike), else the same path relative to the DAGs folder."""
-    if os.path.exists(fileloc) or not their_folder or not our_folder:
-        return fileloc
-    try:
-        relative = Path(fileloc).relative_to(their_folder)
-    except ValueError:
-        return fileloc
-    return str(Path(our_folder) / relative)
+    """Where a DAG file the scheduler knows as ``fileloc`` is on this machine: the same path relative
+    to this worker's DAGs folder (a checkout of its own), else the same path (a shared volume)."""
+    if their_folder and our_folder:
+        try:
+            relative = Path(fileloc).relative_to(their_folder)
+        except ValueError:
+            return fileloc
+        ours = Path(our_folder) / relative
+        if ours.exists():
+            return str(ours)
+    return fileloc

@@ -35,9 +35,8 @@ class TryLog:
         cls, settings: Settings, key: TIKey, try_number: int, *, stored_path: str | None, log_url: str | None
     ) -> TryLog:
         relative = attempt_log_path("", *key, try_number).as_posix()
-        local = Path(stored_path) if stored_path else settings.log_folder / relative
-        if stored_path and not local.is_file():  # recorded by a worker on another machine
-            local = settings.log_folder / relative
+        # a path a worker on another machine recorded (it has a log server) means nothing here
+        local = Path(stored_path) if stored_path and not log_url else settings.log_folder / relative
         remote = str(settings.get("logging", "remote_base_log_folder") or "")
         return cls(
             local=local,

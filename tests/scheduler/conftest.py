@@ -38,6 +38,7 @@ from sqlalchemy import func, select
 
 from dagflow import actions
 from dagflow.config import Settings
+from dagflow.executors import make_executor
 from dagflow.executors.base import Executor
 from dagflow.executors.inline import InlineExecutor
 from dagflow.executors.local import LocalExecutor
@@ -267,7 +268,8 @@ class Orchestrator:
     # -- running the scheduler ----------------------------------------------------------------------
 
     def make_executor(self, executor: str | None = None, *, workers: int = 2) -> Executor:
-        """``inline`` (the default, see :attr:`executor`) or ``local`` with ``workers`` processes."""
+        """``inline`` (the default, see :attr:`executor`), ``local`` with ``workers`` processes, or
+        ``celery`` (as the settings say: broker, queues)."""
         settings = self.settings()
         worker_settings = WorkerSettings(
             database_url=self.database_url,
@@ -277,6 +279,8 @@ class Orchestrator:
         )
         if (executor or self.executor) == "inline":
             return InlineExecutor(worker_settings)
+        if (executor or self.executor) == "celery":  # workers are started by the test: see celery_workers.py
+            return make_executor(settings)
         return LocalExecutor(worker_settings, workers=workers)
 
     def scheduler(

@@ -1,0 +1,147 @@
+"""Faults on the Celery executor, with real brokers and real ``dagflow celery worker`` processes.
+
+* a worker killed with ``kill -9`` (with its pool processes) in the middle of an attempt: its
+  heartbeat stops, the try is retried on the other worker, and the two tries never overlap (checked
+  from an execution log the task writes, not only from the store);
+* the broker losing its messages (what a Redis restart without persistence does; here the queue is
+  purged, as the broker itself is shared by this machine): the task instance the store says is
+  queued is sent again after ``[scheduler] task_queued_timeout`` and runs once.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import pytest
+
+from dagflow.remote.celery_app import CelerySettings, make_app
+from dagflow.scheduler.job import SchedulerOptions
+from tests.backends import POSTGRES_ENV
+from tests.scheduler.conftest import Orchestrator, at
+from tests.scheduler.processes.celery_workers import CeleryWorkers, broker_url, celery_workers
+
+SLOW = """
+import os
+import time
+from datetime import datetime, timedelta
+
+from dagflow import DAG, get_current_context, task
+
+with DAG("slow", schedule=None, start_date=datetime(2024, 1, 1)):
+
+    @task(retries=1, retry_delay=timedelta(0), queue="{queue}")
+    def long():
+        try_number = get_current_context()["ti"].try_number
+        with open({journal!r}, "a") as journal:
+            journal.write(f"start {{try_number}} {{time.time()}} {{os.getpid()}}\\n")
+        time.sleep(3 if try_number == 1 else 0.2)
+        with open({journal!r}, "a") as journal:
+            journal.write(f"end {{try_number}} {{time.time()}}\\n")
+        return try_number
+
+    long()
+"""
+
+BROKERS = ["redis", "rabbitmq"]
+
+
+@pytest.fixture(autouse=True)
+def _one_store(orchestrator: Orchestrator) -> None:
+    """Faults are about processes and the broker: one store is enough (PostgreSQL, when there is one)."""
+    if orchestrator.database_url.startswith("sqlite") and os.environ.get(POSTGRES_ENV):
+        pytest.skip("run on PostgreSQL")
+
+
+def _start(orchestrator: Orchestrator, workers: CeleryWorkers, **settings: str) -> None:
+    orchestrator.setenv(**{k.removeprefix("DAGFLOW__"): v for k, v in workers.env().items()}, **settings)
+
+
+def _journal(path: Path) -> list[tuple[str, int, float]]:
+    entries = []
+    for line in path.read_text().splitlines():
+        kind, try_number, when = line.split()[:3]
+        entries.append((kind, int(try_number), float(when)))
+    return entries
+
+
+@pytest.mark.parametrize("broker", BROKERS)
+def test_a_worker_killed_mid_attempt_is_retried_elsewhere_never_at_the_same_time(
+    orchestrator: Orchestrator, tmp_path: Path, broker: str
+):
+    url = broker_url(broker)
+    journal = tmp_path / "journal.txt"
+    with celery_workers(
+        tmp_path / "machines", orchestrator.database_url, url, orchestrator.dags.path
+    ) as workers:
+        orchestrator.write("slow.py", SLOW, queue=workers.queue(), journal=str(journal))
+        orchestrator.record_dags()
+        _start(orchestrator, workers)
+        (tmp_path / "machines").mkdir(exist_ok=True)
+        pair = workers.start("one", concurrency=1), workers.start("two", concurrency=1)
+        workers.wait_ready(*pair)
+        options = SchedulerOptions(run_processor=False, task_heartbeat_timeout=2)
+        with orchestrator.in_thread(options, executor="celery"):
+            run_id = orchestrator.trigger("slow")
+            orchestrator.wait_for(lambda: journal.exists() and "start 1" in journal.read_text(), timeout=30)
+            ti = orchestrator.task_instances("slow", run_id)["long"]
+            victim = next(w for w in pair if w.name == ti.hostname)
+            victim.kill()
+            killed_at = time.time()
+            orchestrator.wait_for(lambda: orchestrator.run("slow", run_id).state != "running", timeout=40)
+
+    assert orchestrator.run("slow", run_id).state == "success"
+    first, second = orchestrator.tries("slow", run_id, "long")
+    assert (first.try_number, first.state) == (1, "up_for_retry")
+    assert "heartbeat stopped" in (first.error or "")
+    assert (second.try_number, second.state, second.hostname) == (
+        2,
+        "success",
+        next(w for w in pair if w is not victim).name,
+    )
+    assert at(second.start_date) >= at(first.end_date)
+    entries = _journal(journal)
+    assert [(kind, number) for kind, number, _ in entries] == [("start", 1), ("start", 2), ("end", 2)]
+    assert entries[1][2] > killed_at  # try 2 began only after try 1's worker was dead
+
+
+@pytest.mark.parametrize("broker", BROKERS)
+def test_messages_the_broker_lost_are_sent_again_and_run_once(
+    orchestrator: Orchestrator, tmp_path: Path, broker: str
+):
+    url = broker_url(broker)
+    journal = tmp_path / "journal.txt"
+    with celery_workers(
+        tmp_path / "machines", orchestrator.database_url, url, orchestrator.dags.path
+    ) as workers:
+        (tmp_path / "machines").mkdir(exist_ok=True)
+        orchestrator.write("slow.py", SLOW, queue=workers.queue("late"), journal=str(journal))
+        orchestrator.record_dags()
+        _start(orchestrator, workers, SCHEDULER__TASK_QUEUED_TIMEOUT="2")
+        options = SchedulerOptions(run_processor=False)
+        with orchestrator.in_thread(options, executor="celery"):
+            run_id = orchestrator.trigger("slow")
+            orchestrator.wait_for(
+                lambda: orchestrator.states("slow", run_id).get("long") == "queued", timeout=20
+            )
+            time.sleep(0.3)  # (sent just after the queued state was committed)
+            assert _purge(url, workers.queue("late")) == 1  # the broker loses the message
+            worker = workers.start("late", queues=["late"], concurrency=1)
+            workers.wait_ready(worker)
+            orchestrator.wait_for(lambda: orchestrator.run("slow", run_id).state != "running", timeout=40)
+
+    assert orchestrator.run("slow", run_id).state == "success"
+    ti = orchestrator.task_instances("slow", run_id)["long"]
+    assert (ti.state, ti.try_number, ti.hostname) == ("success", 1, worker.name)
+    assert [(kind, number) for kind, number, _ in _journal(journal)] == [("start", 1), ("end", 1)]
+
+
+def _purge(url: str, queue: str) -> int:
+    """Delete every message waiting in ``queue``; how many there were."""
+    app = make_app(CelerySettings(url))
+    try:
+        with app.connection_for_write() as connection:
+            return int(connection.default_channel.queue_purge(queue) or 0)
+    finally:
+        app.close()
