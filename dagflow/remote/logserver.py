@@ -147,7 +147,8 @@ class LogServer:
         return self
 
     def stop(self) -> None:
-        self.httpd.shutdown()
+        if self._thread.is_alive():  # (shutdown waits for a serving loop that was never started)
+            self.httpd.shutdown()
         self.httpd.server_close()
 
 
