@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -45,11 +46,16 @@ class WorkerStatus:
 def workers_status(app: Any, *, timeout: float = 1.0) -> list[WorkerStatus]:
     """Every worker that answers within ``timeout`` seconds, by name; ``BrokerUnavailable`` (one line)
     if the broker cannot be reached."""
-    inspect = app.control.inspect(timeout=timeout)
     try:
-        queues = inspect.active_queues() or {}
-        active = inspect.active() or {}
-        stats = inspect.stats() or {}
+        with app.connection_for_read() as connection:
+            # fail fast, not retry for ever
+            connection.ensure_connection(max_retries=1, interval_start=0, interval_step=0.2, timeout=timeout)
+        # each question waits out the timeout (no one knows how many workers will answer): ask at once
+        with ThreadPoolExecutor(3) as pool:
+            asked = [
+                pool.submit(_ask, app, question, timeout) for question in ("active_queues", "active", "stats")
+            ]
+            queues, active, stats = (future.result() for future in asked)
     except Exception as exc:  # kombu's OperationalError and the socket errors under it
         raise BrokerUnavailable(f"the Celery broker cannot be reached: {exc}") from None
     names = sorted(set(queues) | set(active) | set(stats))
@@ -62,6 +68,11 @@ def workers_status(app: Any, *, timeout: float = 1.0) -> list[WorkerStatus]:
         )
         for name in names
     ]
+
+
+def _ask(app: Any, question: str, timeout: float) -> dict[str, Any]:
+    """One of Celery's inspect questions, put to every worker: their answers by worker name."""
+    return dict(getattr(app.control.inspect(timeout=timeout), question)() or {})
 
 
 def _concurrency(stats: dict[str, Any] | None) -> int | None:

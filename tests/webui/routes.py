@@ -33,6 +33,7 @@ PAGES: dict[str, tuple[str, str]] = {
     "views.log": (f"/dags/{DAG_ID}/tasks/extract/logs?{TI_QUERY}&try=1", "viewer"),
     "views.runs": ("/runs", "viewer"),
     "views.import_errors": ("/import-errors", "viewer"),
+    "views.workers": ("/workers", "viewer"),
     "views.pools": ("/pools", "viewer"),
     "views.users": ("/users", "admin"),
     "views.trigger": (f"/dags/{DAG_ID}/trigger", "op"),
@@ -44,6 +45,7 @@ PAGES: dict[str, tuple[str, str]] = {
 API_READS: dict[str, tuple[str, str]] = {
     "api.health": (f"{API}/health", "viewer"),
     "api.openapi": (f"{API}/openapi.json", "viewer"),
+    "api.workers": (f"{API}/workers", "viewer"),
     "api.import_errors": (f"{API}/importErrors", "viewer"),
     "api.list_pools": (f"{API}/pools", "viewer"),
     "api.get_pool": (f"{API}/pools/default_pool", "viewer"),

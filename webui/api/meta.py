@@ -1,4 +1,4 @@
-"""Health, import errors and the OpenAPI document."""
+"""Health, workers, import errors and the OpenAPI document."""
 
 from __future__ import annotations
 
@@ -13,6 +13,8 @@ from dagflow.store.rows import iso
 from webui.api import api
 from webui.api.common import page_params
 from webui.db import read_session
+from webui.errors import error_response
+from webui.workers import current_workers
 
 
 @api.get("/health")
@@ -31,6 +33,15 @@ def health() -> Any:
             },
         }
     )
+
+
+@api.get("/workers")
+def workers() -> Any:
+    """The live Celery workers, their queues and the attempts they run (none for another executor)."""
+    view = current_workers()
+    if view.error is not None:
+        return error_response(503, "Service Unavailable", view.error)
+    return jsonify(view.to_json())
 
 
 @api.get("/importErrors")

@@ -243,9 +243,43 @@ class Op:
         return found
 
 
+RUNNING_ATTEMPT = _object(
+    ["dag_id", "run_id", "task_id", "map_index", "try_number", "celery_task_id", "label"],
+    dag_id=STRING,
+    run_id=STRING,
+    task_id=STRING,
+    map_index=INTEGER,
+    try_number=INTEGER,
+    celery_task_id=STRING,
+    label=STRING,
+)
+WORKERS = _object(
+    ["executor", "workers", "error"],
+    executor=STRING,
+    workers={
+        "type": "array",
+        "items": _object(
+            ["name", "queues", "concurrency", "running"],
+            name=STRING,
+            queues={"type": "array", "items": STRING},
+            concurrency=NULLABLE_INTEGER,
+            running={"type": "array", "items": RUNNING_ATTEMPT},
+        ),
+    },
+    error=NULLABLE_STRING,
+)
+
 OPERATIONS = [
     Op("get", "/health", "Store and scheduler health (no login needed)", HEALTH, public=True),
     Op("get", "/openapi.json", "This document (no login needed)", {"type": "object"}, public=True),
+    Op(
+        "get",
+        "/workers",
+        "The live Celery workers, their queues and the attempts they run (empty unless [core] executor"
+        " is celery; 503 when the broker cannot be reached)",
+        WORKERS,
+        errors=("503",),
+    ),
     Op(
         "get",
         "/importErrors",

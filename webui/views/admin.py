@@ -1,4 +1,4 @@
-"""Pages around the DAGs: all runs, import errors, pools and users."""
+"""Pages around the DAGs: all runs, import errors, workers, pools and users."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from webui.auth import current_user, requires
 from webui.db import read_session, write_session
 from webui.views import bp
 from webui.views.dags import _int_arg
+from webui.workers import current_workers
 
 
 @bp.route("/runs")
@@ -32,6 +33,12 @@ def runs() -> Any:
 @bp.route("/import-errors")
 def import_errors() -> Any:
     return render_template("import_errors.html", errors=reads.import_errors(read_session()))
+
+
+@bp.route("/workers")
+def workers() -> Any:
+    """The live Celery workers, their queues and what they run (Celery inspect)."""
+    return render_template("workers.html", view=current_workers())
 
 
 @bp.route("/pools")

@@ -227,7 +227,7 @@ def test_dagflow_celery_status_lists_the_workers_and_their_queues(
 ):
     for name, value in celery_run.workers.env().items():
         monkeypatch.setenv(name, value)
-    result = cli_runner.invoke(cli, ["celery", "status", "--json", "--timeout", "2"])
+    result = cli_runner.invoke(cli, ["celery", "status", "--json", "--timeout", "1"])
     assert result.exit_code == 0, result.stderr
     import json
 
@@ -237,3 +237,39 @@ def test_dagflow_celery_status_lists_the_workers_and_their_queues(
     assert found[one.name]["queues"] == [queue()]
     assert found[two.name]["queues"] == sorted([queue(), queue("special")])
     assert found[two.name]["concurrency"] == 2
+
+
+def test_the_workers_page_and_api_show_the_live_workers_and_their_queues(
+    celery_run: CeleryRun, monkeypatch: pytest.MonkeyPatch
+):
+    from dagflow.core.clock import utcnow
+    from dagflow.store.users import create_token, create_user
+    from webui import create_app
+
+    for name, value in celery_run.workers.env().items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("DAGFLOW__WEBSERVER__COOKIE_SECURE", "False")
+    db = celery_run.orchestrator.db
+    with db.session(write=True) as session:
+        user = create_user(
+            session, f"viewer-{celery_run.workers.prefix}", "pw-not-used-1234", "viewer", now=utcnow()
+        )
+        token = create_token(session, user, "test", now=utcnow())
+    client = create_app(Settings.load(), database=db, TESTING=True).test_client()
+
+    response = client.get("/api/v1/workers", headers={"Authorization": f"Bearer {token}"})
+    assert response.status_code == 200, response.get_data(as_text=True)
+    body = response.get_json()
+    one, two = celery_run.workers.workers[:2]
+    by_name = {w["name"]: w for w in body["workers"]}
+    assert body["executor"] == "celery" and body["error"] is None
+    assert by_name[two.name]["queues"] == sorted(
+        [celery_run.workers.queue(), celery_run.workers.queue("special")]
+    )
+    assert by_name[one.name]["running"] == []
+
+    monkeypatch.setenv("DAGFLOW__CELERY__BROKER_URL", "redis://127.0.0.1:1/0")  # no broker there
+    down = create_app(Settings.load(), database=db, TESTING=True).test_client()
+    response = down.get("/api/v1/workers", headers={"Authorization": f"Bearer {token}"})
+    assert response.status_code == 503
+    assert "broker cannot be reached" in response.get_json()["detail"]

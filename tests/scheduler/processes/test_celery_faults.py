@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from dagflow.remote.celery_app import CelerySettings, make_app
+from dagflow.remote.inspect import workers_status
 from dagflow.scheduler.job import SchedulerOptions
 from tests.backends import POSTGRES_ENV
 from tests.scheduler.conftest import Orchestrator, at
@@ -87,6 +88,10 @@ def test_a_worker_killed_mid_attempt_is_retried_elsewhere_never_at_the_same_time
             orchestrator.wait_for(lambda: journal.exists() and "start 1" in journal.read_text(), timeout=30)
             ti = orchestrator.task_instances("slow", run_id)["long"]
             victim = next(w for w in pair if w.name == ti.hostname)
+            app = make_app(CelerySettings(url))
+            running = {w.name: [a.label() for a in w.running] for w in workers_status(app, timeout=2)}
+            app.close()
+            assert running[victim.name] == [f"slow.long {run_id} try 1"]  # what dagflow celery status shows
             victim.kill()
             killed_at = time.time()
             orchestrator.wait_for(lambda: orchestrator.run("slow", run_id).state != "running", timeout=40)
