@@ -16,8 +16,9 @@ import sys
 import time
 import urllib.request
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -122,7 +123,7 @@ def machines(root: Path, settings: dict[str, str]) -> Iterator[dict[str, subproc
                 os.killpg(process.pid, signal.SIGKILL)
 
 
-def _until(condition, what: str, root: Path, timeout: float = 60.0):  # type: ignore[no-untyped-def]
+def _until(condition: Callable[[], Any], what: str, root: Path, timeout: float = 60.0) -> Any:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         with contextlib.suppress(Exception):
