@@ -10,16 +10,19 @@ Lost work is found here too: a message that is still queued in the store after `
 task_queued_timeout`` (the broker lost it when it restarted, no worker listens on its queue) is sent
 again, with the same token, so that whichever copy a worker takes first runs and the other is
 dropped; after ``[celery] stuck_in_queued_retries`` re-sends its task instance is failed, as
-Airflow does with tasks stuck in queued. A message the broker refused (it was down) is sent again
-at the next pass. A worker that dies mid-attempt stops heartbeating, and the scheduler's liveness
-check retries its try.
+Airflow does with tasks stuck in queued. Messages are published by a thread of the executor, so the
+scheduler's loop never waits on the broker; one the broker refused (it was down) is sent again a
+second later. A worker that dies mid-attempt stops heartbeating, and the scheduler's liveness check
+retries its try.
 """
 
 from __future__ import annotations
 
 import logging
 import multiprocessing.connection
+import threading
 import time
+from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -55,17 +58,27 @@ class CeleryExecutor(Executor):
         self.app = app if app is not None else make_app(settings)
         self.db = Database(database_url)
         self._sent: dict[str, _Sent] = {}
-        self._unsent: list[Workload] = []
         self._events: list[ExecutorEvent] = []
+        #: Workloads to publish, in order, by the sender thread (a round trip to the broker each: the
+        #: scheduler's loop does not wait for them).
+        self._outbox: deque[Workload] = deque()
+        self._outbox_ready = threading.Condition()
+        self._closing = False
+        self._sender = threading.Thread(target=self._send_loop, name="dagflow-celery-sender", daemon=True)
+        self._sender.start()
 
     # -- the interface -----------------------------------------------------------------------------
 
     def submit(self, workloads: Sequence[Workload]) -> None:
-        self._unsent.extend(workloads)
-        self._send_unsent()
+        now = time.monotonic()
+        for workload in workloads:
+            if workload.dag_callback:  # nothing in the store to follow: reported as handed over
+                self._events.append(ExecutorEvent(EventKind.FINISHED, workload, TaskState.SUCCESS))
+            else:
+                self._sent[workload.token] = _Sent(workload, now)
+        self._post(workloads)
 
     def events(self) -> list[ExecutorEvent]:
-        self._send_unsent()
         if self._sent:
             self._follow_up()
         events, self._events = self._events, []
@@ -75,8 +88,6 @@ class CeleryExecutor(Executor):
         """The workers' commits wake the scheduler through the store's notifier (one of ``also``)."""
         if self._events or timeout <= 0:
             return
-        if self._unsent:
-            timeout = min(timeout, 1.0)  # the broker was down: try again soon
         if also:
             multiprocessing.connection.wait(list(also), timeout=timeout)  # type: ignore[arg-type]
         else:
@@ -98,7 +109,13 @@ class CeleryExecutor(Executor):
     def close(self, timeout: float = 10.0) -> list[Workload]:
         """Messages already sent stay with the broker and the workers, which record their outcomes
         (a new scheduler hands out again the ones still queued); the ones never sent are returned."""
-        unsent, self._unsent = self._unsent, []
+        with self._outbox_ready:
+            self._closing = True
+            self._outbox_ready.notify()
+        self._sender.join(timeout)
+        with self._outbox_ready:
+            unsent = list(self._outbox)
+            self._outbox.clear()
         self._sent.clear()
         try:
             self.app.close()
@@ -106,26 +123,40 @@ class CeleryExecutor(Executor):
             self.db.dispose()
         return unsent
 
-    # -- internals --------------------------------------------------------------------------------
+    # -- sending ------------------------------------------------------------------------------------
 
-    def _send_unsent(self) -> None:
-        """Send what is waiting, in order; stop at the first failure (the broker is down) and keep the
-        rest for the next pass."""
-        if not self._unsent:
-            return
-        pending, self._unsent = self._unsent, []
+    def _post(self, workloads: Sequence[Workload]) -> None:
+        with self._outbox_ready:
+            self._outbox.extend(workloads)
+            self._outbox_ready.notify()
+
+    def _send_loop(self) -> None:
+        """The sender thread: publish what is posted, in order, until the executor closes. While the
+        broker is down, what waits is kept and tried again every second."""
+        while True:
+            with self._outbox_ready:
+                while not self._outbox and not self._closing:
+                    self._outbox_ready.wait()
+                if self._closing:
+                    return
+            if not self._send_waiting():
+                time.sleep(1.0)
+
+    def _send_waiting(self) -> bool:
+        """Publish the posted workloads; False if the broker failed (the rest wait in the outbox)."""
         try:
             with self.app.producer_or_acquire() as producer:
-                for index, workload in enumerate(pending):
-                    try:
-                        self._publish(workload, producer)
-                    except Exception as exc:
-                        log.warning("the broker refused %s (%s); sending it again soon", workload.label, exc)
-                        self._unsent = pending[index:] + self._unsent
-                        return
-        except Exception as exc:  # no connection to the broker at all
-            log.warning("no connection to the broker (%s); %d message(s) wait", exc, len(pending))
-            self._unsent = pending + self._unsent
+                while True:
+                    with self._outbox_ready:
+                        if not self._outbox or self._closing:
+                            return True
+                        workload = self._outbox[0]
+                    self._publish(workload, producer)
+                    with self._outbox_ready:
+                        self._outbox.popleft()
+        except Exception as exc:  # the broker refused it, or is not reachable
+            log.warning("could not send to the broker (%s); %d message(s) wait", exc, len(self._outbox))
+            return False
 
     def _publish(self, workload: Workload, producer: Any) -> None:
         self.app.send_task(
@@ -136,14 +167,8 @@ class CeleryExecutor(Executor):
             producer=producer,
             retry=False,
         )
-        if workload.dag_callback:  # nothing in the store to follow: reported as handed over
-            self._events.append(ExecutorEvent(EventKind.FINISHED, workload, TaskState.SUCCESS))
-            return
-        previous = self._sent.get(workload.token)
-        if previous is not None:  # sent again
-            previous.sent_at = time.monotonic()
-        else:
-            self._sent[workload.token] = _Sent(workload, time.monotonic())
+
+    # -- following up -------------------------------------------------------------------------------
 
     def _follow_up(self) -> None:
         """Report what ended since the last look; re-send or fail what is stuck in its queue."""
@@ -179,8 +204,8 @@ class CeleryExecutor(Executor):
                 sent.resends,
                 self.settings.stuck_retries,
             )
-            sent.sent_at = time.monotonic()  # (if the broker is down, it waits in the unsent ones)
-            self._unsent.append(workload)
+            sent.sent_at = time.monotonic()
+            self._post([workload])
             return
         reason = (
             f"no worker took it from Celery queue {self.settings.queue_of(workload.queue)!r} within "
