@@ -69,6 +69,37 @@ with DAG("nobody_listens", schedule=None, start_date=datetime(2024, 1, 1)):
 """
 
 
+LIMITS = """
+import time
+from datetime import datetime, timedelta
+
+from dagflow import DAG, task
+
+with DAG("limits", schedule=None, start_date=datetime(2024, 1, 1)):
+
+    @task(execution_timeout=timedelta(seconds=1))
+    def polite():
+        time.sleep(10)
+
+    @task(execution_timeout=timedelta(seconds=1))
+    def stubborn():
+        try:
+            time.sleep(10)
+        except BaseException:
+            time.sleep(30)  # ignores its timeout: the worker's watchdog must end it
+
+    @task
+    def greedy():
+        hoard = bytearray(400 * 1024 * 1024)
+        time.sleep(10)
+        return len(hoard)
+
+    polite()
+    stubborn()
+    greedy()
+"""
+
+
 @dataclass
 class CeleryRun(Production):
     workers: CeleryWorkers
@@ -96,6 +127,8 @@ def _scenario(orchestrator: Orchestrator, root: Path, url: str) -> Iterator[Cele
             orchestrator.write(name, source)
         orchestrator.write("routed.py", ROUTED, special=workers.queue("special"))
         orchestrator.write("nobody.py", NOBODY, nobody=workers.queue("nobody"))
+        orchestrator.write("limits.py", LIMITS)
+        workers.extra_env.update(DAGFLOW__WORKER__TIMEOUT_GRACE="1", DAGFLOW__WORKER__MAX_MEMORY_MB="300")
         dag_ids = orchestrator.record_dags()
         expected = {dag_id: in_process(orchestrator.dags.path, dag_id) for dag_id in COMPARED}
         (orchestrator.dags.path / "callback_events.txt").unlink(missing_ok=True)  # dag.test()'s callbacks
@@ -216,6 +249,21 @@ def test_a_message_whose_token_is_no_longer_current_is_dropped(celery_run: Celer
         (t.try_number, t.start_date) for t in orchestrator.tries("empty_ends", run_id, "work")
     ] == [(done.try_number, done.start_date)]
     assert orchestrator.task_instances("empty_ends", run_id)["work"].try_number == 1
+
+
+def test_timeouts_and_the_memory_limit_hold_on_celery_workers(celery_run: CeleryRun):
+    orchestrator = celery_run.orchestrator
+    tis = orchestrator.task_instances("limits", celery_run.run_ids["limits"])
+    assert {name: ti.state for name, ti in tis.items()} == {
+        "polite": "failed",
+        "stubborn": "failed",
+        "greedy": "failed",
+    }
+    assert "TaskTimeout" in (tis["polite"].error or "")
+    assert "killed: the attempt overran its execution_timeout of 1s" in (tis["stubborn"].error or "")
+    assert "used more than 300 MB" in (tis["greedy"].error or "")
+    for ti in tis.values():  # each ended within seconds, not after its 10 s and more of sleep
+        assert ti.duration is not None and ti.duration < 8, (ti.task_id, ti.duration)
 
 
 def _dropped(workers: CeleryWorkers) -> int:
