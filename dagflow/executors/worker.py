@@ -269,7 +269,7 @@ class Worker:
         with self._writing() as conn:
             recorded = record_outcome(conn, key, token=workload.token, outcome=outcome, now=utcnow())
             if self.settings.wake_scheduler:
-                wake_after_commit(conn)
+                wake_after_commit(conn, outcome=True)
             if recorded and self.stopping:
                 give_back_try(conn, key)
             claimed = self._claim(conn, upcoming) if claim_next and upcoming is not None else None
@@ -342,9 +342,9 @@ class Worker:
             finally:  # the request lives on the kept connection: never leave it for the next transaction
                 wake = wants_wake(connection)
             if wake:
-                self.db.notifier.before_commit(connection)
+                self.db.notifier.before_commit(connection, wake)
         if wake:
-            self.db.notifier.after_commit()
+            self.db.notifier.after_commit(wake)
 
     def _run_info(self, key: TIKey) -> DagRunInfo | None:
         """The run a task instance belongs to (its dates and conf never change: kept after the first read)."""

@@ -125,10 +125,10 @@ class Database:
             yield session
             wake = wants_wake(session)
             if wake:
-                self.notifier.before_commit(session.connection())
+                self.notifier.before_commit(session.connection(), wake)
             session.commit()
             if wake:
-                self.notifier.after_commit()
+                self.notifier.after_commit(wake)
         except BaseException:
             session.rollback()
             raise
@@ -139,16 +139,16 @@ class Database:
     def transaction(self, *, write: bool = False) -> Iterator[Connection]:
         """A bare connection in a transaction (for hot paths that need no ORM session); commits on exit."""
         engine = self._write_engine if write else self.engine
-        wake = False
+        wake: str | None = None
         with engine.begin() as connection:
             try:
                 yield connection
             finally:  # the flag lives on the pooled DBAPI connection: never leave it for the next user
                 wake = wants_wake(connection)
             if wake:
-                self.notifier.before_commit(connection)
+                self.notifier.before_commit(connection, wake)
         if wake:
-            self.notifier.after_commit()
+            self.notifier.after_commit(wake)
 
     def connect(self, *, write: bool = False) -> Connection:
         """A connection for a caller to keep between its transactions (``with connection.begin():``),

@@ -39,25 +39,36 @@ log = logging.getLogger("dagflow.store")
 CHANNEL = "dagflow_scheduler"
 #: The key in a session's or connection's ``info`` that asks for a wake-up after its commit.
 _WAKE = "dagflow_wake_scheduler"
+#: A wake-up for a change others made (a trigger, a clear, a new DAG): the schedulers look around.
+CHANGE = "change"
+#: A wake-up for an attempt's outcome, recorded by a worker on any machine: the scheduler that
+#: handed the attempt out follows it up itself, so the others need not look around for it.
+OUTCOME = "outcome"
 
 
-def wake_after_commit(session: Session | Connection) -> None:
-    """Have the schedulers woken once this transaction commits (nothing happens if it rolls back)."""
-    session.info[_WAKE] = True
+def wake_after_commit(session: Session | Connection, *, outcome: bool = False) -> None:
+    """Have the schedulers woken once this transaction commits (nothing happens if it rolls back);
+    ``outcome``: the transaction only records attempts' outcomes (a plain change outranks it)."""
+    if outcome and session.info.get(_WAKE) in (None, OUTCOME):
+        session.info[_WAKE] = OUTCOME
+    else:
+        session.info[_WAKE] = CHANGE
 
 
-def wants_wake(session: Session | Connection) -> bool:
-    """Whether this transaction asked for a wake-up; the request is consumed."""
-    return bool(session.info.pop(_WAKE, False))
+def wants_wake(session: Session | Connection) -> str | None:
+    """The wake-up this transaction asked for (:data:`CHANGE` or :data:`OUTCOME`), or None; the
+    request is consumed."""
+    found = session.info.pop(_WAKE, None)
+    return None if not found else str(found)
 
 
 class Notifier(Protocol):
-    """Sends the wake-up of one committing transaction."""
+    """Sends the wake-up of one committing transaction (``kind``: :data:`CHANGE` or :data:`OUTCOME`)."""
 
-    def before_commit(self, connection: Connection) -> None:
+    def before_commit(self, connection: Connection, kind: str = CHANGE) -> None:
         """Called inside the transaction, just before it commits."""
 
-    def after_commit(self) -> None:
+    def after_commit(self, kind: str = CHANGE) -> None:
         """Called once the transaction has committed."""
 
 
@@ -67,7 +78,8 @@ class Listener(Protocol):
     def fileno(self) -> int: ...
 
     def drain(self) -> int:
-        """Consume the wake-ups received so far, without waiting; how many there were."""
+        """Consume the wake-ups received so far, without waiting; how many were for changes (the
+        wake-ups for outcomes only end the wait)."""
 
     def close(self) -> None: ...
 
@@ -80,20 +92,23 @@ def socket_path(database_url: str) -> Path:
     return Path(tempfile.gettempdir()) / f"dagflow-{digest}.sock"
 
 
+_OUTCOME_BYTE = b"o"
+
+
 class SocketNotifier:
     """SQLite: one datagram to the scheduler's socket after the commit."""
 
     def __init__(self, database_url: str):
         self.path = str(socket_path(database_url))
 
-    def before_commit(self, connection: Connection) -> None:
+    def before_commit(self, connection: Connection, kind: str = CHANGE) -> None:
         """Nothing: the datagram goes after the commit, or the scheduler could read too early."""
 
-    def after_commit(self) -> None:
+    def after_commit(self, kind: str = CHANGE) -> None:
         with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sock:
             sock.setblocking(False)
             with contextlib.suppress(OSError):  # no scheduler listening, or its buffer is full
-                sock.sendto(b"!", self.path)
+                sock.sendto(_OUTCOME_BYTE if kind == OUTCOME else b"!", self.path)
 
 
 class SocketListener:
@@ -114,10 +129,10 @@ class SocketListener:
         count = 0
         while True:
             try:
-                self.sock.recv(64)
+                received = self.sock.recv(64)
             except OSError:  # BlockingIOError: nothing more
                 return count
-            count += 1
+            count += received != _OUTCOME_BYTE
 
     def close(self) -> None:
         self.sock.close()
@@ -128,10 +143,10 @@ class SocketListener:
 class PostgresNotifier:
     """PostgreSQL: ``NOTIFY`` inside the transaction, delivered by the server at commit."""
 
-    def before_commit(self, connection: Connection) -> None:
-        connection.execute(text(f"NOTIFY {CHANNEL}"))
+    def before_commit(self, connection: Connection, kind: str = CHANGE) -> None:
+        connection.execute(text(f"NOTIFY {CHANNEL}, '{OUTCOME}'" if kind == OUTCOME else f"NOTIFY {CHANNEL}"))
 
-    def after_commit(self) -> None:
+    def after_commit(self, kind: str = CHANGE) -> None:
         """Nothing: the server delivers the notification at commit."""
 
 
@@ -159,7 +174,7 @@ class PostgresListener:
 
     def drain(self) -> int:
         try:
-            return sum(1 for _ in self.connection.notifies(timeout=0))
+            return sum(1 for found in self.connection.notifies(timeout=0) if found.payload != OUTCOME)
         except Exception as exc:  # the connection broke: listen again on a new one
             log.warning("the wake-up connection to PostgreSQL broke (%s); listening again", exc)
             with contextlib.suppress(Exception):

@@ -19,7 +19,7 @@ import pytest
 
 from dagflow import actions
 from dagflow.core.states import RunState, TaskState
-from dagflow.store.notify import Listener, listen
+from dagflow.store.notify import Listener, listen, wake_after_commit
 
 MANUAL = """
 from dagflow import DAG
@@ -134,3 +134,17 @@ def test_the_cli_of_another_home_wakes_a_listener_within_a_second(db, listener, 
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "from_elsewhere"
     assert wake_ups(listener, 1.0) == 1
+
+
+def test_an_outcome_wake_up_ends_the_wait_without_asking_to_look_around(db, listener):
+    """A worker's outcome wakes the scheduler (its wait ends) but counts as no change of others'."""
+    with db.session(write=True) as session:
+        wake_after_commit(session, outcome=True)
+    ready, _, _ = select.select([listener.fileno()], [], [], 5)
+    assert ready, "the outcome's commit did not wake the listener"
+    assert listener.drain() == 0
+
+    with db.session(write=True) as session:  # a change in the same transaction outranks it
+        wake_after_commit(session, outcome=True)
+        wake_after_commit(session)
+    assert wake_ups(listener, 5) == 1
