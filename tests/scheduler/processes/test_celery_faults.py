@@ -150,3 +150,32 @@ def _purge(url: str, queue: str) -> int:
             return int(connection.default_channel.queue_purge(queue) or 0)
     finally:
         app.close()
+
+
+def test_a_new_scheduler_takes_over_the_attempts_its_predecessor_left_running(
+    orchestrator: Orchestrator, tmp_path: Path
+):
+    """The attempt keeps running on its worker while the scheduler is replaced; it runs once, and the
+    new scheduler carries the run on from its outcome."""
+    url = broker_url("redis")
+    journal = tmp_path / "journal.txt"
+    with celery_workers(
+        tmp_path / "machines", orchestrator.database_url, url, orchestrator.dags.path
+    ) as workers:
+        (tmp_path / "machines").mkdir(exist_ok=True)
+        orchestrator.write("slow.py", SLOW, queue=workers.queue(), journal=str(journal))
+        orchestrator.record_dags()
+        _start(orchestrator, workers)
+        worker = workers.start("one", concurrency=1)
+        workers.wait_ready(worker)
+        options = SchedulerOptions(run_processor=False)
+        with orchestrator.in_thread(options, executor="celery"):
+            run_id = orchestrator.trigger("slow")
+            orchestrator.wait_for(lambda: journal.exists() and "start 1" in journal.read_text(), timeout=30)
+        assert orchestrator.states("slow", run_id)["long"] == "running"  # the first scheduler is gone
+        with orchestrator.in_thread(options, executor="celery"):
+            orchestrator.wait_for(lambda: orchestrator.run("slow", run_id).state != "running", timeout=30)
+
+    assert orchestrator.run("slow", run_id).state == "success"
+    assert [(t.try_number, t.state) for t in orchestrator.tries("slow", run_id, "long")] == [(1, "success")]
+    assert [(kind, number) for kind, number, _ in _journal(journal)] == [("start", 1), ("end", 1)]
