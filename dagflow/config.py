@@ -46,6 +46,7 @@ def defaults(home: Path) -> dict[str, dict[str, str]]:
         "logging": {
             "base_log_folder": str(home / "logs"),
             "worker_log_server_port": "8793",
+            "worker_log_server_host": "",
             "remote_base_log_folder": "",
         },
         "operators": {"default_queue": "default"},
