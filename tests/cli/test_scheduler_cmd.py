@@ -24,7 +24,7 @@ def test_an_unknown_executor_stops_the_scheduler_with_one_line_before_it_starts_
 
     assert result.exit_code == 2
     assert result.stderr.splitlines() == [
-        "Error: [core] executor = 'kubernetes' is not an executor dagflow knows; use one of: inline, local"
+        "Error: [core] executor = 'kubernetes' is not an executor dagflow knows; use one of: celery, inline, local"
     ]
     assert not (dagflow_home / "dagflow.db").exists()  # the store was not even opened
     assert multiprocessing.active_children() == []
@@ -33,12 +33,12 @@ def test_an_unknown_executor_stops_the_scheduler_with_one_line_before_it_starts_
 def test_standalone_refuses_an_unknown_executor_from_the_cfg_file_too(
     cli_runner: CliRunner, dagflow_home: Path
 ):
-    (dagflow_home / "dagflow.cfg").write_text("[core]\nexecutor = celery\n")
+    (dagflow_home / "dagflow.cfg").write_text("[core]\nexecutor = kubernetes\n")
 
     result = cli_runner.invoke(cli, ["standalone"], catch_exceptions=False)
 
     assert result.exit_code == 2
-    assert "[core] executor = 'celery' is not an executor dagflow knows" in result.stderr
+    assert "[core] executor = 'kubernetes' is not an executor dagflow knows" in result.stderr
     assert multiprocessing.active_children() == []
 
 
@@ -50,7 +50,7 @@ def test_the_executor_is_chosen_by_name(monkeypatch: pytest.MonkeyPatch):
         assert executor.slots == 1
     finally:
         executor.close()
-    assert sorted(EXECUTORS) == ["inline", "local"]
+    assert sorted(EXECUTORS) == ["celery", "inline", "local"]
     monkeypatch.setenv("DAGFLOW__CORE__EXECUTOR", "nope")
-    with pytest.raises(DagflowConfigError, match="use one of: inline, local"):
+    with pytest.raises(DagflowConfigError, match="use one of: celery, inline, local"):
         make_executor(Settings.load())
