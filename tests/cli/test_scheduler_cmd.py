@@ -24,7 +24,8 @@ def test_an_unknown_executor_stops_the_scheduler_with_one_line_before_it_starts_
 
     assert result.exit_code == 2
     assert result.stderr.splitlines() == [
-        "Error: [core] executor = 'kubernetes' is not an executor dagflow knows; use one of: celery, inline, local"
+        "Error: [core] executor = 'kubernetes' is not an executor dagflow knows; "
+        "use one of: celery, inline, local"
     ]
     assert not (dagflow_home / "dagflow.db").exists()  # the store was not even opened
     assert multiprocessing.active_children() == []
