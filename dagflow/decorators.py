@@ -18,6 +18,7 @@ from typing import Any, ClassVar
 from dagflow.exceptions import DagDefinitionError, DagflowError
 from dagflow.models import context_stack
 from dagflow.models.baseoperator import BaseOperator, merged_default_args
+from dagflow.models.compensation import Compensation
 from dagflow.models.dag import DAG
 from dagflow.models.mappedoperator import (
     DictOfListsExpandInput,
@@ -261,6 +262,17 @@ class TaskDecorator:
             operator.as_setup()
         if self.kwargs.get("is_teardown"):
             operator.as_teardown(on_failure_fail_dagrun=self.kwargs.get("on_failure_fail_dagrun"))
+
+    def compensation(self, function: Callable[..., Any]) -> Callable[..., Any]:
+        """Decorate the function that undoes this task when its run fails.
+
+        It is called with the task's arguments (as the task received them), then its return value;
+        it may also declare context names (``ti``, ``compensation``...) as keyword parameters.
+        """
+        if not callable(function):
+            raise DagDefinitionError(f"@{self._label}.compensation decorates a function, got {function!r}")
+        self.kwargs["compensate"] = Compensation(function, takes_forward_arguments=True)
+        return function
 
     def override(self, **kwargs: Any) -> TaskDecorator:
         """The same function with other task arguments (``task_id``, ``retries``, ``trigger_rule``...)."""

@@ -11,6 +11,7 @@ from dataclasses import asdict, dataclass, field
 from functools import cached_property
 from typing import Any
 
+from dagflow.core.saga import SagaGraph
 from dagflow.core.trigger_rules import TriggerRule
 
 
@@ -57,6 +58,11 @@ class TaskSpec:
     max_active_tis_per_dag: int | None = None
     max_active_tis_per_dagrun: int | None = None
     group_id: str | None = None
+    #: The task has a compensation (see :mod:`dagflow.core.saga`), with these retry settings.
+    has_compensation: bool = False
+    compensation_retries: int = 0
+    compensation_retry_delay: float = 0.0
+    compensation_timeout: float | None = None
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
@@ -98,6 +104,33 @@ class DagSpec:
             for setup in task.indirect_setups:
                 found.setdefault(setup, []).append(task.task_id)
         return {setup: tuple(tasks) for setup, tasks in found.items()}
+
+    @property
+    def compensate_on(self) -> str:
+        """``failure``: a failed run is compensated; ``never``: only by hand."""
+        return str(self.extra.get("compensate_on", "failure"))
+
+    @property
+    def compensated_groups(self) -> dict[str, dict[str, Any]]:
+        """Task groups with a compensation of their own: group id -> ``tasks`` and retry settings."""
+        return dict(self.extra.get("compensated_groups") or {})
+
+    @cached_property
+    def saga_graph(self) -> SagaGraph:
+        """The DAG's graph as the compensation order sees it (see :mod:`dagflow.core.saga`)."""
+        groups = {group: tuple(info["tasks"]) for group, info in self.compensated_groups.items()}
+        downstream = {task_id: task.downstream for task_id, task in self.tasks.items()}
+        compensated = [task_id for task_id, task in self.tasks.items() if task.has_compensation]
+        return SagaGraph.build(downstream, compensated, groups)
+
+    @cached_property
+    def saga_below(self) -> dict[str, frozenset[str]]:
+        """For each compensated node, the compensated nodes downstream of it."""
+        return self.saga_graph.compensated_below()
+
+    @property
+    def has_compensations(self) -> bool:
+        return bool(self.compensated_groups) or any(t.has_compensation for t in self.tasks.values())
 
     def to_json(self) -> dict[str, Any]:
         return {

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from dagflow.core.trigger_rules import TriggerRule
 from dagflow.exceptions import DagDefinitionError
 from dagflow.models import context_stack
+from dagflow.models.compensation import as_compensation
 from dagflow.models.node import TaskNode
 from dagflow.models.xcom_arg import XComArg, set_dependencies_from_arguments
 from dagflow.runtime.tasklog import TASK_LOGGER
@@ -221,6 +222,10 @@ class BaseOperator(TaskNode):
         task_display_name: str | None = None,
         logger_name: str | None = None,
         allow_nested_operators: bool = True,
+        compensate: Any = None,
+        compensation_retries: int | None = None,
+        compensation_retry_delay: timedelta | float | None = None,
+        compensation_timeout: timedelta | float | None = None,
         **kwargs: Any,
     ) -> None:
         where = f"{type(self).__name__}(task_id={task_id!r})"
@@ -272,6 +277,13 @@ class BaseOperator(TaskNode):
         )
         self.task_display_name, self.logger_name = task_display_name, logger_name
         self.allow_nested_operators = allow_nested_operators
+        self.compensation = as_compensation(
+            compensate,
+            where=f"{where} of DAG {_dag_id(dag)!r}",
+            retries=compensation_retries,
+            retry_delay=compensation_retry_delay,
+            timeout=compensation_timeout,
+        )
         self.is_setup = self.is_teardown = self.on_failure_fail_dagrun = False
         self.upstream_task_ids, self.downstream_task_ids = set(), set()
         self.map_index = -1
@@ -354,6 +366,11 @@ class BaseOperator(TaskNode):
         from dagflow.models.mappedoperator import OperatorPartial
 
         return OperatorPartial(cls, kwargs)
+
+
+def _dag_id(dag: DAG | None) -> str:
+    dag = dag or context_stack.current_dag()
+    return dag.dag_id if dag is not None else "?"
 
 
 def _as_retries(value: Any, where: str) -> int:

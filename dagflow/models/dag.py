@@ -15,6 +15,7 @@ from dagflow.core.trigger_rules import TriggerRule
 from dagflow.exceptions import DagCycleError, DagDefinitionError, DuplicateTaskIdError, TaskNotFound
 from dagflow.models import context_stack
 from dagflow.models.baseoperator import as_callbacks, validate_key
+from dagflow.models.compensation import COMPENSATE_ON, check_compensations, effective_settings
 from dagflow.models.param import ParamsDict
 from dagflow.models.taskgroup import TaskGroup
 
@@ -67,6 +68,8 @@ class DAG:
         auto_register: bool = True,
         fail_fast: bool = False,
         dag_display_name: str | None = None,
+        compensate_on: str = "failure",
+        on_compensation_failure_callback: Any = None,
     ):
         self.dag_id = validate_key("dag_id", dag_id, "DAG")
         where = f"DAG {dag_id!r}"
@@ -97,6 +100,14 @@ class DAG:
         self.dagrun_timeout = dagrun_timeout
         self.on_success_callback = as_callbacks(on_success_callback, "on_success_callback", where)
         self.on_failure_callback = as_callbacks(on_failure_callback, "on_failure_callback", where)
+        if compensate_on not in COMPENSATE_ON:
+            raise DagDefinitionError(
+                f"{where}: compensate_on must be one of {', '.join(COMPENSATE_ON)}, got {compensate_on!r}"
+            )
+        self.compensate_on = compensate_on
+        self.on_compensation_failure_callback = as_callbacks(
+            on_compensation_failure_callback, "on_compensation_failure_callback", where
+        )
         self.is_paused_upon_creation = is_paused_upon_creation
         self.template_searchpath = (
             [template_searchpath] if isinstance(template_searchpath, str) else list(template_searchpath or [])
@@ -268,6 +279,7 @@ class DAG:
         self.check_cycle()
         for task in self.task_dict.values():
             self._validate_setup_teardown(task)
+        check_compensations(self)
         if self.timetable.can_be_scheduled:
             try:
                 self.params.validate()
@@ -314,6 +326,7 @@ class DAG:
             state_leaves=tuple(self.state_leaves()),
             max_active_tasks=self.max_active_tasks,
             max_active_runs=self.max_active_runs,
+            extra=_compensation_extra(self),
         )
 
     # -- running ------------------------------------------------------------------------------
@@ -467,4 +480,36 @@ def _task_spec(
         max_active_tis_per_dag=attrs.max_active_tis_per_dag,
         max_active_tis_per_dagrun=attrs.max_active_tis_per_dagrun,
         group_id=task.task_group.group_id if task.task_group is not None else None,
+        **_compensation_fields(task),
     )
+
+
+def _compensation_fields(task: TaskNode) -> dict[str, Any]:
+    compensation = getattr(task, "compensation", None)
+    if compensation is None:
+        return {}
+    retries, delay, timeout = effective_settings(compensation, task)
+    return {
+        "has_compensation": True,
+        "compensation_retries": retries,
+        "compensation_retry_delay": delay,
+        "compensation_timeout": timeout,
+    }
+
+
+def _compensation_extra(dag: DAG) -> dict[str, Any]:
+    """The DAG-level compensation settings the scheduler needs (nothing for a DAG without any)."""
+    groups = {}
+    for group_id, group in dag.task_group_dict.items():
+        if group.compensation is not None:
+            retries, delay, timeout = effective_settings(group.compensation, None)
+            tasks = sorted(t.task_id for t in group.iter_tasks())
+            groups[group_id] = {"tasks": tasks, "retries": retries, "retry_delay": delay, "timeout": timeout}
+    extra: dict[str, Any] = {}
+    if dag.compensate_on != "failure":
+        extra["compensate_on"] = dag.compensate_on
+    if groups:
+        extra["compensated_groups"] = groups
+    if dag.on_compensation_failure_callback:
+        extra["has_compensation_failure_callback"] = True
+    return extra

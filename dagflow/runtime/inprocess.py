@@ -22,6 +22,11 @@ from dagflow.core.decisions import Key, TIRecord, apply_expansion, decide, initi
 from dagflow.core.retries import next_retry_for
 from dagflow.core.states import FINISHED, SCHEDULABLE, RunState, TaskState
 from dagflow.models.dag import as_aware
+from dagflow.runtime.inprocess_saga import (
+    CompensationResult,
+    InProcessCompensation,
+    run_compensation_callbacks,
+)
 from dagflow.runtime.run_reader import OwnRunStates
 from dagflow.runtime.tasklog import TaskLog
 from dagflow.runtime.taskrunner import Attempt, run_attempt
@@ -60,6 +65,8 @@ class RunResult:
     state: RunState
     task_instances: list[TaskInstanceResult]
     xcom_store: MemoryXComStore = field(repr=False)
+    #: How the run's compensation ended (None: nothing was compensated).
+    compensation: CompensationResult | None = None
 
     def get(self, task_id: str, map_index: int = -1) -> TaskInstanceResult:
         for ti in self.task_instances:
@@ -87,6 +94,7 @@ class RunResult:
             "tasks": {ti.label: ti.state.value for ti in self.task_instances},
             "xcom": xcoms,
             "tries": {ti.label: ti.try_number for ti in self.task_instances if ti.try_number > 1},
+            **({"compensation": self.compensation.report()} if self.compensation is not None else {}),
         }
 
 
@@ -297,7 +305,34 @@ def run_dag(
     state = run.run()
     result = run.result(state)
     _run_dag_callbacks(dag, dag_run, result, run.log)
+    if state is RunState.FAILED and dag.compensate_on == "failure" and run.spec.has_compensations:
+        result.compensation = compensate_run(dag, dag_run, result, log=run.log, sleep=sleep)
     return result
+
+
+def compensate_run(
+    dag: DAG,
+    dag_run: DagRunInfo,
+    result: RunResult,
+    *,
+    log: TaskLog | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+) -> CompensationResult:
+    """Undo the succeeded task instances of a finished in-process run (a failed one, or by hand)."""
+    log = log or TaskLog(sys.stderr)
+    forward = {(ti.task_id, ti.map_index): ti.state for ti in result.task_instances}
+    saga = InProcessCompensation(
+        dag,
+        dag_run,
+        forward,
+        xcom_store=result.xcom_store,
+        log=log,
+        sleep=sleep,
+        run_state=result.state.value,
+    )
+    compensation = saga.run()
+    run_compensation_callbacks(dag, dag_run, compensation, log)
+    return compensation
 
 
 def _run_dag_callbacks(dag: DAG, dag_run: DagRunInfo, result: RunResult, log: TaskLog) -> None:
