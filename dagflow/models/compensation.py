@@ -143,6 +143,12 @@ def effective_settings(compensation: Compensation, task: TaskNode | None) -> tup
     own where the compensation sets none."""
     attrs: Any = task
     retries = compensation.retries if compensation.retries is not None else getattr(attrs, "retries", 0)
-    delay = compensation.retry_delay or getattr(attrs, "retry_delay", None) or timedelta(0)
-    timeout = compensation.timeout or getattr(attrs, "execution_timeout", None)
+    delay = compensation.retry_delay
+    if delay is None:
+        delay = getattr(attrs, "retry_delay", None) or timedelta(0)
+    timeout = (
+        compensation.timeout
+        if compensation.timeout is not None
+        else getattr(attrs, "execution_timeout", None)
+    )
     return int(retries or 0), delay.total_seconds(), timeout.total_seconds() if timeout else None
