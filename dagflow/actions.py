@@ -20,6 +20,7 @@ from dagflow.core.states import RunState, TaskState
 from dagflow.exceptions import DagflowError, DagNotFound, ParamValidationError, TaskNotFound
 from dagflow.serialization import StoredDag
 from dagflow.store import Session, ti_changes
+from dagflow.store import compensations as comp_store
 from dagflow.store import dags as dag_store
 from dagflow.store import pools as pool_store
 from dagflow.store import runs as run_store
@@ -320,3 +321,29 @@ def delete_pool(session: Session, name: str, *, owner: str | None = None) -> Non
     if not pool_store.delete_pool(session, name=name):
         raise DagflowError(f"no pool named {name!r}")
     record_event(session, event="delete_pool", owner=owner, extra={"pool": name})
+
+
+def compensate_run(
+    session: Session, dag_id: str, run_id: str, *, resume: bool = False, owner: str | None = None
+) -> DagRunRow:
+    """Compensate a finished run by hand (a failed one, or a successful one undone later), or with
+    ``resume`` give the failed compensations of a ``compensation_failed`` run another round of tries.
+    The scheduler does the work; this records that it is to be done."""
+    run = get_run(session, dag_id, run_id)
+    where = f"DAG {dag_id!r}, run {run_id!r}"
+    if run.state not in (RunState.SUCCESS.value, RunState.FAILED.value):
+        raise DagflowError(f"{where} is {run.state}; wait until it has finished, then compensate it")
+    stored = stored_dag(session, dag_id)
+    if not stored.spec.has_compensations:
+        raise DagflowError(f"{where}: no task of the DAG has compensate=; there is nothing to undo")
+    current = run.compensation_state
+    if current == "compensating":
+        raise DagflowError(f"{where} is being compensated already")
+    if current != "none" and not resume:
+        raise DagflowError(f"{where} was compensated already ({current}); pass --resume to retry what failed")
+    retries = {t.task_id: t.compensation_retries for t in stored.spec.tasks.values() if t.has_compensation}
+    retries.update({g: int(v.get("retries", 0)) for g, v in stored.spec.compensated_groups.items()})
+    comp_store.begin(session, run, resume=resume, retries=retries)
+    event = "resume_compensation" if resume else "compensate_run"
+    record_event(session, event=event, owner=owner, dag_id=dag_id, run_id=run_id)
+    return run

@@ -16,6 +16,7 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -24,14 +25,17 @@ from dagflow.context import DagRunInfo
 from dagflow.core.clock import utcnow
 from dagflow.core.keys import RunKey, TIKey
 from dagflow.core.retries import next_retry_for, should_retry
+from dagflow.core.saga import compensation_label
 from dagflow.core.states import TaskState
 from dagflow.dagbag import DagBag
 from dagflow.exceptions import DagflowError, TaskTerminated
 from dagflow.executors.base import EventKind, ExecutorEvent, Workload
 from dagflow.models.dag import DAG
+from dagflow.runtime.compensation import CompensationAttempt, compensation_log_path, run_compensation
 from dagflow.runtime.tasklog import TaskLog, attempt_log_path
 from dagflow.runtime.taskrunner import Attempt, AttemptOutcome, run_attempt
 from dagflow.store import Connection
+from dagflow.store import compensations as comp_store
 from dagflow.store.attempts import Claim, Outcome, claim_attempt, give_back_try, heartbeat, record_outcome
 from dagflow.store.engine import Database
 from dagflow.store.models import DagRunRow
@@ -67,12 +71,12 @@ class _Heartbeat(threading.Thread):
         super().__init__(daemon=True, name="dagflow-heartbeat")
         self.worker = worker
         self.lock = threading.Lock()
-        self.current: tuple[TIKey, str] | None = None
+        self.current: tuple[TIKey, str, bool] | None = None
         self.stopped = threading.Event()
 
-    def watch(self, key: TIKey | None, token: str = "") -> None:
+    def watch(self, key: TIKey | None, token: str = "", *, compensation: bool = False) -> None:
         with self.lock:
-            self.current = (key, token) if key is not None else None
+            self.current = (key, token, compensation) if key is not None else None
 
     def run(self) -> None:
         while not self.stopped.wait(self.worker.settings.heartbeat_interval):
@@ -81,8 +85,9 @@ class _Heartbeat(threading.Thread):
             if current is None:
                 continue
             try:
+                beat = comp_store.heartbeat if current[2] else heartbeat
                 with self.worker.db.transaction(write=True) as conn:
-                    alive = heartbeat(conn, current[0], token=current[1], now=utcnow())
+                    alive = beat(conn, current[0], token=current[1], now=utcnow())
             except Exception:  # a failed beat is retried at the next interval
                 continue
             with self.lock:
@@ -219,9 +224,21 @@ class Worker:
             claimed = self._claim(conn, workload)
         return self._started(workload, claimed)
 
+    def _claim(self, conn: Connection, workload: Workload) -> Claim | None:
+        if workload.compensation:
+            taken = comp_store.claim(
+                conn, workload.key, token=workload.token, hostname=self.hostname, pid=self._pid, now=utcnow()
+            )
+            return Claim(taken[0], taken[1], None) if taken is not None else None
+        return claim_attempt(
+            conn, workload.key, token=workload.token, hostname=self.hostname, pid=self._pid, now=utcnow()
+        )
+
     def attempt(self, started: Started) -> Ended:
         """Run a claimed attempt, its output in its log file; never raises for what the task does."""
         key, claimed = started.workload.key, started.claim
+        if started.workload.compensation:
+            return self._compensation_attempt(started)
         attempt = Attempt(
             key.task_id,
             key.map_index,
@@ -245,8 +262,15 @@ class Worker:
         attempt's event, and ``upcoming`` claimed (or its ``REJECTED`` event); None for the second
         when there is none, or when it is not to be claimed here (a DAG callback, a worker stopping)."""
         workload, key = ended.workload, ended.workload.key
+        if workload.compensation:
+            return self._finish_compensation(ended), None
         outcome = self._outcome(ended)
-        claim_next = upcoming is not None and not upcoming.dag_callback and not self.stopping
+        claim_next = (
+            upcoming is not None
+            and not upcoming.dag_callback
+            and not upcoming.compensation
+            and not self.stopping
+        )
         with self._writing() as conn:
             recorded = record_outcome(conn, key, token=workload.token, outcome=outcome, now=utcnow())
             if recorded and self.stopping:
@@ -275,11 +299,6 @@ class Worker:
         except FileNotFoundError:  # its folder was deleted meanwhile
             path.parent.mkdir(parents=True, exist_ok=True)
             return open(path, "a", encoding="utf-8", buffering=1)
-
-    def _claim(self, conn: Connection, workload: Workload) -> Claim | None:
-        return claim_attempt(
-            conn, workload.key, token=workload.token, hostname=self.hostname, pid=self._pid, now=utcnow()
-        )
 
     def _started(self, workload: Workload, claimed: Claim | None) -> Started | ExecutorEvent:
         dag_run = self._run_info(workload.key) if claimed is not None else None
@@ -380,6 +399,83 @@ class Worker:
             run_id=key.run_id,
         )
 
+    # -- compensations (see dagflow.core.saga) ------------------------------------------------------
+
+    def _compensation_attempt(self, started: Started) -> Ended:
+        """Run a claimed compensation try, heartbeating, its output in its own log."""
+        workload, key, claimed = started.workload, started.workload.key, started.claim
+        log_path = compensation_log_path(self.settings.log_folder, key, claimed.try_number)
+        xcoms = DbXComStore(self.db, key)
+        attempt = CompensationAttempt(
+            node_id=key.task_id,
+            map_index=key.map_index,
+            try_number=claimed.try_number,
+            max_tries=claimed.max_tries,
+            dag_run=started.dag_run,
+            timeout=workload.execution_timeout,
+            failed_tasks=self._failed_tasks(key.run),
+        )
+        self._heartbeat.watch(key, workload.token, compensation=True)
+        self._stop_raised = False
+        self._running = True
+        with self._open_log(log_path) as stream:
+            log = TaskLog(stream)
+            try:
+                dag = self.load_dag(workload.fileloc, key.dag_id)
+                outcome = run_compensation(dag, attempt, xcom_store=xcoms, log=log, hostname=self.hostname)
+            except (Exception, TaskTerminated) as exc:  # the DAG could not be loaded, or it was stopped
+                log.error(f"Compensation could not run: {exc}", exc)
+                retry = should_retry(try_number=claimed.try_number, max_tries=claimed.max_tries)
+                now = utcnow()
+                state = TaskState.UP_FOR_RETRY if retry else TaskState.FAILED
+                outcome = AttemptOutcome(
+                    state=state, start_date=now, end_date=now, error=f"{type(exc).__name__}: {exc}"
+                )
+            finally:
+                self._running = False
+                self._heartbeat.watch(None)
+        return Ended(workload, claimed.try_number, outcome, xcoms, log_path)
+
+    def _failed_tasks(self, run: RunKey) -> tuple[str, ...]:
+        with self.db.session() as session:
+            states = comp_store.forward_states(session, run)
+        return tuple(sorted({k[0] for k, (state, _) in states.items() if state is TaskState.FAILED}))
+
+    def _finish_compensation(self, ended: Ended) -> ExecutorEvent:
+        workload, result = ended.workload, ended.outcome
+        state, not_before = result.state, None
+        if self.stopping:  # shut down: recorded as failed try, to be tried again
+            state = TaskState.UP_FOR_RETRY
+        if state is TaskState.UP_FOR_RETRY:
+            delay = self._compensation_delay(workload)
+            not_before = result.end_date + timedelta(seconds=0 if self.stopping else delay)
+        outcome = comp_store.CompensationOutcome(
+            state, result.start_date, result.end_date, not_before, result.error, str(ended.log_path)
+        )
+        with self._writing() as conn:
+            recorded = comp_store.record(conn, workload.key, token=workload.token, outcome=outcome)
+        if not recorded:
+            detail = "its compensation was changed while it ran; outcome discarded"
+            return ExecutorEvent(EventKind.REJECTED, workload, detail=detail)
+        return ExecutorEvent(EventKind.FINISHED, workload, state, result.error or "")
+
+    def _compensation_delay(self, workload: Workload) -> float:
+        try:
+            dag = self.load_dag(workload.fileloc, workload.key.dag_id)
+        except Exception:  # the DAG is gone: retry at once
+            return 0.0
+        from dagflow.runtime.inprocess_saga import settings_of
+
+        return settings_of(dag.spec(), workload.key.task_id)[1]
+
+    def _compensation_summary(self, run: RunKey) -> dict[str, Any]:
+        """What ``on_compensation_failure_callback`` sees, as ``dag.test()`` shows it."""
+        with self.db.session() as session:
+            rows = comp_store.compensation_rows(session, run)
+            failed = [compensation_label((r.task_id, r.map_index)) for r in rows if r.state == "failed"]
+            errors = {compensation_label((r.task_id, r.map_index)): r.error for r in rows if r.error}
+        return {"state": "compensation_failed", "failed": failed, "errors": errors}
+
     def _run_dag_callback(self, workload: Workload) -> ExecutorEvent:
         run_key = workload.key.run
         with self.db.session() as session:
@@ -388,9 +484,10 @@ class Worker:
         if info is None:
             return ExecutorEvent(EventKind.REJECTED, workload, detail="run not found")
         dag = self.load_dag(workload.fileloc, run_key.dag_id)
-        callbacks = dag.on_success_callback if workload.dag_callback == "success" else dag.on_failure_callback
-        reason = "success" if workload.dag_callback == "success" else "task_failure"
-        context = {"dag": dag, "dag_run": info, "run_id": info.run_id, "reason": reason}
+        callbacks, reason = _dag_callbacks(dag, workload.dag_callback)
+        context: dict[str, Any] = {"dag": dag, "dag_run": info, "run_id": info.run_id, "reason": reason}
+        if reason == "compensation_failed":
+            context["compensation"] = self._compensation_summary(run_key)
         errors = []
         for callback in callbacks:
             try:
@@ -399,6 +496,15 @@ class Worker:
                 errors.append(f"{getattr(callback, '__name__', callback)}: {exc}")
         state = TaskState.SUCCESS if not errors else TaskState.FAILED
         return ExecutorEvent(EventKind.FINISHED, workload, state, "; ".join(errors))
+
+
+def _dag_callbacks(dag: DAG, kind: str | None) -> tuple[list[Callable[..., Any]], str]:
+    """The DAG-level callbacks of one kind, and the ``reason`` their context names."""
+    if kind == "success":
+        return dag.on_success_callback, "success"
+    if kind == "compensation_failure":
+        return dag.on_compensation_failure_callback, "compensation_failed"
+    return dag.on_failure_callback, "task_failure"
 
 
 def _run_info(run: DagRunRow) -> DagRunInfo:

@@ -10,11 +10,14 @@ from __future__ import annotations
 
 import copy
 import inspect
+import os
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from dagflow.context import DagRunInfo, build_context, current_context
 from dagflow.core.clock import utcnow
+from dagflow.core.keys import TIKey
 from dagflow.core.retries import should_retry
 from dagflow.core.states import TaskState
 from dagflow.exceptions import DagflowError, FailTask, TaskTimeout
@@ -48,6 +51,14 @@ class CompensationAttempt:
     failed_tasks: tuple[str, ...] = ()
     run_state: str = "failed"
     reason: dict[str, Any] = field(default_factory=dict)
+
+
+def compensation_log_path(base: str | os.PathLike[str], key: TIKey, try_number: int) -> Path:
+    """``<base>/<dag_id>/<run_id>/<task_id>/compensation/attempt=<n>.log`` (map index folders as usual)."""
+    folder = Path(base) / key.dag_id / key.run_id / key.task_id / "compensation"
+    if key.map_index >= 0:
+        folder = folder / f"map_index={key.map_index}"
+    return folder / f"attempt={try_number}.log"
 
 
 def find_compensation(dag: DAG, node_id: str) -> Compensation:

@@ -104,6 +104,7 @@ class DagRunRow(Base):
         UniqueConstraint("dag_id", "logical_date", name="dag_run_dag_id_logical_date_key"),
         Index("idx_dag_run_state", "state", "dag_id"),
         Index("idx_dag_run_dag_run_after", "dag_id", "run_after"),
+        Index("idx_dag_run_compensation_state", "compensation_state"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
@@ -124,6 +125,8 @@ class DagRunRow(Base):
     callback_sent: Mapped[bool] = mapped_column(Boolean, default=False)
     note: Mapped[str | None] = mapped_column(Text, default=None)
     triggered_by: Mapped[str | None] = mapped_column(String(ID_LENGTH), default=None)
+    #: none, compensating, compensated or compensation_failed; the run's state stays as it was.
+    compensation_state: Mapped[str] = mapped_column(String(32), default="none", server_default="none")
 
 
 class TaskInstanceRow(Base):
@@ -331,3 +334,71 @@ class ApiTokenRow(Base):
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime]
     last_used_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class CompensationInstanceRow(Base):
+    """The compensation of one task instance (or of a task group: ``task_id`` is the group's id) of
+    one run: its current try. A row exists once the compensation was first handed out."""
+
+    __tablename__ = "compensation_instance"
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["dag_id", "run_id"],
+            ["dag_run.dag_id", "dag_run.run_id"],
+            ondelete="CASCADE",
+            name="compensation_instance_dag_run_fkey",
+        ),
+        Index("idx_compensation_instance_state", "state"),
+    )
+
+    dag_id: Mapped[str] = mapped_column(primary_key=True)
+    run_id: Mapped[str] = mapped_column(primary_key=True)
+    task_id: Mapped[str] = mapped_column(primary_key=True)
+    map_index: Mapped[int] = mapped_column(Integer, primary_key=True, default=-1)
+    #: The forward task instance's try this compensation undoes.
+    forward_try_number: Mapped[int] = mapped_column(Integer, default=0)
+    state: Mapped[str] = mapped_column(String(32), default="none")
+    try_number: Mapped[int] = mapped_column(Integer, default=0)
+    max_tries: Mapped[int] = mapped_column(Integer, default=0)
+    queued_at: Mapped[datetime | None] = mapped_column(default=None)
+    start_date: Mapped[datetime | None] = mapped_column(default=None)
+    end_date: Mapped[datetime | None] = mapped_column(default=None)
+    not_before: Mapped[datetime | None] = mapped_column(default=None)
+    hostname: Mapped[str | None] = mapped_column(String(ID_LENGTH), default=None)
+    pid: Mapped[int | None] = mapped_column(Integer, default=None)
+    heartbeat_at: Mapped[datetime | None] = mapped_column(default=None)
+    attempt_token: Mapped[str | None] = mapped_column(String(64), default=None)
+    queued_by_job_id: Mapped[int | None] = mapped_column(Integer, default=None)
+    error: Mapped[str | None] = mapped_column(Text, default=None)
+    log_path: Mapped[str | None] = mapped_column(Text, default=None)
+
+
+class CompensationTryRow(Base):
+    """The history of a compensation: one row per try, with its outcome and log."""
+
+    __tablename__ = "compensation_try"
+    __table_args__ = (
+        UniqueConstraint(
+            "dag_id", "run_id", "task_id", "map_index", "try_number", name="compensation_try_key"
+        ),
+        ForeignKeyConstraint(
+            ["dag_id", "run_id"],
+            ["dag_run.dag_id", "dag_run.run_id"],
+            ondelete="CASCADE",
+            name="compensation_try_dag_run_fkey",
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    dag_id: Mapped[str]
+    run_id: Mapped[str]
+    task_id: Mapped[str]
+    map_index: Mapped[int] = mapped_column(Integer, default=-1)
+    try_number: Mapped[int] = mapped_column(Integer)
+    state: Mapped[str] = mapped_column(String(32))
+    start_date: Mapped[datetime | None] = mapped_column(default=None)
+    end_date: Mapped[datetime | None] = mapped_column(default=None)
+    hostname: Mapped[str | None] = mapped_column(String(ID_LENGTH), default=None)
+    pid: Mapped[int | None] = mapped_column(Integer, default=None)
+    error: Mapped[str | None] = mapped_column(Text, default=None)
+    log_path: Mapped[str | None] = mapped_column(Text, default=None)
