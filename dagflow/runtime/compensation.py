@@ -87,9 +87,8 @@ def run_compensation(
             compensation = find_compensation(dag, attempt.node_id)
             task = _forward_task(dag, attempt.node_id)
             ti = _task_instance(task, attempt, xcom_store, start, hostname)
-            context = build_context(
-                dag=dag, task=task, ti=ti, dag_run=attempt.dag_run, params=dict(dag.params)
-            )
+            params = _params(dag, task).with_values(attempt.dag_run.conf).validate()
+            context = build_context(dag=dag, task=task, ti=ti, dag_run=attempt.dag_run, params=params)
             context["compensation"] = _reason(attempt, ti)
             with current_context(context):
                 _invoke(dag, compensation, task, ti, context, attempt.timeout)
@@ -115,6 +114,15 @@ def _forward_task(dag: DAG, node_id: str) -> TaskNode:
 
     with context_stack.unmapping():
         return EmptyOperator(task_id=node_id, dag=dag)
+
+
+def _params(dag: DAG, task: TaskNode) -> Any:
+    """The DAG's params with the forward task's own over them, as the forward task saw them."""
+    attrs: Any = task
+    merged = dag.params.copy()
+    own = attrs.partial_kwargs.get("params") if task.is_mapped else getattr(attrs, "_own_params", None)
+    merged.update(own or {})
+    return merged
 
 
 def _task_instance(
