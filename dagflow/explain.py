@@ -150,3 +150,25 @@ def _slot(session: Session, stored: StoredDag, run: DagRunRow, ti: TaskInstanceR
         pools=scheduling.pool_sizes(session),
     )
     return choice.reasons.get(key, "")
+
+
+def why_compensation(session: Session, stored: StoredDag, run: DagRunRow, key: TIKey) -> list[str]:
+    """Why the compensation of task instance (or task group) ``key`` is not running, read from the store."""
+    from dagflow.core.saga import RunCompensation, decide_compensations, explain_compensation
+    from dagflow.store import compensations as comp_store
+
+    forward = comp_store.forward_states(session, key.run)
+    states = {k: state for k, (state, _) in forward.items()}
+    records = comp_store.records_of(comp_store.compensation_rows(session, key.run))
+    spec = stored.spec
+    decisions = decide_compensations(spec.saga_graph, states, records, now=utcnow(), below=spec.saga_below)
+    node = (key.task_id, key.map_index)
+    if node[0] not in spec.saga_graph.compensated:
+        return [f"{key.task_id} has no compensation (no compensate= in the DAG)."]
+    return explain_compensation(
+        node,
+        run_state=RunCompensation(run.compensation_state),
+        forward_state=states.get(node),
+        record=records.get(node),
+        decisions=decisions,
+    )

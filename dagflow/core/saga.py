@@ -217,3 +217,45 @@ def _run_state(states: Iterable[TaskState], decisions: SagaDecisions) -> RunComp
 def compensation_label(key: Key) -> str:
     """``task_id``, or ``task_id[i]`` for map index ``i``: how reports name a compensation."""
     return key[0] if key[1] < 0 else f"{key[0]}[{key[1]}]"
+
+
+def explain_compensation(
+    key: Key,
+    *,
+    run_state: RunCompensation,
+    forward_state: TaskState | None,
+    record: CompensationRecord | None,
+    decisions: SagaDecisions,
+) -> list[str]:
+    """Why the compensation of ``key`` is not running (or what it did), in plain sentences."""
+    label = compensation_label(key)
+    state = record.state if record is not None else TaskState.NONE
+    if state is TaskState.SUCCESS:
+        return [f"The compensation of {label} succeeded; it never runs again for this try of {label}."]
+    if state in _UNDER_WAY:
+        return [f"The compensation of {label} is {state.value} now."]
+    if key not in decisions.targets and forward_state is not TaskState.SUCCESS:
+        shown = forward_state.value if forward_state is not None else "nothing that succeeded"
+        return [f"{label} ended {shown}: only task instances that succeeded are compensated."]
+    if run_state is RunCompensation.NONE:
+        return [
+            "The run is not being compensated: it did not fail, or its DAG has compensate_on='never'. "
+            "Compensate it by hand with 'dagflow runs compensate'."
+        ]
+    if key in decisions.blocked_by:
+        failed = ", ".join(compensation_label(k) for k in decisions.blocked_by[key])
+        return [
+            f"The compensation of {failed} (downstream of {label}) failed, so {label} waits: fix it, then "
+            "resume with 'dagflow runs compensate --resume'."
+        ]
+    if state is TaskState.FAILED:
+        return [
+            f"The compensation of {label} failed after its retries; resume with "
+            "'dagflow runs compensate --resume' once the cause is fixed."
+        ]
+    if state is TaskState.UP_FOR_RETRY and record is not None and record.not_before is not None:
+        return [f"The compensation of {label} waits for its retry at {record.not_before.isoformat()}."]
+    if key in decisions.waiting_for:
+        pending = ", ".join(compensation_label(k) for k in decisions.waiting_for[key])
+        return [f"It waits for the compensations downstream of {label} to succeed first: {pending}."]
+    return [f"The compensation of {label} may start now; the scheduler hands it out on its next pass."]

@@ -181,3 +181,26 @@ def test_simulated_compensation_keeps_every_rule(run):
         else RunCompensation.COMPENSATED
     )
     assert decide_compensations(graph, forward, comps, now=NOW).state is expected
+
+
+def test_the_explanation_names_what_a_compensation_waits_for():
+    from dagflow.core.saga import explain_compensation
+
+    graph = SagaGraph.build(chain("a", "b", "c"), {"a", "b", "c"})
+    forward = {("a", -1): S.SUCCESS, ("b", -1): S.SUCCESS, ("c", -1): S.FAILED}
+    comps = {("b", -1): CompensationRecord(S.RUNNING)}
+    decisions = decide_compensations(graph, forward, comps, now=NOW)
+    running = RunCompensation.COMPENSATING
+
+    def why(key, **kw):
+        args = {"run_state": running, "forward_state": forward.get(key), "record": comps.get(key)}
+        return explain_compensation(key, **{**args, **kw}, decisions=decisions)[0]
+
+    assert "waits for the compensations downstream of a to succeed first: b" in why(("a", -1))
+    assert "is running now" in why(("b", -1))
+    assert "c ended failed: only task instances that succeeded" in why(("c", -1))
+    assert "not being compensated" in why(("a", -1), run_state=RunCompensation.NONE)
+    comps[("b", -1)] = CompensationRecord(S.FAILED)
+    decisions = decide_compensations(graph, forward, comps, now=NOW)
+    assert "The compensation of b (downstream of a) failed" in why(("a", -1))
+    assert "--resume" in why(("b", -1))

@@ -31,6 +31,7 @@ PAGES: dict[str, tuple[str, str]] = {
     "views.run": (f"/dags/{DAG_ID}/runs/{RUN}", "viewer"),
     "views.task_instance": (f"/dags/{DAG_ID}/tasks/extract?{TI_QUERY}", "viewer"),
     "views.log": (f"/dags/{DAG_ID}/tasks/extract/logs?{TI_QUERY}&try=1", "viewer"),
+    "views.compensation": (f"/dags/{DAG_ID}/tasks/extract/compensation?{TI_QUERY}", "viewer"),
     "views.runs": ("/runs", "viewer"),
     "views.import_errors": ("/import-errors", "viewer"),
     "views.pools": ("/pools", "viewer"),
@@ -59,6 +60,7 @@ API_READS: dict[str, tuple[str, str]] = {
     "api.task_log": (f"{API_TI}/logs/1", "viewer"),
     "api.list_xcoms": (f"{API_TI}/xcomEntries", "viewer"),
     "api.get_xcom": (f"{API_TI}/xcomEntries/return_value", "viewer"),
+    "api.list_compensations": (f"{API_RUN}/compensations", "viewer"),
 }
 
 
@@ -109,6 +111,13 @@ ACTIONS = [
         "op",
         form={"run_id": RUN_ID, "confirm": "yes"},
     ),
+    Action(
+        "views.compensate_run",
+        "POST",
+        f"/dags/{DAG_ID}/actions/compensate",
+        "op",
+        form={"run_id": RUN_ID, "confirm": "yes"},
+    ),
     Action("views.set_pool", "POST", "/pools", "admin", form={"name": "big", "slots": "3"}),
     Action("views.delete_pool", "POST", "/pools/default_pool/delete", "admin", form={}),
     Action("views.add_user", "POST", "/users", "admin", form={"username": "someone", "role": "viewer"}),
@@ -117,6 +126,7 @@ ACTIONS = [
     Action("api.patch_run", "PATCH", API_RUN, "op", json={"state": "success"}),
     Action("api.delete_run", "DELETE", API_RUN, "op"),
     Action("api.clear_run", "POST", f"{API_RUN}/clear", "op", json={}),
+    Action("api.compensate_run", "POST", f"{API_RUN}/compensate", "op", json={}),
     Action("api.patch_task_instance", "PATCH", API_TI, "op", json={"state": "failed"}),
     Action("api.clear_task_instance", "POST", f"{API_TI}/clear", "op", json={}),
     Action("api.create_pool", "POST", f"{API}/pools", "admin", json={"name": "big", "slots": 3}),
@@ -136,6 +146,7 @@ POST_ONLY_PAGES = [
         "views.mark_run",
         "views.delete_run",
         "views.delete_pool",
+        "views.compensate_run",
     )
 ] + ["/logout"]
 #: API URLs that only act.

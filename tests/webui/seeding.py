@@ -59,7 +59,7 @@ with DAG(
         "items": Param([1, 2], type="array"),
     }},
 ) as dag:
-    extract = EmptyOperator(task_id="extract")
+    extract = EmptyOperator(task_id="extract", compensate=lambda: None)
     with TaskGroup("process"):
         transform = EmptyOperator(task_id="transform")
     load = EmptyOperator(task_id="load")

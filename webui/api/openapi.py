@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from dagflow.actions import SETTABLE
+from dagflow.core.saga import COMPENSATION_STATES as COMPENSATION_TASK_STATES
+from dagflow.core.saga import RunCompensation
 from dagflow.core.states import RunState, TaskState
 from dagflow.store.users import ROLES
 
@@ -20,6 +22,7 @@ NULLABLE_NUMBER = {"type": ["number", "null"]}
 DATETIME = {"type": ["string", "null"], "format": "date-time"}
 RUN_STATES = [s.value for s in RunState]
 TASK_STATES = [s.value for s in TaskState]
+COMPENSATION_STATES = [s.value for s in RunCompensation]
 #: The states a run, and a task instance, may be marked with through the API.
 RUN_MARKABLE = [RunState.SUCCESS.value, RunState.FAILED.value]
 TI_MARKABLE = [s.value for s in SETTABLE]
@@ -75,6 +78,21 @@ DAG_RUN = _object(
     conf={"type": "object"},
     note=NULLABLE_STRING,
     triggered_by=NULLABLE_STRING,
+    compensation_state={"type": "string", "enum": COMPENSATION_STATES},
+)
+COMPENSATION = _object(
+    ["task_id", "map_index", "state", "try_number"],
+    task_id={"type": "string", "description": "the forward task (or task group) it undoes"},
+    map_index=INTEGER,
+    state={"type": "string", "enum": [s.value for s in COMPENSATION_TASK_STATES]},
+    try_number=INTEGER,
+    max_tries=INTEGER,
+    forward_try_number=INTEGER,
+    queued_at=DATETIME,
+    start_date=DATETIME,
+    end_date=DATETIME,
+    hostname=NULLABLE_STRING,
+    error=NULLABLE_STRING,
 )
 TASK_INSTANCE = _object(
     ["dag_id", "run_id", "task_id", "map_index", "state", "try_number"],
@@ -392,6 +410,23 @@ OPERATIONS = [
             },
         },
         errors=("400", "403", "404"),
+    ),
+    Op(
+        "post",
+        "/dags/{dag_id}/dagRuns/{run_id}/compensate",
+        "Compensate a finished run, or resume a failed compensation (op)",
+        DAG_RUN,
+        RUN,
+        body=_object([], resume={"type": "boolean", "description": "retry the compensations that failed"}),
+        errors=("400", "403", "404"),
+    ),
+    Op(
+        "get",
+        "/dags/{dag_id}/dagRuns/{run_id}/compensations",
+        "The compensations of a run, each with its current try",
+        _list_of("compensations", COMPENSATION),
+        RUN,
+        errors=("400", "404"),
     ),
     Op(
         "get",

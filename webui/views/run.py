@@ -12,6 +12,7 @@ from dagflow.core.keys import RunKey, TIKey
 from dagflow.core.waiting import explain
 from dagflow.explain import situation
 from dagflow.runtime.tasklog import attempt_log_path
+from dagflow.store import compensations as comp_store
 from dagflow.store import reads
 from dagflow.store.rows import dag_json, run_json
 from webui.db import read_session, run_or_404, settings, ti_or_404
@@ -37,12 +38,16 @@ def run(dag_id: str, run_id: str) -> Any:
     row, serialized = dag_or_404(dag_id)
     the_run = run_or_404(dag_id, run_id)
     instances = reads.run_task_instances(read_session(), run=RunKey(dag_id, run_id))
+    spec = stored_dag(serialized).spec
     return render_template(
         "run.html",
         dag=dag_json(row),
         info=serialized["dag"],
         run=run_json(the_run),
         instances=instances,
+        has_compensations=spec.has_compensations,
+        compensations=comp_store.compensation_rows(read_session(), RunKey(dag_id, run_id)),
+        timeline=comp_store.run_timeline(read_session(), RunKey(dag_id, run_id)),
         tab="runs",
     )
 
@@ -71,8 +76,11 @@ def task_instance(dag_id: str, task_id: str) -> Any:
             parallelism=settings().getint("core", "parallelism"),
         )
     )
+    compensated = task_id in stored_dag(serialized).spec.saga_graph.compensated
     return render_template(
         "task_instance.html",
+        compensation=_compensation_of(key) if compensated else None,
+        compensated=compensated,
         dag=dag_json(row),
         info=serialized["dag"],
         task=serialized["tasks"].get(task_id, {}),
@@ -84,6 +92,11 @@ def task_instance(dag_id: str, task_id: str) -> Any:
         why=why,
         tab="runs",
     )
+
+
+def _compensation_of(key: TIKey) -> Any:
+    rows = comp_store.compensation_rows(read_session(), key.run)
+    return next((r for r in rows if r.task_id == key.task_id and r.map_index == key.map_index), None)
 
 
 def log_file(key: TIKey, try_number: int) -> Path:
