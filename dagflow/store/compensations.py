@@ -327,3 +327,16 @@ def handed_out(session: Session, key: RunKey) -> int:
         C.dag_id == key.dag_id, C.run_id == key.run_id, C.state.in_(_HANDED_OUT)
     )
     return len(list(session.execute(statement)))
+
+
+def states_of_runs(
+    session: Session, *, dag_id: str, run_ids: Sequence[str]
+) -> dict[tuple[str, str], list[str]]:
+    """Compensation states of some runs of a DAG by (task or group id, run id): the grid and graph."""
+    if not run_ids:
+        return {}
+    statement = select(C.task_id, C.run_id, C.state).where(C.dag_id == dag_id, C.run_id.in_(list(run_ids)))
+    found: dict[tuple[str, str], list[str]] = {}
+    for task_id, run_id, state in session.execute(statement):
+        found.setdefault((task_id, run_id), []).append(state)
+    return found

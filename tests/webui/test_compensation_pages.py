@@ -52,3 +52,22 @@ def test_the_run_page_asks_before_compensating_and_then_shows_the_state(seeded, 
     assert 'id="run-compensation"' in page and "compensating" in page
     why = client.get(f"/dags/{DAG_ID}/tasks/extract/compensation?run_id={RUN}").get_data(as_text=True)
     assert "may start now" in why
+
+
+def test_grid_and_graph_mark_compensated_tasks_and_reverse_the_edges_while_compensating(seeded, logged_in):
+    from dagflow.store.models import CompensationInstanceRow
+
+    with seeded.database.session(write=True) as session:
+        run = session.scalars(select(DagRunRow).where(DagRunRow.run_id == RUN_ID)).one()
+        run.state, run.compensation_state = "failed", "compensating"
+        session.add(
+            CompensationInstanceRow(
+                dag_id=DAG_ID, run_id=RUN_ID, task_id="extract", map_index=-1, state="running", try_number=1
+            )
+        )
+    client = logged_in("viewer")
+    grid = client.get(f"/dags/{DAG_ID}/grid").get_data(as_text=True)
+    assert 'data-compensation="running"' in grid and 'title="compensation: running"' in grid
+    graph = client.get(f"/dags/{DAG_ID}/graph?run_id={RUN}").get_data(as_text=True)
+    assert 'class="edge reverse"' in graph and 'marker-start="url(#arrow)"' in graph
+    assert 'data-compensation="running"' in graph and 'id="run-compensation"' in graph
