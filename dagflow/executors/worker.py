@@ -136,6 +136,7 @@ class Worker:
         self.hostname = socket.gethostname()
         self._bags: dict[str, tuple[tuple[int, int], DagBag]] = {}
         self._runs: dict[RunKey, DagRunInfo] = {}
+        self._failed: dict[RunKey, tuple[str, ...]] = {}
         self._heartbeat = _Heartbeat(self)
         self._heartbeat.start()
         self.stopping = False
@@ -437,9 +438,17 @@ class Worker:
         return Ended(workload, claimed.try_number, outcome, xcoms, log_path)
 
     def _failed_tasks(self, run: RunKey) -> tuple[str, ...]:
-        with self.db.session() as session:
-            states = comp_store.forward_states(session, run)
-        return tuple(sorted({k[0] for k, (state, _) in states.items() if state is TaskState.FAILED}))
+        """The run's failed tasks (read once per run: a finished run's task instances stay as they are
+        while it is compensated)."""
+        found = self._failed.get(run)
+        if found is None:
+            with self.db.session() as session:
+                states = comp_store.forward_states(session, run)
+            found = tuple(sorted({k[0] for k, (state, _) in states.items() if state is TaskState.FAILED}))
+            if len(self._failed) > 512:
+                self._failed.clear()
+            self._failed[run] = found
+        return found
 
     def _finish_compensation(self, ended: Ended) -> ExecutorEvent:
         workload, result = ended.workload, ended.outcome
