@@ -22,7 +22,7 @@ from dagflow.scheduler.outcome import PassOutcome
 from dagflow.serialization import StoredDag
 from dagflow.store import Database, Session
 from dagflow.store import compensations as comp_store
-from dagflow.store.models import DagRunRow
+from dagflow.store.models import CompensationInstanceRow, DagRunRow
 
 #: The DAG-level callback a worker runs when a run's compensation fails.
 FAILURE_CALLBACK = "compensation_failure"
@@ -50,7 +50,10 @@ def _compensate_run(
     key = RunKey(run.dag_id, run.run_id)
     forward = comp_store.forward_states(session, key)
     states = {k: state for k, (state, _) in forward.items()}
-    records = comp_store.records_of(comp_store.compensation_rows(session, key))
+    rows = comp_store.compensation_rows(session, key)
+    # a compensation recorded for an earlier try of its task (the run was cleared since) is not done
+    current = [r for r in rows if (r.task_id, r.map_index) not in forward or _same_try(r, forward)]
+    records = comp_store.records_of(current)
     spec = stored.spec
     decisions = decide_compensations(spec.saga_graph, states, records, now=now, below=spec.saga_below)
     if decisions.waiting_until is not None:
@@ -68,6 +71,10 @@ def _compensate_run(
                 Workload(key.ti(""), 0, token, stored.fileloc, dag_callback=FAILURE_CALLBACK)
             )
     return outcome
+
+
+def _same_try(row: CompensationInstanceRow, forward: dict[tuple[str, int], tuple[TaskState, int]]) -> bool:
+    return row.forward_try_number == forward[(row.task_id, row.map_index)][1]
 
 
 def _queue(

@@ -111,6 +111,12 @@ def queue(
             session.flush()
             queued.append(item)
             continue
+        if found.forward_try_number != item.forward_try_number and found.state not in _HANDED_OUT:
+            # the task ran again since this compensation was recorded: a new compensation, its tries
+            # numbered on from the earlier ones (their history stays)
+            found.forward_try_number, found.state = item.forward_try_number, "none"
+            found.max_tries, found.error = found.try_number + item.max_tries, None
+            session.flush()
         result = session.execute(
             update(C).where(_match(item.key), C.state.in_(("none", "up_for_retry"))).values(**values)
         )

@@ -147,12 +147,14 @@ def requeue_finished(session: Session, *, run: DagRunRow, now: datetime) -> None
     if run.state in FINISHED_RUN_STATES:
         set_run_state(session, run, RunState.QUEUED, now)
         run.callback_sent = False
+        run.compensation_state = "none"  # it may fail (and be compensated) again
 
 
 def reopen_finished(session: Session, *, run: DagRunRow, now: datetime) -> None:
     """A finished run running again (a task instance of it was marked by hand)."""
     if run.state in FINISHED_RUN_STATES:
         set_run_state(session, run, RunState.RUNNING, now)
+        run.compensation_state = "none"
 
 
 def finish_run(session: Session, *, run: DagRunRow, state: RunState, now: datetime) -> None:

@@ -195,3 +195,60 @@ def _key(run_id: str, task_id: str, map_index: int = -1):
     from dagflow.core.keys import TIKey
 
     return TIKey("saga", run_id, task_id, map_index)
+
+
+def test_a_run_cleared_and_failed_again_compensates_the_new_tries_only(orchestrator: Orchestrator, tmp_path):
+    from dagflow import actions
+
+    mark = tmp_path / "mark.txt"
+    mark.with_suffix(".fixed").write_text("")
+    orchestrator.write("failing.py", FAILING, mark=str(mark))
+    orchestrator.record_dags()
+    run_id = orchestrator.trigger("failing")
+    orchestrator.run_until_idle()
+    assert orchestrator.run("failing", run_id).compensation_state == "compensated"
+    first_round = sorted(_journal(mark))
+
+    with orchestrator.db.session(write=True) as session:  # only the failed task: the others keep their try
+        actions.clear_task_instances(session, "failing", run_id, [], only_failed=True, owner="test")
+    assert orchestrator.run("failing", run_id).compensation_state == "none"
+    orchestrator.run_until_idle()
+    assert orchestrator.run("failing", run_id).compensation_state == "compensated"
+    assert sorted(_journal(mark)) == first_round  # nothing undone twice for the same try
+
+    with orchestrator.db.session(write=True) as session:  # every task runs again: a new try to undo
+        actions.clear_task_instances(session, "failing", run_id, [], owner="test")
+    orchestrator.run_until_idle()
+    assert orchestrator.run("failing", run_id).compensation_state == "compensated"
+    assert sorted(_journal(mark)) == sorted(first_round * 2)
+    with orchestrator.db.session() as session:
+        row = session.get(CompensationInstanceRow, ("failing", run_id, "first", -1))
+        assert row is not None and (row.forward_try_number, row.try_number) == (2, 2)
+
+
+def test_the_scheduler_compensates_in_the_order_dag_test_does(orchestrator: Orchestrator, tmp_path):
+    from dagflow.dagbag import DagBag
+
+    journal = tmp_path / "journal.txt"
+    path = orchestrator.write("saga.py", SAGA, journal=str(journal))
+    orchestrator.record_dags()
+    run_id = orchestrator.trigger("saga")
+    orchestrator.run_until_idle()
+    with orchestrator.db.session() as session:
+        tries = session.scalars(select(CompensationTryRow).order_by(CompensationTryRow.start_date))
+        started = list(dict.fromkeys(_label(t.task_id, t.map_index) for t in tries))
+        states = {
+            _label(r.task_id, r.map_index): r.state for r in session.scalars(select(CompensationInstanceRow))
+        }
+    scheduled = orchestrator.run("saga", run_id).compensation_state
+
+    journal.unlink()
+    result = DagBag(path).get_dag("saga").test(log_stream=__import__("io").StringIO(), sleep=lambda s: None)
+    report = result.report()["compensation"]
+    assert report["state"] == scheduled == "compensated"
+    assert report["tasks"] == states
+    assert report["order"] == started
+
+
+def _label(task_id: str, map_index: int) -> str:
+    return task_id if map_index < 0 else f"{task_id}[{map_index}]"
