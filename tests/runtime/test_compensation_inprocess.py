@@ -219,3 +219,24 @@ def test_bad_compensations_name_the_dag_the_task_and_what_to_do():
         DAG("x", compensate_on="sometimes")
     with pytest.raises(DagDefinitionError, match="need compensate="), DAG("y"):
         PythonOperator(task_id="a", python_callable=lambda: 1, compensation_retries=2)
+
+
+def test_a_compensation_that_overruns_its_timeout_fails():
+    def slow():
+        import time
+
+        time.sleep(5)
+
+    with DAG("slow") as dag:
+        a = PythonOperator(
+            task_id="a",
+            python_callable=lambda: 1,
+            compensate=slow,
+            compensation_timeout=0.2,
+            compensation_retries=0,
+        )
+        a >> PythonOperator(task_id="b", python_callable=fail)
+    result = run(dag)
+    assert result.compensation is not None
+    assert result.compensation.tasks == {"a": TaskState.FAILED}
+    assert "timeout of 0.2s" in result.compensation.errors["a"]

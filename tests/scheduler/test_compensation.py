@@ -252,3 +252,21 @@ def test_the_scheduler_compensates_in_the_order_dag_test_does(orchestrator: Orch
 
 def _label(task_id: str, map_index: int) -> str:
     return task_id if map_index < 0 else f"{task_id}[{map_index}]"
+
+
+def test_a_successful_run_compensated_by_hand_is_undone_whole(orchestrator: Orchestrator, tmp_path):
+    from dagflow import actions
+
+    journal = tmp_path / "journal.txt"
+    orchestrator.write("saga.py", SAGA, journal=str(journal))
+    orchestrator.record_dags()
+    run_id = orchestrator.trigger("saga", conf={"fail": False})
+    orchestrator.run_until_idle()
+    assert _journal(journal) == []
+    with orchestrator.db.session(write=True) as session:
+        actions.compensate_run(session, "saga", run_id, owner="test")
+    orchestrator.run_until_idle()
+    run = orchestrator.run("saga", run_id)
+    assert (run.state, run.compensation_state) == ("success", "compensated")
+    assert "refund 42 after " in _journal(journal)  # no task failed: the list is empty
+    assert _journal(journal)[-1] == "release apple"
