@@ -462,7 +462,9 @@ class Worker:
             state, result.start_date, result.end_date, not_before, result.error, str(ended.log_path)
         )
         with self._writing() as conn:
-            recorded = comp_store.record(conn, workload.key, token=workload.token, outcome=outcome)
+            recorded = comp_store.record(
+                conn, workload.key, token=workload.token, outcome=outcome, given_back=self.stopping
+            )
         if not recorded:
             detail = "its compensation was changed while it ran; outcome discarded"
             return ExecutorEvent(EventKind.REJECTED, workload, detail=detail)

@@ -222,9 +222,18 @@ class CompensationOutcome:
     log_path: str | None = None
 
 
-def record(conn: Session | Connection, key: TIKey, *, token: str, outcome: CompensationOutcome) -> bool:
-    """Record a compensation try's end and its history row; False if it was not this worker's any more."""
-    values = {
+def record(
+    conn: Session | Connection,
+    key: TIKey,
+    *,
+    token: str,
+    outcome: CompensationOutcome,
+    given_back: bool = False,
+) -> bool:
+    """Record a compensation try's end and its history row; False if it was not this worker's any more.
+
+    ``given_back``: the try was stopped by a shutdown, so it does not count against the retries."""
+    values: dict[str, Any] = {
         "state": outcome.state.value,
         "end_date": outcome.end_date,
         "not_before": outcome.not_before,
@@ -232,6 +241,8 @@ def record(conn: Session | Connection, key: TIKey, *, token: str, outcome: Compe
         "log_path": outcome.log_path,
         "attempt_token": None,
     }
+    if given_back:
+        values["max_tries"] = C.max_tries + 1
     result = conn.execute(
         update(C).where(_match(key), C.state == "running", C.attempt_token == token).values(**values)
     )
