@@ -126,6 +126,10 @@ def dags_test(
             [[label, state, tries[label]] for label, state in report["tasks"].items()],
         )
         click.echo(f"Run {report['run_id']} of {dag_id}: {report['run_state']}")
+        if "compensation" in report:
+            undone = report["compensation"]
+            order = ", ".join(f"{t} ({undone['tasks'][t]})" for t in undone["order"]) or "nothing to undo"
+            click.echo(f"Compensation: {undone['state']}; undone in this order: {order}")
     sys.exit(0 if result.state is RunState.SUCCESS else 1)
 
 

@@ -116,3 +116,15 @@ def test_dags_test_json_reports_the_example_order_saga_compensated(cli_runner, t
         assert db.execute("SELECT quantity FROM stock").fetchall() == [(10,)]
         assert db.execute("SELECT refunded FROM payment").fetchall() == [(1,)]
         assert db.execute("SELECT COUNT(*) FROM reservation").fetchall() == [(0,)]
+
+
+def test_dags_test_says_what_was_undone_in_its_table_output(cli_runner, tmp_path):
+    conf = json.dumps({"fail_shipping": True, "warehouse": str(tmp_path / "w.sqlite")})
+    result = invoke(
+        cli_runner, "dags", "test", "example_order_saga", "--dags-folder", str(EXAMPLES), "--conf", conf
+    )
+    assert result.exit_code == 1
+    assert (
+        "Compensation: compensated; undone in this order: charge_card (success), reserve_stock (success)"
+        in result.stdout
+    )
