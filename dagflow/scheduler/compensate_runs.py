@@ -22,7 +22,7 @@ from dagflow.scheduler.outcome import PassOutcome
 from dagflow.serialization import StoredDag
 from dagflow.store import Database, Session
 from dagflow.store import compensations as comp_store
-from dagflow.store.models import CompensationInstanceRow, DagRunRow
+from dagflow.store.compensations import CompensatingRun
 
 #: The DAG-level callback a worker runs when a run's compensation fails.
 FAILURE_CALLBACK = "compensation_failure"
@@ -44,13 +44,13 @@ def compensate_runs(db: Database, dags: DagCache, *, job_id: int | None, now: da
 
 
 def _compensate_run(
-    session: Session, stored: StoredDag, run: DagRunRow, job_id: int | None, now: datetime
+    session: Session, stored: StoredDag, run: CompensatingRun, job_id: int | None, now: datetime
 ) -> PassOutcome:
     outcome = PassOutcome()
     key = RunKey(run.dag_id, run.run_id)
     forward = comp_store.forward_states(session, key)
     states = {k: state for k, (state, _) in forward.items()}
-    rows = comp_store.compensation_rows(session, key)
+    rows = comp_store.compensation_states(session, key)
     # a compensation recorded for an earlier try of its task (the run was cleared since) is not done
     current = [r for r in rows if (r.task_id, r.map_index) not in forward or _same_try(r, forward)]
     records = comp_store.records_of(current)
@@ -73,7 +73,9 @@ def _compensate_run(
     return outcome
 
 
-def _same_try(row: CompensationInstanceRow, forward: dict[tuple[str, int], tuple[TaskState, int]]) -> bool:
+def _same_try(
+    row: comp_store.CompensationState, forward: dict[tuple[str, int], tuple[TaskState, int]]
+) -> bool:
     return row.forward_try_number == forward[(row.task_id, row.map_index)][1]
 
 

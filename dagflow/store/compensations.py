@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import and_, delete, insert, select, update
 
@@ -38,15 +38,39 @@ def _match(key: TIKey) -> Any:
 # -- the scheduler's reads and writes ----------------------------------------------------------------
 
 
-def compensating_runs(session: Session, *, limit: int = 100) -> list[DagRunRow]:
+class CompensatingRun(NamedTuple):
+    id: int
+    dag_id: str
+    run_id: str
+
+
+def compensating_runs(session: Session, *, limit: int = 100) -> list[CompensatingRun]:
     """Runs whose compensation is under way (oldest first)."""
     statement = (
-        select(DagRunRow)
+        select(DagRunRow.id, DagRunRow.dag_id, DagRunRow.run_id)
         .where(DagRunRow.compensation_state == RunCompensation.COMPENSATING.value)
         .order_by(DagRunRow.id)
         .limit(limit)
     )
-    return list(session.scalars(statement))
+    return [CompensatingRun(*row) for row in session.execute(statement)]
+
+
+class CompensationState(NamedTuple):
+    """What the scheduler's decisions read of one compensation."""
+
+    task_id: str
+    map_index: int
+    state: str
+    not_before: datetime | None
+    forward_try_number: int
+
+
+def compensation_states(session: Session, key: RunKey) -> list[CompensationState]:
+    """The compensations of a run that were handed out at least once, as the decisions need them."""
+    statement = select(C.task_id, C.map_index, C.state, C.not_before, C.forward_try_number).where(
+        C.dag_id == key.dag_id, C.run_id == key.run_id
+    )
+    return [CompensationState(*row) for row in session.execute(statement)]
 
 
 def forward_states(session: Session, key: RunKey) -> dict[Key, tuple[TaskState, int]]:
@@ -65,7 +89,7 @@ def compensation_rows(session: Session, key: RunKey) -> list[CompensationInstanc
     return list(session.scalars(statement))
 
 
-def records_of(rows: Iterable[CompensationInstanceRow]) -> dict[Key, CompensationRecord]:
+def records_of(rows: Iterable[CompensationInstanceRow | CompensationState]) -> dict[Key, CompensationRecord]:
     """The rows as the compensation decisions see them."""
     return {(r.task_id, r.map_index): CompensationRecord(TaskState(r.state), r.not_before) for r in rows}
 
@@ -83,7 +107,9 @@ def queue(
 ) -> list[QueueItem]:
     """Hand compensations out: each not started yet or up for retry becomes ``queued`` with its token.
 
-    Returns the items actually queued (one already handed out by someone else is left alone).
+    Returns the items actually queued (one already handed out by someone else is left alone). A
+    compensation recorded for an earlier try of its task (the run was cleared and ran again) starts
+    over, its tries numbered on from the earlier ones.
     """
     queued = []
     for item in items:
@@ -92,12 +118,32 @@ def queue(
             "attempt_token": item.token,
             "queued_at": now,
             "queued_by_job_id": job_id,
-            "not_before": None,
         }
-        found = session.get(C, (item.key.dag_id, item.key.run_id, item.key.task_id, item.key.map_index))
-        if found is None:
-            session.add(
-                C(
+        session.execute(
+            update(C)
+            .where(
+                _match(item.key),
+                C.forward_try_number != item.forward_try_number,
+                C.state.not_in(_HANDED_OUT),
+            )
+            .values(
+                forward_try_number=item.forward_try_number,
+                state="none",
+                max_tries=C.try_number + item.max_tries,
+                error=None,
+            )
+        )
+        result = session.execute(
+            update(C)
+            .where(_match(item.key), C.state.in_(("none", "up_for_retry")))
+            .values(not_before=None, **values)
+        )
+        if result.rowcount:  # type: ignore[attr-defined]
+            queued.append(item)
+            continue
+        if session.execute(select(C.state).where(_match(item.key))).first() is None:
+            session.execute(
+                insert(C).values(
                     dag_id=item.key.dag_id,
                     run_id=item.key.run_id,
                     task_id=item.key.task_id,
@@ -108,19 +154,6 @@ def queue(
                     **values,
                 )
             )
-            session.flush()
-            queued.append(item)
-            continue
-        if found.forward_try_number != item.forward_try_number and found.state not in _HANDED_OUT:
-            # the task ran again since this compensation was recorded: a new compensation, its tries
-            # numbered on from the earlier ones (their history stays)
-            found.forward_try_number, found.state = item.forward_try_number, "none"
-            found.max_tries, found.error = found.try_number + item.max_tries, None
-            session.flush()
-        result = session.execute(
-            update(C).where(_match(item.key), C.state.in_(("none", "up_for_retry"))).values(**values)
-        )
-        if result.rowcount:  # type: ignore[attr-defined]
             queued.append(item)
     return queued
 
