@@ -161,7 +161,7 @@ def why_compensation(session: Session, stored: StoredDag, run: DagRunRow, key: T
     states = {k: state for k, (state, _) in forward.items()}
     records = comp_store.records_of(comp_store.compensation_rows(session, key.run))
     spec = stored.spec
-    decisions = decide_compensations(spec.saga_graph, states, records, now=utcnow(), below=spec.saga_below)
+    decisions = decide_compensations(spec.saga_graph, states, records, now=utcnow())
     node = (key.task_id, key.map_index)
     if node[0] not in spec.saga_graph.compensated:
         return [f"{key.task_id} has no compensation (no compensate= in the DAG)."]

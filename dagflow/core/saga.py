@@ -63,6 +63,8 @@ class SagaGraph:
     downstream: Mapping[str, tuple[str, ...]]
     compensated: frozenset[str]
     groups: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    #: Every node, downstream ones first (the order the decisions visit them in).
+    bottom_up: tuple[str, ...] = ()
 
     @classmethod
     def build(
@@ -82,26 +84,33 @@ class SagaGraph:
             for task, down in list(edges.items()):
                 if task not in inside and task != group and down & inside:
                     down.add(group)
+        downstream_of = {node: tuple(sorted(down)) for node, down in edges.items()}
         return cls(
-            downstream={node: tuple(sorted(down)) for node, down in edges.items()},
+            downstream=downstream_of,
             compensated=frozenset(compensated) | frozenset(members),
             groups=members,
+            bottom_up=_bottom_up(downstream_of),
         )
 
-    def compensated_below(self) -> dict[str, frozenset[str]]:
-        """For each compensated node, the compensated nodes reachable downstream of it."""
-        reach: dict[str, frozenset[str]] = {}
-        for node in self.compensated:
-            seen: set[str] = set()
-            stack = list(self.downstream.get(node, ()))
-            while stack:
-                current = stack.pop()
-                if current in seen:
-                    continue
-                seen.add(current)
-                stack.extend(self.downstream.get(current, ()))
-            reach[node] = frozenset(seen & self.compensated) - {node}
-        return reach
+
+def _bottom_up(downstream: Mapping[str, tuple[str, ...]]) -> tuple[str, ...]:
+    """The nodes, each after every node downstream of it."""
+    waiting = {node: len(down) for node, down in downstream.items()}
+    upstream: dict[str, list[str]] = {}
+    for node, down in downstream.items():
+        for child in down:
+            waiting.setdefault(child, 0)
+            upstream.setdefault(child, []).append(node)
+    ready = sorted(node for node, count in waiting.items() if count == 0)
+    found: list[str] = []
+    while ready:
+        node = ready.pop()
+        found.append(node)
+        for parent in upstream.get(node, ()):
+            waiting[parent] -= 1
+            if waiting[parent] == 0:
+                ready.append(parent)
+    return tuple(found)
 
 
 @dataclass(slots=True)
@@ -147,36 +156,68 @@ def decide_compensations(
     compensations: Mapping[Key, CompensationRecord],
     *,
     now: datetime,
-    below: Mapping[str, frozenset[str]] | None = None,
 ) -> SagaDecisions:
     """Decide which compensations of one run may start now, and the run's compensation state.
 
     ``forward`` holds the state of each of the run's task instances; ``compensations`` the state of
-    each compensation that has a record (none yet means not started). ``below`` is
-    :meth:`SagaGraph.compensated_below`, passed in by callers that decide the same DAG many times.
+    each compensation that has a record (none yet means not started). One visit of the graph,
+    downstream nodes first, says for each node whether everything below it is undone, which failed
+    compensations lie below it, and the nearest compensations below it still to end.
     """
-    below = graph.compensated_below() if below is None else below
     decisions = SagaDecisions(targets=targets_of(graph, forward))
     by_node: dict[str, list[Key]] = {}
     for key in decisions.targets:
         by_node.setdefault(key[0], []).append(key)
     states = {key: compensations.get(key, _NOT_STARTED).state for key in decisions.targets}
+    below = _below(graph, by_node, states)
     for key in decisions.targets:
-        _decide_one(key, states, compensations, by_node, below, now, decisions)
+        _decide_one(key, states, compensations, below[key[0]], now, decisions)
     decisions.state = _run_state(states.values(), decisions)
-    decisions.ready.sort(key=lambda key: (len(below.get(key[0], ())), key))
+    decisions.ready.sort()
     return decisions
 
 
 _NOT_STARTED = CompensationRecord()
 
 
+@dataclass(frozen=True, slots=True)
+class _Below:
+    """What lies downstream of a node, as far as compensations go."""
+
+    #: The failed compensations downstream.
+    failed: tuple[Key, ...] = ()
+    #: The nearest compensations downstream that have not succeeded.
+    pending: tuple[Key, ...] = ()
+
+
+_NOTHING = _Below()
+
+
+def _below(
+    graph: SagaGraph, by_node: Mapping[str, list[Key]], states: Mapping[Key, TaskState]
+) -> dict[str, _Below]:
+    """For each node, what lies below it. A compensation that succeeded ran only once everything
+    below it had succeeded, so the search for pending ones stops there."""
+    found: dict[str, _Below] = {}
+    for node in graph.bottom_up:
+        failed: dict[Key, None] = {}
+        pending: dict[Key, None] = {}
+        for child in graph.downstream.get(node, ()):
+            keys = by_node.get(child, ())
+            under = found.get(child, _NOTHING)
+            failed.update(dict.fromkeys(k for k in keys if states[k] is TaskState.FAILED))
+            failed.update(dict.fromkeys(under.failed))
+            own = [k for k in keys if states[k] is not TaskState.SUCCESS]
+            pending.update(dict.fromkeys(own if own or keys else under.pending))
+        found[node] = _Below(tuple(failed), tuple(pending)) if failed or pending else _NOTHING
+    return found
+
+
 def _decide_one(
     key: Key,
     states: Mapping[Key, TaskState],
     compensations: Mapping[Key, CompensationRecord],
-    by_node: Mapping[str, list[Key]],
-    below: Mapping[str, frozenset[str]],
+    below: _Below,
     now: datetime,
     decisions: SagaDecisions,
 ) -> None:
@@ -190,13 +231,10 @@ def _decide_one(
         elif decisions.waiting_until is None or due < decisions.waiting_until:
             decisions.waiting_until = due
         return
-    first = [k for node in below.get(key[0], ()) for k in by_node.get(node, ())]
-    failed = [k for k in first if states[k] is TaskState.FAILED]
-    pending = [k for k in first if states[k] is not TaskState.SUCCESS]
-    if failed:  # ``below`` is transitive: a failure anywhere downstream is among them
-        decisions.blocked_by[key] = sorted(failed)
-    if pending:
-        decisions.waiting_for[key] = sorted(pending)
+    if below.failed:
+        decisions.blocked_by[key] = sorted(below.failed)
+    if below.pending:
+        decisions.waiting_for[key] = sorted(below.pending)
     else:
         decisions.ready.append(key)
 

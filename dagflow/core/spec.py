@@ -123,11 +123,6 @@ class DagSpec:
         compensated = [task_id for task_id, task in self.tasks.items() if task.has_compensation]
         return SagaGraph.build(downstream, compensated, groups)
 
-    @cached_property
-    def saga_below(self) -> dict[str, frozenset[str]]:
-        """For each compensated node, the compensated nodes downstream of it."""
-        return self.saga_graph.compensated_below()
-
     @property
     def has_compensations(self) -> bool:
         return bool(self.compensated_groups) or any(t.has_compensation for t in self.tasks.values())

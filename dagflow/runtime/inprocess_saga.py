@@ -83,9 +83,7 @@ class InProcessCompensation:
 
     def run(self) -> CompensationResult:
         while True:
-            decisions = decide_compensations(
-                self.graph, self.forward, self.records, now=utcnow(), below=self.spec.saga_below
-            )
+            decisions = decide_compensations(self.graph, self.forward, self.records, now=utcnow())
             if not decisions.ready and decisions.waiting_until is not None:
                 self.sleep(max(0.0, (decisions.waiting_until - utcnow()).total_seconds()))
                 continue

@@ -55,7 +55,7 @@ def _compensate_run(
     current = [r for r in rows if (r.task_id, r.map_index) not in forward or _same_try(r, forward)]
     records = comp_store.records_of(current)
     spec = stored.spec
-    decisions = decide_compensations(spec.saga_graph, states, records, now=now, below=spec.saga_below)
+    decisions = decide_compensations(spec.saga_graph, states, records, now=now)
     if decisions.waiting_until is not None:
         outcome.timed(decisions.waiting_until)
     if decisions.ready:
