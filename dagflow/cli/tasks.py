@@ -119,10 +119,14 @@ def tasks_state(dag_id: str, task_id: str, run_id: str, map_index: int) -> None:
 @click.argument("run_id")
 @click.argument("task_id")
 @click.option("--map-index", type=int, default=-1)
-def tasks_why(dag_id: str, run_id: str, task_id: str, map_index: int) -> None:
-    """Say why a task instance is not running (the same text as its page in the web UI)."""
+@click.option("--compensation", is_flag=True, help="Why the task's compensation is not running.")
+def tasks_why(dag_id: str, run_id: str, task_id: str, map_index: int, compensation: bool) -> None:
+    """Say why a task instance (or its compensation) is not running (the same text as in the web UI)."""
     from dagflow.explain import NoTaskInstance, why
 
+    if compensation:
+        _why_compensation(TIKey(dag_id, run_id, task_id, map_index))
+        return
     settings = load_settings()
     with open_database(settings).session() as session:
         try:
@@ -135,6 +139,22 @@ def tasks_why(dag_id: str, run_id: str, task_id: str, map_index: int) -> None:
             fail(str(exc))
     click.echo(f"{found.title}:")
     for reason in found.reasons:
+        click.echo(f"  - {reason}")
+
+
+def _why_compensation(key: TIKey) -> None:
+    from dagflow import actions
+    from dagflow.exceptions import DagflowError
+    from dagflow.explain import why_compensation
+
+    with open_database().session() as session:
+        try:
+            run = actions.get_run(session, key.dag_id, key.run_id)
+            reasons = why_compensation(session, actions.stored_dag(session, key.dag_id), run, key)
+        except DagflowError as exc:
+            fail(str(exc))
+    click.echo(f"Compensation of {key.task_id} ({run.compensation_state}):")
+    for reason in reasons:
         click.echo(f"  - {reason}")
 
 

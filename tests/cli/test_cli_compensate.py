@@ -128,3 +128,14 @@ def test_dags_test_says_what_was_undone_in_its_table_output(cli_runner, tmp_path
         "Compensation: compensated; undone in this order: charge_card (success), reserve_stock (success)"
         in result.stdout
     )
+
+
+def test_tasks_why_compensation_says_what_it_waits_for(shop, cli_runner):
+    run_id = _trigger(cli_runner, "shop")
+    result = invoke(cli_runner, "tasks", "why", "shop", run_id, "charge", "--compensation")
+    assert result.exit_code == 0, result.stderr
+    assert "Compensation of charge (none):" in result.stdout
+    assert "only task instances that succeeded are compensated" in result.stdout
+    assert_one_line_error(
+        invoke(cli_runner, "tasks", "why", "shop", "nope", "charge", "--compensation"), "no run 'nope'"
+    )
