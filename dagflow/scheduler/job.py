@@ -283,12 +283,14 @@ class Scheduler:
         if woken or fired or time.monotonic() - state.last_poll >= self.options.poll_interval:
             self._look_around(now)
         self._decide(now)
-        self._compensate(now, fired)
         self._apply_workloads(
             queue_tasks.queue_scheduled(
                 self.db, self.dags, parallelism=self.options.parallelism, job_id=self.job_id, now=now
             )
         )
+        # last: a compensation handed out here is claimed by its worker while this loop waits, not
+        # while a write of its own holds the store (SQLite's one writer)
+        self._compensate(now, fired)
 
     def _look_around(self, now: datetime) -> None:
         """Read what others changed; create and start runs if some are due or queued."""
