@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import os
 import statistics
 import sys
 import tempfile
@@ -28,6 +29,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _common import header, markdown_table
+from bench_scheduler import CpuMeter
 from scheduler_deploy import DEFAULT_POSTGRES, Daemon, Deployment, deployment, wait_for
 from sqlalchemy import select
 
@@ -86,12 +88,36 @@ def write_dags(folder: Path) -> dict[str, str]:
     return {name: dag_id for name, (dag_id, _t, _e) in dags.items()}
 
 
-def fanout_rate(deploy: Deployment, dag_id: str, run_id: str) -> float:
+def fanout_rate(
+    deploy: Deployment, dag_id: str, run_id: str, meter: CpuMeter | None = None
+) -> dict[str, float]:
+    """Tasks per second from the trigger to the run's success, and CPU ms per task (scheduler, workers)."""
+    if meter is not None:
+        meter.begin()
     deploy.trigger(dag_id, run_id)
     run = deploy.wait_run(dag_id, run_id)
     tasks = deploy.task_rows(dag_id, run_id)
     assert all(t.state == "success" for t in tasks), f"{dag_id} {run_id}: not every task succeeded"
-    return len(tasks) / seconds(run.end_date, run.queued_at)
+    scheduler, workers = meter.used() if meter is not None else (0.0, 0.0)
+    return {
+        "rate": len(tasks) / seconds(run.end_date, run.queued_at),
+        "scheduler_cpu": scheduler * 1000 / len(tasks),
+        "worker_cpu": workers * 1000 / len(tasks),
+    }
+
+
+def in_process_ms(folder: Path, dag_id: str, repeats: int) -> float:
+    """Median ``dag.test()`` wall time of the DAG, in this process (task logs discarded)."""
+    from dagflow.dagbag import DagBag
+
+    dag = DagBag(folder / f"{dag_id}.py").get_dag(dag_id)
+    samples = []
+    for _ in range(repeats):
+        with open(os.devnull, "w") as sink:
+            start = time.perf_counter()
+            dag.test(log_stream=sink)
+            samples.append(time.perf_counter() - start)
+    return statistics.median(samples) * 1000
 
 
 def chain_figures(deploy: Deployment, dag_id: str, run_id: str) -> dict[str, float]:
@@ -129,6 +155,9 @@ def bench_store(args: argparse.Namespace, store: str, root: Path) -> dict[str, l
     results: dict[str, list[Any]] = {"plain": [], "compensated": [], "chain": []}
     with deployment(store, root, admin_url=args.postgres) as deploy:
         dags = write_dags(deploy.dags)
+        results["in_process"] = [
+            in_process_ms(deploy.dags, dags[name], args.rounds * 2 + 1) for name in ("plain", "compensated")
+        ]
         deploy.setup()
         daemon = Daemon(deploy, name=f"scheduler-{store}")
         try:
@@ -136,11 +165,12 @@ def bench_store(args: argparse.Namespace, store: str, root: Path) -> dict[str, l
             for name in ("plain", "compensated"):
                 fanout_rate(deploy, dags[name], "warmup")
             chain_figures(deploy, dags["chain"], "warmup")
+            meter = CpuMeter(daemon)
             for number in range(1, args.rounds + 1):
                 order = ("plain", "compensated") if number % 2 else ("compensated", "plain")
                 for name in order:
                     time.sleep(1.0)
-                    results[name].append(fanout_rate(deploy, dags[name], f"round_{number}"))
+                    results[name].append(fanout_rate(deploy, dags[name], f"round_{number}", meter))
                 time.sleep(1.0)
                 results["chain"].append(chain_figures(deploy, dags["chain"], f"round_{number}"))
         finally:
@@ -148,21 +178,29 @@ def bench_store(args: argparse.Namespace, store: str, root: Path) -> dict[str, l
     return results
 
 
+def _median(values: list[dict[str, float]], key: str) -> float:
+    return statistics.median(v[key] for v in values)
+
+
 def report(store: str, results: dict[str, list[Any]]) -> None:
-    plain, compensated = statistics.median(results["plain"]), statistics.median(results["compensated"])
-    print(f"\n### {store}: 1,000-way fan-out, tasks/s end to end (median of {len(results['plain'])})\n")
-    rows = [
-        ["without compensate=", f"**{plain:.0f}**", ", ".join(f"{r:.0f}" for r in results["plain"])],
-        [
-            "compensate= on every task",
-            f"**{compensated:.0f}**",
-            ", ".join(f"{r:.0f}" for r in results["compensated"]),
-        ],
-    ]
-    print(markdown_table(["DAG", "tasks/s", "rounds"], rows))
-    print(
-        f"\nDifference: {100 * (compensated - plain) / plain:+.1f}% (rounds alternate which DAG runs first)."
-    )
+    plain, compensated = results["plain"], results["compensated"]
+    print(f"\n### {store}: 1,000-way fan-out (median of {len(plain)} rounds; the order alternates)\n")
+    rows = []
+    for label, found, in_process in (
+        ("without compensate=", plain, results["in_process"][0]),
+        ("compensate= on every task", compensated, results["in_process"][1]),
+    ):
+        rows.append(
+            [
+                label,
+                f"**{_median(found, 'rate'):.0f}**",
+                ", ".join(f"{r['rate']:.0f}" for r in found),
+                f"{_median(found, 'scheduler_cpu'):.2f} / {_median(found, 'worker_cpu'):.2f}",
+                f"{in_process:.0f}",
+            ]
+        )
+    headers = ["DAG", "tasks/s", "rounds", "CPU ms per task: scheduler / workers", "dag.test() ms"]
+    print(markdown_table(headers, rows))
     chain = results["chain"]
     total = statistics.median(c["total"] for c in chain)
     print(f"\n### {store}: a failed 50-task chain, every task compensated (median of {len(chain)})\n")
@@ -183,6 +221,7 @@ def report(store: str, results: dict[str, list[Any]]) -> None:
         "< 1 s?",
     ]
     print(markdown_table(headers, rows))
+    print(f"\nLoad average at the end: {', '.join(f'{v:.2f}' for v in os.getloadavg())}")
 
 
 def main() -> None:
