@@ -47,8 +47,11 @@ def _compensation(crash: CrashHarness, task_id: str) -> CompensationInstanceRow 
 
 
 def _running_pid(crash: CrashHarness, task_id: str) -> int | None:
+    """The worker running the compensation, once its code has started (journalled its start)."""
     row = _compensation(crash, task_id)
-    return row.pid if row is not None and row.state == "running" and row.pid else None
+    if row is None or row.state != "running" or not row.pid or not crash.journal.exists():
+        return None
+    return row.pid if f"comp-{task_id}-start" in crash.journal.read_text() else None
 
 
 def _compensation_state(crash: CrashHarness) -> str | None:
