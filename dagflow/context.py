@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -69,10 +69,32 @@ class DagRunInfo:
         )
 
 
+def as_pendulum(value: datetime | None) -> Any:
+    """``value`` as a pendulum DateTime in its own time zone (None stays None), as Airflow hands
+    dates to tasks and templates: ``logical_date.add(days=1)``, ``.format("YYYY")`` work on it."""
+    if value is None:
+        return None
+    import pendulum  # here, not at module level: parsing DAG files does not need it
+
+    return value if isinstance(value, pendulum.DateTime) else pendulum.instance(value)
+
+
+def _with_pendulum_dates(dag_run: DagRunInfo) -> DagRunInfo:
+    return replace(
+        dag_run,
+        **{name: as_pendulum(getattr(dag_run, name)) for name in _RUN_DATES},
+    )
+
+
+_RUN_DATES = ("logical_date", "data_interval_start", "data_interval_end", "start_date", "run_after")
+
+
 def build_context(
     *, dag: DAG, task: TaskNode, ti: RuntimeTaskInstance, dag_run: DagRunInfo, params: dict[str, Any]
 ) -> Context:
-    """The context of one task instance's try."""
+    """The context of one task instance's try. Its dates (``logical_date``, ``data_interval_*``,
+    those of ``dag_run``) are pendulum DateTimes; the ``ds``/``ts`` family are strings."""
+    dag_run = _with_pendulum_dates(dag_run)
     context: Context = {
         "dag": dag,
         "task": task,

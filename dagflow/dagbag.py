@@ -25,6 +25,7 @@ from typing import Any
 # than inside the first load.
 import networkx  # noqa: F401
 
+from dagflow import compat
 from dagflow.exceptions import DagDefinitionError, DagNotFound
 from dagflow.models import context_stack
 from dagflow.models.dag import DAG
@@ -61,6 +62,7 @@ class DagBag:
         import_timeout: float = 30.0,
         sys_path_root: str | os.PathLike[str] | None = None,
         cron_data_intervals: bool = False,
+        airflow_compat: bool = True,
     ):
         self.dag_folder = Path(dag_folder).expanduser().resolve()
         self.import_timeout = import_timeout
@@ -72,6 +74,8 @@ class DagBag:
         self.import_errors: dict[str, ImportErrorInfo] = {}
         self.file_dags: dict[str, list[str]] = {}
         self.load_seconds = 0.0
+        #: DAG files may ``import airflow...`` ([core] airflow_compat); see dagflow.compat.
+        self.airflow_compat = compat.apply(airflow_compat)
         self.collect()
 
     def collect(self) -> None:

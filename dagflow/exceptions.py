@@ -82,12 +82,29 @@ class ScheduleError(DagDefinitionError):
     """A ``schedule=`` value (cron string, preset, timedelta) cannot be understood."""
 
 
+class UnsupportedAirflowImport(DagflowError, ImportError):
+    """A DAG file imports an Airflow name that dagflow does not provide (see ``dagflow.compat``)."""
+
+
+class UnsupportedAirflowModule(UnsupportedAirflowImport, ModuleNotFoundError):
+    """A DAG file imports an Airflow module that dagflow does not provide."""
+
+
 class DagNotFound(DagflowError):
     """No DAG with that id was found."""
 
 
 class TaskNotFound(DagflowError):
     """No task with that id was found in the DAG."""
+
+
+class NotFound(DagflowError, KeyError):
+    """Something looked up by key (a Variable, a Connection...) does not exist (Airflow's
+    ``AirflowNotFoundException``)."""
+
+    def __str__(self) -> str:
+        # KeyError would quote the message: keep it readable.
+        return str(self.args[0]) if self.args else ""
 
 
 # -- raised while a task runs ------------------------------------------------------------------

@@ -161,6 +161,7 @@ def dags_reserialize(dags_folder: Path | None) -> None:
             import_timeout=settings.getfloat("core", "dagbag_import_timeout"),
             paused_at_creation=settings.getbool("core", "dags_are_paused_at_creation"),
             cron_data_intervals=settings.getbool("scheduler", "create_cron_data_intervals"),
+            airflow_compat=settings.getbool("core", "airflow_compat"),
         ),
         db=database,
     )

@@ -48,6 +48,7 @@ class WorkerSettings:
     log_folder: str
     heartbeat_interval: float = 2.0
     import_timeout: float = 30.0
+    airflow_compat: bool = True
 
     @classmethod
     def from_settings(cls, settings: Settings) -> WorkerSettings:
@@ -57,6 +58,7 @@ class WorkerSettings:
             log_folder=str(settings.log_folder),
             heartbeat_interval=settings.getfloat("scheduler", "heartbeat_sec") * 2,
             import_timeout=settings.getfloat("core", "dagbag_import_timeout"),
+            airflow_compat=settings.getbool("core", "airflow_compat"),
         )
 
 
@@ -188,7 +190,14 @@ class Worker:
         cached = self._bags.get(fileloc)
         if cached is None or cached[0] != mtime:
             replaced = cached is not None
-            cached = (mtime, DagBag(fileloc, import_timeout=self.settings.import_timeout))
+            cached = (
+                mtime,
+                DagBag(
+                    fileloc,
+                    import_timeout=self.settings.import_timeout,
+                    airflow_compat=self.settings.airflow_compat,
+                ),
+            )
             self._bags[fileloc] = cached
             _keep_out_of_collector(collect=replaced)
         bag = cached[1]

@@ -30,6 +30,7 @@ class ProcessorSettings:
     parse_interval: float = 1.0
     paused_at_creation: bool = True
     cron_data_intervals: bool = False
+    airflow_compat: bool = True
 
 
 class DagFileProcessor:
@@ -69,6 +70,7 @@ class DagFileProcessor:
             import_timeout=self.settings.import_timeout,
             sys_path_root=self.folder,
             cron_data_intervals=self.settings.cron_data_intervals,
+            airflow_compat=self.settings.airflow_compat,
         )
         try:
             source: str | None = Path(filename).read_text(encoding="utf-8", errors="replace")
