@@ -1,0 +1,202 @@
+"""XCom values beyond JSON, kept as JSON: a typed envelope for each value JSON cannot hold.
+
+As Airflow's serde does, a value that is not a JSON type is stored as
+``{"__classname__": "<module.Class>", "__version__": 1, "__data__": <JSON>}`` and turned back into
+the same type when read: datetimes (pendulum's too), dates, times, timedeltas, tuples, sets,
+frozensets, Decimal, pathlib paths, dataclasses, and pandas DataFrames when pandas is installed.
+Plain JSON carries no envelope, so XComs written before this read back unchanged.
+
+Anything else is refused with :class:`TypeError` naming the type and where in the value it sits; the
+caller adds the task.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import decimal
+import importlib
+import io
+import math
+import pathlib
+import sys
+from collections.abc import Callable
+from typing import Any
+
+CLASSNAME, VERSION, DATA = "__classname__", "__version__", "__data__"
+SUPPORTED = (
+    "str, int, float, bool, None, list, dict with str keys, tuple, set, frozenset, datetime, date, "
+    "time, timedelta, Decimal, pathlib paths, dataclasses, pandas DataFrame"
+)
+
+
+def _envelope(classname: str, data: Any) -> dict[str, Any]:
+    return {CLASSNAME: classname, VERSION: 1, DATA: data}
+
+
+def classname_of(cls: type) -> str:
+    return f"{cls.__module__}.{cls.__qualname__}"
+
+
+# -- to JSON -------------------------------------------------------------------------------------
+
+
+def serialize(value: Any, path: str = "value") -> Any:
+    """``value`` as JSON-ready data: JSON types as they are, others in their envelope."""
+    if value is None or isinstance(value, (str, int)):  # str and int enums included, as JSON has them
+        return value
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise TypeError(f"{path} is {value!r}: NaN and infinities cannot be stored")
+        return value
+    if isinstance(value, list):
+        return [serialize(item, f"{path}[{i}]") for i, item in enumerate(value)]
+    if isinstance(value, dict):
+        return _serialize_dict(value, path)
+    for kind, encoder in _ENCODERS:
+        if isinstance(value, kind):
+            return _envelope(classname_of(type(value)), encoder(value, path))
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        fields = {
+            f.name: serialize(getattr(value, f.name), f"{path}.{f.name}") for f in dataclasses.fields(value)
+        }
+        return _envelope(classname_of(type(value)), fields)
+    if _is_dataframe(value):
+        return _envelope("pandas.core.frame.DataFrame", value.to_json(orient="table", date_format="iso"))
+    raise TypeError(
+        f"{path} is of type {classname_of(type(value))}, which cannot be stored as an XCom ({SUPPORTED})"
+    )
+
+
+def _serialize_dict(value: dict[Any, Any], path: str) -> dict[str, Any]:
+    out = {}
+    for key, item in value.items():
+        if not isinstance(key, str):
+            raise TypeError(f"{path} has a key of type {type(key).__name__} ({key!r}): dict keys must be str")
+        out[key] = serialize(item, f"{path}[{key!r}]")
+    return out
+
+
+def _items(value: Any, path: str) -> list[Any]:
+    items = list(value)
+    if isinstance(value, (set, frozenset)):
+        try:  # a stable order, so the same set is always stored the same way
+            items.sort()
+        except TypeError:
+            pass
+    return [serialize(item, f"{path}[{i}]") for i, item in enumerate(items)]
+
+
+def _datetime(value: dt.datetime, path: str) -> dict[str, Any]:
+    return {"iso": value.isoformat(), "tz": _zone_name(value.tzinfo)}
+
+
+def _zone_name(tz: dt.tzinfo | None) -> str | None:
+    """An IANA zone's name (``Europe/Berlin``), so the value comes back in its zone, not a fixed offset."""
+    key = getattr(tz, "key", None) or getattr(tz, "name", None)
+    return key if isinstance(key, str) and "/" in key or key == "UTC" else None
+
+
+_ENCODERS: tuple[tuple[type | tuple[type, ...], Callable[[Any, str], Any]], ...] = (
+    (dt.datetime, _datetime),
+    (dt.date, lambda v, _: v.isoformat()),
+    (dt.time, lambda v, _: v.isoformat()),
+    (dt.timedelta, lambda v, _: v.total_seconds()),
+    (decimal.Decimal, lambda v, _: str(v)),
+    ((tuple, set, frozenset), _items),
+    (pathlib.PurePath, lambda v, _: str(v)),
+)
+
+
+def _is_dataframe(value: Any) -> bool:
+    pandas = sys.modules.get("pandas")  # never imported here: a DataFrame means pandas is loaded
+    return pandas is not None and isinstance(value, pandas.DataFrame)
+
+
+# -- from JSON -----------------------------------------------------------------------------------
+
+
+def deserialize(data: Any) -> Any:
+    """What :func:`serialize` was given, from its JSON-ready data."""
+    if isinstance(data, list):
+        return [deserialize(item) for item in data]
+    if not isinstance(data, dict):
+        return data
+    if CLASSNAME in data and DATA in data:
+        return _restore(data[CLASSNAME], data[DATA])
+    return {key: deserialize(item) for key, item in data.items()}
+
+
+def _restore(classname: str, data: Any) -> Any:
+    decoder = _DECODERS.get(classname)
+    if decoder is not None:
+        return decoder(data)
+    if classname == "pandas.core.frame.DataFrame":
+        import pandas
+
+        return pandas.read_json(io.StringIO(data), orient="table")
+    cls = _import_class(classname)
+    if isinstance(cls, type) and issubclass(cls, pathlib.PurePath):
+        return cls(data)
+    if dataclasses.is_dataclass(cls):
+        return cls(**{name: deserialize(value) for name, value in data.items()})
+    raise TypeError(f"cannot read back an XCom value of type {classname}")
+
+
+def _import_class(classname: str) -> Any:
+    """The class ``module.Qual.Name``: the longest importable module prefix, then attributes."""
+    parts = classname.split(".")
+    for cut in range(len(parts) - 1, 0, -1):
+        module_name = ".".join(parts[:cut])
+        module = sys.modules.get(module_name)
+        if module is None:
+            try:
+                module = importlib.import_module(module_name)
+            except ImportError:
+                continue
+        obj: Any = module
+        try:
+            for attr in parts[cut:]:
+                obj = getattr(obj, attr)
+        except AttributeError:
+            break
+        return obj
+    raise TypeError(f"cannot read back an XCom value of type {classname}: the class cannot be imported")
+
+
+def _read_datetime(data: dict[str, Any]) -> dt.datetime:
+    import pendulum
+
+    value = pendulum.parse(data["iso"])
+    assert isinstance(value, pendulum.DateTime)
+    return value.in_timezone(data["tz"]) if data.get("tz") else value
+
+
+def _plain_datetime(data: dict[str, Any]) -> dt.datetime:
+    value = dt.datetime.fromisoformat(data["iso"])
+    if data.get("tz") and value.tzinfo is not None:
+        from zoneinfo import ZoneInfo
+
+        value = value.astimezone(ZoneInfo(data["tz"]))
+    return value
+
+
+_DECODERS: dict[str, Callable[[Any], Any]] = {
+    "datetime.datetime": _plain_datetime,
+    "pendulum.datetime.DateTime": _read_datetime,
+    "datetime.date": dt.date.fromisoformat,
+    "pendulum.date.Date": lambda d: _pendulum().Date.fromisoformat(d),
+    "datetime.time": dt.time.fromisoformat,
+    "datetime.timedelta": lambda d: dt.timedelta(seconds=d),
+    "pendulum.duration.Duration": lambda d: _pendulum().duration(seconds=d),
+    "decimal.Decimal": decimal.Decimal,
+    "builtins.tuple": lambda d: tuple(deserialize(d)),
+    "builtins.set": lambda d: set(deserialize(d)),
+    "builtins.frozenset": lambda d: frozenset(deserialize(d)),
+}
+
+
+def _pendulum() -> Any:
+    import pendulum
+
+    return pendulum
