@@ -16,6 +16,7 @@ from dagflow.cli.lazy import LazyGroup
         "dags": "dagflow.cli.dags:dags",
         "db": "dagflow.cli.db:db",
         "pools": "dagflow.cli.pools:pools",
+        "port": "dagflow.cli.port:port",
         "runs": "dagflow.cli.runs:runs",
         "scheduler": "dagflow.cli.scheduler_cmd:scheduler",
         "standalone": "dagflow.cli.scheduler_cmd:standalone",
