@@ -22,6 +22,7 @@ from dagflow.core.decisions import Key, TIRecord, apply_expansion, decide, initi
 from dagflow.core.retries import next_retry_for
 from dagflow.core.states import FINISHED, SCHEDULABLE, RunState, TaskState
 from dagflow.models.dag import as_aware
+from dagflow.runtime import serde
 from dagflow.runtime.run_reader import OwnRunStates
 from dagflow.runtime.tasklog import TaskLog
 from dagflow.runtime.taskrunner import Attempt, run_attempt
@@ -78,7 +79,7 @@ class RunResult:
         for ti in self.task_instances:
             found, value = self.xcom_store.get(run, ti.task_id, ti.map_index, RETURN_KEY)
             if found:
-                xcoms[ti.label] = value
+                xcoms[ti.label] = serde.json_view(value)
         return {
             "dag_id": self.dag_id,
             "run_id": self.run_id,

@@ -200,3 +200,33 @@ def _pendulum() -> Any:
     import pendulum
 
     return pendulum
+
+
+# -- for people ----------------------------------------------------------------------------------
+
+
+def json_view(value: Any) -> Any:
+    """``value`` as plain JSON for a report a person reads (``dags test --json``): datetimes and
+    dates as ISO text, sets as sorted lists, tuples as lists, Decimal and paths as text, timedeltas
+    as seconds, dataclasses as dicts. Lossy on purpose: the stored form keeps the types."""
+    if isinstance(value, dict):
+        return {str(key): json_view(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_view(item) for item in value]
+    if isinstance(value, (set, frozenset)):
+        items = [json_view(item) for item in value]
+        try:
+            return sorted(items)
+        except TypeError:  # mixed types: still one order for the same set
+            return sorted(items, key=lambda item: (type(item).__name__, repr(item)))
+    if isinstance(value, (dt.datetime, dt.date, dt.time)):
+        return value.isoformat()
+    if isinstance(value, dt.timedelta):
+        return value.total_seconds()
+    if isinstance(value, (decimal.Decimal, pathlib.PurePath)):
+        return str(value)
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: json_view(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if _is_dataframe(value):
+        return json_view(value.to_dict(orient="records"))
+    return value
