@@ -183,7 +183,7 @@ AIRFLOW_NAMES: MappingProxyType[str, Row] = MappingProxyType(
         "airflow.utils.state": {
             "State": "dagflow.core.states:TaskState",
             "TaskInstanceState": "dagflow.core.states:TaskState",
-            "DagRunState": "dagflow.core.states:DagRunState",
+            "DagRunState": "dagflow.core.states:RunState",
         },
         "airflow.utils": {"timezone": "dagflow.utils.timezone"},
         "airflow.utils.weekday": {"WeekDay": _SDK["WeekDay"]},

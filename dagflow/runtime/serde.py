@@ -12,6 +12,7 @@ caller adds the task.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime as dt
 import decimal
@@ -80,10 +81,8 @@ def _serialize_dict(value: dict[Any, Any], path: str) -> dict[str, Any]:
 def _items(value: Any, path: str) -> list[Any]:
     items = list(value)
     if isinstance(value, (set, frozenset)):
-        try:  # a stable order, so the same set is always stored the same way
+        with contextlib.suppress(TypeError):  # a stable order: the same set is stored the same way
             items.sort()
-        except TypeError:
-            pass
     return [serialize(item, f"{path}[{i}]") for i, item in enumerate(items)]
 
 
@@ -94,7 +93,7 @@ def _datetime(value: dt.datetime, path: str) -> dict[str, Any]:
 def _zone_name(tz: dt.tzinfo | None) -> str | None:
     """An IANA zone's name (``Europe/Berlin``), so the value comes back in its zone, not a fixed offset."""
     key = getattr(tz, "key", None) or getattr(tz, "name", None)
-    return key if isinstance(key, str) and "/" in key or key == "UTC" else None
+    return key if (isinstance(key, str) and "/" in key) or key == "UTC" else None
 
 
 _ENCODERS: tuple[tuple[type | tuple[type, ...], Callable[[Any, str], Any]], ...] = (
@@ -138,8 +137,9 @@ def _restore(classname: str, data: Any) -> Any:
     cls = _import_class(classname)
     if isinstance(cls, type) and issubclass(cls, pathlib.PurePath):
         return cls(data)
-    if dataclasses.is_dataclass(cls):
-        return cls(**{name: deserialize(value) for name, value in data.items()})
+    if isinstance(cls, type) and dataclasses.is_dataclass(cls):
+        make: Callable[..., Any] = cls
+        return make(**{name: deserialize(value) for name, value in data.items()})
     raise TypeError(f"cannot read back an XCom value of type {classname}")
 
 

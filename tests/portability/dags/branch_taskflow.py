@@ -1,7 +1,6 @@
 """Branching with @task.branch and a join that runs when one branch ran and none failed."""
 
 import pendulum
-
 from airflow.providers.standard.operators.empty import EmptyOperator
 from airflow.sdk import DAG, task
 

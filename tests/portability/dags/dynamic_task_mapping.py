@@ -1,7 +1,6 @@
 """Dynamic task mapping as the Airflow docs show it: expand, partial, and a reduce step."""
 
 import pendulum
-
 from airflow.sdk import dag, task
 
 

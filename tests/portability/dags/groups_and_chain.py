@@ -1,7 +1,6 @@
 """Task groups (the decorator and the context manager) wired with chain() from airflow.sdk."""
 
 import pendulum
-
 from airflow.providers.standard.operators.bash import BashOperator
 from airflow.providers.standard.operators.empty import EmptyOperator
 from airflow.sdk import DAG, TaskGroup, chain, task, task_group

@@ -1,7 +1,6 @@
 """DAG params with defaults, overridden by the run's conf, read in templates and in tasks."""
 
 import pendulum
-
 from airflow.providers.standard.operators.bash import BashOperator
 from airflow.sdk import DAG, Param, task
 
@@ -15,7 +14,9 @@ with DAG(
         "days": Param(3, type="integer", minimum=1),
     },
 ):
-    greet = BashOperator(task_id="greet", bash_command="echo Weather for {{ params.city }} over {{ params.days }} days")
+    greet = BashOperator(
+        task_id="greet", bash_command="echo Weather for {{ params.city }} over {{ params.days }} days"
+    )
 
     @task
     def forecast(params=None, dag_run=None):

@@ -1,7 +1,6 @@
 """Tasks reading the run's dates from the context: pendulum DateTimes, as in Airflow."""
 
 import pendulum
-
 from airflow.sdk import dag, get_current_context, task
 
 

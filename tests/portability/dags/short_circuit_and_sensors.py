@@ -1,7 +1,6 @@
 """ShortCircuitOperator and sensors from the standard provider, with pendulum durations."""
 
 import pendulum
-
 from airflow.providers.standard.operators.empty import EmptyOperator
 from airflow.providers.standard.operators.python import ShortCircuitOperator
 from airflow.providers.standard.sensors.python import PythonSensor

@@ -1,7 +1,6 @@
 """Airflow's task exceptions and retries: skip, fail at once, succeed on the second try."""
 
 import pendulum
-
 from airflow.exceptions import AirflowFailException, AirflowSkipException
 from airflow.providers.standard.operators.empty import EmptyOperator
 from airflow.sdk import dag, task

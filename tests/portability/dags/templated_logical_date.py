@@ -1,7 +1,6 @@
 """Templates computing with the pendulum logical_date, as Airflow's templating docs do."""
 
 import pendulum
-
 from airflow.providers.standard.operators.bash import BashOperator
 from airflow.providers.standard.operators.python import PythonOperator
 from airflow.sdk import DAG
@@ -18,11 +17,15 @@ with DAG(
     )
     stamp = BashOperator(
         task_id="stamp",
-        bash_command="echo {{ ds_nodash }}-{{ logical_date.format('dddd') }}-{{ logical_date.end_of('month').day }}",
+        bash_command=(
+            "echo {{ ds_nodash }}-{{ logical_date.format('dddd') }}-{{ logical_date.end_of('month').day }}"
+        ),
     )
     week = PythonOperator(
         task_id="week",
         python_callable=lambda when: when,
-        op_args=["{{ logical_date.start_of('week').to_date_string() }}/{{ logical_date.subtract(hours=1).hour }}"],
+        op_args=[
+            "{{ logical_date.start_of('week').to_date_string() }}/{{ logical_date.subtract(hours=1).hour }}"
+        ],
     )
     tomorrow >> stamp >> week

@@ -3,7 +3,6 @@
 import json
 
 import pendulum
-
 from airflow.sdk import dag, task
 
 

@@ -4,7 +4,6 @@ from datetime import date
 from decimal import Decimal
 
 import pendulum
-
 from airflow.sdk import dag, task
 
 
