@@ -23,7 +23,12 @@ _current: ContextVar[tuple[Context, ...]] = ContextVar("dagflow_current_context"
 
 @dataclass(frozen=True)
 class DagRunInfo:
-    """The DAG run a task instance belongs to, as templates and callables see it (``dag_run``)."""
+    """The DAG run a task instance belongs to, as templates and callables see it (``dag_run``).
+
+    The ``prev_*_success`` dates are those of the DAG's latest successful run before this one (by
+    logical date), as Airflow's context has them; None when there is none (or none is known, as in
+    ``dag.test()``, which runs one run alone).
+    """
 
     dag_id: str
     run_id: str
@@ -34,39 +39,43 @@ class DagRunInfo:
     conf: dict[str, Any] = field(default_factory=dict)
     start_date: datetime | None = None
     run_after: datetime | None = None
+    prev_data_interval_start_success: datetime | None = None
+    prev_data_interval_end_success: datetime | None = None
+    prev_start_date_success: datetime | None = None
+    prev_end_date_success: datetime | None = None
 
     def to_json(self) -> dict[str, Any]:
-        def iso(value: datetime | None) -> str | None:
-            return value.isoformat() if value else None
-
-        return {
-            "dag_id": self.dag_id,
-            "run_id": self.run_id,
-            "logical_date": iso(self.logical_date),
-            "data_interval_start": iso(self.data_interval_start),
-            "data_interval_end": iso(self.data_interval_end),
-            "run_type": self.run_type,
-            "conf": self.conf,
-            "start_date": iso(self.start_date),
-            "run_after": iso(self.run_after),
-        }
+        data = {"dag_id": self.dag_id, "run_id": self.run_id, "run_type": self.run_type, "conf": self.conf}
+        for name in RUN_DATES:
+            value = getattr(self, name)
+            data[name] = value.isoformat() if value else None
+        return data
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> DagRunInfo:
-        def dt(value: str | None) -> datetime | None:
-            return datetime.fromisoformat(value) if value else None
-
+        dates = {name: datetime.fromisoformat(data[name]) if data.get(name) else None for name in RUN_DATES}
         return cls(
             dag_id=data["dag_id"],
             run_id=data["run_id"],
-            logical_date=dt(data.get("logical_date")),
-            data_interval_start=dt(data.get("data_interval_start")),
-            data_interval_end=dt(data.get("data_interval_end")),
             run_type=data.get("run_type", "manual"),
             conf=dict(data.get("conf") or {}),
-            start_date=dt(data.get("start_date")),
-            run_after=dt(data.get("run_after")),
+            **dates,
         )
+
+
+#: The dates of a DagRunInfo: pendulum DateTimes in the context.
+RUN_DATES = (
+    "logical_date",
+    "data_interval_start",
+    "data_interval_end",
+    "start_date",
+    "run_after",
+    "prev_data_interval_start_success",
+    "prev_data_interval_end_success",
+    "prev_start_date_success",
+    "prev_end_date_success",
+)
+PREV_SUCCESS_DATES = RUN_DATES[5:]
 
 
 def as_pendulum(value: datetime | None) -> Any:
@@ -80,13 +89,7 @@ def as_pendulum(value: datetime | None) -> Any:
 
 
 def _with_pendulum_dates(dag_run: DagRunInfo) -> DagRunInfo:
-    return replace(
-        dag_run,
-        **{name: as_pendulum(getattr(dag_run, name)) for name in _RUN_DATES},
-    )
-
-
-_RUN_DATES = ("logical_date", "data_interval_start", "data_interval_end", "start_date", "run_after")
+    return replace(dag_run, **{name: as_pendulum(getattr(dag_run, name)) for name in RUN_DATES})
 
 
 def build_context(
@@ -108,6 +111,7 @@ def build_context(
         "outlets": getattr(task, "outlets", []),
         "map_index_template": getattr(task, "map_index_template", None),
         "task_instance_key_str": f"{dag.dag_id}__{task.task_id}__{dag_run.run_id}",
+        **{name: getattr(dag_run, name) for name in PREV_SUCCESS_DATES},
     }
     logical_date = dag_run.logical_date
     if logical_date is not None:

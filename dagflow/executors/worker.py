@@ -36,7 +36,7 @@ from dagflow.store.attempts import Claim, Outcome, claim_attempt, give_back_try,
 from dagflow.store.engine import Database
 from dagflow.store.models import DagRunRow
 from dagflow.store.run_reader import DbRunStates
-from dagflow.store.runs import get_run
+from dagflow.store.runs import get_run, previous_successful_run
 from dagflow.store.xcom import DbXComStore
 
 
@@ -313,7 +313,12 @@ class Worker:
                 run = get_run(session, key.dag_id, key.run_id)
                 if run is None:
                     return None
-                info = _run_info(run)
+                previous = (
+                    previous_successful_run(session, run.dag_id, run.logical_date)
+                    if run.logical_date
+                    else None
+                )
+                info = _run_info(run, previous)
             if len(self._runs) > 512:
                 self._runs.clear()
             found = self._runs[key.run] = info
@@ -410,7 +415,9 @@ class Worker:
         return ExecutorEvent(EventKind.FINISHED, workload, state, "; ".join(errors))
 
 
-def _run_info(run: DagRunRow) -> DagRunInfo:
+def _run_info(run: DagRunRow, previous: DagRunRow | None = None) -> DagRunInfo:
+    """The run as tasks see it; ``previous``, the DAG's last successful run before it, gives the
+    context's ``prev_*_success`` dates."""
     return DagRunInfo(
         dag_id=run.dag_id,
         run_id=run.run_id,
@@ -421,6 +428,10 @@ def _run_info(run: DagRunRow) -> DagRunInfo:
         conf=dict(run.conf or {}),
         start_date=run.start_date,
         run_after=run.run_after,
+        prev_data_interval_start_success=previous.data_interval_start if previous else None,
+        prev_data_interval_end_success=previous.data_interval_end if previous else None,
+        prev_start_date_success=previous.start_date if previous else None,
+        prev_end_date_success=previous.end_date if previous else None,
     )
 
 

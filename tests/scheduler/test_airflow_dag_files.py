@@ -60,3 +60,50 @@ def test_airflow_file_runs_under_the_scheduler_with_pendulum_dates_and_rich_xcom
     assert xcoms[("echo", "return_value")] == "2024-05-31"
     stored = orchestrator.run("ported", run_id).logical_date
     assert type(stored) is datetime and stored == when
+
+
+PREV = """
+import pendulum
+from airflow.sdk import dag, task
+
+
+@dag(schedule=None, start_date=pendulum.datetime(2024, 1, 1, tz="UTC"))
+def prev_dates():
+    @task
+    def previous(**context):
+        names = ("prev_data_interval_start_success", "prev_data_interval_end_success",
+                 "prev_start_date_success", "prev_end_date_success")
+        return {name: context[name] for name in names}
+
+    previous()
+
+
+prev_dates()
+"""
+
+
+def test_context_has_the_dates_of_the_previous_successful_run(orchestrator: Orchestrator):
+    orchestrator.write("prev_dates.py", PREV)
+    orchestrator.record_dags()
+    first_date = datetime.fromisoformat("2024-06-01T00:00:00+00:00")
+    first = orchestrator.trigger("prev_dates", logical_date=first_date)
+    orchestrator.run_until_idle()
+    assert orchestrator.xcoms("prev_dates", first)[("previous", "return_value")] == dict.fromkeys(
+        (
+            "prev_data_interval_start_success",
+            "prev_data_interval_end_success",
+            "prev_start_date_success",
+            "prev_end_date_success",
+        )
+    )
+    second = orchestrator.trigger(
+        "prev_dates", logical_date=datetime.fromisoformat("2024-06-02T00:00:00+00:00")
+    )
+    orchestrator.run_until_idle()
+    seen = orchestrator.xcoms("prev_dates", second)[("previous", "return_value")]
+    run = orchestrator.run("prev_dates", first)
+    assert seen["prev_data_interval_start_success"] == run.data_interval_start == first_date
+    assert seen["prev_data_interval_end_success"] == run.data_interval_end
+    assert seen["prev_start_date_success"] == run.start_date
+    assert seen["prev_end_date_success"] == run.end_date is not None
+    assert all(isinstance(value, pendulum.DateTime) for value in seen.values())
