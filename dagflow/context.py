@@ -45,7 +45,12 @@ class DagRunInfo:
     prev_end_date_success: datetime | None = None
 
     def to_json(self) -> dict[str, Any]:
-        data = {"dag_id": self.dag_id, "run_id": self.run_id, "run_type": self.run_type, "conf": self.conf}
+        data: dict[str, Any] = {
+            "dag_id": self.dag_id,
+            "run_id": self.run_id,
+            "run_type": self.run_type,
+            "conf": self.conf,
+        }
         for name in RUN_DATES:
             value = getattr(self, name)
             data[name] = value.isoformat() if value else None
