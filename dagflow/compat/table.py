@@ -92,6 +92,7 @@ _STANDARD_SENSORS: dict[str, Row] = {
     "bash": {"BashSensor": "dagflow.sensors.bash:BashSensor"},
     "date_time": {"DateTimeSensor": "dagflow.sensors.date_time:DateTimeSensor"},
     "time": {"TimeSensor": "dagflow.sensors.time:TimeSensor"},
+    "time_sensor": {"TimeSensor": "dagflow.sensors.time:TimeSensor"},  # the Airflow 2 module name
     "weekday": {"DayOfWeekSensor": "dagflow.sensors.weekday:DayOfWeekSensor"},
 }
 
@@ -112,6 +113,11 @@ _TIMETABLES: dict[str, Row] = {
         "DeltaDataIntervalTimetable": "dagflow.timetables:DeltaDataIntervalTimetable",
     },
     "events": {"EventsTimetable": "dagflow.timetables:EventsTimetable"},
+    "simple": {
+        "NullTimetable": "dagflow.timetables:NullTimetable",
+        "OnceTimetable": "dagflow.timetables:OnceTimetable",
+        "ContinuousTimetable": "dagflow.timetables:ContinuousTimetable",
+    },
 }
 
 _SDK: Row = {
@@ -139,6 +145,8 @@ _SDK: Row = {
     "Connection": "dagflow.models.connection:Connection",
     "BaseHook": "dagflow.hooks.base:BaseHook",
     "WeekDay": "dagflow.utils.weekday:WeekDay",
+    "BaseOperatorLink": "dagflow.models.links:BaseOperatorLink",
+    "timezone": "dagflow.utils.timezone",
 }
 
 
@@ -163,7 +171,20 @@ AIRFLOW_NAMES: MappingProxyType[str, Row] = MappingProxyType(
             name: _SDK[name] for name in ("DAG", "BaseOperator", "Param", "XComArg", "Variable", "Connection")
         },
         "airflow.models.dag": {"DAG": "dagflow:DAG"},
+        # the Task SDK's own modules, which Airflow 3 code sometimes imports directly
+        "airflow.sdk.bases.operator": {
+            name: _SDK[name] for name in ("BaseOperator", "chain", "chain_linear", "cross_downstream")
+        },
+        "airflow.sdk.bases.sensor": {name: _SDK[name] for name in ("BaseSensorOperator", "PokeReturnValue")},
+        "airflow.sdk.bases.hook": {"BaseHook": _SDK["BaseHook"]},
+        "airflow.sdk.bases.operatorlink": {"BaseOperatorLink": _SDK["BaseOperatorLink"]},
+        "airflow.sdk.definitions.dag": {"DAG": "dagflow:DAG", "dag": "dagflow:dag"},
+        "airflow.sdk.definitions.taskgroup": {"TaskGroup": "dagflow:TaskGroup"},
+        "airflow.sdk.definitions.edges": {"Label": _SDK["Label"]},
+        "airflow.sdk.definitions.xcom_arg": {"XComArg": "dagflow:XComArg"},
+        "airflow.sdk.definitions.context": {name: _SDK[name] for name in ("Context", "get_current_context")},
         "airflow.models.baseoperator": {
+            "BaseOperatorLink": _SDK["BaseOperatorLink"],
             "BaseOperator": "dagflow:BaseOperator",
             "chain": "dagflow:chain",
             "chain_linear": "dagflow:chain_linear",
@@ -192,6 +213,9 @@ AIRFLOW_NAMES: MappingProxyType[str, Row] = MappingProxyType(
         },
         "airflow.hooks.base": {"BaseHook": _SDK["BaseHook"]},
         "airflow.plugins_manager": {"AirflowPlugin": "dagflow.plugins:AirflowPlugin"},
+        "airflow.task.priority_strategy": {
+            "PriorityWeightStrategy": "dagflow.plugins:PriorityWeightStrategy",
+        },
         **_under("airflow.timetables", _TIMETABLES),
         # Airflow 2 paths, still accepted by Airflow 3
         **_under("airflow.operators", _STANDARD_OPERATORS),
