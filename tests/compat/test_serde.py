@@ -109,3 +109,18 @@ def test_dataclass_whose_class_cannot_be_imported_is_a_clear_error() -> None:
     text = json.dumps({"__classname__": "nowhere.Thing", "__version__": 1, "__data__": {}})
     with pytest.raises(XComValueError, match=r"nowhere\.Thing: the class cannot be imported"):
         decode(text)
+
+
+def test_dags_test_report_shows_rich_values_as_plain_json() -> None:
+    with DAG("report", schedule=None) as dag:
+
+        @task
+        def produce():
+            return {"when": dt.date(2024, 1, 2), "ids": {10, 9}, "pair": (1, Decimal("2.50"))}
+
+        produce()
+
+    report = dag.test().report()
+    assert json.loads(json.dumps(report["xcom"])) == {
+        "produce": {"when": "2024-01-02", "ids": [9, 10], "pair": [1, "2.50"]}
+    }
