@@ -93,7 +93,8 @@ def as_pendulum(value: datetime | None) -> Any:
     return value if isinstance(value, pendulum.DateTime) else pendulum.instance(value)
 
 
-def _with_pendulum_dates(dag_run: DagRunInfo) -> DagRunInfo:
+def with_pendulum_dates(dag_run: DagRunInfo) -> DagRunInfo:
+    """``dag_run`` with its dates as pendulum DateTimes (what tasks and callbacks see)."""
     return replace(dag_run, **{name: as_pendulum(getattr(dag_run, name)) for name in RUN_DATES})
 
 
@@ -102,7 +103,7 @@ def build_context(
 ) -> Context:
     """The context of one task instance's try. Its dates (``logical_date``, ``data_interval_*``,
     those of ``dag_run``) are pendulum DateTimes; the ``ds``/``ts`` family are strings."""
-    dag_run = _with_pendulum_dates(dag_run)
+    dag_run = with_pendulum_dates(dag_run)
     context: Context = {
         "dag": dag,
         "task": task,

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from dagflow.config import Settings
-from dagflow.context import DagRunInfo
+from dagflow.context import DagRunInfo, with_pendulum_dates
 from dagflow.core.clock import utcnow
 from dagflow.core.keys import RunKey, TIKey
 from dagflow.core.retries import next_retry_for, should_retry
@@ -404,7 +404,7 @@ class Worker:
         dag = self.load_dag(workload.fileloc, run_key.dag_id)
         callbacks = dag.on_success_callback if workload.dag_callback == "success" else dag.on_failure_callback
         reason = "success" if workload.dag_callback == "success" else "task_failure"
-        context = {"dag": dag, "dag_run": info, "run_id": info.run_id, "reason": reason}
+        context = {"dag": dag, "dag_run": with_pendulum_dates(info), "run_id": info.run_id, "reason": reason}
         errors = []
         for callback in callbacks:
             try:

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, TextIO
 
-from dagflow.context import DagRunInfo
+from dagflow.context import DagRunInfo, with_pendulum_dates
 from dagflow.core.clock import utcnow
 from dagflow.core.decisions import Key, TIRecord, apply_expansion, decide, initial_task_instances
 from dagflow.core.retries import next_retry_for
@@ -306,7 +306,13 @@ def _run_dag_callbacks(dag: DAG, dag_run: DagRunInfo, result: RunResult, log: Ta
     if not callbacks:
         return
     reason = "success" if result.state is RunState.SUCCESS else "task_failure"
-    context = {"dag": dag, "dag_run": dag_run, "run_id": dag_run.run_id, "reason": reason, "result": result}
+    context = {
+        "dag": dag,
+        "dag_run": with_pendulum_dates(dag_run),
+        "run_id": dag_run.run_id,
+        "reason": reason,
+        "result": result,
+    }
     for callback in callbacks:
         try:
             callback(context)

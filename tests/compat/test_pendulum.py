@@ -68,3 +68,21 @@ def test_pendulum_values_are_accepted_as_dates_durations_and_schedules() -> None
     assert getattr(dag.timezone, "key", None) == "Europe/Berlin"
     assert wait.retry_delay == timedelta(minutes=5)
     assert dag.test(logical_date=WHEN).get("wait").state.value == "success"
+
+
+def test_dag_callbacks_see_pendulum_dates() -> None:
+    seen: list[str] = []
+
+    def on_success(context):
+        seen.append(context["dag_run"].logical_date.add(days=1).to_date_string())
+
+    with DAG("callback_dates", schedule=None, on_success_callback=on_success) as dag:
+
+        @task
+        def noop():
+            return None
+
+        noop()
+
+    dag.test(logical_date=WHEN)
+    assert seen == ["2024-03-31"]

@@ -2,7 +2,6 @@
 exit code 99 skips the task, any other non-zero code fails it."""
 
 import pendulum
-
 from airflow.providers.standard.operators.bash import BashOperator
 from airflow.sdk import DAG
 from airflow.utils.trigger_rule import TriggerRule

@@ -2,7 +2,6 @@
 the run's state is decided by the work, not by the teardown."""
 
 import pendulum
-
 from airflow.sdk import dag, setup, task, teardown
 
 
