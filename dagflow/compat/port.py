@@ -10,6 +10,7 @@ cannot map is reported with its line, and left in the file as it was.
 from __future__ import annotations
 
 import ast
+import codecs
 import io
 import tokenize
 from dataclasses import dataclass, field
@@ -194,6 +195,9 @@ class _LineOffsets:
         self.starts = [0]
         for line in source.splitlines(keepends=True):
             self.starts.append(self.starts[-1] + len(line))
+        # Python reads past a UTF-8 byte order mark: columns of the first line start after it.
+        if source.startswith(codecs.BOM_UTF8):
+            self.starts[0] = len(codecs.BOM_UTF8)
 
     def offset(self, line: int, column: int) -> int:
         return self.starts[line - 1] + column

@@ -46,6 +46,12 @@ def test_imports_are_rewritten_and_every_other_byte_kept() -> None:
     assert result.unmapped == []
 
 
+def test_byte_order_mark_is_kept_and_first_line_rewritten() -> None:
+    source = b"\xef\xbb\xbffrom airflow.sdk import DAG\nfrom airflow.sdk import task\n"
+    result = port_source(source)
+    assert result.ported == b"\xef\xbb\xbffrom dagflow import DAG\nfrom dagflow import task\n"
+
+
 def test_file_without_airflow_imports_is_unchanged() -> None:
     source = b"from dagflow import DAG\nx = '\xc3\xa9'\n\n\n"
     result = port_source(source)
