@@ -141,6 +141,10 @@ _SDK: Row = {
     "BaseSensorOperator": "dagflow.sensors.base:BaseSensorOperator",
     "PokeReturnValue": "dagflow.sensors.base:PokeReturnValue",
     "Label": "dagflow.models.edges:Label",
+    "EdgeModifier": "dagflow.models.edges:EdgeModifier",
+    "literal": "dagflow.templating:literal",
+    "TaskInstanceState": "dagflow.core.states:TaskState",
+    "DagRunState": "dagflow.core.states:RunState",
     "Variable": "dagflow.models.variable:Variable",
     "Connection": "dagflow.models.connection:Connection",
     "BaseHook": "dagflow.hooks.base:BaseHook",
@@ -180,7 +184,8 @@ AIRFLOW_NAMES: MappingProxyType[str, Row] = MappingProxyType(
         "airflow.sdk.bases.operatorlink": {"BaseOperatorLink": _SDK["BaseOperatorLink"]},
         "airflow.sdk.definitions.dag": {"DAG": "dagflow:DAG", "dag": "dagflow:dag"},
         "airflow.sdk.definitions.taskgroup": {"TaskGroup": "dagflow:TaskGroup"},
-        "airflow.sdk.definitions.edges": {"Label": _SDK["Label"]},
+        "airflow.sdk.definitions.edges": {name: _SDK[name] for name in ("Label", "EdgeModifier")},
+        "airflow.sdk.definitions.template": {"literal": _SDK["literal"]},
         "airflow.sdk.definitions.xcom_arg": {"XComArg": "dagflow:XComArg"},
         "airflow.sdk.definitions.context": {name: _SDK[name] for name in ("Context", "get_current_context")},
         "airflow.models.baseoperator": {
@@ -198,7 +203,7 @@ AIRFLOW_NAMES: MappingProxyType[str, Row] = MappingProxyType(
             name: _SDK[name] for name in ("dag", "task", "task_group", "setup", "teardown")
         },
         "airflow.utils.trigger_rule": {"TriggerRule": "dagflow:TriggerRule"},
-        "airflow.utils.edgemodifier": {"Label": _SDK["Label"]},
+        "airflow.utils.edgemodifier": {name: _SDK[name] for name in ("Label", "EdgeModifier")},
         "airflow.utils.task_group": {"TaskGroup": "dagflow:TaskGroup"},
         "airflow.utils.helpers": {"chain": "dagflow:chain", "cross_downstream": "dagflow:cross_downstream"},
         "airflow.utils.state": {
