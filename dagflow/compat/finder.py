@@ -79,8 +79,8 @@ def _resolve(module: ModuleType, name: str) -> Any:
     modname = module.__name__
     if name == "__all__":
         return _available_names(modname)
-    if name.startswith("__"):
-        raise AttributeError(name)
+    if name.startswith("_"):  # private and dunder names: what tools probe for, never an Airflow name
+        raise AttributeError(f"module {modname!r} has no attribute {name!r}")
     target = table.target_of(modname, name)
     if target is None:
         if table.is_known_module(f"{modname}.{name}"):

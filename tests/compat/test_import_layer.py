@@ -68,6 +68,12 @@ def test_names_are_resolved_on_first_use_then_kept_in_the_module(airflow_layer: 
     assert vars(sdk)["DAG"] is dagflow.DAG
 
 
+def test_private_names_are_plain_attribute_errors_for_tools_that_probe(airflow_layer: None) -> None:
+    sdk = importlib.import_module("airflow.sdk")
+    assert getattr(sdk, "__file__", None) is None
+    assert not hasattr(sdk, "_private_helper")
+
+
 def test_star_import_brings_the_names_dagflow_has(airflow_layer: None) -> None:
     namespace: dict[str, object] = {}
     exec("from airflow.sdk import *", namespace)
