@@ -26,6 +26,8 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
+from dagflow.core.clock import utcnow
+
 ID_LENGTH = 250
 
 
@@ -104,6 +106,7 @@ class DagRunRow(Base):
         UniqueConstraint("dag_id", "logical_date", name="dag_run_dag_id_logical_date_key"),
         Index("idx_dag_run_state", "state", "dag_id"),
         Index("idx_dag_run_dag_run_after", "dag_id", "run_after"),
+        Index("idx_dag_run_updated_at", "updated_at"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
@@ -124,6 +127,8 @@ class DagRunRow(Base):
     callback_sent: Mapped[bool] = mapped_column(Boolean, default=False)
     note: Mapped[str | None] = mapped_column(Text, default=None)
     triggered_by: Mapped[str | None] = mapped_column(String(ID_LENGTH), default=None)
+    #: Set by every write of the row (``onupdate``), so a page can tell cheaply that a run changed.
+    updated_at: Mapped[datetime | None] = mapped_column(default=utcnow, onupdate=utcnow)
 
 
 class TaskInstanceRow(Base):
@@ -140,6 +145,7 @@ class TaskInstanceRow(Base):
         Index("idx_task_instance_state", "state"),
         Index("idx_task_instance_dag_state", "dag_id", "state"),
         Index("idx_task_instance_updated_at", "updated_at"),
+        Index("idx_task_instance_dag_updated_at", "dag_id", "updated_at"),
     )
 
     dag_id: Mapped[str] = mapped_column(primary_key=True)

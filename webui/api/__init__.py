@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, request
 
+from webui import live
 from webui.api.common import check_storable
 
 api = Blueprint("api", __name__)
@@ -17,5 +18,8 @@ def _refuse_unstorable_input() -> None:
     for name, value in request.args.items(multi=True):
         check_storable(value, name)
 
+
+api.before_request(live.answer_if_unchanged)
+api.after_request(live.tag_marked)
 
 from webui.api import dags, meta, pools, runs, task_instances  # noqa: E402,F401 - importing registers the routes
