@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import ScalarSelect, func, select
+from sqlalchemy import ScalarSelect, bindparam, func, select
 from sqlalchemy.orm import Session
 
 from dagflow.core.keys import RunKey
@@ -21,10 +21,12 @@ from dagflow.store.models import DagRow, DagRunRow, ImportErrorRow, TaskInstance
 Mark = tuple[Any, ...]
 
 TI, DR = TaskInstanceRow, DagRunRow
+# Built once: building these statements costs more than running them.
+_DAG_ID, _RUN_ID = bindparam("m_dag_id"), bindparam("m_run_id")
 
 
-def _dag_columns(dag_id: str) -> list[ScalarSelect[Any]]:
-    of_dag = DagRow.dag_id == dag_id
+def _dag_columns() -> list[ScalarSelect[Any]]:
+    of_dag = DagRow.dag_id == _DAG_ID
     return [
         select(DagRow.last_parsed_at).where(of_dag).scalar_subquery(),
         select(DagRow.is_paused).where(of_dag).scalar_subquery(),
@@ -32,43 +34,47 @@ def _dag_columns(dag_id: str) -> list[ScalarSelect[Any]]:
     ]
 
 
+_OF_RUN = (TI.dag_id == _DAG_ID, TI.run_id == _RUN_ID)
+_RUN_MARK = select(
+    DR.id,
+    DR.state,
+    DR.updated_at,
+    select(func.count()).select_from(TI).where(*_OF_RUN).scalar_subquery(),
+    select(func.max(TI.updated_at)).where(*_OF_RUN).scalar_subquery(),
+    *_dag_columns(),
+).where(DR.dag_id == _DAG_ID, DR.run_id == _RUN_ID)
+
+_DAG_MARK = select(
+    select(func.count()).select_from(DR).where(DR.dag_id == _DAG_ID).scalar_subquery(),
+    select(func.max(DR.id)).where(DR.dag_id == _DAG_ID).scalar_subquery(),
+    select(func.max(DR.updated_at)).where(DR.dag_id == _DAG_ID).scalar_subquery(),
+    select(func.max(TI.updated_at)).where(TI.dag_id == _DAG_ID).scalar_subquery(),
+    *_dag_columns(),
+)
+
+_STORE_MARK = select(
+    select(func.count()).select_from(DagRow).scalar_subquery(),
+    select(func.count()).select_from(DagRow).where(DagRow.is_paused).scalar_subquery(),
+    select(func.count()).select_from(DagRow).where(DagRow.is_active).scalar_subquery(),
+    select(func.max(DagRow.last_parsed_at)).scalar_subquery(),
+    select(func.count()).select_from(DR).scalar_subquery(),
+    select(func.max(DR.updated_at)).scalar_subquery(),
+    select(func.max(TI.updated_at)).scalar_subquery(),
+    select(func.count()).select_from(ImportErrorRow).scalar_subquery(),
+)
+
+
 def run_mark(session: Session, *, run: RunKey) -> Mark | None:
     """The mark of one run and its task instances (and of its DAG's row); None if there is no such run."""
-    of_run = (TI.dag_id == run.dag_id, TI.run_id == run.run_id)
-    query = select(
-        DR.id,
-        DR.state,
-        DR.updated_at,
-        select(func.count()).select_from(TI).where(*of_run).scalar_subquery(),
-        select(func.max(TI.updated_at)).where(*of_run).scalar_subquery(),
-        *_dag_columns(run.dag_id),
-    ).where(DR.dag_id == run.dag_id, DR.run_id == run.run_id)
-    row = session.execute(query).first()
+    row = session.execute(_RUN_MARK, {"m_dag_id": run.dag_id, "m_run_id": run.run_id}).first()
     return None if row is None else tuple(row)
 
 
 def dag_mark(session: Session, *, dag_id: str) -> Mark:
     """The mark of a DAG's row, all its runs and all their task instances."""
-    query = select(
-        select(func.count()).select_from(DR).where(DR.dag_id == dag_id).scalar_subquery(),
-        select(func.max(DR.id)).where(DR.dag_id == dag_id).scalar_subquery(),
-        select(func.max(DR.updated_at)).where(DR.dag_id == dag_id).scalar_subquery(),
-        select(func.max(TI.updated_at)).where(TI.dag_id == dag_id).scalar_subquery(),
-        *_dag_columns(dag_id),
-    )
-    return tuple(session.execute(query).one())
+    return tuple(session.execute(_DAG_MARK, {"m_dag_id": dag_id}).one())
 
 
 def store_mark(session: Session) -> Mark:
     """The mark of everything the DAGs list shows: DAG rows, runs, task instances, import errors."""
-    query = select(
-        select(func.count()).select_from(DagRow).scalar_subquery(),
-        select(func.count()).select_from(DagRow).where(DagRow.is_paused).scalar_subquery(),
-        select(func.count()).select_from(DagRow).where(DagRow.is_active).scalar_subquery(),
-        select(func.max(DagRow.last_parsed_at)).scalar_subquery(),
-        select(func.count()).select_from(DR).scalar_subquery(),
-        select(func.max(DR.updated_at)).scalar_subquery(),
-        select(func.max(TI.updated_at)).scalar_subquery(),
-        select(func.count()).select_from(ImportErrorRow).scalar_subquery(),
-    )
-    return tuple(session.execute(query).one())
+    return tuple(session.execute(_STORE_MARK).one())

@@ -21,9 +21,13 @@ def upgrade() -> None:
         batch.add_column(sa.Column("updated_at", sa.DateTime(timezone=True), nullable=True))
     op.create_index("idx_dag_run_updated_at", "dag_run", ["updated_at"])
     op.create_index("idx_task_instance_dag_updated_at", "task_instance", ["dag_id", "updated_at"])
+    op.create_index("idx_dag_last_parsed_at", "dag", ["last_parsed_at"])
+    op.create_index("idx_dag_active_paused", "dag", ["is_active", "is_paused"])
 
 
 def downgrade() -> None:
+    op.drop_index("idx_dag_active_paused", table_name="dag")
+    op.drop_index("idx_dag_last_parsed_at", table_name="dag")
     op.drop_index("idx_task_instance_dag_updated_at", table_name="task_instance")
     op.drop_index("idx_dag_run_updated_at", table_name="dag_run")
     with op.batch_alter_table("dag_run") as batch:
