@@ -36,7 +36,7 @@ _TEXT_COLOURS = """(selector) => {
   const opaque = (el) => {
     const layers = [];
     for (let node = el; node; node = node.parentElement) {
-      const m = getComputedStyle(node).backgroundColor.match(/[\d.]+/g);
+      const m = getComputedStyle(node).backgroundColor.match(/[0-9.]+/g);
       if (!m || m.length < 3) { continue; }
       const alpha = m.length > 3 ? Number(m[3]) : 1;
       if (alpha === 0) { continue; }
