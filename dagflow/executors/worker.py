@@ -31,12 +31,16 @@ from dagflow.executors.base import EventKind, ExecutorEvent, Workload
 from dagflow.models.dag import DAG
 from dagflow.runtime.tasklog import TaskLog, attempt_log_path
 from dagflow.runtime.taskrunner import Attempt, AttemptOutcome, run_attempt
+from dagflow import secrets
+from dagflow.secrets import EnvironmentBackend
+from dagflow.secrets.fernet import FernetCodec
 from dagflow.store import Connection
 from dagflow.store.attempts import Claim, Outcome, claim_attempt, give_back_try, heartbeat, record_outcome
 from dagflow.store.engine import Database
 from dagflow.store.models import DagRunRow
 from dagflow.store.run_reader import DbRunStates
 from dagflow.store.runs import get_run
+from dagflow.store.secrets_backend import MetastoreBackend
 from dagflow.store.xcom import DbXComStore
 
 
@@ -48,6 +52,8 @@ class WorkerSettings:
     log_folder: str
     heartbeat_interval: float = 2.0
     import_timeout: float = 30.0
+    #: ``[core] fernet_key``: Variables and Connections task code reads are decrypted with it.
+    fernet_key: str = ""
 
     @classmethod
     def from_settings(cls, settings: Settings) -> WorkerSettings:
@@ -57,6 +63,7 @@ class WorkerSettings:
             log_folder=str(settings.log_folder),
             heartbeat_interval=settings.getfloat("scheduler", "heartbeat_sec") * 2,
             import_timeout=settings.getfloat("core", "dagbag_import_timeout"),
+            fernet_key=str(settings.get("core", "fernet_key", "") or ""),
         )
 
 
@@ -128,6 +135,10 @@ class Worker:
         self.settings = settings
         self.db = Database(settings.database_url)
         self.run_states = DbRunStates(self.db)
+        # task code reads Variables and Connections from the environment, then from this store
+        secrets.install(
+            [EnvironmentBackend(), MetastoreBackend(self.db.url, FernetCodec(settings.fernet_key), database=self.db)]
+        )
         self.hostname = socket.gethostname()
         self._bags: dict[str, tuple[tuple[int, int], DagBag]] = {}
         self._runs: dict[RunKey, DagRunInfo] = {}
