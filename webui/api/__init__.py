@@ -18,4 +18,4 @@ def _refuse_unstorable_input() -> None:
         check_storable(value, name)
 
 
-from webui.api import dags, meta, pools, runs, task_instances  # noqa: E402,F401 - importing registers the routes
+from webui.api import connections, dags, meta, pools, runs, task_instances, variables  # noqa: E402,F401 - importing registers the routes
