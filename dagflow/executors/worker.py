@@ -135,10 +135,11 @@ class Worker:
         self.settings = settings
         self.db = Database(settings.database_url)
         self.run_states = DbRunStates(self.db)
-        # task code reads Variables and Connections from the environment, then from this store
-        secrets.install(
-            [EnvironmentBackend(), MetastoreBackend(self.db.url, FernetCodec(settings.fernet_key), database=self.db)]
-        )
+        #: What task code reads Variables and Connections from: the environment, then this store.
+        self.secrets = [
+            EnvironmentBackend(),
+            MetastoreBackend(self.db.url, FernetCodec(settings.fernet_key), database=self.db),
+        ]
         self.hostname = socket.gethostname()
         self._bags: dict[str, tuple[tuple[int, int], DagBag]] = {}
         self._runs: dict[RunKey, DagRunInfo] = {}
@@ -331,16 +332,17 @@ class Worker:
         try:
             if self.stopping:  # SIGTERM came between taking the workload and now: stop it here
                 self._stop_attempt("stopped: the worker is shutting down")
-            dag = self.load_dag(workload.fileloc, key.dag_id)
-            outcome = run_attempt(
-                dag,
-                dag.spec().tasks[key.task_id],
-                attempt,
-                xcom_store=xcoms,
-                log=log,
-                hostname=self.hostname,
-                run_states=self.run_states,
-            )
+            with secrets.using(self.secrets):
+                dag = self.load_dag(workload.fileloc, key.dag_id)
+                outcome = run_attempt(
+                    dag,
+                    dag.spec().tasks[key.task_id],
+                    attempt,
+                    xcom_store=xcoms,
+                    log=log,
+                    hostname=self.hostname,
+                    run_states=self.run_states,
+                )
             self._last_dag = dag
         except (Exception, TaskTerminated) as exc:  # the DAG could not be loaded, or the attempt was stopped
             retry = should_retry(try_number=attempt.try_number, max_tries=attempt.max_tries)
@@ -405,7 +407,8 @@ class Worker:
         errors = []
         for callback in callbacks:
             try:
-                callback(context)
+                with secrets.using(self.secrets):
+                    callback(context)
             except Exception as exc:  # a callback's failure never changes the run
                 errors.append(f"{getattr(callback, '__name__', callback)}: {exc}")
         state = TaskState.SUCCESS if not errors else TaskState.FAILED

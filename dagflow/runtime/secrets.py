@@ -25,5 +25,19 @@ def chain_for(settings: Settings, database: Database | None = None) -> list[Secr
     return [EnvironmentBackend(), MetastoreBackend(url, codec_from(settings), database=database)]
 
 
+_chains: dict[tuple[str, str], list[SecretsBackend]] = {}
+
+
 def default_backends() -> list[SecretsBackend]:
-    return chain_for(Settings.load())
+    """The chain of the settings in force now (one per store and key, kept: a store is opened once)."""
+    settings = Settings.load()
+    key = (settings.database_url, str(settings.get("core", "fernet_key", "") or ""))
+    found = _chains.get(key)
+    if found is None:
+        if len(_chains) > 16:
+            for chain in _chains.values():
+                for backend in chain:
+                    getattr(backend, "close", lambda: None)()
+            _chains.clear()
+        found = _chains[key] = chain_for(settings)
+    return found

@@ -1,9 +1,9 @@
 """Where Variables and Connections come from: a chain of secrets backends, asked in order.
 
 Task code (``Variable.get``, ``Connection.get``, ``{{ var.value.x }}``) never opens the metadata
-store itself: it asks the chain installed for the process. The worker installs the environment
-backend then the metastore backend on its own database; ``dag.test`` and the CLI get the same chain
-built from the settings on first use (:func:`dagflow.runtime.secrets.default_backends`).
+store itself: it asks the chain installed for the process. The worker uses the environment
+backend then the metastore backend on its own database while an attempt runs; ``dag.test`` and the
+CLI get the same chain built from the settings in force (:func:`dagflow.runtime.secrets.default_backends`).
 The first backend that knows a key wins, so ``DAGFLOW_VAR_*``/``DAGFLOW_CONN_*`` (and Airflow's
 ``AIRFLOW_VAR_*``/``AIRFLOW_CONN_*``) override what is stored.
 """
@@ -80,13 +80,13 @@ def install(backends: Sequence[SecretsBackend] | None) -> None:
 
 def backends() -> list[SecretsBackend]:
     """The chain in force: the installed one, or the default one built from the settings."""
-    global _installed
     with _lock:
-        if _installed is None:
-            from dagflow.runtime.secrets import default_backends
+        installed = _installed
+    if installed is not None:
+        return list(installed)
+    from dagflow.runtime.secrets import default_backends
 
-            _installed = default_backends()
-        return list(_installed)
+    return list(default_backends())
 
 
 @contextmanager

@@ -19,6 +19,7 @@ class MetastoreBackend:
     def __init__(self, url: str, codec: FernetCodec, *, database: Database | None = None):
         self.url, self.codec = url, codec
         self._database = database
+        self._owns = database is None
 
     def _db(self) -> Database | None:
         """The database, or None while there is none to read (a SQLite file not created yet)."""
@@ -49,6 +50,12 @@ class MetastoreBackend:
                 return connections.read_connection(session, conn_id, self.codec)
         except (OperationalError, ProgrammingError):
             return None
+
+    def close(self) -> None:
+        """Let go of the database (only one this backend opened itself)."""
+        if self._database is not None and self._owns:
+            self._database.dispose()
+        self._database = None
 
     def _writable(self) -> Database:
         self._database = self._database or Database(self.url)
