@@ -89,7 +89,9 @@ def import_variables(
     existing = {row.key for row in var_store.list_variables(session)}
     clashes = sorted(set(variables) & existing)
     if clashes and on_existing == "fail":
-        raise DagflowError(f"Variable {clashes[0]!r} exists already (--action-on-existing-key fail): nothing imported")
+        raise DagflowError(
+            f"Variable {clashes[0]!r} exists already (--action-on-existing-key fail): nothing imported"
+        )
     set_count = skipped = 0
     for key, entry in variables.items():
         if key in existing and on_existing == "skip":

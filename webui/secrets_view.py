@@ -13,9 +13,9 @@ from dagflow.models.connection import Connection
 from dagflow.runtime.secrets import codec_from
 from dagflow.secrets.fernet import FernetCodec
 from dagflow.secrets.masker import MASK, is_sensitive
+from dagflow.store.connections import connection_of
 from dagflow.store.models import ConnectionRow, VariableRow
 from dagflow.store.variables import value_of
-from dagflow.store.connections import connection_of
 from webui.auth import current_user
 from webui.db import settings
 

@@ -38,7 +38,9 @@ def variables_get(key: str, default: str | None, as_json: bool) -> None:
 
     try:
         with secrets.using(_chain()):
-            value = Variable.get(key, deserialize_json=as_json, default_var=NOTSET if default is None else default)
+            value = Variable.get(
+                key, deserialize_json=as_json, default_var=NOTSET if default is None else default
+            )
     except DagflowError as exc:
         fail(str(exc), code=1)
     click.echo(value if isinstance(value, str) else json.dumps(value, indent=2))
@@ -54,7 +56,9 @@ def _chain() -> list[Any]:
 @click.argument("key")
 @click.argument("value")
 @click.option("--description", help="What the Variable is for.")
-@click.option("--json", "-j", "as_json", is_flag=True, help="VALUE is JSON: check it and store it as JSON text.")
+@click.option(
+    "--json", "-j", "as_json", is_flag=True, help="VALUE is JSON: check it and store it as JSON text."
+)
 def variables_set(key: str, value: str, description: str | None, as_json: bool) -> None:
     """Create or replace Variable KEY with VALUE."""
     from dagflow import secret_actions
@@ -63,7 +67,10 @@ def variables_set(key: str, value: str, description: str | None, as_json: bool) 
         try:
             value = json.dumps(json.loads(value), indent=2)
         except json.JSONDecodeError as exc:
-            fail(f"the value of {key!r} is not JSON ({exc.msg} at position {exc.pos}); drop --json to store text")
+            fail(
+                f"the value of {key!r} is not JSON ({exc.msg} at position {exc.pos}); "
+                "drop --json to store text"
+            )
     act(secret_actions.set_variable, key, value, codec=_codec(), description=description, owner="cli")
     click.echo(f"Variable {key} created")
 
@@ -105,9 +112,16 @@ def variables_import(filepath: Path, action_on_existing_key: str) -> None:
 
     loaded = _read_json_object(filepath)
     created, skipped = act(
-        secret_actions.import_variables, loaded, codec=_codec(), on_existing=action_on_existing_key, owner="cli"
+        secret_actions.import_variables,
+        loaded,
+        codec=_codec(),
+        on_existing=action_on_existing_key,
+        owner="cli",
     )
-    click.echo(f"{created} of {len(loaded)} variables successfully updated." + (f" {skipped} skipped." if skipped else ""))
+    click.echo(
+        f"{created} of {len(loaded)} variables successfully updated."
+        + (f" {skipped} skipped." if skipped else "")
+    )
 
 
 def _read_json_object(filepath: Path) -> dict[str, Any]:
@@ -118,7 +132,7 @@ def _read_json_object(filepath: Path) -> dict[str, Any]:
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         fail(f"{filepath} is not a JSON file: {exc}")
     if not isinstance(loaded, dict):
-        fail(f"{filepath} must hold a JSON object of Variables ({{\"key\": value}})")
+        fail(f'{filepath} must hold a JSON object of Variables ({{"key": value}})')
     return loaded
 
 

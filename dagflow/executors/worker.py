@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
+from dagflow import secrets
 from dagflow.config import Settings
 from dagflow.context import DagRunInfo
 from dagflow.core.clock import utcnow
@@ -31,8 +32,7 @@ from dagflow.executors.base import EventKind, ExecutorEvent, Workload
 from dagflow.models.dag import DAG
 from dagflow.runtime.tasklog import TaskLog, attempt_log_path
 from dagflow.runtime.taskrunner import Attempt, AttemptOutcome, run_attempt
-from dagflow import secrets
-from dagflow.secrets import EnvironmentBackend
+from dagflow.secrets import EnvironmentBackend, SecretsBackend
 from dagflow.secrets.fernet import FernetCodec
 from dagflow.store import Connection
 from dagflow.store.attempts import Claim, Outcome, claim_attempt, give_back_try, heartbeat, record_outcome
@@ -136,7 +136,7 @@ class Worker:
         self.db = Database(settings.database_url)
         self.run_states = DbRunStates(self.db)
         #: What task code reads Variables and Connections from: the environment, then this store.
-        self.secrets = [
+        self.secrets: list[SecretsBackend] = [
             EnvironmentBackend(),
             MetastoreBackend(self.db.url, FernetCodec(settings.fernet_key), database=self.db),
         ]

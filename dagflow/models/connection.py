@@ -10,6 +10,7 @@ masked in task logs from the moment it is read.
 
 from __future__ import annotations
 
+import contextlib
 import json
 from typing import Any
 from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit
@@ -65,7 +66,9 @@ class Connection:
         return cls(conn_id=conn_id, uri=text)
 
     @classmethod
-    def from_json(cls, value: str | dict[str, Any], conn_id: str | None = None, where: str = "") -> Connection:
+    def from_json(
+        cls, value: str | dict[str, Any], conn_id: str | None = None, where: str = ""
+    ) -> Connection:
         """A connection from Airflow's JSON form; ``port`` may be a string of digits."""
         place = f" ({where})" if where else ""
         if isinstance(value, str):
@@ -90,7 +93,9 @@ class Connection:
         where = f"connection {self.conn_id!r}: malformed URI"
         count = uri.count("://")
         if count == 0 or count > 2:
-            raise InvalidConnection(f"{where} {_hide(uri)!r} (expected type://login:password@host:port/schema)")
+            raise InvalidConnection(
+                f"{where} {_hide(uri)!r} (expected type://login:password@host:port/schema)"
+            )
         parts = urlsplit(uri)
         scheme = parts.scheme
         if not scheme:
@@ -144,10 +149,8 @@ class Connection:
         if nested:
             for key, value in extra.items():
                 if isinstance(value, str):
-                    try:
+                    with contextlib.suppress(json.JSONDecodeError):
                         extra[key] = json.loads(value)
-                    except json.JSONDecodeError:
-                        pass
         return extra
 
     def get_password(self) -> str | None:

@@ -60,9 +60,7 @@ class Variable:
             ) from None
 
     @classmethod
-    def set(
-        cls, key: str, value: Any, description: str | None = None, serialize_json: bool = False
-    ) -> None:
+    def set(cls, key: str, value: Any, description: str | None = None, serialize_json: bool = False) -> None:
         """Store ``value`` under ``key`` in the metadata store (as JSON text with ``serialize_json``)."""
         text = json.dumps(value, indent=2) if serialize_json else str(value)
         secrets.writable_backend(f"set Variable {key!r}").set_variable(key, text, description)
@@ -73,7 +71,9 @@ class Variable:
         return secrets.writable_backend(f"delete Variable {key!r}").delete_variable(key)
 
     @classmethod
-    def setdefault(cls, key: str, default: Any, description: str | None = None, deserialize_json: bool = False) -> Any:
+    def setdefault(
+        cls, key: str, default: Any, description: str | None = None, deserialize_json: bool = False
+    ) -> Any:
         """The value of ``key``; when it is not set, ``default`` is stored and returned."""
         found = cls.get(key, default_var=None, deserialize_json=deserialize_json)
         if found is None:

@@ -55,9 +55,7 @@ class SecretsMasker:
         """Remember ``value`` (a string, or the sensitive items of a dict) as a secret."""
         if isinstance(value, Mapping):
             for key, item in value.items():
-                if is_sensitive(str(key)):
-                    self.add(item)
-                elif isinstance(item, Mapping):
+                if is_sensitive(str(key)) or isinstance(item, Mapping):
                     self.add(item)
             return
         if isinstance(value, (list, tuple)):

@@ -25,9 +25,9 @@ class MetastoreBackend:
         """The database, or None while there is none to read (a SQLite file not created yet)."""
         if self._database is None:
             parsed = make_url(self.url)
-            if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
-                if not Path(parsed.database).expanduser().exists():
-                    return None
+            file = parsed.database if parsed.get_backend_name() == "sqlite" else None
+            if file not in (None, "", ":memory:") and not Path(str(file)).expanduser().exists():
+                return None
             self._database = Database(self.url)
         return self._database
 

@@ -23,9 +23,13 @@ def run(cli_runner, database_url):
 
 
 def test_set_get_list_and_delete_a_variable(run):
-    assert "Variable region created" in run("variables", "set", "region", "eu-west", "--description", "d").stdout
+    assert (
+        "Variable region created" in run("variables", "set", "region", "eu-west", "--description", "d").stdout
+    )
     assert run("variables", "get", "region").stdout.strip() == "eu-west"
-    assert json.loads(run("variables", "list", "-o", "json").stdout) == [{"key": "region", "description": "d"}]
+    assert json.loads(run("variables", "list", "-o", "json").stdout) == [
+        {"key": "region", "description": "d"}
+    ]
     run("variables", "delete", "region")
     result = run("variables", "get", "region", code=1)
     assert "Variable 'region' does not exist" in result.stderr and result.stderr.count("\n") == 1
@@ -69,7 +73,9 @@ def test_the_environment_wins_for_get(run, monkeypatch):
 
 
 def test_add_get_list_and_delete_a_connection_with_its_password_masked(run):
-    added = run("connections", "add", "db", "--conn-uri", "postgres://u:s3cret-pw@h:5432/sales?sslmode=disable")
+    added = run(
+        "connections", "add", "db", "--conn-uri", "postgres://u:s3cret-pw@h:5432/sales?sslmode=disable"
+    )
     assert "s3cret-pw" not in added.stdout and "postgres://u:***@h:5432/sales" in added.stdout
     shown = json.loads(run("connections", "get", "db", "-o", "json").stdout)[0]
     assert shown["host"] == "h" and shown["password"] == "***" and shown["extra"] == {"sslmode": "disable"}
@@ -81,8 +87,19 @@ def test_add_get_list_and_delete_a_connection_with_its_password_masked(run):
 
 
 def test_connections_are_added_from_fields_or_json(run):
-    run("connections", "add", "api", "--conn-type", "http", "--conn-host", "example.org", "--conn-port", "8080",
-        "--conn-extra", '{"api_key": "k-123456"}')
+    run(
+        "connections",
+        "add",
+        "api",
+        "--conn-type",
+        "http",
+        "--conn-host",
+        "example.org",
+        "--conn-port",
+        "8080",
+        "--conn-extra",
+        '{"api_key": "k-123456"}',
+    )
     run("connections", "add", "lite", "--conn-json", '{"conn_type": "sqlite", "host": "/tmp/x.db"}')
     records = {r["conn_id"]: r for r in json.loads(run("connections", "list", "-o", "json").stdout)}
     assert records["api"]["port"] == 8080 and records["api"]["extra"] == {"api_key": "***"}

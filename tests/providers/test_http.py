@@ -55,8 +55,14 @@ def http_service(monkeypatch) -> Iterator[str]:
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     base = f"http://127.0.0.1:{server.server_port}"
-    conn = {"conn_type": "http", "host": "127.0.0.1", "port": server.server_port, "login": "robot",
-            "password": "s3cret-pw", "extra": {"X-Team": "data", "timeout": 5}}
+    conn = {
+        "conn_type": "http",
+        "host": "127.0.0.1",
+        "port": server.server_port,
+        "login": "robot",
+        "password": "s3cret-pw",
+        "extra": {"X-Team": "data", "timeout": 5},
+    }
     monkeypatch.setenv("DAGFLOW_CONN_SVC", json.dumps(conn))
     yield base
     server.shutdown()
@@ -69,14 +75,19 @@ def run(dag: DAG):
 
 def test_the_hook_sends_auth_extra_headers_and_query_or_body_by_method(http_service):
     got = HttpHook("GET", http_conn_id="svc").run("echo", data={"q": "1"}, headers={"X-Call": "yes"}).json()
-    assert got == {"method": "GET", "args": {"q": "1"}, "body": "", "auth": "robot",
-                   "headers": {"X-Team": "data", "X-Call": "yes"}}
+    assert got == {
+        "method": "GET",
+        "args": {"q": "1"},
+        "body": "",
+        "auth": "robot",
+        "headers": {"X-Team": "data", "X-Call": "yes"},
+    }
     posted = HttpHook("POST", http_conn_id="svc").run("/echo", data='{"a": 1}').json()
     assert (posted["method"], posted["body"], posted["args"]) == ("POST", '{"a": 1}', {})
 
 
 def test_an_error_status_raises_with_airflows_message_unless_unchecked(http_service):
-    with pytest.raises(HttpError, match="^500:"):
+    with pytest.raises(HttpError, match=r"^500:"):
         HttpHook("GET", http_conn_id="svc").run("broken")
     response = HttpHook("GET", http_conn_id="svc").run("broken", extra_options={"check_response": False})
     assert response.status_code == 500
@@ -94,8 +105,13 @@ def test_the_operator_pushes_the_filtered_response_and_renders_its_fields(http_s
             response_check=lambda response: response.json()["method"] == "POST",
             response_filter=lambda response, ds: [response.json()["body"], ds],
         )
-        HttpOperator(task_id="text", http_conn_id="svc", method="GET", endpoint="ready",
-                     extra_options={"check_response": False})
+        HttpOperator(
+            task_id="text",
+            http_conn_id="svc",
+            method="GET",
+            endpoint="ready",
+            extra_options={"check_response": False},
+        )
     result = run(dag)
     assert result.xcom("call") == ['{"day": "2024-01-01"}', "2024-01-01"]
     assert result.xcom("text") == "not yet"
@@ -103,8 +119,14 @@ def test_the_operator_pushes_the_filtered_response_and_renders_its_fields(http_s
 
 def test_a_false_response_check_fails_the_task(http_service):
     with DAG("http_check", schedule=None) as dag:
-        HttpOperator(task_id="call", http_conn_id="svc", method="GET", endpoint="echo",
-                     response_check=lambda response: False, retries=0)
+        HttpOperator(
+            task_id="call",
+            http_conn_id="svc",
+            method="GET",
+            endpoint="echo",
+            response_check=lambda response: False,
+            retries=0,
+        )
     result = run(dag)
     assert result.get("call").state.value == "failed"
     assert "response check returned False" in (result.get("call").error or "")
@@ -112,14 +134,22 @@ def test_a_false_response_check_fails_the_task(http_service):
 
 def test_the_sensor_waits_through_404s_until_the_check_passes(http_service):
     with DAG("http_wait", schedule=None) as dag:
-        HttpSensor(task_id="wait", http_conn_id="svc", endpoint="ready", poke_interval=0.01, timeout=10,
-                   response_check=lambda response: response.json()["status"] == "ok")
+        HttpSensor(
+            task_id="wait",
+            http_conn_id="svc",
+            endpoint="ready",
+            poke_interval=0.01,
+            timeout=10,
+            response_check=lambda response: response.json()["status"] == "ok",
+        )
     assert run(dag).get("wait").state.value == "success"
 
 
 def test_the_sensor_fails_on_an_error_status_outside_its_allowlist(http_service):
     with DAG("http_wait_broken", schedule=None) as dag:
-        HttpSensor(task_id="wait", http_conn_id="svc", endpoint="broken", poke_interval=0.01, timeout=5, retries=0)
+        HttpSensor(
+            task_id="wait", http_conn_id="svc", endpoint="broken", poke_interval=0.01, timeout=5, retries=0
+        )
     result = run(dag)
     assert result.get("wait").state.value == "failed" and "500" in (result.get("wait").error or "")
 

@@ -44,13 +44,20 @@ class UserDb:
 def user_db(request, tmp_path: Path, monkeypatch) -> Iterator[UserDb]:
     table = f"t_{uuid.uuid4().hex[:10]}"
     if request.param == "sqlite":
-        monkeypatch.setenv("DAGFLOW_CONN_USER_DB", f"sqlite://{(tmp_path / 'user.db').as_posix().replace('/', '%2F')}")
+        monkeypatch.setenv(
+            "DAGFLOW_CONN_USER_DB", f"sqlite://{(tmp_path / 'user.db').as_posix().replace('/', '%2F')}"
+        )
         yield UserDb("sqlite", "user_db", table, SqliteHook("user_db"))
         return
     url = make_url(os.environ[POSTGRES_ENV])
     conn = Connection(
-        conn_id="user_db", conn_type="postgres", host=url.host, port=url.port, login=url.username,
-        password=url.password, schema=url.database,
+        conn_id="user_db",
+        conn_type="postgres",
+        host=url.host,
+        port=url.port,
+        login=url.username,
+        password=url.password,
+        schema=url.database,
     )
     monkeypatch.setenv("DAGFLOW_CONN_USER_DB", conn.get_uri())
     hook = PostgresHook(postgres_conn_id="user_db")
@@ -76,7 +83,9 @@ def test_execute_query_returns_the_last_statements_rows_and_commits(user_db: Use
         create = SQLExecuteQueryOperator(
             task_id="create",
             conn_id=user_db.conn_id,
-            sql=f"CREATE TABLE {t} (id INTEGER, day VARCHAR(10)); INSERT INTO {t} VALUES (1, '{{{{ ds }}}}');",
+            sql=(
+                f"CREATE TABLE {t} (id INTEGER, day VARCHAR(10)); INSERT INTO {t} VALUES (1, '{{{{ ds }}}}');"
+            ),
             split_statements=True,
         )
         select_rows = SQLExecuteQueryOperator(
@@ -127,7 +136,7 @@ def test_parameters_and_a_handler_shape_the_result(user_db: UserDb):
 
 def test_sql_from_a_templated_file_beside_the_dag(user_db: UserDb, tmp_path: Path):
     t = user_db.table
-    (tmp_path / "query.sql").write_text(f"SELECT '{{{{ params.who }}}}', {{{{ 40 + 2 }}}}")
+    (tmp_path / "query.sql").write_text("SELECT '{{ params.who }}', {{ 40 + 2 }}")
     with DAG("from_file", schedule=None, template_searchpath=[str(tmp_path)], params={"who": "me"}) as dag:
         SQLExecuteQueryOperator(task_id="q", conn_id=user_db.conn_id, sql="query.sql")
     assert run_dag(dag).xcom("q") == [["me", 42]], t
@@ -159,7 +168,12 @@ def test_the_value_check_compares_numbers_within_tolerance_and_text_exactly(
 ):
     with DAG("value_check", schedule=None) as dag:
         SQLValueCheckOperator(
-            task_id="check", conn_id=user_db.conn_id, sql=sql, pass_value=pass_value, tolerance=tolerance, retries=0
+            task_id="check",
+            conn_id=user_db.conn_id,
+            sql=sql,
+            pass_value=pass_value,
+            tolerance=tolerance,
+            retries=0,
         )
     assert run_dag(dag).get("check").state.value == ("success" if passes else "failed")
 
@@ -176,4 +190,8 @@ def test_the_postgres_hook_passes_ssl_extras_to_psycopg():
     conn = Connection(conn_id="pg", uri="postgres://u:p%40ss@h:5433/db?sslmode=require&cursor=dictcursor")
     url = PostgresHook(postgres_conn_id="pg", connection=conn).sqlalchemy_url
     assert url.drivername == "postgresql+psycopg" and url.password == "p@ss"
-    assert dict(url.query) == {"sslmode": "require"} and (url.host, url.port, url.database) == ("h", 5433, "db")
+    assert dict(url.query) == {"sslmode": "require"} and (url.host, url.port, url.database) == (
+        "h",
+        5433,
+        "db",
+    )

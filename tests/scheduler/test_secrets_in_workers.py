@@ -32,7 +32,9 @@ def test_workers_read_the_store_and_the_environment_and_mask_secrets(orchestrato
     with orchestrator.db.session(write=True) as session:
         set_variable(session, "region", "eu-west", codec)
         set_variable(session, "tier", "stored-tier", codec)
-        conn = Connection(conn_id="warehouse", conn_type="postgres", host="db.internal", password="hunter2-pw")
+        conn = Connection(
+            conn_id="warehouse", conn_type="postgres", host="db.internal", password="hunter2-pw"
+        )
         save_connection(session, conn, codec)
     orchestrator.monkeypatch.setenv("DAGFLOW_VAR_TIER", "env-tier")
     orchestrator.write("reads.py", DAG_FILE)

@@ -11,7 +11,9 @@ from dagflow.models.connection import Connection
 
 
 def test_a_uri_gives_every_field_unquoted_and_postgresql_becomes_postgres():
-    conn = Connection(conn_id="db", uri="postgresql://us%40er:p%3Ass%2Fw@db.example:6432/sales?sslmode=require")
+    conn = Connection(
+        conn_id="db", uri="postgresql://us%40er:p%3Ass%2Fw@db.example:6432/sales?sslmode=require"
+    )
     assert (conn.conn_type, conn.host, conn.port, conn.schema) == ("postgres", "db.example", 6432, "sales")
     assert (conn.login, conn.password) == ("us@er", "p:ss/w")
     assert conn.extra_dejson == {"sslmode": "require"}
@@ -23,7 +25,12 @@ def test_a_dash_in_the_uri_scheme_is_an_underscore_in_the_type():
 
 def test_a_host_with_its_own_protocol_keeps_it():
     conn = Connection(conn_id="api", uri="http://https://api.example.org:8443/v1")
-    assert (conn.conn_type, conn.host, conn.port, conn.schema) == ("http", "https://api.example.org", 8443, "v1")
+    assert (conn.conn_type, conn.host, conn.port, conn.schema) == (
+        "http",
+        "https://api.example.org",
+        8443,
+        "v1",
+    )
     assert Connection(conn_id="api", uri=conn.get_uri()).host == "https://api.example.org"
 
 
@@ -36,14 +43,22 @@ def test_nested_extras_travel_in_the_extra_parameter():
 
 def test_get_uri_writes_airflows_form():
     conn = Connection(
-        conn_id="x", conn_type="postgres", host="h", login="u", password="p@ss", port=5432, schema="db",
+        conn_id="x",
+        conn_type="postgres",
+        host="h",
+        login="u",
+        password="p@ss",
+        port=5432,
+        schema="db",
         extra={"sslmode": "disable"},
     )
     assert conn.get_uri() == "postgres://u:p%40ss@h:5432/db?sslmode=disable"
 
 
 def test_the_json_form_accepts_a_port_as_text_and_extra_as_an_object():
-    conn = Connection.from_json('{"conn_type": "http", "host": "h", "port": "8080", "extra": {"token": "t"}}', "c")
+    conn = Connection.from_json(
+        '{"conn_type": "http", "host": "h", "port": "8080", "extra": {"token": "t"}}', "c"
+    )
     assert (conn.conn_id, conn.port, conn.extra_dejson) == ("c", 8080, {"token": "t"})
 
 
@@ -89,12 +104,20 @@ text = st.text(st.characters(blacklist_categories=["Cs", "Cc"]), min_size=1, max
     password=st.one_of(st.none(), text),
     port=st.one_of(st.none(), st.integers(1, 65535)),
     schema=st.one_of(st.none(), text),
-    extra=st.one_of(st.none(), st.dictionaries(st.from_regex(r"[a-z_]{1,8}", fullmatch=True), text, max_size=3)),
+    extra=st.one_of(
+        st.none(), st.dictionaries(st.from_regex(r"[a-z_]{1,8}", fullmatch=True), text, max_size=3)
+    ),
 )
 def test_get_uri_reads_back_as_the_same_connection(conn_type, host, login, password, port, schema, extra):
     conn = Connection(
-        conn_id="c", conn_type=conn_type, host=host, login=login, password=password, port=port,
-        schema=schema, extra=extra or None,
+        conn_id="c",
+        conn_type=conn_type,
+        host=host,
+        login=login,
+        password=password,
+        port=port,
+        schema=schema,
+        extra=extra or None,
     )
     again = Connection(conn_id="c", uri=conn.get_uri())
     assert again.to_dict() == conn.to_dict()

@@ -33,8 +33,9 @@ def test_templates_read_var_value_var_json_and_conn_fields(secrets_env):
         echo = BashOperator(
             task_id="echo",
             bash_command=(
-                "echo '{{ var.value.greeting }} {{ var.json.settings.batch }} {{ var.json.settings.tables[1] }} "
-                "{{ conn.warehouse.host }}:{{ conn.warehouse.port }} {{ var.value.get(\"missing\", \"dflt\") }}'"
+                "echo '{{ var.value.greeting }} {{ var.json.settings.batch }} "
+                "{{ var.json.settings.tables[1] }} "
+                '{{ conn.warehouse.host }}:{{ conn.warehouse.port }} {{ var.value.get("missing", "dflt") }}\''
             ),
         )
     result = dag.test(logical_date=LOGICAL_DATE, log_stream=io.StringIO())

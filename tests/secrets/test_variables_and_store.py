@@ -55,7 +55,9 @@ def test_the_environment_wins_over_the_store_and_dagflows_name_over_airflows(dat
 
 def test_connections_come_from_either_environment_form(database, monkeypatch):
     monkeypatch.setenv("AIRFLOW_CONN_API", "http://user:pw@api.example:8080/v1")
-    monkeypatch.setenv("DAGFLOW_CONN_WAREHOUSE", json.dumps({"conn_type": "postgres", "host": "db", "port": 5432}))
+    monkeypatch.setenv(
+        "DAGFLOW_CONN_WAREHOUSE", json.dumps({"conn_type": "postgres", "host": "db", "port": 5432})
+    )
     assert BaseHook.get_connection("api").host == "api.example"
     assert Connection.get("warehouse").port == 5432
 
@@ -75,7 +77,9 @@ def test_a_malformed_connection_in_the_environment_is_a_one_line_error_naming_it
 def test_with_a_fernet_key_values_passwords_and_extras_are_encrypted_at_rest(database, fernet_key):
     Variable.set("api_key", "s3cret-value")
     codec = FernetCodec(fernet_key)
-    conn = Connection(conn_id="db", conn_type="postgres", host="h", password="pw-123456", extra={"token": "tok-123456"})
+    conn = Connection(
+        conn_id="db", conn_type="postgres", host="h", password="pw-123456", extra={"token": "tok-123456"}
+    )
     with database.session(write=True) as session:
         save_connection(session, conn, codec)
     with database.session() as session:

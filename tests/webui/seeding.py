@@ -16,12 +16,12 @@ from sqlalchemy import select
 
 from dagflow import actions
 from dagflow.config import Settings
+from dagflow.models.connection import Connection
 from dagflow.runtime.tasklog import attempt_log_path
 from dagflow.scheduler.processor import DagFileProcessor, ProcessorSettings
-from dagflow.store.engine import Database
-from dagflow.models.connection import Connection
 from dagflow.secrets.fernet import FernetCodec
 from dagflow.store.connections import save_connection
+from dagflow.store.engine import Database
 from dagflow.store.models import (
     ConnectionRow,
     DagRow,
@@ -141,7 +141,13 @@ def seed(database: Database, dags_folder: Path, settings: Settings) -> Seeded:
         set_variable(session, "region", "eu-west", codec, description="where the shop runs")
         save_connection(
             session,
-            Connection(conn_id="warehouse", conn_type="postgres", host="db.example", login="shop", password="hunter22"),
+            Connection(
+                conn_id="warehouse",
+                conn_type="postgres",
+                host="db.example",
+                login="shop",
+                password="hunter22",
+            ),
             codec,
         )
         log = attempt_log_path(settings.log_folder, DAG_ID, RUN_ID, "extract", -1, 1)

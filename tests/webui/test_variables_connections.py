@@ -18,7 +18,9 @@ def call(seeded, token, client):
 
     def send(role: str, method: str, path: str, **kwargs):
         tokens.setdefault(role, token(role))
-        response = client.open(path, method=method, headers={"Authorization": f"Bearer {tokens[role]}"}, **kwargs)
+        response = client.open(
+            path, method=method, headers={"Authorization": f"Bearer {tokens[role]}"}, **kwargs
+        )
         return response.status_code, response.get_json(silent=True)
 
     return send
@@ -92,7 +94,9 @@ def test_the_pages_list_both_with_secrets_masked_for_a_viewer(seeded, logged_in)
     assert "eu-west" in viewer.get("/variables").get_data(as_text=True)
 
 
-def test_an_admin_edits_a_connection_in_the_page_and_a_blank_password_keeps_the_old_one(seeded, logged_in, call):
+def test_an_admin_edits_a_connection_in_the_page_and_a_blank_password_keeps_the_old_one(
+    seeded, logged_in, call
+):
     admin = logged_in("admin")
     form_page = admin.get("/connections?edit=warehouse").get_data(as_text=True)
     assert 'value="db.example"' in form_page and "hunter22" not in form_page

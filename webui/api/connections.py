@@ -47,7 +47,9 @@ def get_connection(connection_id: str) -> Any:
 
 
 def _fields(body: dict[str, Any]) -> dict[str, Any]:
-    fields: dict[str, Any] = {name: body_str(body, name, max_length=10_000) for name in TEXT_FIELDS if name in body}
+    fields: dict[str, Any] = {
+        name: body_str(body, name, max_length=10_000) for name in TEXT_FIELDS if name in body
+    }
     if "port" in body:
         fields["port"] = body_int(body, "port", low=0, high=65535)
     return fields
@@ -69,7 +71,7 @@ def _save(conn_id: str, fields: dict[str, Any], *, replace: bool) -> None:
 @api.post("/connections")
 @requires("admin")
 def create_connection() -> Any:
-    """Create a connection: body ``{"connection_id": ..., "conn_type": ..., "host": ...}``; 409 if it exists."""
+    """Create a connection: body ``{"connection_id": ..., "conn_type": ...}``; 409 if it exists."""
     body = json_body()
     conn_id = body_str(body, "connection_id", required=True, max_length=MAX_ID) or ""
     fields = _fields(body)

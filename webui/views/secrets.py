@@ -105,7 +105,9 @@ def save_connection() -> Any:
             if existing is not None and not fields["password"]:
                 fields["password"] = connection_of(existing, codec()).password or ""
             conn = connection_from_fields(conn_id, fields)
-            secret_actions.add_connection(session, conn, codec=codec(), replace=True, owner=current_user.username)
+            secret_actions.add_connection(
+                session, conn, codec=codec(), replace=True, owner=current_user.username
+            )
     except DagflowError as exc:
         flash(f"Connection not saved: {exc}", "error")
     else:

@@ -5,7 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 
-def return_single_query_results(sql: str | list[str], return_last: bool, split_statements: bool | None) -> bool:
+def return_single_query_results(
+    sql: str | list[str], return_last: bool, split_statements: bool | None
+) -> bool:
     """Whether one statement's result (not a list of results) is returned: a single SQL string,
     unless it is split into statements and every result is asked for."""
     return isinstance(sql, str) and (return_last or not split_statements)

@@ -17,7 +17,11 @@ from sqlalchemy.pool import NullPool
 
 from dagflow.exceptions import DagflowError
 from dagflow.hooks.base import BaseHook
-from dagflow.providers.common_sql.handlers import fetch_all_handler, fetch_one_handler, return_single_query_results
+from dagflow.providers.common_sql.handlers import (
+    fetch_all_handler,
+    fetch_one_handler,
+    return_single_query_results,
+)
 
 if TYPE_CHECKING:
     from dagflow.models.connection import Connection
@@ -74,7 +78,7 @@ class DbApiHook(BaseHook):
         return self._engine
 
     def get_conn(self) -> Any:
-        """A DBAPI connection (the driver's own, proxied by SQLAlchemy): ``cursor()``, ``commit()``, ``close()``."""
+        """A DBAPI connection (the driver's own, proxied by SQLAlchemy): ``cursor()``, ``commit()``..."""
         return self.get_sqlalchemy_engine().raw_connection()
 
     def set_autocommit(self, conn: Any, autocommit: bool) -> None:
@@ -114,7 +118,9 @@ class DbApiHook(BaseHook):
         With a ``handler``, return what it makes of the results: of the last statement for a single
         SQL string (unless it is split and ``return_last`` is False), else a list, one per statement.
         """
-        single = return_single_query_results(sql if isinstance(sql, str) else list(sql), return_last, split_statements)
+        single = return_single_query_results(
+            sql if isinstance(sql, str) else list(sql), return_last, split_statements
+        )
         statements = self._statements(sql, split_statements)
         results: list[Any] = []
         self.descriptions = []

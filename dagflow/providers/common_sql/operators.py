@@ -49,7 +49,8 @@ class BaseSQLOperator(BaseOperator):
         hook = hook_for(conn)
         if not isinstance(hook, DbApiHook):
             raise DagflowError(
-                f"task {self.task_id!r}: connection {self.conn_id!r} of type {conn.conn_type!r} is not a SQL database"
+                f"task {self.task_id!r}: connection {self.conn_id!r} of type {conn.conn_type!r} "
+                "is not a SQL database"
             )
         if self.database:
             hook.schema = self.database
@@ -155,7 +156,9 @@ class SQLCheckOperator(BaseSQLOperator):
         if not records:
             raise SQLCheckFailed(f"task {self.task_id!r}: the check query returned no rows: {self.sql}")
         if not all(records):
-            raise SQLCheckFailed(f"task {self.task_id!r}: check failed. Query: {self.sql} Results: {records!s}")
+            raise SQLCheckFailed(
+                f"task {self.task_id!r}: check failed. Query: {self.sql} Results: {records!s}"
+            )
         self.log.info("Success.")
 
 

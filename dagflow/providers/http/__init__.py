@@ -1,4 +1,4 @@
-"""Airflow's ``http`` provider: ``HttpHook``, ``HttpOperator`` (also as ``SimpleHttpOperator``), ``HttpSensor``."""
+"""Airflow's ``http`` provider: ``HttpHook``, ``HttpOperator`` (or ``SimpleHttpOperator``), ``HttpSensor``."""
 
 from dagflow.providers.http.hooks import HttpError, HttpHook
 from dagflow.providers.http.operators import HttpOperator, HttpSensor

@@ -19,7 +19,16 @@ if TYPE_CHECKING:
     from dagflow.models.connection import Connection
 
 #: Extras that are ``requests`` options rather than headers.
-REQUEST_OPTIONS = ("stream", "verify", "proxies", "cert", "max_redirects", "trust_env", "allow_redirects", "timeout")
+REQUEST_OPTIONS = (
+    "stream",
+    "verify",
+    "proxies",
+    "cert",
+    "max_redirects",
+    "trust_env",
+    "allow_redirects",
+    "timeout",
+)
 
 
 class HttpError(DagflowError):
@@ -66,7 +75,7 @@ class HttpHook(BaseHook):
         if conn is not None:
             self.base_url = _base_url(conn)
             if conn.login:
-                session.auth = (self.auth_type or requests.auth.HTTPBasicAuth)(conn.login, conn.password)
+                session.auth = (self.auth_type or requests.auth.HTTPBasicAuth)(conn.login, conn.password or "")
             extra = conn.extra_dejson
             self._options = {k: extra[k] for k in REQUEST_OPTIONS if k in extra}
             session.headers.update({k: str(v) for k, v in extra.items() if k not in REQUEST_OPTIONS})
@@ -121,10 +130,7 @@ class HttpHook(BaseHook):
 
 def _base_url(conn: Connection) -> str:
     host = conn.host or ""
-    if "://" in host:
-        base = host
-    else:
-        base = f"{conn.schema or 'http'}://{host}" if host else ""
+    base = host if "://" in host or not host else f"{conn.schema or 'http'}://{host}"
     if conn.port:
         base += f":{conn.port}"
     return base
@@ -132,7 +138,11 @@ def _base_url(conn: Connection) -> str:
 
 def _send_options(session: requests.Session, url: str, options: dict[str, Any]) -> dict[str, Any]:
     settings = session.merge_environment_settings(
-        url, options.get("proxies", {}), options.get("stream", False), options.get("verify"), options.get("cert")
+        url,
+        options.get("proxies", {}),
+        options.get("stream", False),
+        options.get("verify"),
+        options.get("cert"),
     )
     return {
         **settings,

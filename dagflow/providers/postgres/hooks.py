@@ -14,7 +14,16 @@ from dagflow.providers.common_sql.hooks import DbApiHook
 
 #: Extras that are psycopg connection options (the others, such as ``cursor``, are not).
 CONNECT_OPTIONS = frozenset(
-    {"sslmode", "sslcert", "sslkey", "sslrootcert", "sslcrl", "connect_timeout", "application_name", "options"}
+    {
+        "sslmode",
+        "sslcert",
+        "sslkey",
+        "sslrootcert",
+        "sslcrl",
+        "connect_timeout",
+        "application_name",
+        "options",
+    }
 )
 
 
