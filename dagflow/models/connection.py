@@ -13,7 +13,7 @@ from __future__ import annotations
 import contextlib
 import json
 from typing import Any
-from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit
+from urllib.parse import SplitResult, parse_qsl, quote, unquote, urlencode, urlsplit
 
 from dagflow import secrets
 from dagflow.exceptions import ConnectionNotFound, InvalidConnection
@@ -110,7 +110,7 @@ class Connection:
             port = parts.port
         except ValueError as exc:
             raise InvalidConnection(f"{where} {_hide(uri)!r}: {exc}") from None
-        host = unquote(parts.hostname or "") or None
+        host = _hostname(parts) or None
         if host and with_protocol:
             host = f"{parts.scheme}://{host}"
         self.host, self.port = host, port
@@ -216,6 +216,15 @@ class Connection:
         return self.conn_id == other.conn_id and self.to_dict() == other.to_dict()
 
     __hash__ = None  # type: ignore[assignment]
+
+
+def _hostname(parts: SplitResult) -> str:
+    """The host, unquoted; a host that is a quoted path (a SQLite file) keeps its case, as in Airflow."""
+    hostname = unquote(parts.hostname or "")
+    if "/" in hostname:
+        hostname = parts.netloc.rsplit("@", 1)[-1].split(":", 1)[0]
+        hostname = unquote(hostname)
+    return hostname
 
 
 def _extra_query(extra: str, parsed: dict[str, Any]) -> str:

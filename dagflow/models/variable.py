@@ -93,8 +93,9 @@ class VariableAccessor:
             raise AttributeError(key)
         return Variable.get(key, deserialize_json=self._json)
 
-    def get(self, key: str, default_var: Any = NOTSET) -> Any:
-        return Variable.get(key, default_var=default_var, deserialize_json=self._json)
+    def get(self, key: str, default: Any = NOTSET, *, default_var: Any = NOTSET) -> Any:
+        fallback = default if default is not NOTSET else default_var
+        return Variable.get(key, default_var=fallback, deserialize_json=self._json)
 
     def __repr__(self) -> str:
         return f"<var.{'json' if self._json else 'value'}>"

@@ -121,3 +121,8 @@ def test_get_uri_reads_back_as_the_same_connection(conn_type, host, login, passw
     )
     again = Connection(conn_id="c", uri=conn.get_uri())
     assert again.to_dict() == conn.to_dict()
+
+
+def test_a_sqlite_file_in_the_host_keeps_its_case():
+    conn = Connection(conn_id="lite", uri="sqlite://%2Ftmp%2FMy_Data.db")
+    assert conn.host == "/tmp/My_Data.db"
