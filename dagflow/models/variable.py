@@ -8,11 +8,13 @@ secret (``password``, ``token``, ``api_key``...) is masked in task logs once rea
 from __future__ import annotations
 
 import json
+import logging
 from typing import Any
 
 from dagflow import secrets
 from dagflow.exceptions import DagflowError, VariableNotFound
 from dagflow.models.connection import Connection
+from dagflow.runtime.tasklog import TASK_LOGGER
 from dagflow.secrets.masker import is_sensitive, mask_secret
 
 
@@ -63,6 +65,13 @@ class Variable:
     def set(cls, key: str, value: Any, description: str | None = None, serialize_json: bool = False) -> None:
         """Store ``value`` under ``key`` in the metadata store (as JSON text with ``serialize_json``)."""
         text = json.dumps(value, indent=2) if serialize_json else str(value)
+        shadowing = secrets.EnvironmentBackend().get_variable(key)
+        if shadowing is not None:  # as Airflow warns: the environment keeps winning on reads
+            logging.getLogger(TASK_LOGGER).warning(
+                "Variable %r is also set in the environment, which takes precedence: the stored value "
+                "is updated, but reads return the environment's until that variable is removed",
+                key,
+            )
         secrets.writable_backend(f"set Variable {key!r}").set_variable(key, text, description)
 
     @classmethod

@@ -126,3 +126,11 @@ def test_without_a_metadata_store_the_environment_still_answers(monkeypatch):
     monkeypatch.setenv("DAGFLOW_VAR_ONLY_ENV", "here")
     assert Variable.get("only_env") == "here"
     assert Variable.get("absent", default_var=None) is None
+
+
+def test_setting_a_variable_the_environment_shadows_warns_and_stores_it(database, monkeypatch, caplog):
+    monkeypatch.setenv("DAGFLOW_VAR_MODE", "env")
+    Variable.set("mode", "stored")
+    assert "takes precedence" in caplog.text
+    monkeypatch.delenv("DAGFLOW_VAR_MODE")
+    assert Variable.get("mode") == "stored"

@@ -75,7 +75,8 @@ class HttpHook(BaseHook):
         if conn is not None:
             self.base_url = _base_url(conn)
             if conn.login:
-                session.auth = (self.auth_type or requests.auth.HTTPBasicAuth)(conn.login, conn.password or "")
+                auth_type = self.auth_type or requests.auth.HTTPBasicAuth
+                session.auth = auth_type(conn.login, conn.password or "")
             extra = conn.extra_dejson
             self._options = {k: extra[k] for k in REQUEST_OPTIONS if k in extra}
             session.headers.update({k: str(v) for k, v in extra.items() if k not in REQUEST_OPTIONS})

@@ -1,7 +1,6 @@
 """Connections from environment variables, in Airflow's URI and JSON forms, read through BaseHook."""
 
 import pendulum
-
 from airflow.exceptions import AirflowNotFoundException
 from airflow.sdk import DAG, BaseHook, Connection, task
 

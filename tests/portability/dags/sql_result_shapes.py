@@ -1,7 +1,6 @@
 """What SQLExecuteQueryOperator returns: the last statement, every statement, a handler's row, a list."""
 
 import pendulum
-
 from airflow.providers.common.sql.hooks.handlers import fetch_one_handler
 from airflow.providers.common.sql.operators.sql import SQLExecuteQueryOperator
 from airflow.sdk import DAG

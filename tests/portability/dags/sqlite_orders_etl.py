@@ -1,7 +1,6 @@
 """A small SQL pipeline on SQLite: create and load a table, query it, check it, aggregate in Python."""
 
 import pendulum
-
 from airflow.providers.common.sql.operators.sql import (
     SQLCheckOperator,
     SQLExecuteQueryOperator,
@@ -47,7 +46,9 @@ with DAG(
     @task
     def per_customer():
         hook = SqliteHook(sqlite_conn_id="orders_db")
-        rows = hook.get_records("SELECT customer, SUM(amount) FROM orders GROUP BY customer ORDER BY customer")
+        rows = hook.get_records(
+            "SELECT customer, SUM(amount) FROM orders GROUP BY customer ORDER BY customer"
+        )
         return {customer: total for customer, total in rows}
 
     create >> big_orders >> [has_rows, total_is_50] >> per_customer()

@@ -1,9 +1,8 @@
 """Variables and connection fields in templates: var.value, var.json, var.value.get and conn.<id>.*."""
 
 import pendulum
-
-from airflow.sdk import DAG
 from airflow.providers.standard.operators.bash import BashOperator
+from airflow.sdk import DAG
 
 with DAG(
     dag_id="templated_var_and_conn",
@@ -26,7 +25,9 @@ with DAG(
 
     fallback = BashOperator(
         task_id="fallback",
-        bash_command="echo \"{{ var.value.get('unset_variable', 'none') }} {{ var.json.limits.tables | length }}\"",
+        bash_command=(
+            "echo \"{{ var.value.get('unset_variable', 'none') }} {{ var.json.limits.tables | length }}\""
+        ),
     )
 
     greet >> endpoint >> fallback

@@ -1,7 +1,6 @@
 """A JSON Variable drives dynamic task mapping; a secret Variable is used but never returned."""
 
 import pendulum
-
 from airflow.sdk import DAG, Variable, task
 
 with DAG(

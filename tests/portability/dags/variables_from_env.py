@@ -2,7 +2,6 @@
 KeyError it raises for a key that is not set."""
 
 import pendulum
-
 from airflow.models import Variable
 from airflow.sdk import DAG, task
 
