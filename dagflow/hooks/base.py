@@ -46,12 +46,12 @@ class BaseHook:
         return False, f"{type(self).__name__} cannot test its connection"
 
 
-def hook_for(conn: Connection) -> Any:
-    """An instance of the hook class for ``conn``'s type, bound to it."""
+def hook_for(conn: Connection, **hook_params: Any) -> Any:
+    """An instance of the hook class for ``conn``'s type, bound to it (``hook_params`` passed on)."""
     target = HOOKS_BY_CONN_TYPE.get(conn.conn_type or "")
     if target is None:
         known = ", ".join(sorted(HOOKS_BY_CONN_TYPE))
         raise DagflowError(f"no hook for connection type {conn.conn_type!r} (dagflow has: {known})")
     module, name = target.split(":")
     hook_class = getattr(importlib.import_module(module), name)
-    return hook_class(**{hook_class.conn_name_attr: conn.conn_id}, connection=conn)
+    return hook_class(**{hook_class.conn_name_attr: conn.conn_id, **hook_params}, connection=conn)

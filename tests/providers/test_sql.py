@@ -195,3 +195,14 @@ def test_the_postgres_hook_passes_ssl_extras_to_psycopg():
         5433,
         "db",
     )
+
+
+def test_hook_params_reach_the_hook(monkeypatch):
+    monkeypatch.setenv("DAGFLOW_CONN_PG", "postgres://u:p@h:5432/db")
+    operator = SQLExecuteQueryOperator(
+        task_id="q", conn_id="pg", sql="SELECT 1", hook_params={"options": "-c search_path=sales"}
+    )
+    hook = operator.get_db_hook()
+    assert isinstance(hook, PostgresHook) and dict(hook.sqlalchemy_url.query) == {
+        "options": "-c search_path=sales"
+    }

@@ -46,7 +46,7 @@ class BaseSQLOperator(BaseOperator):
         if not self.conn_id:
             raise DagflowError(f"task {self.task_id!r}: conn_id is required to run SQL")
         conn = Connection.get(self.conn_id)
-        hook = hook_for(conn)
+        hook = hook_for(conn, **self.hook_params)
         if not isinstance(hook, DbApiHook):
             raise DagflowError(
                 f"task {self.task_id!r}: connection {self.conn_id!r} of type {conn.conn_type!r} "
