@@ -198,12 +198,16 @@ class Connection:
             "extra": extra,
         }
 
-    def test_connection(self) -> tuple[bool, str]:
-        """Whether the system answers, through the hook for this connection's type."""
+    def get_hook(self, *, hook_params: dict[str, Any] | None = None) -> Any:
+        """The hook for this connection's type (``SqliteHook`` for ``sqlite``...), bound to it."""
         from dagflow.hooks.base import hook_for
 
+        return hook_for(self, **(hook_params or {}))
+
+    def test_connection(self) -> tuple[bool, str]:
+        """Whether the system answers, through the hook for this connection's type."""
         try:
-            return hook_for(self).test_connection()
+            return self.get_hook().test_connection()
         except Exception as exc:  # any failure is the answer, in one line
             return False, f"{type(exc).__name__}: {exc}"
 

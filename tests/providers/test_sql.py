@@ -206,3 +206,10 @@ def test_hook_params_reach_the_hook(monkeypatch):
     assert isinstance(hook, PostgresHook) and dict(hook.sqlalchemy_url.query) == {
         "options": "-c search_path=sales"
     }
+
+
+def test_a_connection_gives_the_hook_of_its_type(tmp_path: Path):
+    conn = Connection(conn_id="lite", conn_type="sqlite", host=str(tmp_path / "x.db"))
+    hook = conn.get_hook()
+    assert isinstance(hook, SqliteHook) and hook.get_first("SELECT 40 + 2") == (42,)
+    assert conn.test_connection() == (True, "Connection successfully tested")
