@@ -41,6 +41,8 @@ def defaults(home: Path) -> dict[str, dict[str, str]]:
             "dags_are_paused_at_creation": "True",
             "max_active_tasks_per_dag": "16",
             "max_active_runs_per_dag": "16",
+            "fernet_key": "",
+            "test_connection": "Disabled",
         },
         "database": {"url": f"sqlite:///{home / 'dagflow.db'}"},
         "logging": {"base_log_folder": str(home / "logs")},

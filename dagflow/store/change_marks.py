@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import ScalarSelect, bindparam, func, select
+from sqlalchemy import BindParameter, ScalarSelect, bindparam, func, select
 from sqlalchemy.orm import Session
 
 from dagflow.core.keys import RunKey
@@ -22,7 +22,8 @@ Mark = tuple[Any, ...]
 
 TI, DR = TaskInstanceRow, DagRunRow
 # Built once: building these statements costs more than running them.
-_DAG_ID, _RUN_ID = bindparam("m_dag_id"), bindparam("m_run_id")
+_DAG_ID: BindParameter[str] = bindparam("m_dag_id")
+_RUN_ID: BindParameter[str] = bindparam("m_run_id")
 
 
 def _dag_columns() -> list[ScalarSelect[Any]]:

@@ -342,3 +342,32 @@ class ApiTokenRow(Base):
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime]
     last_used_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class VariableRow(Base):
+    """A Variable: its value encrypted with ``[core] fernet_key`` when one is set (``is_encrypted``)."""
+
+    __tablename__ = "variable"
+
+    key: Mapped[str] = mapped_column(String(ID_LENGTH), primary_key=True)
+    val: Mapped[str | None] = mapped_column(Text, default=None)
+    description: Mapped[str | None] = mapped_column(Text, default=None)
+    is_encrypted: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class ConnectionRow(Base):
+    """A Connection: its password and extra encrypted with ``[core] fernet_key`` when one is set."""
+
+    __tablename__ = "connection"
+
+    conn_id: Mapped[str] = mapped_column(String(ID_LENGTH), primary_key=True)
+    conn_type: Mapped[str] = mapped_column(String(500))
+    description: Mapped[str | None] = mapped_column(Text, default=None)
+    host: Mapped[str | None] = mapped_column(String(500), default=None)
+    schema: Mapped[str | None] = mapped_column(String(500), default=None)
+    login: Mapped[str | None] = mapped_column(Text, default=None)
+    password: Mapped[str | None] = mapped_column(Text, default=None)
+    port: Mapped[int | None] = mapped_column(Integer, default=None)
+    extra: Mapped[str | None] = mapped_column(Text, default=None)
+    is_encrypted: Mapped[bool] = mapped_column(Boolean, default=False)
+    is_extra_encrypted: Mapped[bool] = mapped_column(Boolean, default=False)

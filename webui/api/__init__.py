@@ -22,4 +22,4 @@ def _refuse_unstorable_input() -> None:
 api.before_request(live.answer_if_unchanged)
 api.after_request(live.tag_marked)
 
-from webui.api import dags, meta, pools, runs, task_instances  # noqa: E402,F401 - importing registers the routes
+from webui.api import connections, dags, meta, pools, runs, task_instances, variables  # noqa: E402,F401 - importing registers the routes
