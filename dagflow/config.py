@@ -42,6 +42,8 @@ def defaults(home: Path) -> dict[str, dict[str, str]]:
             "max_active_tasks_per_dag": "16",
             "max_active_runs_per_dag": "16",
             "airflow_compat": "True",
+            "fernet_key": "",
+            "test_connection": "Disabled",
         },
         "database": {"url": f"sqlite:///{home / 'dagflow.db'}"},
         "logging": {"base_log_folder": str(home / "logs")},

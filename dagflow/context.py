@@ -10,6 +10,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from dagflow.macros import MACROS
+from dagflow.models.variable import template_accessors
 
 if TYPE_CHECKING:
     from dagflow.models.dag import DAG
@@ -118,6 +119,7 @@ def build_context(
         "map_index_template": getattr(task, "map_index_template", None),
         "task_instance_key_str": f"{dag.dag_id}__{task.task_id}__{dag_run.run_id}",
         **{name: getattr(dag_run, name) for name in PREV_SUCCESS_DATES},
+        **template_accessors(),
     }
     logical_date = dag_run.logical_date
     if logical_date is not None:

@@ -13,6 +13,7 @@ from dagflow.cli.lazy import LazyGroup
     context_settings={"help_option_names": ["-h", "--help"]},
     lazy={
         "config": "dagflow.cli.config:config",
+        "connections": "dagflow.cli.connections:connections",
         "dags": "dagflow.cli.dags:dags",
         "db": "dagflow.cli.db:db",
         "pools": "dagflow.cli.pools:pools",
@@ -22,6 +23,7 @@ from dagflow.cli.lazy import LazyGroup
         "standalone": "dagflow.cli.scheduler_cmd:standalone",
         "tasks": "dagflow.cli.tasks:tasks",
         "users": "dagflow.cli.users:users",
+        "variables": "dagflow.cli.variables:variables",
         "webserver": "dagflow.cli.scheduler_cmd:webserver",
     },
 )

@@ -49,7 +49,7 @@ _EXCEPTIONS: Row = {
     "DagNotFound": "dagflow.exceptions:DagNotFound",
     "TaskNotFound": "dagflow.exceptions:TaskNotFound",
     "XComNotFound": "dagflow.exceptions:XComNotFound",
-    "AirflowNotFoundException": "dagflow.exceptions:NotFound",
+    "AirflowNotFoundException": "dagflow.exceptions:ConnectionNotFound",
     "AirflowConfigException": "dagflow.exceptions:DagflowConfigError",
 }
 
@@ -244,20 +244,21 @@ AIRFLOW_NAMES: MappingProxyType[str, Row] = MappingProxyType(
                 "SQLExecuteQueryOperator",
                 "SQLCheckOperator",
                 "SQLValueCheckOperator",
-                "SQLIntervalCheckOperator",
-                "SQLThresholdCheckOperator",
-                "SQLColumnCheckOperator",
-                "SQLTableCheckOperator",
-                "BranchSQLOperator",
+                "BaseSQLOperator",
             )
         },
-        "airflow.providers.common.sql.hooks.sql": {"DbApiHook": "dagflow.providers.common_sql:DbApiHook"},
+        "airflow.providers.common.sql.hooks.sql": {
+            name: f"dagflow.providers.common_sql:{name}"
+            for name in ("DbApiHook", "fetch_all_handler", "fetch_one_handler", "return_single_query_results")
+        },
         "airflow.providers.common.sql.hooks.handlers": {
             name: f"dagflow.providers.common_sql:{name}"
-            for name in ("fetch_all_handler", "fetch_one_handler")
+            for name in ("fetch_all_handler", "fetch_one_handler", "return_single_query_results")
         },
-        "airflow.providers.common.sql.sensors.sql": {"SqlSensor": "dagflow.providers.common_sql:SqlSensor"},
-        "airflow.providers.http.operators.http": {"HttpOperator": "dagflow.providers.http:HttpOperator"},
+        "airflow.providers.http.operators.http": {
+            "HttpOperator": "dagflow.providers.http:HttpOperator",
+            "SimpleHttpOperator": "dagflow.providers.http:SimpleHttpOperator",
+        },
         "airflow.providers.http.sensors.http": {"HttpSensor": "dagflow.providers.http:HttpSensor"},
         "airflow.providers.http.hooks.http": {"HttpHook": "dagflow.providers.http:HttpHook"},
         "airflow.providers.sqlite.hooks.sqlite": {"SqliteHook": "dagflow.providers.sqlite:SqliteHook"},

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
+from dagflow import secrets
 from dagflow.config import Settings
 from dagflow.context import DagRunInfo, with_pendulum_dates
 from dagflow.core.clock import utcnow
@@ -31,12 +32,15 @@ from dagflow.executors.base import EventKind, ExecutorEvent, Workload
 from dagflow.models.dag import DAG
 from dagflow.runtime.tasklog import TaskLog, attempt_log_path
 from dagflow.runtime.taskrunner import Attempt, AttemptOutcome, run_attempt
+from dagflow.secrets import EnvironmentBackend, SecretsBackend
+from dagflow.secrets.fernet import FernetCodec
 from dagflow.store import Connection
 from dagflow.store.attempts import Claim, Outcome, claim_attempt, give_back_try, heartbeat, record_outcome
 from dagflow.store.engine import Database
 from dagflow.store.models import DagRunRow
 from dagflow.store.run_reader import DbRunStates
 from dagflow.store.runs import get_run, previous_successful_run
+from dagflow.store.secrets_backend import MetastoreBackend
 from dagflow.store.xcom import DbXComStore
 
 
@@ -49,6 +53,8 @@ class WorkerSettings:
     heartbeat_interval: float = 2.0
     import_timeout: float = 30.0
     airflow_compat: bool = True
+    #: ``[core] fernet_key``: Variables and Connections task code reads are decrypted with it.
+    fernet_key: str = ""
 
     @classmethod
     def from_settings(cls, settings: Settings) -> WorkerSettings:
@@ -59,6 +65,7 @@ class WorkerSettings:
             heartbeat_interval=settings.getfloat("scheduler", "heartbeat_sec") * 2,
             import_timeout=settings.getfloat("core", "dagbag_import_timeout"),
             airflow_compat=settings.getbool("core", "airflow_compat"),
+            fernet_key=str(settings.get("core", "fernet_key", "") or ""),
         )
 
 
@@ -130,6 +137,11 @@ class Worker:
         self.settings = settings
         self.db = Database(settings.database_url)
         self.run_states = DbRunStates(self.db)
+        #: What task code reads Variables and Connections from: the environment, then this store.
+        self.secrets: list[SecretsBackend] = [
+            EnvironmentBackend(),
+            MetastoreBackend(self.db.url, FernetCodec(settings.fernet_key), database=self.db),
+        ]
         self.hostname = socket.gethostname()
         self._bags: dict[str, tuple[tuple[int, int], DagBag]] = {}
         self._runs: dict[RunKey, DagRunInfo] = {}
@@ -334,16 +346,17 @@ class Worker:
         try:
             if self.stopping:  # SIGTERM came between taking the workload and now: stop it here
                 self._stop_attempt("stopped: the worker is shutting down")
-            dag = self.load_dag(workload.fileloc, key.dag_id)
-            outcome = run_attempt(
-                dag,
-                dag.spec().tasks[key.task_id],
-                attempt,
-                xcom_store=xcoms,
-                log=log,
-                hostname=self.hostname,
-                run_states=self.run_states,
-            )
+            with secrets.using(self.secrets):
+                dag = self.load_dag(workload.fileloc, key.dag_id)
+                outcome = run_attempt(
+                    dag,
+                    dag.spec().tasks[key.task_id],
+                    attempt,
+                    xcom_store=xcoms,
+                    log=log,
+                    hostname=self.hostname,
+                    run_states=self.run_states,
+                )
             self._last_dag = dag
         except (Exception, TaskTerminated) as exc:  # the DAG could not be loaded, or the attempt was stopped
             retry = should_retry(try_number=attempt.try_number, max_tries=attempt.max_tries)
@@ -408,7 +421,8 @@ class Worker:
         errors = []
         for callback in callbacks:
             try:
-                callback(context)
+                with secrets.using(self.secrets):
+                    callback(context)
             except Exception as exc:  # a callback's failure never changes the run
                 errors.append(f"{getattr(callback, '__name__', callback)}: {exc}")
         state = TaskState.SUCCESS if not errors else TaskState.FAILED

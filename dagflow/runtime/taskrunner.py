@@ -29,6 +29,7 @@ from dagflow.exceptions import (
 from dagflow.runtime.task_instance import RuntimeTaskInstance
 from dagflow.runtime.tasklog import TaskLog, capture
 from dagflow.runtime.xcom import RETURN_KEY, XComStore
+from dagflow.secrets.masker import redact
 from dagflow.templating import render_template_fields, template_env
 from dagflow.timeout import time_limit
 
@@ -112,7 +113,7 @@ def run_attempt(
         except BaseException as exc:
             error = exc
             outcome.state = _failed_state(exc, ti)
-            outcome.error = f"{type(exc).__name__}: {exc}"
+            outcome.error = redact(f"{type(exc).__name__}: {exc}")
             if isinstance(exc, RescheduleTask):
                 outcome.reschedule_at, outcome.error = exc.reschedule_at, None
             _log_failure(log, exc, outcome.state)
@@ -151,7 +152,8 @@ def _run(
     else:
         operator = task.prepare_for_execution()  # type: ignore[attr-defined]
     context["task"] = ti.task = operator
-    outcome.rendered_fields = render_template_fields(operator, context, template_env(dag), resolved_ids)
+    rendered = render_template_fields(operator, context, template_env(dag), resolved_ids)
+    outcome.rendered_fields = redact(rendered)  # as shown in the UI: secrets read while rendering masked
     try:
         result = _execute(operator, context, spec.execution_timeout)
     except DownstreamTasksSkipped as skip:

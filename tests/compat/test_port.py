@@ -137,15 +137,19 @@ def test_write_and_out_together_is_a_usage_error(tmp_path: Path, cli_runner) -> 
 
 
 @pytest.mark.parametrize("name", CASES)
-def test_ported_corpus_file_reaches_the_same_outcome_without_the_layer(name: str, tmp_path: Path) -> None:
+def test_ported_corpus_file_reaches_the_same_outcome_without_the_layer(
+    name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     result = port_source((DAGS / f"{name}.py").read_bytes())
     if result.unmapped:
         pytest.skip(f"{name}.py uses what port cannot map: {result.unmapped[0]}")
     assert not any(_is_airflow_import(node) for node in ast.walk(ast.parse(result.ported)))
     (tmp_path / f"{name}.py").write_bytes(result.ported)
+    expected = load_expected(name)
+    for key, value in expected.get("env", {}).items():
+        monkeypatch.setenv(key, value)
     bag = DagBag(tmp_path / f"{name}.py", airflow_compat=False)
     assert not bag.import_errors, [e.summary() for e in bag.import_errors.values()]
-    expected = load_expected(name)
     when = expected.get("logical_date")
     run = bag.get_dag(expected["dag_id"]).test(
         logical_date=datetime.fromisoformat(when) if when else None,

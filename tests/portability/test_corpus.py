@@ -4,10 +4,12 @@ Every ``dags/<name>.py`` is loaded as the DAG processor loads it (a DagBag, the 
 once in-process (``dag.test``); the run must end as ``expected/<name>.json`` says::
 
     {"dag_id": "...", "logical_date": "2024-01-01T00:00:00+00:00", "conf": {...},
+     "env": {"AIRFLOW_VAR_X": "..."},
      "run_state": "success",
      "tasks": {"task_id" or "task_id[i]": {"state": "success", "tries": 1, "xcom": <return_value>}}}
 
-Keys left out are not checked (``logical_date`` defaults to now, ``conf`` to ``{}``). A task's
+Keys left out are not checked (``logical_date`` defaults to now, ``conf`` to ``{}``; ``env``, the
+environment variables set while the file loads and runs, to none). A task's
 ``xcom`` is compared in its plain JSON view (datetimes as ISO text, sets and tuples as lists...);
 a task listed without ``xcom`` may have any return value.
 """
@@ -86,8 +88,12 @@ def differences(expected: dict[str, Any], result: RunResult) -> list[str]:
 
 
 @pytest.mark.parametrize("name", CASES)
-def test_airflow_dag_file_runs_unchanged_as_expected(name: str, airflow_layer: None) -> None:
+def test_airflow_dag_file_runs_unchanged_as_expected(
+    name: str, airflow_layer: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
     expected = load_expected(name)
+    for key, value in expected.get("env", {}).items():
+        monkeypatch.setenv(key, value)
     result, log = run_case(name, expected)
     problems = differences(expected, result)
     assert not problems, "\n".join([f"{name}:", *problems, "--- log ---", log[-4000:]])

@@ -14,6 +14,7 @@ from dagflow.explain import situation
 from dagflow.runtime.tasklog import attempt_log_path
 from dagflow.store import reads
 from dagflow.store.rows import dag_json, run_json
+from webui import live
 from webui.db import read_session, run_or_404, settings, ti_or_404
 from webui.views import bp
 from webui.views.dag import dag_or_404, stored_dag
@@ -33,6 +34,7 @@ def map_index_arg() -> int:
 
 
 @bp.route("/dags/<dag_id>/runs/<path:run_id>")
+@live.changes_with(live.of_run)
 def run(dag_id: str, run_id: str) -> Any:
     row, serialized = dag_or_404(dag_id)
     the_run = run_or_404(dag_id, run_id)
