@@ -43,23 +43,42 @@ def classname_of(cls: type) -> str:
 
 
 def serialize(value: Any, path: str = "value") -> Any:
-    """``value`` as JSON-ready data: JSON types as they are, others in their envelope."""
+    """``value`` as JSON-ready data: JSON types as they are, others in their envelope.
+
+    Tuples follow Airflow's XCom encoder: one returned as the value itself, or found inside another
+    enveloped value (a set, a dataclass...), keeps its type; one inside a plain list or dict is a
+    list, as the JSON encoder makes it before serde ever sees it.
+    """
+    if isinstance(value, tuple):
+        return _collection(value, path)
+    return _serialize(value, path, in_envelope=False)
+
+
+def _serialize(value: Any, path: str, *, in_envelope: bool) -> Any:
     if value is None or isinstance(value, (str, int)):  # str and int enums included, as JSON has them
         return value
     if isinstance(value, float):
         if not math.isfinite(value):
             raise TypeError(f"{path} is {value!r}: NaN and infinities cannot be stored")
         return value
-    if isinstance(value, list):
-        return [serialize(item, f"{path}[{i}]") for i, item in enumerate(value)]
+    if isinstance(value, list) or (isinstance(value, tuple) and not in_envelope):
+        return [_serialize(item, f"{path}[{i}]", in_envelope=in_envelope) for i, item in enumerate(value)]
     if isinstance(value, dict):
-        return _serialize_dict(value, path)
+        return _serialize_dict(value, path, in_envelope)
+    return _enveloped(value, path)
+
+
+def _enveloped(value: Any, path: str) -> dict[str, Any]:
+    """A value JSON has no type for, in its typed envelope."""
+    if isinstance(value, (tuple, set, frozenset)):
+        return _collection(value, path)
     for kind, encoder in _ENCODERS:
         if isinstance(value, kind):
-            return _envelope(classname_of(type(value)), encoder(value, path))
+            return _envelope(classname_of(type(value)), encoder(value))
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         fields = {
-            f.name: serialize(getattr(value, f.name), f"{path}.{f.name}") for f in dataclasses.fields(value)
+            f.name: _serialize(getattr(value, f.name), f"{path}.{f.name}", in_envelope=True)
+            for f in dataclasses.fields(value)
         }
         return _envelope(classname_of(type(value)), fields)
     if _is_dataframe(value):
@@ -69,24 +88,27 @@ def serialize(value: Any, path: str = "value") -> Any:
     )
 
 
-def _serialize_dict(value: dict[Any, Any], path: str) -> dict[str, Any]:
+def _serialize_dict(value: dict[Any, Any], path: str, in_envelope: bool) -> dict[str, Any]:
     out = {}
     for key, item in value.items():
         if not isinstance(key, str):
             raise TypeError(f"{path} has a key of type {type(key).__name__} ({key!r}): dict keys must be str")
-        out[key] = serialize(item, f"{path}[{key!r}]")
+        out[key] = _serialize(item, f"{path}[{key!r}]", in_envelope=in_envelope)
     return out
 
 
-def _items(value: Any, path: str) -> list[Any]:
+def _collection(value: tuple[Any, ...] | set[Any] | frozenset[Any], path: str) -> dict[str, Any]:
+    """A tuple, set or frozenset (subclasses such as named tuples as their builtin type)."""
+    kind = next(k for k in (tuple, frozenset, set) if isinstance(value, k))
     items = list(value)
-    if isinstance(value, (set, frozenset)):
+    if kind is not tuple:
         with contextlib.suppress(TypeError):  # a stable order: the same set is stored the same way
             items.sort()
-    return [serialize(item, f"{path}[{i}]") for i, item in enumerate(items)]
+    data = [_serialize(item, f"{path}[{i}]", in_envelope=True) for i, item in enumerate(items)]
+    return _envelope(f"builtins.{kind.__name__}", data)
 
 
-def _datetime(value: dt.datetime, path: str) -> dict[str, Any]:
+def _datetime(value: dt.datetime) -> dict[str, Any]:
     return {"iso": value.isoformat(), "tz": _zone_name(value.tzinfo)}
 
 
@@ -96,14 +118,13 @@ def _zone_name(tz: dt.tzinfo | None) -> str | None:
     return key if (isinstance(key, str) and "/" in key) or key == "UTC" else None
 
 
-_ENCODERS: tuple[tuple[type | tuple[type, ...], Callable[[Any, str], Any]], ...] = (
+_ENCODERS: tuple[tuple[type, Callable[[Any], Any]], ...] = (
     (dt.datetime, _datetime),
-    (dt.date, lambda v, _: v.isoformat()),
-    (dt.time, lambda v, _: v.isoformat()),
-    (dt.timedelta, lambda v, _: v.total_seconds()),
-    (decimal.Decimal, lambda v, _: str(v)),
-    ((tuple, set, frozenset), _items),
-    (pathlib.PurePath, lambda v, _: str(v)),
+    (dt.date, lambda v: v.isoformat()),
+    (dt.time, lambda v: v.isoformat()),
+    (dt.timedelta, lambda v: v.total_seconds()),
+    (decimal.Decimal, str),
+    (pathlib.PurePath, str),
 )
 
 

@@ -58,6 +58,24 @@ def test_value_round_trips_with_its_type(value: Any) -> None:
     assert type(back) is type(value)
 
 
+def test_tuples_inside_lists_and_dicts_become_lists_as_airflows_xcom_encoder_makes_them() -> None:
+    rows = [(1, "a"), (2, "b")]
+    assert decode(encode(rows, where="t")) == [[1, "a"], [2, "b"]]
+    assert decode(encode({"pair": (1, 2)}, where="t")) == {"pair": [1, 2]}
+    kept = decode(encode((1, (2, 3), [(4, 5)]), where="t"))
+    assert kept == (1, (2, 3), [(4, 5)]) and type(kept[1]) is tuple and type(kept[2][0]) is tuple
+    inside_set = decode(encode({(1, 2)}, where="t"))
+    assert inside_set == {(1, 2)}
+
+
+def test_named_tuple_reads_back_as_a_tuple() -> None:
+    from collections import namedtuple
+
+    pair = namedtuple("pair", "left right")
+    back = decode(encode(pair(1, 2), where="t"))
+    assert back == (1, 2) and type(back) is tuple
+
+
 def test_datetimes_keep_their_zone_and_pendulum_stays_pendulum() -> None:
     amsterdam = decode(encode(VALUES[0], where="t"))
     assert amsterdam.tzinfo == ZoneInfo("Europe/Amsterdam") and amsterdam.utcoffset() == dt.timedelta(hours=2)
@@ -102,7 +120,7 @@ def test_tasks_pass_rich_values_through_xcom() -> None:
 
         consume(produce())
 
-    assert dag.test().xcom("consume") == ["DateTime", [1, 3], "tuple"]
+    assert dag.test().xcom("consume") == ["DateTime", [1, 3], "list"]
 
 
 def test_dataclass_whose_class_cannot_be_imported_is_a_clear_error() -> None:

@@ -131,7 +131,7 @@ def test_parameters_and_a_handler_shape_the_result(user_db: UserDb):
             parameters=(1,),
             handler=fetch_one_handler,
         )
-    assert run_dag(dag).xcom("q") == ["b"]
+    assert run_dag(dag).xcom("q") == ("b",)  # one row, a tuple: XCom keeps a returned tuple a tuple
 
 
 def test_sql_from_a_templated_file_beside_the_dag(user_db: UserDb, tmp_path: Path):
