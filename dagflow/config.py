@@ -41,6 +41,7 @@ def defaults(home: Path) -> dict[str, dict[str, str]]:
             "dags_are_paused_at_creation": "True",
             "max_active_tasks_per_dag": "16",
             "max_active_runs_per_dag": "16",
+            "max_map_length": "1024",
         },
         "database": {"url": f"sqlite:///{home / 'dagflow.db'}"},
         "logging": {"base_log_folder": str(home / "logs")},

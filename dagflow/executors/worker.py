@@ -30,7 +30,7 @@ from dagflow.exceptions import DagflowError, TaskTerminated
 from dagflow.executors.base import EventKind, ExecutorEvent, Workload
 from dagflow.models.dag import DAG
 from dagflow.runtime.tasklog import TaskLog, attempt_log_path
-from dagflow.runtime.taskrunner import Attempt, AttemptOutcome, run_attempt
+from dagflow.runtime.taskrunner import DEFAULT_MAX_MAP_LENGTH, Attempt, AttemptOutcome, run_attempt
 from dagflow.store import Connection
 from dagflow.store.attempts import Claim, Outcome, claim_attempt, give_back_try, heartbeat, record_outcome
 from dagflow.store.engine import Database
@@ -48,6 +48,8 @@ class WorkerSettings:
     log_folder: str
     heartbeat_interval: float = 2.0
     import_timeout: float = 30.0
+    #: ``[core] max_map_length``: the most items an output that mapped tasks map over may have.
+    max_map_length: int = DEFAULT_MAX_MAP_LENGTH
 
     @classmethod
     def from_settings(cls, settings: Settings) -> WorkerSettings:
@@ -57,6 +59,7 @@ class WorkerSettings:
             log_folder=str(settings.log_folder),
             heartbeat_interval=settings.getfloat("scheduler", "heartbeat_sec") * 2,
             import_timeout=settings.getfloat("core", "dagbag_import_timeout"),
+            max_map_length=settings.getint("core", "max_map_length"),
         )
 
 
@@ -329,6 +332,7 @@ class Worker:
                 log=log,
                 hostname=self.hostname,
                 run_states=self.run_states,
+                max_map_length=self.settings.max_map_length,
             )
             self._last_dag = dag
         except (Exception, TaskTerminated) as exc:  # the DAG could not be loaded, or the attempt was stopped

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 import jinja2
 
 from dagflow.core.schedule import Timetable, parse_schedule
-from dagflow.core.spec import DagSpec, MapSourceSpec, TaskSpec
+from dagflow.core.spec import DagSpec, TaskSpec
 from dagflow.core.trigger_rules import TriggerRule
 from dagflow.exceptions import DagCycleError, DagDefinitionError, DuplicateTaskIdError, TaskNotFound
 from dagflow.models import context_stack
@@ -377,10 +377,12 @@ def _tags(tags: Iterable[str] | None, where: str) -> list[str]:
 
 def _mapped_dependencies(dag: DAG) -> set[str]:
     """Task ids whose output some mapped task maps over."""
+    from dagflow.models.mappedtaskgroup import mapping_of
+
     found: set[str] = set()
     for task in dag.task_dict.values():
         if task.is_mapped:
-            found.update(s.upstream for s in task.map_sources() if s.upstream)  # type: ignore[attr-defined]
+            found.update(u for s in mapping_of(task)[1] for u in s.upstreams())
     return found
 
 
@@ -428,11 +430,9 @@ def _task_spec(
     indirect: tuple[str, ...] = ()
     if has_setups and not task.is_teardown:
         indirect = tuple(s for s in dag.relevant_setups(task.task_id) if s not in task.upstream_task_ids)
-    sources = (
-        tuple(MapSourceSpec(s.upstream, s.literal_length) for s in attrs.map_sources())
-        if task.is_mapped
-        else ()
-    )
+    from dagflow.models.mappedtaskgroup import mapping_of
+
+    map_kind, sources, map_group = mapping_of(task)
     is_empty = (
         bool(attrs.inherits_from_empty_operator)
         and not attrs.on_execute_callback
@@ -449,7 +449,7 @@ def _task_spec(
         on_failure_fail_dagrun=task.on_failure_fail_dagrun,
         indirect_setups=indirect,
         is_mapped=task.is_mapped,
-        map_kind=task.expand_input.kind if task.is_mapped else None,  # type: ignore[attr-defined]
+        map_kind=map_kind,
         map_sources=sources,
         has_mapped_dependants=task.task_id in mapped_deps,
         is_empty=is_empty and task.task_id not in mapped_deps,
@@ -467,4 +467,5 @@ def _task_spec(
         max_active_tis_per_dag=attrs.max_active_tis_per_dag,
         max_active_tis_per_dagrun=attrs.max_active_tis_per_dagrun,
         group_id=task.task_group.group_id if task.task_group is not None else None,
+        map_group=map_group,
     )
