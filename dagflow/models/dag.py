@@ -13,7 +13,7 @@ from dagflow.core.schedule import Timetable, parse_schedule
 from dagflow.core.spec import DagSpec, TaskSpec
 from dagflow.core.trigger_rules import TriggerRule
 from dagflow.exceptions import DagCycleError, DagDefinitionError, DuplicateTaskIdError, TaskNotFound
-from dagflow.models import context_stack
+from dagflow.models import context_stack, setup_teardown
 from dagflow.models.baseoperator import as_callbacks, validate_key
 from dagflow.models.param import ParamsDict
 from dagflow.models.taskgroup import TaskGroup
@@ -171,6 +171,7 @@ class DAG:
         self.task_dict[task.task_id] = task
         group.add(task)
         self.edges_changed()
+        setup_teardown.note_new_task(task)
 
     def edges_changed(self) -> None:
         """Forget what was derived from the graph (order, leaves, spec)."""

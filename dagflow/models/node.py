@@ -171,6 +171,18 @@ class TaskNode(DependencyMixin):
                 self.set_upstream(setup)
         return self
 
+    def __enter__(self) -> TaskNode:
+        """``with my_setup_task:`` (see :mod:`dagflow.models.setup_teardown`)."""
+        from dagflow.models.setup_teardown import enter_context
+
+        enter_context(self)
+        return self
+
+    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
+        from dagflow.models.setup_teardown import exit_context
+
+        exit_context(self, failed=exc_type is not None)
+
     def iter_template_values(self) -> Iterable[Any]:
         """Values that may hold references to other tasks' outputs (they create edges)."""
         return ()
