@@ -56,6 +56,7 @@ def _group_tree(group: TaskGroup) -> dict[str, Any]:
         "label": group.label,
         "tooltip": group.tooltip,
         "ui_color": group.ui_color,
+        "is_mapped": group.is_expanded,
         "children": children,
     }
 
@@ -88,6 +89,7 @@ def serialize_dag(dag: DAG) -> dict[str, Any]:
         },
         "tasks": {task_id: _task_extras(task) for task_id, task in dag.task_dict.items()},
         "task_group": _group_tree(dag.task_group),
+        "edge_info": {up: dict(downs) for up, downs in dag.edge_info.items() if downs},
     }
 
 

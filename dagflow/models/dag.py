@@ -114,6 +114,8 @@ class DAG:
         self.task_dict: dict[str, TaskNode] = {}
         self.task_group_dict: dict[str, TaskGroup] = {}
         self.task_group = TaskGroup(None, dag=self)
+        #: Information on edges (their ``Label``), by upstream then downstream task id.
+        self.edge_info: dict[str, dict[str, dict[str, Any]]] = {}
         self._version = 0
         self._cache: dict[str, Any] = {}
 
@@ -172,6 +174,14 @@ class DAG:
         group.add(task)
         self.edges_changed()
         setup_teardown.note_new_task(task)
+
+    def set_edge_info(self, upstream_task_id: str, downstream_task_id: str, info: dict[str, Any]) -> None:
+        """Attach ``info`` (``{"label": ...}``) to the edge between two tasks."""
+        self.edge_info.setdefault(upstream_task_id, {})[downstream_task_id] = dict(info)
+
+    def get_edge_info(self, upstream_task_id: str, downstream_task_id: str) -> dict[str, Any]:
+        """What is attached to an edge (``{}`` if nothing is)."""
+        return dict(self.edge_info.get(upstream_task_id, {}).get(downstream_task_id, {}))
 
     def edges_changed(self) -> None:
         """Forget what was derived from the graph (order, leaves, spec)."""
