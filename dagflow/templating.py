@@ -90,9 +90,19 @@ def template_env(dag: DAG) -> jinja2.Environment:
     return env
 
 
+def default_env() -> jinja2.Environment:
+    """The environment of a task outside any DAG: sandboxed, strict, the standard filters."""
+    env = _SandboxedEnvironment(undefined=jinja2.StrictUndefined, extensions=["jinja2.ext.do"], cache_size=0)
+    env.filters.update(FILTERS)
+    setattr(env, _COMPILED_ATTR, {})
+    return env
+
+
 def _compile(env: jinja2.Environment, source: str) -> jinja2.Template:
     """Compile ``source`` once per environment: Jinja itself does not cache ``from_string``."""
-    cache: dict[str, jinja2.Template] = getattr(env, _COMPILED_ATTR)
+    cache: dict[str, jinja2.Template] | None = getattr(env, _COMPILED_ATTR, None)
+    if cache is None:  # an environment of the caller's own (``render_template(..., jinja_env=...)``)
+        return env.from_string(source)
     template = cache.get(source)
     if template is None:
         template = env.from_string(source)
