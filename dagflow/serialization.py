@@ -33,9 +33,7 @@ def _task_extras(task: TaskNode) -> dict[str, Any]:
     return {
         "operator": attrs.operator_name,
         "label": task.label,
-        "ui_color": getattr(attrs, "ui_color", "#fff")
-        if not task.is_mapped
-        else attrs.operator_class.ui_color,
+        "ui_color": getattr(attrs, "operator_class", attrs).ui_color,
         "doc_md": getattr(attrs, "doc_md", None),
         "owner": getattr(attrs, "owner", None),
         "template_fields": list(attrs.template_fields),
