@@ -49,7 +49,11 @@ def ds_format_locale(ds: str, input_format: str, output_format: str, locale: Any
         from babel.dates import format_datetime
     except ImportError:
         raise ImportError("macros.ds_format_locale needs the Babel package: pip install Babel") from None
-    return str(format_datetime(datetime.strptime(str(ds), input_format), format=output_format, locale=locale or "en_US"))
+    return str(
+        format_datetime(
+            datetime.strptime(str(ds), input_format), format=output_format, locale=locale or "en_US"
+        )
+    )
 
 
 _UNITS = (

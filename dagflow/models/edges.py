@@ -63,6 +63,6 @@ class EdgeModifier(DependencyMixin):
             dag.set_edge_info(upstream.task_id, downstream.task_id, {"label": self.label})
 
 
-def Label(label: str) -> EdgeModifier:  # noqa: N802 - Airflow's name for it
+def Label(label: str) -> EdgeModifier:
     """An edge labelled ``label``: ``a >> Label("yes") >> b``."""
     return EdgeModifier(label)

@@ -261,7 +261,6 @@ class MappedOperator(TaskNode):
     def map_sources(self) -> tuple[MapSource, ...]:
         return self.expand_input.sources()
 
-
     def unmap(self, context: Context, map_index: int, resolved_ids: set[int]) -> BaseOperator:
         """The operator of task instance ``map_index``, with its mapped arguments filled in."""
         mapped = self.expand_input.resolve(context, map_index, resolved_ids)

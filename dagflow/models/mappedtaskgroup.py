@@ -98,10 +98,13 @@ def expand_group(
     group_id = options.pop("group_id", None) or function.__name__
     if function.__doc__ and not options.get("tooltip"):
         options["tooltip"] = inspect.cleandoc(function.__doc__)
-    with MappedTaskGroup(group_id, expand_input, **options) as group:
+    group = MappedTaskGroup(group_id, expand_input, **options)
+    with group:
         parameters = inspect.signature(function).parameters
         arguments = {
-            name: MappedArgument(group, name, parameters[name].default if name in parameters else inspect.Parameter.empty)
+            name: MappedArgument(
+                group, name, parameters[name].default if name in parameters else inspect.Parameter.empty
+            )
             for name in mapped_names
         }
         returned = function(**partial_kwargs, **arguments)
@@ -137,9 +140,15 @@ class TaskGroupPartial:
         self._check_names(mapped, "expand")
         both = set(mapped) & set(self.partial_kwargs)
         if both:
-            raise DagDefinitionError(f"{self._where}: {', '.join(sorted(both))} given to partial() and expand()")
+            raise DagDefinitionError(
+                f"{self._where}: {', '.join(sorted(both))} given to partial() and expand()"
+            )
         return expand_group(
-            self.function, dict(self.options), self.partial_kwargs, DictOfListsExpandInput(mapped), list(mapped)
+            self.function,
+            dict(self.options),
+            self.partial_kwargs,
+            DictOfListsExpandInput(mapped),
+            list(mapped),
         )
 
     def expand_kwargs(self, value: Any) -> Any:

@@ -50,7 +50,9 @@ def _nearest(task: TaskNode, wanted: str) -> list[TaskNode]:
             return found
         seen |= layer
         layer = {
-            n for t in layer for n in dag.task_dict[t].upstream_task_ids | dag.task_dict[t].downstream_task_ids
+            n
+            for t in layer
+            for n in dag.task_dict[t].upstream_task_ids | dag.task_dict[t].downstream_task_ids
         } - seen
     return []
 

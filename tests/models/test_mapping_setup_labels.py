@@ -124,7 +124,7 @@ def test_map_zip_and_concat_refuse_custom_keys_and_values_that_are_not_outputs()
         with pytest.raises(DagDefinitionError, match="only a task's return value"):
             out["rows"].map(str)
         with pytest.raises(DagDefinitionError, match="takes tasks' outputs"):
-            out.zip([1, 2])  # type: ignore[arg-type]
+            out.zip([1, 2])
         with pytest.raises(DagDefinitionError, match="plain function"):
             out.map(use)
 
@@ -173,9 +173,8 @@ def test_operator_setup_teardown_blocks_nest_outer_setups_first_and_inner_teardo
     with DAG("nested_blocks", schedule=None) as dag:
         s1, t1 = EmptyOperator(task_id="s1").as_setup(), EmptyOperator(task_id="t1").as_teardown()
         s2, t2 = EmptyOperator(task_id="s2").as_setup(), EmptyOperator(task_id="t2").as_teardown()
-        with s1 >> t1:
-            with s2 >> t2:
-                EmptyOperator(task_id="w")
+        with s1 >> t1, s2 >> t2:
+            EmptyOperator(task_id="w")
 
     assert {("s1", "s2"), ("t2", "t1"), ("s2", "w"), ("w", "t2")} <= edges(dag)
 
@@ -183,9 +182,8 @@ def test_operator_setup_teardown_blocks_nest_outer_setups_first_and_inner_teardo
 def test_only_setup_or_teardown_tasks_open_a_block():
     with DAG("bad_block", schedule=None):
         plain = EmptyOperator(task_id="plain")
-        with pytest.raises(DagDefinitionError, match="only setup and teardown tasks"):
-            with plain:
-                pass
+        with pytest.raises(DagDefinitionError, match="only setup and teardown tasks"), plain:
+            pass
 
 
 # -- edge labels ---------------------------------------------------------------------------------
@@ -232,6 +230,6 @@ def test_render_template_renders_strings_collections_and_template_files(tmp_path
     context: Any = {"ds": "2024-01-01", "when": datetime(2024, 1, 1, tzinfo=UTC)}
     assert op.render_template("query.sql", context) == "select * from t where day = '2024-01-01'"
     assert op.render_template(["{{ ds }}", {"k": "{{ n * 2 }}"}], context) == ["2024-01-01", {"k": "6"}]
-    assert decorated.operator.render_template("{{ when.year }}", context) == "2024"  # type: ignore[attr-defined]
+    assert decorated.operator.render_template("{{ when.year }}", context) == "2024"
     op.render_template_fields(context)
     assert op.sql.endswith("'2024-01-01'")

@@ -15,7 +15,7 @@ from tests.scheduler.conftest import Orchestrator, deployment
 
 WHEN = datetime(2024, 1, 1, tzinfo=UTC)
 
-MAPPING = '''
+MAPPING = """
 from datetime import datetime
 from dagflow import DAG, task, task_group
 
@@ -66,7 +66,7 @@ with DAG("too_long", schedule=None, start_date=datetime(2024, 1, 1), default_arg
         return x
 
     one.expand(x=many())
-'''
+"""
 
 
 @pytest.fixture(scope="module")
@@ -111,7 +111,7 @@ def test_zip_concat_map_and_expand_kwargs_expand_to_their_lengths_under_the_sche
         found = {k[0]: v for k, v in xcoms.items() if k[0].startswith(f"{task_id}[")}
         return [found[f"{task_id}[{i}]"] for i in range(len(found))]
 
-    assert values("zipped") == [[1, "a"], [2, "b"], [3, "-"]]
+    assert [list(pair) for pair in values("zipped")] == [[1, "a"], [2, "b"], [3, "-"]]  # type: ignore[call-overload]
     assert values("chained") == ["1", "2", "3", "a", "b"]
     assert values("kwargs") == ["aa", "bb"]
 

@@ -7,7 +7,8 @@ boom ─"on purpose"─> after_boom ──────────────�
 ```
 
 `start` prints a line to its log; `work.square` is mapped over three values; `boom` fails, so
-`after_boom` is `upstream_failed` (the edge between them is labelled); `done` runs whatever happened (`all_done`). A run ends `failed` with
+`after_boom` is `upstream_failed` (the edge between them is labelled); `done` runs whatever
+happened (`all_done`). A run ends `failed` with
 tasks in the states success, failed and upstream_failed, in nested task groups.
 """
 
