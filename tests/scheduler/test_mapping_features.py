@@ -66,6 +66,20 @@ with DAG("too_long", schedule=None, start_date=datetime(2024, 1, 1), default_arg
         return x
 
     one.expand(x=many())
+
+with DAG("poke_value", schedule=None, start_date=datetime(2024, 1, 1)):
+    from dagflow.sensors import PokeReturnValue
+
+    @task.sensor(poke_interval=0.1, timeout=30, mode="reschedule")
+    def wait_twice(ti=None):
+        first = ti.get_first_reschedule_date()
+        return PokeReturnValue(is_done=first is not None, xcom_value={"waited": first is not None})
+
+    @task
+    def use(found):
+        return found["waited"]
+
+    use(wait_twice())
 """
 
 
@@ -77,6 +91,7 @@ def finished(store_backend: object, tmp_path_factory: pytest.TempPathFactory) ->
         orchestrator.record_dags()
         orchestrator.trigger("mapping_features", logical_date=WHEN)
         orchestrator.trigger("too_long", logical_date=WHEN)
+        orchestrator.trigger("poke_value", logical_date=WHEN)
         orchestrator.run_until_idle(executor="inline")
         yield orchestrator
 
@@ -129,3 +144,12 @@ def test_an_output_longer_than_max_map_length_fails_its_task_under_the_scheduler
 
     assert finished.states("too_long", run_id) == {"many": "failed", "one": "upstream_failed"}
     assert "max_map_length (4)" in finished.log("too_long", run_id, "many")
+
+
+def test_a_rescheduled_sensor_pushes_its_poke_return_value_when_done(finished: Orchestrator):
+    run_id = only_run(finished, "poke_value")
+
+    assert finished.states("poke_value", run_id) == {"wait_twice": "success", "use": "success"}
+    xcoms = finished.xcoms("poke_value", run_id)
+    assert xcoms[("wait_twice", "return_value")] == {"waited": True}
+    assert xcoms[("use", "return_value")] is True
