@@ -56,6 +56,12 @@ with DAG("mapping_features", schedule=None, start_date=datetime(2024, 1, 1), def
     echo.override(task_id="chained").expand(value=n.concat(a).map(str))
     echo.override(task_id="kwargs").expand_kwargs(a.map(lambda v: {"value": v * 2}))
 
+    @task_group
+    def literal(v):
+        return echo.override(task_id="shown")(v)
+
+    literal.expand(v=["x", "y"])
+
 with DAG("too_long", schedule=None, start_date=datetime(2024, 1, 1), default_args={"retries": 0}):
     @task
     def many():
@@ -118,7 +124,7 @@ def test_an_expanded_group_runs_index_by_index_under_the_scheduler(finished: Orc
     assert xcoms[("after_group", "return_value")] == [[10, 0], [20, 1]]
 
 
-def test_zip_concat_map_and_expand_kwargs_expand_to_their_lengths_under_the_scheduler(finished: Orchestrator):
+def test_zip_concat_map_expand_kwargs_and_literal_groups_expand_under_the_scheduler(finished: Orchestrator):
     run_id = only_run(finished, "mapping_features")
     xcoms = finished.xcoms("mapping_features", run_id)
 
@@ -129,6 +135,7 @@ def test_zip_concat_map_and_expand_kwargs_expand_to_their_lengths_under_the_sche
     assert [list(pair) for pair in values("zipped")] == [[1, "a"], [2, "b"], [3, "-"]]  # type: ignore[call-overload]
     assert values("chained") == ["1", "2", "3", "a", "b"]
     assert values("kwargs") == ["aa", "bb"]
+    assert values("literal.shown") == ["x", "y"]
 
 
 def test_the_scheduler_ends_each_run_as_dag_test_does(finished: Orchestrator):
