@@ -59,6 +59,11 @@ class MappedArgument:
 
     def resolve(self, context: Context) -> Any:
         ti = context["ti"]
+        if ti.map_index < 0 or closest_mapped_group(ti.task) is not self.group:
+            raise TypeError(
+                f"{self!r} is the value of one map index of task group {self.group.group_id!r}: only "
+                "tasks created inside that group can use it"
+            )
         values = self.group.expand_input.resolve(context, ti.map_index, set())
         if self.name not in values:
             if self.default is not inspect.Parameter.empty:

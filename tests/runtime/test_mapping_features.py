@@ -212,3 +212,19 @@ def test_max_map_length_defaults_to_the_setting(monkeypatch: pytest.MonkeyPatch)
     assert run(dag).state is RunState.SUCCESS
     monkeypatch.setenv("DAGFLOW__CORE__MAX_MAP_LENGTH", "1")
     assert states(run(dag))["numbers"] == "failed"
+
+
+def test_a_groups_mapped_argument_used_outside_the_group_fails_with_a_clear_error():
+    with DAG("leaked", schedule=None, default_args={"retries": 0}) as dag:
+
+        @task_group
+        def each(x: int) -> Any:
+            echo(x)
+            return x  # the argument itself, not a task's output
+
+        collect(each.expand(x=[1, 2]))
+
+    result = run(dag)
+
+    assert states(result)["collect"] == "failed"
+    assert "only tasks created inside that group can use it" in (result.get("collect").error or "")
