@@ -21,9 +21,11 @@ if TYPE_CHECKING:
 
 
 def _items(value: Any, verb: str, where: XComArg) -> list[Any]:
-    """The items of a pulled value: a list's elements, a dict's ``(key, value)`` pairs (as ``expand``)."""
+    """The items of a pulled value: a list's elements; a dict's ``(key, value)`` pairs for ``map`` (as
+    ``expand`` maps over a dict), its keys for ``zip`` and ``concat`` (as Python's ``zip`` and
+    ``itertools.chain``, which Airflow's follow)."""
     if isinstance(value, Mapping):
-        return list(value.items())
+        return list(value.items()) if verb == "map" else list(value)
     if isinstance(value, Sequence) and not isinstance(value, (str, bytes, bytearray)):
         return list(value)
     raise TypeError(f"{where!r}: {verb}() expects a list or a dict, got {type(value).__name__}")
