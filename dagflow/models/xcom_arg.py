@@ -6,7 +6,7 @@ reference is replaced by the value the producer pushed.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 from dagflow.core.spec import MapSourceSpec
@@ -155,13 +155,6 @@ def same_group_index(producer: TaskNode, ti: Any) -> int | None:
     if group is None or ti.map_index < 0 or closest_mapped_group(ti.task) is not group:
         return None
     return int(ti.map_index)
-
-
-def materialize(value: Any) -> Any:
-    """A lazily mapped, zipped or concatenated sequence as a plain list (other values unchanged)."""
-    if isinstance(value, Sequence) and not isinstance(value, (str, bytes, bytearray, list, tuple)):
-        return list(value)
-    return value
 
 
 def iter_xcom_args(value: Any) -> Iterator[XComArg]:
