@@ -115,6 +115,13 @@ def _is_plain(source: str) -> bool:
     return "{" not in source and "\r" not in source
 
 
+def _plain(value: Any) -> Any:
+    """A lazily computed result (``out.map(f)``, ``.zip``, ``.concat``) as the list it stands for."""
+    from dagflow.models.xcom_arg_ops import LazyResult
+
+    return list(value) if isinstance(value, LazyResult) else value
+
+
 class Renderer:
     """Renders the values of one task's fields against one context."""
 
@@ -137,7 +144,7 @@ class Renderer:
         if isinstance(value, str):
             return self.render_string(value)
         if hasattr(value, "resolve") and callable(value.resolve) and not isinstance(value, type):
-            return value.resolve(self.context)
+            return _plain(value.resolve(self.context))
         if isinstance(value, tuple):
             if hasattr(value, "_fields"):  # a namedtuple
                 return type(value)(*(self.render(v) for v in value))

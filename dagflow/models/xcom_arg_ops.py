@@ -20,15 +20,43 @@ if TYPE_CHECKING:
     from dagflow.models.node import TaskNode
 
 
-def _items(value: Any, verb: str, where: XComArg) -> list[Any]:
-    """The items of a pulled value: a list's elements; a dict's ``(key, value)`` pairs for ``map`` (as
-    ``expand`` maps over a dict), its keys for ``zip`` and ``concat`` (as Python's ``zip`` and
-    ``itertools.chain``, which Airflow's follow)."""
+def _items(value: Any, verb: str, where: XComArg) -> Sequence[Any]:
+    """The items of a pulled value: a list's elements (a lazy result stays lazy); a dict's
+    ``(key, value)`` pairs for ``map`` (as ``expand`` maps over a dict), its keys for ``zip`` and
+    ``concat`` (as Python's ``zip`` and ``itertools.chain``, which Airflow's follow)."""
     if isinstance(value, Mapping):
         return list(value.items()) if verb == "map" else list(value)
     if isinstance(value, Sequence) and not isinstance(value, (str, bytes, bytearray)):
-        return list(value)
+        return value
     raise TypeError(f"{where!r}: {verb}() expects a list or a dict, got {type(value).__name__}")
+
+
+class LazyResult(Sequence[Any]):
+    """What a mapped, zipped or concatenated reference resolves to: items computed when read.
+
+    A mapped task instance reads only its own item, so a ``map`` function that raises SkipTask for
+    one item skips that map index alone, as in Airflow. A task given the whole reference gets a list
+    (see :func:`dagflow.templating.Renderer.render`).
+    """
+
+    def __init__(self, size: int, item: Callable[[int], Any]):
+        self._size = size
+        self._item = item
+
+    def __len__(self) -> int:
+        return self._size
+
+    def __getitem__(self, index: Any) -> Any:
+        if isinstance(index, slice):
+            return [self._item(i) for i in range(*index.indices(self._size))]
+        if index < 0:
+            index += self._size
+        if not 0 <= index < self._size:
+            raise IndexError(index)
+        return self._item(index)
+
+    def __repr__(self) -> str:
+        return f"LazyResult(length={self._size})"
 
 
 def _check_args(args: Sequence[Any], verb: str) -> list[XComArg]:
@@ -83,13 +111,16 @@ class MapXComArg(_CompositeXComArg):
     def map_source(self) -> MapSourceSpec:
         return self.args[0].map_source()
 
-    def resolve(self, context: Context) -> list[Any]:
-        result = []
-        for item in _items(self.args[0].resolve(context), "map", self):
+    def resolve(self, context: Context) -> LazyResult:
+        items = _items(self.args[0].resolve(context), "map", self)
+
+        def mapped(index: int) -> Any:
+            item = items[index]
             for function in self.functions:
                 item = function(item)
-            result.append(item)
-        return result
+            return item
+
+        return LazyResult(len(items), mapped)
 
 
 class ZipXComArg(_CompositeXComArg):
@@ -108,13 +139,15 @@ class ZipXComArg(_CompositeXComArg):
         combine = "zip" if self.fillvalue is NOTSET else "zip_longest"
         return MapSourceSpec(combine=combine, parts=tuple(a.map_source() for a in self.args))
 
-    def resolve(self, context: Context) -> list[tuple[Any, ...]]:
+    def resolve(self, context: Context) -> LazyResult:
         columns = [_items(a.resolve(context), "zip", self) for a in self.args]
         lengths = [len(c) for c in columns]
         size = min(lengths) if self.fillvalue is NOTSET else max(lengths)
-        return [
-            tuple(column[i] if i < len(column) else self.fillvalue for column in columns) for i in range(size)
-        ]
+
+        def row(index: int) -> tuple[Any, ...]:
+            return tuple(column[index] if index < len(column) else self.fillvalue for column in columns)
+
+        return LazyResult(size, row)
 
 
 class ConcatXComArg(_CompositeXComArg):
@@ -133,5 +166,14 @@ class ConcatXComArg(_CompositeXComArg):
     def map_source(self) -> MapSourceSpec:
         return MapSourceSpec(combine="concat", parts=tuple(a.map_source() for a in self.args))
 
-    def resolve(self, context: Context) -> list[Any]:
-        return [item for a in self.args for item in _items(a.resolve(context), "concat", self)]
+    def resolve(self, context: Context) -> LazyResult:
+        parts = [_items(a.resolve(context), "concat", self) for a in self.args]
+
+        def item(index: int) -> Any:
+            for part in parts:
+                if index < len(part):
+                    return part[index]
+                index -= len(part)
+            raise IndexError(index)
+
+        return LazyResult(sum(len(p) for p in parts), item)

@@ -228,3 +228,25 @@ def test_a_groups_mapped_argument_used_outside_the_group_fails_with_a_clear_erro
 
     assert states(result)["collect"] == "failed"
     assert "only tasks created inside that group can use it" in (result.get("collect").error or "")
+
+
+def test_a_map_function_that_skips_one_item_skips_only_that_map_index():
+    from dagflow.exceptions import SkipTask
+
+    def only_odd(n: int) -> int:
+        if n % 2 == 0:
+            raise SkipTask(f"{n} is even")
+        return n
+
+    with DAG("skip_one", schedule=None) as dag:
+        echo.expand(value=numbers().map(only_odd))
+
+    result = run(dag)
+
+    assert states(result) == {
+        "numbers": "success",
+        "echo[0]": "success",
+        "echo[1]": "skipped",
+        "echo[2]": "success",
+    }
+    assert result.state is RunState.SUCCESS
