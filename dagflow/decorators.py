@@ -60,6 +60,7 @@ CONTEXT_KEYS = frozenset(
         "task_instance_key_str",
         "templates_dict",
         "exception",
+        "expanded_ti_count",
     }
 )
 

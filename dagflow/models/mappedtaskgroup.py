@@ -92,6 +92,23 @@ def mapping_of(task: TaskNode) -> tuple[str | None, tuple[MapSourceSpec, ...], s
     return attrs.expand_input.kind, tuple(attrs.map_sources()), None
 
 
+def expanded_ti_count(task: TaskNode, context: Context) -> int | None:
+    """How many task instances mapped ``task`` has in the running DAG run (Airflow's context key
+    ``expanded_ti_count``), None for an unmapped task."""
+    if not task.is_mapped:
+        return None
+    group = closest_mapped_group(task)
+    attrs: Any = group if isinstance(group, MappedTaskGroup) else task
+    expand_input = attrs.expand_input
+    if expand_input.kind == "list":
+        value = expand_input.value
+        return len(value.resolve(context) if hasattr(value, "resolve") else value)
+    count = 1
+    for value in expand_input.value.values():
+        count *= len(value.resolve(context) if hasattr(value, "resolve") else value)
+    return count
+
+
 def expand_group(
     function: Callable[..., Any],
     options: dict[str, Any],

@@ -26,6 +26,7 @@ from dagflow.exceptions import (
     TaskTimeout,
     XComValueError,
 )
+from dagflow.models.mappedtaskgroup import expanded_ti_count
 from dagflow.runtime.task_instance import RuntimeTaskInstance
 from dagflow.runtime.tasklog import TaskLog, capture
 from dagflow.runtime.xcom import RETURN_KEY, XComStore
@@ -160,6 +161,7 @@ def _run(
         operator = task.prepare_for_execution()  # type: ignore[attr-defined]
         operator.map_index = ti.map_index
     context["task"] = ti.task = operator
+    context["expanded_ti_count"] = expanded_ti_count(task, context)
     outcome.rendered_fields = render_template_fields(operator, context, template_env(dag), resolved_ids)
     try:
         result = _execute(operator, context, spec.execution_timeout)

@@ -250,3 +250,25 @@ def test_a_map_function_that_skips_one_item_skips_only_that_map_index():
         "echo[2]": "success",
     }
     assert result.state is RunState.SUCCESS
+
+
+def test_the_context_says_how_many_task_instances_a_mapped_task_expanded_into():
+    with DAG("counted", schedule=None) as dag:
+
+        @task
+        def count(value: Any = None, expanded_ti_count: Any = None) -> Any:
+            return expanded_ti_count
+
+        @task_group
+        def each(x: int) -> Any:
+            return count.override(task_id="inner")(x)
+
+        count.override(task_id="mapped").expand(value=numbers().zip(letters()))
+        each.expand(x=numbers())
+        count.override(task_id="plain")()
+
+    result = run(dag)
+
+    assert [result.xcom("mapped", i) for i in range(2)] == [2, 2]
+    assert [result.xcom("each.inner", i) for i in range(3)] == [3, 3, 3]
+    assert result.xcom("plain") is None
