@@ -43,6 +43,7 @@ def defaults(home: Path) -> dict[str, dict[str, str]]:
             "max_active_runs_per_dag": "16",
             "fernet_key": "",
             "test_connection": "Disabled",
+            "max_map_length": "1024",
         },
         "database": {"url": f"sqlite:///{home / 'dagflow.db'}"},
         "logging": {"base_log_folder": str(home / "logs")},

@@ -26,6 +26,7 @@ from dagflow.models.mappedoperator import (
     check_expand_kwargs_value,
     check_expand_values,
 )
+from dagflow.models.mappedtaskgroup import TaskGroupPartial
 from dagflow.models.taskgroup import TaskGroup
 from dagflow.models.xcom_arg import XComArg
 from dagflow.operators.bash import SCRIPT_EXTENSIONS, BashOperator
@@ -59,6 +60,7 @@ CONTEXT_KEYS = frozenset(
         "task_instance_key_str",
         "templates_dict",
         "exception",
+        "expanded_ti_count",
     }
 )
 
@@ -388,6 +390,18 @@ class TaskGroupDecorator:
 
     def override(self, **kwargs: Any) -> TaskGroupDecorator:
         return TaskGroupDecorator(self.function, {**self.kwargs, **kwargs})
+
+    def partial(self, **kwargs: Any) -> TaskGroupPartial:
+        """Arguments every map index of an expanded group gets; then ``.expand(...)`` the others."""
+        return TaskGroupPartial(self.function, dict(self.kwargs), kwargs)
+
+    def expand(self, **mapped: Any) -> Any:
+        """Run the group's tasks once per element (or combination) of the mapped arguments."""
+        return self.partial().expand(**mapped)
+
+    def expand_kwargs(self, value: Any) -> Any:
+        """Run the group's tasks once per dict of keyword arguments."""
+        return self.partial().expand_kwargs(value)
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         options = dict(self.kwargs)

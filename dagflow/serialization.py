@@ -33,9 +33,7 @@ def _task_extras(task: TaskNode) -> dict[str, Any]:
     return {
         "operator": attrs.operator_name,
         "label": task.label,
-        "ui_color": getattr(attrs, "ui_color", "#fff")
-        if not task.is_mapped
-        else attrs.operator_class.ui_color,
+        "ui_color": getattr(attrs, "operator_class", attrs).ui_color,
         "doc_md": getattr(attrs, "doc_md", None),
         "owner": getattr(attrs, "owner", None),
         "template_fields": list(attrs.template_fields),
@@ -56,6 +54,7 @@ def _group_tree(group: TaskGroup) -> dict[str, Any]:
         "label": group.label,
         "tooltip": group.tooltip,
         "ui_color": group.ui_color,
+        "is_mapped": group.is_expanded,
         "children": children,
     }
 
@@ -88,6 +87,7 @@ def serialize_dag(dag: DAG) -> dict[str, Any]:
         },
         "tasks": {task_id: _task_extras(task) for task_id, task in dag.task_dict.items()},
         "task_group": _group_tree(dag.task_group),
+        "edge_info": {up: dict(downs) for up, downs in dag.edge_info.items() if downs},
     }
 
 

@@ -31,7 +31,7 @@ from dagflow.exceptions import DagflowError, TaskTerminated
 from dagflow.executors.base import EventKind, ExecutorEvent, Workload
 from dagflow.models.dag import DAG
 from dagflow.runtime.tasklog import TaskLog, attempt_log_path
-from dagflow.runtime.taskrunner import Attempt, AttemptOutcome, run_attempt
+from dagflow.runtime.taskrunner import DEFAULT_MAX_MAP_LENGTH, Attempt, AttemptOutcome, run_attempt
 from dagflow.secrets import EnvironmentBackend, SecretsBackend
 from dagflow.secrets.fernet import FernetCodec
 from dagflow.store import Connection
@@ -54,6 +54,8 @@ class WorkerSettings:
     import_timeout: float = 30.0
     #: ``[core] fernet_key``: Variables and Connections task code reads are decrypted with it.
     fernet_key: str = ""
+    #: ``[core] max_map_length``: the most items an output that mapped tasks map over may have.
+    max_map_length: int = DEFAULT_MAX_MAP_LENGTH
 
     @classmethod
     def from_settings(cls, settings: Settings) -> WorkerSettings:
@@ -64,6 +66,7 @@ class WorkerSettings:
             heartbeat_interval=settings.getfloat("scheduler", "heartbeat_sec") * 2,
             import_timeout=settings.getfloat("core", "dagbag_import_timeout"),
             fernet_key=str(settings.get("core", "fernet_key", "") or ""),
+            max_map_length=settings.getint("core", "max_map_length"),
         )
 
 
@@ -342,6 +345,7 @@ class Worker:
                     log=log,
                     hostname=self.hostname,
                     run_states=self.run_states,
+                    max_map_length=self.settings.max_map_length,
                 )
             self._last_dag = dag
         except (Exception, TaskTerminated) as exc:  # the DAG could not be loaded, or the attempt was stopped

@@ -346,6 +346,32 @@ class BaseOperator(TaskNode):
         """A shallow copy to render templates into, so the DAG's own task keeps its templates."""
         return copy.copy(self)
 
+    # -- templates ------------------------------------------------------------------------------
+
+    def get_template_env(self, dag: DAG | None = None) -> Any:
+        """The Jinja environment this task's templates render in: its DAG's (macros, filters, search
+        path, native rendering), or a plain sandboxed one for a task outside any DAG."""
+        from dagflow.templating import default_env, template_env
+
+        dag = dag or self.dag
+        return template_env(dag) if dag is not None else default_env()
+
+    def render_template(
+        self, content: Any, context: Context, jinja_env: Any = None, seen_oids: set[int] | None = None
+    ) -> Any:
+        """``content`` rendered against ``context`` as a template field would be: a string (or a file
+        named with one of ``template_ext``), or each item of a list, tuple, set or dict."""
+        from dagflow.templating import Renderer
+
+        env = jinja_env or self.get_template_env()
+        return Renderer(context, env, tuple(self.template_ext), seen_oids).render(content)
+
+    def render_template_fields(self, context: Context, jinja_env: Any = None) -> None:
+        """Render every one of ``template_fields`` in place (the runner does this before ``execute``)."""
+        from dagflow.templating import render_template_fields
+
+        render_template_fields(self, context, jinja_env or self.get_template_env())
+
     # -- dynamic task mapping -------------------------------------------------------------------
 
     @classmethod

@@ -101,8 +101,16 @@ class _Instance:
 
 
 class _InProcessRun:
-    def __init__(self, dag: DAG, dag_run: DagRunInfo, log_stream: TextIO, sleep: Callable[[float], None]):
+    def __init__(
+        self,
+        dag: DAG,
+        dag_run: DagRunInfo,
+        log_stream: TextIO,
+        sleep: Callable[[float], None],
+        max_map_length: int,
+    ):
         self.dag, self.dag_run, self.sleep = dag, dag_run, sleep
+        self.max_map_length = max_map_length
         self.spec: DagSpec = dag.spec()
         self.log = TaskLog(log_stream)
         self.xcoms = MemoryXComStore()
@@ -196,6 +204,7 @@ class _InProcessRun:
             log=self.log,
             hostname=self.hostname,
             run_states=self.run_states,
+            max_map_length=self.max_map_length,
         )
         record.state = outcome.state
         instance.try_start = instance.try_start or outcome.start_date
@@ -275,8 +284,12 @@ def run_dag(
     conf: dict[str, Any] | None = None,
     log_stream: TextIO | None = None,
     sleep: Callable[[float], None] = time.sleep,
+    max_map_length: int | None = None,
 ) -> RunResult:
-    """Run ``dag`` once in this process (see the module docstring) and return the finished run."""
+    """Run ``dag`` once in this process (see the module docstring) and return the finished run.
+
+    ``max_map_length`` defaults to the ``[core] max_map_length`` setting in force.
+    """
     dag.validate()
     logical_date = as_aware(logical_date) or utcnow()
     interval = dag.timetable.infer_manual_data_interval(logical_date)
@@ -293,7 +306,11 @@ def run_dag(
         start_date=utcnow(),
         run_after=logical_date,
     )
-    run = _InProcessRun(dag, dag_run, log_stream or sys.stderr, sleep)
+    if max_map_length is None:
+        from dagflow.config import Settings
+
+        max_map_length = Settings.load().getint("core", "max_map_length")
+    run = _InProcessRun(dag, dag_run, log_stream or sys.stderr, sleep, max_map_length)
     state = run.run()
     result = run.result(state)
     _run_dag_callbacks(dag, dag_run, result, run.log)
