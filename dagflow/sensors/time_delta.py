@@ -45,3 +45,34 @@ class TimeDeltaSensor(BaseSensorOperator):
 
     def poke_again_at(self, context: Context) -> datetime | None:
         return self.target(context)
+
+
+class WaitSensor(BaseSensorOperator):
+    """Waits ``time_to_wait`` (a timedelta, or an int of minutes) from the start of the try.
+
+    Unlike TimeDeltaSensor it counts from when the task starts, not from the run's data interval.
+    In reschedule mode it counts from the try's first start, so a rescheduled wait does not restart.
+    """
+
+    def __init__(self, time_to_wait: timedelta | int, deferrable: bool = False, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.deferrable = deferrable
+        if isinstance(time_to_wait, int) and not isinstance(time_to_wait, bool):
+            self.time_to_wait = timedelta(minutes=time_to_wait)
+        elif isinstance(time_to_wait, timedelta):
+            self.time_to_wait = time_to_wait
+        else:
+            raise DagDefinitionError(
+                f"{self._where()}: time_to_wait must be a timedelta or a number of minutes, got {time_to_wait!r}"
+            )
+
+    def target(self, context: Context) -> datetime:
+        ti = context["ti"]
+        started = ti.get_first_reschedule_date(context) or ti.start_date
+        return started + self.time_to_wait
+
+    def poke(self, context: Context) -> bool:
+        return datetime.now(UTC) >= self.target(context)
+
+    def poke_again_at(self, context: Context) -> datetime | None:
+        return self.target(context)
