@@ -36,6 +36,7 @@ from dagflow.store.attempts import Claim, Outcome, claim_attempt, give_back_try,
 from dagflow.store.engine import Database
 from dagflow.store.models import DagRunRow
 from dagflow.store.run_reader import DbRunStates
+from dagflow.executors.dag_trigger import DbDagTrigger
 from dagflow.store.runs import get_run
 from dagflow.store.xcom import DbXComStore
 
@@ -128,6 +129,7 @@ class Worker:
         self.settings = settings
         self.db = Database(settings.database_url)
         self.run_states = DbRunStates(self.db)
+        self.dag_trigger = DbDagTrigger(self.db)
         self.hostname = socket.gethostname()
         self._bags: dict[str, tuple[tuple[int, int], DagBag]] = {}
         self._runs: dict[RunKey, DagRunInfo] = {}
@@ -329,6 +331,7 @@ class Worker:
                 log=log,
                 hostname=self.hostname,
                 run_states=self.run_states,
+                dag_trigger=self.dag_trigger,
             )
             self._last_dag = dag
         except (Exception, TaskTerminated) as exc:  # the DAG could not be loaded, or the attempt was stopped
