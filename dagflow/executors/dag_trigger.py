@@ -61,4 +61,3 @@ class DbDagTrigger:
         with self.db.session() as session:
             run = run_store.get_run(session, dag_id, run_id)
             return None if run is None else str(run.state)
-

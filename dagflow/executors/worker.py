@@ -28,6 +28,7 @@ from dagflow.core.states import TaskState
 from dagflow.dagbag import DagBag
 from dagflow.exceptions import DagflowError, TaskTerminated
 from dagflow.executors.base import EventKind, ExecutorEvent, Workload
+from dagflow.executors.dag_trigger import DbDagTrigger
 from dagflow.models.dag import DAG
 from dagflow.runtime.tasklog import TaskLog, attempt_log_path
 from dagflow.runtime.taskrunner import Attempt, AttemptOutcome, run_attempt
@@ -36,7 +37,6 @@ from dagflow.store.attempts import Claim, Outcome, claim_attempt, give_back_try,
 from dagflow.store.engine import Database
 from dagflow.store.models import DagRunRow
 from dagflow.store.run_reader import DbRunStates
-from dagflow.executors.dag_trigger import DbDagTrigger
 from dagflow.store.runs import get_run
 from dagflow.store.xcom import DbXComStore
 

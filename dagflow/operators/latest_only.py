@@ -54,7 +54,9 @@ class LatestOnlyOperator(BaseBranchOperator):
         before = Restriction(earliest=None, latest=current.end - timedelta(microseconds=1), catchup=True)
         previous = timetable.next_run(this_run, before, now)
         left = previous.data_interval.end if previous is not None else current.start
-        following = timetable.next_run(this_run, Restriction(earliest=current.end, latest=None, catchup=True), now)
+        following = timetable.next_run(
+            this_run, Restriction(earliest=current.end, latest=None, catchup=True), now
+        )
         if following is None:
             return None
         return left, following.data_interval.end

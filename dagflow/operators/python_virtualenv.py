@@ -242,7 +242,7 @@ class PythonVirtualenvOperator(_BasePythonInterpreterOperator):
     ``system_site_packages``: whether the base interpreter's packages are visible too.
     """
 
-    template_fields: ClassVar[Sequence[str]] = (
+    template_fields = (  # type: ignore[assignment]
         *PythonOperator.template_fields,
         "requirements",
         "index_urls",
@@ -254,18 +254,19 @@ class PythonVirtualenvOperator(_BasePythonInterpreterOperator):
         self,
         *,
         python_callable: Callable[..., Any],
-        requirements: None | Iterable[str] | str = None,
+        requirements: Iterable[str] | str | None = None,
         python_version: str | None = None,
         system_site_packages: bool = True,
         pip_install_options: list[str] | None = None,
-        index_urls: None | Collection[str] | str = None,
-        index_urls_from_connection_ids: None | Collection[str] | str = None,
-        venv_cache_path: None | str | os.PathLike[str] = None,
+        index_urls: Collection[str] | str | None = None,
+        index_urls_from_connection_ids: Collection[str] | str | None = None,
+        venv_cache_path: str | os.PathLike[str] | None = None,
         **kwargs: Any,
     ) -> None:
         if python_version is not None and not isinstance(python_version, str):
             raise DagDefinitionError(
-                f"{type(self).__name__}: python_version must be a string such as '3.11', got {python_version!r}"
+                f"{type(self).__name__}: python_version must be a string such as '3.11', "
+                f"got {python_version!r}"
             )
         super().__init__(python_callable=python_callable, **kwargs)
         if (
@@ -278,7 +279,11 @@ class PythonVirtualenvOperator(_BasePythonInterpreterOperator):
                 "use string_args"
             )
         self.requirements: list[str] = (
-            [] if not requirements else [requirements] if isinstance(requirements, str) else list(requirements)
+            []
+            if not requirements
+            else [requirements]
+            if isinstance(requirements, str)
+            else list(requirements)
         )
         self.python_version = python_version
         self.system_site_packages = system_site_packages
@@ -318,10 +323,15 @@ class ExternalPythonOperator(_BasePythonInterpreterOperator):
     """Calls the function with an existing interpreter, ``python`` (templated): the path of a
     virtual environment's ``bin/python``, for instance, prepared outside dagflow."""
 
-    template_fields: ClassVar[Sequence[str]] = (*PythonOperator.template_fields, "python")
+    template_fields = (*PythonOperator.template_fields, "python")  # type: ignore[assignment]
 
     def __init__(
-        self, *, python: str, python_callable: Callable[..., Any], expect_pendulum: bool = False, **kwargs: Any
+        self,
+        *,
+        python: str,
+        python_callable: Callable[..., Any],
+        expect_pendulum: bool = False,
+        **kwargs: Any,
     ) -> None:
         if not python:
             raise DagDefinitionError(f"{type(self).__name__}: python (the interpreter's path) is required")

@@ -132,7 +132,9 @@ class TriggerDagRunOperator(BaseOperator):
             try:
                 value = datetime.fromisoformat(value.strip())
             except ValueError:
-                raise DagflowError(f"{self._where()}: logical_date {value!r} is not an ISO 8601 date") from None
+                raise DagflowError(
+                    f"{self._where()}: logical_date {value!r} is not an ISO 8601 date"
+                ) from None
         return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
 
     def _conf(self) -> dict[str, Any]:

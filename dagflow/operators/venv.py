@@ -113,7 +113,7 @@ def build_venv(venv: Path, spec: VenvSpec, log: Any) -> None:
     command = [spec.python, "-m", "venv", "--without-pip"]
     if spec.system_site_packages:
         command.append("--system-site-packages")
-    _run(command + [str(venv)], "create the virtual environment", log)
+    _run([*command, str(venv)], "create the virtual environment", log)
     if not spec.requirements:
         return
     requirements_file = venv / "requirements.txt"
@@ -122,7 +122,7 @@ def build_venv(venv: Path, spec: VenvSpec, log: Any) -> None:
     for number, url in enumerate(spec.index_urls):
         index_options += ["--index-url" if number == 0 else "--extra-index-url", url]
     install = [*index_options, *spec.pip_install_options, "-r", str(requirements_file)]
-    _run(_pip(venv, log) + ["install", *install], "install the requirements", log)
+    _run([*_pip(venv, log), "install", *install], "install the requirements", log)
 
 
 def _pip(venv: Path, log: Any) -> list[str]:

@@ -36,7 +36,9 @@ class BranchDayOfWeekOperator(BaseBranchOperator):
 
     def choose_branch(self, context: Context) -> str | Iterable[str]:
         assert self.dag is not None
-        now = context["logical_date"] if self.use_task_logical_date else utcnow().astimezone(self.dag.timezone)
+        now = (
+            context["logical_date"] if self.use_task_logical_date else utcnow().astimezone(self.dag.timezone)
+        )
         if now.isoweekday() in self._week_day_num:
             return self.follow_task_ids_if_true
         return self.follow_task_ids_if_false

@@ -111,7 +111,9 @@ class InProcessDagTrigger:
     def _run(self, run: TriggeredRun) -> None:
         request = run.request
         dag = self.dag_by_id(request.dag_id)
-        run.result = self.run_dag(dag, logical_date=request.logical_date, conf=request.conf, run_id=request.run_id)
+        run.result = self.run_dag(
+            dag, logical_date=request.logical_date, conf=request.conf, run_id=request.run_id
+        )
         run.state = run.result.state.value
 
     def dag_by_id(self, dag_id: str) -> DAG:
@@ -130,5 +132,6 @@ class InProcessDagTrigger:
                     self._dags[dag_id] = bag.dags[dag_id]
                     return bag.dags[dag_id]
         raise DagNotFound(
-            f"DAG {dag_id!r} (triggered and waited for) is not in {' or '.join(map(str, dict.fromkeys(folders)))}"
+            f"DAG {dag_id!r} (triggered and waited for) is not in "
+            f"{' or '.join(map(str, dict.fromkeys(folders)))}"
         )

@@ -119,7 +119,9 @@ class _InProcessRun:
         self.changed: set[str] | None = None
         self.hostname = socket.gethostname()
         self.run_states = OwnRunStates(dag, dag_run.logical_date, self._states)
-        self.dag_trigger = InProcessDagTrigger(dag, functools.partial(run_dag, log_stream=log_stream, sleep=sleep))
+        self.dag_trigger = InProcessDagTrigger(
+            dag, functools.partial(run_dag, log_stream=log_stream, sleep=sleep)
+        )
 
     def _states(self) -> list[tuple[str, int, str]]:
         return [(r.task_id, r.map_index, r.state.value) for r in (i.record for i in self.instances.values())]

@@ -14,8 +14,8 @@ from dagflow.runtime.xcom import RETURN_KEY, RunRef, XComStore
 
 if TYPE_CHECKING:
     from dagflow.context import DagRunInfo
-    from dagflow.runtime.dag_trigger import DagTrigger
     from dagflow.models.node import TaskNode
+    from dagflow.runtime.dag_trigger import DagTrigger
     from dagflow.runtime.run_reader import DagOutline, RunStateReader, TaskStates
 
 

@@ -24,9 +24,7 @@ def parse_moment(value: Any, where: str) -> datetime:
         except ValueError:
             raise DagflowError(f"{where}: target_time {value!r} is not an ISO 8601 date and time") from None
     else:
-        raise DagflowError(
-            f"{where}: target_time must be a datetime or a string, got {type(value).__name__}"
-        )
+        raise DagflowError(f"{where}: target_time must be a datetime or a string, got {type(value).__name__}")
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 

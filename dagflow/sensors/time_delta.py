@@ -63,7 +63,8 @@ class WaitSensor(BaseSensorOperator):
             self.time_to_wait = time_to_wait
         else:
             raise DagDefinitionError(
-                f"{self._where()}: time_to_wait must be a timedelta or a number of minutes, got {time_to_wait!r}"
+                f"{self._where()}: time_to_wait must be a timedelta or a number of minutes, "
+                f"got {time_to_wait!r}"
             )
 
     def target(self, context: Context) -> datetime:
