@@ -3,8 +3,8 @@ of another DAG, then the markers among those, and so on, as Airflow's recursive 
 
 The marker's target comes from the stored DAG (its ``external_task_marker`` entry), its templated
 fields rendered against the cleared run's dates. The first marker met sets how deep the chain may go
-(its ``recursion_depth``): a chain that goes deeper, or loops, is an error naming the marker, and
-nothing is cleared. A target DAG, run or task that does not exist is passed over.
+(its ``recursion_depth``): a chain that goes deeper is an error naming the marker, and nothing is
+cleared; each marker is followed once, so a loop of markers ends where it began. A target DAG, run or task that does not exist is passed over.
 """
 
 from __future__ import annotations
@@ -96,6 +96,9 @@ class _Planner:
         self, dag_id: str, task_id: str, marker: Mapping[str, Any], run: DagRunRow, depth: int
     ) -> None:
         where = f"ExternalTaskMarker {task_id!r} of DAG {dag_id!r}"
+        if (dag_id, run.run_id, task_id) in self.seen:  # a marker is followed once (cycles end here)
+            return
+        self.seen.add((dag_id, run.run_id, task_id))
         if depth == 0:
             self.max_depth = int(marker["recursion_depth"])
         assert self.max_depth is not None
@@ -110,9 +113,6 @@ class _Planner:
             date = _target_date(_render(str(marker["logical_date"]), run), where)
         except jinja2.TemplateError as exc:
             raise DagflowError(f"{where}: cannot render its target: {exc}") from None
-        if (ext_dag, date.isoformat(), ext_task) in self.seen:
-            return
-        self.seen.add((ext_dag, date.isoformat(), ext_task))
         ext_run = run_store.run_with_logical_date(self.session, ext_dag, date)
         serialized = _serialized(self.session, ext_dag)
         if ext_run is None or serialized is None:

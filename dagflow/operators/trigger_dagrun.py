@@ -46,7 +46,7 @@ class TriggerDagRunLink:
         run_id = ti_key.xcom_pull(task_ids=ti_key.task_id, key=XCOM_RUN_ID, map_indexes=ti_key.map_index)
         if not dag_id or not run_id:
             return ""
-        return f"/dags/{quote(str(dag_id), safe='')}/runs/{quote(str(run_id), safe='')}"
+        return f"/dags/{quote(str(dag_id), safe='')}/runs/{quote(str(run_id), safe=':+')}"
 
 
 def _run_states(states: Sequence[Any] | None, default: RunState, name: str, where: str) -> list[str]:
