@@ -4,7 +4,8 @@ of another DAG, then the markers among those, and so on, as Airflow's recursive 
 The marker's target comes from the stored DAG (its ``external_task_marker`` entry), its templated
 fields rendered against the cleared run's dates. The first marker met sets how deep the chain may go
 (its ``recursion_depth``): a chain that goes deeper is an error naming the marker, and nothing is
-cleared; each marker is followed once, so a loop of markers ends where it began. A target DAG, run or task that does not exist is passed over.
+cleared; each marker is followed once, so a loop of markers ends where it began. A target DAG,
+run or task that does not exist is passed over.
 """
 
 from __future__ import annotations

@@ -153,7 +153,7 @@ def test_branch_day_of_week_follows_the_day_of_the_logical_date():
     with DAG("weekday", start_date=START, schedule=None) as dag:
         BranchDayOfWeekOperator(
             task_id="branch",
-            week_day={WeekDay.SATURDAY, "Sunday"},
+            week_day=[WeekDay.SATURDAY, WeekDay.SUNDAY],
             use_task_logical_date=True,
             follow_task_ids_if_true="weekend",
             follow_task_ids_if_false=["workday"],
@@ -281,4 +281,4 @@ def test_task_run_if_and_skip_if_decide_with_the_context():
 
 def test_run_if_needs_a_task_function():
     with pytest.raises(DagDefinitionError, match="put it above @task"):
-        task.run_if(lambda context: True)(lambda: None)
+        task.run_if(lambda context: True)(lambda: None)  # type: ignore[arg-type]

@@ -35,7 +35,7 @@ def labels(result: Any) -> dict[str, str]:
     return {ti.label: ti.state.value for ti in result.task_instances}
 
 
-def add(x, y, ds=None, params=None):  # type: ignore[no-untyped-def]
+def add(x, y, ds=None, params=None):
     import sys
 
     return {"sum": x + y, "ds": ds, "params": params, "prefix": sys.prefix}

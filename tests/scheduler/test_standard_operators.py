@@ -175,12 +175,14 @@ def test_markers_deeper_than_the_recursion_depth_are_an_error_and_clear_nothing(
     orchestrator.record_dags()
     runs = {d: orchestrator.trigger(d, logical_date=LOGICAL_DATE) for d in ("loop_a", "loop_b")}
     orchestrator.run_until_idle()
-    with pytest.raises(
-        DagflowError,
-        match="Maximum recursion depth 1 reached for ExternalTaskMarker 'marker' of DAG 'loop_b'",
+    with (
+        pytest.raises(
+            DagflowError,
+            match="Maximum recursion depth 1 reached for ExternalTaskMarker 'marker' of DAG 'loop_b'",
+        ),
+        orchestrator.db.session(write=True) as session,
     ):
-        with orchestrator.db.session(write=True) as session:
-            actions.clear_task_instances(session, "loop_a", runs["loop_a"], ["start"], downstream=True)
+        actions.clear_task_instances(session, "loop_a", runs["loop_a"], ["start"], downstream=True)
     assert set(orchestrator.states("loop_a", runs["loop_a"]).values()) == {"success"}
     assert set(orchestrator.states("loop_b", runs["loop_b"]).values()) == {"success"}
 

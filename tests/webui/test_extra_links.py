@@ -11,9 +11,12 @@ from dagflow.store.models import XComRow
 
 
 def test_the_task_instance_page_links_to_the_triggered_run(seeded, logged_in):
-    links = {"_link_Triggered DAG": f"/dags/shop/runs/{seeded.run_id}", "_link_Sneaky": "javascript:alert(1)"}
+    pushed = {
+        "_link_Triggered DAG": f"/dags/shop/runs/{seeded.run_id}",
+        "_link_Sneaky": "javascript:alert(1)",
+    }
     with seeded.database.session(write=True) as session:
-        for name, url in links.items():
+        for name, url in pushed.items():
             session.add(
                 XComRow(
                     dag_id="shop",
@@ -23,7 +26,7 @@ def test_the_task_instance_page_links_to_the_triggered_run(seeded, logged_in):
                     key=name,
                     value=encode(url, where="test"),
                     timestamp=utcnow(),
-                )  # fmt: skip
+                )
             )
 
     page = logged_in("viewer").get("/dags/shop/tasks/extract", query_string={"run_id": seeded.run_id})
