@@ -31,7 +31,7 @@ from dagflow.executors.base import EventKind, ExecutorEvent, Workload
 from dagflow.executors.dag_trigger import DbDagTrigger
 from dagflow.models.dag import DAG
 from dagflow.runtime.tasklog import TaskLog, attempt_log_path
-from dagflow.runtime.taskrunner import Attempt, AttemptOutcome, run_attempt
+from dagflow.runtime.taskrunner import LINK_KEY_PREFIX, Attempt, AttemptOutcome, run_attempt
 from dagflow.store import Connection
 from dagflow.store.attempts import Claim, Outcome, claim_attempt, give_back_try, heartbeat, record_outcome
 from dagflow.store.engine import Database
@@ -365,7 +365,7 @@ class Worker:
             error=result.error,
             rendered_fields=_jsonable(result.rendered_fields),
             skip_downstream=result.skip_downstream,
-            xcoms=ended.xcoms.pending() if state is TaskState.SUCCESS else (),
+            xcoms=_kept_xcoms(ended.xcoms.pending(), state),
             log_path=str(ended.log_path),
             try_state=try_state,
         )
@@ -426,3 +426,11 @@ def _jsonable(value: Any) -> Any:
         return value
     except (TypeError, ValueError):
         return {k: repr(v) for k, v in value.items()} if isinstance(value, dict) else repr(value)
+
+
+def _kept_xcoms(pending: list[tuple[str, str]], state: TaskState) -> list[tuple[str, str]]:
+    """What a try's XComs leave in the store: all of them when it succeeded; otherwise only its
+    operator extra links (a failed TriggerDagRunOperator still links to the run it triggered)."""
+    if state is TaskState.SUCCESS:
+        return pending
+    return [(key, value) for key, value in pending if key.startswith(LINK_KEY_PREFIX)]

@@ -109,6 +109,9 @@ def test_trigger_waits_for_the_triggered_run_in_worker_processes(orchestrator: O
     assert orchestrator.states("parent", run_id) == {"ok": "success", "bad": "failed"}
     assert orchestrator.run("child", "ok").state == "success"
     assert orchestrator.run("child", "bad").state == "failed"
+    xcoms = orchestrator.xcoms("parent", run_id)  # a failed try keeps its link to the run it triggered
+    assert xcoms[("bad", "_link_Triggered DAG")] == "/dags/child/runs/bad"
+    assert ("bad", "trigger_run_id") not in xcoms
     ok_end = orchestrator.tries("parent", run_id, "ok")[0].end_date
     child_end = orchestrator.run("child", "ok").end_date
     assert ok_end is not None and child_end is not None and ok_end >= child_end
