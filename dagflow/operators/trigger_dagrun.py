@@ -67,6 +67,8 @@ class TriggerDagRunOperator(BaseOperator):
     ``wait_for_completion`` the task then checks the run's state every ``poke_interval`` seconds until it
     is in ``allowed_states`` (default success) or fails it when in ``failed_states`` (default failed).
     The triggered run's id is pushed as XCom ``trigger_run_id``, and the task instance page links to it.
+    ``deferrable`` and ``openlineage_inject_parent_info`` are accepted for Airflow files and change
+    nothing; ``note`` is logged.
     """
 
     template_fields: ClassVar[Sequence[str]] = (
@@ -95,7 +97,9 @@ class TriggerDagRunOperator(BaseOperator):
         failed_states: list[str | RunState] | None = None,
         skip_when_already_exists: bool = False,
         fail_when_dag_is_paused: bool = False,
+        openlineage_inject_parent_info: bool = True,
         deferrable: bool = False,
+        note: str | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -114,7 +118,9 @@ class TriggerDagRunOperator(BaseOperator):
         )
         self.skip_when_already_exists = skip_when_already_exists
         self.fail_when_dag_is_paused = fail_when_dag_is_paused
+        self.openlineage_inject_parent_info = openlineage_inject_parent_info  # no lineage here: unused
         self.deferrable = deferrable
+        self.note = note
         if logical_date is not NOTSET and not isinstance(logical_date, (str, datetime, type(None))):
             raise DagDefinitionError(
                 f"{where}: logical_date must be a str, a datetime or None, got {type(logical_date).__name__}"
@@ -138,12 +144,17 @@ class TriggerDagRunOperator(BaseOperator):
         return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
 
     def _conf(self) -> dict[str, Any]:
+        """The conf as a dict; a rendered template may have made it JSON text, which is read back."""
         if self.conf is None:
             return {}
         try:
+            if isinstance(self.conf, str):
+                self.conf = json.loads(self.conf)
             json.dumps(self.conf)
-        except TypeError:
-            raise DagflowError(f"{self._where()}: conf must be JSON serializable") from None
+        except (TypeError, ValueError):
+            raise DagflowError(
+                f"{self._where()}: conf must be JSON serializable, got {self.conf!r}"
+            ) from None
         if not isinstance(self.conf, dict):
             raise DagflowError(f"{self._where()}: conf must be a dict, got {type(self.conf).__name__}")
         return dict(self.conf)
@@ -161,8 +172,10 @@ class TriggerDagRunOperator(BaseOperator):
         )
         if self.fail_when_dag_is_paused and triggerer.is_paused(request.dag_id):
             raise DagIsPaused(f"DAG {request.dag_id!r} is paused")
+        if self.note is not None:
+            self.log.info("Triggered DAG with note: %s", self.note)
         ti.xcom_push(XCOM_DAG_ID, request.dag_id)
-        run_id = self._trigger(triggerer, request)
+        run_id = self.trigger_run_id = self._trigger(triggerer, request)
         ti.xcom_push(XCOM_RUN_ID, run_id)
         ti.xcom_push(XCOM_LOGICAL_DATE_ISO, logical_date.isoformat())
         if self.wait_for_completion:

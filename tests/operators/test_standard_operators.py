@@ -282,3 +282,15 @@ def test_task_run_if_and_skip_if_decide_with_the_context():
 def test_run_if_needs_a_task_function():
     with pytest.raises(DagDefinitionError, match="put it above @task"):
         task.run_if(lambda context: True)(lambda: None)  # type: ignore[arg-type]
+
+
+def test_trigger_conf_rendered_to_json_text_is_read_back(dags_folder: DagsFolder):
+    dag = _parent(dags_folder, conf='{"n": {{ params.n }}}', params={"n": 4}, note="from the test")
+    result = dag.test(logical_date=START)
+    assert result.triggered_runs[0].request.conf == {"n": 4}
+
+
+def test_trigger_conf_that_is_not_json_fails_naming_it(dags_folder: DagsFolder):
+    dag = _parent(dags_folder, conf="{not json")
+    result = dag.test(logical_date=START)
+    assert "conf must be JSON serializable, got '{not json'" in (result.get("trigger").error or "")
