@@ -31,12 +31,6 @@ from dagflow.models.xcom_arg import XComArg
 from dagflow.operators.bash import SCRIPT_EXTENSIONS, BashOperator
 from dagflow.operators.branch import skip_all_except
 from dagflow.operators.python import PythonOperator, ShortCircuitOperator, callable_kwargs
-from dagflow.operators.python_virtualenv import (
-    DecoratedBranchExternalPythonOperator,
-    DecoratedBranchVirtualenvOperator,
-    DecoratedExternalPythonOperator,
-    DecoratedVirtualenvOperator,
-)
 from dagflow.sensors.python import DecoratedSensorOperator
 from dagflow.templating import Renderer, template_env
 
@@ -365,15 +359,37 @@ class _TaskNamespace:
         self.short_circuit = _make_task_decorator(_DecoratedShortCircuitOperator)
         self.bash = _make_task_decorator(_DecoratedBashOperator)
         self.sensor = _make_task_decorator(DecoratedSensorOperator)
-        self.virtualenv = _make_task_decorator(DecoratedVirtualenvOperator)
-        self.external_python = _make_task_decorator(DecoratedExternalPythonOperator)
-        self.branch_virtualenv = _make_task_decorator(DecoratedBranchVirtualenvOperator)
-        self.branch_external_python = _make_task_decorator(DecoratedBranchExternalPythonOperator)
         self.run_if = run_if
         self.skip_if = skip_if
 
     def __call__(self, python_callable: Callable[..., Any] | None = None, **kwargs: Any) -> Any:
         return self._python(python_callable, **kwargs)
+
+    # The variants that run the function in another interpreter import their module when first used.
+
+    @property
+    def virtualenv(self) -> Callable[..., Any]:
+        from dagflow.operators.python_virtualenv import DecoratedVirtualenvOperator
+
+        return _make_task_decorator(DecoratedVirtualenvOperator)
+
+    @property
+    def external_python(self) -> Callable[..., Any]:
+        from dagflow.operators.python_virtualenv import DecoratedExternalPythonOperator
+
+        return _make_task_decorator(DecoratedExternalPythonOperator)
+
+    @property
+    def branch_virtualenv(self) -> Callable[..., Any]:
+        from dagflow.operators.python_virtualenv import DecoratedBranchVirtualenvOperator
+
+        return _make_task_decorator(DecoratedBranchVirtualenvOperator)
+
+    @property
+    def branch_external_python(self) -> Callable[..., Any]:
+        from dagflow.operators.python_virtualenv import DecoratedBranchExternalPythonOperator
+
+        return _make_task_decorator(DecoratedBranchExternalPythonOperator)
 
 
 def _conditional(

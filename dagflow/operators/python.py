@@ -150,3 +150,7 @@ def __getattr__(name: str) -> Any:
 
         return getattr(python_virtualenv, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_IN_OTHER_INTERPRETERS])
