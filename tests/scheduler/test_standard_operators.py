@@ -204,3 +204,24 @@ def test_markers_in_a_loop_are_each_followed_once(orchestrator: Orchestrator):
         ("loop_b", runs["loop_b"], "marker", -1),
         ("loop_b", runs["loop_b"], "start", -1),
     ]
+
+
+def test_latest_only_lets_downstream_run_only_in_the_latest_scheduled_run(orchestrator: Orchestrator):
+    orchestrator.write(
+        "latest.py",
+        """
+        from datetime import datetime, timedelta, timezone
+        from dagflow import DAG
+        from dagflow.operators import EmptyOperator, LatestOnlyOperator
+
+        today = datetime.now(timezone.utc).replace(hour=0, minute=0, second=0, microsecond=0)
+        with DAG("latest", start_date=today - timedelta(days=2), schedule="@daily", catchup=True) as dag:
+            LatestOnlyOperator(task_id="latest_only") >> EmptyOperator(task_id="work")
+        """,
+    )
+    orchestrator.record_dags()
+    orchestrator.run_until_idle()
+    runs = [r for r in orchestrator.runs("latest") if r.run_type == "scheduled"]
+    assert len(runs) == 3
+    work = [orchestrator.states("latest", r.run_id)["work"] for r in runs]
+    assert work == ["skipped", "skipped", "success"]
