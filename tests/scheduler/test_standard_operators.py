@@ -10,6 +10,7 @@ from urllib.parse import quote
 import pytest
 
 from dagflow import actions
+from dagflow.cli import cli
 from dagflow.exceptions import DagflowError
 from tests.scheduler.conftest import Orchestrator
 
@@ -169,6 +170,24 @@ def test_clearing_an_external_task_marker_clears_the_marked_task_downstream(orch
         "apart": "success",
     }
     assert len(orchestrator.tries("marked_child", child_run, "start")) == 2
+
+
+def test_tasks_clear_lists_the_marked_tasks_and_can_leave_them_alone(orchestrator: Orchestrator, cli_runner):
+    orchestrator.write("parent.py", MARKED.format(dag_id="marking", target="marked_child", depth=10))
+    orchestrator.write("child.py", MARKED_CHILD)
+    orchestrator.record_dags()
+    parent_run = orchestrator.trigger("marking", logical_date=LOGICAL_DATE)
+    child_run = orchestrator.trigger("marked_child", logical_date=LOGICAL_DATE)
+    orchestrator.run_until_idle()
+
+    base = ["tasks", "clear", "marking", parent_run, "-t", "marker"]
+    excluded = cli_runner.invoke(cli, [*base, "--exclude-dependent-dags"], catch_exceptions=False)
+    assert excluded.exit_code == 0 and "ExternalTaskMarker" not in excluded.output
+    assert orchestrator.states("marked_child", child_run)["start"] == "success"
+    cleared = cli_runner.invoke(cli, base, catch_exceptions=False)
+    assert cleared.exit_code == 0, cleared.output
+    assert f"  marked_child {child_run} start (through an ExternalTaskMarker)" in cleared.output
+    assert orchestrator.states("marked_child", child_run)["start"] == "none"
 
 
 def test_markers_deeper_than_the_recursion_depth_are_an_error_and_clear_nothing(orchestrator: Orchestrator):
