@@ -14,9 +14,9 @@ if TYPE_CHECKING:
 
 
 class TimeSensor(BaseSensorOperator):
-    """Succeeds once today's ``target_time`` has passed; "today" and a naive time are in the DAG's
-    timezone. A run that starts after that time of day succeeds at once. ``deferrable`` is accepted
-    for Airflow files: the sensor waits as its ``mode`` says."""
+    """Succeeds once ``target_time`` has passed on the day the try started; that day and a naive time
+    are in the DAG's timezone. A run that starts after that time of day succeeds at once.
+    ``deferrable`` is accepted for Airflow files: the sensor waits as its ``mode`` says."""
 
     def __init__(
         self,
@@ -38,23 +38,31 @@ class TimeSensor(BaseSensorOperator):
         self.start_from_trigger = start_from_trigger
         self.end_from_trigger = end_from_trigger
 
-    @property
-    def target_datetime(self) -> datetime:
-        """Today's ``target_time`` (today in the DAG's timezone), in UTC."""
+    def target_on(self, moment: datetime) -> datetime:
+        """``target_time`` on the day of ``moment`` (in the DAG's timezone), in UTC."""
         zone = self.dag.timezone if self.dag is not None else UTC
-        today = utcnow().astimezone(zone).date()
-        target = datetime.combine(today, self.target_time)
+        target = datetime.combine(moment.astimezone(zone).date(), self.target_time)
         if target.tzinfo is None:
             target = target.replace(tzinfo=zone)
         return target.astimezone(UTC)
 
+    @property
+    def target_datetime(self) -> datetime:
+        """Today's ``target_time``, in UTC."""
+        return self.target_on(utcnow())
+
+    def _target(self, context: Context) -> datetime:
+        """The target on the day the try started: a wait that goes past midnight keeps its day."""
+        ti = context["ti"]
+        return self.target_on(ti.get_first_reschedule_date(context) or ti.start_date)
+
     def poke(self, context: Context) -> bool:
-        target = self.target_datetime
+        target = self._target(context)
         self.log.info("Checking if the time (%s) has come", target)
         return utcnow() > target
 
     def poke_again_at(self, context: Context) -> datetime | None:
-        return self.target_datetime
+        return self._target(context)
 
 
 class TimeSensorAsync(TimeSensor):

@@ -94,3 +94,18 @@ def test_wait_sensor_waits_from_the_start_of_the_task():
 def test_wait_sensor_counts_an_int_in_minutes():
     with DAG("wait_minutes", start_date=START, schedule=None):
         assert WaitSensor(task_id="w", time_to_wait=2).time_to_wait == timedelta(minutes=2)
+
+
+def test_time_sensor_keeps_the_day_its_try_started_on():
+    with DAG("late_evening", start_date=START, schedule=None):
+        sensor = TimeSensor(task_id="t", target_time=time(23, 59))
+
+    class Ti:
+        start_date = datetime(2024, 1, 1, 23, 58, tzinfo=UTC)
+
+        def get_first_reschedule_date(self, context: Any) -> None:
+            return None
+
+    # Poked after midnight, the target stays on the 1st: it has passed, rather than a day away.
+    assert sensor._target({"ti": Ti()}) == datetime(2024, 1, 1, 23, 59, tzinfo=UTC)
+    assert sensor.poke({"ti": Ti()})
