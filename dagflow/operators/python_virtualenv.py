@@ -19,9 +19,10 @@ import sys
 import tempfile
 import types
 from collections.abc import Callable, Collection, Container, Iterable, Mapping, Sequence
-from datetime import date, datetime
+from datetime import UTC, date, datetime, timezone, tzinfo
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from dagflow.exceptions import DagDefinitionError, DagflowError, SkipTask
 from dagflow.operators.branch import skip_all_except
@@ -71,11 +72,8 @@ SERIALIZABLE_CONTEXT_KEYS = frozenset(
 def plain(value: Any) -> Any:
     """``value`` with datetime subclasses (pendulum's) made plain datetimes and params a plain dict,
     so the other interpreter needs neither pendulum nor dagflow to read them."""
-    if isinstance(value, datetime) and type(value) is not datetime:
-        return datetime(
-            value.year, value.month, value.day, value.hour, value.minute, value.second,
-            value.microsecond, tzinfo=value.tzinfo, fold=value.fold,
-        )  # fmt: skip
+    if isinstance(value, datetime) and (type(value) is not datetime or _foreign_zone(value.tzinfo)):
+        return _plain_datetime(value)
     if isinstance(value, date) and type(value) not in (date, datetime):
         return date(value.year, value.month, value.day)
     if isinstance(value, Mapping):
@@ -85,6 +83,39 @@ def plain(value: Any) -> Any:
     if type(value) is tuple:
         return tuple(plain(v) for v in value)
     return value
+
+
+def _foreign_zone(zone: tzinfo | None) -> bool:
+    """A timezone class from outside the standard library (pendulum's), which the other side may lack."""
+    return zone is not None and type(zone).__module__.split(".")[0] not in ("datetime", "zoneinfo")
+
+
+def _plain_datetime(value: datetime) -> datetime:
+    """The same instant (or, when naive, the same wall time) as a plain datetime in a standard zone."""
+    fields = (value.year, value.month, value.day, value.hour, value.minute, value.second, value.microsecond)
+    if value.tzinfo is None:
+        return datetime(*fields)
+    zone = _plain_zone(value)
+    if zone is value.tzinfo:
+        return datetime(*fields, tzinfo=zone, fold=value.fold)
+    utc = value.utctimetuple()
+    instant = datetime(*utc[:6], value.microsecond, tzinfo=UTC)
+    return instant.astimezone(zone)
+
+
+def _plain_zone(value: datetime) -> tzinfo | None:
+    """The standard library's equivalent of the datetime's timezone: the same IANA zone, else its offset."""
+    zone = value.tzinfo
+    if not _foreign_zone(zone):
+        return zone
+    name = getattr(zone, "name", None) or getattr(zone, "key", None)
+    if isinstance(name, str):
+        try:
+            return ZoneInfo(name)
+        except (ValueError, ZoneInfoNotFoundError):
+            pass
+    offset = value.utcoffset()
+    return timezone(offset) if offset is not None else None
 
 
 def _skip_codes(skip_on_exit_code: int | Container[int] | None) -> Container[int]:

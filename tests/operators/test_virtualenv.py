@@ -184,3 +184,33 @@ def test_the_function_travels_without_its_decorators():
 
     source = function_source(decorated.function, "here")
     assert source.startswith("def decorated()") and "@task" not in source
+
+
+def test_arguments_travel_as_plain_datetimes_in_standard_zones():
+    import pickle
+    from datetime import timedelta, tzinfo
+
+    from dagflow.operators.python_virtualenv import plain
+
+    class ForeignZone(tzinfo):  # a timezone class of another library, named as IANA names it
+        name = "Europe/Amsterdam"
+
+        def utcoffset(self, dt: Any) -> timedelta:
+            return timedelta(hours=1)
+
+        def dst(self, dt: Any) -> timedelta:
+            return timedelta(0)
+
+        def tzname(self, dt: Any) -> str:
+            return "foreign"
+
+    class FancyDateTime(datetime):
+        pass
+
+    value = FancyDateTime(2024, 1, 15, 12, 0, tzinfo=ForeignZone())
+    travelled = plain({"when": [value], "pair": (value, 1)})
+    when = travelled["when"][0]
+    assert type(when) is datetime and when.tzinfo is not None and when.tzinfo.tzname(when) == "CET"
+    assert when.utcoffset() == timedelta(hours=1) and when == value
+    assert isinstance(travelled["pair"], tuple)
+    assert b"ForeignZone" not in pickle.dumps(travelled) and b"FancyDateTime" not in pickle.dumps(travelled)
