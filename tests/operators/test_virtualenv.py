@@ -214,3 +214,25 @@ def test_arguments_travel_as_plain_datetimes_in_standard_zones():
     assert when.utcoffset() == timedelta(hours=1) and when == value
     assert isinstance(travelled["pair"], tuple)
     assert b"ForeignZone" not in pickle.dumps(travelled) and b"FancyDateTime" not in pickle.dumps(travelled)
+
+
+def test_requirements_can_come_from_a_templated_file(dags_folder, tmp_path: Path):
+    # "pip" is already there through the system site packages: pip checks it without downloading.
+    dags_folder.write("requirements.txt", "# what {{ dag.dag_id }} needs\npip\n")
+
+    def listed() -> str:
+        import sys
+        from pathlib import Path
+
+        return Path(sys.prefix, "requirements.txt").read_text()
+
+    with DAG("venv_file", start_date=START, schedule=None, template_searchpath=str(dags_folder.path)) as dag:
+        PythonVirtualenvOperator(
+            task_id="listed",
+            python_callable=listed,
+            requirements="requirements.txt",
+            venv_cache_path=str(tmp_path),
+        )
+    result = dag.test(logical_date=START)
+    assert result.state is RunState.SUCCESS, result.get("listed").error
+    assert result.xcom("listed") == "pip\n"
