@@ -13,7 +13,7 @@ from dagflow.sensors.external_task import ExternalTaskMarker, ExternalTaskSensor
 from dagflow.sensors.filesystem import FileSensor
 from dagflow.sensors.python import PythonSensor
 from dagflow.sensors.time import TimeSensor, TimeSensorAsync
-from dagflow.sensors.time_delta import TimeDeltaSensor, WaitSensor
+from dagflow.sensors.time_delta import TimeDeltaSensor, TimeDeltaSensorAsync, WaitSensor
 from dagflow.sensors.weekday import DayOfWeekSensor
 
 __all__ = [
@@ -28,6 +28,7 @@ __all__ = [
     "PokeReturnValue",
     "PythonSensor",
     "TimeDeltaSensor",
+    "TimeDeltaSensorAsync",
     "TimeSensor",
     "TimeSensorAsync",
     "WaitSensor",

@@ -86,9 +86,13 @@ class ExternalTaskSensor(BaseSensorOperator):
         execution_delta: timedelta | None = None,
         execution_date_fn: Callable[..., Any] | None = None,
         check_existence: bool = False,
+        poll_interval: float = 2.0,
+        deferrable: bool = False,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        # Airflow's trigger-based wait (deferrable, polled every poll_interval): here the mode says how.
+        self.poll_interval, self.deferrable = poll_interval, deferrable
         self.external_dag_id = external_dag_id
         self.external_task_id = external_task_id
         self.external_task_ids = list(external_task_ids) if external_task_ids else None

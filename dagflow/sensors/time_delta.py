@@ -21,8 +21,12 @@ class TimeDeltaSensor(BaseSensorOperator):
     its timeout runs out if that comes first.
     """
 
-    def __init__(self, *, delta: timedelta, **kwargs: Any) -> None:
+    def __init__(
+        self, *, delta: timedelta, deferrable: bool = False, end_from_trigger: bool = False, **kwargs: Any
+    ) -> None:
         super().__init__(**kwargs)
+        self.deferrable = deferrable  # Airflow's trigger-based wait: here the sensor's mode says how
+        self.end_from_trigger = end_from_trigger
         if not isinstance(delta, timedelta):
             raise DagDefinitionError(f"{self._where()}: delta must be a timedelta, got {delta!r}")
         self.delta = delta
@@ -45,6 +49,13 @@ class TimeDeltaSensor(BaseSensorOperator):
 
     def poke_again_at(self, context: Context) -> datetime | None:
         return self.target(context)
+
+
+class TimeDeltaSensorAsync(TimeDeltaSensor):
+    """Airflow's deprecated deferrable TimeDeltaSensor: the same sensor here."""
+
+    def __init__(self, *, delta: timedelta, end_from_trigger: bool = False, **kwargs: Any) -> None:
+        super().__init__(delta=delta, deferrable=True, end_from_trigger=end_from_trigger, **kwargs)
 
 
 class WaitSensor(BaseSensorOperator):

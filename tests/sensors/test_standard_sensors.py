@@ -109,3 +109,12 @@ def test_time_sensor_keeps_the_day_its_try_started_on():
     # Poked after midnight, the target stays on the 1st: it has passed, rather than a day away.
     assert sensor._target({"ti": Ti()}) == datetime(2024, 1, 1, 23, 59, tzinfo=UTC)
     assert sensor.poke({"ti": Ti()})
+
+
+def test_the_deferrable_forms_wait_as_the_plain_sensors_do():
+    from dagflow.sensors import DateTimeSensorAsync, TimeDeltaSensor, TimeDeltaSensorAsync, TimeSensorAsync
+
+    assert run_one(TimeDeltaSensorAsync, delta=timedelta(0)).state is TaskState.SUCCESS
+    assert run_one(TimeDeltaSensor, delta=timedelta(0), deferrable=True).state is TaskState.SUCCESS
+    assert run_one(TimeSensorAsync, target_time=time(0, 0)).state is TaskState.SUCCESS
+    assert run_one(DateTimeSensorAsync, target_time="2024-01-01T00:00:00Z").state is TaskState.SUCCESS
