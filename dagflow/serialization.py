@@ -39,6 +39,8 @@ def _task_extras(task: TaskNode) -> dict[str, Any]:
         "template_fields": list(attrs.template_fields),
         "template_fields_renderers": dict(getattr(attrs, "template_fields_renderers", {}) or {}),
         "is_mapped": task.is_mapped,
+        # What an operator needs kept beyond the spec (an ExternalTaskMarker's target).
+        **(attrs.serialized_extras() if hasattr(attrs, "serialized_extras") else {}),
     }
 
 

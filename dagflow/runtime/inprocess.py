@@ -8,6 +8,7 @@ Tasks can read the state of this run only (see :class:`dagflow.runtime.run_reade
 
 from __future__ import annotations
 
+import functools
 import socket
 import sys
 import time
@@ -22,6 +23,7 @@ from dagflow.core.decisions import Key, TIRecord, apply_expansion, decide, initi
 from dagflow.core.retries import next_retry_for
 from dagflow.core.states import FINISHED, SCHEDULABLE, RunState, TaskState
 from dagflow.models.dag import as_aware
+from dagflow.runtime.dag_trigger import InProcessDagTrigger, TriggeredRun
 from dagflow.runtime.run_reader import OwnRunStates
 from dagflow.runtime.tasklog import TaskLog
 from dagflow.runtime.taskrunner import Attempt, run_attempt
@@ -60,6 +62,8 @@ class RunResult:
     state: RunState
     task_instances: list[TaskInstanceResult]
     xcom_store: MemoryXComStore = field(repr=False)
+    #: The runs its tasks triggered (TriggerDagRunOperator), and how those that were waited for ended.
+    triggered_runs: list[TriggeredRun] = field(default_factory=list)
 
     def get(self, task_id: str, map_index: int = -1) -> TaskInstanceResult:
         for ti in self.task_instances:
@@ -123,6 +127,9 @@ class _InProcessRun:
         self.changed: set[str] | None = None
         self.hostname = socket.gethostname()
         self.run_states = OwnRunStates(dag, dag_run.logical_date, self._states)
+        self.dag_trigger = InProcessDagTrigger(
+            dag, functools.partial(run_dag, log_stream=log_stream, sleep=sleep)
+        )
 
     def _states(self) -> list[tuple[str, int, str]]:
         return [(r.task_id, r.map_index, r.state.value) for r in (i.record for i in self.instances.values())]
@@ -205,6 +212,7 @@ class _InProcessRun:
             hostname=self.hostname,
             run_states=self.run_states,
             max_map_length=self.max_map_length,
+            dag_trigger=self.dag_trigger,
         )
         record.state = outcome.state
         instance.try_start = instance.try_start or outcome.start_date
@@ -270,6 +278,7 @@ class _InProcessRun:
                 for i in instances
             ],
             xcom_store=self.xcoms,
+            triggered_runs=self.dag_trigger.runs,
         )
 
 
@@ -285,6 +294,7 @@ def run_dag(
     log_stream: TextIO | None = None,
     sleep: Callable[[float], None] = time.sleep,
     max_map_length: int | None = None,
+    run_id: str | None = None,
 ) -> RunResult:
     """Run ``dag`` once in this process (see the module docstring) and return the finished run.
 
@@ -297,7 +307,7 @@ def run_dag(
     dag.params.with_values(conf).validate()
     dag_run = DagRunInfo(
         dag_id=dag.dag_id,
-        run_id=manual_run_id(logical_date),
+        run_id=run_id or manual_run_id(logical_date),
         logical_date=logical_date,
         data_interval_start=interval.start,
         data_interval_end=interval.end,

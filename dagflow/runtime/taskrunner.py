@@ -40,6 +40,7 @@ if TYPE_CHECKING:
     from dagflow.models.baseoperator import BaseOperator
     from dagflow.models.dag import DAG
     from dagflow.models.node import TaskNode
+    from dagflow.runtime.dag_trigger import DagTrigger
     from dagflow.runtime.run_reader import RunStateReader
 
 
@@ -85,11 +86,13 @@ def run_attempt(
     hostname: str = "",
     run_states: RunStateReader | None = None,
     max_map_length: int = DEFAULT_MAX_MAP_LENGTH,
+    dag_trigger: DagTrigger | None = None,
 ) -> AttemptOutcome:
     """Run ``attempt`` in this process and return how it ended. Never raises for a task's failure.
 
     ``run_states`` is what the task may read about DAG runs (``ti.task_states(...)``);
     ``max_map_length`` the most items an output that mapped tasks map over may have.
+    ``dag_trigger`` what creates other DAGs' runs (TriggerDagRunOperator).
     """
     task = dag.task_dict[attempt.task_id]
     start = utcnow()
@@ -104,6 +107,7 @@ def run_attempt(
         hostname=hostname,
         first_try_start=attempt.first_try_start,
         run_states=run_states,
+        dag_trigger=dag_trigger,
     )
     log.info(f"Starting {ti!r}, try {attempt.try_number} of {attempt.max_tries + 1}")
     xcom_store.clear(ti.run_ref, ti.task_id, ti.map_index)
@@ -170,7 +174,27 @@ def _run(
     except DownstreamTasksSkipped as skip:
         outcome.skip_downstream = list(skip.task_ids)
         return
+    finally:
+        push_extra_links(operator, ti)
     outcome.map_length = push_result(operator, spec, ti, result, max_map_length)
+
+
+#: The XCom key prefix of an operator extra link: the task instance page shows these as links.
+LINK_KEY_PREFIX = "_link_"
+
+
+def push_extra_links(operator: BaseOperator, ti: RuntimeTaskInstance) -> None:
+    """Push each of the operator's extra links (``operator_extra_links``: objects with a ``name`` and
+    ``get_link(operator, *, ti_key)``) as XCom ``_link_<name>``, computed once the try has run, as
+    Airflow 3 does, so the web UI needs no DAG file to show them. A link that fails is left out."""
+    for link in getattr(operator, "operator_extra_links", ()) or ():
+        try:
+            url = link.get_link(operator, ti_key=ti)
+        except Exception as exc:  # a link never changes the task's outcome
+            operator.log.warning("Extra link %r could not be built: %s", getattr(link, "name", link), exc)
+            continue
+        if url:
+            ti.xcom_push(f"{LINK_KEY_PREFIX}{link.name}", url)
 
 
 def _execute(operator: BaseOperator, context: Context, timeout: float | None) -> Any:
