@@ -41,6 +41,7 @@ def defaults(home: Path) -> dict[str, dict[str, str]]:
             "dags_are_paused_at_creation": "True",
             "max_active_tasks_per_dag": "16",
             "max_active_runs_per_dag": "16",
+            "plugins_folder": str(home / "plugins"),
         },
         "database": {"url": f"sqlite:///{home / 'dagflow.db'}"},
         "logging": {"base_log_folder": str(home / "logs")},
@@ -127,6 +128,10 @@ class Settings:
     @property
     def dags_folder(self) -> Path:
         return Path(self.get("core", "dags_folder")).expanduser()
+
+    @property
+    def plugins_folder(self) -> Path:
+        return Path(self.get("core", "plugins_folder")).expanduser()
 
     @property
     def database_url(self) -> str:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from dagflow.core.schedule import Restriction, Timetable, deserialize_timetable
+from dagflow.core.schedule import Restriction, Timetable, deserialize_timetable, encode_timetable
 from dagflow.core.spec import DagSpec
 from dagflow.models.param import ParamsDict
 from dagflow.models.taskgroup import TaskGroup
@@ -77,7 +77,7 @@ def serialize_dag(dag: DAG) -> dict[str, Any]:
             "start_date": _iso(dag.start_date),
             "end_date": _iso(dag.end_date),
             "catchup": dag.catchup,
-            "timetable": dag.timetable.serialize(),
+            "timetable": encode_timetable(dag.timetable),
             "max_active_runs": dag.max_active_runs,
             "max_active_tasks": dag.max_active_tasks,
             "params": dag.params.dump(),
@@ -89,6 +89,15 @@ def serialize_dag(dag: DAG) -> dict[str, Any]:
         "tasks": {task_id: _task_extras(task) for task_id, task in dag.task_dict.items()},
         "task_group": _group_tree(dag.task_group),
     }
+
+
+def _timetable(data: dict[str, Any]) -> Timetable:
+    """A stored timetable; a custom one is built by the class a plugin registered."""
+    if not data.get("custom"):
+        return deserialize_timetable(data)
+    from dagflow.plugins.manager import current_plugins
+
+    return deserialize_timetable(data, current_plugins().timetables)
 
 
 def fingerprint(serialized: dict[str, Any]) -> str:
@@ -130,7 +139,7 @@ class StoredDag:
             dag_id=info["dag_id"],
             fileloc=info["fileloc"],
             spec=DagSpec.from_json(data["spec"]),
-            timetable=deserialize_timetable(info["timetable"]),
+            timetable=_timetable(info["timetable"]),
             restriction=Restriction(
                 when(info.get("start_date")), when(info.get("end_date")), bool(info.get("catchup"))
             ),

@@ -77,7 +77,7 @@ def tasks_test(
         spec = dag.spec().tasks[dag.get_task(task_id).task_id]
     except DagflowError as exc:
         fail(str(exc))
-    interval = dag.timetable.infer_manual_data_interval(when)
+    interval = dag.timetable.infer_manual_data_interval(run_after=when)
     info = DagRunInfo(dag_id, manual_run_id(when), when, interval.start, interval.end, "manual", conf)
     outcome = run_attempt(
         dag,

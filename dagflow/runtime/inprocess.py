@@ -279,7 +279,7 @@ def run_dag(
     """Run ``dag`` once in this process (see the module docstring) and return the finished run."""
     dag.validate()
     logical_date = as_aware(logical_date) or utcnow()
-    interval = dag.timetable.infer_manual_data_interval(logical_date)
+    interval = dag.timetable.infer_manual_data_interval(run_after=logical_date)
     conf = dict(conf or {})
     dag.params.with_values(conf).validate()
     dag_run = DagRunInfo(
