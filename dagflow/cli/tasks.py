@@ -248,3 +248,13 @@ def _still_running(database: Database, key: TIKey, number: int) -> bool:
     with database.session() as session:
         row = get_task_instance(session, key=key)
         return row is not None and row.state == TaskState.RUNNING and row.try_number == number
+
+
+def _register_inspection() -> None:
+    from dagflow.cli import tasks_inspect
+
+    tasks.add_command(tasks_inspect.tasks_render)
+    tasks.add_command(tasks_inspect.tasks_states_for_dag_run)
+
+
+_register_inspection()
