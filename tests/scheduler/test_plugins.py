@@ -1,0 +1,199 @@
+"""Plugins in the plugins folder: a custom timetable runs in the scheduler, fills the UI's next-run
+column and drives a backfill; plugin macros render in tasks; a broken plugin is an import error."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import select
+
+from dagflow import actions
+from dagflow.core.clock import utcnow
+from dagflow.store.models import DagRow, ImportErrorRow
+from tests.scheduler.conftest import Orchestrator
+
+PLUGIN = """
+from datetime import timedelta
+
+from dagflow.plugins import AirflowPlugin
+from dagflow.timetables.base import DagRunInfo, DataInterval, Timetable
+
+
+class EveryNDays(Timetable):
+    \"\"\"A run every n days at midnight UTC, covering the n days before it.\"\"\"
+
+    def __init__(self, days=2):
+        self.days = days
+
+    @property
+    def summary(self):
+        return f"every {self.days} days"
+
+    def infer_manual_data_interval(self, *, run_after):
+        return DataInterval(run_after - timedelta(days=self.days), run_after)
+
+    def next_dagrun_info(self, *, last_automated_data_interval, restriction):
+        if last_automated_data_interval is not None:
+            start = last_automated_data_interval.end
+        else:
+            start = restriction.earliest.start_of("day")
+        end = start.add(days=self.days)
+        if restriction.latest is not None and start > restriction.latest:
+            return None
+        return DagRunInfo.interval(start=start, end=end)
+
+    def serialize(self):
+        return {"days": self.days}
+
+    @classmethod
+    def deserialize(cls, data):
+        return cls(data["days"])
+
+
+def fiscal_quarter(ds):
+    return f"Q{(int(ds[5:7]) - 1) // 3 + 1}"
+
+
+class CompanyPlugin(AirflowPlugin):
+    name = "company"
+    timetables = [EveryNDays]
+    macros = [fiscal_quarter]
+"""
+
+DAG_FILE = """
+from datetime import datetime
+
+from company_plugin import EveryNDays
+
+from dagflow import DAG
+from dagflow.operators import BashOperator
+
+with DAG(
+    "{dag_id}",
+    schedule=EveryNDays({days}),
+    start_date=datetime.fromisoformat("{start}"),
+    end_date={end},
+    catchup=True,
+):
+    BashOperator(task_id="quarter", bash_command="echo {{{{ macros.company.fiscal_quarter(ds) }}}}")
+"""
+
+
+def midnight(days_from_today: int) -> datetime:
+    today = utcnow().replace(hour=0, minute=0, second=0, microsecond=0)
+    return today + timedelta(days=days_from_today)
+
+
+@pytest.fixture
+def company(orchestrator: Orchestrator) -> Orchestrator:
+    plugins = orchestrator.home / "plugins"
+    plugins.mkdir(exist_ok=True)
+    (plugins / "company_plugin.py").write_text(PLUGIN)
+    return orchestrator
+
+
+def _write(orchestrator: Orchestrator, dag_id: str, days: int, start: datetime, end: datetime | None) -> None:
+    end_text = f'datetime.fromisoformat("{end.isoformat()}")' if end else "None"
+    orchestrator.write(f"{dag_id}.py", DAG_FILE, dag_id=dag_id, days=days, start=start.isoformat(), end=end_text)
+
+
+def test_a_custom_timetable_schedules_runs_and_plugin_macros_render(company: Orchestrator):
+    start = midnight(-7)
+    _write(company, "every_two", 2, start, midnight(-2))
+    company.record_dags()
+
+    company.run_until_idle()
+
+    runs = company.runs("every_two")
+    assert [r.logical_date for r in runs] == [start, start + timedelta(days=2), start + timedelta(days=4)]
+    assert [(r.data_interval_end - r.data_interval_start) for r in runs] == [timedelta(days=2)] * 3
+    assert all(r.run_id.startswith("scheduled__") and r.state == "success" for r in runs)
+    quarter = f"Q{(start.month - 1) // 3 + 1}"
+    assert company.xcoms("every_two", runs[0].run_id)[("quarter", "return_value")] == quarter
+
+
+def test_the_next_run_of_a_custom_timetable_shows_in_the_dags_page(company: Orchestrator):
+    from dagflow.config import Settings
+    from dagflow.store.users import create_user
+    from tests.webui.conftest import PASSWORD, login
+    from webui import create_app
+
+    start = midnight(3)
+    _write(company, "future", 3, start, None)
+    company.record_dags()
+    company.run_until_idle()
+    with company.db.session() as session:
+        row = session.get(DagRow, "future")
+        assert row is not None and row.next_dagrun is not None
+        assert row.next_dagrun.replace(tzinfo=UTC) == start
+    with company.db.session(write=True) as session:
+        create_user(session, "viewer", PASSWORD, "viewer", now=utcnow())
+    client = create_app(Settings.load(), database=company.db, TESTING=True).test_client()
+    assert login(client, "viewer").status_code == 302
+
+    page = client.get("/").get_data(as_text=True)
+
+    assert "every 3 days" in page
+    assert start.strftime("%Y-%m-%d %H:%M:%S") in page  # the next-run column
+
+
+def test_a_backfill_follows_the_custom_timetable(company: Orchestrator):
+    start = midnight(-30)
+    _write(company, "backfilled", 5, midnight(30), None)  # the scheduler itself creates no run before then
+    company.record_dags()
+    with company.db.session(write=True) as session:
+        actions.backfill(session, "backfilled", start=start, end=start + timedelta(days=12), owner="test")
+
+    company.run_until_idle()
+
+    runs = company.runs("backfilled")
+    assert [r.logical_date for r in runs] == [start, start + timedelta(days=5), start + timedelta(days=10)]
+    assert {r.run_type for r in runs} == {"backfill"}
+    assert {r.state for r in runs} == {"success"}
+
+
+def test_a_plugin_that_fails_to_import_is_an_import_error_naming_its_file(company: Orchestrator):
+    broken = company.home / "plugins" / "broken_plugin.py"
+    broken.write_text("import os\n\nraise RuntimeError('no licence server')\n")
+    _write(company, "every_two", 2, midnight(-3), None)
+    from dagflow.scheduler.processor import DagFileProcessor, ProcessorSettings
+
+    processor = DagFileProcessor(ProcessorSettings(company.database_url, str(company.dags.path)), db=company.db)
+    processor.scan()
+
+    with company.db.session() as session:
+        errors = {e.filename: (e.line, e.message) for e in session.scalars(select(ImportErrorRow))}
+    assert errors == {str(broken): (3, "plugin failed to import: RuntimeError: no licence server")}
+    assert company.runs("every_two") == []  # the good plugin and its DAG still load
+    with company.db.session() as session:
+        assert session.get(DagRow, "every_two") is not None
+
+    broken.write_text("# fixed\n")
+    processor.scan()
+    with company.db.session() as session:
+        assert list(session.scalars(select(ImportErrorRow))) == []
+
+
+def test_a_dag_whose_timetable_no_plugin_registers_is_an_import_error(orchestrator: Orchestrator):
+    orchestrator.write(
+        "inline.py",
+        """
+from datetime import datetime
+
+from dagflow import DAG
+from dagflow.operators import EmptyOperator
+from dagflow.timetables.base import DagRunInfo, DataInterval, Timetable
+
+
+class Unregistered(Timetable):
+    def next_dagrun_info(self, *, last_automated_data_interval, restriction):
+        return None
+
+
+with DAG("inline", schedule=Unregistered(), start_date=datetime(2024, 1, 1)):
+    EmptyOperator(task_id="t")
+""",
+    )
+    with pytest.raises(AssertionError, match="not registered by a plugin"):
+        orchestrator.record_dags()
