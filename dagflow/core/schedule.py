@@ -203,7 +203,7 @@ def parse_schedule(
     if value is None:
         return NullTimetable()
     if isinstance(value, Timetable) or _is_timetable_like(value):
-        return value  # type: ignore[no-any-return]
+        return value
     if _is_delta(value):
         if not is_positive(value):
             raise ScheduleError(f"{where}: schedule timedelta must be positive, got {value}")

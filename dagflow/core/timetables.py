@@ -28,6 +28,13 @@ from dagflow.core.schedule import (
 )
 
 
+def _decode_immediately(value: Any) -> bool | timedelta:
+    """``run_immediately`` as stored: a flag (None behaves as False, as in Airflow) or seconds."""
+    if value is None or isinstance(value, bool):
+        return bool(value)
+    return timedelta(seconds=value)
+
+
 def _trigger_run(fire: datetime, interval: Any) -> NextRun:
     return NextRun(fire, DataInterval(shift(fire, interval, -1), fire), fire)
 
@@ -90,7 +97,7 @@ class CronTriggerTimetable(_TriggerTimetable):
         timezone: tzinfo | str = UTC,
         *,
         interval: Any = timedelta(0),
-        run_immediately: bool | timedelta = False,
+        run_immediately: bool | timedelta | None = False,
         written: str | None = None,
     ):
         self.timezone = resolve_timezone(timezone)
@@ -144,9 +151,7 @@ class CronTriggerTimetable(_TriggerTimetable):
             data["expression"],
             data["timezone"],
             interval=decode_delta(data.get("interval", 0)),
-            run_immediately=immediately
-            if isinstance(immediately, bool) or immediately is None
-            else timedelta(seconds=immediately),
+            run_immediately=_decode_immediately(immediately),
             written=data.get("summary"),
         )
 
@@ -196,7 +201,7 @@ class MultipleCronTriggerTimetable(Timetable):
         *crons: str,
         timezone: tzinfo | str = UTC,
         interval: Any = timedelta(0),
-        run_immediately: bool | timedelta = False,
+        run_immediately: bool | timedelta | None = False,
     ):
         if not crons:
             raise ValueError("MultipleCronTriggerTimetable needs at least one cron expression")
@@ -245,9 +250,7 @@ class MultipleCronTriggerTimetable(Timetable):
             *data["expressions"],
             timezone=data["timezone"],
             interval=decode_delta(data.get("interval", 0)),
-            run_immediately=immediately
-            if isinstance(immediately, bool) or immediately is None
-            else timedelta(seconds=immediately),
+            run_immediately=_decode_immediately(immediately),
         )
 
 

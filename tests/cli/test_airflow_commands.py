@@ -27,7 +27,9 @@ with DAG(
     tags=["tz"],
 ):
     with TaskGroup("prepare"):
-        first = BashOperator(task_id="say", bash_command='echo "{{ ds }} {{ params.who }}"', params={"who": "me"})
+        first = BashOperator(
+            task_id="say", bash_command='echo "{{ ds }} {{ params.who }}"', params={"who": "me"}
+        )
     first >> EmptyOperator(task_id="done")
 
 with DAG("manual", schedule=None):
@@ -109,7 +111,9 @@ def test_dags_show_prints_dot_with_groups_as_clusters(recorded, cli_runner, tmp_
     assert target.read_text() == result.stdout
 
 
-def test_dags_show_as_an_image_without_graphviz_says_to_install_it(recorded, cli_runner, tmp_path, monkeypatch):
+def test_dags_show_as_an_image_without_graphviz_says_to_install_it(
+    recorded, cli_runner, tmp_path, monkeypatch
+):
     from dagflow.cli import dags_inspect
 
     monkeypatch.setattr(dags_inspect.shutil, "which", lambda name: None)
@@ -148,7 +152,15 @@ def test_list_runs_lists_a_dags_runs_newest_first_with_filters(daily, cli_runner
 
     assert rows == same
     assert [r["state"] for r in rows] == ["success"] * 3
-    assert list(rows[0]) == ["dag_id", "run_id", "state", "run_after", "logical_date", "start_date", "end_date"]
+    assert list(rows[0]) == [
+        "dag_id",
+        "run_id",
+        "state",
+        "run_after",
+        "logical_date",
+        "start_date",
+        "end_date",
+    ]
     assert rows[0]["logical_date"] > rows[1]["logical_date"] > rows[2]["logical_date"]
     newest = rows[0]["logical_date"]
     recent = json.loads(run(cli_runner, "dags", "list-runs", "daily", "-s", newest, "-o", "json").stdout)

@@ -95,7 +95,9 @@ def company(orchestrator: Orchestrator) -> Orchestrator:
 
 def _write(orchestrator: Orchestrator, dag_id: str, days: int, start: datetime, end: datetime | None) -> None:
     end_text = f'datetime.fromisoformat("{end.isoformat()}")' if end else "None"
-    orchestrator.write(f"{dag_id}.py", DAG_FILE, dag_id=dag_id, days=days, start=start.isoformat(), end=end_text)
+    orchestrator.write(
+        f"{dag_id}.py", DAG_FILE, dag_id=dag_id, days=days, start=start.isoformat(), end=end_text
+    )
 
 
 def test_a_custom_timetable_schedules_runs_and_plugin_macros_render(company: Orchestrator):
@@ -107,7 +109,10 @@ def test_a_custom_timetable_schedules_runs_and_plugin_macros_render(company: Orc
 
     runs = company.runs("every_two")
     assert [r.logical_date for r in runs] == [start, start + timedelta(days=2), start + timedelta(days=4)]
-    assert [(r.data_interval_end - r.data_interval_start) for r in runs] == [timedelta(days=2)] * 3
+    assert [(r.data_interval_start, r.data_interval_end) for r in runs] == [
+        (day, day + timedelta(days=2))
+        for day in (start, start + timedelta(days=2), start + timedelta(days=4))
+    ]
     assert all(r.run_id.startswith("scheduled__") and r.state == "success" for r in runs)
     quarter = f"Q{(start.month - 1) // 3 + 1}"
     assert company.xcoms("every_two", runs[0].run_id)[("quarter", "return_value")] == quarter
@@ -159,7 +164,9 @@ def test_a_plugin_that_fails_to_import_is_an_import_error_naming_its_file(compan
     _write(company, "every_two", 2, midnight(-3), None)
     from dagflow.scheduler.processor import DagFileProcessor, ProcessorSettings
 
-    processor = DagFileProcessor(ProcessorSettings(company.database_url, str(company.dags.path)), db=company.db)
+    processor = DagFileProcessor(
+        ProcessorSettings(company.database_url, str(company.dags.path)), db=company.db
+    )
     processor.scan()
 
     with company.db.session() as session:

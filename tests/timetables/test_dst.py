@@ -7,6 +7,7 @@ many zones, expressions and dates around their transitions.
 
 from __future__ import annotations
 
+import itertools
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -28,8 +29,8 @@ from dagflow.core.timetables import (
 FAR = datetime(2030, 1, 1, tzinfo=UTC)
 
 
-def utc(*parts: int) -> datetime:
-    return datetime(*parts, tzinfo=UTC)  # type: ignore[misc]
+def utc(year: int, month: int, day: int, hour: int = 0, minute: int = 0) -> datetime:
+    return datetime(year, month, day, hour, minute, tzinfo=UTC)
 
 
 def walk(timetable, start: datetime, count: int) -> list[NextRun]:
@@ -45,7 +46,11 @@ def walk(timetable, start: datetime, count: int) -> list[NextRun]:
 def test_every_six_hours_runs_at_six_local_on_the_fall_back_day():
     berlin = ZoneInfo("Europe/Berlin")
     found = walk(parse_schedule("0 */6 * * *", berlin, "d"), datetime(2024, 10, 26, tzinfo=berlin), 7)
-    assert [r.logical_date for r in found][4:] == [utc(2024, 10, 26, 22), utc(2024, 10, 27, 5), utc(2024, 10, 27, 11)]
+    assert [r.logical_date for r in found][4:] == [
+        utc(2024, 10, 26, 22),
+        utc(2024, 10, 27, 5),
+        utc(2024, 10, 27, 11),
+    ]
 
 
 @pytest.mark.parametrize("data_intervals", [False, True])
@@ -124,12 +129,37 @@ def _reference_step(expression: str, zone: str, current: pendulum.DateTime, forw
     return (local + (step - naive)).astimezone(UTC)
 
 
-ZONES = ["Europe/Berlin", "America/New_York", "Australia/Sydney", "Australia/Lord_Howe", "America/Santiago", "UTC"]
-EXPRESSIONS = ["30 1 * * *", "0 2 * * *", "30 2 * * *", "0 */6 * * *", "15 */2 * * *", "0 * * * *",
-               "*/20 * * * *", "0 0 * * 0", "45 3 1 * *", "0 1-3 * * *"]
+ZONES = [
+    "Europe/Berlin",
+    "America/New_York",
+    "Australia/Sydney",
+    "Australia/Lord_Howe",
+    "America/Santiago",
+    "UTC",
+]
+EXPRESSIONS = [
+    "30 1 * * *",
+    "0 2 * * *",
+    "30 2 * * *",
+    "0 */6 * * *",
+    "15 */2 * * *",
+    "0 * * * *",
+    "*/20 * * * *",
+    "0 0 * * 0",
+    "45 3 1 * *",
+    "0 1-3 * * *",
+]
 # instants near the 2024 transitions of the zones above
-ANCHORS = [utc(2024, 3, 31, 1), utc(2024, 10, 27, 1), utc(2024, 3, 10, 7), utc(2024, 11, 3, 6),
-           utc(2024, 4, 6, 16), utc(2024, 10, 5, 16), utc(2024, 4, 7, 3), utc(2024, 9, 8, 4)]
+ANCHORS = [
+    utc(2024, 3, 31, 1),
+    utc(2024, 10, 27, 1),
+    utc(2024, 3, 10, 7),
+    utc(2024, 11, 3, 6),
+    utc(2024, 4, 6, 16),
+    utc(2024, 10, 5, 16),
+    utc(2024, 4, 7, 3),
+    utc(2024, 9, 8, 4),
+]
 
 
 @settings(max_examples=300, deadline=None)
@@ -159,7 +189,7 @@ def test_runs_move_forward_and_intervals_are_never_empty(zone, expression, ancho
     start = anchor + timedelta(minutes=offset_minutes)
     for timetable in (CronTriggerTimetable(expression, zone), CronDataIntervalTimetable(expression, zone)):
         found = walk(timetable, start, 4)
-        assert all(a.logical_date < b.logical_date for a, b in zip(found, found[1:], strict=False))
+        assert all(a.logical_date < b.logical_date for a, b in itertools.pairwise(found))
         assert all(r.run_after >= r.logical_date >= start - timedelta(hours=1) for r in found)
     interval = walk(CronDataIntervalTimetable(expression, zone), start, 4)
     assert all(r.data_interval.end > r.data_interval.start for r in interval)

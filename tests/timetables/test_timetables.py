@@ -26,8 +26,8 @@ from dagflow.timetables import (
 )
 
 
-def utc(*parts: int) -> datetime:
-    return datetime(*parts, tzinfo=UTC)  # type: ignore[misc]
+def utc(year: int, month: int, day: int, hour: int = 0, minute: int = 0) -> datetime:
+    return datetime(year, month, day, hour, minute, tzinfo=UTC)
 
 
 def walk(timetable, restriction: Restriction, count: int, now: datetime) -> list[NextRun]:
@@ -163,7 +163,7 @@ class EveryOtherDay(Timetable):
     def __init__(self, hour: int = 0):
         self.hour = hour
 
-    def infer_manual_data_interval(self, *, run_after: Any) -> DataInterval:
+    def infer_manual_data_interval(self, *, run_after: Any) -> DataInterval:  # type: ignore[override]
         return DataInterval(run_after - timedelta(days=2), run_after)
 
     def next_dagrun_info(self, *, last_automated_data_interval, restriction: TimeRestriction):
@@ -201,7 +201,9 @@ def test_a_custom_timetable_is_stored_by_class_and_needs_a_registration_to_come_
 
 
 def test_a_dag_accepts_a_timetable_object_as_its_schedule():
-    with DAG("tt", schedule=CronTriggerTimetable("0 1 * * *", timezone="UTC"), start_date=utc(2024, 1, 1)) as dag:
+    with DAG(
+        "tt", schedule=CronTriggerTimetable("0 1 * * *", timezone="UTC"), start_date=utc(2024, 1, 1)
+    ) as dag:
         pass
     run = dag.timetable.next_run(None, Restriction(dag.start_date, None, True), utc(2025, 1, 1))
     assert run is not None and run.logical_date == utc(2024, 1, 1, 1)
