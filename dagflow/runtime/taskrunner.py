@@ -157,6 +157,8 @@ def _run(
     except DownstreamTasksSkipped as skip:
         outcome.skip_downstream = list(skip.task_ids)
         return
+    finally:
+        _push_links(operator, ti)
     outcome.map_length = push_result(operator, spec, ti, result)
 
 
@@ -182,6 +184,16 @@ def _execute(operator: BaseOperator, context: Context, timeout: float | None) ->
 
 def is_mappable_value(value: Any) -> bool:
     return isinstance(value, (Sequence, Mapping)) and not isinstance(value, (str, bytes, bytearray))
+
+
+def _push_links(operator: BaseOperator, ti: RuntimeTaskInstance) -> None:
+    """The try's operator extra links, kept as ``_link_<name>`` XComs for the web UI."""
+    from dagflow.core.keys import TIKey
+    from dagflow.models.links import LINK_PREFIX, resolve_links
+
+    key = TIKey(ti.dag_id, ti.run_id, ti.task_id, ti.map_index)
+    for name, url in resolve_links(operator, key).items():
+        ti.xcom_push(LINK_PREFIX + name, url)
 
 
 def push_result(operator: BaseOperator, spec: TaskSpec, ti: RuntimeTaskInstance, result: Any) -> int | None:

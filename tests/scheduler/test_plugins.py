@@ -4,6 +4,7 @@ column and drives a backfill; plugin macros render in tasks; a broken plugin is 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from urllib.parse import quote
 
 import pytest
 from sqlalchemy import select
@@ -16,6 +17,9 @@ from tests.scheduler.conftest import Orchestrator
 PLUGIN = """
 from datetime import timedelta
 
+from dagflow.models.links import BaseOperatorLink
+from dagflow.models.priority_strategy import PriorityWeightStrategy
+from dagflow.operators import BashOperator
 from dagflow.plugins import AirflowPlugin
 from dagflow.timetables.base import DagRunInfo, DataInterval, Timetable
 
@@ -51,6 +55,26 @@ class EveryNDays(Timetable):
         return cls(data["days"])
 
 
+class ByNameLength(PriorityWeightStrategy):
+    def get_weight(self, ti):
+        return 100 + len(ti.task_id)
+
+
+class TicketLink(BaseOperatorLink):
+    name = "Ticket"
+    operators = [BashOperator]
+
+    def get_link(self, operator, *, ti_key):
+        return f"https://tickets.example.com/{ti_key.dag_id}/{ti_key.task_id}"
+
+
+class RunbookLink(BaseOperatorLink):
+    name = "Runbook"
+
+    def get_link(self, operator, *, ti_key):
+        return "https://runbooks.example.com/" + ti_key.dag_id
+
+
 def fiscal_quarter(ds):
     return f"Q{(int(ds[5:7]) - 1) // 3 + 1}"
 
@@ -59,6 +83,9 @@ class CompanyPlugin(AirflowPlugin):
     name = "company"
     timetables = [EveryNDays]
     macros = [fiscal_quarter]
+    priority_weight_strategies = [ByNameLength]
+    operator_extra_links = [TicketLink()]
+    global_operator_extra_links = [RunbookLink()]
 """
 
 DAG_FILE = """
@@ -204,3 +231,42 @@ with DAG("inline", schedule=Unregistered(), start_date=datetime(2024, 1, 1)):
     )
     with pytest.raises(AssertionError, match="not registered by a plugin"):
         orchestrator.record_dags()
+
+
+LINKED = """
+from datetime import datetime
+
+from dagflow import DAG
+from dagflow.operators import BashOperator, EmptyOperator
+
+with DAG("linked", schedule=None, start_date=datetime(2024, 1, 1)):
+    BashOperator(task_id="call", bash_command="echo hi", weight_rule="company_plugin.ByNameLength")
+    EmptyOperator(task_id="nothing", weight_rule="absolute", priority_weight=3)
+"""
+
+
+def test_plugin_weight_strategies_and_operator_links_reach_the_store_and_the_page(company: Orchestrator):
+    from dagflow.config import Settings
+    from dagflow.store.users import create_user
+    from tests.webui.conftest import PASSWORD, login
+    from webui import create_app
+
+    company.write("linked.py", LINKED)
+    company.record_dags()
+    run_id = company.trigger("linked")
+    company.run_until_idle()
+
+    instances = company.task_instances("linked", run_id)
+    assert (instances["call"].priority_weight, instances["nothing"].priority_weight) == (104, 3)
+    xcoms = company.xcoms("linked", run_id)
+    assert xcoms[("call", "_link_Ticket")] == "https://tickets.example.com/linked/call"
+    assert xcoms[("call", "_link_Runbook")] == "https://runbooks.example.com/linked"
+    assert ("nothing", "_link_Ticket") not in xcoms  # a plugin link applies to its operators only
+    with company.db.session(write=True) as session:
+        create_user(session, "viewer", PASSWORD, "viewer", now=utcnow())
+    client = create_app(Settings.load(), database=company.db, TESTING=True).test_client()
+    assert login(client, "viewer").status_code == 302
+
+    page = client.get(f"/dags/linked/tasks/call?run_id={quote(run_id, safe='')}").get_data(as_text=True)
+
+    assert "https://tickets.example.com/linked/call" in page and ">Ticket</a>" in page

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 from typing import Any
@@ -11,6 +12,7 @@ from flask import abort, render_template, request
 from dagflow.core.keys import RunKey, TIKey
 from dagflow.core.waiting import explain
 from dagflow.explain import situation
+from dagflow.models.links import LINK_PREFIX
 from dagflow.runtime.tasklog import attempt_log_path
 from dagflow.store import reads
 from dagflow.store.rows import dag_json, run_json
@@ -79,11 +81,23 @@ def task_instance(dag_id: str, task_id: str) -> Any:
         run=run_json(the_run),
         ti=ti,
         tries=tries,
-        xcoms=xcoms,
+        xcoms=[(k, v) for k, v in xcoms if not k.startswith(LINK_PREFIX)],
+        links=extra_links(xcoms),
         siblings=siblings,
         why=why,
         tab="runs",
     )
+
+
+def extra_links(xcoms: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """The operator extra links the try recorded (``_link_<name>`` XComs): name and URL."""
+    found = []
+    for key, value in xcoms:
+        if key.startswith(LINK_PREFIX):
+            url = json.loads(value) if value.startswith('"') else value
+            if str(url).startswith(("http://", "https://", "/")):
+                found.append((key[len(LINK_PREFIX) :], str(url)))
+    return found
 
 
 def log_file(key: TIKey, try_number: int) -> Path:
