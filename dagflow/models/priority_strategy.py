@@ -73,8 +73,8 @@ def load_weight_rule(value: Any, where: str) -> str | PriorityWeightStrategy:
     registered = current_plugins().priority_weight_strategies.get(path)
     if registered is None:
         raise DagDefinitionError(
-            f"{where}: unknown priority weight strategy {path!r}; "
-            "list its class in a plugin's `priority_weight_strategies` in the plugins folder"
+            f"{where}: weight_rule must be one of {', '.join(BUILTIN_RULES)} or a priority weight strategy "
+            f"a plugin registers (`priority_weight_strategies` in the plugins folder); got {path!r}"
         )
     data = value.serialize() if isinstance(value, PriorityWeightStrategy) else {}
     strategy: PriorityWeightStrategy = registered.deserialize(data)

@@ -107,8 +107,7 @@ def test_an_unregistered_weight_strategy_is_a_definition_error_naming_it():
         def get_weight(self, ti):
             return 1
 
-    with pytest.raises(DagDefinitionError, match=r"unknown priority weight strategy .*Unlisted"):
-        with DAG("w"):
-            EmptyOperator(task_id="t", weight_rule=Unlisted())
+    with pytest.raises(DagDefinitionError, match=r"a plugin registers .*got .*Unlisted"), DAG("w"):
+        EmptyOperator(task_id="t", weight_rule=Unlisted())
     with pytest.raises(DagDefinitionError, match="weight_rule must be one of"), DAG("w2"):
         EmptyOperator(task_id="t", weight_rule=42)
