@@ -35,13 +35,13 @@ def defaults(home: Path) -> dict[str, dict[str, str]]:
     return {
         "core": {
             "dags_folder": str(project_dags or home / "dags"),
+            "plugins_folder": str(home / "plugins"),
             "executor": "local",
             "parallelism": "32",
             "dagbag_import_timeout": "30",
             "dags_are_paused_at_creation": "True",
             "max_active_tasks_per_dag": "16",
             "max_active_runs_per_dag": "16",
-            "plugins_folder": str(home / "plugins"),
         },
         "database": {"url": f"sqlite:///{home / 'dagflow.db'}"},
         "logging": {"base_log_folder": str(home / "logs")},

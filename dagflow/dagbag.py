@@ -69,11 +69,11 @@ class DagBag:
         #: The folder put on sys.path while loading (the DAGs folder, also when loading one file of it).
         self.sys_path_root = Path(sys_path_root).resolve() if sys_path_root else None
         self.dags: dict[str, DAG] = {}
+        self.plugin_errors: dict[str, Any] = {}
+        self._custom_timetables: dict[str, type[Any]] = {}
         self.import_errors: dict[str, ImportErrorInfo] = {}
         self.file_dags: dict[str, list[str]] = {}
         self.load_seconds = 0.0
-        self.plugin_errors: dict[str, Any] = {}
-        self._custom_timetables: dict[str, type[Any]] = {}
         self.collect()
 
     def collect(self) -> None:
