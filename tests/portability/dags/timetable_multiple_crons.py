@@ -1,4 +1,4 @@
-"""Two run times a day from MultipleCronTriggerTimetable, and a plain cron string beside it."""
+"""Two run times a day from MultipleCronTriggerTimetable; a flaky task retried once."""
 
 from datetime import timedelta
 
@@ -26,16 +26,3 @@ with DAG(
         return ti.try_number
 
     covered() >> flaky()
-
-with DAG(
-    dag_id="timetable_plain_cron",
-    schedule="0 */6 * * *",
-    start_date=pendulum.datetime(2024, 10, 26, tz="Europe/Berlin"),
-    catchup=False,
-):
-
-    @task
-    def when(logical_date=None, data_interval_start=None, data_interval_end=None):
-        return [logical_date.isoformat(), data_interval_start == data_interval_end == logical_date]
-
-    when()
