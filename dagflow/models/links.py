@@ -4,7 +4,8 @@ A link is a :class:`BaseOperatorLink` with a ``name`` and ``get_link(operator, *
 to a task when the operator class lists it (``operator_extra_links = (MyLink(),)``), when a plugin's
 ``operator_extra_links`` has it with the operator's class in its ``operators``, or always when it is in
 a plugin's ``global_operator_extra_links``. The URLs are worked out at the end of each try, where
-the operator object exists, and kept with the try's XComs as ``_link_<name>`` for the web UI.
+the operator object exists, and kept with the try's XComs as ``_link_<name>`` for the web UI (the
+operator's own links by :func:`dagflow.runtime.taskrunner.push_extra_links`, the plugins' here).
 """
 
 from __future__ import annotations
@@ -32,20 +33,26 @@ class BaseOperatorLink:
 
 
 def links_for(operator: Any, plugin_links: list[Any], global_links: list[Any]) -> list[Any]:
-    """The links that apply to ``operator``: its class's own, matching plugin links, global links."""
-    found = list(getattr(type(operator), "operator_extra_links", ()) or ())
-    for link in plugin_links:
-        if any(isinstance(operator, cls) for cls in getattr(link, "operators", ())):
-            found.append(link)
+    """The plugin links that apply to ``operator``: those listing its class, then the global ones."""
+    found = [
+        link
+        for link in plugin_links
+        if any(isinstance(operator, cls) for cls in getattr(link, "operators", ()))
+    ]
     found.extend(global_links)
+    own = {
+        str(getattr(link, "name", "")) for link in getattr(type(operator), "operator_extra_links", ()) or ()
+    }
     unique: dict[str, Any] = {}
     for link in found:
-        unique.setdefault(str(getattr(link, "name", type(link).__name__)), link)
+        name = str(getattr(link, "name", type(link).__name__))
+        if name not in own:  # the operator's own link of that name wins
+            unique.setdefault(name, link)
     return list(unique.values())
 
 
-def resolve_links(operator: Any, ti_key: TIKey) -> dict[str, str]:
-    """Each applicable link's URL for this task instance; a link that fails or gives none is left out."""
+def plugin_links(operator: Any, ti_key: Any) -> dict[str, str]:
+    """Each plugin link's URL for this task instance; a link that fails or gives none is left out."""
     from dagflow.plugins.manager import current_plugins
 
     plugins = current_plugins()

@@ -116,11 +116,21 @@ def run_attempt(
             if isinstance(exc, RescheduleTask):
                 outcome.reschedule_at, outcome.error = exc.reschedule_at, None
             _log_failure(log, exc, outcome.state)
+        _push_plugin_links(ti)
         outcome.end_date = ti.end_date = utcnow()
         ti.state = outcome.state.value
         _run_callbacks(task, context, outcome.state, error, log)
     log.info(f"{ti!r} ended {outcome.state.value}")
     return outcome
+
+
+def _push_plugin_links(ti: RuntimeTaskInstance) -> None:
+    """The links plugins add to this operator (``operator_extra_links``, ``global_operator_extra_links``),
+    kept as ``_link_<name>`` XComs like the operator's own."""
+    from dagflow.models.links import LINK_PREFIX, plugin_links
+
+    for name, url in plugin_links(ti.task, ti).items():
+        ti.xcom_push(LINK_PREFIX + name, url)
 
 
 def _context_for(dag: DAG, task: TaskNode, ti: RuntimeTaskInstance, dag_run: DagRunInfo) -> Context:
@@ -158,8 +168,26 @@ def _run(
         outcome.skip_downstream = list(skip.task_ids)
         return
     finally:
-        _push_links(operator, ti)
+        push_extra_links(operator, ti)
     outcome.map_length = push_result(operator, spec, ti, result)
+
+
+#: The XCom key prefix of an operator extra link: the task instance page shows these as links.
+LINK_KEY_PREFIX = "_link_"
+
+
+def push_extra_links(operator: BaseOperator, ti: RuntimeTaskInstance) -> None:
+    """Push each of the operator's extra links (``operator_extra_links``: objects with a ``name`` and
+    ``get_link(operator, *, ti_key)``) as XCom ``_link_<name>``, computed once the try has run, as
+    Airflow 3 does, so the web UI needs no DAG file to show them. A link that fails is left out."""
+    for link in getattr(operator, "operator_extra_links", ()) or ():
+        try:
+            url = link.get_link(operator, ti_key=ti)
+        except Exception as exc:  # a link never changes the task's outcome
+            operator.log.warning("Extra link %r could not be built: %s", getattr(link, "name", link), exc)
+            continue
+        if url:
+            ti.xcom_push(f"{LINK_KEY_PREFIX}{link.name}", url)
 
 
 def _execute(operator: BaseOperator, context: Context, timeout: float | None) -> Any:
@@ -184,16 +212,6 @@ def _execute(operator: BaseOperator, context: Context, timeout: float | None) ->
 
 def is_mappable_value(value: Any) -> bool:
     return isinstance(value, (Sequence, Mapping)) and not isinstance(value, (str, bytes, bytearray))
-
-
-def _push_links(operator: BaseOperator, ti: RuntimeTaskInstance) -> None:
-    """The try's operator extra links, kept as ``_link_<name>`` XComs for the web UI."""
-    from dagflow.core.keys import TIKey
-    from dagflow.models.links import LINK_PREFIX, resolve_links
-
-    key = TIKey(ti.dag_id, ti.run_id, ti.task_id, ti.map_index)
-    for name, url in resolve_links(operator, key).items():
-        ti.xcom_push(LINK_PREFIX + name, url)
 
 
 def push_result(operator: BaseOperator, spec: TaskSpec, ti: RuntimeTaskInstance, result: Any) -> int | None:

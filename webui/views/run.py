@@ -12,7 +12,6 @@ from flask import abort, render_template, request
 from dagflow.core.keys import RunKey, TIKey
 from dagflow.core.waiting import explain
 from dagflow.explain import situation
-from dagflow.models.links import LINK_PREFIX
 from dagflow.runtime.tasklog import attempt_log_path
 from dagflow.store import reads
 from dagflow.store.rows import dag_json, run_json
@@ -81,7 +80,7 @@ def task_instance(dag_id: str, task_id: str) -> Any:
         run=run_json(the_run),
         ti=ti,
         tries=tries,
-        xcoms=[(k, v) for k, v in xcoms if not k.startswith(LINK_PREFIX)],
+        xcoms=xcoms,
         links=extra_links(xcoms),
         siblings=siblings,
         why=why,
@@ -89,15 +88,24 @@ def task_instance(dag_id: str, task_id: str) -> Any:
     )
 
 
+#: The XCom key prefix under which a try pushed its operator's extra links (dagflow.runtime.taskrunner).
+LINK_PREFIX = "_link_"
+
+
 def extra_links(xcoms: list[tuple[str, str]]) -> list[tuple[str, str]]:
-    """The operator extra links the try recorded (``_link_<name>`` XComs): name and URL."""
-    found = []
+    """``(name, url)`` of the operator extra links the task instance's try pushed (a triggered run's
+    page, for a TriggerDagRunOperator). Only http(s) and site-relative URLs are shown as links."""
+    links = []
     for key, value in xcoms:
-        if key.startswith(LINK_PREFIX):
-            url = json.loads(value) if value.startswith('"') else value
-            if str(url).startswith(("http://", "https://", "/")):
-                found.append((key[len(LINK_PREFIX) :], str(url)))
-    return found
+        if not key.startswith(LINK_PREFIX):
+            continue
+        try:
+            url = json.loads(value)
+        except ValueError:
+            continue
+        if isinstance(url, str) and (url.startswith(("http://", "https://")) or url.startswith("/")):
+            links.append((key[len(LINK_PREFIX) :], url))
+    return links
 
 
 def log_file(key: TIKey, try_number: int) -> Path:
