@@ -1,6 +1,6 @@
 """A weekday cron in Berlin time whose runs each cover the day before them (Airflow 3's trigger timetable)."""
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pendulum
 from airflow.sdk import DAG, task
@@ -20,7 +20,7 @@ with DAG(
 
     @task
     def hours(bounds: list[str]) -> float:
-        start, end = (pendulum.parse(b) for b in bounds[:2])
+        start, end = (pendulum.instance(datetime.fromisoformat(b)) for b in bounds[:2])
         return (end - start).total_seconds() / 3600
 
     hours(window())

@@ -1,5 +1,7 @@
 """Runs on listed match days; a manual run takes the most recent match as its data interval."""
 
+from datetime import datetime
+
 import pendulum
 from airflow.sdk import DAG, task
 from airflow.timetables.events import EventsTimetable
@@ -24,7 +26,8 @@ with DAG(
 
     @task.branch
     def evening_or_not(kickoff: str):
-        return "evening" if pendulum.parse(kickoff).in_timezone("Europe/London").hour >= 17 else "daytime"
+        local = pendulum.instance(datetime.fromisoformat(kickoff)).in_timezone("Europe/London")
+        return "evening" if local.hour >= 17 else "daytime"
 
     @task
     def evening():
