@@ -14,8 +14,8 @@ from dagflow.cli.lazy import LazyGroup
     lazy={
         "config": "dagflow.cli.config:config",
         "dags": "dagflow.cli.dags:dags",
-        "db": "dagflow.cli.db:db",
         "info": "dagflow.cli.info:info",
+        "db": "dagflow.cli.db:db",
         "pools": "dagflow.cli.pools:pools",
         "runs": "dagflow.cli.runs:runs",
         "scheduler": "dagflow.cli.scheduler_cmd:scheduler",
