@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta, tzinfo
+from datetime import UTC, datetime, timedelta, timezone, tzinfo
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -119,7 +119,15 @@ def timezone_name(timezone: tzinfo) -> str:
 
 
 def timezone_named(name: str) -> tzinfo:
-    return UTC if name in ("UTC", "utc", "UTC+00:00", "+00:00", "Z") else ZoneInfo(name)
+    """A timezone by IANA name, or a fixed offset written ``+02:00`` / ``UTC+02:00``."""
+    if name in ("UTC", "utc", "UTC+00:00", "+00:00", "Z", "Etc/UTC"):
+        return UTC
+    offset = name.removeprefix("UTC")
+    if offset[:1] in ("+", "-") and ":" in offset:
+        hours, minutes = offset[1:].split(":")[:2]
+        sign = -1 if offset[0] == "-" else 1
+        return timezone(sign * timedelta(hours=int(hours), minutes=int(minutes)))
+    return ZoneInfo(name)
 
 
 def resolve_timezone(value: tzinfo | str) -> tzinfo:

@@ -3,6 +3,7 @@ column and drives a backfill; plugin macros render in tasks; a broken plugin is 
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 from urllib.parse import quote
 
@@ -270,3 +271,20 @@ def test_plugin_weight_strategies_and_operator_links_reach_the_store_and_the_pag
     page = client.get(f"/dags/linked/tasks/call?run_id={quote(run_id, safe='')}").get_data(as_text=True)
 
     assert "https://tickets.example.com/linked/call" in page and ">Ticket</a>" in page
+
+
+def test_dags_test_and_next_execution_use_the_custom_timetable(company: Orchestrator, cli_runner):
+    from dagflow.cli import cli
+
+    start = midnight(-7)
+    _write(company, "every_two", 2, start, None)
+    company.record_dags()
+
+    tested = cli_runner.invoke(
+        cli, ["dags", "test", "every_two", "--logical-date", "2024-05-10T00:00:00+00:00", "--json"]
+    )
+    upcoming = cli_runner.invoke(cli, ["dags", "next-execution", "every_two", "-n", "3"])
+
+    assert tested.exit_code == 0, tested.output
+    assert json.loads(tested.stdout)["xcom"] == {"quarter": "Q2"}
+    assert upcoming.stdout.splitlines() == [(start + timedelta(days=n)).isoformat() for n in (0, 2, 4)]

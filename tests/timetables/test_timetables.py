@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import pendulum
@@ -207,3 +207,16 @@ def test_a_dag_accepts_a_timetable_object_as_its_schedule():
         pass
     run = dag.timetable.next_run(None, Restriction(dag.start_date, None, True), utc(2025, 1, 1))
     assert run is not None and run.logical_date == utc(2024, 1, 1, 1)
+
+
+@pytest.mark.parametrize(
+    "zone",
+    [pendulum.fixed_timezone(7200), pendulum.timezone("Europe/Berlin"), timezone(timedelta(hours=-5))],
+)
+def test_a_cron_in_a_fixed_offset_or_pendulum_zone_survives_the_store(zone):
+    timetable = CronTriggerTimetable("0 3 * * *", zone)
+    again = deserialize_timetable(encode_timetable(timetable))
+    start = datetime(2024, 1, 1, tzinfo=zone)
+    restriction = Restriction(start, None, True)
+    assert walk(again, restriction, 3, utc(2025, 1, 1)) == walk(timetable, restriction, 3, utc(2025, 1, 1))
+    assert walk(again, restriction, 1, utc(2025, 1, 1))[0].logical_date.astimezone(zone).hour == 3
