@@ -195,8 +195,8 @@ def dag_details(found: Inspected) -> dict[str, Any]:
 def dags_details(dag_id: str, output: str) -> None:
     """Print DAG_ID's properties: schedule, dates, limits, owners, tags, next run..."""
     details = dag_details(inspect_dag(dag_id))
-    if output == "table":
-        emit([{"property": k, "value": v} for k, v in details.items()], output)
+    if output in ("table", "plain"):
+        emit([{"property_name": k, "property_value": v} for k, v in details.items()], output)
     else:
         emit([details], output)
 
@@ -237,7 +237,14 @@ def dags_list_runs(
         if session is None:
             fail(f"the metadata store has no runs of {dag_id!r}: it has not been set up yet")
         rows = [
-            {c: getattr(run, c) for c in RUN_COLUMNS}
+            {c: _iso_or_empty(getattr(run, c)) for c in RUN_COLUMNS}
             for run in dag_runs(session, dag_id, state=state, start=start, end=end, no_backfill=no_backfill)
         ]
     emit(rows, output, RUN_COLUMNS)
+
+
+def _iso_or_empty(value: Any) -> Any:
+    """A run's field as Airflow's ``list-runs`` prints it: times in ISO 8601, a missing one empty."""
+    if value is None:
+        return ""
+    return value.isoformat() if hasattr(value, "isoformat") else value

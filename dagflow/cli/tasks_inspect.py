@@ -94,15 +94,24 @@ def tasks_states_for_dag_run(dag_id: str, logical_date_or_run_id: str, output: s
     with parsed_store(load_settings()) as session:
         assert session is not None
         states = run_task_states(session, RunKey(dag_id, stored["run_id"]))
-    rows = [{"dag_id": dag_id, "logical_date": stored["logical_date"], **ti} for ti in states]
-    columns = [
-        "dag_id",
-        "logical_date",
-        "task_id",
-        "map_index",
-        "state",
-        "try_number",
-        "start_date",
-        "end_date",
-    ]
-    emit(rows, output, columns)
+    mapped = any(ti["map_index"] >= 0 for ti in states)
+    rows = [_state_row(dag_id, stored["logical_date"], ti, mapped) for ti in states]
+    columns = ["dag_id", "logical_date", "task_id", "state", "start_date", "end_date"]
+    emit(rows, output, [*columns, "map_index"] if mapped else columns)
+
+
+def _state_row(
+    dag_id: str, logical_date: datetime | None, ti: dict[str, Any], mapped: bool
+) -> dict[str, Any]:
+    """One task instance as Airflow's ``states-for-dag-run`` prints it (times ISO 8601, none empty)."""
+    row = {
+        "dag_id": dag_id,
+        "logical_date": logical_date.isoformat() if logical_date else "",
+        "task_id": ti["task_id"],
+        "state": ti["state"],
+        "start_date": ti["start_date"].isoformat() if ti["start_date"] else "",
+        "end_date": ti["end_date"].isoformat() if ti["end_date"] else "",
+    }
+    if mapped:
+        row["map_index"] = str(ti["map_index"]) if ti["map_index"] >= 0 else ""
+    return row

@@ -173,7 +173,9 @@ def test_states_for_dag_run_lists_every_task_instance(daily, cli_runner):
 
     rows = json.loads(run(cli_runner, "tasks", "states-for-dag-run", "daily", run_id, "-o", "json").stdout)
 
-    assert [(r["task_id"], r["state"], r["try_number"]) for r in rows] == [("hello", "success", 1)]
+    assert [(r["task_id"], r["state"]) for r in rows] == [("hello", "success")]
+    assert list(rows[0]) == ["dag_id", "logical_date", "task_id", "state", "start_date", "end_date"]
+    assert rows[0]["start_date"] <= rows[0]["end_date"]
     missing = run(cli_runner, "tasks", "states-for-dag-run", "daily", "no_such_run")
     assert missing.exit_code != 0 and "no_such_run" in missing.stderr
 
