@@ -101,7 +101,7 @@ class Cron:
         return current if self.next_after(previous) == current else previous
 
 
-def _calendar_part(delta: Any) -> Any:
+def calendar_part(delta: Any) -> Any:
     """The years and months of a pendulum ``Duration`` as a relativedelta (they are calendar units)."""
     years, months = getattr(delta, "years", 0), getattr(delta, "months", 0)
     if not (years or months):
@@ -118,7 +118,7 @@ def _calendar_part(delta: Any) -> Any:
 def shift(moment: datetime, delta: Any, sign: int = 1) -> datetime:
     """``moment`` plus (or minus) a timedelta/relativedelta, computed in UTC as Airflow does."""
     utc = moment.astimezone(UTC)
-    calendar = _calendar_part(delta)
+    calendar = calendar_part(delta)
     if calendar is not None:
         delta = calendar
     elif isinstance(delta, timedelta):

@@ -140,9 +140,9 @@ _DELTA_FIELDS = ("years", "months", "days", "leapdays", "hours", "minutes", "sec
 
 def encode_delta(delta: Any) -> Any:
     """A timedelta as seconds; a relativedelta (or a pendulum duration with months) as its fields."""
-    from dagflow.core.cron import _calendar_part
+    from dagflow.core.cron import calendar_part
 
-    calendar = _calendar_part(delta) if isinstance(delta, timedelta) else delta
+    calendar = calendar_part(delta) if isinstance(delta, timedelta) else delta
     if calendar is None:
         return delta.total_seconds()
     return {name: getattr(calendar, name) for name in _DELTA_FIELDS if getattr(calendar, name, 0)}
