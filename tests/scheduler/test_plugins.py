@@ -288,3 +288,22 @@ def test_dags_test_and_next_execution_use_the_custom_timetable(company: Orchestr
     assert tested.exit_code == 0, tested.output
     assert json.loads(tested.stdout)["xcom"] == {"quarter": "Q2"}
     assert upcoming.stdout.splitlines() == [(start + timedelta(days=n)).isoformat() for n in (0, 2, 4)]
+
+
+def test_a_broken_plugin_is_listed_with_the_import_errors_of_a_parsed_folder(
+    company: Orchestrator, cli_runner
+):
+    from dagflow.cli import cli
+
+    broken = company.home / "plugins" / "broken_plugin.py"
+    broken.write_text("raise RuntimeError('no licence server')\n")
+    _write(company, "every_two", 2, midnight(-3), None)
+
+    listed = cli_runner.invoke(
+        cli, ["dags", "list-import-errors", "--dags-folder", str(company.dags.path), "--output", "json"]
+    )
+
+    errors = json.loads(listed.stdout)
+    assert [(e["filename"], e["line"], e["message"]) for e in errors] == [
+        (str(broken), 1, "plugin failed to import: RuntimeError: no licence server")
+    ]
