@@ -95,9 +95,14 @@ def _timetable(data: dict[str, Any]) -> Timetable:
     """A stored timetable; a custom one is built by the class a plugin registered."""
     if not data.get("custom"):
         return deserialize_timetable(data)
+    from dagflow.core.schedule import UnavailableTimetable
+    from dagflow.exceptions import ScheduleError
     from dagflow.plugins.manager import current_plugins
 
-    return deserialize_timetable(data, current_plugins().timetables)
+    try:
+        return deserialize_timetable(data, current_plugins().timetables)
+    except ScheduleError as exc:  # the scheduler and the UI carry on; the DAG processor reports it
+        return UnavailableTimetable(f"{data.get('summary')} (unavailable)", str(exc))
 
 
 def fingerprint(serialized: dict[str, Any]) -> str:

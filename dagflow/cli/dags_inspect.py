@@ -41,7 +41,6 @@ def inspect_dag(dag_id: str) -> Inspected:
             if row is None:
                 not_found(dag_id, "it is not in the metadata store", import_error_count(session))
             found = Inspected(StoredDag.from_json(row.serialized), row.serialized, dag_json(row))
-            found.row["next_dagrun_data_interval_start"] = row.next_dagrun_data_interval_start  # type: ignore[index]
             found.last = last_scheduled_point(session, dag_id)
             return found
     serialized = serialize_dag(load_dag(dag_id, None))

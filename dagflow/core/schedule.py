@@ -87,6 +87,14 @@ class NullTimetable(Timetable):
     summary = "None"
 
 
+class UnavailableTimetable(NullTimetable):
+    """A stored timetable that cannot be rebuilt here (its plugin is gone): no runs until it is back."""
+
+    def __init__(self, summary: str, reason: str):
+        self.summary = summary
+        self.reason = reason
+
+
 class OnceTimetable(Timetable):
     """``schedule="@once"``: one run at the start date."""
 

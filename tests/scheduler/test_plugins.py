@@ -307,3 +307,19 @@ def test_a_broken_plugin_is_listed_with_the_import_errors_of_a_parsed_folder(
     assert [(e["filename"], e["line"], e["message"]) for e in errors] == [
         (str(broken), 1, "plugin failed to import: RuntimeError: no licence server")
     ]
+
+
+def test_a_dag_whose_plugin_went_away_is_not_scheduled_and_breaks_nothing(company: Orchestrator):
+    _write(company, "every_two", 2, midnight(-3), None)
+    company.record_dags()
+    (company.home / "plugins" / "company_plugin.py").unlink()
+
+    company.run_until_idle()
+
+    assert company.runs("every_two") == []
+    from dagflow.store.dags import stored_dags
+
+    with company.db.session() as session:
+        stored = stored_dags(session, ["every_two"])["every_two"]
+    assert not stored.timetable.can_be_scheduled
+    assert stored.timetable.summary == "every 2 days (unavailable)"
