@@ -134,7 +134,7 @@ def test_dags_details_shows_the_schedule_and_limits_in_each_format(recorded, cli
     assert as_json == as_yaml
     details = as_json[0]
     assert details["timetable_summary"] == "0 */6 * * *"
-    assert details["timetable_description"] == "CronTriggerTimetable"
+    assert details["timetable_class"] == "CronTriggerTimetable"
     assert (details["timezone"], details["catchup"], details["is_paused"]) == ("Europe/Berlin", True, True)
     assert details["tags"] == ["tz"] and details["task_ids"] == ["prepare.say", "done"]
     assert "timetable_summary         0 */6 * * *" in table
