@@ -193,3 +193,19 @@ def test_runs_move_forward_and_intervals_are_never_empty(zone, expression, ancho
         assert all(r.run_after >= r.logical_date >= start - timedelta(hours=1) for r in found)
     interval = walk(CronDataIntervalTimetable(expression, zone), start, 4)
     assert all(r.data_interval.end > r.data_interval.start for r in interval)
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    zone=st.sampled_from(ZONES),
+    anchor=st.sampled_from(ANCHORS),
+    offset_minutes=st.integers(min_value=-48 * 60, max_value=48 * 60),
+    hours=st.integers(min_value=1, max_value=24 * 10),
+)
+def test_a_timedelta_step_is_airflows_utc_addition(zone, anchor, offset_minutes, hours):
+    """Airflow adds the delta to the UTC instant (``convert_to_utc(current + delta)``)."""
+    start = (anchor + timedelta(minutes=offset_minutes)).astimezone(ZoneInfo(zone))
+    found = walk(DeltaTriggerTimetable(timedelta(hours=hours)), start, 3)
+    reference = pendulum.instance(start).in_timezone("UTC")
+    expected = [reference.add(hours=n * hours) for n in range(3)]
+    assert [r.logical_date for r in found] == expected
