@@ -88,7 +88,7 @@ def trigger_dag(
         raise RunExists(f"DAG {dag_id!r} already has a run with id {run_id!r}")
     if run_store.run_with_logical_date(session, dag_id, when) is not None:
         raise RunExists(f"DAG {dag_id!r} already has a run with logical date {when.isoformat()}")
-    interval = stored.timetable.infer_manual_data_interval(when)
+    interval = stored.timetable.infer_manual_data_interval(run_after=when)
     run = run_store.create_run(
         session,
         stored,

@@ -77,7 +77,7 @@ def tasks_test(
         spec = dag.spec().tasks[dag.get_task(task_id).task_id]
     except DagflowError as exc:
         fail(str(exc))
-    interval = dag.timetable.infer_manual_data_interval(when)
+    interval = dag.timetable.infer_manual_data_interval(run_after=when)
     info = DagRunInfo(dag_id, manual_run_id(when), when, interval.start, interval.end, "manual", conf)
     outcome = run_attempt(
         dag,
@@ -259,3 +259,13 @@ def _still_running(database: Database, key: TIKey, number: int) -> bool:
     with database.session() as session:
         row = get_task_instance(session, key=key)
         return row is not None and row.state == TaskState.RUNNING and row.try_number == number
+
+
+def _register_inspection() -> None:
+    from dagflow.cli import tasks_inspect
+
+    tasks.add_command(tasks_inspect.tasks_render)
+    tasks.add_command(tasks_inspect.tasks_states_for_dag_run)
+
+
+_register_inspection()

@@ -189,7 +189,7 @@ class BaseOperator(TaskNode):
         task_group: TaskGroup | None = None,
         params: dict[str, Any] | None = None,
         priority_weight: int = 1,
-        weight_rule: str = "downstream",
+        weight_rule: Any = "downstream",
         queue: str = "default",
         pool: str | None = None,
         pool_slots: int = 1,
@@ -403,12 +403,11 @@ def _as_int(value: Any, name: str, where: str) -> int:
 WEIGHT_RULES = ("downstream", "upstream", "absolute")
 
 
-def _as_weight_rule(value: Any, where: str) -> str:
-    if value not in WEIGHT_RULES:
-        raise DagDefinitionError(
-            f"{where}: weight_rule must be one of {', '.join(WEIGHT_RULES)}, got {value!r}"
-        )
-    return str(value)
+def _as_weight_rule(value: Any, where: str) -> Any:
+    """A built-in rule's name, or a priority-weight strategy registered by a plugin."""
+    from dagflow.models.priority_strategy import load_weight_rule
+
+    return load_weight_rule(value, where)
 
 
 def _as_list(value: Any) -> list[Any]:

@@ -410,6 +410,9 @@ def _priority_weights(dag: DAG, order: tuple[str, ...]) -> dict[str, int]:
     total: dict[str, int] = {}
     for i, task_id in enumerate(order):
         rule = getattr(dag.task_dict[task_id], "weight_rule", "downstream")
+        if not isinstance(rule, str):  # a plugin's PriorityWeightStrategy
+            total[task_id] = _strategy_weight(dag, task_id, rule)
+            continue
         if rule == "absolute":
             total[task_id] = own[i]
             continue
@@ -419,6 +422,18 @@ def _priority_weights(dag: DAG, order: tuple[str, ...]) -> dict[str, int]:
         else:
             total[task_id] = own[i] + sum(own[j] for j in range(len(order)) if bits >> j & 1)
     return total
+
+
+def _strategy_weight(dag: DAG, task_id: str, strategy: Any) -> int:
+    from dagflow.models.priority_strategy import CreatedTaskInstance
+
+    weight = strategy.get_weight(CreatedTaskInstance(dag.task_dict[task_id], dag.dag_id, task_id))
+    if isinstance(weight, bool) or not isinstance(weight, int):
+        raise DagDefinitionError(
+            f"DAG {dag.dag_id!r}, task {task_id!r}: {type(strategy).__name__}.get_weight returned "
+            f"{weight!r}; it must return an integer"
+        )
+    return weight
 
 
 def _reach_bits(dag: DAG, order: tuple[str, ...], index: dict[str, int], *, downstream: bool) -> list[int]:

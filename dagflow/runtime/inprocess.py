@@ -302,7 +302,7 @@ def run_dag(
     """
     dag.validate()
     logical_date = as_aware(logical_date) or utcnow()
-    interval = dag.timetable.infer_manual_data_interval(logical_date)
+    interval = dag.timetable.infer_manual_data_interval(run_after=logical_date)
     conf = dict(conf or {})
     dag.params.with_values(conf).validate()
     dag_run = DagRunInfo(

@@ -128,11 +128,21 @@ def run_attempt(
             if isinstance(exc, RescheduleTask):
                 outcome.reschedule_at, outcome.error = exc.reschedule_at, None
             _log_failure(log, exc, outcome.state)
+        _push_plugin_links(ti)
         outcome.end_date = ti.end_date = utcnow()
         ti.state = outcome.state.value
         _run_callbacks(task, context, outcome.state, error, log)
     log.info(f"{ti!r} ended {outcome.state.value}")
     return outcome
+
+
+def _push_plugin_links(ti: RuntimeTaskInstance) -> None:
+    """The links plugins add to this operator (``operator_extra_links``, ``global_operator_extra_links``),
+    kept as ``_link_<name>`` XComs like the operator's own."""
+    from dagflow.models.links import LINK_PREFIX, plugin_links
+
+    for name, url in plugin_links(ti.task, ti).items():
+        ti.xcom_push(LINK_PREFIX + name, url)
 
 
 def _context_for(dag: DAG, task: TaskNode, ti: RuntimeTaskInstance, dag_run: DagRunInfo) -> Context:
