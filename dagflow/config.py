@@ -35,6 +35,7 @@ def defaults(home: Path) -> dict[str, dict[str, str]]:
     return {
         "core": {
             "dags_folder": str(project_dags or home / "dags"),
+            "plugins_folder": str(home / "plugins"),
             "executor": "local",
             "parallelism": "32",
             "dagbag_import_timeout": "30",
@@ -44,6 +45,7 @@ def defaults(home: Path) -> dict[str, dict[str, str]]:
             "airflow_compat": "True",
             "fernet_key": "",
             "test_connection": "Disabled",
+            "max_map_length": "1024",
         },
         "database": {"url": f"sqlite:///{home / 'dagflow.db'}"},
         "logging": {"base_log_folder": str(home / "logs")},
@@ -130,6 +132,10 @@ class Settings:
     @property
     def dags_folder(self) -> Path:
         return Path(self.get("core", "dags_folder")).expanduser()
+
+    @property
+    def plugins_folder(self) -> Path:
+        return Path(self.get("core", "plugins_folder")).expanduser()
 
     @property
     def database_url(self) -> str:

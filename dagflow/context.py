@@ -113,7 +113,7 @@ def build_context(
         "run_id": dag_run.run_id,
         "dag_run": dag_run,
         "params": params,
-        "macros": MACROS,
+        "macros": _macros(),
         "inlets": getattr(task, "inlets", []),
         "outlets": getattr(task, "outlets", []),
         "map_index_template": getattr(task, "map_index_template", None),
@@ -157,3 +157,23 @@ def current_context(context: Context) -> Iterator[None]:
         yield
     finally:
         _current.reset(token)
+
+
+class _PluginMacros:
+    """``macros`` with each plugin's macros under its name: ``{{ macros.<plugin>.<function>(...) }}``."""
+
+    def __init__(self, base: Any, plugins: dict[str, Any]):
+        self._base = base
+        self._plugins = plugins
+
+    def __getattr__(self, name: str) -> Any:
+        if name in self._plugins:
+            return self._plugins[name]
+        return getattr(self._base, name)
+
+
+def _macros() -> Any:
+    from dagflow.plugins.manager import current_plugins
+
+    plugins = current_plugins().macros
+    return _PluginMacros(MACROS, plugins) if plugins else MACROS

@@ -71,6 +71,8 @@ class DagBag:
         #: The folder put on sys.path while loading (the DAGs folder, also when loading one file of it).
         self.sys_path_root = Path(sys_path_root).resolve() if sys_path_root else None
         self.dags: dict[str, DAG] = {}
+        self.plugin_errors: dict[str, Any] = {}
+        self._custom_timetables: dict[str, type[Any]] = {}
         self.import_errors: dict[str, ImportErrorInfo] = {}
         self.file_dags: dict[str, list[str]] = {}
         self.load_seconds = 0.0
@@ -83,6 +85,12 @@ class DagBag:
         folder = self.sys_path_root or (
             self.dag_folder if self.dag_folder.is_dir() else self.dag_folder.parent
         )
+        from dagflow.plugins.manager import current_plugins
+
+        plugins = current_plugins()  # before the DAG files: they may import the plugins' modules
+        #: Plugin files that failed to import, shown like import errors.
+        self.plugin_errors = dict(plugins.errors)
+        self._custom_timetables = plugins.timetables
         with _on_sys_path(folder), context_stack.parsing(cron_data_intervals=self.cron_data_intervals):
             for path in list_dag_files(self.dag_folder):
                 self.process_file(path)
@@ -126,6 +134,7 @@ class DagBag:
         dag.fileloc = filename
         try:
             dag.validate()
+            _check_timetable(dag, self._custom_timetables)
             other = self.dags.get(dag.dag_id)
             if other is not None and other.fileloc != filename:
                 raise DagDefinitionError(f"DAG id {dag.dag_id!r} is already defined in {other.fileloc}")
@@ -148,6 +157,20 @@ class DagBag:
     @property
     def dag_ids(self) -> list[str]:
         return sorted(self.dags)
+
+
+def _check_timetable(dag: DAG, registered: dict[str, type[Any]]) -> None:
+    """A timetable of a class no plugin registers could not be rebuilt by the scheduler: refuse it."""
+    from dagflow.core.schedule import class_path, is_builtin
+
+    if is_builtin(dag.timetable):
+        return
+    path = class_path(type(dag.timetable))
+    if registered.get(path) is not type(dag.timetable):
+        raise DagDefinitionError(
+            f"DAG {dag.dag_id!r}: timetable class {path!r} is not registered by a plugin; "
+            "put it in a plugin's `timetables` list in the plugins folder"
+        )
 
 
 def _dags_of(module: Any, registered: list[DAG]) -> list[DAG]:

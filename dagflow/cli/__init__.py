@@ -15,6 +15,7 @@ from dagflow.cli.lazy import LazyGroup
         "config": "dagflow.cli.config:config",
         "connections": "dagflow.cli.connections:connections",
         "dags": "dagflow.cli.dags:dags",
+        "info": "dagflow.cli.info:info",
         "db": "dagflow.cli.db:db",
         "pools": "dagflow.cli.pools:pools",
         "port": "dagflow.cli.port:port",

@@ -280,3 +280,18 @@ def _follow_backfill(database: Database, backfill_id: int, total: int) -> None:
     click.echo(f"{total - failed} succeeded, {failed} failed.")
     if failed:
         sys.exit(1)
+
+
+def _register_inspection() -> None:
+    from dagflow.cli import dags_inspect
+
+    for command in (
+        dags_inspect.dags_next_execution,
+        dags_inspect.dags_show,
+        dags_inspect.dags_details,
+        dags_inspect.dags_list_runs,
+    ):
+        dags.add_command(command)
+
+
+_register_inspection()

@@ -111,6 +111,7 @@ def _folder_listing(bag: DagBag) -> Listing:
         for dag in (bag.dags[d] for d in bag.dag_ids)
     ]
     errors = [bag.import_errors[f].__dict__ for f in sorted(bag.import_errors)]
+    errors += [bag.plugin_errors[f].__dict__ for f in sorted(bag.plugin_errors)]  # shown alike
     return Listing(dags, errors, from_store=False)
 
 

@@ -58,10 +58,12 @@ _STANDARD_OPERATORS: dict[str, Row] = {
         "PythonOperator": "dagflow.operators.python:PythonOperator",
         "BranchPythonOperator": "dagflow.operators.python:BranchPythonOperator",
         "ShortCircuitOperator": "dagflow.operators.python:ShortCircuitOperator",
-        "PythonVirtualenvOperator": "dagflow.operators.virtualenv:PythonVirtualenvOperator",
-        "BranchPythonVirtualenvOperator": "dagflow.operators.virtualenv:BranchPythonVirtualenvOperator",
-        "ExternalPythonOperator": "dagflow.operators.virtualenv:ExternalPythonOperator",
-        "BranchExternalPythonOperator": "dagflow.operators.virtualenv:BranchExternalPythonOperator",
+        "PythonVirtualenvOperator": "dagflow.operators.python_virtualenv:PythonVirtualenvOperator",
+        "BranchPythonVirtualenvOperator": (
+            "dagflow.operators.python_virtualenv:BranchPythonVirtualenvOperator"
+        ),
+        "ExternalPythonOperator": "dagflow.operators.python_virtualenv:ExternalPythonOperator",
+        "BranchExternalPythonOperator": "dagflow.operators.python_virtualenv:BranchExternalPythonOperator",
         "get_current_context": "dagflow.context:get_current_context",
     },
     "bash": {"BashOperator": "dagflow.operators.bash:BashOperator"},
@@ -142,7 +144,6 @@ _SDK: Row = {
     "PokeReturnValue": "dagflow.sensors.base:PokeReturnValue",
     "Label": "dagflow.models.edges:Label",
     "EdgeModifier": "dagflow.models.edges:EdgeModifier",
-    "literal": "dagflow.templating:literal",
     "TaskInstanceState": "dagflow.core.states:TaskState",
     "DagRunState": "dagflow.core.states:RunState",
     "Variable": "dagflow.models.variable:Variable",
@@ -185,7 +186,6 @@ AIRFLOW_NAMES: MappingProxyType[str, Row] = MappingProxyType(
         "airflow.sdk.definitions.dag": {"DAG": "dagflow:DAG", "dag": "dagflow:dag"},
         "airflow.sdk.definitions.taskgroup": {"TaskGroup": "dagflow:TaskGroup"},
         "airflow.sdk.definitions.edges": {name: _SDK[name] for name in ("Label", "EdgeModifier")},
-        "airflow.sdk.definitions.template": {"literal": _SDK["literal"]},
         "airflow.sdk.definitions.xcom_arg": {"XComArg": "dagflow:XComArg"},
         "airflow.sdk.definitions.context": {name: _SDK[name] for name in ("Context", "get_current_context")},
         "airflow.models.baseoperator": {
@@ -219,7 +219,7 @@ AIRFLOW_NAMES: MappingProxyType[str, Row] = MappingProxyType(
         "airflow.hooks.base": {"BaseHook": _SDK["BaseHook"]},
         "airflow.plugins_manager": {"AirflowPlugin": "dagflow.plugins:AirflowPlugin"},
         "airflow.task.priority_strategy": {
-            "PriorityWeightStrategy": "dagflow.plugins:PriorityWeightStrategy",
+            "PriorityWeightStrategy": "dagflow.models.priority_strategy:PriorityWeightStrategy",
         },
         **_under("airflow.timetables", _TIMETABLES),
         # Airflow 2 paths, still accepted by Airflow 3
@@ -228,15 +228,7 @@ AIRFLOW_NAMES: MappingProxyType[str, Row] = MappingProxyType(
         # the standard provider
         **_under(f"{_STANDARD}.operators", _STANDARD_OPERATORS),
         **_under(f"{_STANDARD}.sensors", _STANDARD_SENSORS),
-        f"{_STANDARD}.triggers.temporal": {
-            "DateTimeTrigger": "dagflow.triggers.temporal:DateTimeTrigger",
-            "TimeDeltaTrigger": "dagflow.triggers.temporal:TimeDeltaTrigger",
-        },
-        f"{_STANDARD}.triggers.file": {"FileTrigger": "dagflow.triggers.file:FileTrigger"},
         f"{_STANDARD}.utils.weekday": {"WeekDay": _SDK["WeekDay"]},
-        f"{_STANDARD}.utils.python_virtualenv": {
-            "prepare_virtualenv": "dagflow.operators.virtualenv:prepare_virtualenv",
-        },
         # the provider families DAG files reach for first
         "airflow.providers.common.sql.operators.sql": {
             name: f"dagflow.providers.common_sql:{name}"

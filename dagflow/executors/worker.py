@@ -29,9 +29,16 @@ from dagflow.core.states import TaskState
 from dagflow.dagbag import DagBag
 from dagflow.exceptions import DagflowError, TaskTerminated
 from dagflow.executors.base import EventKind, ExecutorEvent, Workload
+from dagflow.executors.dag_trigger import DbDagTrigger
 from dagflow.models.dag import DAG
 from dagflow.runtime.tasklog import TaskLog, attempt_log_path
-from dagflow.runtime.taskrunner import Attempt, AttemptOutcome, run_attempt
+from dagflow.runtime.taskrunner import (
+    DEFAULT_MAX_MAP_LENGTH,
+    LINK_KEY_PREFIX,
+    Attempt,
+    AttemptOutcome,
+    run_attempt,
+)
 from dagflow.secrets import EnvironmentBackend, SecretsBackend
 from dagflow.secrets.fernet import FernetCodec
 from dagflow.store import Connection
@@ -55,6 +62,8 @@ class WorkerSettings:
     airflow_compat: bool = True
     #: ``[core] fernet_key``: Variables and Connections task code reads are decrypted with it.
     fernet_key: str = ""
+    #: ``[core] max_map_length``: the most items an output that mapped tasks map over may have.
+    max_map_length: int = DEFAULT_MAX_MAP_LENGTH
 
     @classmethod
     def from_settings(cls, settings: Settings) -> WorkerSettings:
@@ -66,6 +75,7 @@ class WorkerSettings:
             import_timeout=settings.getfloat("core", "dagbag_import_timeout"),
             airflow_compat=settings.getbool("core", "airflow_compat"),
             fernet_key=str(settings.get("core", "fernet_key", "") or ""),
+            max_map_length=settings.getint("core", "max_map_length"),
         )
 
 
@@ -142,6 +152,7 @@ class Worker:
             EnvironmentBackend(),
             MetastoreBackend(self.db.url, FernetCodec(settings.fernet_key), database=self.db),
         ]
+        self.dag_trigger = DbDagTrigger(self.db)
         self.hostname = socket.gethostname()
         self._bags: dict[str, tuple[tuple[int, int], DagBag]] = {}
         self._runs: dict[RunKey, DagRunInfo] = {}
@@ -356,6 +367,8 @@ class Worker:
                     log=log,
                     hostname=self.hostname,
                     run_states=self.run_states,
+                    max_map_length=self.settings.max_map_length,
+                    dag_trigger=self.dag_trigger,
                 )
             self._last_dag = dag
         except (Exception, TaskTerminated) as exc:  # the DAG could not be loaded, or the attempt was stopped
@@ -389,7 +402,7 @@ class Worker:
             error=result.error,
             rendered_fields=_jsonable(result.rendered_fields),
             skip_downstream=result.skip_downstream,
-            xcoms=ended.xcoms.pending() if state is TaskState.SUCCESS else (),
+            xcoms=_kept_xcoms(ended.xcoms.pending(), state),
             log_path=str(ended.log_path),
             try_state=try_state,
         )
@@ -457,3 +470,11 @@ def _jsonable(value: Any) -> Any:
         return value
     except (TypeError, ValueError):
         return {k: repr(v) for k, v in value.items()} if isinstance(value, dict) else repr(value)
+
+
+def _kept_xcoms(pending: list[tuple[str, str]], state: TaskState) -> list[tuple[str, str]]:
+    """What a try's XComs leave in the store: all of them when it succeeded; otherwise only its
+    operator extra links (a failed TriggerDagRunOperator still links to the run it triggered)."""
+    if state is TaskState.SUCCESS:
+        return pending
+    return [(key, value) for key, value in pending if key.startswith(LINK_KEY_PREFIX)]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ast
 import io
+import shutil
 from datetime import datetime
 from pathlib import Path
 
@@ -144,11 +145,14 @@ def test_ported_corpus_file_reaches_the_same_outcome_without_the_layer(
     if result.unmapped:
         pytest.skip(f"{name}.py uses what port cannot map: {result.unmapped[0]}")
     assert not any(_is_airflow_import(node) for node in ast.walk(ast.parse(result.ported)))
-    (tmp_path / f"{name}.py").write_bytes(result.ported)
+    # the whole folder, for the files a DAG reads beside it (templates...), then the ported file
+    folder = tmp_path / "dags"
+    shutil.copytree(DAGS, folder, ignore=shutil.ignore_patterns("__pycache__"))
+    (folder / f"{name}.py").write_bytes(result.ported)
     expected = load_expected(name)
     for key, value in expected.get("env", {}).items():
         monkeypatch.setenv(key, value)
-    bag = DagBag(tmp_path / f"{name}.py", airflow_compat=False)
+    bag = DagBag(folder / f"{name}.py", sys_path_root=folder, airflow_compat=False)
     assert not bag.import_errors, [e.summary() for e in bag.import_errors.values()]
     when = expected.get("logical_date")
     run = bag.get_dag(expected["dag_id"]).test(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 from typing import Any
@@ -82,10 +83,31 @@ def task_instance(dag_id: str, task_id: str) -> Any:
         ti=ti,
         tries=tries,
         xcoms=xcoms,
+        links=extra_links(xcoms),
         siblings=siblings,
         why=why,
         tab="runs",
     )
+
+
+#: The XCom key prefix under which a try pushed its operator's extra links (dagflow.runtime.taskrunner).
+LINK_PREFIX = "_link_"
+
+
+def extra_links(xcoms: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """``(name, url)`` of the operator extra links the task instance's try pushed (a triggered run's
+    page, for a TriggerDagRunOperator). Only http(s) and site-relative URLs are shown as links."""
+    links = []
+    for key, value in xcoms:
+        if not key.startswith(LINK_PREFIX):
+            continue
+        try:
+            url = json.loads(value)
+        except ValueError:
+            continue
+        if isinstance(url, str) and (url.startswith(("http://", "https://")) or url.startswith("/")):
+            links.append((key[len(LINK_PREFIX) :], url))
+    return links
 
 
 def log_file(key: TIKey, try_number: int) -> Path:
