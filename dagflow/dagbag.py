@@ -208,13 +208,15 @@ def _error_line(filename: str, exc: BaseException) -> int | None:
 
 
 def _user_traceback(filename: str, exc: BaseException) -> str:
-    """The traceback from the DAG file's first frame on: dagflow's import machinery is left out."""
+    """The traceback from the DAG file's first frame on: dagflow's import machinery is left out, and
+    so is the ``airflow`` import layer's (its error already names the file, line and name)."""
     frames = traceback.extract_tb(exc.__traceback__)
     start = next((i for i, f in enumerate(frames) if f.filename == filename), len(frames))
     lines = traceback.format_exception_only(exc)
+    shown = [f for f in frames[start:] if not f.filename.startswith(compat.LAYER_DIR)]
     # An error found after the import (a cycle...) has no frame in the file: then no empty header.
-    if start < len(frames):
-        lines = ["Traceback (most recent call last):\n", *traceback.format_list(frames[start:]), *lines]
+    if shown:
+        lines = ["Traceback (most recent call last):\n", *traceback.format_list(shown), *lines]
     return "".join(lines)
 
 

@@ -9,9 +9,13 @@ where Airflow itself is installed nothing changes: its own modules are the ones 
 from __future__ import annotations
 
 import importlib.machinery
+import os
 import sys
 
 from dagflow.compat.finder import MARKER, AirflowFinder
+
+#: Where the layer's code lives (its frames are left out of the tracebacks users see).
+LAYER_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
 
 _real_airflow: bool | None = None
 

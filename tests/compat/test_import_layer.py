@@ -105,6 +105,8 @@ def test_unsupported_name_is_one_line_naming_name_file_and_line(
     assert "'Asset' from airflow.sdk is not supported by dagflow" in error.message
     assert "\n" not in error.message
     assert "No module named" not in error.message
+    assert "dagflow/compat" not in error.traceback
+    assert error.traceback.startswith("Traceback (most recent call last):")
 
 
 def test_unsupported_module_is_one_line_naming_module_file_and_line(
