@@ -165,6 +165,7 @@ def dags_reserialize(dags_folder: Path | None) -> None:
             import_timeout=settings.getfloat("core", "dagbag_import_timeout"),
             paused_at_creation=settings.getbool("core", "dags_are_paused_at_creation"),
             cron_data_intervals=settings.getbool("scheduler", "create_cron_data_intervals"),
+            airflow_compat=settings.getbool("core", "airflow_compat"),
         ),
         db=database,
     )
@@ -283,3 +284,18 @@ def _follow_backfill(database: Database, backfill_id: int, total: int) -> None:
     click.echo(f"{total - failed} succeeded, {failed} failed.")
     if failed:
         sys.exit(1)
+
+
+def _register_inspection() -> None:
+    from dagflow.cli import dags_inspect
+
+    for command in (
+        dags_inspect.dags_next_execution,
+        dags_inspect.dags_show,
+        dags_inspect.dags_details,
+        dags_inspect.dags_list_runs,
+    ):
+        dags.add_command(command)
+
+
+_register_inspection()

@@ -102,12 +102,20 @@ def runs_show(dag_id: str, run_id: str, as_json: bool) -> None:
         echo_json(report)
         return
     click.echo(f"{dag_id} {run_id}: {report['state']}")
-    columns = ["task_id", "map_index", "state", "try_number", "queued_at", "start_date", "end_date"]
-    headers = ["task", "map_index", "state", "try", "queued_at", "start_date", "end_date"]
-    table(headers, [[t[c] for c in columns] for t in instances])
+    columns = ["task_id", "map_index", "state", "try_number"]
+    times = ["queued_at", "start_date", "end_date"]
+    headers = ["task", "map_index", "state", "try", *times, "duration"]
+    rows = [
+        [*(t[c] for c in columns), *(when(_parse(t[c])) for c in times), duration(t.get("duration"))]
+        for t in instances
+    ]
+    table(headers, rows)
     if report["compensation_state"] != "none" or compensations:
         click.echo(f"compensation: {report['compensation_state']}")
-        table(headers, [[c[col] for col in columns] for c in compensations])
+        comp_rows = [
+            [*(c[k] for k in columns), *(when(_parse(c[k])) for k in times), ""] for c in compensations
+        ]
+        table(headers, comp_rows)
 
 
 @runs.command("compensate")

@@ -77,7 +77,7 @@ def tasks_test(
         spec = dag.spec().tasks[dag.get_task(task_id).task_id]
     except DagflowError as exc:
         fail(str(exc))
-    interval = dag.timetable.infer_manual_data_interval(when)
+    interval = dag.timetable.infer_manual_data_interval(run_after=when)
     info = DagRunInfo(dag_id, manual_run_id(when), when, interval.start, interval.end, "manual", conf)
     outcome = run_attempt(
         dag,
@@ -167,6 +167,11 @@ def _why_compensation(key: TIKey) -> None:
 @click.option("--upstream", "-u", is_flag=True, help="Also clear the tasks upstream of them.")
 @click.option("--only-failed", "-f", is_flag=True, help="Only failed and upstream_failed task instances.")
 @click.option("--dry-run", is_flag=True, help="Show what would be cleared.")
+@click.option(
+    "--exclude-dependent-dags",
+    is_flag=True,
+    help="Do not also clear the tasks that ExternalTaskMarkers point to in other DAGs.",
+)
 def tasks_clear(
     dag_id: str,
     run_id: str,
@@ -176,8 +181,10 @@ def tasks_clear(
     upstream: bool,
     only_failed: bool,
     dry_run: bool,
+    exclude_dependent_dags: bool,
 ) -> None:
-    """Clear task instances of one run so they run again."""
+    """Clear task instances of one run so they run again (and, through ExternalTaskMarkers, the
+    tasks they mark in other DAGs' runs)."""
     from dagflow import actions
 
     selected = list(task_ids)
@@ -193,11 +200,15 @@ def tasks_clear(
         only_failed=only_failed,
         owner="cli",
         dry_run=dry_run,
+        include_dependent_dags=not exclude_dependent_dags,
     )
     verb = "Would clear" if dry_run else "Cleared"
     click.echo(f"{verb} {len(result.cleared)} task instance(s).")
     for task_id, map_index in result.cleared:
         click.echo(f"  {task_id}" + (f"[{map_index}]" if map_index >= 0 else ""))
+    for other_dag, other_run, task_id, map_index in result.dependent:
+        index = f"[{map_index}]" if map_index >= 0 else ""
+        click.echo(f"  {other_dag} {other_run} {task_id}{index} (through an ExternalTaskMarker)")
 
 
 def _matching_tasks(dag_id: str, pattern: str) -> list[str]:
@@ -268,3 +279,13 @@ def _still_running(database: Database, key: TIKey, number: int) -> bool:
     with database.session() as session:
         row = get_task_instance(session, key=key)
         return row is not None and row.state == TaskState.RUNNING and row.try_number == number
+
+
+def _register_inspection() -> None:
+    from dagflow.cli import tasks_inspect
+
+    tasks.add_command(tasks_inspect.tasks_render)
+    tasks.add_command(tasks_inspect.tasks_states_for_dag_run)
+
+
+_register_inspection()

@@ -17,10 +17,25 @@ from dagflow.core.trigger_rules import TriggerRule
 
 @dataclass(frozen=True, slots=True)
 class MapSourceSpec:
-    """One mapped argument: a literal of known length, or the output of task ``upstream``."""
+    """One mapped argument: a literal of known length, the output of task ``upstream``, or outputs
+    combined (``combine``: ``zip``, ``zip_longest`` or ``concat`` of ``parts``)."""
 
     upstream: str | None = None
     literal_length: int | None = None
+    combine: str | None = None
+    parts: tuple[MapSourceSpec, ...] = ()
+
+    def upstreams(self) -> list[str]:
+        """Every task whose output this source's length depends on."""
+        if self.upstream is not None:
+            return [self.upstream]
+        return [u for part in self.parts for u in part.upstreams()]
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> MapSourceSpec:
+        values = dict(data)
+        values["parts"] = tuple(cls.from_json(p) for p in values.get("parts", ()))
+        return cls(**values)
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +78,9 @@ class TaskSpec:
     compensation_retries: int = 0
     compensation_retry_delay: float = 0.0
     compensation_timeout: float | None = None
+    #: The innermost expanded task group (``@task_group`` with ``.expand``) this task is in: its task
+    #: instances are that group's map indexes, and an upstream in the same group is followed index by index.
+    map_group: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
@@ -75,7 +93,7 @@ class TaskSpec:
         values["trigger_rule"] = TriggerRule(values["trigger_rule"])
         for name in ("upstream", "downstream", "indirect_setups"):
             values[name] = tuple(values.get(name, ()))
-        values["map_sources"] = tuple(MapSourceSpec(**s) for s in values.get("map_sources", ()))
+        values["map_sources"] = tuple(MapSourceSpec.from_json(s) for s in values.get("map_sources", ()))
         return cls(**values)
 
 

@@ -20,8 +20,9 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any, TextIO
 
+from dagflow import secrets
 from dagflow.config import Settings
-from dagflow.context import DagRunInfo
+from dagflow.context import DagRunInfo, with_pendulum_dates
 from dagflow.core.clock import utcnow
 from dagflow.core.keys import RunKey, TIKey
 from dagflow.core.retries import next_retry_for, should_retry
@@ -30,17 +31,27 @@ from dagflow.core.states import TaskState
 from dagflow.dagbag import DagBag
 from dagflow.exceptions import DagflowError, TaskTerminated
 from dagflow.executors.base import EventKind, ExecutorEvent, Workload
+from dagflow.executors.dag_trigger import DbDagTrigger
 from dagflow.models.dag import DAG
 from dagflow.runtime.compensation import CompensationAttempt, compensation_log_path, run_compensation
 from dagflow.runtime.tasklog import TaskLog, attempt_log_path
-from dagflow.runtime.taskrunner import Attempt, AttemptOutcome, run_attempt
+from dagflow.runtime.taskrunner import (
+    DEFAULT_MAX_MAP_LENGTH,
+    LINK_KEY_PREFIX,
+    Attempt,
+    AttemptOutcome,
+    run_attempt,
+)
+from dagflow.secrets import EnvironmentBackend, SecretsBackend
+from dagflow.secrets.fernet import FernetCodec
 from dagflow.store import Connection
 from dagflow.store import compensations as comp_store
 from dagflow.store.attempts import Claim, Outcome, claim_attempt, give_back_try, heartbeat, record_outcome
 from dagflow.store.engine import Database
 from dagflow.store.models import DagRunRow
 from dagflow.store.run_reader import DbRunStates
-from dagflow.store.runs import get_run
+from dagflow.store.runs import get_run, previous_successful_run
+from dagflow.store.secrets_backend import MetastoreBackend
 from dagflow.store.xcom import DbXComStore
 
 
@@ -52,6 +63,11 @@ class WorkerSettings:
     log_folder: str
     heartbeat_interval: float = 2.0
     import_timeout: float = 30.0
+    airflow_compat: bool = True
+    #: ``[core] fernet_key``: Variables and Connections task code reads are decrypted with it.
+    fernet_key: str = ""
+    #: ``[core] max_map_length``: the most items an output that mapped tasks map over may have.
+    max_map_length: int = DEFAULT_MAX_MAP_LENGTH
 
     @classmethod
     def from_settings(cls, settings: Settings) -> WorkerSettings:
@@ -61,6 +77,9 @@ class WorkerSettings:
             log_folder=str(settings.log_folder),
             heartbeat_interval=settings.getfloat("scheduler", "heartbeat_sec") * 2,
             import_timeout=settings.getfloat("core", "dagbag_import_timeout"),
+            airflow_compat=settings.getbool("core", "airflow_compat"),
+            fernet_key=str(settings.get("core", "fernet_key", "") or ""),
+            max_map_length=settings.getint("core", "max_map_length"),
         )
 
 
@@ -133,6 +152,12 @@ class Worker:
         self.settings = settings
         self.db = Database(settings.database_url)
         self.run_states = DbRunStates(self.db)
+        #: What task code reads Variables and Connections from: the environment, then this store.
+        self.secrets: list[SecretsBackend] = [
+            EnvironmentBackend(),
+            MetastoreBackend(self.db.url, FernetCodec(settings.fernet_key), database=self.db),
+        ]
+        self.dag_trigger = DbDagTrigger(self.db)
         self.hostname = socket.gethostname()
         self._bags: dict[str, tuple[tuple[int, int], DagBag]] = {}
         self._runs: dict[RunKey, DagRunInfo] = {}
@@ -194,7 +219,14 @@ class Worker:
         cached = self._bags.get(fileloc)
         if cached is None or cached[0] != mtime:
             replaced = cached is not None
-            cached = (mtime, DagBag(fileloc, import_timeout=self.settings.import_timeout))
+            cached = (
+                mtime,
+                DagBag(
+                    fileloc,
+                    import_timeout=self.settings.import_timeout,
+                    airflow_compat=self.settings.airflow_compat,
+                ),
+            )
             self._bags[fileloc] = cached
             _keep_out_of_collector(collect=replaced)
         bag = cached[1]
@@ -324,7 +356,12 @@ class Worker:
                 run = get_run(session, key.dag_id, key.run_id)
                 if run is None:
                     return None
-                info = _run_info(run)
+                previous = (
+                    previous_successful_run(session, run.dag_id, run.logical_date)
+                    if run.logical_date
+                    else None
+                )
+                info = _run_info(run, previous)
             if len(self._runs) > 512:
                 self._runs.clear()
             found = self._runs[key.run] = info
@@ -340,16 +377,19 @@ class Worker:
         try:
             if self.stopping:  # SIGTERM came between taking the workload and now: stop it here
                 self._stop_attempt("stopped: the worker is shutting down")
-            dag = self.load_dag(workload.fileloc, key.dag_id)
-            outcome = run_attempt(
-                dag,
-                dag.spec().tasks[key.task_id],
-                attempt,
-                xcom_store=xcoms,
-                log=log,
-                hostname=self.hostname,
-                run_states=self.run_states,
-            )
+            with secrets.using(self.secrets):
+                dag = self.load_dag(workload.fileloc, key.dag_id)
+                outcome = run_attempt(
+                    dag,
+                    dag.spec().tasks[key.task_id],
+                    attempt,
+                    xcom_store=xcoms,
+                    log=log,
+                    hostname=self.hostname,
+                    run_states=self.run_states,
+                    max_map_length=self.settings.max_map_length,
+                    dag_trigger=self.dag_trigger,
+                )
             self._last_dag = dag
         except (Exception, TaskTerminated) as exc:  # the DAG could not be loaded, or the attempt was stopped
             retry = should_retry(try_number=attempt.try_number, max_tries=attempt.max_tries)
@@ -382,7 +422,7 @@ class Worker:
             error=result.error,
             rendered_fields=_jsonable(result.rendered_fields),
             skip_downstream=result.skip_downstream,
-            xcoms=ended.xcoms.pending() if state is TaskState.SUCCESS else (),
+            xcoms=_kept_xcoms(ended.xcoms.pending(), state),
             log_path=str(ended.log_path),
             try_state=try_state,
         )
@@ -496,13 +536,19 @@ class Worker:
             return ExecutorEvent(EventKind.REJECTED, workload, detail="run not found")
         dag = self.load_dag(workload.fileloc, run_key.dag_id)
         callbacks, reason = _dag_callbacks(dag, workload.dag_callback)
-        context: dict[str, Any] = {"dag": dag, "dag_run": info, "run_id": info.run_id, "reason": reason}
+        context: dict[str, Any] = {
+            "dag": dag,
+            "dag_run": with_pendulum_dates(info),
+            "run_id": info.run_id,
+            "reason": reason,
+        }
         if reason == "compensation_failed":
             context["compensation"] = self._compensation_summary(run_key)
         errors = []
         for callback in callbacks:
             try:
-                callback(context)
+                with secrets.using(self.secrets):
+                    callback(context)
             except Exception as exc:  # a callback's failure never changes the run
                 errors.append(f"{getattr(callback, '__name__', callback)}: {exc}")
         state = TaskState.SUCCESS if not errors else TaskState.FAILED
@@ -518,7 +564,9 @@ def _dag_callbacks(dag: DAG, kind: str | None) -> tuple[list[Callable[..., Any]]
     return dag.on_failure_callback, "task_failure"
 
 
-def _run_info(run: DagRunRow) -> DagRunInfo:
+def _run_info(run: DagRunRow, previous: DagRunRow | None = None) -> DagRunInfo:
+    """The run as tasks see it; ``previous``, the DAG's last successful run before it, gives the
+    context's ``prev_*_success`` dates."""
     return DagRunInfo(
         dag_id=run.dag_id,
         run_id=run.run_id,
@@ -529,6 +577,10 @@ def _run_info(run: DagRunRow) -> DagRunInfo:
         conf=dict(run.conf or {}),
         start_date=run.start_date,
         run_after=run.run_after,
+        prev_data_interval_start_success=previous.data_interval_start if previous else None,
+        prev_data_interval_end_success=previous.data_interval_end if previous else None,
+        prev_start_date_success=previous.start_date if previous else None,
+        prev_end_date_success=previous.end_date if previous else None,
     )
 
 
@@ -540,3 +592,11 @@ def _jsonable(value: Any) -> Any:
         return value
     except (TypeError, ValueError):
         return {k: repr(v) for k, v in value.items()} if isinstance(value, dict) else repr(value)
+
+
+def _kept_xcoms(pending: list[tuple[str, str]], state: TaskState) -> list[tuple[str, str]]:
+    """What a try's XComs leave in the store: all of them when it succeeded; otherwise only its
+    operator extra links (a failed TriggerDagRunOperator still links to the run it triggered)."""
+    if state is TaskState.SUCCESS:
+        return pending
+    return [(key, value) for key, value in pending if key.startswith(LINK_KEY_PREFIX)]

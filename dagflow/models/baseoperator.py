@@ -190,7 +190,7 @@ class BaseOperator(TaskNode):
         task_group: TaskGroup | None = None,
         params: dict[str, Any] | None = None,
         priority_weight: int = 1,
-        weight_rule: str = "downstream",
+        weight_rule: Any = "downstream",
         queue: str = "default",
         pool: str | None = None,
         pool_slots: int = 1,
@@ -358,6 +358,32 @@ class BaseOperator(TaskNode):
         """A shallow copy to render templates into, so the DAG's own task keeps its templates."""
         return copy.copy(self)
 
+    # -- templates ------------------------------------------------------------------------------
+
+    def get_template_env(self, dag: DAG | None = None) -> Any:
+        """The Jinja environment this task's templates render in: its DAG's (macros, filters, search
+        path, native rendering), or a plain sandboxed one for a task outside any DAG."""
+        from dagflow.templating import default_env, template_env
+
+        dag = dag or self.dag
+        return template_env(dag) if dag is not None else default_env()
+
+    def render_template(
+        self, content: Any, context: Context, jinja_env: Any = None, seen_oids: set[int] | None = None
+    ) -> Any:
+        """``content`` rendered against ``context`` as a template field would be: a string (or a file
+        named with one of ``template_ext``), or each item of a list, tuple, set or dict."""
+        from dagflow.templating import Renderer
+
+        env = jinja_env or self.get_template_env()
+        return Renderer(context, env, tuple(self.template_ext), seen_oids).render(content)
+
+    def render_template_fields(self, context: Context, jinja_env: Any = None) -> None:
+        """Render every one of ``template_fields`` in place (the runner does this before ``execute``)."""
+        from dagflow.templating import render_template_fields
+
+        render_template_fields(self, context, jinja_env or self.get_template_env())
+
     # -- dynamic task mapping -------------------------------------------------------------------
 
     @classmethod
@@ -394,12 +420,11 @@ def _as_int(value: Any, name: str, where: str) -> int:
 WEIGHT_RULES = ("downstream", "upstream", "absolute")
 
 
-def _as_weight_rule(value: Any, where: str) -> str:
-    if value not in WEIGHT_RULES:
-        raise DagDefinitionError(
-            f"{where}: weight_rule must be one of {', '.join(WEIGHT_RULES)}, got {value!r}"
-        )
-    return str(value)
+def _as_weight_rule(value: Any, where: str) -> Any:
+    """A built-in rule's name, or a priority-weight strategy registered by a plugin."""
+    from dagflow.models.priority_strategy import load_weight_rule
+
+    return load_weight_rule(value, where)
 
 
 def _as_list(value: Any) -> list[Any]:

@@ -89,6 +89,19 @@ class TaskGroup(DependencyMixin):
             return f"{self.group_id}."
         return ""
 
+    #: True for a group expanded with ``@task_group(...).expand(...)`` (a MappedTaskGroup).
+    is_expanded = False
+
+    @property
+    def mapped_ancestor(self) -> TaskGroup | None:
+        """The innermost expanded group this group is, or is inside of, if any."""
+        group: TaskGroup | None = self
+        while group is not None:
+            if group.is_expanded:
+                return group
+            group = group.parent_group
+        return None
+
     @property
     def is_root(self) -> bool:
         return self._group_id is None
@@ -127,6 +140,8 @@ class TaskGroup(DependencyMixin):
                 raise DuplicateTaskIdError(f"DAG {self.dag.dag_id!r}: task group id {key!r} is used twice")
             if self.dag is not None:
                 self.dag.task_group_dict[key] = child
+        elif self.mapped_ancestor is not None:  # its task instances are the expanded group's indexes
+            child.is_mapped = True
         self.children[key] = child
 
     # -- membership --------------------------------------------------------------------------

@@ -175,6 +175,7 @@ class Scheduler:
             parse_interval=self.settings.getfloat("scheduler", "parse_interval"),
             paused_at_creation=self.settings.getbool("core", "dags_are_paused_at_creation"),
             cron_data_intervals=self.settings.getbool("scheduler", "create_cron_data_intervals"),
+            airflow_compat=self.settings.getbool("core", "airflow_compat"),
         )
         context = multiprocessing.get_context("spawn")
         receiver, sender = context.Pipe(duplex=False)

@@ -26,6 +26,8 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
+from dagflow.core.clock import utcnow
+
 ID_LENGTH = 250
 
 
@@ -62,6 +64,11 @@ class DagRow(Base):
     """A DAG as the DAG processor last parsed it, with its serialized structure."""
 
     __tablename__ = "dag"
+    __table_args__ = (
+        # what the DAGs list's change mark reads (store.change_marks), without scanning the rows
+        Index("idx_dag_last_parsed_at", "last_parsed_at"),
+        Index("idx_dag_active_paused", "is_active", "is_paused"),
+    )
 
     dag_id: Mapped[str] = mapped_column(primary_key=True)
     fileloc: Mapped[str] = mapped_column(Text)
@@ -105,6 +112,7 @@ class DagRunRow(Base):
         Index("idx_dag_run_state", "state", "dag_id"),
         Index("idx_dag_run_dag_run_after", "dag_id", "run_after"),
         Index("idx_dag_run_compensation_state", "compensation_state"),
+        Index("idx_dag_run_updated_at", "updated_at"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
@@ -127,6 +135,8 @@ class DagRunRow(Base):
     triggered_by: Mapped[str | None] = mapped_column(String(ID_LENGTH), default=None)
     #: none, compensating, compensated or compensation_failed; the run's state stays as it was.
     compensation_state: Mapped[str] = mapped_column(String(32), default="none", server_default="none")
+    #: Set by every write of the row (``onupdate``), so a page can tell cheaply that a run changed.
+    updated_at: Mapped[datetime | None] = mapped_column(default=utcnow, onupdate=utcnow)
 
 
 class TaskInstanceRow(Base):
@@ -143,6 +153,7 @@ class TaskInstanceRow(Base):
         Index("idx_task_instance_state", "state"),
         Index("idx_task_instance_dag_state", "dag_id", "state"),
         Index("idx_task_instance_updated_at", "updated_at"),
+        Index("idx_task_instance_dag_updated_at", "dag_id", "updated_at"),
     )
 
     dag_id: Mapped[str] = mapped_column(primary_key=True)
@@ -402,3 +413,32 @@ class CompensationTryRow(Base):
     pid: Mapped[int | None] = mapped_column(Integer, default=None)
     error: Mapped[str | None] = mapped_column(Text, default=None)
     log_path: Mapped[str | None] = mapped_column(Text, default=None)
+
+
+class VariableRow(Base):
+    """A Variable: its value encrypted with ``[core] fernet_key`` when one is set (``is_encrypted``)."""
+
+    __tablename__ = "variable"
+
+    key: Mapped[str] = mapped_column(String(ID_LENGTH), primary_key=True)
+    val: Mapped[str | None] = mapped_column(Text, default=None)
+    description: Mapped[str | None] = mapped_column(Text, default=None)
+    is_encrypted: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class ConnectionRow(Base):
+    """A Connection: its password and extra encrypted with ``[core] fernet_key`` when one is set."""
+
+    __tablename__ = "connection"
+
+    conn_id: Mapped[str] = mapped_column(String(ID_LENGTH), primary_key=True)
+    conn_type: Mapped[str] = mapped_column(String(500))
+    description: Mapped[str | None] = mapped_column(Text, default=None)
+    host: Mapped[str | None] = mapped_column(String(500), default=None)
+    schema: Mapped[str | None] = mapped_column(String(500), default=None)
+    login: Mapped[str | None] = mapped_column(Text, default=None)
+    password: Mapped[str | None] = mapped_column(Text, default=None)
+    port: Mapped[int | None] = mapped_column(Integer, default=None)
+    extra: Mapped[str | None] = mapped_column(Text, default=None)
+    is_encrypted: Mapped[bool] = mapped_column(Boolean, default=False)
+    is_extra_encrypted: Mapped[bool] = mapped_column(Boolean, default=False)

@@ -95,6 +95,21 @@ def run_with_logical_date(session: Session, dag_id: str, logical_date: datetime)
     return session.scalars(query).first()
 
 
+def previous_successful_run(session: Session, dag_id: str, logical_date: datetime) -> DagRunRow | None:
+    """The DAG's latest successful run with an earlier logical date (the context's ``prev_*_success``)."""
+    query = (
+        select(DagRunRow)
+        .where(
+            DagRunRow.dag_id == dag_id,
+            DagRunRow.state == RunState.SUCCESS,
+            DagRunRow.logical_date < logical_date,
+        )
+        .order_by(DagRunRow.logical_date.desc())
+        .limit(1)
+    )
+    return session.scalars(query).first()
+
+
 def active_run_counts(session: Session) -> dict[str, int]:
     """Queued and running runs per DAG."""
     query = (

@@ -36,6 +36,8 @@ PAGES: dict[str, tuple[str, str]] = {
     "views.import_errors": ("/import-errors", "viewer"),
     "views.pools": ("/pools", "viewer"),
     "views.users": ("/users", "admin"),
+    "views.variables": ("/variables", "viewer"),
+    "views.connections": ("/connections", "viewer"),
     "views.trigger": (f"/dags/{DAG_ID}/trigger", "op"),
     "auth.login": ("/login", "viewer"),
     "docs.api_docs": ("/api/docs", "viewer"),
@@ -49,6 +51,10 @@ API_READS: dict[str, tuple[str, str]] = {
     "api.list_pools": (f"{API}/pools", "viewer"),
     "api.get_pool": (f"{API}/pools/default_pool", "viewer"),
     "api.list_users": (f"{API}/users", "admin"),
+    "api.list_variables_api": (f"{API}/variables", "viewer"),
+    "api.get_variable": (f"{API}/variables/region", "viewer"),
+    "api.list_connections_api": (f"{API}/connections", "viewer"),
+    "api.get_connection": (f"{API}/connections/warehouse", "viewer"),
     "api.list_dags": (f"{API}/dags", "viewer"),
     "api.get_dag": (f"{API}/dags/{DAG_ID}", "viewer"),
     "api.dag_source": (f"{API}/dags/{DAG_ID}/source", "viewer"),
@@ -121,6 +127,16 @@ ACTIONS = [
     Action("views.set_pool", "POST", "/pools", "admin", form={"name": "big", "slots": "3"}),
     Action("views.delete_pool", "POST", "/pools/default_pool/delete", "admin", form={}),
     Action("views.add_user", "POST", "/users", "admin", form={"username": "someone", "role": "viewer"}),
+    Action("views.set_variable", "POST", "/variables", "admin", form={"key": "k", "value": "v"}),
+    Action("views.delete_variable", "POST", "/variables/region/delete", "admin", form={}),
+    Action(
+        "views.save_connection",
+        "POST",
+        "/connections",
+        "admin",
+        form={"connection_id": "c", "conn_type": "http", "host": "example.org"},
+    ),
+    Action("views.delete_connection", "POST", "/connections/warehouse/delete", "admin", form={}),
     Action("api.patch_dag", "PATCH", f"{API}/dags/{DAG_ID}", "op", json={"is_paused": False}),
     Action("api.trigger", "POST", f"{API}/dags/{DAG_ID}/dagRuns", "op", json={"conf": {"count": 5}}),
     Action("api.patch_run", "PATCH", API_RUN, "op", json={"state": "success"}),
@@ -132,6 +148,18 @@ ACTIONS = [
     Action("api.create_pool", "POST", f"{API}/pools", "admin", json={"name": "big", "slots": 3}),
     Action("api.patch_pool", "PATCH", f"{API}/pools/default_pool", "admin", json={"slots": 7}),
     Action("api.delete_pool", "DELETE", f"{API}/pools/default_pool", "admin"),
+    Action("api.create_variable", "POST", f"{API}/variables", "admin", json={"key": "k", "value": "v"}),
+    Action("api.patch_variable", "PATCH", f"{API}/variables/region", "admin", json={"value": "us"}),
+    Action("api.delete_variable", "DELETE", f"{API}/variables/region", "admin"),
+    Action(
+        "api.create_connection",
+        "POST",
+        f"{API}/connections",
+        "admin",
+        json={"connection_id": "c", "conn_type": "http", "host": "example.org"},
+    ),
+    Action("api.patch_connection", "PATCH", f"{API}/connections/warehouse", "admin", json={"port": 5433}),
+    Action("api.delete_connection", "DELETE", f"{API}/connections/warehouse", "admin"),
 ]
 
 #: POST-only page URLs: a GET on them must be refused (405), never act.
@@ -147,6 +175,8 @@ POST_ONLY_PAGES = [
         "views.delete_run",
         "views.delete_pool",
         "views.compensate_run",
+        "views.delete_variable",
+        "views.delete_connection",
     )
 ] + ["/logout"]
 #: API URLs that only act.

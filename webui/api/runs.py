@@ -14,6 +14,7 @@ from dagflow.store import reads
 from dagflow.store.compensations import compensation_rows
 from dagflow.store.dags import get_dag_row
 from dagflow.store.rows import compensation_json, run_json
+from webui import live
 from webui.api import api
 from webui.api.common import (
     bad_request,
@@ -59,6 +60,7 @@ def list_runs(dag_id: str) -> Any:
 
 
 @api.get("/dags/<dag_id>/dagRuns/<run_id>")
+@live.changes_with(live.of_run)
 def get_run(dag_id: str, run_id: str) -> Any:
     return jsonify(run_json(run_or_404(dag_id, run_id)))
 

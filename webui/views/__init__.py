@@ -34,6 +34,7 @@ def register_views(app: Flask) -> None:
         dags,
         live,
         run,
+        secrets,
         trigger,
     )
 

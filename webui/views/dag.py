@@ -18,6 +18,7 @@ from dagflow.store.models import DagRow
 from dagflow.store.rows import dag_json
 from dagflow.store.runs import get_run
 from webui import grid as grid_rows
+from webui import live
 from webui.db import read_session
 from webui.graph import NODE_HEIGHT, NODE_WIDTH, Layout, edge_labels, layout
 from webui.views import bp
@@ -156,6 +157,7 @@ class TaskLinks:
 
 
 @bp.route("/dags/<dag_id>/grid")
+@live.changes_with(live.of_dag)
 def grid(dag_id: str) -> Any:
     row, parsed = parsed_dag_or_404(dag_id)
     serialized = parsed.serialized

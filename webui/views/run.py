@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,7 @@ from dagflow.runtime.tasklog import attempt_log_path
 from dagflow.store import compensations as comp_store
 from dagflow.store import reads
 from dagflow.store.rows import dag_json, run_json
+from webui import live
 from webui.db import read_session, run_or_404, settings, ti_or_404
 from webui.views import bp
 from webui.views.dag import dag_or_404, stored_dag
@@ -34,6 +36,7 @@ def map_index_arg() -> int:
 
 
 @bp.route("/dags/<dag_id>/runs/<path:run_id>")
+@live.changes_with(live.of_run)
 def run(dag_id: str, run_id: str) -> Any:
     row, serialized = dag_or_404(dag_id)
     the_run = run_or_404(dag_id, run_id)
@@ -88,6 +91,7 @@ def task_instance(dag_id: str, task_id: str) -> Any:
         ti=ti,
         tries=tries,
         xcoms=xcoms,
+        links=extra_links(xcoms),
         siblings=siblings,
         why=why,
         tab="runs",
@@ -97,6 +101,26 @@ def task_instance(dag_id: str, task_id: str) -> Any:
 def _compensation_of(key: TIKey) -> Any:
     rows = comp_store.compensation_rows(read_session(), key.run)
     return next((r for r in rows if r.task_id == key.task_id and r.map_index == key.map_index), None)
+
+
+#: The XCom key prefix under which a try pushed its operator's extra links (dagflow.runtime.taskrunner).
+LINK_PREFIX = "_link_"
+
+
+def extra_links(xcoms: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """``(name, url)`` of the operator extra links the task instance's try pushed (a triggered run's
+    page, for a TriggerDagRunOperator). Only http(s) and site-relative URLs are shown as links."""
+    links = []
+    for key, value in xcoms:
+        if not key.startswith(LINK_PREFIX):
+            continue
+        try:
+            url = json.loads(value)
+        except ValueError:
+            continue
+        if isinstance(url, str) and (url.startswith(("http://", "https://")) or url.startswith("/")):
+            links.append((key[len(LINK_PREFIX) :], url))
+    return links
 
 
 def log_file(key: TIKey, try_number: int) -> Path:
