@@ -217,3 +217,45 @@ def test_a_long_chain_is_decided_in_linear_time():
     decisions = decide_compensations(graph, forward, comps, now=NOW)
     assert decisions.ready == [("t0999", -1)]
     assert time.perf_counter() - start < 0.5  # quadratic work would take seconds
+
+
+@st.composite
+def random_mapped_runs(draw):
+    edges, compensated, _forward, failing, seed = draw(random_runs())
+    states = st.sampled_from([S.SUCCESS, S.SUCCESS, S.FAILED, S.SKIPPED])
+    forward = {}
+    for task in edges:
+        indexes = [-1] if draw(st.booleans()) else list(range(draw(st.integers(1, 3))))
+        forward.update({(task, i): draw(states) for i in indexes})
+    failing_keys = {k for k in forward if k[0] in failing and draw(st.booleans())}
+    return edges, compensated, forward, failing_keys, seed
+
+
+@settings(max_examples=300, deadline=None)
+@given(random_mapped_runs())
+def test_simulated_mapped_compensation_waits_for_every_downstream_index(run):
+    """Map indexes compensate one by one: each only after every index of every task downstream."""
+    edges, compensated, forward, failing, seed = run
+    rng = random.Random(seed)
+    graph = SagaGraph.build(edges, compensated)
+    comps: dict = {}
+    started: list = []
+    running: set = set()
+    targets = {k for k, s in forward.items() if s is S.SUCCESS and k[0] in compensated}
+    for _ in range(200):
+        for key in decide_compensations(graph, forward, comps, now=NOW).ready:
+            below = [k for k in targets if k[0] in _descendants(edges, key[0])]
+            assert key not in started and all(comps[k].state is S.SUCCESS for k in below)
+            started.append(key)
+            running.add(key)
+            comps[key] = CompensationRecord(S.RUNNING)
+        if not running:
+            break
+        finish = rng.choice(sorted(running))
+        running.discard(finish)
+        comps[finish] = CompensationRecord(S.FAILED if finish in failing else S.SUCCESS)
+    blocked = {k for k in targets if any(f in targets and f[0] in _descendants(edges, k[0]) for f in failing)}
+    assert set(started) == targets - blocked
+    final = decide_compensations(graph, forward, comps, now=NOW).state
+    expected = RunCompensation.COMPENSATION_FAILED if failing & set(started) else RunCompensation.COMPENSATED
+    assert final is expected
