@@ -11,6 +11,7 @@ from dagflow.decorators import dag, setup, task, task_group, teardown
 from dagflow.models.baseoperator import BaseOperator
 from dagflow.models.chain import chain, chain_linear, cross_downstream
 from dagflow.models.dag import DAG
+from dagflow.models.edges import Label
 from dagflow.models.param import Param
 from dagflow.models.taskgroup import TaskGroup
 from dagflow.models.xcom_arg import XComArg
@@ -20,6 +21,7 @@ __version__ = "0.1.0"
 __all__ = [
     "DAG",
     "BaseOperator",
+    "Label",
     "Param",
     "TaskGroup",
     "TriggerRule",

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -17,9 +17,11 @@ from dagflow.core.clock import utcnow
 from dagflow.core.keys import RunKey, TIKey
 from dagflow.core.schedule import DataInterval, NextRun, Restriction
 from dagflow.core.states import RunState, TaskState
+from dagflow.dependent_clear import dependent_clears
 from dagflow.exceptions import DagflowError, DagNotFound, ParamValidationError, TaskNotFound
 from dagflow.serialization import StoredDag
 from dagflow.store import Session, ti_changes
+from dagflow.store import compensations as comp_store
 from dagflow.store import dags as dag_store
 from dagflow.store import pools as pool_store
 from dagflow.store import runs as run_store
@@ -87,7 +89,7 @@ def trigger_dag(
         raise RunExists(f"DAG {dag_id!r} already has a run with id {run_id!r}")
     if run_store.run_with_logical_date(session, dag_id, when) is not None:
         raise RunExists(f"DAG {dag_id!r} already has a run with logical date {when.isoformat()}")
-    interval = stored.timetable.infer_manual_data_interval(when)
+    interval = stored.timetable.infer_manual_data_interval(run_after=when)
     run = run_store.create_run(
         session,
         stored,
@@ -125,6 +127,9 @@ class ClearResult:
     """The task instances cleared (or that would be, on a dry run), by task id and map index."""
 
     cleared: list[tuple[str, int]]
+    #: Task instances of other DAGs' runs reached through ExternalTaskMarkers:
+    #: (dag_id, run_id, task_id, map_index).
+    dependent: list[tuple[str, str, str, int]] = field(default_factory=list)
 
 
 def _related(stored: StoredDag, task_ids: Iterable[str], *, upstream: bool, downstream: bool) -> set[str]:
@@ -155,9 +160,14 @@ def clear_task_instances(
     only_failed: bool = False,
     owner: str | None = None,
     dry_run: bool = False,
+    include_dependent_dags: bool = True,
     now: datetime | None = None,
 ) -> ClearResult:
-    """Clear task instances so they run again (with ``retries`` more tries); their run runs again too."""
+    """Clear task instances so they run again (with ``retries`` more tries); their run runs again too.
+
+    With ``include_dependent_dags`` (the default), clearing an ExternalTaskMarker also clears the task
+    it marks in the other DAG's run, with that task's downstream tasks (see :mod:`dagflow.dependent_clear`).
+    """
     now = now or utcnow()
     stored = stored_dag(session, dag_id)
     run = get_run(session, dag_id, run_id)
@@ -167,8 +177,40 @@ def clear_task_instances(
     wanted = _related(stored, task_ids or list(stored.spec.tasks), upstream=upstream, downstream=downstream)
     rows = ti_changes.to_clear(session, run=RunKey(dag_id, run_id), task_ids=wanted, only_failed=only_failed)
     cleared = [(row.task_id, row.map_index) for row in rows]
+    plan = (
+        dependent_clears(session, dag_id, run, {row.task_id for row in rows})
+        if include_dependent_dags
+        else []
+    )
+    dependent_rows = [
+        (
+            target,
+            ti_changes.to_clear(session, run=RunKey(target.dag_id, target.run_id), task_ids=target.task_ids),
+        )
+        for target in plan
+    ]
+    dependent = [(t.dag_id, t.run_id, r.task_id, r.map_index) for t, found in dependent_rows for r in found]
     if dry_run or not rows:
-        return ClearResult(cleared)
+        return ClearResult(cleared, dependent)
+    _clear_rows(session, stored, run, rows, owner=owner, now=now)
+    for target, found in dependent_rows:
+        if found:
+            other = stored_dag(session, target.dag_id)
+            _clear_rows(
+                session, other, get_run(session, target.dag_id, target.run_id), found, owner=owner, now=now
+            )
+    return ClearResult(cleared, dependent)
+
+
+def _clear_rows(
+    session: Session,
+    stored: StoredDag,
+    run: DagRunRow,
+    rows: Sequence[TaskInstanceRow],
+    *,
+    owner: str | None,
+    now: datetime,
+) -> None:
     retries = {task_id: task.retries for task_id, task in stored.spec.tasks.items()}
     ti_changes.clear(session, rows=rows, retries=retries, now=now)
     run_store.requeue_finished(session, run=run, now=now)
@@ -176,11 +218,12 @@ def clear_task_instances(
         session,
         event="clear",
         owner=owner,
-        dag_id=dag_id,
-        run_id=run_id,
-        extra={"task_instances": [f"{t}[{m}]" if m >= 0 else t for t, m in cleared]},
+        dag_id=run.dag_id,
+        run_id=run.run_id,
+        extra={
+            "task_instances": [f"{r.task_id}[{r.map_index}]" if r.map_index >= 0 else r.task_id for r in rows]
+        },
     )
-    return ClearResult(cleared)
 
 
 SETTABLE = (TaskState.SUCCESS, TaskState.FAILED, TaskState.SKIPPED)
@@ -320,3 +363,29 @@ def delete_pool(session: Session, name: str, *, owner: str | None = None) -> Non
     if not pool_store.delete_pool(session, name=name):
         raise DagflowError(f"no pool named {name!r}")
     record_event(session, event="delete_pool", owner=owner, extra={"pool": name})
+
+
+def compensate_run(
+    session: Session, dag_id: str, run_id: str, *, resume: bool = False, owner: str | None = None
+) -> DagRunRow:
+    """Compensate a finished run by hand (a failed one, or a successful one undone later), or with
+    ``resume`` give the failed compensations of a ``compensation_failed`` run another round of tries.
+    The scheduler does the work; this records that it is to be done."""
+    run = get_run(session, dag_id, run_id)
+    where = f"DAG {dag_id!r}, run {run_id!r}"
+    if run.state not in (RunState.SUCCESS.value, RunState.FAILED.value):
+        raise DagflowError(f"{where} is {run.state}; wait until it has finished, then compensate it")
+    stored = stored_dag(session, dag_id)
+    if not stored.spec.has_compensations:
+        raise DagflowError(f"{where}: no task of the DAG has compensate=; there is nothing to undo")
+    current = run.compensation_state
+    if current == "compensating":
+        raise DagflowError(f"{where} is being compensated already")
+    if current != "none" and not resume:
+        raise DagflowError(f"{where} was compensated already ({current}); pass --resume to retry what failed")
+    retries = {t.task_id: t.compensation_retries for t in stored.spec.tasks.values() if t.has_compensation}
+    retries.update({g: int(v.get("retries", 0)) for g, v in stored.spec.compensated_groups.items()})
+    comp_store.begin(session, run, resume=resume, retries=retries)
+    event = "resume_compensation" if resume else "compensate_run"
+    record_event(session, event=event, owner=owner, dag_id=dag_id, run_id=run_id)
+    return run

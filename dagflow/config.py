@@ -35,12 +35,17 @@ def defaults(home: Path) -> dict[str, dict[str, str]]:
     return {
         "core": {
             "dags_folder": str(project_dags or home / "dags"),
+            "plugins_folder": str(home / "plugins"),
             "executor": "local",
             "parallelism": "32",
             "dagbag_import_timeout": "30",
             "dags_are_paused_at_creation": "True",
             "max_active_tasks_per_dag": "16",
             "max_active_runs_per_dag": "16",
+            "airflow_compat": "True",
+            "fernet_key": "",
+            "test_connection": "Disabled",
+            "max_map_length": "1024",
         },
         "database": {"url": f"sqlite:///{home / 'dagflow.db'}"},
         "logging": {
@@ -140,6 +145,10 @@ class Settings:
     @property
     def dags_folder(self) -> Path:
         return Path(self.get("core", "dags_folder")).expanduser()
+
+    @property
+    def plugins_folder(self) -> Path:
+        return Path(self.get("core", "plugins_folder")).expanduser()
 
     @property
     def database_url(self) -> str:

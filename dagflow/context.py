@@ -5,11 +5,12 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from dagflow.macros import MACROS
+from dagflow.models.variable import template_accessors
 
 if TYPE_CHECKING:
     from dagflow.models.dag import DAG
@@ -23,7 +24,12 @@ _current: ContextVar[tuple[Context, ...]] = ContextVar("dagflow_current_context"
 
 @dataclass(frozen=True)
 class DagRunInfo:
-    """The DAG run a task instance belongs to, as templates and callables see it (``dag_run``)."""
+    """The DAG run a task instance belongs to, as templates and callables see it (``dag_run``).
+
+    The ``prev_*_success`` dates are those of the DAG's latest successful run before this one (by
+    logical date), as Airflow's context has them; None when there is none (or none is known, as in
+    ``dag.test()``, which runs one run alone).
+    """
 
     dag_id: str
     run_id: str
@@ -34,45 +40,71 @@ class DagRunInfo:
     conf: dict[str, Any] = field(default_factory=dict)
     start_date: datetime | None = None
     run_after: datetime | None = None
+    prev_data_interval_start_success: datetime | None = None
+    prev_data_interval_end_success: datetime | None = None
+    prev_start_date_success: datetime | None = None
+    prev_end_date_success: datetime | None = None
 
     def to_json(self) -> dict[str, Any]:
-        def iso(value: datetime | None) -> str | None:
-            return value.isoformat() if value else None
-
-        return {
+        data: dict[str, Any] = {
             "dag_id": self.dag_id,
             "run_id": self.run_id,
-            "logical_date": iso(self.logical_date),
-            "data_interval_start": iso(self.data_interval_start),
-            "data_interval_end": iso(self.data_interval_end),
             "run_type": self.run_type,
             "conf": self.conf,
-            "start_date": iso(self.start_date),
-            "run_after": iso(self.run_after),
         }
+        for name in RUN_DATES:
+            value = getattr(self, name)
+            data[name] = value.isoformat() if value else None
+        return data
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> DagRunInfo:
-        def dt(value: str | None) -> datetime | None:
-            return datetime.fromisoformat(value) if value else None
-
+        dates = {name: datetime.fromisoformat(data[name]) if data.get(name) else None for name in RUN_DATES}
         return cls(
             dag_id=data["dag_id"],
             run_id=data["run_id"],
-            logical_date=dt(data.get("logical_date")),
-            data_interval_start=dt(data.get("data_interval_start")),
-            data_interval_end=dt(data.get("data_interval_end")),
             run_type=data.get("run_type", "manual"),
             conf=dict(data.get("conf") or {}),
-            start_date=dt(data.get("start_date")),
-            run_after=dt(data.get("run_after")),
+            **dates,
         )
+
+
+#: The dates of a DagRunInfo: pendulum DateTimes in the context.
+RUN_DATES = (
+    "logical_date",
+    "data_interval_start",
+    "data_interval_end",
+    "start_date",
+    "run_after",
+    "prev_data_interval_start_success",
+    "prev_data_interval_end_success",
+    "prev_start_date_success",
+    "prev_end_date_success",
+)
+PREV_SUCCESS_DATES = RUN_DATES[5:]
+
+
+def as_pendulum(value: datetime | None) -> Any:
+    """``value`` as a pendulum DateTime in its own time zone (None stays None), as Airflow hands
+    dates to tasks and templates: ``logical_date.add(days=1)``, ``.format("YYYY")`` work on it."""
+    if value is None:
+        return None
+    import pendulum  # here, not at module level: parsing DAG files does not need it
+
+    return value if isinstance(value, pendulum.DateTime) else pendulum.instance(value)
+
+
+def with_pendulum_dates(dag_run: DagRunInfo) -> DagRunInfo:
+    """``dag_run`` with its dates as pendulum DateTimes (what tasks and callbacks see)."""
+    return replace(dag_run, **{name: as_pendulum(getattr(dag_run, name)) for name in RUN_DATES})
 
 
 def build_context(
     *, dag: DAG, task: TaskNode, ti: RuntimeTaskInstance, dag_run: DagRunInfo, params: dict[str, Any]
 ) -> Context:
-    """The context of one task instance's try."""
+    """The context of one task instance's try. Its dates (``logical_date``, ``data_interval_*``,
+    those of ``dag_run``) are pendulum DateTimes; the ``ds``/``ts`` family are strings."""
+    dag_run = with_pendulum_dates(dag_run)
     context: Context = {
         "dag": dag,
         "task": task,
@@ -81,11 +113,13 @@ def build_context(
         "run_id": dag_run.run_id,
         "dag_run": dag_run,
         "params": params,
-        "macros": MACROS,
+        "macros": _macros(),
         "inlets": getattr(task, "inlets", []),
         "outlets": getattr(task, "outlets", []),
         "map_index_template": getattr(task, "map_index_template", None),
         "task_instance_key_str": f"{dag.dag_id}__{task.task_id}__{dag_run.run_id}",
+        **{name: getattr(dag_run, name) for name in PREV_SUCCESS_DATES},
+        **template_accessors(),
     }
     logical_date = dag_run.logical_date
     if logical_date is not None:
@@ -123,3 +157,23 @@ def current_context(context: Context) -> Iterator[None]:
         yield
     finally:
         _current.reset(token)
+
+
+class _PluginMacros:
+    """``macros`` with each plugin's macros under its name: ``{{ macros.<plugin>.<function>(...) }}``."""
+
+    def __init__(self, base: Any, plugins: dict[str, Any]):
+        self._base = base
+        self._plugins = plugins
+
+    def __getattr__(self, name: str) -> Any:
+        if name in self._plugins:
+            return self._plugins[name]
+        return getattr(self._base, name)
+
+
+def _macros() -> Any:
+    from dagflow.plugins.manager import current_plugins
+
+    plugins = current_plugins().macros
+    return _PluginMacros(MACROS, plugins) if plugins else MACROS

@@ -25,6 +25,7 @@ from typing import Any
 # than inside the first load.
 import networkx  # noqa: F401
 
+from dagflow import compat
 from dagflow.exceptions import DagDefinitionError, DagNotFound
 from dagflow.models import context_stack
 from dagflow.models.dag import DAG
@@ -61,6 +62,7 @@ class DagBag:
         import_timeout: float = 30.0,
         sys_path_root: str | os.PathLike[str] | None = None,
         cron_data_intervals: bool = False,
+        airflow_compat: bool = True,
     ):
         self.dag_folder = Path(dag_folder).expanduser().resolve()
         self.import_timeout = import_timeout
@@ -69,9 +71,13 @@ class DagBag:
         #: The folder put on sys.path while loading (the DAGs folder, also when loading one file of it).
         self.sys_path_root = Path(sys_path_root).resolve() if sys_path_root else None
         self.dags: dict[str, DAG] = {}
+        self.plugin_errors: dict[str, Any] = {}
+        self._custom_timetables: dict[str, type[Any]] = {}
         self.import_errors: dict[str, ImportErrorInfo] = {}
         self.file_dags: dict[str, list[str]] = {}
         self.load_seconds = 0.0
+        #: DAG files may ``import airflow...`` ([core] airflow_compat); see dagflow.compat.
+        self.airflow_compat = compat.apply(airflow_compat)
         self.collect()
 
     def collect(self) -> None:
@@ -79,6 +85,12 @@ class DagBag:
         folder = self.sys_path_root or (
             self.dag_folder if self.dag_folder.is_dir() else self.dag_folder.parent
         )
+        from dagflow.plugins.manager import current_plugins
+
+        plugins = current_plugins()  # before the DAG files: they may import the plugins' modules
+        #: Plugin files that failed to import, shown like import errors.
+        self.plugin_errors = dict(plugins.errors)
+        self._custom_timetables = plugins.timetables
         with _on_sys_path(folder), context_stack.parsing(cron_data_intervals=self.cron_data_intervals):
             for path in list_dag_files(self.dag_folder):
                 self.process_file(path)
@@ -122,6 +134,7 @@ class DagBag:
         dag.fileloc = filename
         try:
             dag.validate()
+            _check_timetable(dag, self._custom_timetables)
             other = self.dags.get(dag.dag_id)
             if other is not None and other.fileloc != filename:
                 raise DagDefinitionError(f"DAG id {dag.dag_id!r} is already defined in {other.fileloc}")
@@ -144,6 +157,20 @@ class DagBag:
     @property
     def dag_ids(self) -> list[str]:
         return sorted(self.dags)
+
+
+def _check_timetable(dag: DAG, registered: dict[str, type[Any]]) -> None:
+    """A timetable of a class no plugin registers could not be rebuilt by the scheduler: refuse it."""
+    from dagflow.core.schedule import class_path, is_builtin
+
+    if is_builtin(dag.timetable):
+        return
+    path = class_path(type(dag.timetable))
+    if registered.get(path) is not type(dag.timetable):
+        raise DagDefinitionError(
+            f"DAG {dag.dag_id!r}: timetable class {path!r} is not registered by a plugin; "
+            "put it in a plugin's `timetables` list in the plugins folder"
+        )
 
 
 def _dags_of(module: Any, registered: list[DAG]) -> list[DAG]:
@@ -181,13 +208,15 @@ def _error_line(filename: str, exc: BaseException) -> int | None:
 
 
 def _user_traceback(filename: str, exc: BaseException) -> str:
-    """The traceback from the DAG file's first frame on: dagflow's import machinery is left out."""
+    """The traceback from the DAG file's first frame on: dagflow's import machinery is left out, and
+    so is the ``airflow`` import layer's (its error already names the file, line and name)."""
     frames = traceback.extract_tb(exc.__traceback__)
     start = next((i for i, f in enumerate(frames) if f.filename == filename), len(frames))
     lines = traceback.format_exception_only(exc)
+    shown = [f for f in frames[start:] if not f.filename.startswith(compat.LAYER_DIR)]
     # An error found after the import (a cycle...) has no frame in the file: then no empty header.
-    if start < len(frames):
-        lines = ["Traceback (most recent call last):\n", *traceback.format_list(frames[start:]), *lines]
+    if shown:
+        lines = ["Traceback (most recent call last):\n", *traceback.format_list(shown), *lines]
     return "".join(lines)
 
 

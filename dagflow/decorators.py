@@ -15,9 +15,10 @@ import typing
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, ClassVar
 
-from dagflow.exceptions import DagDefinitionError, DagflowError
+from dagflow.exceptions import DagDefinitionError, DagflowError, SkipTask
 from dagflow.models import context_stack
 from dagflow.models.baseoperator import BaseOperator, merged_default_args
+from dagflow.models.compensation import Compensation
 from dagflow.models.dag import DAG
 from dagflow.models.mappedoperator import (
     DictOfListsExpandInput,
@@ -26,6 +27,7 @@ from dagflow.models.mappedoperator import (
     check_expand_kwargs_value,
     check_expand_values,
 )
+from dagflow.models.mappedtaskgroup import TaskGroupPartial
 from dagflow.models.taskgroup import TaskGroup
 from dagflow.models.xcom_arg import XComArg
 from dagflow.operators.bash import SCRIPT_EXTENSIONS, BashOperator
@@ -59,6 +61,7 @@ CONTEXT_KEYS = frozenset(
         "task_instance_key_str",
         "templates_dict",
         "exception",
+        "expanded_ti_count",
     }
 )
 
@@ -262,6 +265,17 @@ class TaskDecorator:
         if self.kwargs.get("is_teardown"):
             operator.as_teardown(on_failure_fail_dagrun=self.kwargs.get("on_failure_fail_dagrun"))
 
+    def compensation(self, function: Callable[..., Any]) -> Callable[..., Any]:
+        """Decorate the function that undoes this task when its run fails.
+
+        It is called with the task's arguments (as the task received them), then its return value;
+        it may also declare context names (``ti``, ``compensation``...) as keyword parameters.
+        """
+        if not callable(function):
+            raise DagDefinitionError(f"@{self._label}.compensation decorates a function, got {function!r}")
+        self.kwargs["compensate"] = Compensation(function, takes_forward_arguments=True)
+        return function
+
     def override(self, **kwargs: Any) -> TaskDecorator:
         """The same function with other task arguments (``task_id``, ``retries``, ``trigger_rule``...)."""
         return TaskDecorator(self.function, self.operator_class, {**self.kwargs, **kwargs})
@@ -346,8 +360,11 @@ def _make_task_decorator(operator_class: type[BaseOperator]) -> Callable[..., An
 
 class _TaskNamespace:
     """``@task``, and its variants ``@task.branch``, ``@task.short_circuit``, ``@task.python``,
-    ``@task.sensor`` (a PythonSensor: the function is its poke, taking ``poke_interval``, ``mode``...)
-    and ``@task.bash`` (the function returns the command; ``env``, ``cwd``... as BashOperator's)."""
+    ``@task.sensor`` (a PythonSensor: the function is its poke, taking ``poke_interval``, ``mode``...),
+    ``@task.bash`` (the function returns the command; ``env``, ``cwd``... as BashOperator's),
+    ``@task.virtualenv`` / ``@task.external_python`` and their ``branch_`` forms (the function runs
+    in another interpreter), and ``@task.run_if(condition)`` / ``@task.skip_if(condition)`` placed
+    above another ``@task`` decorator."""
 
     def __init__(self) -> None:
         self._python = _make_task_decorator(_DecoratedPythonOperator)
@@ -356,9 +373,73 @@ class _TaskNamespace:
         self.short_circuit = _make_task_decorator(_DecoratedShortCircuitOperator)
         self.bash = _make_task_decorator(_DecoratedBashOperator)
         self.sensor = _make_task_decorator(DecoratedSensorOperator)
+        self.run_if = run_if
+        self.skip_if = skip_if
 
     def __call__(self, python_callable: Callable[..., Any] | None = None, **kwargs: Any) -> Any:
         return self._python(python_callable, **kwargs)
+
+    # The variants that run the function in another interpreter import their module when first used.
+
+    @property
+    def virtualenv(self) -> Callable[..., Any]:
+        from dagflow.operators.python_virtualenv import DecoratedVirtualenvOperator
+
+        return _make_task_decorator(DecoratedVirtualenvOperator)
+
+    @property
+    def external_python(self) -> Callable[..., Any]:
+        from dagflow.operators.python_virtualenv import DecoratedExternalPythonOperator
+
+        return _make_task_decorator(DecoratedExternalPythonOperator)
+
+    @property
+    def branch_virtualenv(self) -> Callable[..., Any]:
+        from dagflow.operators.python_virtualenv import DecoratedBranchVirtualenvOperator
+
+        return _make_task_decorator(DecoratedBranchVirtualenvOperator)
+
+    @property
+    def branch_external_python(self) -> Callable[..., Any]:
+        from dagflow.operators.python_virtualenv import DecoratedBranchExternalPythonOperator
+
+        return _make_task_decorator(DecoratedBranchExternalPythonOperator)
+
+
+def _conditional(
+    condition: Callable[[Any], Any], skip_message: str | None, run_when: bool, name: str
+) -> Callable[[TaskDecorator], TaskDecorator]:
+    def decorate(decorated: Any) -> TaskDecorator:
+        if not isinstance(decorated, TaskDecorator):
+            raise DagDefinitionError(
+                f"@task.{name} decorates a @task function: put it above @task, got {decorated!r}"
+            )
+        earlier = decorated.kwargs.get("pre_execute")
+
+        def pre_execute(context: Any) -> None:
+            if earlier is not None:
+                earlier(context)
+            if bool(condition(context)) is not run_when:
+                raise SkipTask(skip_message or "Task was skipped due to condition.")
+
+        return decorated.override(pre_execute=pre_execute)
+
+    return decorate
+
+
+def run_if(
+    condition: Callable[[Any], Any], skip_message: str | None = None
+) -> Callable[[TaskDecorator], TaskDecorator]:
+    """``@task.run_if(lambda context: ...)``: the task runs only when the condition, called with the
+    context just before it would run, is truthy; otherwise it is skipped."""
+    return _conditional(condition, skip_message, True, "run_if")
+
+
+def skip_if(
+    condition: Callable[[Any], Any], skip_message: str | None = None
+) -> Callable[[TaskDecorator], TaskDecorator]:
+    """``@task.skip_if(lambda context: ...)``: the task is skipped when the condition is truthy."""
+    return _conditional(condition, skip_message, False, "skip_if")
 
 
 task = _TaskNamespace()
@@ -388,6 +469,18 @@ class TaskGroupDecorator:
 
     def override(self, **kwargs: Any) -> TaskGroupDecorator:
         return TaskGroupDecorator(self.function, {**self.kwargs, **kwargs})
+
+    def partial(self, **kwargs: Any) -> TaskGroupPartial:
+        """Arguments every map index of an expanded group gets; then ``.expand(...)`` the others."""
+        return TaskGroupPartial(self.function, dict(self.kwargs), kwargs)
+
+    def expand(self, **mapped: Any) -> Any:
+        """Run the group's tasks once per element (or combination) of the mapped arguments."""
+        return self.partial().expand(**mapped)
+
+    def expand_kwargs(self, value: Any) -> Any:
+        """Run the group's tasks once per dict of keyword arguments."""
+        return self.partial().expand_kwargs(value)
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         options = dict(self.kwargs)

@@ -82,6 +82,14 @@ class ScheduleError(DagDefinitionError):
     """A ``schedule=`` value (cron string, preset, timedelta) cannot be understood."""
 
 
+class UnsupportedAirflowImport(DagflowError, ImportError):
+    """A DAG file imports an Airflow name that dagflow does not provide (see ``dagflow.compat``)."""
+
+
+class UnsupportedAirflowModule(UnsupportedAirflowImport, ModuleNotFoundError):
+    """A DAG file imports an Airflow module that dagflow does not provide."""
+
+
 class DagNotFound(DagflowError):
     """No DAG with that id was found."""
 
@@ -122,3 +130,40 @@ class LogUnavailable(DagflowError):
 
 class BrokerUnavailable(DagflowError):
     """The Celery broker could not be reached."""
+
+
+# -- Variables and Connections -----------------------------------------------------------------
+
+
+class VariableNotFound(DagflowError, KeyError):
+    """``Variable.get`` of a key that no secrets backend has, and no default was given (Airflow raises
+    ``KeyError``: this is one, so ``except KeyError`` in ported code still catches it)."""
+
+    def __init__(self, key: str):
+        super().__init__(
+            f"Variable {key!r} does not exist: set it with `dagflow variables set {key} VALUE`, "
+            f"the environment variable DAGFLOW_VAR_{key.upper()}, or pass default_var"
+        )
+        self.key = key
+
+    def __str__(self) -> str:  # KeyError would quote the message
+        return str(self.args[0])
+
+
+class ConnectionNotFound(DagflowError):
+    """No secrets backend defines that connection id (Airflow's ``AirflowNotFoundException``)."""
+
+    def __init__(self, conn_id: str):
+        super().__init__(
+            f"The conn_id {conn_id!r} isn't defined: add it with `dagflow connections add {conn_id} "
+            f"--conn-uri URI` or the environment variable DAGFLOW_CONN_{conn_id.upper()}"
+        )
+        self.conn_id = conn_id
+
+
+class InvalidConnection(DagflowError, ValueError):
+    """A connection URI or JSON definition that cannot be understood."""
+
+
+class FernetKeyError(DagflowConfigError):
+    """``[core] fernet_key`` is not a valid key, or is not the key a stored secret was encrypted with."""

@@ -11,9 +11,10 @@ from dataclasses import replace
 
 from dagflow.core import dispatch
 from dagflow.core.clock import utcnow
-from dagflow.core.decisions import decide
+from dagflow.core.decisions import TIRecord, decide
 from dagflow.core.keys import RunKey, TIKey
 from dagflow.core.past import held_by_past
+from dagflow.core.spec import TaskSpec
 from dagflow.core.states import FINISHED, RunState, TaskState
 from dagflow.core.waiting import Explanation, Situation, explain
 from dagflow.exceptions import DagflowError
@@ -83,13 +84,21 @@ def situation(
     return base
 
 
+def _relevant(stored: StoredDag, task: TaskSpec, ti: TaskInstanceRow, upstream: TIRecord) -> bool:
+    """In an expanded task group, a map index waits only for the same index of its upstreams there."""
+    if task.map_group is None or ti.map_index < 0:
+        return True
+    same_group = stored.spec.tasks[upstream.task_id].map_group == task.map_group
+    return not same_group or upstream.map_index == ti.map_index
+
+
 def _dependencies(
     session: Session, stored: StoredDag, run: DagRunRow, ti: TaskInstanceRow, base: Situation
 ) -> Situation:
     """The trigger rule's verdict on the next pass, the upstreams it waits for, and depends_on_past."""
     records = ti_store.load_records(session, run.dag_id, run.run_id)
     task = stored.spec.tasks[ti.task_id]
-    upstream = [r for r in records if r.task_id in task.upstream]
+    upstream = [r for r in records if r.task_id in task.upstream and _relevant(stored, task, ti, r)]
     failed = tuple(sorted({r.task_id for r in upstream if r.state in _FAILED}))
     if base.state is TaskState.UPSTREAM_FAILED:
         return replace(base, failed_upstreams=failed)
@@ -150,3 +159,25 @@ def _slot(session: Session, stored: StoredDag, run: DagRunRow, ti: TaskInstanceR
         pools=scheduling.pool_sizes(session),
     )
     return choice.reasons.get(key, "")
+
+
+def why_compensation(session: Session, stored: StoredDag, run: DagRunRow, key: TIKey) -> list[str]:
+    """Why the compensation of task instance (or task group) ``key`` is not running, read from the store."""
+    from dagflow.core.saga import RunCompensation, decide_compensations, explain_compensation
+    from dagflow.store import compensations as comp_store
+
+    forward = comp_store.forward_states(session, key.run)
+    states = {k: state for k, (state, _) in forward.items()}
+    records = comp_store.records_of(comp_store.compensation_rows(session, key.run))
+    spec = stored.spec
+    decisions = decide_compensations(spec.saga_graph, states, records, now=utcnow())
+    node = (key.task_id, key.map_index)
+    if node[0] not in spec.saga_graph.compensated:
+        return [f"{key.task_id} has no compensation (no compensate= in the DAG)."]
+    return explain_compensation(
+        node,
+        run_state=RunCompensation(run.compensation_state),
+        forward_state=states.get(node),
+        record=records.get(node),
+        decisions=decisions,
+    )

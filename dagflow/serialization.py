@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from dagflow.core.schedule import Restriction, Timetable, deserialize_timetable
+from dagflow.core.schedule import Restriction, Timetable, deserialize_timetable, encode_timetable
 from dagflow.core.spec import DagSpec
 from dagflow.models.param import ParamsDict
 from dagflow.models.taskgroup import TaskGroup
@@ -33,14 +33,14 @@ def _task_extras(task: TaskNode) -> dict[str, Any]:
     return {
         "operator": attrs.operator_name,
         "label": task.label,
-        "ui_color": getattr(attrs, "ui_color", "#fff")
-        if not task.is_mapped
-        else attrs.operator_class.ui_color,
+        "ui_color": getattr(attrs, "operator_class", attrs).ui_color,
         "doc_md": getattr(attrs, "doc_md", None),
         "owner": getattr(attrs, "owner", None),
         "template_fields": list(attrs.template_fields),
         "template_fields_renderers": dict(getattr(attrs, "template_fields_renderers", {}) or {}),
         "is_mapped": task.is_mapped,
+        # What an operator needs kept beyond the spec (an ExternalTaskMarker's target).
+        **(attrs.serialized_extras() if hasattr(attrs, "serialized_extras") else {}),
     }
 
 
@@ -56,6 +56,7 @@ def _group_tree(group: TaskGroup) -> dict[str, Any]:
         "label": group.label,
         "tooltip": group.tooltip,
         "ui_color": group.ui_color,
+        "is_mapped": group.is_expanded,
         "children": children,
     }
 
@@ -77,7 +78,7 @@ def serialize_dag(dag: DAG) -> dict[str, Any]:
             "start_date": _iso(dag.start_date),
             "end_date": _iso(dag.end_date),
             "catchup": dag.catchup,
-            "timetable": dag.timetable.serialize(),
+            "timetable": encode_timetable(dag.timetable),
             "max_active_runs": dag.max_active_runs,
             "max_active_tasks": dag.max_active_tasks,
             "params": dag.params.dump(),
@@ -88,7 +89,22 @@ def serialize_dag(dag: DAG) -> dict[str, Any]:
         },
         "tasks": {task_id: _task_extras(task) for task_id, task in dag.task_dict.items()},
         "task_group": _group_tree(dag.task_group),
+        "edge_info": {up: dict(downs) for up, downs in dag.edge_info.items() if downs},
     }
+
+
+def _timetable(data: dict[str, Any]) -> Timetable:
+    """A stored timetable; a custom one is built by the class a plugin registered."""
+    if not data.get("custom"):
+        return deserialize_timetable(data)
+    from dagflow.core.schedule import UnavailableTimetable
+    from dagflow.exceptions import ScheduleError
+    from dagflow.plugins.manager import current_plugins
+
+    try:
+        return deserialize_timetable(data, current_plugins().timetables)
+    except ScheduleError as exc:  # the scheduler and the UI carry on; the DAG processor reports it
+        return UnavailableTimetable(f"{data.get('summary')} (unavailable)", str(exc))
 
 
 def fingerprint(serialized: dict[str, Any]) -> str:
@@ -130,7 +146,7 @@ class StoredDag:
             dag_id=info["dag_id"],
             fileloc=info["fileloc"],
             spec=DagSpec.from_json(data["spec"]),
-            timetable=deserialize_timetable(info["timetable"]),
+            timetable=_timetable(info["timetable"]),
             restriction=Restriction(
                 when(info.get("start_date")), when(info.get("end_date")), bool(info.get("catchup"))
             ),

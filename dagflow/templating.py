@@ -90,9 +90,19 @@ def template_env(dag: DAG) -> jinja2.Environment:
     return env
 
 
+def default_env() -> jinja2.Environment:
+    """The environment of a task outside any DAG: sandboxed, strict, the standard filters."""
+    env = _SandboxedEnvironment(undefined=jinja2.StrictUndefined, extensions=["jinja2.ext.do"], cache_size=0)
+    env.filters.update(FILTERS)
+    setattr(env, _COMPILED_ATTR, {})
+    return env
+
+
 def _compile(env: jinja2.Environment, source: str) -> jinja2.Template:
     """Compile ``source`` once per environment: Jinja itself does not cache ``from_string``."""
-    cache: dict[str, jinja2.Template] = getattr(env, _COMPILED_ATTR)
+    cache: dict[str, jinja2.Template] | None = getattr(env, _COMPILED_ATTR, None)
+    if cache is None:  # an environment of the caller's own (``render_template(..., jinja_env=...)``)
+        return env.from_string(source)
     template = cache.get(source)
     if template is None:
         template = env.from_string(source)
@@ -103,6 +113,13 @@ def _compile(env: jinja2.Environment, source: str) -> jinja2.Template:
 
 def _is_plain(source: str) -> bool:
     return "{" not in source and "\r" not in source
+
+
+def _plain(value: Any) -> Any:
+    """A lazily computed result (``out.map(f)``, ``.zip``, ``.concat``) as the list it stands for."""
+    from dagflow.models.xcom_arg_ops import LazyResult
+
+    return list(value) if isinstance(value, LazyResult) else value
 
 
 class Renderer:
@@ -127,7 +144,7 @@ class Renderer:
         if isinstance(value, str):
             return self.render_string(value)
         if hasattr(value, "resolve") and callable(value.resolve) and not isinstance(value, type):
-            return value.resolve(self.context)
+            return _plain(value.resolve(self.context))
         if isinstance(value, tuple):
             if hasattr(value, "_fields"):  # a namedtuple
                 return type(value)(*(self.render(v) for v in value))

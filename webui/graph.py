@@ -120,7 +120,7 @@ def layout(
         clusters.append(
             Cluster(
                 group_id,
-                block.group.get("label") or group_id,
+                (block.group.get("label") or group_id) + (" [ ]" if block.group.get("is_mapped") else ""),
                 left,
                 y,
                 right - left,

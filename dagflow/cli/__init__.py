@@ -14,14 +14,18 @@ from dagflow.cli.lazy import LazyGroup
     lazy={
         "celery": "dagflow.cli.celery_cmd:celery",
         "config": "dagflow.cli.config:config",
+        "connections": "dagflow.cli.connections:connections",
         "dags": "dagflow.cli.dags:dags",
+        "info": "dagflow.cli.info:info",
         "db": "dagflow.cli.db:db",
         "pools": "dagflow.cli.pools:pools",
+        "port": "dagflow.cli.port:port",
         "runs": "dagflow.cli.runs:runs",
         "scheduler": "dagflow.cli.scheduler_cmd:scheduler",
         "standalone": "dagflow.cli.scheduler_cmd:standalone",
         "tasks": "dagflow.cli.tasks:tasks",
         "users": "dagflow.cli.users:users",
+        "variables": "dagflow.cli.variables:variables",
         "webserver": "dagflow.cli.scheduler_cmd:webserver",
     },
 )

@@ -55,6 +55,7 @@ def load_dagbag(dags_folder: Path | None) -> DagBag:
         folder,
         import_timeout=settings.getfloat("core", "dagbag_import_timeout"),
         cron_data_intervals=settings.getbool("scheduler", "create_cron_data_intervals"),
+        airflow_compat=settings.getbool("core", "airflow_compat"),
     )
 
 

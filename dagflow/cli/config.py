@@ -31,3 +31,15 @@ def config_get(section: str, key: str) -> None:
     if value is None:
         raise click.ClickException(f"no setting [{section}] {key}")
     click.echo(value)
+
+
+@config.command("get-value")
+@click.argument("section")
+@click.argument("option")
+def config_get_value(section: str, option: str) -> None:
+    """Print one setting's value (Airflow's name for ``config get``)."""
+    settings = load_settings()
+    value = settings.get(section.lower(), option.lower())
+    if value is None:
+        raise click.ClickException(f"The option [{section}/{option}] is not found in config.")
+    click.echo(value)

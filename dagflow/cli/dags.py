@@ -126,6 +126,10 @@ def dags_test(
             [[label, state, tries[label]] for label, state in report["tasks"].items()],
         )
         click.echo(f"Run {report['run_id']} of {dag_id}: {report['run_state']}")
+        if "compensation" in report:
+            undone = report["compensation"]
+            order = ", ".join(f"{t} ({undone['tasks'][t]})" for t in undone["order"]) or "nothing to undo"
+            click.echo(f"Compensation: {undone['state']}; undone in this order: {order}")
     sys.exit(0 if result.state is RunState.SUCCESS else 1)
 
 
@@ -161,6 +165,7 @@ def dags_reserialize(dags_folder: Path | None) -> None:
             import_timeout=settings.getfloat("core", "dagbag_import_timeout"),
             paused_at_creation=settings.getbool("core", "dags_are_paused_at_creation"),
             cron_data_intervals=settings.getbool("scheduler", "create_cron_data_intervals"),
+            airflow_compat=settings.getbool("core", "airflow_compat"),
         ),
         db=database,
     )
@@ -279,3 +284,18 @@ def _follow_backfill(database: Database, backfill_id: int, total: int) -> None:
     click.echo(f"{total - failed} succeeded, {failed} failed.")
     if failed:
         sys.exit(1)
+
+
+def _register_inspection() -> None:
+    from dagflow.cli import dags_inspect
+
+    for command in (
+        dags_inspect.dags_next_execution,
+        dags_inspect.dags_show,
+        dags_inspect.dags_details,
+        dags_inspect.dags_list_runs,
+    ):
+        dags.add_command(command)
+
+
+_register_inspection()

@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from dagflow.cli.common import aware, duration, echo_json, fail, open_database, table, when
+from dagflow.cli.common import act, aware, duration, echo_json, fail, open_database, table, when
 from dagflow.core.clock import utcnow
 from dagflow.core.keys import RunKey
 from dagflow.core.states import RunState
@@ -86,8 +86,9 @@ def _took(start: datetime | None, end: datetime | None, now: datetime) -> str:
 def runs_show(dag_id: str, run_id: str, as_json: bool) -> None:
     """A run's state and, per task instance, its state, try number and times."""
     from dagflow import actions
+    from dagflow.store.compensations import compensation_rows
     from dagflow.store.reads import run_task_instances
-    from dagflow.store.rows import run_json, ti_json
+    from dagflow.store.rows import compensation_json, run_json, ti_json
 
     with open_database().session() as session:
         try:
@@ -95,11 +96,39 @@ def runs_show(dag_id: str, run_id: str, as_json: bool) -> None:
         except DagflowError as exc:
             fail(str(exc))
         instances = [ti_json(ti) for ti in run_task_instances(session, run=RunKey(dag_id, run_id))]
-        report = {**run_json(run), "task_instances": instances}
+        compensations = [compensation_json(c) for c in compensation_rows(session, RunKey(dag_id, run_id))]
+        report = {**run_json(run), "task_instances": instances, "compensations": compensations}
     if as_json:
         echo_json(report)
         return
     click.echo(f"{dag_id} {run_id}: {report['state']}")
-    columns = ["task_id", "map_index", "state", "try_number", "queued_at", "start_date", "end_date"]
-    headers = ["task", "map_index", "state", "try", "queued_at", "start_date", "end_date"]
-    table(headers, [[t[c] for c in columns] for t in instances])
+    columns = ["task_id", "map_index", "state", "try_number"]
+    times = ["queued_at", "start_date", "end_date"]
+    headers = ["task", "map_index", "state", "try", *times, "duration"]
+    rows = [
+        [*(t[c] for c in columns), *(when(_parse(t[c])) for c in times), duration(t.get("duration"))]
+        for t in instances
+    ]
+    table(headers, rows)
+    if report["compensation_state"] != "none" or compensations:
+        click.echo(f"compensation: {report['compensation_state']}")
+        comp_rows = [
+            [*(c[k] for k in columns), *(when(_parse(c[k])) for k in times), ""] for c in compensations
+        ]
+        table(headers, comp_rows)
+
+
+@runs.command("compensate")
+@click.argument("dag_id")
+@click.argument("run_id")
+@click.option("--resume", is_flag=True, help="Retry the compensations that failed (after a fix).")
+def runs_compensate(dag_id: str, run_id: str, resume: bool) -> None:
+    """Undo what a finished run did: its succeeded tasks' compensations run, in reverse order.
+
+    The scheduler runs them; ``dagflow runs show`` follows their progress.
+    """
+    from dagflow import actions
+
+    act(actions.compensate_run, dag_id, run_id, resume=resume, owner="cli")
+    verb = "resumed" if resume else "started"
+    click.echo(f"compensation of {dag_id} {run_id} {verb}; the scheduler runs it")

@@ -111,6 +111,7 @@ def _folder_listing(bag: DagBag) -> Listing:
         for dag in (bag.dags[d] for d in bag.dag_ids)
     ]
     errors = [bag.import_errors[f].__dict__ for f in sorted(bag.import_errors)]
+    errors += [bag.plugin_errors[f].__dict__ for f in sorted(bag.plugin_errors)]  # shown alike
     return Listing(dags, errors, from_store=False)
 
 
@@ -142,6 +143,7 @@ def load_dag(dag_id: str, dags_folder: Path | None) -> DAG:
             sys_path_root=folder if folder.is_dir() and path.is_relative_to(folder) else path.parent,
             import_timeout=settings.getfloat("core", "dagbag_import_timeout"),
             cron_data_intervals=settings.getbool("scheduler", "create_cron_data_intervals"),
+            airflow_compat=settings.getbool("core", "airflow_compat"),
         )
         if dag_id in bag.dags:
             return bag.dags[dag_id]

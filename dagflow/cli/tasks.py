@@ -78,7 +78,7 @@ def tasks_test(
         spec = dag.spec().tasks[dag.get_task(task_id).task_id]
     except DagflowError as exc:
         fail(str(exc))
-    interval = dag.timetable.infer_manual_data_interval(when)
+    interval = dag.timetable.infer_manual_data_interval(run_after=when)
     info = DagRunInfo(dag_id, manual_run_id(when), when, interval.start, interval.end, "manual", conf)
     outcome = run_attempt(
         dag,
@@ -120,10 +120,14 @@ def tasks_state(dag_id: str, task_id: str, run_id: str, map_index: int) -> None:
 @click.argument("run_id")
 @click.argument("task_id")
 @click.option("--map-index", type=int, default=-1)
-def tasks_why(dag_id: str, run_id: str, task_id: str, map_index: int) -> None:
-    """Say why a task instance is not running (the same text as its page in the web UI)."""
+@click.option("--compensation", is_flag=True, help="Why the task's compensation is not running.")
+def tasks_why(dag_id: str, run_id: str, task_id: str, map_index: int, compensation: bool) -> None:
+    """Say why a task instance (or its compensation) is not running (the same text as in the web UI)."""
     from dagflow.explain import NoTaskInstance, why
 
+    if compensation:
+        _why_compensation(TIKey(dag_id, run_id, task_id, map_index))
+        return
     settings = load_settings()
     with open_database(settings).session() as session:
         try:
@@ -139,6 +143,22 @@ def tasks_why(dag_id: str, run_id: str, task_id: str, map_index: int) -> None:
         click.echo(f"  - {reason}")
 
 
+def _why_compensation(key: TIKey) -> None:
+    from dagflow import actions
+    from dagflow.exceptions import DagflowError
+    from dagflow.explain import why_compensation
+
+    with open_database().session() as session:
+        try:
+            run = actions.get_run(session, key.dag_id, key.run_id)
+            reasons = why_compensation(session, actions.stored_dag(session, key.dag_id), run, key)
+        except DagflowError as exc:
+            fail(str(exc))
+    click.echo(f"Compensation of {key.task_id} ({run.compensation_state}):")
+    for reason in reasons:
+        click.echo(f"  - {reason}")
+
+
 @tasks.command("clear")
 @click.argument("dag_id")
 @click.argument("run_id")
@@ -148,6 +168,11 @@ def tasks_why(dag_id: str, run_id: str, task_id: str, map_index: int) -> None:
 @click.option("--upstream", "-u", is_flag=True, help="Also clear the tasks upstream of them.")
 @click.option("--only-failed", "-f", is_flag=True, help="Only failed and upstream_failed task instances.")
 @click.option("--dry-run", is_flag=True, help="Show what would be cleared.")
+@click.option(
+    "--exclude-dependent-dags",
+    is_flag=True,
+    help="Do not also clear the tasks that ExternalTaskMarkers point to in other DAGs.",
+)
 def tasks_clear(
     dag_id: str,
     run_id: str,
@@ -157,8 +182,10 @@ def tasks_clear(
     upstream: bool,
     only_failed: bool,
     dry_run: bool,
+    exclude_dependent_dags: bool,
 ) -> None:
-    """Clear task instances of one run so they run again."""
+    """Clear task instances of one run so they run again (and, through ExternalTaskMarkers, the
+    tasks they mark in other DAGs' runs)."""
     from dagflow import actions
 
     selected = list(task_ids)
@@ -174,11 +201,15 @@ def tasks_clear(
         only_failed=only_failed,
         owner="cli",
         dry_run=dry_run,
+        include_dependent_dags=not exclude_dependent_dags,
     )
     verb = "Would clear" if dry_run else "Cleared"
     click.echo(f"{verb} {len(result.cleared)} task instance(s).")
     for task_id, map_index in result.cleared:
         click.echo(f"  {task_id}" + (f"[{map_index}]" if map_index >= 0 else ""))
+    for other_dag, other_run, task_id, map_index in result.dependent:
+        index = f"[{map_index}]" if map_index >= 0 else ""
+        click.echo(f"  {other_dag} {other_run} {task_id}{index} (through an ExternalTaskMarker)")
 
 
 def _matching_tasks(dag_id: str, pattern: str) -> list[str]:
@@ -250,3 +281,13 @@ def _still_running(database: Database, key: TIKey, number: int) -> bool:
     with database.session() as session:
         row = get_task_instance(session, key=key)
         return row is not None and row.state == TaskState.RUNNING and row.try_number == number
+
+
+def _register_inspection() -> None:
+    from dagflow.cli import tasks_inspect
+
+    tasks.add_command(tasks_inspect.tasks_render)
+    tasks.add_command(tasks_inspect.tasks_states_for_dag_run)
+
+
+_register_inspection()

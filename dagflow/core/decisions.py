@@ -17,7 +17,7 @@ from datetime import datetime
 from heapq import heappop, heappush
 from math import prod
 
-from dagflow.core.spec import DagSpec, TaskSpec
+from dagflow.core.spec import DagSpec, MapSourceSpec, TaskSpec
 from dagflow.core.states import FAILED_STATES, FINISHED, IN_FLIGHT, SCHEDULABLE, RunState, TaskState
 from dagflow.core.trigger_rules import UpstreamCounts, evaluate
 
@@ -58,21 +58,44 @@ class Decisions:
 
 def literal_map_length(task: TaskSpec) -> int | None:
     """The number of map indexes of a mapped task whose values are all literals, else None."""
-    if not task.is_mapped or any(s.upstream for s in task.map_sources):
+    if not task.is_mapped or any(s.upstreams() for s in task.map_sources):
         return None
-    lengths = [s.literal_length or 0 for s in task.map_sources]
-    return lengths[0] if task.map_kind == "list" else prod(lengths)
+    return map_length(task, lambda _: None)
+
+
+def source_length(source: MapSourceSpec, length_of: LengthOf) -> int | None:
+    """How many items one mapped argument offers, None while an upstream's output is not known.
+
+    As Airflow's: ``zip`` is as long as its shortest part (its longest with a ``fillvalue``),
+    ``concat`` as all its parts together.
+    """
+    if source.upstream is not None:
+        return length_of(source.upstream)
+    if source.combine is None:
+        return source.literal_length or 0
+    lengths = [source_length(part, length_of) for part in source.parts]
+    if any(length is None for length in lengths):
+        return None
+    known = [length for length in lengths if length is not None]
+    if source.combine == "concat":
+        return sum(known)
+    return max(known) if source.combine == "zip_longest" else min(known)
 
 
 def map_length(task: TaskSpec, length_of: LengthOf) -> int | None:
     """How many map indexes a mapped task gets, once every value it maps over is known."""
     lengths = []
     for source in task.map_sources:
-        length = source.literal_length if source.upstream is None else length_of(source.upstream)
+        length = source_length(source, length_of)
         if length is None:
             return None
         lengths.append(length)
     return lengths[0] if task.map_kind == "list" else prod(lengths)
+
+
+def expansion_upstreams(task: TaskSpec) -> tuple[str, ...]:
+    """The tasks whose outputs a mapped task maps over."""
+    return tuple(dict.fromkeys(u for source in task.map_sources for u in source.upstreams()))
 
 
 def initial_task_instances(spec: DagSpec) -> list[TIRecord]:
@@ -235,12 +258,24 @@ class _Pass:
             self._counts[cache_key] = found
         return found
 
+    def indexed_counts(self, task: TaskSpec, map_index: int) -> UpstreamCounts:
+        """Upstream counts of map index ``map_index`` of a task in an expanded group: an upstream in
+        the same group counts with its own task instance of that index only."""
+        tallies = []
+        for up in task.upstream:
+            same = self.spec.tasks[up].map_group == task.map_group
+            record = self.records.get((up, map_index)) if same else None
+            tallies.append((up, Counter([self.state(record)]) if record is not None else self.tally(up)))
+        return self._count_tallies(tallies)
+
     def _count(self, task_ids: Iterable[str]) -> UpstreamCounts:
+        return self._count_tallies((task_id, self.tally(task_id)) for task_id in task_ids)
+
+    def _count_tallies(self, tallies: Iterable[tuple[str, Counter[TaskState]]]) -> UpstreamCounts:
         total = setup_total = 0
         merged: Counter[TaskState] = Counter()
         setup_merged: Counter[TaskState] = Counter()
-        for task_id in task_ids:
-            tally = self.tally(task_id)
+        for task_id, tally in tallies:
             size = sum(tally.values())
             total += size
             merged.update(tally)
@@ -344,7 +379,7 @@ def _decide_one(
             decisions.reasons[ti.key] = f"{state.value}: waits until {ti.not_before.isoformat()}"
         return
     setups = run.counts(task, setups=True) if task.indirect_setups else None
-    verdict = evaluate(task.trigger_rule, run.counts(task, setups=False), setups, map_index=ti.map_index)
+    verdict = evaluate(task.trigger_rule, _upstream_counts(run, task, ti), setups, map_index=ti.map_index)
     if verdict.new_state is not None:
         run.set_state(ti, verdict.new_state)
         return
@@ -358,14 +393,36 @@ def _decide_one(
     decisions.ready.append(ti.key)
 
 
+def _upstream_counts(run: _Pass, task: TaskSpec, ti: TIRecord) -> UpstreamCounts:
+    """The upstream states ``ti``'s trigger rule looks at.
+
+    In an expanded task group, as in Airflow: a task instance waits only for the same map index of
+    its upstreams in the same group (each index flows through the group on its own), and a task not
+    yet expanded waits only for the outputs the group maps over.
+    """
+    if task.map_group is None:
+        return run.counts(task, setups=False)
+    if ti.map_index < 0:
+        return run._count(expansion_upstreams(task))
+    return run.indexed_counts(task, ti.map_index)
+
+
 def _expand(run: _Pass, task: TaskSpec, ti: TIRecord, length_of: LengthOf, decisions: Decisions) -> None:
     count = map_length(task, length_of)
+    if count is None and task.map_group is not None and _sources_unfinished(run, task):
+        return  # a task deeper in an expanded group: the group's values are not known yet
     if count is None:  # the upstream finished without pushing anything to map over
         run.set_state(ti, TaskState.UPSTREAM_FAILED)
     elif count == 0:
         run.set_state(ti, TaskState.SKIPPED)
     else:
         decisions.expansions[task.task_id] = count
+
+
+def _sources_unfinished(run: _Pass, task: TaskSpec) -> bool:
+    return any(
+        run.state(ti) not in FINISHED for up in expansion_upstreams(task) for ti in run.by_task.get(up, ())
+    )
 
 
 def _state_counts(run: _Pass) -> Counter[TaskState]:

@@ -1,42 +1,41 @@
 """What ``schedule=`` means: when a DAG's runs are due, and which data interval each one covers.
 
-dagflow follows Airflow 3's default convention. A cron schedule (or a preset such as ``@daily``)
-*triggers* a run at each time the expression fires; that time is the run's logical date, and its
-data interval ends there (zero-length unless the timetable is given an ``interval``). The older
-convention, where a run covers the interval *ending* when it starts and its logical date is the
-interval's start, is available as :class:`CronDataIntervalTimetable`, or for every cron schedule with
-``[scheduler] create_cron_data_intervals = True``.
+dagflow follows Airflow 3. A cron schedule (or a preset such as ``@daily``) *triggers* a run at each
+time the expression fires; that time is the run's logical date, and its data interval ends there
+(zero-length unless the timetable is given an ``interval``). A ``timedelta`` does the same every
+delta. The older convention, where a run covers the interval *ending* when it starts and its logical
+date is the interval's start, is :class:`~dagflow.core.timetables.CronDataIntervalTimetable` /
+``DeltaDataIntervalTimetable``, or for every plain schedule ``[scheduler] create_cron_data_intervals``.
 
-Cron expressions are evaluated in the DAG's timezone (its ``start_date``'s), so "0 2 * * *" means
-02:00 local time across daylight-saving changes; expressions that fire hourly or more often advance
-in absolute time, so a repeated or skipped local hour neither doubles nor drops a run.
+Cron expressions are evaluated in the DAG's timezone (its ``start_date``'s), with Airflow's rules
+across daylight-saving changes (see :mod:`dagflow.core.cron`). The timetable classes live in
+:mod:`dagflow.core.timetables`; this module holds the base class, the simple timetables, the
+parsing of ``schedule=`` and the (de)serialization every stored DAG goes through.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta, tzinfo
+from datetime import UTC, datetime, timedelta, timezone, tzinfo
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from dagflow.core.cron import PRESETS, is_positive
 from dagflow.exceptions import ScheduleError
-
-PRESETS = {
-    "@hourly": "0 * * * *",
-    "@daily": "0 0 * * *",
-    "@midnight": "0 0 * * *",
-    "@weekly": "0 0 * * 0",
-    "@monthly": "0 0 1 * *",
-    "@quarterly": "0 0 1 */3 *",
-    "@yearly": "0 0 1 1 *",
-    "@annually": "0 0 1 1 *",
-}
 
 
 @dataclass(frozen=True)
 class DataInterval:
+    """What a run covers: from ``start`` to ``end``."""
+
     start: datetime
     end: datetime
+
+    @classmethod
+    def exact(cls, at: datetime) -> DataInterval:
+        """A point in time (start equals end)."""
+        return cls(at, at)
 
 
 @dataclass(frozen=True)
@@ -73,7 +72,12 @@ class Timetable:
         return None
 
     def serialize(self) -> dict[str, Any]:
+        """What :meth:`deserialize` needs to build this timetable again (JSON-ready)."""
         return {"type": type(self).__name__, "summary": self.summary}
+
+    @classmethod
+    def deserialize(cls, data: dict[str, Any]) -> Timetable:
+        return cls()
 
 
 class NullTimetable(Timetable):
@@ -81,6 +85,14 @@ class NullTimetable(Timetable):
 
     can_be_scheduled = False
     summary = "None"
+
+
+class UnavailableTimetable(NullTimetable):
+    """A stored timetable that cannot be rebuilt here (its plugin is gone): no runs until it is back."""
+
+    def __init__(self, summary: str, reason: str):
+        self.summary = summary
+        self.reason = reason
 
 
 class OnceTimetable(Timetable):
@@ -110,240 +122,130 @@ class ContinuousTimetable(Timetable):
         return NextRun(start, DataInterval(begin, start), start)
 
 
-class _Cron:
-    """Cron arithmetic in a timezone (see the module docstring for daylight-saving changes)."""
-
-    def __init__(self, expression: str, timezone: tzinfo):
-        self.expression = expression
-        self.timezone = timezone
-        fields = expression.split()
-        # Fires at a fixed hour and minute: advance in local time. Otherwise: in absolute time.
-        self.local_time = len(fields) >= 2 and fields[0].isdigit() and fields[1].isdigit()
-
-    def _step(self, current: datetime, forward: bool) -> datetime:
-        from croniter import croniter
-
-        local = current.astimezone(self.timezone).replace(tzinfo=None)
-        it = croniter(self.expression, local)
-        step = it.get_next(datetime) if forward else it.get_prev(datetime)
-        if self.local_time:
-            return step.replace(tzinfo=self.timezone).astimezone(UTC)
-        return current.astimezone(UTC) + (step - local)
-
-    def next_after(self, current: datetime) -> datetime:
-        return self._step(current, forward=True)
-
-    def previous_before(self, current: datetime) -> datetime:
-        return self._step(current, forward=False)
-
-    def align_to_next(self, current: datetime) -> datetime:
-        """``current`` if the expression fires then, else the next time it fires."""
-        current = current.astimezone(UTC)
-        previous = self.previous_before(current + timedelta(microseconds=1))
-        return current if previous == current else self.next_after(current)
-
-    def align_to_previous(self, current: datetime) -> datetime:
-        """``current`` if the expression fires then, else the last time it fired."""
-        current = current.astimezone(UTC)
-        following = self.next_after(current - timedelta(microseconds=1))
-        return current if following == current else self.previous_before(current)
-
-
-class CronTriggerTimetable(Timetable):
-    """Runs at each time a cron expression fires; the logical date is that time (Airflow 3's default)."""
-
-    def __init__(
-        self,
-        expression: str,
-        timezone: tzinfo = UTC,
-        *,
-        interval: timedelta = timedelta(0),
-        written: str | None = None,
-    ):
-        self.expression = expression
-        self.timezone = timezone
-        self.interval = interval
-        # what the DAG's author wrote (a preset such as "@daily"), shown to people instead of the cron
-        self.written = written or expression
-        self._cron = _Cron(expression, timezone)
-
-    @property
-    def summary(self) -> str:  # type: ignore[override]
-        return self.written
-
-    def infer_manual_data_interval(self, run_after: datetime) -> DataInterval:
-        return DataInterval(run_after - self.interval, run_after)
-
-    def next_run(self, last: NextRun | None, restriction: Restriction, now: datetime) -> NextRun | None:
-        if restriction.catchup:
-            if last is not None:
-                start = self._cron.next_after(last.logical_date)
-            elif restriction.earliest is None:
-                return None
-            else:
-                start = self._cron.align_to_next(restriction.earliest)
-        else:
-            candidates = [self._cron.align_to_previous(now)]
-            if last is not None:
-                candidates.append(self._cron.next_after(last.logical_date))
-            if restriction.earliest is not None:
-                candidates.append(self._cron.align_to_next(restriction.earliest))
-            start = max(candidates)
-        if restriction.latest is not None and start > restriction.latest:
-            return None
-        return NextRun(start, DataInterval(start - self.interval, start), start)
-
-    def serialize(self) -> dict[str, Any]:
-        return {
-            "type": "CronTriggerTimetable",
-            "summary": self.written,
-            "expression": self.expression,
-            "timezone": _tz_name(self.timezone),
-            "interval": self.interval.total_seconds(),
-        }
-
-
-class CronDataIntervalTimetable(Timetable):
-    """Each run covers one cron interval and starts when it ends; the logical date is the interval's start."""
-
-    def __init__(self, expression: str, timezone: tzinfo = UTC, *, written: str | None = None):
-        self.expression = expression
-        self.timezone = timezone
-        self.written = written or expression
-        self._cron = _Cron(expression, timezone)
-
-    @property
-    def summary(self) -> str:  # type: ignore[override]
-        return self.written
-
-    def infer_manual_data_interval(self, run_after: datetime) -> DataInterval:
-        end = self._cron.align_to_previous(run_after)
-        return DataInterval(self._cron.previous_before(end), end)
-
-    def _latest_complete_start(self, now: datetime) -> datetime:
-        last_start = self._cron.previous_before(now)
-        if self._cron.next_after(last_start) == now.astimezone(UTC):
-            return last_start
-        return self._cron.previous_before(last_start)
-
-    def next_run(self, last: NextRun | None, restriction: Restriction, now: datetime) -> NextRun | None:
-        earliest = restriction.earliest
-        if not restriction.catchup:
-            latest_start = self._latest_complete_start(now)
-            earliest = max(latest_start, self._cron.align_to_next(earliest)) if earliest else latest_start
-        elif earliest is not None:
-            earliest = self._cron.align_to_next(earliest)
-        if last is None:
-            if earliest is None:
-                return None
-            start = earliest
-        else:
-            start = self._cron.align_to_previous(last.data_interval.end)
-            start = max(start, earliest) if earliest is not None else start
-        if restriction.latest is not None and start > restriction.latest:
-            return None
-        end = self._cron.next_after(start)
-        return NextRun(start, DataInterval(start, end), end)
-
-    def serialize(self) -> dict[str, Any]:
-        return {
-            "type": "CronDataIntervalTimetable",
-            "summary": self.written,
-            "expression": self.expression,
-            "timezone": _tz_name(self.timezone),
-        }
-
-
-class DeltaTriggerTimetable(Timetable):
-    """Runs every ``delta``, counted from the start date; the logical date is the run's time."""
-
-    def __init__(self, delta: timedelta):
-        self.delta = delta
-
-    @property
-    def summary(self) -> str:  # type: ignore[override]
-        return str(self.delta)
-
-    def next_run(self, last: NextRun | None, restriction: Restriction, now: datetime) -> NextRun | None:
-        if restriction.catchup:
-            if last is not None:
-                start = last.logical_date + self.delta
-            elif restriction.earliest is None:
-                return None
-            else:
-                start = restriction.earliest
-        else:
-            candidates = [now]
-            if last is not None:
-                candidates.append(last.logical_date + self.delta)
-            if restriction.earliest is not None:
-                candidates.append(restriction.earliest)
-            start = max(candidates)
-        if restriction.latest is not None and start > restriction.latest:
-            return None
-        return NextRun(start, DataInterval(start, start), start)
-
-    def serialize(self) -> dict[str, Any]:
-        return {
-            "type": "DeltaTriggerTimetable",
-            "summary": str(self.delta),
-            "seconds": self.delta.total_seconds(),
-        }
-
-
-def _tz_name(timezone: tzinfo) -> str:
-    return getattr(timezone, "key", None) or str(timezone)
+def timezone_name(timezone: tzinfo) -> str:
+    return getattr(timezone, "key", None) or getattr(timezone, "name", None) or str(timezone)
 
 
 def timezone_named(name: str) -> tzinfo:
-    return UTC if name in ("UTC", "utc", "UTC+00:00") else ZoneInfo(name)
+    """A timezone by IANA name, or a fixed offset written ``+02:00`` / ``UTC+02:00``."""
+    if name in ("UTC", "utc", "UTC+00:00", "+00:00", "Z", "Etc/UTC"):
+        return UTC
+    offset = name.removeprefix("UTC")
+    if offset[:1] in ("+", "-") and ":" in offset:
+        hours, minutes = offset[1:].split(":")[:2]
+        sign = -1 if offset[0] == "-" else 1
+        return timezone(sign * timedelta(hours=int(hours), minutes=int(minutes)))
+    return ZoneInfo(name)
 
 
-def deserialize_timetable(data: dict[str, Any]) -> Timetable:
-    """The timetable a stored DAG described with :meth:`Timetable.serialize`."""
-    kind = data.get("type")
-    if kind == "CronTriggerTimetable":
-        return CronTriggerTimetable(
-            data["expression"],
-            timezone_named(data["timezone"]),
-            interval=timedelta(seconds=data.get("interval", 0)),
-            written=data.get("summary"),
-        )
-    if kind == "CronDataIntervalTimetable":
-        return CronDataIntervalTimetable(
-            data["expression"], timezone_named(data["timezone"]), written=data.get("summary")
-        )
-    if kind == "DeltaTriggerTimetable":
-        return DeltaTriggerTimetable(timedelta(seconds=data["seconds"]))
-    simple: dict[str, type[Timetable]] = {
-        "OnceTimetable": OnceTimetable,
-        "ContinuousTimetable": ContinuousTimetable,
-        "NullTimetable": NullTimetable,
+def resolve_timezone(value: tzinfo | str) -> tzinfo:
+    """A timezone given by name (as Airflow's timetables accept) or as an object."""
+    return timezone_named(value) if isinstance(value, str) else value
+
+
+_DELTA_FIELDS = ("years", "months", "days", "leapdays", "hours", "minutes", "seconds", "microseconds")
+
+
+def encode_delta(delta: Any) -> Any:
+    """A timedelta as seconds; a relativedelta (or a pendulum duration with months) as its fields."""
+    from dagflow.core.cron import calendar_part
+
+    calendar = calendar_part(delta) if isinstance(delta, timedelta) else delta
+    if calendar is None:
+        return delta.total_seconds()
+    return {name: getattr(calendar, name) for name in _DELTA_FIELDS if getattr(calendar, name, 0)}
+
+
+def decode_delta(value: Any) -> Any:
+    if isinstance(value, dict):
+        from dateutil.relativedelta import relativedelta
+
+        return relativedelta(**value)
+    return timedelta(seconds=value)
+
+
+def _builtin_timetables() -> dict[str, type[Timetable]]:
+    from dagflow.core.timetables import BUILTIN
+
+    simple: tuple[type[Timetable], ...] = (NullTimetable, OnceTimetable, ContinuousTimetable)
+    return {cls.__name__: cls for cls in (*simple, *BUILTIN)}
+
+
+def class_path(cls: type) -> str:
+    return f"{cls.__module__}.{cls.__qualname__}"
+
+
+def is_builtin(timetable: Timetable) -> bool:
+    return _builtin_timetables().get(type(timetable).__name__) is type(timetable)
+
+
+def encode_timetable(timetable: Timetable) -> dict[str, Any]:
+    """How a DAG's timetable is stored: a built-in by name, any other by its class path and data."""
+    if is_builtin(timetable):
+        return timetable.serialize()
+    return {
+        "type": class_path(type(timetable)),
+        "summary": str(timetable.summary),
+        "custom": True,
+        "data": timetable.serialize(),
     }
-    return simple.get(str(kind), NullTimetable)()
+
+
+def deserialize_timetable(data: dict[str, Any], custom: Mapping[str, type[Any]] | None = None) -> Timetable:
+    """The timetable a stored DAG described with :func:`encode_timetable`.
+
+    ``custom``: the timetable classes plugins registered, by class path. A custom timetable whose
+    class no plugin registers is an error saying so.
+    """
+    kind = str(data.get("type"))
+    if data.get("custom"):
+        cls = (custom or {}).get(kind)
+        if cls is None:
+            raise ScheduleError(
+                f"timetable class {kind!r} is not registered by any plugin; "
+                "list it in a plugin's `timetables` in the plugins folder"
+            )
+        timetable: Timetable = cls.deserialize(data.get("data") or {})
+        return timetable
+    return _builtin_timetables().get(kind, NullTimetable).deserialize(data)
 
 
 def parse_schedule(
     value: Any, timezone: tzinfo, where: str, *, cron_data_intervals: bool = False
 ) -> Timetable:
     """Turn a DAG's ``schedule=`` argument into a timetable, or raise a ScheduleError saying why not."""
+    from dagflow.core.timetables import delta_timetable
+
     if value is None:
         return NullTimetable()
-    if isinstance(value, Timetable):
+    if isinstance(value, Timetable) or _is_timetable_like(value):
         return value
-    if isinstance(value, timedelta):
-        if value <= timedelta(0):
+    if _is_delta(value):
+        if not is_positive(value):
             raise ScheduleError(f"{where}: schedule timedelta must be positive, got {value}")
-        return DeltaTriggerTimetable(value)
+        return delta_timetable(value, data_intervals=cron_data_intervals)
     if isinstance(value, str):
         return _parse_string(value.strip(), timezone, where, cron_data_intervals)
     raise ScheduleError(
-        f"{where}: schedule must be None, a cron string, a preset such as '@daily', or a timedelta; "
-        f"got {type(value).__name__}"
+        f"{where}: schedule must be None, a cron string, a preset such as '@daily', a timedelta "
+        f"or a timetable; got {type(value).__name__}"
     )
 
 
+def _is_delta(value: Any) -> bool:
+    if isinstance(value, timedelta):
+        return True
+    return type(value).__name__ == "relativedelta"
+
+
+def _is_timetable_like(value: Any) -> bool:
+    """An object with a timetable's methods (a class written against another base)."""
+    return callable(getattr(value, "next_run", None)) and hasattr(value, "infer_manual_data_interval")
+
+
 def _parse_string(value: str, timezone: tzinfo, where: str, cron_data_intervals: bool) -> Timetable:
+    from dagflow.core.timetables import cron_timetable
+
     if value == "@once":
         return OnceTimetable()
     if value == "@continuous":
@@ -359,6 +261,23 @@ def _parse_string(value: str, timezone: tzinfo, where: str, cron_data_intervals:
             f"{where}: schedule {value!r} is not a valid cron expression "
             "(five fields: minute hour day-of-month month day-of-week)"
         )
-    if cron_data_intervals:
-        return CronDataIntervalTimetable(expression, timezone, written=value)
-    return CronTriggerTimetable(expression, timezone, written=value)
+    return cron_timetable(expression, timezone, data_intervals=cron_data_intervals, written=value)
+
+
+_MOVED = {
+    "CronTriggerTimetable",
+    "CronDataIntervalTimetable",
+    "DeltaTriggerTimetable",
+    "DeltaDataIntervalTimetable",
+    "MultipleCronTriggerTimetable",
+    "EventsTimetable",
+}
+
+
+def __getattr__(name: str) -> Any:
+    """The time-based timetables, which live in :mod:`dagflow.core.timetables`, by their old address."""
+    if name in _MOVED:
+        from dagflow.core import timetables
+
+        return getattr(timetables, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

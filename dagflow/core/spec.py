@@ -11,15 +11,31 @@ from dataclasses import asdict, dataclass, field
 from functools import cached_property
 from typing import Any
 
+from dagflow.core.saga import SagaGraph
 from dagflow.core.trigger_rules import TriggerRule
 
 
 @dataclass(frozen=True, slots=True)
 class MapSourceSpec:
-    """One mapped argument: a literal of known length, or the output of task ``upstream``."""
+    """One mapped argument: a literal of known length, the output of task ``upstream``, or outputs
+    combined (``combine``: ``zip``, ``zip_longest`` or ``concat`` of ``parts``)."""
 
     upstream: str | None = None
     literal_length: int | None = None
+    combine: str | None = None
+    parts: tuple[MapSourceSpec, ...] = ()
+
+    def upstreams(self) -> list[str]:
+        """Every task whose output this source's length depends on."""
+        if self.upstream is not None:
+            return [self.upstream]
+        return [u for part in self.parts for u in part.upstreams()]
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> MapSourceSpec:
+        values = dict(data)
+        values["parts"] = tuple(cls.from_json(p) for p in values.get("parts", ()))
+        return cls(**values)
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +73,14 @@ class TaskSpec:
     max_active_tis_per_dag: int | None = None
     max_active_tis_per_dagrun: int | None = None
     group_id: str | None = None
+    #: The task has a compensation (see :mod:`dagflow.core.saga`), with these retry settings.
+    has_compensation: bool = False
+    compensation_retries: int = 0
+    compensation_retry_delay: float = 0.0
+    compensation_timeout: float | None = None
+    #: The innermost expanded task group (``@task_group`` with ``.expand``) this task is in: its task
+    #: instances are that group's map indexes, and an upstream in the same group is followed index by index.
+    map_group: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
@@ -69,7 +93,7 @@ class TaskSpec:
         values["trigger_rule"] = TriggerRule(values["trigger_rule"])
         for name in ("upstream", "downstream", "indirect_setups"):
             values[name] = tuple(values.get(name, ()))
-        values["map_sources"] = tuple(MapSourceSpec(**s) for s in values.get("map_sources", ()))
+        values["map_sources"] = tuple(MapSourceSpec.from_json(s) for s in values.get("map_sources", ()))
         return cls(**values)
 
 
@@ -98,6 +122,28 @@ class DagSpec:
             for setup in task.indirect_setups:
                 found.setdefault(setup, []).append(task.task_id)
         return {setup: tuple(tasks) for setup, tasks in found.items()}
+
+    @property
+    def compensate_on(self) -> str:
+        """``failure``: a failed run is compensated; ``never``: only by hand."""
+        return str(self.extra.get("compensate_on", "failure"))
+
+    @property
+    def compensated_groups(self) -> dict[str, dict[str, Any]]:
+        """Task groups with a compensation of their own: group id -> ``tasks`` and retry settings."""
+        return dict(self.extra.get("compensated_groups") or {})
+
+    @cached_property
+    def saga_graph(self) -> SagaGraph:
+        """The DAG's graph as the compensation order sees it (see :mod:`dagflow.core.saga`)."""
+        groups = {group: tuple(info["tasks"]) for group, info in self.compensated_groups.items()}
+        downstream = {task_id: task.downstream for task_id, task in self.tasks.items()}
+        compensated = [task_id for task_id, task in self.tasks.items() if task.has_compensation]
+        return SagaGraph.build(downstream, compensated, groups)
+
+    @property
+    def has_compensations(self) -> bool:
+        return bool(self.compensated_groups) or any(t.has_compensation for t in self.tasks.values())
 
     def to_json(self) -> dict[str, Any]:
         return {

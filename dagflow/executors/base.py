@@ -32,6 +32,8 @@ class Workload:
     priority_weight: int = 1
     #: Run the DAG's success/failure callbacks for this run instead of a task ("success"/"failure").
     dag_callback: str | None = None
+    #: Run the compensation of task instance ``key`` (``task_id`` may name a task group) instead.
+    compensation: bool = False
     #: The task's ``queue=``: which workers take it (executors on other machines route by it).
     queue: str = "default"
 

@@ -26,6 +26,7 @@ def to_message(workload: Workload, dags_folder: str) -> dict[str, Any]:
         "execution_timeout": workload.execution_timeout,
         "priority_weight": workload.priority_weight,
         "dag_callback": workload.dag_callback,
+        "compensation": workload.compensation,
         "queue": workload.queue,
     }
 
@@ -41,6 +42,7 @@ def from_message(message: dict[str, Any], dags_folder: str) -> Workload:
         execution_timeout=message.get("execution_timeout"),
         priority_weight=int(message.get("priority_weight") or 1),
         dag_callback=message.get("dag_callback"),
+        compensation=bool(message.get("compensation")),
         queue=str(message.get("queue") or AUTHORING_DEFAULT_QUEUE),
     )
 

@@ -18,28 +18,43 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Any, TextIO
 
+from dagflow import secrets
 from dagflow.config import Settings
-from dagflow.context import DagRunInfo
+from dagflow.context import DagRunInfo, with_pendulum_dates
 from dagflow.core.clock import utcnow
 from dagflow.core.keys import RunKey, TIKey
 from dagflow.core.retries import next_retry_for, should_retry
+from dagflow.core.saga import compensation_label
 from dagflow.core.states import TaskState
 from dagflow.dagbag import DagBag
 from dagflow.exceptions import DagflowError, TaskTerminated
 from dagflow.executors.base import EventKind, ExecutorEvent, Workload
+from dagflow.executors.dag_trigger import DbDagTrigger
 from dagflow.models.dag import DAG
+from dagflow.runtime.compensation import CompensationAttempt, compensation_log_path, run_compensation
 from dagflow.runtime.tasklog import TaskLog, attempt_log_path
-from dagflow.runtime.taskrunner import Attempt, AttemptOutcome, run_attempt
+from dagflow.runtime.taskrunner import (
+    DEFAULT_MAX_MAP_LENGTH,
+    LINK_KEY_PREFIX,
+    Attempt,
+    AttemptOutcome,
+    run_attempt,
+)
+from dagflow.secrets import EnvironmentBackend, SecretsBackend
+from dagflow.secrets.fernet import FernetCodec
 from dagflow.store import Connection
+from dagflow.store import compensations as comp_store
 from dagflow.store.attempts import Claim, Outcome, claim_attempt, give_back_try, heartbeat, record_outcome
 from dagflow.store.engine import Database
 from dagflow.store.models import DagRunRow
 from dagflow.store.notify import wake_after_commit, wants_wake
 from dagflow.store.run_reader import DbRunStates
-from dagflow.store.runs import get_run
+from dagflow.store.runs import get_run, previous_successful_run
+from dagflow.store.secrets_backend import MetastoreBackend
 from dagflow.store.xcom import DbXComStore
 
 
@@ -60,6 +75,11 @@ class WorkerSettings:
     log_url: str | None = None
     #: A shared folder each finished attempt's log is copied to, for readers on other machines.
     remote_log_folder: str = ""
+    airflow_compat: bool = True
+    #: ``[core] fernet_key``: Variables and Connections task code reads are decrypted with it.
+    fernet_key: str = ""
+    #: ``[core] max_map_length``: the most items an output that mapped tasks map over may have.
+    max_map_length: int = DEFAULT_MAX_MAP_LENGTH
 
     @classmethod
     def from_settings(cls, settings: Settings) -> WorkerSettings:
@@ -69,6 +89,9 @@ class WorkerSettings:
             log_folder=str(settings.log_folder),
             heartbeat_interval=settings.getfloat("scheduler", "heartbeat_sec") * 2,
             import_timeout=settings.getfloat("core", "dagbag_import_timeout"),
+            airflow_compat=settings.getbool("core", "airflow_compat"),
+            fernet_key=str(settings.get("core", "fernet_key", "") or ""),
+            max_map_length=settings.getint("core", "max_map_length"),
         )
 
 
@@ -79,12 +102,12 @@ class _Heartbeat(threading.Thread):
         super().__init__(daemon=True, name="dagflow-heartbeat")
         self.worker = worker
         self.lock = threading.Lock()
-        self.current: tuple[TIKey, str] | None = None
+        self.current: tuple[TIKey, str, bool] | None = None
         self.stopped = threading.Event()
 
-    def watch(self, key: TIKey | None, token: str = "") -> None:
+    def watch(self, key: TIKey | None, token: str = "", *, compensation: bool = False) -> None:
         with self.lock:
-            self.current = (key, token) if key is not None else None
+            self.current = (key, token, compensation) if key is not None else None
 
     def run(self) -> None:
         while not self.stopped.wait(self.worker.settings.heartbeat_interval):
@@ -93,8 +116,9 @@ class _Heartbeat(threading.Thread):
             if current is None:
                 continue
             try:
+                beat = comp_store.heartbeat if current[2] else heartbeat
                 with self.worker.db.transaction(write=True) as conn:
-                    alive = heartbeat(conn, current[0], token=current[1], now=utcnow())
+                    alive = beat(conn, current[0], token=current[1], now=utcnow())
             except Exception:  # a failed beat is retried at the next interval
                 continue
             with self.lock:
@@ -140,9 +164,16 @@ class Worker:
         self.settings = settings
         self.db = Database(settings.database_url)
         self.run_states = DbRunStates(self.db)
+        #: What task code reads Variables and Connections from: the environment, then this store.
+        self.secrets: list[SecretsBackend] = [
+            EnvironmentBackend(),
+            MetastoreBackend(self.db.url, FernetCodec(settings.fernet_key), database=self.db),
+        ]
+        self.dag_trigger = DbDagTrigger(self.db)
         self.hostname = settings.hostname or socket.gethostname()
         self._bags: dict[str, tuple[tuple[int, int], DagBag]] = {}
         self._runs: dict[RunKey, DagRunInfo] = {}
+        self._failed: dict[RunKey, tuple[str, ...]] = {}
         self._heartbeat = _Heartbeat(self)
         self._heartbeat.start()
         self.stopping = False
@@ -206,7 +237,14 @@ class Worker:
         cached = self._bags.get(fileloc)
         if cached is None or cached[0] != mtime:
             replaced = cached is not None
-            cached = (mtime, DagBag(fileloc, import_timeout=self.settings.import_timeout))
+            cached = (
+                mtime,
+                DagBag(
+                    fileloc,
+                    import_timeout=self.settings.import_timeout,
+                    airflow_compat=self.settings.airflow_compat,
+                ),
+            )
             self._bags[fileloc] = cached
             _keep_out_of_collector(collect=replaced)
         bag = cached[1]
@@ -237,9 +275,27 @@ class Worker:
             claimed = self._claim(conn, workload)
         return self._started(workload, claimed)
 
+    def _claim(self, conn: Connection, workload: Workload) -> Claim | None:
+        if workload.compensation:
+            taken = comp_store.claim(
+                conn, workload.key, token=workload.token, hostname=self.hostname, pid=self._pid, now=utcnow()
+            )
+            return Claim(taken[0], taken[1], None) if taken is not None else None
+        return claim_attempt(
+            conn,
+            workload.key,
+            token=workload.token,
+            hostname=self.hostname,
+            pid=self._pid,
+            now=utcnow(),
+            log_url=self.settings.log_url,
+        )
+
     def attempt(self, started: Started) -> Ended:
         """Run a claimed attempt, its output in its log file; never raises for what the task does."""
         key, claimed = started.workload.key, started.claim
+        if started.workload.compensation:
+            return self._compensation_attempt(started)
         attempt = Attempt(
             key.task_id,
             key.map_index,
@@ -263,8 +319,15 @@ class Worker:
         attempt's event, and ``upcoming`` claimed (or its ``REJECTED`` event); None for the second
         when there is none, or when it is not to be claimed here (a DAG callback, a worker stopping)."""
         workload, key = ended.workload, ended.workload.key
+        if workload.compensation:
+            return self._finish_compensation(ended), None
         outcome = self._outcome(ended)
-        claim_next = upcoming is not None and not upcoming.dag_callback and not self.stopping
+        claim_next = (
+            upcoming is not None
+            and not upcoming.dag_callback
+            and not upcoming.compensation
+            and not self.stopping
+        )
         self._copy_to_remote_folder(ended.log_path)
         with self._writing() as conn:
             recorded = record_outcome(conn, key, token=workload.token, outcome=outcome, now=utcnow())
@@ -312,17 +375,6 @@ class Worker:
             path.parent.mkdir(parents=True, exist_ok=True)
             return open(path, "a", encoding="utf-8", buffering=1)
 
-    def _claim(self, conn: Connection, workload: Workload) -> Claim | None:
-        return claim_attempt(
-            conn,
-            workload.key,
-            token=workload.token,
-            hostname=self.hostname,
-            pid=self._pid,
-            now=utcnow(),
-            log_url=self.settings.log_url,
-        )
-
     def _started(self, workload: Workload, claimed: Claim | None) -> Started | ExecutorEvent:
         dag_run = self._run_info(workload.key) if claimed is not None else None
         if claimed is None or dag_run is None:
@@ -354,7 +406,12 @@ class Worker:
                 run = get_run(session, key.dag_id, key.run_id)
                 if run is None:
                     return None
-                info = _run_info(run)
+                previous = (
+                    previous_successful_run(session, run.dag_id, run.logical_date)
+                    if run.logical_date
+                    else None
+                )
+                info = _run_info(run, previous)
             if len(self._runs) > 512:
                 self._runs.clear()
             found = self._runs[key.run] = info
@@ -370,16 +427,19 @@ class Worker:
         try:
             if self.stopping:  # SIGTERM came between taking the workload and now: stop it here
                 self._stop_attempt("stopped: the worker is shutting down")
-            dag = self.load_dag(workload.fileloc, key.dag_id)
-            outcome = run_attempt(
-                dag,
-                dag.spec().tasks[key.task_id],
-                attempt,
-                xcom_store=xcoms,
-                log=log,
-                hostname=self.hostname,
-                run_states=self.run_states,
-            )
+            with secrets.using(self.secrets):
+                dag = self.load_dag(workload.fileloc, key.dag_id)
+                outcome = run_attempt(
+                    dag,
+                    dag.spec().tasks[key.task_id],
+                    attempt,
+                    xcom_store=xcoms,
+                    log=log,
+                    hostname=self.hostname,
+                    run_states=self.run_states,
+                    max_map_length=self.settings.max_map_length,
+                    dag_trigger=self.dag_trigger,
+                )
             self._last_dag = dag
         except (Exception, TaskTerminated) as exc:  # the DAG could not be loaded, or the attempt was stopped
             retry = should_retry(try_number=attempt.try_number, max_tries=attempt.max_tries)
@@ -412,7 +472,7 @@ class Worker:
             error=result.error,
             rendered_fields=_jsonable(result.rendered_fields),
             skip_downstream=result.skip_downstream,
-            xcoms=ended.xcoms.pending() if state is TaskState.SUCCESS else (),
+            xcoms=_kept_xcoms(ended.xcoms.pending(), state),
             log_path=str(ended.log_path),
             try_state=try_state,
         )
@@ -430,6 +490,93 @@ class Worker:
             run_id=key.run_id,
         )
 
+    # -- compensations (see dagflow.core.saga) ------------------------------------------------------
+
+    def _compensation_attempt(self, started: Started) -> Ended:
+        """Run a claimed compensation try, heartbeating, its output in its own log."""
+        workload, key, claimed = started.workload, started.workload.key, started.claim
+        log_path = compensation_log_path(self.settings.log_folder, key, claimed.try_number)
+        xcoms = DbXComStore(self.db, key)
+        attempt = CompensationAttempt(
+            node_id=key.task_id,
+            map_index=key.map_index,
+            try_number=claimed.try_number,
+            max_tries=claimed.max_tries,
+            dag_run=started.dag_run,
+            timeout=workload.execution_timeout,
+            failed_tasks=self._failed_tasks(key.run),
+        )
+        self._heartbeat.watch(key, workload.token, compensation=True)
+        self._stop_raised = False
+        self._running = True
+        with self._open_log(log_path) as stream:
+            log = TaskLog(stream)
+            try:
+                dag = self.load_dag(workload.fileloc, key.dag_id)
+                outcome = run_compensation(dag, attempt, xcom_store=xcoms, log=log, hostname=self.hostname)
+            except (Exception, TaskTerminated) as exc:  # the DAG could not be loaded, or it was stopped
+                log.error(f"Compensation could not run: {exc}", exc)
+                retry = should_retry(try_number=claimed.try_number, max_tries=claimed.max_tries)
+                now = utcnow()
+                state = TaskState.UP_FOR_RETRY if retry else TaskState.FAILED
+                outcome = AttemptOutcome(
+                    state=state, start_date=now, end_date=now, error=f"{type(exc).__name__}: {exc}"
+                )
+            finally:
+                self._running = False
+                self._heartbeat.watch(None)
+        return Ended(workload, claimed.try_number, outcome, xcoms, log_path)
+
+    def _failed_tasks(self, run: RunKey) -> tuple[str, ...]:
+        """The run's failed tasks (read once per run: a finished run's task instances stay as they are
+        while it is compensated)."""
+        found = self._failed.get(run)
+        if found is None:
+            with self.db.session() as session:
+                states = comp_store.forward_states(session, run)
+            found = tuple(sorted({k[0] for k, (state, _) in states.items() if state is TaskState.FAILED}))
+            if len(self._failed) > 512:
+                self._failed.clear()
+            self._failed[run] = found
+        return found
+
+    def _finish_compensation(self, ended: Ended) -> ExecutorEvent:
+        workload, result = ended.workload, ended.outcome
+        state, not_before = result.state, None
+        if self.stopping:  # shut down: recorded as failed try, to be tried again
+            state = TaskState.UP_FOR_RETRY
+        if state is TaskState.UP_FOR_RETRY:
+            delay = self._compensation_delay(workload)
+            not_before = result.end_date + timedelta(seconds=0 if self.stopping else delay)
+        outcome = comp_store.CompensationOutcome(
+            state, result.start_date, result.end_date, not_before, result.error, str(ended.log_path)
+        )
+        with self._writing() as conn:
+            recorded = comp_store.record(
+                conn, workload.key, token=workload.token, outcome=outcome, given_back=self.stopping
+            )
+        if not recorded:
+            detail = "its compensation was changed while it ran; outcome discarded"
+            return ExecutorEvent(EventKind.REJECTED, workload, detail=detail)
+        return ExecutorEvent(EventKind.FINISHED, workload, state, result.error or "")
+
+    def _compensation_delay(self, workload: Workload) -> float:
+        try:
+            dag = self.load_dag(workload.fileloc, workload.key.dag_id)
+        except Exception:  # the DAG is gone: retry at once
+            return 0.0
+        from dagflow.runtime.inprocess_saga import settings_of
+
+        return settings_of(dag.spec(), workload.key.task_id)[1]
+
+    def _compensation_summary(self, run: RunKey) -> dict[str, Any]:
+        """What ``on_compensation_failure_callback`` sees, as ``dag.test()`` shows it."""
+        with self.db.session() as session:
+            rows = comp_store.compensation_rows(session, run)
+            failed = [compensation_label((r.task_id, r.map_index)) for r in rows if r.state == "failed"]
+            errors = {compensation_label((r.task_id, r.map_index)): r.error for r in rows if r.error}
+        return {"state": "compensation_failed", "failed": failed, "errors": errors}
+
     def _run_dag_callback(self, workload: Workload) -> ExecutorEvent:
         run_key = workload.key.run
         with self.db.session() as session:
@@ -438,20 +585,38 @@ class Worker:
         if info is None:
             return ExecutorEvent(EventKind.REJECTED, workload, detail="run not found")
         dag = self.load_dag(workload.fileloc, run_key.dag_id)
-        callbacks = dag.on_success_callback if workload.dag_callback == "success" else dag.on_failure_callback
-        reason = "success" if workload.dag_callback == "success" else "task_failure"
-        context = {"dag": dag, "dag_run": info, "run_id": info.run_id, "reason": reason}
+        callbacks, reason = _dag_callbacks(dag, workload.dag_callback)
+        context: dict[str, Any] = {
+            "dag": dag,
+            "dag_run": with_pendulum_dates(info),
+            "run_id": info.run_id,
+            "reason": reason,
+        }
+        if reason == "compensation_failed":
+            context["compensation"] = self._compensation_summary(run_key)
         errors = []
         for callback in callbacks:
             try:
-                callback(context)
+                with secrets.using(self.secrets):
+                    callback(context)
             except Exception as exc:  # a callback's failure never changes the run
                 errors.append(f"{getattr(callback, '__name__', callback)}: {exc}")
         state = TaskState.SUCCESS if not errors else TaskState.FAILED
         return ExecutorEvent(EventKind.FINISHED, workload, state, "; ".join(errors))
 
 
-def _run_info(run: DagRunRow) -> DagRunInfo:
+def _dag_callbacks(dag: DAG, kind: str | None) -> tuple[list[Callable[..., Any]], str]:
+    """The DAG-level callbacks of one kind, and the ``reason`` their context names."""
+    if kind == "success":
+        return dag.on_success_callback, "success"
+    if kind == "compensation_failure":
+        return dag.on_compensation_failure_callback, "compensation_failed"
+    return dag.on_failure_callback, "task_failure"
+
+
+def _run_info(run: DagRunRow, previous: DagRunRow | None = None) -> DagRunInfo:
+    """The run as tasks see it; ``previous``, the DAG's last successful run before it, gives the
+    context's ``prev_*_success`` dates."""
     return DagRunInfo(
         dag_id=run.dag_id,
         run_id=run.run_id,
@@ -462,6 +627,10 @@ def _run_info(run: DagRunRow) -> DagRunInfo:
         conf=dict(run.conf or {}),
         start_date=run.start_date,
         run_after=run.run_after,
+        prev_data_interval_start_success=previous.data_interval_start if previous else None,
+        prev_data_interval_end_success=previous.data_interval_end if previous else None,
+        prev_start_date_success=previous.start_date if previous else None,
+        prev_end_date_success=previous.end_date if previous else None,
     )
 
 
@@ -473,3 +642,11 @@ def _jsonable(value: Any) -> Any:
         return value
     except (TypeError, ValueError):
         return {k: repr(v) for k, v in value.items()} if isinstance(value, dict) else repr(value)
+
+
+def _kept_xcoms(pending: list[tuple[str, str]], state: TaskState) -> list[tuple[str, str]]:
+    """What a try's XComs leave in the store: all of them when it succeeded; otherwise only its
+    operator extra links (a failed TriggerDagRunOperator still links to the run it triggered)."""
+    if state is TaskState.SUCCESS:
+        return pending
+    return [(key, value) for key, value in pending if key.startswith(LINK_KEY_PREFIX)]

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from dagflow.core.trigger_rules import TriggerRule
 from dagflow.exceptions import DagDefinitionError
 from dagflow.models import context_stack
+from dagflow.models.compensation import as_compensation
 from dagflow.models.node import TaskNode
 from dagflow.models.xcom_arg import XComArg, set_dependencies_from_arguments
 from dagflow.runtime.tasklog import TASK_LOGGER
@@ -189,7 +190,7 @@ class BaseOperator(TaskNode):
         task_group: TaskGroup | None = None,
         params: dict[str, Any] | None = None,
         priority_weight: int = 1,
-        weight_rule: str = "downstream",
+        weight_rule: Any = "downstream",
         queue: str = "default",
         pool: str | None = None,
         pool_slots: int = 1,
@@ -221,6 +222,10 @@ class BaseOperator(TaskNode):
         task_display_name: str | None = None,
         logger_name: str | None = None,
         allow_nested_operators: bool = True,
+        compensate: Any = None,
+        compensation_retries: int | None = None,
+        compensation_retry_delay: timedelta | float | None = None,
+        compensation_timeout: timedelta | float | None = None,
         **kwargs: Any,
     ) -> None:
         where = f"{type(self).__name__}(task_id={task_id!r})"
@@ -272,6 +277,13 @@ class BaseOperator(TaskNode):
         )
         self.task_display_name, self.logger_name = task_display_name, logger_name
         self.allow_nested_operators = allow_nested_operators
+        self.compensation = as_compensation(
+            compensate,
+            where=f"{where} of DAG {_dag_id(dag)!r}",
+            retries=compensation_retries,
+            retry_delay=compensation_retry_delay,
+            timeout=compensation_timeout,
+        )
         self.is_setup = self.is_teardown = self.on_failure_fail_dagrun = False
         self.upstream_task_ids, self.downstream_task_ids = set(), set()
         self.map_index = -1
@@ -346,6 +358,32 @@ class BaseOperator(TaskNode):
         """A shallow copy to render templates into, so the DAG's own task keeps its templates."""
         return copy.copy(self)
 
+    # -- templates ------------------------------------------------------------------------------
+
+    def get_template_env(self, dag: DAG | None = None) -> Any:
+        """The Jinja environment this task's templates render in: its DAG's (macros, filters, search
+        path, native rendering), or a plain sandboxed one for a task outside any DAG."""
+        from dagflow.templating import default_env, template_env
+
+        dag = dag or self.dag
+        return template_env(dag) if dag is not None else default_env()
+
+    def render_template(
+        self, content: Any, context: Context, jinja_env: Any = None, seen_oids: set[int] | None = None
+    ) -> Any:
+        """``content`` rendered against ``context`` as a template field would be: a string (or a file
+        named with one of ``template_ext``), or each item of a list, tuple, set or dict."""
+        from dagflow.templating import Renderer
+
+        env = jinja_env or self.get_template_env()
+        return Renderer(context, env, tuple(self.template_ext), seen_oids).render(content)
+
+    def render_template_fields(self, context: Context, jinja_env: Any = None) -> None:
+        """Render every one of ``template_fields`` in place (the runner does this before ``execute``)."""
+        from dagflow.templating import render_template_fields
+
+        render_template_fields(self, context, jinja_env or self.get_template_env())
+
     # -- dynamic task mapping -------------------------------------------------------------------
 
     @classmethod
@@ -354,6 +392,11 @@ class BaseOperator(TaskNode):
         from dagflow.models.mappedoperator import OperatorPartial
 
         return OperatorPartial(cls, kwargs)
+
+
+def _dag_id(dag: DAG | None) -> str:
+    dag = dag or context_stack.current_dag()
+    return dag.dag_id if dag is not None else "?"
 
 
 def _as_retries(value: Any, where: str) -> int:
@@ -377,12 +420,11 @@ def _as_int(value: Any, name: str, where: str) -> int:
 WEIGHT_RULES = ("downstream", "upstream", "absolute")
 
 
-def _as_weight_rule(value: Any, where: str) -> str:
-    if value not in WEIGHT_RULES:
-        raise DagDefinitionError(
-            f"{where}: weight_rule must be one of {', '.join(WEIGHT_RULES)}, got {value!r}"
-        )
-    return str(value)
+def _as_weight_rule(value: Any, where: str) -> Any:
+    """A built-in rule's name, or a priority-weight strategy registered by a plugin."""
+    from dagflow.models.priority_strategy import load_weight_rule
+
+    return load_weight_rule(value, where)
 
 
 def _as_list(value: Any) -> list[Any]:

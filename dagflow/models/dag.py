@@ -10,11 +10,12 @@ from typing import TYPE_CHECKING, Any
 import jinja2
 
 from dagflow.core.schedule import Timetable, parse_schedule
-from dagflow.core.spec import DagSpec, MapSourceSpec, TaskSpec
+from dagflow.core.spec import DagSpec, TaskSpec
 from dagflow.core.trigger_rules import TriggerRule
 from dagflow.exceptions import DagCycleError, DagDefinitionError, DuplicateTaskIdError, TaskNotFound
-from dagflow.models import context_stack
+from dagflow.models import context_stack, setup_teardown
 from dagflow.models.baseoperator import as_callbacks, validate_key
+from dagflow.models.compensation import COMPENSATE_ON, check_compensations, effective_settings
 from dagflow.models.param import ParamsDict
 from dagflow.models.taskgroup import TaskGroup
 
@@ -67,6 +68,8 @@ class DAG:
         auto_register: bool = True,
         fail_fast: bool = False,
         dag_display_name: str | None = None,
+        compensate_on: str = "failure",
+        on_compensation_failure_callback: Any = None,
     ):
         self.dag_id = validate_key("dag_id", dag_id, "DAG")
         where = f"DAG {dag_id!r}"
@@ -97,6 +100,14 @@ class DAG:
         self.dagrun_timeout = dagrun_timeout
         self.on_success_callback = as_callbacks(on_success_callback, "on_success_callback", where)
         self.on_failure_callback = as_callbacks(on_failure_callback, "on_failure_callback", where)
+        if compensate_on not in COMPENSATE_ON:
+            raise DagDefinitionError(
+                f"{where}: compensate_on must be one of {', '.join(COMPENSATE_ON)}, got {compensate_on!r}"
+            )
+        self.compensate_on = compensate_on
+        self.on_compensation_failure_callback = as_callbacks(
+            on_compensation_failure_callback, "on_compensation_failure_callback", where
+        )
         self.is_paused_upon_creation = is_paused_upon_creation
         self.template_searchpath = (
             [template_searchpath] if isinstance(template_searchpath, str) else list(template_searchpath or [])
@@ -114,6 +125,8 @@ class DAG:
         self.task_dict: dict[str, TaskNode] = {}
         self.task_group_dict: dict[str, TaskGroup] = {}
         self.task_group = TaskGroup(None, dag=self)
+        #: Information on edges (their ``Label``), by upstream then downstream task id.
+        self.edge_info: dict[str, dict[str, dict[str, Any]]] = {}
         self._version = 0
         self._cache: dict[str, Any] = {}
 
@@ -171,6 +184,15 @@ class DAG:
         self.task_dict[task.task_id] = task
         group.add(task)
         self.edges_changed()
+        setup_teardown.note_new_task(task)
+
+    def set_edge_info(self, upstream_task_id: str, downstream_task_id: str, info: dict[str, Any]) -> None:
+        """Attach ``info`` (``{"label": ...}``) to the edge between two tasks."""
+        self.edge_info.setdefault(upstream_task_id, {})[downstream_task_id] = dict(info)
+
+    def get_edge_info(self, upstream_task_id: str, downstream_task_id: str) -> dict[str, Any]:
+        """What is attached to an edge (``{}`` if nothing is)."""
+        return dict(self.edge_info.get(upstream_task_id, {}).get(downstream_task_id, {}))
 
     def edges_changed(self) -> None:
         """Forget what was derived from the graph (order, leaves, spec)."""
@@ -268,6 +290,7 @@ class DAG:
         self.check_cycle()
         for task in self.task_dict.values():
             self._validate_setup_teardown(task)
+        check_compensations(self)
         if self.timetable.can_be_scheduled:
             try:
                 self.params.validate()
@@ -314,6 +337,7 @@ class DAG:
             state_leaves=tuple(self.state_leaves()),
             max_active_tasks=self.max_active_tasks,
             max_active_runs=self.max_active_runs,
+            extra=_compensation_extra(self),
         )
 
     # -- running ------------------------------------------------------------------------------
@@ -377,10 +401,12 @@ def _tags(tags: Iterable[str] | None, where: str) -> list[str]:
 
 def _mapped_dependencies(dag: DAG) -> set[str]:
     """Task ids whose output some mapped task maps over."""
+    from dagflow.models.mappedtaskgroup import mapping_of
+
     found: set[str] = set()
     for task in dag.task_dict.values():
         if task.is_mapped:
-            found.update(s.upstream for s in task.map_sources() if s.upstream)  # type: ignore[attr-defined]
+            found.update(u for s in mapping_of(task)[1] for u in s.upstreams())
     return found
 
 
@@ -397,6 +423,9 @@ def _priority_weights(dag: DAG, order: tuple[str, ...]) -> dict[str, int]:
     total: dict[str, int] = {}
     for i, task_id in enumerate(order):
         rule = getattr(dag.task_dict[task_id], "weight_rule", "downstream")
+        if not isinstance(rule, str):  # a plugin's PriorityWeightStrategy
+            total[task_id] = _strategy_weight(dag, task_id, rule)
+            continue
         if rule == "absolute":
             total[task_id] = own[i]
             continue
@@ -406,6 +435,18 @@ def _priority_weights(dag: DAG, order: tuple[str, ...]) -> dict[str, int]:
         else:
             total[task_id] = own[i] + sum(own[j] for j in range(len(order)) if bits >> j & 1)
     return total
+
+
+def _strategy_weight(dag: DAG, task_id: str, strategy: Any) -> int:
+    from dagflow.models.priority_strategy import CreatedTaskInstance
+
+    weight = strategy.get_weight(CreatedTaskInstance(dag.task_dict[task_id], dag.dag_id, task_id))
+    if isinstance(weight, bool) or not isinstance(weight, int):
+        raise DagDefinitionError(
+            f"DAG {dag.dag_id!r}, task {task_id!r}: {type(strategy).__name__}.get_weight returned "
+            f"{weight!r}; it must return an integer"
+        )
+    return weight
 
 
 def _reach_bits(dag: DAG, order: tuple[str, ...], index: dict[str, int], *, downstream: bool) -> list[int]:
@@ -428,11 +469,9 @@ def _task_spec(
     indirect: tuple[str, ...] = ()
     if has_setups and not task.is_teardown:
         indirect = tuple(s for s in dag.relevant_setups(task.task_id) if s not in task.upstream_task_ids)
-    sources = (
-        tuple(MapSourceSpec(s.upstream, s.literal_length) for s in attrs.map_sources())
-        if task.is_mapped
-        else ()
-    )
+    from dagflow.models.mappedtaskgroup import mapping_of
+
+    map_kind, sources, map_group = mapping_of(task)
     is_empty = (
         bool(attrs.inherits_from_empty_operator)
         and not attrs.on_execute_callback
@@ -449,7 +488,7 @@ def _task_spec(
         on_failure_fail_dagrun=task.on_failure_fail_dagrun,
         indirect_setups=indirect,
         is_mapped=task.is_mapped,
-        map_kind=task.expand_input.kind if task.is_mapped else None,  # type: ignore[attr-defined]
+        map_kind=map_kind,
         map_sources=sources,
         has_mapped_dependants=task.task_id in mapped_deps,
         is_empty=is_empty and task.task_id not in mapped_deps,
@@ -467,4 +506,37 @@ def _task_spec(
         max_active_tis_per_dag=attrs.max_active_tis_per_dag,
         max_active_tis_per_dagrun=attrs.max_active_tis_per_dagrun,
         group_id=task.task_group.group_id if task.task_group is not None else None,
+        **_compensation_fields(task),
+        map_group=map_group,
     )
+
+
+def _compensation_fields(task: TaskNode) -> dict[str, Any]:
+    compensation = getattr(task, "compensation", None)
+    if compensation is None:
+        return {}
+    retries, delay, timeout = effective_settings(compensation, task)
+    return {
+        "has_compensation": True,
+        "compensation_retries": retries,
+        "compensation_retry_delay": delay,
+        "compensation_timeout": timeout,
+    }
+
+
+def _compensation_extra(dag: DAG) -> dict[str, Any]:
+    """The DAG-level compensation settings the scheduler needs (nothing for a DAG without any)."""
+    groups = {}
+    for group_id, group in dag.task_group_dict.items():
+        if group.compensation is not None:
+            retries, delay, timeout = effective_settings(group.compensation, None)
+            tasks = sorted(t.task_id for t in group.iter_tasks())
+            groups[group_id] = {"tasks": tasks, "retries": retries, "retry_delay": delay, "timeout": timeout}
+    extra: dict[str, Any] = {}
+    if dag.compensate_on != "failure":
+        extra["compensate_on"] = dag.compensate_on
+    if groups:
+        extra["compensated_groups"] = groups
+    if dag.on_compensation_failure_callback:
+        extra["has_compensation_failure_callback"] = True
+    return extra

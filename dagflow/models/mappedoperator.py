@@ -9,9 +9,9 @@ fastest (as ``itertools.product``).
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from dagflow.core.spec import MapSourceSpec
 from dagflow.exceptions import DagDefinitionError
 from dagflow.models import context_stack
 from dagflow.models.baseoperator import BaseOperator, _apply_default_args, accepted_parameters, validate_key
@@ -27,12 +27,8 @@ if TYPE_CHECKING:
 NODE_ATTRIBUTES = ("is_setup", "is_teardown", "on_failure_fail_dagrun", "trigger_rule")
 
 
-@dataclass(frozen=True, slots=True)
-class MapSource:
-    """Where one mapped argument's values come from: a literal of known length, or an upstream's output."""
-
-    upstream: str | None
-    literal_length: int | None
+#: Where one mapped argument's values come from: a literal of known length, or upstreams' outputs.
+MapSource = MapSourceSpec
 
 
 def is_mappable(value: Any) -> bool:
@@ -126,7 +122,7 @@ class ListOfDictsExpandInput:
 
 def _source(value: Any) -> MapSource:
     if isinstance(value, XComArg):
-        return MapSource(upstream=value.operator.task_id, literal_length=None)
+        return value.map_source()
     return MapSource(upstream=None, literal_length=len(value))
 
 
@@ -225,6 +221,7 @@ class MappedOperator(TaskNode):
             raise DagDefinitionError(
                 f"mapped task {self.task_id!r} belongs to no DAG: create it inside a DAG"
             )
+        _refuse_inside_mapped_group(group, self.task_id)
         dag.add_task(self, group)
         set_dependencies_from_arguments(self, list(self.iter_template_values()))
 
@@ -282,3 +279,15 @@ class MappedOperator(TaskNode):
         operator.downstream_task_ids = self.downstream_task_ids
         operator.map_index = map_index
         return operator
+
+
+def _refuse_inside_mapped_group(group: TaskGroup | None, task_id: str) -> None:
+    from dagflow.models.mappedtaskgroup import MappedTaskGroup
+
+    while group is not None:
+        if isinstance(group, MappedTaskGroup):
+            raise DagDefinitionError(
+                f"task {task_id!r}: a mapped task inside the expanded task group {group.group_id!r} is not "
+                "supported; expand the group over the combinations instead"
+            )
+        group = group.parent_group

@@ -27,17 +27,28 @@ class DependencyMixin:
     def leaves(self) -> list[TaskNode]:
         raise NotImplementedError
 
-    def set_upstream(self, other: Any) -> None:
+    #: True for an edge label (dagflow.models.edges), which stands between the two sides of ``>>``.
+    is_edge_modifier = False
+
+    def set_upstream(self, other: Any, edge_modifier: Any = None) -> None:
+        """Make ``other`` upstream of this; with ``edge_modifier`` (a ``Label``) the edges carry it."""
         for item in flatten_relatives(other):
+            if item.is_edge_modifier:  # self << Label("x"): the label's upstream side comes to us
+                item.set_downstream(self)
+                continue
             for leaf in item.leaves:
                 for root in self.roots:
-                    link(leaf, root)
+                    _link(leaf, root, edge_modifier)
 
-    def set_downstream(self, other: Any) -> None:
+    def set_downstream(self, other: Any, edge_modifier: Any = None) -> None:
+        """Make ``other`` downstream of this; with ``edge_modifier`` (a ``Label``) the edges carry it."""
         for item in flatten_relatives(other):
+            if item.is_edge_modifier:  # self >> Label("x"): we are the label's upstream side
+                item.set_upstream(self)
+                continue
             for root in item.roots:
                 for leaf in self.leaves:
-                    link(leaf, root)
+                    _link(leaf, root, edge_modifier)
 
     def __rshift__(self, other: Any) -> Any:
         self.set_downstream(other)
@@ -70,6 +81,13 @@ def flatten_relatives(other: Any) -> Iterator[DependencyMixin]:
             f"cannot set a dependency on {other!r} ({type(other).__name__}): use a task, a task group, "
             "a task's output, or a list of those"
         )
+
+
+def _link(upstream: TaskNode, downstream: TaskNode, edge_modifier: Any) -> None:
+    if edge_modifier is None:
+        link(upstream, downstream)
+    else:
+        edge_modifier.link(upstream, downstream)
 
 
 def link(upstream: TaskNode, downstream: TaskNode) -> None:
@@ -170,6 +188,18 @@ class TaskNode(DependencyMixin):
                     task.as_setup()
                 self.set_upstream(setup)
         return self
+
+    def __enter__(self) -> TaskNode:
+        """``with my_setup_task:`` (see :mod:`dagflow.models.setup_teardown`)."""
+        from dagflow.models.setup_teardown import enter_context
+
+        enter_context(self)
+        return self
+
+    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
+        from dagflow.models.setup_teardown import exit_context
+
+        exit_context(self, failed=exc_type is not None)
 
     def iter_template_values(self) -> Iterable[Any]:
         """Values that may hold references to other tasks' outputs (they create edges)."""

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from dagflow.exceptions import DagDefinitionError, DuplicateTaskIdError
 from dagflow.models import context_stack
+from dagflow.models.compensation import Compensation, as_compensation
 from dagflow.models.node import DependencyMixin, TaskNode
 
 if TYPE_CHECKING:
@@ -32,6 +33,7 @@ class TaskGroup(DependencyMixin):
         ui_color: str = "CornflowerBlue",
         ui_fgcolor: str = "#000",
         add_suffix_on_collision: bool = False,
+        compensate: Any = None,
     ):
         self.dag: DAG | None = dag or (parent_group.dag if parent_group else context_stack.current_dag())
         self.default_args = dict(default_args or {})
@@ -40,6 +42,7 @@ class TaskGroup(DependencyMixin):
         self.children: dict[str, TaskNode | TaskGroup] = {}
         self.parent_group: TaskGroup | None = None
         self._group_id = group_id
+        self.compensation: Compensation | None = None
         if group_id is None:  # the root group of a DAG
             return
         if self.dag is None:
@@ -53,6 +56,9 @@ class TaskGroup(DependencyMixin):
         if add_suffix_on_collision:
             self._group_id = parent.unique_child_label(group_id)
         parent.add(self)
+        self.compensation = as_compensation(
+            compensate, where=f"DAG {self.dag.dag_id!r}, task group {self.group_id!r}"
+        )
 
     def __repr__(self) -> str:
         return f"<TaskGroup {self.group_id!r}>"
@@ -82,6 +88,19 @@ class TaskGroup(DependencyMixin):
         if self.prefix_group_id and self.group_id:
             return f"{self.group_id}."
         return ""
+
+    #: True for a group expanded with ``@task_group(...).expand(...)`` (a MappedTaskGroup).
+    is_expanded = False
+
+    @property
+    def mapped_ancestor(self) -> TaskGroup | None:
+        """The innermost expanded group this group is, or is inside of, if any."""
+        group: TaskGroup | None = self
+        while group is not None:
+            if group.is_expanded:
+                return group
+            group = group.parent_group
+        return None
 
     @property
     def is_root(self) -> bool:
@@ -121,6 +140,8 @@ class TaskGroup(DependencyMixin):
                 raise DuplicateTaskIdError(f"DAG {self.dag.dag_id!r}: task group id {key!r} is used twice")
             if self.dag is not None:
                 self.dag.task_group_dict[key] = child
+        elif self.mapped_ancestor is not None:  # its task instances are the expanded group's indexes
+            child.is_mapped = True
         self.children[key] = child
 
     # -- membership --------------------------------------------------------------------------

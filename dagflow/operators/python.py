@@ -130,3 +130,27 @@ class ShortCircuitOperator(PythonOperator):
             if context["ti"].map_index < 0:
                 raise DownstreamTasksSkipped(to_skip)
         return condition  # pushed as Airflow does when nothing was skipped (only teardowns downstream)
+
+
+_IN_OTHER_INTERPRETERS = frozenset(
+    {
+        "PythonVirtualenvOperator",
+        "ExternalPythonOperator",
+        "BranchPythonVirtualenvOperator",
+        "BranchExternalPythonOperator",
+    }
+)
+
+
+def __getattr__(name: str) -> Any:
+    """The operators that run the function in another interpreter live in their own module (which
+    builds on this one); they are importable from here too, as from Airflow's ``operators.python``."""
+    if name in _IN_OTHER_INTERPRETERS:
+        from dagflow.operators import python_virtualenv
+
+        return getattr(python_virtualenv, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_IN_OTHER_INTERPRETERS])

@@ -8,6 +8,7 @@ Tasks can read the state of this run only (see :class:`dagflow.runtime.run_reade
 
 from __future__ import annotations
 
+import functools
 import socket
 import sys
 import time
@@ -16,12 +17,19 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, TextIO
 
-from dagflow.context import DagRunInfo
+from dagflow.context import DagRunInfo, with_pendulum_dates
 from dagflow.core.clock import utcnow
 from dagflow.core.decisions import Key, TIRecord, apply_expansion, decide, initial_task_instances
 from dagflow.core.retries import next_retry_for
 from dagflow.core.states import FINISHED, SCHEDULABLE, RunState, TaskState
 from dagflow.models.dag import as_aware
+from dagflow.runtime import serde
+from dagflow.runtime.dag_trigger import InProcessDagTrigger, TriggeredRun
+from dagflow.runtime.inprocess_saga import (
+    CompensationResult,
+    InProcessCompensation,
+    run_compensation_callbacks,
+)
 from dagflow.runtime.run_reader import OwnRunStates
 from dagflow.runtime.tasklog import TaskLog
 from dagflow.runtime.taskrunner import Attempt, run_attempt
@@ -60,6 +68,10 @@ class RunResult:
     state: RunState
     task_instances: list[TaskInstanceResult]
     xcom_store: MemoryXComStore = field(repr=False)
+    #: How the run's compensation ended (None: nothing was compensated).
+    compensation: CompensationResult | None = None
+    #: The runs its tasks triggered (TriggerDagRunOperator), and how those that were waited for ended.
+    triggered_runs: list[TriggeredRun] = field(default_factory=list)
 
     def get(self, task_id: str, map_index: int = -1) -> TaskInstanceResult:
         for ti in self.task_instances:
@@ -78,7 +90,7 @@ class RunResult:
         for ti in self.task_instances:
             found, value = self.xcom_store.get(run, ti.task_id, ti.map_index, RETURN_KEY)
             if found:
-                xcoms[ti.label] = value
+                xcoms[ti.label] = serde.json_view(value)
         return {
             "dag_id": self.dag_id,
             "run_id": self.run_id,
@@ -87,6 +99,7 @@ class RunResult:
             "tasks": {ti.label: ti.state.value for ti in self.task_instances},
             "xcom": xcoms,
             "tries": {ti.label: ti.try_number for ti in self.task_instances if ti.try_number > 1},
+            **({"compensation": self.compensation.report()} if self.compensation is not None else {}),
         }
 
 
@@ -101,8 +114,16 @@ class _Instance:
 
 
 class _InProcessRun:
-    def __init__(self, dag: DAG, dag_run: DagRunInfo, log_stream: TextIO, sleep: Callable[[float], None]):
+    def __init__(
+        self,
+        dag: DAG,
+        dag_run: DagRunInfo,
+        log_stream: TextIO,
+        sleep: Callable[[float], None],
+        max_map_length: int,
+    ):
         self.dag, self.dag_run, self.sleep = dag, dag_run, sleep
+        self.max_map_length = max_map_length
         self.spec: DagSpec = dag.spec()
         self.log = TaskLog(log_stream)
         self.xcoms = MemoryXComStore()
@@ -115,6 +136,9 @@ class _InProcessRun:
         self.changed: set[str] | None = None
         self.hostname = socket.gethostname()
         self.run_states = OwnRunStates(dag, dag_run.logical_date, self._states)
+        self.dag_trigger = InProcessDagTrigger(
+            dag, functools.partial(run_dag, log_stream=log_stream, sleep=sleep)
+        )
 
     def _states(self) -> list[tuple[str, int, str]]:
         return [(r.task_id, r.map_index, r.state.value) for r in (i.record for i in self.instances.values())]
@@ -196,6 +220,8 @@ class _InProcessRun:
             log=self.log,
             hostname=self.hostname,
             run_states=self.run_states,
+            max_map_length=self.max_map_length,
+            dag_trigger=self.dag_trigger,
         )
         record.state = outcome.state
         instance.try_start = instance.try_start or outcome.start_date
@@ -261,6 +287,7 @@ class _InProcessRun:
                 for i in instances
             ],
             xcom_store=self.xcoms,
+            triggered_runs=self.dag_trigger.runs,
         )
 
 
@@ -275,16 +302,21 @@ def run_dag(
     conf: dict[str, Any] | None = None,
     log_stream: TextIO | None = None,
     sleep: Callable[[float], None] = time.sleep,
+    max_map_length: int | None = None,
+    run_id: str | None = None,
 ) -> RunResult:
-    """Run ``dag`` once in this process (see the module docstring) and return the finished run."""
+    """Run ``dag`` once in this process (see the module docstring) and return the finished run.
+
+    ``max_map_length`` defaults to the ``[core] max_map_length`` setting in force.
+    """
     dag.validate()
     logical_date = as_aware(logical_date) or utcnow()
-    interval = dag.timetable.infer_manual_data_interval(logical_date)
+    interval = dag.timetable.infer_manual_data_interval(run_after=logical_date)
     conf = dict(conf or {})
     dag.params.with_values(conf).validate()
     dag_run = DagRunInfo(
         dag_id=dag.dag_id,
-        run_id=manual_run_id(logical_date),
+        run_id=run_id or manual_run_id(logical_date),
         logical_date=logical_date,
         data_interval_start=interval.start,
         data_interval_end=interval.end,
@@ -293,11 +325,42 @@ def run_dag(
         start_date=utcnow(),
         run_after=logical_date,
     )
-    run = _InProcessRun(dag, dag_run, log_stream or sys.stderr, sleep)
+    if max_map_length is None:
+        from dagflow.config import Settings
+
+        max_map_length = Settings.load().getint("core", "max_map_length")
+    run = _InProcessRun(dag, dag_run, log_stream or sys.stderr, sleep, max_map_length)
     state = run.run()
     result = run.result(state)
     _run_dag_callbacks(dag, dag_run, result, run.log)
+    if state is RunState.FAILED and dag.compensate_on == "failure" and run.spec.has_compensations:
+        result.compensation = compensate_run(dag, dag_run, result, log=run.log, sleep=sleep)
     return result
+
+
+def compensate_run(
+    dag: DAG,
+    dag_run: DagRunInfo,
+    result: RunResult,
+    *,
+    log: TaskLog | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+) -> CompensationResult:
+    """Undo the succeeded task instances of a finished in-process run (a failed one, or by hand)."""
+    log = log or TaskLog(sys.stderr)
+    forward = {(ti.task_id, ti.map_index): ti.state for ti in result.task_instances}
+    saga = InProcessCompensation(
+        dag,
+        dag_run,
+        forward,
+        xcom_store=result.xcom_store,
+        log=log,
+        sleep=sleep,
+        run_state=result.state.value,
+    )
+    compensation = saga.run()
+    run_compensation_callbacks(dag, dag_run, compensation, log)
+    return compensation
 
 
 def _run_dag_callbacks(dag: DAG, dag_run: DagRunInfo, result: RunResult, log: TaskLog) -> None:
@@ -305,7 +368,13 @@ def _run_dag_callbacks(dag: DAG, dag_run: DagRunInfo, result: RunResult, log: Ta
     if not callbacks:
         return
     reason = "success" if result.state is RunState.SUCCESS else "task_failure"
-    context = {"dag": dag, "dag_run": dag_run, "run_id": dag_run.run_id, "reason": reason, "result": result}
+    context = {
+        "dag": dag,
+        "dag_run": with_pendulum_dates(dag_run),
+        "run_id": dag_run.run_id,
+        "reason": reason,
+        "result": result,
+    }
     for callback in callbacks:
         try:
             callback(context)

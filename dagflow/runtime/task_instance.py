@@ -15,6 +15,7 @@ from dagflow.runtime.xcom import RETURN_KEY, RunRef, XComStore
 if TYPE_CHECKING:
     from dagflow.context import DagRunInfo
     from dagflow.models.node import TaskNode
+    from dagflow.runtime.dag_trigger import DagTrigger
     from dagflow.runtime.run_reader import DagOutline, RunStateReader, TaskStates
 
 
@@ -34,6 +35,7 @@ class RuntimeTaskInstance:
         hostname: str = "",
         first_try_start: datetime | None = None,
         run_states: RunStateReader | None = None,
+        dag_trigger: DagTrigger | None = None,
     ):
         self.task = task
         self.dag_run = dag_run
@@ -52,6 +54,7 @@ class RuntimeTaskInstance:
         #: When this try first started, if it was rescheduled since (a sensor in reschedule mode).
         self.first_try_start = first_try_start
         self.run_states = run_states
+        self.dag_trigger = dag_trigger
 
     def __repr__(self) -> str:
         index = f"[{self.map_index}]" if self.map_index >= 0 else ""
@@ -74,6 +77,12 @@ class RuntimeTaskInstance:
         if self.run_states is None:
             raise DagflowError(f"{self!r} cannot read the state of DAG runs where it runs now")
         return self.run_states
+
+    def triggerer(self) -> DagTrigger:
+        """What creates and reads other DAGs' runs where this task runs (see dagflow.runtime.dag_trigger)."""
+        if self.dag_trigger is None:
+            raise DagflowError(f"{self!r} cannot trigger DAG runs where it runs now")
+        return self.dag_trigger
 
     def dag_outline(self, dag_id: str) -> DagOutline | None:
         """The tasks and task groups of DAG ``dag_id``, or None if that DAG is not known."""

@@ -11,6 +11,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TextIO
 
+from dagflow.secrets.masker import redact
+
 TASK_LOGGER = "dagflow.task"
 
 
@@ -21,9 +23,9 @@ class TaskLog:
         self.stream = stream
         self._close_stream = close_stream
 
-    # file-like, so print() inside a task lands here
+    # file-like, so print() inside a task lands here; secrets fetched in this process are masked
     def write(self, text: str) -> int:
-        self.stream.write(text)
+        self.stream.write(redact(text))
         return len(text)
 
     def flush(self) -> None:
@@ -34,7 +36,7 @@ class TaskLog:
 
     def line(self, level: str, message: str) -> None:
         stamp = datetime.now(UTC).isoformat(timespec="microseconds")
-        self.stream.write(f"[{stamp}] {{{level}}} {message}\n")
+        self.stream.write(f"[{stamp}] {{{level}}} {redact(message)}\n")
 
     def info(self, message: str) -> None:
         self.line("INFO", message)
@@ -45,7 +47,7 @@ class TaskLog:
     def error(self, message: str, exc: BaseException | None = None) -> None:
         self.line("ERROR", message)
         if exc is not None:
-            self.stream.write("".join(traceback.format_exception(exc)))
+            self.stream.write(redact("".join(traceback.format_exception(exc))))
 
     def close(self) -> None:
         self.flush()

@@ -26,9 +26,11 @@ from dagflow.exceptions import (
     TaskTimeout,
     XComValueError,
 )
+from dagflow.models.mappedtaskgroup import expanded_ti_count
 from dagflow.runtime.task_instance import RuntimeTaskInstance
 from dagflow.runtime.tasklog import TaskLog, capture
 from dagflow.runtime.xcom import RETURN_KEY, XComStore
+from dagflow.secrets.masker import redact
 from dagflow.templating import render_template_fields, template_env
 from dagflow.timeout import time_limit
 
@@ -38,7 +40,12 @@ if TYPE_CHECKING:
     from dagflow.models.baseoperator import BaseOperator
     from dagflow.models.dag import DAG
     from dagflow.models.node import TaskNode
+    from dagflow.runtime.dag_trigger import DagTrigger
     from dagflow.runtime.run_reader import RunStateReader
+
+
+#: Airflow's ``[core] max_map_length``: the most items a task's output may offer to map over.
+DEFAULT_MAX_MAP_LENGTH = 1024
 
 
 @dataclass(frozen=True)
@@ -78,10 +85,14 @@ def run_attempt(
     log: TaskLog,
     hostname: str = "",
     run_states: RunStateReader | None = None,
+    max_map_length: int = DEFAULT_MAX_MAP_LENGTH,
+    dag_trigger: DagTrigger | None = None,
 ) -> AttemptOutcome:
     """Run ``attempt`` in this process and return how it ended. Never raises for a task's failure.
 
-    ``run_states`` is what the task may read about DAG runs (``ti.task_states(...)``).
+    ``run_states`` is what the task may read about DAG runs (``ti.task_states(...)``);
+    ``max_map_length`` the most items an output that mapped tasks map over may have.
+    ``dag_trigger`` what creates other DAGs' runs (TriggerDagRunOperator).
     """
     task = dag.task_dict[attempt.task_id]
     start = utcnow()
@@ -96,6 +107,7 @@ def run_attempt(
         hostname=hostname,
         first_try_start=attempt.first_try_start,
         run_states=run_states,
+        dag_trigger=dag_trigger,
     )
     log.info(f"Starting {ti!r}, try {attempt.try_number} of {attempt.max_tries + 1}")
     xcom_store.clear(ti.run_ref, ti.task_id, ti.map_index)
@@ -106,21 +118,31 @@ def run_attempt(
         try:
             context = _context_for(dag, task, ti, attempt.dag_run)
             with current_context(context):
-                _run(dag, task, spec, ti, context, outcome)
+                _run(dag, task, spec, ti, context, outcome, max_map_length)
         except KeyboardInterrupt:
             raise
         except BaseException as exc:
             error = exc
             outcome.state = _failed_state(exc, ti)
-            outcome.error = f"{type(exc).__name__}: {exc}"
+            outcome.error = redact(f"{type(exc).__name__}: {exc}")
             if isinstance(exc, RescheduleTask):
                 outcome.reschedule_at, outcome.error = exc.reschedule_at, None
             _log_failure(log, exc, outcome.state)
+        _push_plugin_links(ti)
         outcome.end_date = ti.end_date = utcnow()
         ti.state = outcome.state.value
         _run_callbacks(task, context, outcome.state, error, log)
     log.info(f"{ti!r} ended {outcome.state.value}")
     return outcome
+
+
+def _push_plugin_links(ti: RuntimeTaskInstance) -> None:
+    """The links plugins add to this operator (``operator_extra_links``, ``global_operator_extra_links``),
+    kept as ``_link_<name>`` XComs like the operator's own."""
+    from dagflow.models.links import LINK_PREFIX, plugin_links
+
+    for name, url in plugin_links(ti.task, ti).items():
+        ti.xcom_push(LINK_PREFIX + name, url)
 
 
 def _context_for(dag: DAG, task: TaskNode, ti: RuntimeTaskInstance, dag_run: DagRunInfo) -> Context:
@@ -132,7 +154,8 @@ def _task_params(task: TaskNode) -> Any:
     from dagflow.models.param import ParamsDict
 
     merged = task.dag.params.copy() if task.dag is not None else ParamsDict()
-    own = task.partial_kwargs.get("params") if task.is_mapped else task._own_params  # type: ignore[attr-defined]
+    partial_kwargs = getattr(task, "partial_kwargs", None)
+    own = partial_kwargs.get("params") if partial_kwargs is not None else task._own_params  # type: ignore[attr-defined]
     merged.update(own or {})
     return merged
 
@@ -144,20 +167,44 @@ def _run(
     ti: RuntimeTaskInstance,
     context: Context,
     outcome: AttemptOutcome,
+    max_map_length: int = DEFAULT_MAX_MAP_LENGTH,
 ) -> None:
     resolved_ids: set[int] = set()
-    if task.is_mapped:
-        operator = task.unmap(context, ti.map_index, resolved_ids)  # type: ignore[attr-defined]
-    else:
+    if hasattr(task, "unmap"):  # a mapped operator
+        operator = task.unmap(context, ti.map_index, resolved_ids)
+    else:  # a task, possibly one index of an expanded task group
         operator = task.prepare_for_execution()  # type: ignore[attr-defined]
+        operator.map_index = ti.map_index
     context["task"] = ti.task = operator
-    outcome.rendered_fields = render_template_fields(operator, context, template_env(dag), resolved_ids)
+    context["expanded_ti_count"] = expanded_ti_count(task, context)
+    rendered = render_template_fields(operator, context, template_env(dag), resolved_ids)
+    outcome.rendered_fields = redact(rendered)  # as shown in the UI: secrets read while rendering masked
     try:
         result = _execute(operator, context, spec.execution_timeout)
     except DownstreamTasksSkipped as skip:
         outcome.skip_downstream = list(skip.task_ids)
         return
-    outcome.map_length = push_result(operator, spec, ti, result)
+    finally:
+        push_extra_links(operator, ti)
+    outcome.map_length = push_result(operator, spec, ti, result, max_map_length)
+
+
+#: The XCom key prefix of an operator extra link: the task instance page shows these as links.
+LINK_KEY_PREFIX = "_link_"
+
+
+def push_extra_links(operator: BaseOperator, ti: RuntimeTaskInstance) -> None:
+    """Push each of the operator's extra links (``operator_extra_links``: objects with a ``name`` and
+    ``get_link(operator, *, ti_key)``) as XCom ``_link_<name>``, computed once the try has run, as
+    Airflow 3 does, so the web UI needs no DAG file to show them. A link that fails is left out."""
+    for link in getattr(operator, "operator_extra_links", ()) or ():
+        try:
+            url = link.get_link(operator, ti_key=ti)
+        except Exception as exc:  # a link never changes the task's outcome
+            operator.log.warning("Extra link %r could not be built: %s", getattr(link, "name", link), exc)
+            continue
+        if url:
+            ti.xcom_push(f"{LINK_KEY_PREFIX}{link.name}", url)
 
 
 def _execute(operator: BaseOperator, context: Context, timeout: float | None) -> Any:
@@ -184,8 +231,18 @@ def is_mappable_value(value: Any) -> bool:
     return isinstance(value, (Sequence, Mapping)) and not isinstance(value, (str, bytes, bytearray))
 
 
-def push_result(operator: BaseOperator, spec: TaskSpec, ti: RuntimeTaskInstance, result: Any) -> int | None:
-    """Push the return value as XCom(s); return its length when mapped tasks will map over it."""
+def push_result(
+    operator: BaseOperator,
+    spec: TaskSpec,
+    ti: RuntimeTaskInstance,
+    result: Any,
+    max_map_length: int = DEFAULT_MAX_MAP_LENGTH,
+) -> int | None:
+    """Push the return value as XCom(s); return its length when mapped tasks will map over it.
+
+    As in Airflow, an output longer than ``max_map_length`` that a mapped task maps over fails the
+    task that returned it, before anything is pushed.
+    """
     value = result if operator.do_xcom_push else None
     feeds_mapping = spec.has_mapped_dependants and ti.map_index < 0
     where = f"task {ti.task_id!r} of DAG {ti.dag_id!r}"
@@ -203,6 +260,11 @@ def push_result(operator: BaseOperator, spec: TaskSpec, ti: RuntimeTaskInstance,
                 "return a list or a dict"
             )
         length = len(value)
+        if length > max_map_length:
+            raise XComValueError(
+                f"{where} returned {length} items for a mapped task to map over, more than "
+                f"[core] max_map_length ({max_map_length}); return fewer or raise max_map_length"
+            )
     if operator.multiple_outputs:
         if not isinstance(value, Mapping) or not all(isinstance(k, str) for k in value):
             raise XComValueError(f"{where} has multiple_outputs=True, so it must return a dict with str keys")

@@ -1,8 +1,9 @@
 """Where XComs live while a run is under way: one small interface, an in-memory store shipped here.
 
 Values are kept as JSON text, exactly as the metadata store keeps them, so a task pulling a value
-in ``dag.test()`` gets what it would get in production: a fresh copy, tuples turned into lists, and
-an error for anything JSON cannot hold.
+in ``dag.test()`` gets what it would get in production: a fresh copy, types beyond JSON (datetimes,
+sets, tuples, dataclasses...) restored through :mod:`dagflow.runtime.serde`, and an error for
+anything it cannot hold.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from dagflow.exceptions import XComValueError
+from dagflow.runtime import serde
 
 RETURN_KEY = "return_value"
 
@@ -25,17 +27,20 @@ class RunRef:
 
 
 def encode(value: Any, *, where: str) -> str:
-    """The value as JSON text, or an XComValueError naming ``where`` (the task) and the type at fault."""
+    """The value as JSON text (types beyond JSON in serde's typed envelope), or an XComValueError
+    naming ``where`` (the task) and the type at fault."""
     try:
-        return json.dumps(value, allow_nan=False, separators=(",", ":"))
+        return json.dumps(serde.serialize(value), allow_nan=False, separators=(",", ":"))
     except (TypeError, ValueError) as exc:
-        raise XComValueError(
-            f"{where}: XCom values must be JSON-serialisable (str, int, float, bool, None, list, dict); {exc}"
-        ) from None
+        raise XComValueError(f"{where}: {exc}") from None
 
 
 def decode(text: str) -> Any:
-    return json.loads(text)
+    """The value stored as ``text``: plain JSON as it is, typed envelopes as their types."""
+    try:
+        return serde.deserialize(json.loads(text))
+    except TypeError as exc:
+        raise XComValueError(str(exc)) from None
 
 
 class XComStore(Protocol):

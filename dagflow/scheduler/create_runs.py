@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from dagflow.core.keys import RunKey
+from dagflow.core.saga import RunCompensation
 from dagflow.core.schedule import ContinuousTimetable, DataInterval, NextRun
 from dagflow.core.states import RunState
 from dagflow.executors.base import Workload
@@ -150,6 +151,8 @@ def finish_run(
     """Record the run's end; its DAG-level callback (once) is a workload for a worker."""
     outcome = PassOutcome()
     run_store.set_run_state(session, run, state, now)
+    if state is RunState.FAILED and stored.spec.compensate_on == "failure" and stored.spec.has_compensations:
+        run.compensation_state = RunCompensation.COMPENSATING.value  # durable with the run's end
     outcome.timed(now)  # the run's slot is free: a queued or due run may start on the next pass
     wants = stored.has_on_success_callback if state is RunState.SUCCESS else stored.has_on_failure_callback
     if wants and not run.callback_sent:

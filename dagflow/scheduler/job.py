@@ -28,12 +28,20 @@ from dagflow.config import Settings
 from dagflow.core.clock import utcnow
 from dagflow.core.keys import RunKey
 from dagflow.executors.base import EventKind, Executor, ExecutorEvent, Workload
-from dagflow.scheduler import create_runs, decide_runs, liveness, queue_tasks
+from dagflow.scheduler import (
+    compensate_runs,
+    compensation_liveness,
+    create_runs,
+    decide_runs,
+    liveness,
+    queue_tasks,
+)
 from dagflow.scheduler.dags import DagCache
 from dagflow.scheduler.outcome import PassOutcome
 from dagflow.scheduler.processor import ProcessorSettings, processor_main
 from dagflow.scheduler.runcache import RunCache
 from dagflow.store import Database, scheduling
+from dagflow.store import compensations as comp_store
 from dagflow.store import task_instances as ti_store
 from dagflow.store.notify import Listener, listen
 
@@ -85,6 +93,9 @@ class SchedulerState:
     last_poll: float = 0.0
     last_pass: float = 0.0
     failed_passes: int = 0
+    #: Look at the runs being compensated on this pass (something that may move them happened).
+    compensation_due: bool = True
+    last_compensation_check: float | None = None
 
     def merge(self, outcome: PassOutcome) -> list[Workload]:
         """Take in what a phase decided; return the workloads it wants handed out."""
@@ -164,6 +175,7 @@ class Scheduler:
             parse_interval=self.settings.getfloat("scheduler", "parse_interval"),
             paused_at_creation=self.settings.getbool("core", "dags_are_paused_at_creation"),
             cron_data_intervals=self.settings.getbool("scheduler", "create_cron_data_intervals"),
+            airflow_compat=self.settings.getbool("core", "airflow_compat"),
         )
         context = multiprocessing.get_context("spawn")
         receiver, sender = context.Pipe(duplex=False)
@@ -193,7 +205,10 @@ class Scheduler:
         stopped = [e.workload.label for e in events if e.kind is EventKind.FINISHED and e.state == "none"]
         killed = [e.workload.label for e in events if e.kind is EventKind.LOST and e.started]
         with self.db.session(write=True) as session:
-            requeued = ti_store.requeue(session, keys=[w.key for w in unfinished], now=now)
+            requeued = ti_store.requeue(
+                session, keys=[w.key for w in unfinished if not w.compensation], now=now
+            )
+            requeued += comp_store.give_back(session, [w.key for w in unfinished if w.compensation])
             detail = {"stopped_attempts": stopped, "killed_attempts": killed, "requeued": requeued}
             scheduling.end_scheduler(session, self.job_id, now, detail)
         if self._processor is not None:
@@ -256,6 +271,7 @@ class Scheduler:
         woken = self._read_wakeups() | self._read_processor()
         self._heartbeat(now)
         self._apply(self._check_liveness(now))
+        self._check_compensation_liveness(now)
         # A timer set by an earlier pass (a retry due, a run timing out, a run's slot freed) stays
         # set until it fires: the runs that set it may not be decided again before then. When it
         # fires, look at once.
@@ -273,11 +289,15 @@ class Scheduler:
                 self.db, self.dags, parallelism=self.options.parallelism, job_id=self.job_id, now=now
             )
         )
+        # last: a compensation handed out here is claimed by its worker while this loop waits, not
+        # while a write of its own holds the store (SQLite's one writer)
+        self._compensate(now, fired)
 
     def _look_around(self, now: datetime) -> None:
         """Read what others changed; create and start runs if some are due or queued."""
         state = self.state
         state.last_poll = time.monotonic()
+        state.compensation_due = True  # (a compensation started by hand is found by polling too)
         with self.db.session() as session:
             due, outcome = create_runs.due_dags(session, self.dags, now)
             starting = scheduling.has_queued_runs(session)
@@ -305,6 +325,31 @@ class Scheduler:
             raise
         state.held_by_pause = decided.held_by_pause
         self._apply(decided)
+
+    def _compensate(self, now: datetime, fired: bool) -> None:
+        """Drive the runs being compensated, when something happened that may move them."""
+        state = self.state
+        if not (state.compensation_due or fired):
+            return
+        state.compensation_due = False
+        self._apply(compensate_runs.compensate_runs(self.db, self.dags, job_id=self.job_id, now=now))
+
+    def _check_compensation_liveness(self, now: datetime) -> None:
+        interval = max(1.0, self.options.task_heartbeat_timeout / 3)
+        last = self.state.last_compensation_check
+        if last is not None and time.monotonic() - last < interval:
+            return
+        self.state.last_compensation_check = time.monotonic()
+        settings = liveness.LivenessSettings(
+            task_heartbeat_timeout=self.options.task_heartbeat_timeout,
+            heartbeat_interval=self.options.heartbeat_interval,
+            log_folder=self.settings.log_folder,
+            job_id=self.job_id,
+        )
+        if compensation_liveness.check_compensations(
+            self.db, self.dags, settings=settings, kill=self.executor.kill, now=now
+        ):
+            self.state.compensation_due = True
 
     def _check_liveness(self, now: datetime) -> PassOutcome:
         settings = liveness.LivenessSettings(
@@ -361,7 +406,7 @@ class Scheduler:
 
     def _idle(self) -> bool:
         with self.db.session() as session:
-            active = scheduling.active_run_count(session)
+            active = scheduling.active_run_count(session) or comp_store.compensating_runs(session, limit=1)
         return not active and not self.state.in_flight
 
     # -- reports from the executor and the DAG processor -----------------------------------------
@@ -369,11 +414,17 @@ class Scheduler:
     def _handle_events(self, events: list[ExecutorEvent], now: datetime) -> None:
         for event in events:
             self.state.in_flight.pop(event.workload.token, None)
-            self.state.dirty_runs.add(event.workload.key.run)
+            if event.workload.compensation:
+                self.state.compensation_due = True
+            else:
+                self.state.dirty_runs.add(event.workload.key.run)
         lost = [e for e in events if e.kind is EventKind.LOST]
         if lost:
             with self.db.session(write=True) as session:
                 for event in lost:
+                    if event.workload.compensation:
+                        compensation_liveness.fail_lost(session, self.dags, event.workload, event.detail, now)
+                        continue
                     liveness.fail_attempt(
                         session, self.dags, event.workload, event.detail, now, self.settings.log_folder
                     )

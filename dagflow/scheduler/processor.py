@@ -17,7 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from dagflow.core.clock import utcnow
-from dagflow.dagbag import DagBag, list_dag_files
+from dagflow.dagbag import DagBag, ImportErrorInfo, list_dag_files
+from dagflow.plugins.manager import current_plugins, plugin_files
 from dagflow.store.dags import forget_files, sync_file
 from dagflow.store.engine import Database
 
@@ -30,6 +31,7 @@ class ProcessorSettings:
     parse_interval: float = 1.0
     paused_at_creation: bool = True
     cron_data_intervals: bool = False
+    airflow_compat: bool = True
 
 
 class DagFileProcessor:
@@ -49,13 +51,18 @@ class DagFileProcessor:
             with contextlib.suppress(OSError):
                 stat = path.stat()  # nanosecond time and size: a quick edit within a coarse tick still shows
                 current[str(path)] = (stat.st_mtime_ns, stat.st_size)
+        plugins = self._plugin_files()
+        current.update(plugins)
         changed_files = [f for f, mtime in current.items() if self.mtimes.get(f) != mtime]
         removed = set(self.mtimes) - set(current)
         changed: list[str] = []
         if changed_files:
             self._forget_helper_modules()
+        if any(f in plugins for f in changed_files):
+            self._record_plugin_errors(plugins)
         for filename in changed_files:
-            changed.extend(self.process(filename))
+            if filename not in plugins:
+                changed.extend(self.process(filename))
         if removed or not self._scanned:
             with self.db.session(write=True) as session:
                 changed.extend(forget_files(session, current))
@@ -63,12 +70,40 @@ class DagFileProcessor:
         self._scanned = True
         return changed
 
+    def _plugin_files(self) -> dict[str, tuple[int, int]]:
+        """The plugin files, watched like DAG files: a broken plugin shows as an import error."""
+        found = {}
+        for path in plugin_files(self.settings_plugins_folder()):
+            with contextlib.suppress(OSError):
+                stat = path.stat()
+                found[str(path)] = (stat.st_mtime_ns, stat.st_size)
+        return found
+
+    def settings_plugins_folder(self) -> Path:
+        from dagflow.config import Settings
+
+        return Settings.load().plugins_folder
+
+    def _record_plugin_errors(self, files: dict[str, tuple[int, int]]) -> None:
+        """One import error per plugin file that fails to import; none for the others."""
+        errors = current_plugins().errors
+        with self.db.session(write=True) as session:
+            for filename in files:
+                error = errors.get(filename)
+                info = (
+                    ImportErrorInfo(error.filename, error.line, error.message, error.traceback)
+                    if error
+                    else None
+                )
+                sync_file(session, filename, [], info, None, now=utcnow(), paused_at_creation=True)
+
     def process(self, filename: str) -> list[str]:
         bag = DagBag(
             filename,
             import_timeout=self.settings.import_timeout,
             sys_path_root=self.folder,
             cron_data_intervals=self.settings.cron_data_intervals,
+            airflow_compat=self.settings.airflow_compat,
         )
         try:
             source: str | None = Path(filename).read_text(encoding="utf-8", errors="replace")

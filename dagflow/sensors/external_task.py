@@ -1,4 +1,5 @@
-"""ExternalTaskSensor: waits for another DAG's run, or some of its tasks, at a logical date.
+"""ExternalTaskSensor: waits for another DAG's run, or some of its tasks, at a logical date;
+ExternalTaskMarker: clearing it clears a task of another DAG.
 
 It reads states through ``ti`` (see :mod:`dagflow.runtime.run_reader`): from the metadata store under the
 scheduler. In ``dag.test()`` only the run under test is known, so a sensor waiting for another DAG
@@ -22,6 +23,7 @@ from dagflow.exceptions import (
     TaskNotFound,
 )
 from dagflow.models.dag import as_aware
+from dagflow.operators.empty import EmptyOperator
 from dagflow.operators.python import callable_kwargs
 from dagflow.sensors.base import BaseSensorOperator
 
@@ -84,9 +86,13 @@ class ExternalTaskSensor(BaseSensorOperator):
         execution_delta: timedelta | None = None,
         execution_date_fn: Callable[..., Any] | None = None,
         check_existence: bool = False,
+        poll_interval: float = 2.0,
+        deferrable: bool = False,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        # Airflow's trigger-based wait (deferrable, polled every poll_interval): here the mode says how.
+        self.poll_interval, self.deferrable = poll_interval, deferrable
         self.external_dag_id = external_dag_id
         self.external_task_id = external_task_id
         self.external_task_ids = list(external_task_ids) if external_task_ids else None
@@ -207,3 +213,56 @@ class ExternalTaskSensor(BaseSensorOperator):
         if self.soft_fail:
             raise SkipTask(f"skipping (soft_fail): {message}")
         raise ExternalTaskFailed(message)
+
+
+#: What an ExternalTaskMarker's ``logical_date`` is unless told otherwise: its own run's logical date.
+MARKER_DEFAULT_DATE = "{{ logical_date.isoformat() }}"
+
+
+class ExternalTaskMarker(EmptyOperator):
+    """Marks that task ``external_task_id`` of DAG ``external_dag_id`` depends on this task.
+
+    It does nothing when it runs. Clearing it clears that task (and its downstream tasks) in the run
+    of the other DAG at ``logical_date`` (templated; by default this run's logical date), and so on
+    through the markers found there, at most ``recursion_depth`` DAGs deep.
+    """
+
+    template_fields = ("external_dag_id", "external_task_id", "logical_date")
+    ui_color = "#4db7db"
+
+    def __init__(
+        self,
+        *,
+        external_dag_id: str,
+        external_task_id: str,
+        logical_date: str | datetime | None = MARKER_DEFAULT_DATE,
+        recursion_depth: int = 10,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.external_dag_id = external_dag_id
+        self.external_task_id = external_task_id
+        where = f"ExternalTaskMarker(task_id={self.task_id!r})"
+        if isinstance(logical_date, datetime):
+            self.logical_date: str = logical_date.isoformat()
+        elif isinstance(logical_date, str):
+            self.logical_date = logical_date
+        else:
+            raise DagDefinitionError(
+                f"{where}: logical_date must be a str or a datetime, got {type(logical_date).__name__}"
+            )
+        if not isinstance(recursion_depth, int) or recursion_depth <= 0:
+            raise DagDefinitionError(f"{where}: recursion_depth should be a positive integer")
+        self.recursion_depth = recursion_depth
+
+    def serialized_extras(self) -> dict[str, Any]:
+        """What clearing the marker needs to know, kept with the stored DAG (nothing imports DAG
+        files to clear)."""
+        return {
+            "external_task_marker": {
+                "external_dag_id": self.external_dag_id,
+                "external_task_id": self.external_task_id,
+                "logical_date": self.logical_date,
+                "recursion_depth": self.recursion_depth,
+            }
+        }

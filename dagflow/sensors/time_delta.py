@@ -21,8 +21,12 @@ class TimeDeltaSensor(BaseSensorOperator):
     its timeout runs out if that comes first.
     """
 
-    def __init__(self, *, delta: timedelta, **kwargs: Any) -> None:
+    def __init__(
+        self, *, delta: timedelta, deferrable: bool = False, end_from_trigger: bool = False, **kwargs: Any
+    ) -> None:
         super().__init__(**kwargs)
+        self.deferrable = deferrable  # Airflow's trigger-based wait: here the sensor's mode says how
+        self.end_from_trigger = end_from_trigger
         if not isinstance(delta, timedelta):
             raise DagDefinitionError(f"{self._where()}: delta must be a timedelta, got {delta!r}")
         self.delta = delta
@@ -42,6 +46,45 @@ class TimeDeltaSensor(BaseSensorOperator):
         target = self.target(context)
         self.log.info("Waiting until %s", target.isoformat())
         return datetime.now(UTC) >= target
+
+    def poke_again_at(self, context: Context) -> datetime | None:
+        return self.target(context)
+
+
+class TimeDeltaSensorAsync(TimeDeltaSensor):
+    """Airflow's deprecated deferrable TimeDeltaSensor: the same sensor here."""
+
+    def __init__(self, *, delta: timedelta, end_from_trigger: bool = False, **kwargs: Any) -> None:
+        super().__init__(delta=delta, deferrable=True, end_from_trigger=end_from_trigger, **kwargs)
+
+
+class WaitSensor(BaseSensorOperator):
+    """Waits ``time_to_wait`` (a timedelta, or an int of minutes) from the start of the try.
+
+    Unlike TimeDeltaSensor it counts from when the task starts, not from the run's data interval.
+    In reschedule mode it counts from the try's first start, so a rescheduled wait does not restart.
+    """
+
+    def __init__(self, time_to_wait: timedelta | int, deferrable: bool = False, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.deferrable = deferrable
+        if isinstance(time_to_wait, int) and not isinstance(time_to_wait, bool):
+            self.time_to_wait = timedelta(minutes=time_to_wait)
+        elif isinstance(time_to_wait, timedelta):
+            self.time_to_wait = time_to_wait
+        else:
+            raise DagDefinitionError(
+                f"{self._where()}: time_to_wait must be a timedelta or a number of minutes, "
+                f"got {time_to_wait!r}"
+            )
+
+    def target(self, context: Context) -> datetime:
+        ti = context["ti"]
+        started = ti.get_first_reschedule_date(context) or ti.start_date
+        return started + self.time_to_wait
+
+    def poke(self, context: Context) -> bool:
+        return datetime.now(UTC) >= self.target(context)
 
     def poke_again_at(self, context: Context) -> datetime | None:
         return self.target(context)

@@ -26,6 +26,8 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
+from dagflow.core.clock import utcnow
+
 ID_LENGTH = 250
 
 
@@ -62,6 +64,11 @@ class DagRow(Base):
     """A DAG as the DAG processor last parsed it, with its serialized structure."""
 
     __tablename__ = "dag"
+    __table_args__ = (
+        # what the DAGs list's change mark reads (store.change_marks), without scanning the rows
+        Index("idx_dag_last_parsed_at", "last_parsed_at"),
+        Index("idx_dag_active_paused", "is_active", "is_paused"),
+    )
 
     dag_id: Mapped[str] = mapped_column(primary_key=True)
     fileloc: Mapped[str] = mapped_column(Text)
@@ -104,6 +111,8 @@ class DagRunRow(Base):
         UniqueConstraint("dag_id", "logical_date", name="dag_run_dag_id_logical_date_key"),
         Index("idx_dag_run_state", "state", "dag_id"),
         Index("idx_dag_run_dag_run_after", "dag_id", "run_after"),
+        Index("idx_dag_run_compensation_state", "compensation_state"),
+        Index("idx_dag_run_updated_at", "updated_at"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
@@ -124,6 +133,10 @@ class DagRunRow(Base):
     callback_sent: Mapped[bool] = mapped_column(Boolean, default=False)
     note: Mapped[str | None] = mapped_column(Text, default=None)
     triggered_by: Mapped[str | None] = mapped_column(String(ID_LENGTH), default=None)
+    #: none, compensating, compensated or compensation_failed; the run's state stays as it was.
+    compensation_state: Mapped[str] = mapped_column(String(32), default="none", server_default="none")
+    #: Set by every write of the row (``onupdate``), so a page can tell cheaply that a run changed.
+    updated_at: Mapped[datetime | None] = mapped_column(default=utcnow, onupdate=utcnow)
 
 
 class TaskInstanceRow(Base):
@@ -140,6 +153,7 @@ class TaskInstanceRow(Base):
         Index("idx_task_instance_state", "state"),
         Index("idx_task_instance_dag_state", "dag_id", "state"),
         Index("idx_task_instance_updated_at", "updated_at"),
+        Index("idx_task_instance_dag_updated_at", "dag_id", "updated_at"),
     )
 
     dag_id: Mapped[str] = mapped_column(primary_key=True)
@@ -335,3 +349,100 @@ class ApiTokenRow(Base):
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime]
     last_used_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class CompensationInstanceRow(Base):
+    """The compensation of one task instance (or of a task group: ``task_id`` is the group's id) of
+    one run: its current try. A row exists once the compensation was first handed out."""
+
+    __tablename__ = "compensation_instance"
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["dag_id", "run_id"],
+            ["dag_run.dag_id", "dag_run.run_id"],
+            ondelete="CASCADE",
+            name="compensation_instance_dag_run_fkey",
+        ),
+        Index("idx_compensation_instance_state", "state"),
+    )
+
+    dag_id: Mapped[str] = mapped_column(primary_key=True)
+    run_id: Mapped[str] = mapped_column(primary_key=True)
+    task_id: Mapped[str] = mapped_column(primary_key=True)
+    map_index: Mapped[int] = mapped_column(Integer, primary_key=True, default=-1)
+    #: The forward task instance's try this compensation undoes.
+    forward_try_number: Mapped[int] = mapped_column(Integer, default=0)
+    state: Mapped[str] = mapped_column(String(32), default="none")
+    try_number: Mapped[int] = mapped_column(Integer, default=0)
+    max_tries: Mapped[int] = mapped_column(Integer, default=0)
+    queued_at: Mapped[datetime | None] = mapped_column(default=None)
+    start_date: Mapped[datetime | None] = mapped_column(default=None)
+    end_date: Mapped[datetime | None] = mapped_column(default=None)
+    not_before: Mapped[datetime | None] = mapped_column(default=None)
+    hostname: Mapped[str | None] = mapped_column(String(ID_LENGTH), default=None)
+    pid: Mapped[int | None] = mapped_column(Integer, default=None)
+    heartbeat_at: Mapped[datetime | None] = mapped_column(default=None)
+    attempt_token: Mapped[str | None] = mapped_column(String(64), default=None)
+    queued_by_job_id: Mapped[int | None] = mapped_column(Integer, default=None)
+    error: Mapped[str | None] = mapped_column(Text, default=None)
+    log_path: Mapped[str | None] = mapped_column(Text, default=None)
+
+
+class CompensationTryRow(Base):
+    """The history of a compensation: one row per try, with its outcome and log."""
+
+    __tablename__ = "compensation_try"
+    __table_args__ = (
+        UniqueConstraint(
+            "dag_id", "run_id", "task_id", "map_index", "try_number", name="compensation_try_key"
+        ),
+        ForeignKeyConstraint(
+            ["dag_id", "run_id"],
+            ["dag_run.dag_id", "dag_run.run_id"],
+            ondelete="CASCADE",
+            name="compensation_try_dag_run_fkey",
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    dag_id: Mapped[str]
+    run_id: Mapped[str]
+    task_id: Mapped[str]
+    map_index: Mapped[int] = mapped_column(Integer, default=-1)
+    try_number: Mapped[int] = mapped_column(Integer)
+    state: Mapped[str] = mapped_column(String(32))
+    start_date: Mapped[datetime | None] = mapped_column(default=None)
+    end_date: Mapped[datetime | None] = mapped_column(default=None)
+    hostname: Mapped[str | None] = mapped_column(String(ID_LENGTH), default=None)
+    pid: Mapped[int | None] = mapped_column(Integer, default=None)
+    error: Mapped[str | None] = mapped_column(Text, default=None)
+    log_path: Mapped[str | None] = mapped_column(Text, default=None)
+
+
+class VariableRow(Base):
+    """A Variable: its value encrypted with ``[core] fernet_key`` when one is set (``is_encrypted``)."""
+
+    __tablename__ = "variable"
+
+    key: Mapped[str] = mapped_column(String(ID_LENGTH), primary_key=True)
+    val: Mapped[str | None] = mapped_column(Text, default=None)
+    description: Mapped[str | None] = mapped_column(Text, default=None)
+    is_encrypted: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class ConnectionRow(Base):
+    """A Connection: its password and extra encrypted with ``[core] fernet_key`` when one is set."""
+
+    __tablename__ = "connection"
+
+    conn_id: Mapped[str] = mapped_column(String(ID_LENGTH), primary_key=True)
+    conn_type: Mapped[str] = mapped_column(String(500))
+    description: Mapped[str | None] = mapped_column(Text, default=None)
+    host: Mapped[str | None] = mapped_column(String(500), default=None)
+    schema: Mapped[str | None] = mapped_column(String(500), default=None)
+    login: Mapped[str | None] = mapped_column(Text, default=None)
+    password: Mapped[str | None] = mapped_column(Text, default=None)
+    port: Mapped[int | None] = mapped_column(Integer, default=None)
+    extra: Mapped[str | None] = mapped_column(Text, default=None)
+    is_encrypted: Mapped[bool] = mapped_column(Boolean, default=False)
+    is_extra_encrypted: Mapped[bool] = mapped_column(Boolean, default=False)

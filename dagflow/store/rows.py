@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from dagflow.store.models import (
+    CompensationInstanceRow,
     DagRow,
     DagRunRow,
     ImportErrorRow,
@@ -37,6 +38,24 @@ def run_json(run: DagRunRow) -> dict[str, Any]:
         "conf": run.conf,
         "note": run.note,
         "triggered_by": run.triggered_by,
+        "compensation_state": run.compensation_state,
+    }
+
+
+def compensation_json(row: CompensationInstanceRow) -> dict[str, Any]:
+    """One compensation of a run: the forward task (or group) it undoes, and its current try."""
+    return {
+        "task_id": row.task_id,
+        "map_index": row.map_index,
+        "state": row.state,
+        "try_number": row.try_number,
+        "max_tries": row.max_tries,
+        "forward_try_number": row.forward_try_number,
+        "queued_at": iso(row.queued_at),
+        "start_date": iso(row.start_date),
+        "end_date": iso(row.end_date),
+        "hostname": row.hostname,
+        "error": row.error,
     }
 
 

@@ -95,6 +95,21 @@ def run_with_logical_date(session: Session, dag_id: str, logical_date: datetime)
     return session.scalars(query).first()
 
 
+def previous_successful_run(session: Session, dag_id: str, logical_date: datetime) -> DagRunRow | None:
+    """The DAG's latest successful run with an earlier logical date (the context's ``prev_*_success``)."""
+    query = (
+        select(DagRunRow)
+        .where(
+            DagRunRow.dag_id == dag_id,
+            DagRunRow.state == RunState.SUCCESS,
+            DagRunRow.logical_date < logical_date,
+        )
+        .order_by(DagRunRow.logical_date.desc())
+        .limit(1)
+    )
+    return session.scalars(query).first()
+
+
 def active_run_counts(session: Session) -> dict[str, int]:
     """Queued and running runs per DAG."""
     query = (
@@ -147,12 +162,14 @@ def requeue_finished(session: Session, *, run: DagRunRow, now: datetime) -> None
     if run.state in FINISHED_RUN_STATES:
         set_run_state(session, run, RunState.QUEUED, now)
         run.callback_sent = False
+        run.compensation_state = "none"  # it may fail (and be compensated) again
 
 
 def reopen_finished(session: Session, *, run: DagRunRow, now: datetime) -> None:
     """A finished run running again (a task instance of it was marked by hand)."""
     if run.state in FINISHED_RUN_STATES:
         set_run_state(session, run, RunState.RUNNING, now)
+        run.compensation_state = "none"
 
 
 def finish_run(session: Session, *, run: DagRunRow, state: RunState, now: datetime) -> None:

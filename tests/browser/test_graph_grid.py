@@ -118,6 +118,31 @@ def test_graph_nodes_are_painted_by_state_with_a_legend_and_readable_labels(view
     screenshot(page, "graph-browser-views")
 
 
+_LABEL_SEEN = """(el) => {
+  const box = el.getBoundingClientRect();
+  const top = document.elementFromPoint(box.x + box.width / 2, box.y + box.height / 2);
+  let bg = "rgba(0, 0, 0, 0)";
+  for (let n = el.parentElement; n; n = n.parentElement) {
+    bg = getComputedStyle(n).backgroundColor;
+    if (bg && bg !== "rgba(0, 0, 0, 0)" && bg !== "transparent") { break; }
+  }
+  return [top === el, getComputedStyle(el).fill, bg, parseFloat(getComputedStyle(el).fontSize), box.width];
+}"""
+
+
+def test_an_edge_label_is_drawn_on_its_edge_in_readable_text(views_page: Page) -> None:
+    page = views_page
+    page.goto(graph_url(finished_run(page)))
+    label = page.locator('#graph text.edge-label[data-source="boom"][data-target="after_boom"]')
+    expect(label).to_be_visible()
+    expect(label).to_have_text("on purpose")
+    on_top, ink, background, size, width = label.evaluate(_LABEL_SEEN)
+    assert on_top, "the edge label is covered by something else"
+    assert size >= 11 and width > 20, f"the edge label is too small to read ({size}px, {width}px wide)"
+    ratio = contrast(ink, background)
+    assert ratio >= 4.5, f"edge label {ink} on {background} has contrast {ratio:.2f}, below 4.5"
+
+
 def test_hovering_a_task_highlights_its_upstream_and_downstream_and_fades_the_rest(views_page: Page) -> None:
     page = views_page
     page.goto(graph_url(finished_run(page)))

@@ -340,12 +340,18 @@ def test_runs_show_json_has_the_run_and_each_task_instance_with_times_to_the_mic
     assert ISO_MICROSECONDS.match(report["queued_at"])
 
 
-def test_runs_show_prints_a_table_without_json(store, cli_runner, run_id):
+def test_runs_show_prints_a_table_without_json_with_times_to_the_second(store, cli_runner, run_id):
+    run_attempt(store, run_id, "extract", TaskState.SUCCESS)
+
     result = invoke(cli_runner, "runs", "show", "etl", run_id)
 
     assert result.exit_code == 0
     assert result.stdout.splitlines()[0] == f"etl {run_id}: queued"
-    assert any(line.startswith("extract ") for line in result.stdout.splitlines())
+    extract = next(line for line in result.stdout.splitlines() if line.startswith("extract "))
+    assert extract.split() == [
+        "extract", "-1", "success", "1",
+        "2024-03-01", "09:00:00", "2024-03-01", "09:00:01", "2024-03-01", "09:00:03", "2.2s",
+    ]  # fmt: skip
 
 
 def test_runs_show_refuses_an_unknown_run(store, cli_runner):

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 from sqlalchemy import update
@@ -270,3 +271,25 @@ def test_why_of_something_not_in_the_store_is_one_line(store, cli_runner, args, 
     assert result.exit_code == 2
     assert result.stderr == f"Error: {message}\n"
     assert result.stdout == ""
+
+
+def test_a_map_index_of_an_expanded_group_waits_only_on_its_own_index_upstream_in_the_group():
+    from types import SimpleNamespace
+
+    from dagflow.core.decisions import TIRecord
+    from dagflow.core.spec import TaskSpec
+    from dagflow.explain import _relevant
+
+    tasks = {
+        "g.a": TaskSpec("g.a", map_group="g"),
+        "g.b": TaskSpec("g.b", upstream=("g.a", "outside"), map_group="g"),
+        "outside": TaskSpec("outside"),
+    }
+    stored: Any = SimpleNamespace(spec=SimpleNamespace(tasks=tasks))
+    asking: Any = SimpleNamespace(task_id="g.b", map_index=1)
+
+    def relevant(task_id: str, index: int) -> bool:
+        return _relevant(stored, tasks["g.b"], asking, TIRecord(task_id, index))
+
+    assert relevant("g.a", 1) and not relevant("g.a", 0)
+    assert relevant("outside", -1)

@@ -154,7 +154,7 @@ def test_a_bad_schedule_is_an_error_naming_the_dag(bad):
 
 def test_a_manual_run_of_a_cron_dag_covers_the_instant_it_was_triggered():
     timetable = parse_schedule("@daily", UTC, "DAG 'd'")
-    interval = timetable.infer_manual_data_interval(NOW)
+    interval = timetable.infer_manual_data_interval(run_after=NOW)
     assert interval.start == interval.end == NOW
 
 

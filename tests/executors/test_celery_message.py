@@ -25,12 +25,19 @@ def test_a_workload_survives_the_trip_and_its_file_is_found_under_the_workers_ow
         "/srv/scheduler/dags/team/etl.py",
         30.0,
         5,
-        None,
-        "gpu",
+        compensation=True,
+        queue="gpu",
     )
     received = from_message(to_message(workload, "/srv/scheduler/dags"), str(ours))
     assert received == Workload(
-        TIKey("etl", "manual__1", "load", 3), 2, "abc", str(ours / "team" / "etl.py"), 30.0, 5, None, "gpu"
+        TIKey("etl", "manual__1", "load", 3),
+        2,
+        "abc",
+        str(ours / "team" / "etl.py"),
+        30.0,
+        5,
+        compensation=True,
+        queue="gpu",
     )
 
 

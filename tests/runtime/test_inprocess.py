@@ -318,7 +318,7 @@ def test_mapped_output_as_an_argument_is_the_list_of_values_without_nones():
     assert xcoms(result)["collect"] == [10, 30]
 
 
-def test_value_that_is_not_json_serialisable_fails_the_task_naming_it():
+def test_value_that_cannot_be_stored_fails_the_task_naming_it_and_the_type():
     with DAG("not_json", schedule=None) as dag:
 
         @task
@@ -326,18 +326,18 @@ def test_value_that_is_not_json_serialisable_fails_the_task_naming_it():
             return object()
 
         @task
-        def pushes_set(ti=None):
-            ti.xcom_push(key="s", value={1, 2})
+        def pushes_bytes(ti=None):
+            ti.xcom_push(key="s", value={"raw": b"x"})
 
         returns_object()
-        pushes_set()
+        pushes_bytes()
 
     result = run(dag)
-    assert states(result) == {"returns_object": "failed", "pushes_set": "failed"}
-    for task_id in ("returns_object", "pushes_set"):
+    assert states(result) == {"returns_object": "failed", "pushes_bytes": "failed"}
+    for task_id, type_name in (("returns_object", "builtins.object"), ("pushes_bytes", "builtins.bytes")):
         error = error_of(result, task_id)
         assert task_id in error
-        assert "JSON" in error
+        assert f"of type {type_name}, which cannot be stored as an XCom" in error
 
 
 # -- templating ----------------------------------------------------------------------------------

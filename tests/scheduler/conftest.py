@@ -276,6 +276,7 @@ class Orchestrator:
             log_folder=str(settings.log_folder),
             heartbeat_interval=self.worker_heartbeat,
             import_timeout=settings.getfloat("core", "dagbag_import_timeout"),
+            max_map_length=settings.getint("core", "max_map_length"),
         )
         if (executor or self.executor) == "inline":
             return InlineExecutor(worker_settings)

@@ -16,18 +16,24 @@ from sqlalchemy import select
 
 from dagflow import actions
 from dagflow.config import Settings
+from dagflow.models.connection import Connection
 from dagflow.runtime.tasklog import attempt_log_path
 from dagflow.scheduler.processor import DagFileProcessor, ProcessorSettings
+from dagflow.secrets.fernet import FernetCodec
+from dagflow.store.connections import save_connection
 from dagflow.store.engine import Database
 from dagflow.store.models import (
+    ConnectionRow,
     DagRow,
     DagRunRow,
     PoolRow,
     TaskInstanceRow,
     TaskInstanceTryRow,
     UserRow,
+    VariableRow,
     XComRow,
 )
+from dagflow.store.variables import set_variable
 
 XSS = "<script>alert(1)</script>"
 DAG_ID = "shop"
@@ -59,7 +65,7 @@ with DAG(
         "items": Param([1, 2], type="array"),
     }},
 ) as dag:
-    extract = EmptyOperator(task_id="extract")
+    extract = EmptyOperator(task_id="extract", compensate=lambda: None)
     with TaskGroup("process"):
         transform = EmptyOperator(task_id="transform")
     load = EmptyOperator(task_id="load")
@@ -98,6 +104,8 @@ class Seeded:
             "dags": select(DagRow.dag_id, DagRow.is_paused),
             "pools": select(PoolRow.name, PoolRow.slots),
             "users": select(UserRow.username, UserRow.role),
+            "variables": select(VariableRow.key, VariableRow.val, VariableRow.description),
+            "connections": select(ConnectionRow.conn_id, ConnectionRow.host, ConnectionRow.password),
         }
         with self.database.session() as session:
             return {name: sorted(map(tuple, session.execute(q)), key=repr) for name, q in queries.items()}
@@ -129,6 +137,19 @@ def seed(database: Database, dags_folder: Path, settings: Settings) -> Seeded:
             ti = session.get(TaskInstanceRow, (DAG_ID, RUN_ID, task_id, -1))
             assert ti is not None
             ti.state, ti.try_number, ti.start_date, ti.end_date = state, tries, now, now
+        codec = FernetCodec(settings.get("core", "fernet_key", ""))
+        set_variable(session, "region", "eu-west", codec, description="where the shop runs")
+        save_connection(
+            session,
+            Connection(
+                conn_id="warehouse",
+                conn_type="postgres",
+                host="db.example",
+                login="shop",
+                password="hunter22",
+            ),
+            codec,
+        )
         log = attempt_log_path(settings.log_folder, DAG_ID, RUN_ID, "extract", -1, 1)
         log.parent.mkdir(parents=True, exist_ok=True)
         log.write_text(f"starting\nlog line {XSS}\n")

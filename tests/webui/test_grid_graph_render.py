@@ -239,6 +239,12 @@ def test_an_edge_label_of_the_stored_dag_is_drawn_at_the_middle_of_its_edge():
     assert nodes["load"].x + NODE_WIDTH < labelled.label_x < nodes["g.clean"].x
 
 
+def test_an_expanded_task_group_is_marked_as_mapped_on_its_cluster_as_a_mapped_task_is():
+    grouped = {"group_id": "each", "label": "each", "is_mapped": True, "children": [task("each.work")]}
+    drawn = layout(spec({"start": ["each.work"], "each.work": []}), {}, tree(task("start"), grouped))
+    assert [c.label for c in drawn.clusters] == ["each [ ]"]
+
+
 def test_the_grid_page_has_a_bar_and_a_date_per_run_and_rows_in_the_order_tasks_run(
     app, logged_in, dags_folder
 ):

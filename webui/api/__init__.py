@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, request
 
+from webui import live
 from webui.api.common import check_storable
 
 api = Blueprint("api", __name__)
@@ -18,4 +19,7 @@ def _refuse_unstorable_input() -> None:
         check_storable(value, name)
 
 
-from webui.api import dags, meta, pools, runs, task_instances  # noqa: E402,F401 - importing registers the routes
+api.before_request(live.answer_if_unchanged)
+api.after_request(live.tag_marked)
+
+from webui.api import connections, dags, meta, pools, runs, task_instances, variables  # noqa: E402,F401 - importing registers the routes

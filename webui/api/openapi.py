@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from dagflow.actions import SETTABLE
+from dagflow.core.saga import COMPENSATION_STATES as COMPENSATION_TASK_STATES
+from dagflow.core.saga import RunCompensation
 from dagflow.core.states import RunState, TaskState
 from dagflow.store.users import ROLES
 
@@ -20,6 +22,7 @@ NULLABLE_NUMBER = {"type": ["number", "null"]}
 DATETIME = {"type": ["string", "null"], "format": "date-time"}
 RUN_STATES = [s.value for s in RunState]
 TASK_STATES = [s.value for s in TaskState]
+COMPENSATION_STATES = [s.value for s in RunCompensation]
 #: The states a run, and a task instance, may be marked with through the API.
 RUN_MARKABLE = [RunState.SUCCESS.value, RunState.FAILED.value]
 TI_MARKABLE = [s.value for s in SETTABLE]
@@ -75,6 +78,21 @@ DAG_RUN = _object(
     conf={"type": "object"},
     note=NULLABLE_STRING,
     triggered_by=NULLABLE_STRING,
+    compensation_state={"type": "string", "enum": COMPENSATION_STATES},
+)
+COMPENSATION = _object(
+    ["task_id", "map_index", "state", "try_number"],
+    task_id={"type": "string", "description": "the forward task (or task group) it undoes"},
+    map_index=INTEGER,
+    state={"type": "string", "enum": [s.value for s in COMPENSATION_TASK_STATES]},
+    try_number=INTEGER,
+    max_tries=INTEGER,
+    forward_try_number=INTEGER,
+    queued_at=DATETIME,
+    start_date=DATETIME,
+    end_date=DATETIME,
+    hostname=NULLABLE_STRING,
+    error=NULLABLE_STRING,
 )
 TASK_INSTANCE = _object(
     ["dag_id", "run_id", "task_id", "map_index", "state", "try_number"],
@@ -138,6 +156,38 @@ POOL = _object(
     description=NULLABLE_STRING,
     occupied_slots=INTEGER,
 )
+VARIABLE = _object(
+    ["key", "value", "description", "is_encrypted"],
+    key=STRING,
+    value={**NULLABLE_STRING, "description": "*** for a secret-looking key unless the caller is admin"},
+    description=NULLABLE_STRING,
+    is_encrypted={**BOOLEAN, "description": "stored encrypted with [core] fernet_key"},
+)
+CONNECTION = _object(
+    ["connection_id", "conn_type"],
+    connection_id=STRING,
+    conn_type=STRING,
+    description=NULLABLE_STRING,
+    host=NULLABLE_STRING,
+    login=NULLABLE_STRING,
+    schema=NULLABLE_STRING,
+    port=NULLABLE_INTEGER,
+    password={**NULLABLE_STRING, "description": "*** unless the caller is admin"},
+    extra={**NULLABLE_STRING, "description": "a JSON object as text; secret-looking keys *** unless admin"},
+)
+TEXT = {"type": ["string", "null"], "maxLength": 10_000}
+CONNECTION_FIELDS: dict[str, Any] = {
+    "conn_type": {"type": "string", "minLength": 1, "maxLength": 500},
+    "description": TEXT,
+    "host": TEXT,
+    "login": TEXT,
+    "password": TEXT,
+    "schema": TEXT,
+    "port": {"type": ["integer", "null"], "minimum": 0, "maximum": 65535},
+    "extra": {**TEXT, "description": "a JSON object as text"},
+}
+KEY = {"type": "string", "minLength": 1, "maxLength": 250, "pattern": "^[^/]+$"}
+CONN_ID = {"type": "string", "minLength": 1, "maxLength": 250, "pattern": "^[A-Za-z0-9_.-]+$"}
 USER = _object(
     ["username", "role", "active"],
     username=STRING,
@@ -324,6 +374,87 @@ OPERATIONS = [
         status="204",
         errors=("400", "403", "404"),
     ),
+    Op(
+        "get",
+        "/variables",
+        "Variables (secret-looking values masked unless admin)",
+        _list_of("variables", VARIABLE),
+        PAGE,
+        errors=("400",),
+    ),
+    Op(
+        "post",
+        "/variables",
+        "Create a Variable (admin)",
+        VARIABLE,
+        body=_object(
+            ["key", "value"], key=KEY, value={"type": "string", "maxLength": 1_000_000}, description=TEXT
+        ),
+        status="201",
+        errors=("400", "403", "409"),
+    ),
+    Op("get", "/variables/{key}", "One Variable", VARIABLE, [_path("key")], errors=("400", "404")),
+    Op(
+        "patch",
+        "/variables/{key}",
+        "Change a Variable's value or description (admin)",
+        VARIABLE,
+        [_path("key")],
+        body=_object([], value={"type": "string", "maxLength": 1_000_000}, description=TEXT),
+        errors=("400", "403", "404"),
+    ),
+    Op(
+        "delete",
+        "/variables/{key}",
+        "Delete a Variable (admin)",
+        None,
+        [_path("key")],
+        status="204",
+        errors=("400", "403", "404"),
+    ),
+    Op(
+        "get",
+        "/connections",
+        "Connections (passwords and secret extras masked unless admin)",
+        _list_of("connections", CONNECTION),
+        PAGE,
+        errors=("400",),
+    ),
+    Op(
+        "post",
+        "/connections",
+        "Create a connection (admin)",
+        CONNECTION,
+        body=_object(["connection_id", "conn_type"], connection_id=CONN_ID, **CONNECTION_FIELDS),
+        status="201",
+        errors=("400", "403", "409"),
+    ),
+    Op(
+        "get",
+        "/connections/{connection_id}",
+        "One connection",
+        CONNECTION,
+        [_path("connection_id")],
+        errors=("400", "404"),
+    ),
+    Op(
+        "patch",
+        "/connections/{connection_id}",
+        "Change a connection's fields (admin)",
+        CONNECTION,
+        [_path("connection_id")],
+        body=_object([], **CONNECTION_FIELDS),
+        errors=("400", "403", "404"),
+    ),
+    Op(
+        "delete",
+        "/connections/{connection_id}",
+        "Delete a connection (admin)",
+        None,
+        [_path("connection_id")],
+        status="204",
+        errors=("400", "403", "404"),
+    ),
     Op("get", "/users", "Users (admin)", _list_of("users", USER), PAGE, errors=("400", "403")),
     Op(
         "get",
@@ -426,6 +557,23 @@ OPERATIONS = [
             },
         },
         errors=("400", "403", "404"),
+    ),
+    Op(
+        "post",
+        "/dags/{dag_id}/dagRuns/{run_id}/compensate",
+        "Compensate a finished run, or resume a failed compensation (op)",
+        DAG_RUN,
+        RUN,
+        body=_object([], resume={"type": "boolean", "description": "retry the compensations that failed"}),
+        errors=("400", "403", "404"),
+    ),
+    Op(
+        "get",
+        "/dags/{dag_id}/dagRuns/{run_id}/compensations",
+        "The compensations of a run, each with its current try",
+        _list_of("compensations", COMPENSATION),
+        RUN,
+        errors=("400", "404"),
     ),
     Op(
         "get",

@@ -7,11 +7,14 @@ from typing import Any
 from flask import abort, jsonify, request
 
 from dagflow import actions
+from dagflow.core.keys import RunKey
 from dagflow.core.states import RunState, TaskState
 from dagflow.exceptions import DagflowError
 from dagflow.store import reads
+from dagflow.store.compensations import compensation_rows
 from dagflow.store.dags import get_dag_row
-from dagflow.store.rows import run_json
+from dagflow.store.rows import compensation_json, run_json
+from webui import live
 from webui.api import api
 from webui.api.common import (
     bad_request,
@@ -57,6 +60,7 @@ def list_runs(dag_id: str) -> Any:
 
 
 @api.get("/dags/<dag_id>/dagRuns/<run_id>")
+@live.changes_with(live.of_run)
 def get_run(dag_id: str, run_id: str) -> Any:
     return jsonify(run_json(run_or_404(dag_id, run_id)))
 
@@ -145,3 +149,27 @@ def clear_run(dag_id: str, run_id: str) -> Any:
     """Clear a run's task instances: body ``{"task_ids": [...], "only_failed": true, "dry_run": ...}``."""
     body = json_body()
     return clear(dag_id, run_id, body_str_list(body, "task_ids"), body)
+
+
+@api.post("/dags/<dag_id>/dagRuns/<run_id>/compensate")
+@requires("op")
+def compensate_run(dag_id: str, run_id: str) -> Any:
+    """Compensate a finished run by hand; body ``{"resume": true}`` retries compensations that failed."""
+    resume = body_bool(json_body(), "resume")
+    run_or_404(dag_id, run_id)
+    with write_session() as session:
+        run = calling_action(
+            lambda: actions.compensate_run(
+                session, dag_id, run_id, resume=resume, owner=current_user.username
+            )
+        )
+        summary = run_json(run)
+    return jsonify(summary)
+
+
+@api.get("/dags/<dag_id>/dagRuns/<run_id>/compensations")
+def list_compensations(dag_id: str, run_id: str) -> Any:
+    run_or_404(dag_id, run_id)
+    rows = compensation_rows(read_session(), RunKey(dag_id, run_id))
+    found = [compensation_json(row) for row in rows]
+    return jsonify({"compensations": found, "total_entries": len(found), "offset": 0, "limit": len(found)})

@@ -14,6 +14,7 @@ from dagflow.core.keys import RunKey, TIKey
 from dagflow.core.states import TaskState
 from dagflow.store import reads
 from dagflow.store.rows import ti_json, xcom_json
+from webui import live
 from webui.api import api
 from webui.api.common import (
     body_choice,
@@ -32,6 +33,7 @@ MARKABLE = tuple(s.value for s in actions.SETTABLE)
 
 
 @api.get(BASE)
+@live.changes_with(live.of_run)
 def list_task_instances(dag_id: str, run_id: str) -> Any:
     run_or_404(dag_id, run_id)
     offset, limit = page_params()

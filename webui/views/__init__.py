@@ -25,7 +25,18 @@ def json_text(value: Any) -> str:
 def register_views(app: Flask) -> None:
     from webui.markdown import render_markdown
     from webui.timefmt import duration_words, when, when_text
-    from webui.views import actions, admin, charts, dag, dags, live, run, trigger  # noqa: F401 - importing registers routes
+    from webui.views import (  # noqa: F401 - importing registers routes
+        actions,
+        admin,
+        charts,
+        compensation,
+        dag,
+        dags,
+        live,
+        run,
+        secrets,
+        trigger,
+    )
 
     app.add_template_filter(json_text)
     app.add_template_filter(when)

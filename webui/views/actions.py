@@ -96,13 +96,25 @@ def clear(dag_id: str) -> Any:
             flash(f"Nothing to clear in run {run.run_id}: no task instance matches.", "info")
             return redirect(back)
         question = f"Clear {len(labels)} task instance(s) of run {run.run_id}?"
-        return _confirm(question, [f"They run again: {listed(labels)}."], back, button="Clear")
+        lines = [f"They run again: {listed(labels)}.", *_dependent_lines(preview.dependent)]
+        return _confirm(question, lines, back, button="Clear")
     with write_session() as session:
         result = calling_action(lambda: _clear(session, dag_id, run.run_id, task_id, dry_run=False))
     labels = [ti_label(t, m) for t, m in result.cleared]
     return _done(
         f"Cleared {len(labels)} task instance(s) of run {run.run_id}: {listed(labels) or 'none'}.", back
     )
+
+
+def _dependent_lines(dependent: list[tuple[str, str, str, int]]) -> list[str]:
+    """What clearing ExternalTaskMarkers also clears in other DAGs' runs, one line per run."""
+    by_run: dict[tuple[str, str], list[str]] = {}
+    for dag_id, run_id, task_id, map_index in dependent:
+        by_run.setdefault((dag_id, run_id), []).append(ti_label(task_id, map_index))
+    return [
+        f"Through ExternalTaskMarkers, in run {run_id} of DAG {dag_id} too: {listed(labels)}."
+        for (dag_id, run_id), labels in by_run.items()
+    ]
 
 
 def _clear(session: Session, dag_id: str, run_id: str, task_id: str | None, *, dry_run: bool) -> Any:

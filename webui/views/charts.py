@@ -12,7 +12,7 @@ from dagflow.core.keys import RunKey
 from dagflow.store import chart_reads, reads
 from dagflow.store.rows import dag_json
 from dagflow.store.runs import get_run
-from webui import charts
+from webui import charts, live
 from webui.db import read_session
 from webui.views import bp
 from webui.views.dag import dag_or_404
@@ -23,6 +23,7 @@ RUN_COUNTS = (10, 25, 50, 100)
 
 
 @bp.route("/dags/<dag_id>/gantt")
+@live.changes_with(live.of_dag)
 def gantt(dag_id: str) -> Any:
     row, serialized = dag_or_404(dag_id)
     session = read_session()
@@ -49,6 +50,7 @@ def gantt(dag_id: str) -> Any:
 
 
 @bp.route("/dags/<dag_id>/calendar")
+@live.changes_with(live.of_dag)
 def calendar(dag_id: str) -> Any:
     row, serialized = dag_or_404(dag_id)
     this_year = charts.utc_year(utcnow())
@@ -66,6 +68,7 @@ def calendar(dag_id: str) -> Any:
 
 
 @bp.route("/dags/<dag_id>/durations")
+@live.changes_with(live.of_dag)
 def durations(dag_id: str) -> Any:
     row, serialized = dag_or_404(dag_id)
     session = read_session()

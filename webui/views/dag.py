@@ -11,12 +11,14 @@ from flask import abort, current_app, render_template, request, url_for
 
 from dagflow.core.clock import utcnow
 from dagflow.serialization import StoredDag
+from dagflow.store import compensations as comp_store
 from dagflow.store import reads
 from dagflow.store.dags import get_dag_row
 from dagflow.store.models import DagRow
 from dagflow.store.rows import dag_json
 from dagflow.store.runs import get_run
 from webui import grid as grid_rows
+from webui import live
 from webui.db import read_session
 from webui.graph import NODE_HEIGHT, NODE_WIDTH, Layout, edge_labels, layout
 from webui.views import bp
@@ -155,6 +157,7 @@ class TaskLinks:
 
 
 @bp.route("/dags/<dag_id>/grid")
+@live.changes_with(live.of_dag)
 def grid(dag_id: str) -> Any:
     row, parsed = parsed_dag_or_404(dag_id)
     serialized = parsed.serialized
@@ -167,8 +170,10 @@ def grid(dag_id: str) -> Any:
     rank = parsed.rank
     rows = grid_rows.build_rows(serialized["task_group"], serialized["tasks"], run_ids, states, rank)
     links = TaskLinks(dag_id)
+    compensations = comp_store.states_of_runs(session, dag_id=dag_id, run_ids=run_ids)
     return render_template(
         "grid.html",
+        compensations={k: grid_rows.summary_state(v) for k, v in compensations.items()},
         dag=dag_json(row),
         info=serialized["dag"],
         runs=runs,
@@ -204,8 +209,10 @@ def graph(dag_id: str) -> Any:
         mapped = {n.task_id: 0 if n.is_mapped else -1 for n in drawing.nodes}
         hrefs = {task_id: links.href(task_id, run.run_id, index) for task_id, index in mapped.items()}
     recent = reads.newest_run_ids(session, dag_id=dag_id, limit=25)
+    found = comp_store.states_of_runs(session, dag_id=dag_id, run_ids=[run.run_id]) if run is not None else {}
     return render_template(
         "graph.html",
+        compensations={task_id: grid_rows.summary_state(v) for (task_id, _r), v in found.items()},
         dag=dag_json(row),
         info=parsed.serialized["dag"],
         run=run,

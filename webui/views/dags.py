@@ -10,6 +10,7 @@ from dagflow import actions
 from dagflow.exceptions import DagflowError
 from dagflow.store import reads
 from dagflow.store.dags import get_dag_row
+from webui import live
 from webui.auth import current_user, requires, safe_next
 from webui.db import read_session, settings, write_session
 from webui.views import bp
@@ -24,6 +25,7 @@ def _int_arg(name: str, default: int, *, low: int = 0, high: int = 1000) -> int:
 
 
 @bp.route("/")
+@live.changes_with(live.of_store)
 def dags() -> Any:
     session = read_session()
     search = request.args.get("search", "").strip()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Any
 
 from flask import abort, render_template, request
@@ -12,8 +14,10 @@ from dagflow.exceptions import LogUnavailable
 from dagflow.explain import situation
 from dagflow.remote.logs import TryLog
 from dagflow.runtime.tasklog import attempt_log_path
+from dagflow.store import compensations as comp_store
 from dagflow.store import reads
 from dagflow.store.rows import dag_json, run_json
+from webui import live
 from webui.db import read_session, run_or_404, settings, ti_or_404
 from webui.views import bp
 from webui.views.dag import dag_or_404, stored_dag
@@ -33,16 +37,21 @@ def map_index_arg() -> int:
 
 
 @bp.route("/dags/<dag_id>/runs/<path:run_id>")
+@live.changes_with(live.of_run)
 def run(dag_id: str, run_id: str) -> Any:
     row, serialized = dag_or_404(dag_id)
     the_run = run_or_404(dag_id, run_id)
     instances = reads.run_task_instances(read_session(), run=RunKey(dag_id, run_id))
+    spec = stored_dag(serialized).spec
     return render_template(
         "run.html",
         dag=dag_json(row),
         info=serialized["dag"],
         run=run_json(the_run),
         instances=instances,
+        has_compensations=spec.has_compensations,
+        compensations=comp_store.compensation_rows(read_session(), RunKey(dag_id, run_id)),
+        timeline=comp_store.run_timeline(read_session(), RunKey(dag_id, run_id)),
         tab="runs",
     )
 
@@ -71,8 +80,11 @@ def task_instance(dag_id: str, task_id: str) -> Any:
             parallelism=settings().getint("core", "parallelism"),
         )
     )
+    compensated = task_id in stored_dag(serialized).spec.saga_graph.compensated
     return render_template(
         "task_instance.html",
+        compensation=_compensation_of(key) if compensated else None,
+        compensated=compensated,
         dag=dag_json(row),
         info=serialized["dag"],
         task=serialized["tasks"].get(task_id, {}),
@@ -80,10 +92,36 @@ def task_instance(dag_id: str, task_id: str) -> Any:
         ti=ti,
         tries=tries,
         xcoms=xcoms,
+        links=extra_links(xcoms),
         siblings=siblings,
         why=why,
         tab="runs",
     )
+
+
+def _compensation_of(key: TIKey) -> Any:
+    rows = comp_store.compensation_rows(read_session(), key.run)
+    return next((r for r in rows if r.task_id == key.task_id and r.map_index == key.map_index), None)
+
+
+#: The XCom key prefix under which a try pushed its operator's extra links (dagflow.runtime.taskrunner).
+LINK_PREFIX = "_link_"
+
+
+def extra_links(xcoms: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """``(name, url)`` of the operator extra links the task instance's try pushed (a triggered run's
+    page, for a TriggerDagRunOperator). Only http(s) and site-relative URLs are shown as links."""
+    links = []
+    for key, value in xcoms:
+        if not key.startswith(LINK_PREFIX):
+            continue
+        try:
+            url = json.loads(value)
+        except ValueError:
+            continue
+        if isinstance(url, str) and (url.startswith(("http://", "https://")) or url.startswith("/")):
+            links.append((key[len(LINK_PREFIX) :], url))
+    return links
 
 
 def log_file(key: TIKey, try_number: int) -> TryLog:
@@ -97,9 +135,12 @@ def log_file(key: TIKey, try_number: int) -> TryLog:
     return TryLog.locate(settings(), key, try_number, stored_path=stored, log_url=log_url)
 
 
-def read_log(log: TryLog, offset: int) -> tuple[str, int]:
+def read_log(log: TryLog | Path, offset: int) -> tuple[str, int]:
     """The log from byte ``offset`` (at most LOG_CHUNK of it) and where to continue; a log server that
-    cannot be read says why in the text, and is asked again from the same offset next time."""
+    cannot be read says why in the text, and is asked again from the same offset next time. (A path:
+    a log file of this machine.)"""
+    if isinstance(log, Path):
+        log = TryLog(local=log, relative=log.name)
     try:
         data, start = log.read(offset, LOG_CHUNK)
     except LogUnavailable as exc:  # said once, at the top: a live view asks again from the same offset

@@ -3,11 +3,12 @@
 
 ```
 start ─> work.square[0..2] ─> work.checks.check ─┐
-boom ─> after_boom ──────────────────────────────┴─> done
+boom ─"on purpose"─> after_boom ─────────────────┴─> done
 ```
 
 `start` prints a line to its log; `work.square` is mapped over three values; `boom` fails, so
-`after_boom` is `upstream_failed`; `done` runs whatever happened (`all_done`). A run ends `failed` with
+`after_boom` is `upstream_failed` (the edge between them is labelled); `done` runs whatever
+happened (`all_done`). A run ends `failed` with
 tasks in the states success, failed and upstream_failed, in nested task groups.
 """
 
@@ -15,7 +16,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from dagflow import DAG, TaskGroup, task
+from dagflow import DAG, Label, TaskGroup, task
 
 with DAG(
     "browser_views",
@@ -58,5 +59,5 @@ with DAG(
         with TaskGroup("checks"):
             checked = check(squares)
     after = after_boom()
-    boom() >> after
+    boom() >> Label("on purpose") >> after
     [checked, after] >> done()

@@ -1,7 +1,7 @@
 """where a try's log is served from while it runs on another machine, and after
 
-Revision ID: 0003_celery
-Revises: 0002
+Revision ID: 0006
+Revises: 0005
 Create Date: 2026-12-06
 """
 
@@ -10,8 +10,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0003_celery"
-down_revision = "0002"
+revision = "0006"
+down_revision = "0005"
 branch_labels = None
 depends_on = None
 

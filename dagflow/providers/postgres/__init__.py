@@ -1,0 +1,5 @@
+"""Airflow's ``postgres`` provider: ``PostgresHook`` (psycopg 3)."""
+
+from dagflow.providers.postgres.hooks import PostgresHook
+
+__all__ = ["PostgresHook"]

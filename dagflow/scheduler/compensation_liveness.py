@@ -1,0 +1,58 @@
+"""Phase: compensations whose worker is gone, or whose scheduler is gone before a worker took them.
+
+A compensation whose worker died (an executor event, or a heartbeat silent for
+``task_heartbeat_timeout``) is recorded as a failed try: up for retry while tries remain, else failed.
+One queued by a scheduler that is gone goes back to not started, for this scheduler to hand out. A
+running one is never handed out twice: its token changes only when its try is recorded.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+
+from dagflow.core.keys import TIKey
+from dagflow.executors.base import Workload
+from dagflow.scheduler.compensate_runs import settings_of
+from dagflow.scheduler.dags import DagCache
+from dagflow.scheduler.liveness import Kill, LivenessSettings
+from dagflow.store import Database, Session, scheduling
+from dagflow.store import compensations as comp_store
+
+log = logging.getLogger("dagflow.scheduler")
+
+
+def fail_lost(session: Session, dags: DagCache, workload: Workload, reason: str, now: datetime) -> None:
+    """Record a compensation try whose worker died with it in hand (or give back one never started)."""
+    if comp_store.give_back(session, [workload.key]):
+        return
+    stored = dags.get(session, workload.key.dag_id)
+    delay = settings_of(stored, workload.key.task_id)[1] if stored is not None else 0.0
+    retry_at = now + timedelta(seconds=delay)
+    if comp_store.fail_lost(
+        session, workload.key, token=workload.token, error=reason, retry_at=retry_at, now=now
+    ):
+        log.warning("compensation %s: %s", workload.label, reason)
+
+
+def check_compensations(
+    db: Database, dags: DagCache, *, settings: LivenessSettings, kill: Kill, now: datetime
+) -> int:
+    """Fail compensations whose heartbeat went stale; give back those queued by a dead scheduler.
+    Returns how many were changed."""
+    silent_before = now - timedelta(seconds=settings.task_heartbeat_timeout)
+    with db.session() as session:
+        silent = comp_store.silent_compensations(session, heartbeat_before=silent_before)
+    for row in silent:
+        kill(TIKey(row.dag_id, row.run_id, row.task_id, row.map_index), "killed: its heartbeat stopped")
+    alive_since = now - timedelta(seconds=max(5 * settings.heartbeat_interval, 10))
+    with db.session(write=True) as session:
+        for row in silent:
+            key = TIKey(row.dag_id, row.run_id, row.task_id, row.map_index)
+            workload = Workload(key, row.try_number, row.attempt_token or "", "", compensation=True)
+            fail_lost(session, dags, workload, "its heartbeat stopped: the worker running it is gone", now)
+        alive = scheduling.fail_dead_schedulers(
+            session, alive_since=alive_since, keep=settings.job_id, now=now
+        )
+        given_back = comp_store.give_back_queued(session, not_job_ids=alive, now=now)
+    return len(silent) + given_back
