@@ -47,6 +47,7 @@ def defaults(home: Path) -> dict[str, dict[str, str]]:
         "scheduler": {
             "heartbeat_sec": "1.0",
             "task_heartbeat_timeout": "30",
+            "scheduler_health_check_threshold": "30",
             "parse_interval": "1.0",
             "create_cron_data_intervals": "False",
         },

@@ -157,8 +157,14 @@ def _record_all(
             # stamped with the time of writing, not the pass's start: an upstream that ended while
             # this pass ran must not end after the downstream it let through (or the run) was decided
             written = utcnow()
+            # a run another scheduler is recording is passed over (SKIP LOCKED) and decided again
+            mine = scheduling.lock_runs(session, [verdict.key for verdict, _ in news])
             for verdict, decisions in news:
-                _record(session, cache, outcome, verdict, decisions, written)
+                if verdict.key in mine:
+                    _record(session, cache, outcome, verdict, decisions, written)
+                else:
+                    cache.invalidate(verdict.key)
+                    outcome.dirty.add(verdict.key)
     except Exception:  # not written: read these runs again, and decide them again
         for verdict, _ in news:
             cache.forget(verdict.key)

@@ -33,6 +33,7 @@ from dagflow.scheduler.dags import DagCache
 from dagflow.scheduler.outcome import PassOutcome
 from dagflow.scheduler.processor import ProcessorSettings, processor_main
 from dagflow.scheduler.runcache import RunCache
+from dagflow.scheduler.sole import SoleSchedulerLock
 from dagflow.store import Database, scheduling
 from dagflow.store import task_instances as ti_store
 from dagflow.store.notify import Listener, listen
@@ -46,6 +47,9 @@ class SchedulerOptions:
 
     parallelism: int = 32
     heartbeat_interval: float = 1.0
+    #: A scheduler whose heartbeat is older than this is taken for dead: its queued work is handed out
+    #: again by the others (``[scheduler] scheduler_health_check_threshold``).
+    health_threshold: float = 30.0
     task_heartbeat_timeout: float = 30.0
     max_wait: float = 5.0
     #: While the workers have a backlog, passes are spaced at least this far apart so each handles a
@@ -62,6 +66,7 @@ class SchedulerOptions:
         return cls(
             parallelism=settings.getint("core", "parallelism"),
             heartbeat_interval=settings.getfloat("scheduler", "heartbeat_sec"),
+            health_threshold=settings.getfloat("scheduler", "scheduler_health_check_threshold"),
             task_heartbeat_timeout=settings.getfloat("scheduler", "task_heartbeat_timeout"),
         )
 
@@ -130,6 +135,7 @@ class Scheduler:
         self.job_id: int | None = None
         self.stopping = False
         self._processor: Any = None
+        self._sole: SoleSchedulerLock | None = None
         self._processor_conn: Any = None
         self._wakeup: Listener | None = None
         #: Written to by :meth:`stop` (a signal handler) to end the wait of an idle loop at once.
@@ -141,12 +147,18 @@ class Scheduler:
 
     def start(self) -> None:
         now = utcnow()
+        threshold = self.options.health_threshold
+        sqlite_file = self.db.sqlite_file
+        if sqlite_file is not None:
+            self._sole = SoleSchedulerLock(sqlite_file)
+            self._sole.acquire()  # refuses a second scheduler on one SQLite file
+            threshold = 0.0  # holding the lock proves every other scheduler of this file is gone
         with self.db.session(write=True) as session:
             self.job_id = scheduling.register_scheduler(
                 session, hostname=socket.gethostname(), pid=os.getpid(), now=now
             )
             requeued = liveness.adopt_or_reset(
-                session, job_id=self.job_id, heartbeat_interval=self.options.heartbeat_interval, now=now
+                session, job_id=self.job_id, health_threshold=threshold, now=now
             )
         if requeued:
             log.info("handing out again %d queued task instance(s) of a scheduler that is gone", requeued)
@@ -203,6 +215,8 @@ class Scheduler:
             self._wakeup.close()
         self._stop_reader.close()
         self._stop_writer.close()
+        if self._sole is not None:
+            self._sole.release()
         log.info(
             "scheduler stopped: %d running attempt(s) stopped, %d killed, %d queued one(s) given back",
             len(stopped),
@@ -214,7 +228,11 @@ class Scheduler:
         """Loop until stopped (SIGTERM, SIGINT), after ``max_passes`` passes, or once no run is active."""
         signal.signal(signal.SIGTERM, self.stop)
         signal.signal(signal.SIGINT, self.stop)
-        self.start()
+        try:
+            self.start()
+        except BaseException:  # refused (a second scheduler on SQLite) or the store unreachable
+            self.executor.close()
+            raise
         passes = 0
         try:
             while not self.stopping:
@@ -309,7 +327,7 @@ class Scheduler:
     def _check_liveness(self, now: datetime) -> PassOutcome:
         settings = liveness.LivenessSettings(
             task_heartbeat_timeout=self.options.task_heartbeat_timeout,
-            heartbeat_interval=self.options.heartbeat_interval,
+            health_threshold=self.options.health_threshold,
             log_folder=self.settings.log_folder,
             job_id=self.job_id,
         )

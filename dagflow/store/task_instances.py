@@ -210,6 +210,8 @@ _SCHEDULED = (
     )
     .order_by(_C.priority_weight.desc(), _RUN.run_after, _C.dag_id, _C.run_id, _C.task_id, _C.map_index)
     .limit(bindparam("limit"))
+    # rows another scheduler's transaction is writing are passed over, not waited for
+    .with_for_update(of=TABLE, skip_locked=True)
 )
 
 
@@ -343,14 +345,17 @@ def running_attempts(session: Session, *, heartbeat_before: datetime | None = No
 
 
 _BUSY = (
-    select(_C.dag_id, _C.run_id, _C.task_id, _C.pool, func.count(), func.sum(_C.pool_slots))
+    select(
+        _C.dag_id, _C.run_id, _C.task_id, _C.pool, _C.queued_by_job_id, func.count(), func.sum(_C.pool_slots)
+    )
     .where(_C.state.in_((TaskState.QUEUED.value, TaskState.RUNNING.value)))
-    .group_by(_C.dag_id, _C.run_id, _C.task_id, _C.pool)
+    .group_by(_C.dag_id, _C.run_id, _C.task_id, _C.pool, _C.queued_by_job_id)
 )
 
 
 def busy_counts(session: Session) -> list[Row[Any]]:
-    """Queued and running task instances, grouped by DAG, run, task and pool (for the limits)."""
+    """Queued and running task instances, grouped by DAG, run, task, pool and the scheduler that
+    queued them (for the limits)."""
     return list(session.connection().execute(_BUSY))
 
 
