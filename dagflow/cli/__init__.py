@@ -15,6 +15,7 @@ from dagflow.cli.lazy import LazyGroup
         "config": "dagflow.cli.config:config",
         "dags": "dagflow.cli.dags:dags",
         "db": "dagflow.cli.db:db",
+        "jobs": "dagflow.cli.jobs:jobs",
         "pools": "dagflow.cli.pools:pools",
         "runs": "dagflow.cli.runs:runs",
         "scheduler": "dagflow.cli.scheduler_cmd:scheduler",

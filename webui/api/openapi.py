@@ -147,10 +147,22 @@ USER = _object(
     created_at=DATETIME,
     last_login=DATETIME,
 )
+LIVE_JOB = _object(
+    ["id", "job_type", "hostname", "pid", "latest_heartbeat", "heartbeat_age_seconds"],
+    id=INTEGER,
+    job_type=STRING,
+    hostname=STRING,
+    pid=INTEGER,
+    start_date=DATETIME,
+    latest_heartbeat=DATETIME,
+    heartbeat_age_seconds={"type": "number"},
+)
 HEALTH = _object(
-    ["metadatabase", "scheduler"],
+    ["metadatabase", "scheduler", "schedulers", "workers"],
     metadatabase=_object(["status"], status=STRING),
     scheduler=_object(["status"], status={"type": "string", "enum": ["healthy", "unhealthy"]}),
+    schedulers={"type": "array", "items": LIVE_JOB},
+    workers={"type": "array", "items": LIVE_JOB},
 )
 LOG = _object(["content", "next_offset", "finished"], content=STRING, next_offset=INTEGER, finished=BOOLEAN)
 CLEARED = _object(
