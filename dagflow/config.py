@@ -51,6 +51,14 @@ def defaults(home: Path) -> dict[str, dict[str, str]]:
             "parse_interval": "1.0",
             "create_cron_data_intervals": "False",
         },
+        "metrics": {
+            "port": "",
+            "statsd_on": "False",
+            "statsd_host": "localhost",
+            "statsd_port": "8125",
+            "statsd_prefix": "dagflow",
+            "statsd_interval": "5",
+        },
         "worker": {"processes": "0", "max_memory_mb": "", "timeout_grace": "5"},
         "webserver": {
             "port": "8080",

@@ -18,9 +18,13 @@ def jobs() -> None:
 @click.option("--job-type", help="SchedulerJob (or scheduler), or another job type recorded.")
 @click.option("--hostname", help="Only jobs on this host.")
 @click.option("--local", is_flag=True, help="Only jobs on this host (its hostname).")
-@click.option("--limit", type=int, default=1, show_default=True, help="Look at this many jobs at most (0: all).")
+@click.option(
+    "--limit", type=int, default=1, show_default=True, help="Look at this many jobs at most (0: all)."
+)
 @click.option("--allow-multiple", is_flag=True, help="Succeed when several alive jobs are found.")
-def jobs_check(job_type: str | None, hostname: str | None, local: bool, limit: int, allow_multiple: bool) -> None:
+def jobs_check(
+    job_type: str | None, hostname: str | None, local: bool, limit: int, allow_multiple: bool
+) -> None:
     """Exit 0 if an alive job is found (heartbeat younger than [scheduler]
     scheduler_health_check_threshold), 1 otherwise. A health check for a container or a supervisor."""
     from dagflow.core.clock import utcnow

@@ -28,6 +28,7 @@ from dagflow.config import Settings
 from dagflow.core.clock import utcnow
 from dagflow.core.keys import RunKey
 from dagflow.executors.base import EventKind, Executor, ExecutorEvent, Workload
+from dagflow.metrics.instruments import MetricsSettings, SchedulerMetrics
 from dagflow.scheduler import create_runs, decide_runs, liveness, queue_tasks
 from dagflow.scheduler.dags import DagCache
 from dagflow.scheduler.outcome import PassOutcome
@@ -132,6 +133,7 @@ class Scheduler:
         self.dags = DagCache()
         self.cache = RunCache()
         self.heartbeats = liveness.HeartbeatWatch()
+        self.metrics = SchedulerMetrics(MetricsSettings.from_settings(settings), self.db)
         self.job_id: int | None = None
         self.stopping = False
         self._processor: Any = None
@@ -163,6 +165,7 @@ class Scheduler:
         if requeued:
             log.info("handing out again %d queued task instance(s) of a scheduler that is gone", requeued)
         self._wakeup = listen(self.settings.database_url)
+        self.metrics.serve()
         if self.options.run_processor:
             self._start_processor()
         self._reload_dags(None)
@@ -266,6 +269,17 @@ class Scheduler:
             self.state.failed_passes = 0
 
     def run_once(self) -> None:
+        started = time.monotonic()
+        try:
+            self._pass()
+        finally:
+            self.metrics.loop_duration(time.monotonic() - started)
+            in_flight = len(self.state.in_flight)
+            self.metrics.executor_slots(
+                open_slots=max(0, self.executor.slots - in_flight), in_flight=in_flight
+            )
+
+    def _pass(self) -> None:
         state = self.state
         state.last_pass = time.monotonic()
         now = utcnow()
@@ -435,3 +449,4 @@ class Scheduler:
             if not scheduling.scheduler_heartbeat(session, self.job_id, now):  # taken for dead after a pause
                 log.warning("this scheduler was taken for dead; its queued work was handed out again")
         self.state.last_heartbeat = now
+        self.metrics.heartbeat()

@@ -49,7 +49,9 @@ def running_jobs(
     session: Session, *, job_type: str | None = None, hostname: str | None = None, limit: int | None = None
 ) -> list[LiveJob]:
     """Jobs whose rows say running, the latest heartbeat first."""
-    query = select(JobRow).where(JobRow.state == JobState.RUNNING.value).order_by(JobRow.latest_heartbeat.desc())
+    query = (
+        select(JobRow).where(JobRow.state == JobState.RUNNING.value).order_by(JobRow.latest_heartbeat.desc())
+    )
     if job_type is not None:
         query = query.where(JobRow.job_type == job_type)
     if hostname is not None:

@@ -46,7 +46,9 @@ def test_jobs_check_wants_allow_multiple_for_several_schedulers(cli_runner, data
     assert allowed.exit_code == 0 and allowed.stdout.strip() == "Found 2 alive jobs."
     on_b = check(cli_runner, "--hostname", "host-b")
     assert on_b.exit_code == 0 and on_b.stdout.strip() == "Found one alive job."
-    assert check(cli_runner, "--local").exit_code == (0 if socket.gethostname() in ("host-a", "host-b") else 1)
+    assert check(cli_runner, "--local").exit_code == (
+        0 if socket.gethostname() in ("host-a", "host-b") else 1
+    )
 
 
 def test_jobs_check_refuses_allow_multiple_with_a_limit_of_one(cli_runner, database: Database):

@@ -78,7 +78,12 @@ def test_queueing_waits_for_another_schedulers_queueing_and_then_counts_it(postg
         assert counted == [], "the second scheduler counted while the first was queueing"
         first.add(
             TaskInstanceRow(
-                dag_id="one", run_id="r", task_id="t", map_index=-1, state=TaskState.QUEUED.value, try_number=1
+                dag_id="one",
+                run_id="r",
+                task_id="t",
+                map_index=-1,
+                state=TaskState.QUEUED.value,
+                try_number=1,
             )
         )
     waiter.join(5)

@@ -141,4 +141,4 @@ POST_ONLY_PAGES = [
 #: API URLs that only act.
 POST_ONLY_API = [f"{API_RUN}/clear", f"{API_TI}/clear"]
 #: Routes outside the tables: static files, and the login/logout forms (tested in test_login).
-UNLISTED = {"static", "auth.logout", "docs.favicon"}
+UNLISTED = {"static", "auth.logout", "docs.favicon", "metrics.metrics"}
