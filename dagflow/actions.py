@@ -7,6 +7,7 @@ message on bad input, so nothing is half-written. Each records an audit line in 
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -42,7 +43,7 @@ def stored_dag(session: Session, dag_id: str) -> StoredDag:
         raise DagNotFound(f"DAG {dag_id!r} is not known to the store (is the scheduler parsing its file?)")
     if not row.is_active:  # the scheduler ignores it: a new or cleared run of it would never start
         raise DagNotFound(f"DAG {dag_id!r} is no longer defined in the DAGs folder (it was in {row.fileloc})")
-    return StoredDag.from_json(row.serialized)
+    return dataclasses.replace(StoredDag.from_json(row.serialized), version_id=row.dag_version_id)
 
 
 def validated_conf(stored: StoredDag, conf: dict[str, Any] | None) -> dict[str, Any]:

@@ -28,6 +28,7 @@ from dagflow.core.states import TaskState
 from dagflow.dagbag import DagBag
 from dagflow.exceptions import DagflowError, TaskTerminated
 from dagflow.executors.base import EventKind, ExecutorEvent, Workload
+from dagflow.executors.dagfiles import DagFileCheck
 from dagflow.models.dag import DAG
 from dagflow.runtime.tasklog import TaskLog, attempt_log_path
 from dagflow.runtime.taskrunner import Attempt, AttemptOutcome, run_attempt
@@ -131,6 +132,9 @@ class Worker:
         self.hostname = socket.gethostname()
         self._bags: dict[str, tuple[tuple[int, int], DagBag]] = {}
         self._runs: dict[RunKey, DagRunInfo] = {}
+        #: The DAG version each run in ``_runs`` started with.
+        self._run_versions: dict[RunKey, int | None] = {}
+        self._dag_files = DagFileCheck(self.db)
         self._heartbeat = _Heartbeat(self)
         self._heartbeat.start()
         self.stopping = False
@@ -305,9 +309,12 @@ class Worker:
                 if run is None:
                     return None
                 info = _run_info(run)
+                version_id = run.dag_version_id
             if len(self._runs) > 512:
                 self._runs.clear()
+                self._run_versions.clear()
             found = self._runs[key.run] = info
+            self._run_versions[key.run] = version_id
         return found
 
     def _attempt(
@@ -320,6 +327,7 @@ class Worker:
         try:
             if self.stopping:  # SIGTERM came between taking the workload and now: stop it here
                 self._stop_attempt("stopped: the worker is shutting down")
+            self._dag_files.check(workload.fileloc, key, self._run_versions.get(key.run))
             dag = self.load_dag(workload.fileloc, key.dag_id)
             outcome = run_attempt(
                 dag,

@@ -109,7 +109,7 @@ def _evaluate(
 ) -> _Verdict | None:
     """Evaluate one running run, reading only."""
     key = run.key
-    stored = dags.get(session, key.dag_id)
+    stored = dags.for_run(session, key.dag_id, run.version_id)  # the version the run started with
     if stored is None:
         cache.forget(key)
         return None

@@ -47,7 +47,7 @@ def queue_scheduled(
             row = by_key[c.key]
             token = uuid.uuid4().hex
             items.append(ti_store.QueueItem(row.key, token))
-            workloads.append(_workload(dags, row, token))
+            workloads.append(_workload(session, dags, row, token))
         ti_store.queue(session, items, now=now, job_id=job_id)
     return workloads
 
@@ -68,7 +68,7 @@ def _room(busy: dispatch.Busy, limits: dict[str, int], parallelism: int) -> tupl
 
 
 def _candidate(session: Session, dags: DagCache, row: ti_store.ScheduledRow) -> dispatch.Candidate | None:
-    stored = dags.get(session, row.key.dag_id)
+    stored = dags.for_run(session, row.key.dag_id, row.version_id)
     spec = stored.spec.tasks.get(row.key.task_id) if stored is not None else None
     if spec is None:
         return None
@@ -82,8 +82,9 @@ def _candidate(session: Session, dags: DagCache, row: ti_store.ScheduledRow) -> 
     )
 
 
-def _workload(dags: DagCache, row: ti_store.ScheduledRow, token: str) -> Workload:
-    stored = dags.dags[row.key.dag_id]
+def _workload(session: Session, dags: DagCache, row: ti_store.ScheduledRow, token: str) -> Workload:
+    stored = dags.for_run(session, row.key.dag_id, row.version_id)
+    assert stored is not None  # a candidate was made of it
     spec = stored.spec.tasks[row.key.task_id]
     return Workload(
         row.key,

@@ -69,6 +69,7 @@ def create_run(
         queued_at=now,
         backfill_id=backfill_id,
         triggered_by=triggered_by,
+        dag_version_id=stored.version_id,
     )
     session.add(run)
     session.flush()

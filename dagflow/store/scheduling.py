@@ -76,11 +76,19 @@ class RunningRun(NamedTuple):
     start_date: datetime | None
     logical_date: datetime | None
     dag_paused: bool
+    version_id: int | None = None
 
 
 _RUN = DagRunRow.__table__.c
 _RUNNING_RUNS = (
-    select(_RUN.dag_id, _RUN.run_id, _RUN.start_date, _RUN.logical_date, DagRow.__table__.c.is_paused)
+    select(
+        _RUN.dag_id,
+        _RUN.run_id,
+        _RUN.start_date,
+        _RUN.logical_date,
+        DagRow.__table__.c.is_paused,
+        _RUN.dag_version_id,
+    )
     .join(DagRow.__table__, DagRow.__table__.c.dag_id == _RUN.dag_id)
     .where(
         tuple_(_RUN.dag_id, _RUN.run_id).in_(bindparam("keys", expanding=True)),
@@ -96,11 +104,11 @@ def running_runs(session: Session, keys: Iterable[RunKey]) -> dict[RunKey, Runni
     connection = session.connection()
     for start in range(0, len(wanted), CHUNK):
         chunk = [tuple(key) for key in wanted[start : start + CHUNK]]
-        for dag_id, run_id, start_date, logical_date, paused in connection.execute(
+        for dag_id, run_id, start_date, logical_date, paused, version in connection.execute(
             _RUNNING_RUNS, {"keys": chunk}
         ):
             key = RunKey(dag_id, run_id)
-            found[key] = RunningRun(key, start_date, logical_date, bool(paused))
+            found[key] = RunningRun(key, start_date, logical_date, bool(paused), version)
     return found
 
 

@@ -184,6 +184,8 @@ class ScheduledRow:
     pool: str
     pool_slots: int
     run_after: datetime
+    #: The DAG version the run started with.
+    version_id: int | None = None
 
 
 _RUN = DagRunRow.__table__.c
@@ -199,6 +201,7 @@ _SCHEDULED = (
         _C.pool,
         _C.pool_slots,
         _RUN.run_after,
+        _RUN.dag_version_id,
     )
     .join(DagRunRow.__table__, and_(_RUN.dag_id == _C.dag_id, _RUN.run_id == _C.run_id))
     .join(DagRow.__table__, _DAG.dag_id == _C.dag_id)
@@ -220,8 +223,8 @@ def scheduled(session: Session, limit: int, *, full_dags: Collection[str] = ()) 
     (DAGs at their ``max_active_tasks``: none of theirs could be queued now)."""
     rows = session.connection().execute(_SCHEDULED, {"limit": limit, "full_dags": list(full_dags)})
     return [
-        ScheduledRow(TIKey(d, r, t, m), tn, pw, pool, slots, after)
-        for d, r, t, m, tn, pw, pool, slots, after in rows
+        ScheduledRow(TIKey(d, r, t, m), tn, pw, pool, slots, after, version)
+        for d, r, t, m, tn, pw, pool, slots, after, version in rows
     ]
 
 
