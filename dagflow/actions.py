@@ -24,6 +24,7 @@ from dagflow.store import Session, ti_changes
 from dagflow.store import dags as dag_store
 from dagflow.store import pools as pool_store
 from dagflow.store import runs as run_store
+from dagflow.store import versions as version_store
 from dagflow.store.events import record_event
 from dagflow.store.models import BackfillRow, DagRunRow, PoolRow, TaskInstanceRow
 from dagflow.store.notify import wake_after_commit
@@ -157,11 +158,26 @@ def clear_task_instances(
     owner: str | None = None,
     dry_run: bool = False,
     now: datetime | None = None,
+    dag_version: str = "run",
 ) -> ClearResult:
-    """Clear task instances so they run again (with ``retries`` more tries); their run runs again too."""
+    """Clear task instances so they run again (with ``retries`` more tries); their run runs again too.
+
+    ``dag_version``: ``run`` (the default) runs them again on the DAG version the run started with;
+    ``latest`` moves the run to the DAG's latest version first (tasks it adds are created, those it
+    no longer has are removed), as Airflow 3's "run on latest version".
+    """
     now = now or utcnow()
+    if dag_version not in DAG_VERSION_CHOICES:
+        raise DagflowError(
+            f"dag_version must be one of {', '.join(DAG_VERSION_CHOICES)}, got {dag_version!r}"
+        )
     stored = stored_dag(session, dag_id)
     run = get_run(session, dag_id, run_id)
+    if dag_version == "latest":
+        if not dry_run:
+            run_store.move_to_version(session, run=run, stored=stored, now=now)
+    elif run.dag_version_id is not None and run.dag_version_id != stored.version_id:
+        stored = version_store.stored_version(session, run.dag_version_id) or stored
     unknown = [t for t in task_ids if t not in stored.spec.tasks]
     if unknown:
         raise TaskNotFound(f"DAG {dag_id!r} has no task(s) {', '.join(unknown)}")
@@ -184,6 +200,7 @@ def clear_task_instances(
     return ClearResult(cleared)
 
 
+DAG_VERSION_CHOICES = ("run", "latest")
 SETTABLE = (TaskState.SUCCESS, TaskState.FAILED, TaskState.SKIPPED)
 
 

@@ -88,6 +88,7 @@ def runs_show(dag_id: str, run_id: str, as_json: bool) -> None:
     from dagflow import actions
     from dagflow.store.reads import run_task_instances
     from dagflow.store.rows import run_json, ti_json
+    from dagflow.store.versions import version_of_run
 
     with open_database().session() as session:
         try:
@@ -95,11 +96,17 @@ def runs_show(dag_id: str, run_id: str, as_json: bool) -> None:
         except DagflowError as exc:
             fail(str(exc))
         instances = [ti_json(ti) for ti in run_task_instances(session, run=RunKey(dag_id, run_id))]
-        report = {**run_json(run), "task_instances": instances}
+        version = version_of_run(session, dag_id, run_id)
+        report = {
+            **run_json(run),
+            "dag_version": version.to_json() if version is not None else None,
+            "task_instances": instances,
+        }
     if as_json:
         echo_json(report)
         return
-    click.echo(f"{dag_id} {run_id}: {report['state']}")
+    said = f", DAG version {version.version_number}" if version is not None else ""
+    click.echo(f"{dag_id} {run_id}: {report['state']}{said}")
     columns = ["task_id", "map_index", "state", "try_number", "queued_at", "start_date", "end_date"]
     headers = ["task", "map_index", "state", "try", "queued_at", "start_date", "end_date"]
     table(headers, [[t[c] for c in columns] for t in instances])

@@ -147,6 +147,13 @@ def tasks_why(dag_id: str, run_id: str, task_id: str, map_index: int) -> None:
 @click.option("--upstream", "-u", is_flag=True, help="Also clear the tasks upstream of them.")
 @click.option("--only-failed", "-f", is_flag=True, help="Only failed and upstream_failed task instances.")
 @click.option("--dry-run", is_flag=True, help="Show what would be cleared.")
+@click.option(
+    "--dag-version",
+    type=click.Choice(["run", "latest"]),
+    default="run",
+    show_default=True,
+    help="Run them again on the DAG version the run started with, or move the run to the latest.",
+)
 def tasks_clear(
     dag_id: str,
     run_id: str,
@@ -156,6 +163,7 @@ def tasks_clear(
     upstream: bool,
     only_failed: bool,
     dry_run: bool,
+    dag_version: str,
 ) -> None:
     """Clear task instances of one run so they run again."""
     from dagflow import actions
@@ -173,6 +181,7 @@ def tasks_clear(
         only_failed=only_failed,
         owner="cli",
         dry_run=dry_run,
+        dag_version=dag_version,
     )
     verb = "Would clear" if dry_run else "Cleared"
     click.echo(f"{verb} {len(result.cleared)} task instance(s).")

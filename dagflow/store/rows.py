@@ -37,6 +37,7 @@ def run_json(run: DagRunRow) -> dict[str, Any]:
         "conf": run.conf,
         "note": run.note,
         "triggered_by": run.triggered_by,
+        "dag_version_id": run.dag_version_id,
     }
 
 

@@ -51,6 +51,8 @@ API_READS: dict[str, tuple[str, str]] = {
     "api.list_dags": (f"{API}/dags", "viewer"),
     "api.get_dag": (f"{API}/dags/{DAG_ID}", "viewer"),
     "api.dag_source": (f"{API}/dags/{DAG_ID}/source", "viewer"),
+    "api.dag_versions": (f"{API}/dags/{DAG_ID}/dagVersions", "viewer"),
+    "api.dag_version": (f"{API}/dags/{DAG_ID}/dagVersions/1", "viewer"),
     "api.list_runs": (f"{API}/dags/{DAG_ID}/dagRuns", "viewer"),
     "api.get_run": (API_RUN, "viewer"),
     "api.list_task_instances": (f"{API_RUN}/taskInstances", "viewer"),

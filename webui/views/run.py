@@ -13,6 +13,7 @@ from dagflow.core.waiting import explain
 from dagflow.explain import situation
 from dagflow.runtime.tasklog import attempt_log_path
 from dagflow.store import reads
+from dagflow.store import versions as version_store
 from dagflow.store.rows import dag_json, run_json
 from webui.db import read_session, run_or_404, settings, ti_or_404
 from webui.views import bp
@@ -42,6 +43,7 @@ def run(dag_id: str, run_id: str) -> Any:
         dag=dag_json(row),
         info=serialized["dag"],
         run=run_json(the_run),
+        version=version_store.version_of_run(read_session(), dag_id, run_id),
         instances=instances,
         tab="runs",
     )
