@@ -1,4 +1,4 @@
-"""``/api/v1/health``: every live scheduler with its last heartbeat."""
+"""``/api/v1/health``: every live scheduler with its last heartbeat; a run's DAG version on its pages."""
 
 from __future__ import annotations
 
@@ -18,3 +18,12 @@ def test_health_lists_every_live_scheduler_with_its_heartbeat(database: Database
     assert [(j["hostname"], j["pid"]) for j in live] == [("host-a", 2), ("host-b", 3)]
     assert 1 <= live[0]["heartbeat_age_seconds"] < live[1]["heartbeat_age_seconds"] < 30
     assert health["workers"] == []
+
+
+def test_a_run_page_shows_its_dag_version_and_the_code_page_shows_any_version(seeded, logged_in):
+    client = logged_in("viewer")
+    run_page = client.get(f"/dags/{seeded.dag_id}/runs/{seeded.run_id}").get_data(as_text=True)
+    assert 'id="run-dag-version"><a href="/dags/shop/code?version=1">1</a>' in run_page
+    code = client.get(f"/dags/{seeded.dag_id}/code?version=1").get_data(as_text=True)
+    assert 'id="version-note">Version 1 of this DAG' in code and "EmptyOperator" in code
+    assert client.get(f"/dags/{seeded.dag_id}/code?version=9").status_code == 404
