@@ -105,7 +105,7 @@ def main() -> None:
             [
                 str(n),
                 f"{rate:.0f}",
-                f"{min(r['tasks_per_s'] for r in rounds):.0f}–{max(r['tasks_per_s'] for r in rounds):.0f}",
+                f"{min(r['tasks_per_s'] for r in rounds):.0f}-{max(r['tasks_per_s'] for r in rounds):.0f}",
                 f"{sum(r['tasks'] for r in rounds)} / {sum(r['tasks_expected'] for r in rounds)}",
                 f"{sum(r['tries'] for r in rounds)}",
                 str(max(r["max_try"] for r in rounds)),
