@@ -33,7 +33,15 @@ from dagflow.models.dag import DAG
 from dagflow.runtime.tasklog import TaskLog, attempt_log_path
 from dagflow.runtime.taskrunner import Attempt, AttemptOutcome, run_attempt
 from dagflow.store import Connection
-from dagflow.store.attempts import Claim, Outcome, claim_attempt, give_back_try, heartbeat, record_outcome
+from dagflow.store.attempts import (
+    Claim,
+    Outcome,
+    claim_attempt,
+    give_back_try,
+    heartbeat,
+    pipelined,
+    record_outcome,
+)
 from dagflow.store.engine import Database
 from dagflow.store.models import DagRunRow
 from dagflow.store.run_reader import DbRunStates
@@ -251,7 +259,7 @@ class Worker:
         workload, key = ended.workload, ended.workload.key
         outcome = self._outcome(ended)
         claim_next = upcoming is not None and not upcoming.dag_callback and not self.stopping
-        with self._writing() as conn:
+        with self._writing() as conn, pipelined(conn):  # one round trip for most of it on PostgreSQL
             recorded = record_outcome(conn, key, token=workload.token, outcome=outcome, now=utcnow())
             if recorded and self.stopping:
                 give_back_try(conn, key)
