@@ -24,10 +24,14 @@ def queue_scheduled(
     What is busy, what waits and what is chosen are read and written in one short transaction (one
     round of the store a pass, and no one can take a slot between the count and the choice); the
     write is still guarded (``state = 'scheduled'``), and the executor is handed the workloads once
-    the transaction has committed.
+    the transaction has committed. With several schedulers on one PostgreSQL, the pool rows are locked
+    first (:func:`~dagflow.store.scheduling.lock_pools`): one scheduler at a time counts and queues,
+    so no limit is exceeded by two of them choosing at once; ``parallelism`` counts only what this
+    scheduler queued (``job_id``), as Airflow's counts what its executor holds.
     """
     with db.session(write=True) as session:
-        busy = scheduling.busy(session)
+        pools = scheduling.lock_pools(session)
+        busy = scheduling.busy(session, job_id=job_id)
         limits = dags.max_active_tasks()
         full, room = _room(busy, limits, parallelism)
         rows = ti_store.scheduled(session, limit=room * LOOKAHEAD, full_dags=full) if room > 0 else []
@@ -39,7 +43,7 @@ def queue_scheduled(
             busy,
             parallelism=parallelism,
             max_active_tasks=limits,
-            pools=scheduling.pool_sizes(session),
+            pools=pools,
         )
         by_key = {row.key: row for row in rows}
         items, workloads = [], []

@@ -319,15 +319,17 @@ def active_dag_ids(session: Session) -> set[str]:
     return set(session.scalars(select(DagRow.dag_id).where(DagRow.is_active.is_(True))))
 
 
-def lock_pools(session: Session) -> None:
+def lock_pools(session: Session) -> dict[str, int]:
     """Hold every pool's row until this transaction ends (on PostgreSQL; SQLite has one writer anyway).
 
     The critical section of queueing, as Airflow's: what is busy is counted and what fits is queued
     by one scheduler at a time, so the pools, ``max_active_tasks`` and the per-task limits hold across
     all of them. A second scheduler waits here for the first one's commit (milliseconds), then counts
-    what it queued. Rows are taken in name order, so two lockers never deadlock.
+    what it queued. Rows are taken in name order, so two lockers never deadlock. Returns each pool's
+    slots, read by the same statement.
     """
-    session.execute(select(PoolRow.name).order_by(PoolRow.name).with_for_update()).all()
+    rows = session.execute(select(PoolRow.name, PoolRow.slots).order_by(PoolRow.name).with_for_update())
+    return {name: slots for name, slots in rows}
 
 
 def busy(session: Session, *, job_id: int | None = None) -> Busy:
