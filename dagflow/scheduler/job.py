@@ -38,8 +38,12 @@ from dagflow.scheduler.sole import SoleSchedulerLock
 from dagflow.store import Database, scheduling
 from dagflow.store import task_instances as ti_store
 from dagflow.store.notify import Listener, listen
+from dagflow.store.ownership import RunOwnership
 
 log = logging.getLogger("dagflow.scheduler")
+#: With several schedulers, how often every running run is looked at: a run whose owner died while
+#: nothing in it changed is taken over then.
+FULL_LOOK_EVERY = 5.0
 
 
 @dataclass
@@ -86,6 +90,8 @@ class SchedulerState:
     #: The workloads handed to the executor and not reported back yet, by token.
     in_flight: dict[str, Workload] = field(default_factory=dict)
     changed_since: datetime | None = None
+    #: When every running run was last looked at (others' runs are taken over if their owner died).
+    last_full_look: float = 0.0
     next_timed: datetime | None = None
     last_heartbeat: datetime | None = None
     last_poll: float = 0.0
@@ -132,6 +138,7 @@ class Scheduler:
         self.state = SchedulerState()
         self.dags = DagCache()
         self.cache = RunCache()
+        self.ownership = RunOwnership(self.db)
         self.heartbeats = liveness.HeartbeatWatch()
         self.metrics = SchedulerMetrics(MetricsSettings.from_settings(settings), self.db)
         self.job_id: int | None = None
@@ -220,6 +227,7 @@ class Scheduler:
         self._stop_writer.close()
         if self._sole is not None:
             self._sole.release()
+        self.ownership.close()
         log.info(
             "scheduler stopped: %d running attempt(s) stopped, %d killed, %d queued one(s) given back",
             len(stopped),
@@ -310,6 +318,8 @@ class Scheduler:
         """Read what others changed; create and start runs if some are due or queued."""
         state = self.state
         state.last_poll = time.monotonic()
+        if self.ownership.shared and state.last_poll - state.last_full_look >= FULL_LOOK_EVERY:
+            state.changed_since, state.last_full_look = None, state.last_poll  # all running runs
         with self.db.session() as session:
             due, outcome = create_runs.due_dags(session, self.dags, now)
             starting = scheduling.has_queued_runs(session)
@@ -330,7 +340,13 @@ class Scheduler:
         dirty, state.dirty_runs = state.dirty_runs, set()
         try:
             decided = decide_runs.decide_runs(
-                self.db, self.cache, self.dags, dirty=dirty, held_by_pause=state.held_by_pause, now=now
+                self.db,
+                self.cache,
+                self.dags,
+                dirty=dirty,
+                held_by_pause=state.held_by_pause,
+                now=now,
+                ownership=self.ownership,
             )
         except Exception:  # nothing of it was recorded: decide these runs again on the next pass
             state.dirty_runs |= dirty

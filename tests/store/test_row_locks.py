@@ -17,6 +17,7 @@ from dagflow.core.states import TaskState
 from dagflow.store import scheduling
 from dagflow.store.engine import Database
 from dagflow.store.models import DagRow, DagRunRow, PoolRow, TaskInstanceRow
+from dagflow.store.ownership import RunOwnership
 
 WHEN = datetime(2024, 3, 1, tzinfo=UTC)
 
@@ -109,3 +110,21 @@ def test_parallelism_counts_only_what_this_scheduler_queued(postgres: Database):
         assert scheduling.busy(session, job_id=2).total == 1
         everywhere = scheduling.busy(session)
     assert everywhere.total == 3 and everywhere.by_dag["one"] == 3
+
+
+def test_a_run_is_decided_by_the_scheduler_that_owns_it_until_that_one_is_gone(postgres: Database):
+    one, two = RunKey("one", "r"), RunKey("two", "r")
+    first, second = RunOwnership(postgres), RunOwnership(postgres)
+    try:
+        assert first.claim([one]) == {one}
+        assert second.claim([one, two]) == {two}
+        assert first.claim([one, two]) == {one}, "a run owned by another is passed over"
+        first.close()  # a scheduler gone: its connection, and its runs' locks, with it
+        assert second.claim([one, two]) == {one, two}
+        second.release([one])
+        third = RunOwnership(postgres)
+        assert third.claim([one, two]) == {one}
+        third.close()
+    finally:
+        first.close()
+        second.close()
