@@ -6,6 +6,7 @@ or, for the pools around queueing, waits for, and then counts what the first one
 
 from __future__ import annotations
 
+import select
 import threading
 import time
 from datetime import UTC, datetime
@@ -17,6 +18,7 @@ from dagflow.core.states import TaskState
 from dagflow.store import scheduling
 from dagflow.store.engine import Database
 from dagflow.store.models import DagRow, DagRunRow, PoolRow, TaskInstanceRow
+from dagflow.store.notify import listen, wake_after_commit
 from dagflow.store.ownership import RunOwnership
 
 WHEN = datetime(2024, 3, 1, tzinfo=UTC)
@@ -128,3 +130,17 @@ def test_a_run_is_decided_by_the_scheduler_that_owns_it_until_that_one_is_gone(p
     finally:
         first.close()
         second.close()
+
+
+def test_a_commit_that_wakes_the_schedulers_wakes_every_one_of_them(postgres: Database):
+    listeners = [listen(postgres.url) for _ in range(3)]
+    try:
+        with postgres.session(write=True) as session:
+            session.add(PoolRow(name="wakes", slots=1))
+            wake_after_commit(session)
+        for listener in listeners:
+            ready, _, _ = select.select([listener], [], [], 5)
+            assert ready and listener.drain() >= 1
+    finally:
+        for listener in listeners:
+            listener.close()
