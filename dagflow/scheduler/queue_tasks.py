@@ -30,6 +30,8 @@ def queue_scheduled(
     scheduler queued (``job_id``), as Airflow's counts what its executor holds.
     """
     with db.session(write=True) as session:
+        if not ti_store.any_scheduled(session):  # nothing waits: no lock, and a read-only transaction
+            return []
         pools = scheduling.lock_pools(session)
         busy = scheduling.busy(session, job_id=job_id)
         limits = dags.max_active_tasks()

@@ -218,6 +218,14 @@ _SCHEDULED = (
 )
 
 
+_ANY_SCHEDULED = select(_C.dag_id).where(_C.state == TaskState.SCHEDULED.value).limit(1)
+
+
+def any_scheduled(session: Session) -> bool:
+    """Whether some task instance waits for a slot (one read through the state index)."""
+    return session.connection().execute(_ANY_SCHEDULED).first() is not None
+
+
 def scheduled(session: Session, limit: int, *, full_dags: Collection[str] = ()) -> list[ScheduledRow]:
     """Scheduled task instances of running runs of unpaused DAGs, best first; none of ``full_dags``
     (DAGs at their ``max_active_tasks``: none of theirs could be queued now)."""

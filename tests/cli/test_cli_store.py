@@ -344,7 +344,7 @@ def test_runs_show_prints_a_table_without_json(store, cli_runner, run_id):
     result = invoke(cli_runner, "runs", "show", "etl", run_id)
 
     assert result.exit_code == 0
-    assert result.stdout.splitlines()[0] == f"etl {run_id}: queued"
+    assert result.stdout.splitlines()[0] == f"etl {run_id}: queued, DAG version 1"
     assert any(line.startswith("extract ") for line in result.stdout.splitlines())
 
 
