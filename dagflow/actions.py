@@ -7,6 +7,7 @@ message on bad input, so nothing is half-written. Each records an audit line in 
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -25,6 +26,7 @@ from dagflow.store import compensations as comp_store
 from dagflow.store import dags as dag_store
 from dagflow.store import pools as pool_store
 from dagflow.store import runs as run_store
+from dagflow.store import versions as version_store
 from dagflow.store.events import record_event
 from dagflow.store.models import BackfillRow, DagRunRow, PoolRow, TaskInstanceRow
 from dagflow.store.notify import wake_after_commit
@@ -44,7 +46,7 @@ def stored_dag(session: Session, dag_id: str) -> StoredDag:
         raise DagNotFound(f"DAG {dag_id!r} is not known to the store (is the scheduler parsing its file?)")
     if not row.is_active:  # the scheduler ignores it: a new or cleared run of it would never start
         raise DagNotFound(f"DAG {dag_id!r} is no longer defined in the DAGs folder (it was in {row.fileloc})")
-    return StoredDag.from_json(row.serialized)
+    return dataclasses.replace(StoredDag.from_json(row.serialized), version_id=row.dag_version_id)
 
 
 def validated_conf(stored: StoredDag, conf: dict[str, Any] | None) -> dict[str, Any]:
@@ -162,15 +164,28 @@ def clear_task_instances(
     dry_run: bool = False,
     include_dependent_dags: bool = True,
     now: datetime | None = None,
+    dag_version: str = "run",
 ) -> ClearResult:
     """Clear task instances so they run again (with ``retries`` more tries); their run runs again too.
 
     With ``include_dependent_dags`` (the default), clearing an ExternalTaskMarker also clears the task
     it marks in the other DAG's run, with that task's downstream tasks (see :mod:`dagflow.dependent_clear`).
+    ``dag_version``: ``run`` (the default) runs them again on the DAG version the run started with;
+    ``latest`` moves the run to the DAG's latest version first (tasks it adds are created, those it
+    no longer has are removed), as Airflow 3's "run on latest version".
     """
     now = now or utcnow()
+    if dag_version not in DAG_VERSION_CHOICES:
+        raise DagflowError(
+            f"dag_version must be one of {', '.join(DAG_VERSION_CHOICES)}, got {dag_version!r}"
+        )
     stored = stored_dag(session, dag_id)
     run = get_run(session, dag_id, run_id)
+    if dag_version == "latest":
+        if not dry_run:
+            run_store.move_to_version(session, run=run, stored=stored, now=now)
+    elif run.dag_version_id is not None and run.dag_version_id != stored.version_id:
+        stored = version_store.stored_version(session, run.dag_version_id) or stored
     unknown = [t for t in task_ids if t not in stored.spec.tasks]
     if unknown:
         raise TaskNotFound(f"DAG {dag_id!r} has no task(s) {', '.join(unknown)}")
@@ -226,6 +241,7 @@ def _clear_rows(
     )
 
 
+DAG_VERSION_CHOICES = ("run", "latest")
 SETTABLE = (TaskState.SUCCESS, TaskState.FAILED, TaskState.SKIPPED)
 
 

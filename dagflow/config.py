@@ -64,9 +64,18 @@ def defaults(home: Path) -> dict[str, dict[str, str]]:
         "scheduler": {
             "heartbeat_sec": "1.0",
             "task_heartbeat_timeout": "30",
+            "scheduler_health_check_threshold": "30",
             "parse_interval": "1.0",
             "create_cron_data_intervals": "False",
             "task_queued_timeout": "600",
+        },
+        "metrics": {
+            "port": "",
+            "statsd_on": "False",
+            "statsd_host": "localhost",
+            "statsd_port": "8125",
+            "statsd_prefix": "dagflow",
+            "statsd_interval": "5",
         },
         "worker": {"processes": "0", "max_memory_mb": "", "timeout_grace": "5"},
         "webserver": {

@@ -128,6 +128,8 @@ class StoredDag:
     has_on_success_callback: bool
     has_on_failure_callback: bool
     dagrun_timeout: timedelta | None
+    #: The stored DAG version this was read from (None: not read from a version).
+    version_id: int | None = None
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> StoredDag:

@@ -43,7 +43,7 @@ def create_app(
         DAGFLOW_SETTINGS=settings,
         DAGFLOW_DATABASE=database or Database(settings.database_url),
     )
-    from webui import auth, cookies, docs, errors
+    from webui import auth, cookies, docs, errors, metrics
 
     cookies.init_app(app, settings)
     app.config.update(overrides)
@@ -57,6 +57,7 @@ def create_app(
     errors.init_app(app)
     app.register_blueprint(auth.bp)
     app.register_blueprint(docs.bp)
+    metrics.init_app(app)
     app.register_blueprint(api, url_prefix="/api/v1")
     register_views(app)
     return app

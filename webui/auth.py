@@ -28,7 +28,15 @@ bp = Blueprint("auth", __name__)
 login_manager = LoginManager()
 csrf = CSRFProtect()
 F = TypeVar("F", bound=Callable[..., Any])
-PUBLIC_ENDPOINTS = {"auth.login", "static", "api.health", "api.openapi", "docs.api_docs", "docs.favicon"}
+PUBLIC_ENDPOINTS = {
+    "auth.login",
+    "static",
+    "api.health",
+    "api.openapi",
+    "docs.api_docs",
+    "docs.favicon",
+    "metrics.metrics",
+}
 
 
 class CurrentUser(UserMixin):

@@ -18,6 +18,7 @@ from dagflow.cli.lazy import LazyGroup
         "dags": "dagflow.cli.dags:dags",
         "info": "dagflow.cli.info:info",
         "db": "dagflow.cli.db:db",
+        "jobs": "dagflow.cli.jobs:jobs",
         "pools": "dagflow.cli.pools:pools",
         "port": "dagflow.cli.port:port",
         "runs": "dagflow.cli.runs:runs",

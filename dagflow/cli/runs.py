@@ -89,6 +89,7 @@ def runs_show(dag_id: str, run_id: str, as_json: bool) -> None:
     from dagflow.store.compensations import compensation_rows
     from dagflow.store.reads import run_task_instances
     from dagflow.store.rows import compensation_json, run_json, ti_json
+    from dagflow.store.versions import version_of_run
 
     with open_database().session() as session:
         try:
@@ -97,11 +98,18 @@ def runs_show(dag_id: str, run_id: str, as_json: bool) -> None:
             fail(str(exc))
         instances = [ti_json(ti) for ti in run_task_instances(session, run=RunKey(dag_id, run_id))]
         compensations = [compensation_json(c) for c in compensation_rows(session, RunKey(dag_id, run_id))]
-        report = {**run_json(run), "task_instances": instances, "compensations": compensations}
+        version = version_of_run(session, dag_id, run_id)
+        report = {
+            **run_json(run),
+            "dag_version": version.to_json() if version is not None else None,
+            "task_instances": instances,
+            "compensations": compensations,
+        }
     if as_json:
         echo_json(report)
         return
-    click.echo(f"{dag_id} {run_id}: {report['state']}")
+    said = f", DAG version {version.version_number}" if version is not None else ""
+    click.echo(f"{dag_id} {run_id}: {report['state']}{said}")
     columns = ["task_id", "map_index", "state", "try_number"]
     times = ["queued_at", "start_date", "end_date"]
     headers = ["task", "map_index", "state", "try", *times, "duration"]

@@ -18,7 +18,7 @@ import click
 from dagflow.cli.common import fail, load_settings, open_database
 from dagflow.cli.supervise import bind_listener, serve_supervised
 from dagflow.config import Settings
-from dagflow.exceptions import DagflowError
+from dagflow.exceptions import DagflowConfigError, DagflowError
 from dagflow.executors import executor_name
 
 
@@ -47,7 +47,10 @@ def run_scheduler(*, migrate: bool, workers: int | None, until_idle: bool, num_p
         f"({executor.slots} slot(s))",
         err=True,
     )
-    scheduler.run(max_passes=num_passes, until_idle=until_idle)
+    try:
+        scheduler.run(max_passes=num_passes, until_idle=until_idle)
+    except DagflowConfigError as exc:
+        fail(str(exc))
 
 
 def check_executor(settings: Settings) -> None:

@@ -173,6 +173,13 @@ def _why_compensation(key: TIKey) -> None:
     is_flag=True,
     help="Do not also clear the tasks that ExternalTaskMarkers point to in other DAGs.",
 )
+@click.option(
+    "--dag-version",
+    type=click.Choice(["run", "latest"]),
+    default="run",
+    show_default=True,
+    help="Run them again on the DAG version the run started with, or move the run to the latest.",
+)
 def tasks_clear(
     dag_id: str,
     run_id: str,
@@ -183,6 +190,7 @@ def tasks_clear(
     only_failed: bool,
     dry_run: bool,
     exclude_dependent_dags: bool,
+    dag_version: str,
 ) -> None:
     """Clear task instances of one run so they run again (and, through ExternalTaskMarkers, the
     tasks they mark in other DAGs' runs)."""
@@ -202,6 +210,7 @@ def tasks_clear(
         owner="cli",
         dry_run=dry_run,
         include_dependent_dags=not exclude_dependent_dags,
+        dag_version=dag_version,
     )
     verb = "Would clear" if dry_run else "Cleared"
     click.echo(f"{verb} {len(result.cleared)} task instance(s).")

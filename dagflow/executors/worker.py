@@ -34,6 +34,7 @@ from dagflow.dagbag import DagBag
 from dagflow.exceptions import DagflowError, TaskTerminated
 from dagflow.executors.base import EventKind, ExecutorEvent, Workload
 from dagflow.executors.dag_trigger import DbDagTrigger
+from dagflow.executors.dagfiles import DagFileCheck
 from dagflow.models.dag import DAG
 from dagflow.runtime.compensation import CompensationAttempt, compensation_log_path, run_compensation
 from dagflow.runtime.tasklog import TaskLog, attempt_log_path
@@ -48,7 +49,15 @@ from dagflow.secrets import EnvironmentBackend, SecretsBackend
 from dagflow.secrets.fernet import FernetCodec
 from dagflow.store import Connection
 from dagflow.store import compensations as comp_store
-from dagflow.store.attempts import Claim, Outcome, claim_attempt, give_back_try, heartbeat, record_outcome
+from dagflow.store.attempts import (
+    Claim,
+    Outcome,
+    claim_attempt,
+    give_back_try,
+    heartbeat,
+    pipelined,
+    record_outcome,
+)
 from dagflow.store.engine import Database
 from dagflow.store.models import DagRunRow
 from dagflow.store.notify import wake_after_commit, wants_wake
@@ -174,6 +183,9 @@ class Worker:
         self._bags: dict[str, tuple[tuple[int, int], DagBag]] = {}
         self._runs: dict[RunKey, DagRunInfo] = {}
         self._failed: dict[RunKey, tuple[str, ...]] = {}
+        #: The DAG version each run in ``_runs`` started with.
+        self._run_versions: dict[RunKey, int | None] = {}
+        self._dag_files = DagFileCheck(self.db)
         self._heartbeat = _Heartbeat(self)
         self._heartbeat.start()
         self.stopping = False
@@ -329,7 +341,7 @@ class Worker:
             and not self.stopping
         )
         self._copy_to_remote_folder(ended.log_path)
-        with self._writing() as conn:
+        with self._writing() as conn, pipelined(conn):  # one round trip for most of it on PostgreSQL
             recorded = record_outcome(conn, key, token=workload.token, outcome=outcome, now=utcnow())
             if self.settings.wake_scheduler:
                 wake_after_commit(conn, outcome=True)
@@ -412,9 +424,12 @@ class Worker:
                     else None
                 )
                 info = _run_info(run, previous)
+                version_id = run.dag_version_id
             if len(self._runs) > 512:
                 self._runs.clear()
+                self._run_versions.clear()
             found = self._runs[key.run] = info
+            self._run_versions[key.run] = version_id
         return found
 
     def _attempt(
@@ -427,6 +442,7 @@ class Worker:
         try:
             if self.stopping:  # SIGTERM came between taking the workload and now: stop it here
                 self._stop_attempt("stopped: the worker is shutting down")
+            self._dag_files.check(workload.fileloc, key, self._run_versions.get(key.run))
             with secrets.using(self.secrets):
                 dag = self.load_dag(workload.fileloc, key.dag_id)
                 outcome = run_attempt(

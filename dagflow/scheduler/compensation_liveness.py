@@ -45,7 +45,7 @@ def check_compensations(
         silent = comp_store.silent_compensations(session, heartbeat_before=silent_before)
     for row in silent:
         kill(TIKey(row.dag_id, row.run_id, row.task_id, row.map_index), "killed: its heartbeat stopped")
-    alive_since = now - timedelta(seconds=max(5 * settings.heartbeat_interval, 10))
+    alive_since = now - timedelta(seconds=settings.health_threshold)
     with db.session(write=True) as session:
         for row in silent:
             key = TIKey(row.dag_id, row.run_id, row.task_id, row.map_index)

@@ -61,8 +61,9 @@ def create_due_runs(session: Session, dags: DagCache, due: list[str], now: datet
     outcome = PassOutcome()
     if not due:
         return outcome
-    active = run_store.active_run_counts(session)
-    for row in scheduling.schedulable_dag_rows(session, due):
+    rows = scheduling.schedulable_dag_rows(session, due)  # locked: others pass these over
+    active = run_store.active_run_counts(session)  # counted once the DAGs are this scheduler's
+    for row in rows:
         stored = dags.get(session, row.dag_id)
         if stored is None or not stored.timetable.can_be_scheduled:
             continue
@@ -108,7 +109,10 @@ def start_queued_runs(session: Session, dags: DagCache, now: datetime) -> PassOu
     A paused DAG's runs stay queued until it is unpaused, as in Airflow.
     """
     outcome = PassOutcome()
-    queued = run_store.runs_in_state(session, RunState.QUEUED)
+    # a DAG whose row another scheduler holds is that one's to start runs of: max_active_runs holds;
+    # the runs are read once the rows are held, so none started meanwhile is started again
+    mine = scheduling.lock_dags(session, scheduling.dags_with_queued_runs(session))
+    queued = run_store.runs_in_state(session, RunState.QUEUED, sorted(mine)) if mine else []
     if not queued:
         return outcome
     slots = scheduling.run_slots(session, {run.dag_id for run in queued})

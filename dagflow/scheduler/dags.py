@@ -5,16 +5,37 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from dagflow.serialization import StoredDag
-from dagflow.store import Session
+from dagflow.store import Session, versions
 from dagflow.store import dags as dag_store
 from dagflow.store.scheduling import active_dag_ids
 
+#: Versions other than the latest kept in memory (runs that started on an older version).
+MAX_OLD_VERSIONS = 256
+
 
 class DagCache:
-    """Stored DAGs by id; a DAG not loaded yet is read from the store on first use."""
+    """Stored DAGs by id (their latest version), and the older versions runs still go on with;
+    what is not loaded yet is read from the store on first use."""
 
     def __init__(self) -> None:
         self.dags: dict[str, StoredDag] = {}
+        self.versions: dict[int, StoredDag] = {}
+
+    def for_run(self, session: Session, dag_id: str, version_id: int | None) -> StoredDag | None:
+        """The DAG as the version a run started with has it (the latest for a run without one).
+
+        None when the DAG is no longer active: its runs are left alone, as before versions existed.
+        """
+        latest = self.get(session, dag_id)
+        if latest is None or version_id is None or latest.version_id == version_id:
+            return latest
+        found = self.versions.get(version_id)
+        if found is None:
+            found = versions.stored_version(session, version_id) or latest
+            if len(self.versions) >= MAX_OLD_VERSIONS:
+                self.versions.clear()
+            self.versions[version_id] = found
+        return found
 
     def get(self, session: Session, dag_id: str) -> StoredDag | None:
         stored = self.dags.get(dag_id)

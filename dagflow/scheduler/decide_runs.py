@@ -22,6 +22,7 @@ from dagflow.scheduler.runcache import MARGIN, RunCache
 from dagflow.serialization import StoredDag
 from dagflow.store import Database, Session, scheduling
 from dagflow.store import task_instances as ti_store
+from dagflow.store.ownership import RunOwnership
 
 
 def changed_runs(session: Session, *, since: datetime | None, now: datetime) -> tuple[set[RunKey], datetime]:
@@ -51,9 +52,10 @@ def decide_runs(
     dirty: set[RunKey],
     held_by_pause: set[RunKey],
     now: datetime,
+    ownership: RunOwnership | None = None,
 ) -> Decided:
-    """Decide the runs that changed. Runs of paused DAGs are left as they are, as in Airflow, and
-    looked at again once their DAG is unpaused.
+    """Decide the runs that changed (with ``ownership``, those of them this scheduler owns). Runs of
+    paused DAGs are left as they are, as in Airflow, and looked at again once their DAG is unpaused.
 
     Every run is evaluated while reading only, in one read of the store for the whole pass (the runs
     with their DAG's paused flag in one query, their task instances from the run cache); then what was
@@ -66,6 +68,12 @@ def decide_runs(
         return outcome
     with db.session() as session:
         running = scheduling.running_runs(session, dirty | held_by_pause)
+        if ownership is not None:  # runs another scheduler owns are its to decide
+            ownership.release((dirty | held_by_pause) - running.keys())
+            mine = ownership.claim(running)
+            for key in running.keys() - mine:
+                cache.forget(key)
+            running = {key: run for key, run in running.items() if key in mine}
         runs = _not_paused(cache, outcome, dirty, running)
         cache.refresh(session, runs, now)
         verdicts = [_evaluate(session, cache, dags, outcome, running[key], now) for key in runs]
@@ -109,7 +117,7 @@ def _evaluate(
 ) -> _Verdict | None:
     """Evaluate one running run, reading only."""
     key = run.key
-    stored = dags.get(session, key.dag_id)
+    stored = dags.for_run(session, key.dag_id, run.version_id)  # the version the run started with
     if stored is None:
         cache.forget(key)
         return None
@@ -157,8 +165,13 @@ def _record_all(
             # stamped with the time of writing, not the pass's start: an upstream that ended while
             # this pass ran must not end after the downstream it let through (or the run) was decided
             written = utcnow()
+            # a run another scheduler is recording is passed over (SKIP LOCKED) and decided again
+            mine = scheduling.lock_runs(session, [verdict.key for verdict, _ in news])
             for verdict, decisions in news:
-                _record(session, cache, outcome, verdict, decisions, written)
+                if verdict.key in mine:
+                    _record(session, cache, outcome, verdict, decisions, written)
+                else:  # its rows will show what the other one wrote: no need to read it whole
+                    outcome.dirty.add(verdict.key)
     except Exception:  # not written: read these runs again, and decide them again
         for verdict, _ in news:
             cache.forget(verdict.key)

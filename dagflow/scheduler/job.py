@@ -28,6 +28,7 @@ from dagflow.config import Settings
 from dagflow.core.clock import utcnow
 from dagflow.core.keys import RunKey
 from dagflow.executors.base import EventKind, Executor, ExecutorEvent, Workload
+from dagflow.metrics.instruments import MetricsSettings, SchedulerMetrics
 from dagflow.scheduler import (
     compensate_runs,
     compensation_liveness,
@@ -40,12 +41,17 @@ from dagflow.scheduler.dags import DagCache
 from dagflow.scheduler.outcome import PassOutcome
 from dagflow.scheduler.processor import ProcessorSettings, processor_main
 from dagflow.scheduler.runcache import RunCache
+from dagflow.scheduler.sole import SoleSchedulerLock
 from dagflow.store import Database, scheduling
 from dagflow.store import compensations as comp_store
 from dagflow.store import task_instances as ti_store
 from dagflow.store.notify import Listener, listen
+from dagflow.store.ownership import RunOwnership
 
 log = logging.getLogger("dagflow.scheduler")
+#: With several schedulers, how often every running run is looked at: a run whose owner died while
+#: nothing in it changed is taken over then.
+FULL_LOOK_EVERY = 5.0
 
 
 @dataclass
@@ -54,6 +60,9 @@ class SchedulerOptions:
 
     parallelism: int = 32
     heartbeat_interval: float = 1.0
+    #: A scheduler whose heartbeat is older than this is taken for dead: its queued work is handed out
+    #: again by the others (``[scheduler] scheduler_health_check_threshold``).
+    health_threshold: float = 30.0
     task_heartbeat_timeout: float = 30.0
     max_wait: float = 5.0
     #: While the workers have a backlog, passes are spaced at least this far apart so each handles a
@@ -70,6 +79,7 @@ class SchedulerOptions:
         return cls(
             parallelism=settings.getint("core", "parallelism"),
             heartbeat_interval=settings.getfloat("scheduler", "heartbeat_sec"),
+            health_threshold=settings.getfloat("scheduler", "scheduler_health_check_threshold"),
             task_heartbeat_timeout=settings.getfloat("scheduler", "task_heartbeat_timeout"),
         )
 
@@ -88,6 +98,8 @@ class SchedulerState:
     #: The workloads handed to the executor and not reported back yet, by token.
     in_flight: dict[str, Workload] = field(default_factory=dict)
     changed_since: datetime | None = None
+    #: When every running run was last looked at (others' runs are taken over if their owner died).
+    last_full_look: float = 0.0
     next_timed: datetime | None = None
     last_heartbeat: datetime | None = None
     last_poll: float = 0.0
@@ -137,10 +149,13 @@ class Scheduler:
         self.state = SchedulerState()
         self.dags = DagCache()
         self.cache = RunCache()
+        self.ownership = RunOwnership(self.db)
         self.heartbeats = liveness.HeartbeatWatch()
+        self.metrics = SchedulerMetrics(MetricsSettings.from_settings(settings), self.db)
         self.job_id: int | None = None
         self.stopping = False
         self._processor: Any = None
+        self._sole: SoleSchedulerLock | None = None
         self._processor_conn: Any = None
         self._wakeup: Listener | None = None
         #: Written to by :meth:`stop` (a signal handler) to end the wait of an idle loop at once.
@@ -152,16 +167,23 @@ class Scheduler:
 
     def start(self) -> None:
         now = utcnow()
+        threshold = self.options.health_threshold
+        sqlite_file = self.db.sqlite_file
+        if sqlite_file is not None:
+            self._sole = SoleSchedulerLock(sqlite_file)
+            self._sole.acquire()  # refuses a second scheduler on one SQLite file
+            threshold = 0.0  # holding the lock proves every other scheduler of this file is gone
         with self.db.session(write=True) as session:
             self.job_id = scheduling.register_scheduler(
                 session, hostname=socket.gethostname(), pid=os.getpid(), now=now
             )
             requeued = liveness.adopt_or_reset(
-                session, job_id=self.job_id, heartbeat_interval=self.options.heartbeat_interval, now=now
+                session, job_id=self.job_id, health_threshold=threshold, now=now
             )
         if requeued:
             log.info("handing out again %d queued task instance(s) of a scheduler that is gone", requeued)
         self._wakeup = listen(self.settings.database_url)
+        self.metrics.serve()
         if self.options.run_processor:
             self._start_processor()
         self._reload_dags(None)
@@ -218,6 +240,9 @@ class Scheduler:
             self._wakeup.close()
         self._stop_reader.close()
         self._stop_writer.close()
+        if self._sole is not None:
+            self._sole.release()
+        self.ownership.close()
         log.info(
             "scheduler stopped: %d running attempt(s) stopped, %d killed, %d queued one(s) given back",
             len(stopped),
@@ -229,7 +254,11 @@ class Scheduler:
         """Loop until stopped (SIGTERM, SIGINT), after ``max_passes`` passes, or once no run is active."""
         signal.signal(signal.SIGTERM, self.stop)
         signal.signal(signal.SIGINT, self.stop)
-        self.start()
+        try:
+            self.start()
+        except BaseException:  # refused (a second scheduler on SQLite) or the store unreachable
+            self.executor.close()
+            raise
         passes = 0
         try:
             while not self.stopping:
@@ -263,6 +292,17 @@ class Scheduler:
             self.state.failed_passes = 0
 
     def run_once(self) -> None:
+        started = time.monotonic()
+        try:
+            self._pass()
+        finally:
+            self.metrics.loop_duration(time.monotonic() - started)
+            in_flight = len(self.state.in_flight)
+            self.metrics.executor_slots(
+                open_slots=max(0, self.executor.slots - in_flight), in_flight=in_flight
+            )
+
+    def _pass(self) -> None:
         state = self.state
         state.last_pass = time.monotonic()
         now = utcnow()
@@ -298,6 +338,8 @@ class Scheduler:
         state = self.state
         state.last_poll = time.monotonic()
         state.compensation_due = True  # (a compensation started by hand is found by polling too)
+        if self.ownership.shared and state.last_poll - state.last_full_look >= FULL_LOOK_EVERY:
+            state.changed_since, state.last_full_look = None, state.last_poll  # all running runs
         with self.db.session() as session:
             due, outcome = create_runs.due_dags(session, self.dags, now)
             starting = scheduling.has_queued_runs(session)
@@ -318,7 +360,13 @@ class Scheduler:
         dirty, state.dirty_runs = state.dirty_runs, set()
         try:
             decided = decide_runs.decide_runs(
-                self.db, self.cache, self.dags, dirty=dirty, held_by_pause=state.held_by_pause, now=now
+                self.db,
+                self.cache,
+                self.dags,
+                dirty=dirty,
+                held_by_pause=state.held_by_pause,
+                now=now,
+                ownership=self.ownership,
             )
         except Exception:  # nothing of it was recorded: decide these runs again on the next pass
             state.dirty_runs |= dirty
@@ -342,7 +390,7 @@ class Scheduler:
         self.state.last_compensation_check = time.monotonic()
         settings = liveness.LivenessSettings(
             task_heartbeat_timeout=self.options.task_heartbeat_timeout,
-            heartbeat_interval=self.options.heartbeat_interval,
+            health_threshold=self.options.health_threshold,
             log_folder=self.settings.log_folder,
             job_id=self.job_id,
         )
@@ -354,7 +402,7 @@ class Scheduler:
     def _check_liveness(self, now: datetime) -> PassOutcome:
         settings = liveness.LivenessSettings(
             task_heartbeat_timeout=self.options.task_heartbeat_timeout,
-            heartbeat_interval=self.options.heartbeat_interval,
+            health_threshold=self.options.health_threshold,
             log_folder=self.settings.log_folder,
             job_id=self.job_id,
         )
@@ -468,3 +516,4 @@ class Scheduler:
             if not scheduling.scheduler_heartbeat(session, self.job_id, now):  # taken for dead after a pause
                 log.warning("this scheduler was taken for dead; its queued work was handed out again")
         self.state.last_heartbeat = now
+        self.metrics.heartbeat()

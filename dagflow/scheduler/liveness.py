@@ -74,15 +74,18 @@ def retry_time(stored: StoredDag | None, key: TIKey, try_number: int, now: datet
     return next_retry_for(spec, end_date=now, try_number=try_number, dag_id=key.dag_id, run_id=key.run_id)
 
 
-def adopt_or_reset(session: Session, *, job_id: int | None, heartbeat_interval: float, now: datetime) -> int:
+def adopt_or_reset(session: Session, *, job_id: int | None, health_threshold: float, now: datetime) -> int:
     """Queued task instances of schedulers that are gone never reached a worker: hand them out again.
 
+    A scheduler is gone once its heartbeat is older than ``[scheduler]
+    scheduler_health_check_threshold`` (as Airflow's ``adopt_or_reset_orphaned_tasks``); any live
+    scheduler may do this, and the guarded write lets only one of them hand each task instance out.
     Running ones are left to their workers, which may outlive their scheduler and still record the
     outcome; if those are gone too, their heartbeats go stale and :func:`check_liveness` fails them.
     Called at start and again by :func:`check_liveness`: a scheduler killed just before this one
     started still looks alive at first, and is noticed once its heartbeat goes stale.
     """
-    alive_since = now - timedelta(seconds=max(5 * heartbeat_interval, 10))
+    alive_since = now - timedelta(seconds=health_threshold)
     alive = scheduling.fail_dead_schedulers(session, alive_since=alive_since, keep=job_id, now=now)
     return ti_store.requeue(session, not_job_ids=alive, now=now)
 
@@ -99,7 +102,7 @@ class HeartbeatWatch:
 @dataclass(frozen=True)
 class LivenessSettings:
     task_heartbeat_timeout: float
-    heartbeat_interval: float
+    health_threshold: float
     log_folder: Path
     job_id: int | None
 
@@ -137,7 +140,7 @@ def check_liveness(
             outcome.dirty.add(attempt.key.run)
         _requeue_lost(session, settings, in_flight, now)
         requeued = adopt_or_reset(
-            session, job_id=settings.job_id, heartbeat_interval=settings.heartbeat_interval, now=now
+            session, job_id=settings.job_id, health_threshold=settings.health_threshold, now=now
         )
     if requeued:
         log.info("handing out again %d queued task instance(s) of a scheduler that is gone", requeued)

@@ -24,10 +24,16 @@ def queue_scheduled(
     What is busy, what waits and what is chosen are read and written in one short transaction (one
     round of the store a pass, and no one can take a slot between the count and the choice); the
     write is still guarded (``state = 'scheduled'``), and the executor is handed the workloads once
-    the transaction has committed.
+    the transaction has committed. With several schedulers on one PostgreSQL, the pool rows are locked
+    first (:func:`~dagflow.store.scheduling.lock_pools`): one scheduler at a time counts and queues,
+    so no limit is exceeded by two of them choosing at once; ``parallelism`` counts only what this
+    scheduler queued (``job_id``), as Airflow's counts what its executor holds.
     """
     with db.session(write=True) as session:
-        busy = scheduling.busy(session)
+        if not ti_store.any_scheduled(session):  # nothing waits: no lock, and a read-only transaction
+            return []
+        pools = scheduling.lock_pools(session)
+        busy = scheduling.busy(session, job_id=job_id)
         limits = dags.max_active_tasks()
         full, room = _room(busy, limits, parallelism)
         rows = ti_store.scheduled(session, limit=room * LOOKAHEAD, full_dags=full) if room > 0 else []
@@ -39,7 +45,7 @@ def queue_scheduled(
             busy,
             parallelism=parallelism,
             max_active_tasks=limits,
-            pools=scheduling.pool_sizes(session),
+            pools=pools,
         )
         by_key = {row.key: row for row in rows}
         items, workloads = [], []
@@ -47,7 +53,7 @@ def queue_scheduled(
             row = by_key[c.key]
             token = uuid.uuid4().hex
             items.append(ti_store.QueueItem(row.key, token))
-            workloads.append(_workload(dags, row, token))
+            workloads.append(_workload(session, dags, row, token))
         ti_store.queue(session, items, now=now, job_id=job_id)
     return workloads
 
@@ -68,7 +74,7 @@ def _room(busy: dispatch.Busy, limits: dict[str, int], parallelism: int) -> tupl
 
 
 def _candidate(session: Session, dags: DagCache, row: ti_store.ScheduledRow) -> dispatch.Candidate | None:
-    stored = dags.get(session, row.key.dag_id)
+    stored = dags.for_run(session, row.key.dag_id, row.version_id)
     spec = stored.spec.tasks.get(row.key.task_id) if stored is not None else None
     if spec is None:
         return None
@@ -82,8 +88,9 @@ def _candidate(session: Session, dags: DagCache, row: ti_store.ScheduledRow) -> 
     )
 
 
-def _workload(dags: DagCache, row: ti_store.ScheduledRow, token: str) -> Workload:
-    stored = dags.dags[row.key.dag_id]
+def _workload(session: Session, dags: DagCache, row: ti_store.ScheduledRow, token: str) -> Workload:
+    stored = dags.for_run(session, row.key.dag_id, row.version_id)
+    assert stored is not None  # a candidate was made of it
     spec = stored.spec.tasks[row.key.task_id]
     return Workload(
         row.key,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import hashlib
+import dataclasses
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -11,6 +11,7 @@ from sqlalchemy import delete, exists, func, select, update
 from sqlalchemy.orm import Session, undefer
 
 from dagflow.serialization import StoredDag, fingerprint, serialize_dag
+from dagflow.store import versions
 from dagflow.store.models import DagCodeRow, DagRow, ImportErrorRow
 from dagflow.store.notify import wake_after_commit
 
@@ -45,13 +46,15 @@ def sync_file(
     if error is not None and not dags:
         return []
     changed = []
-    existing = {row.dag_id: row for row in session.scalars(select(DagRow).where(DagRow.fileloc == filename))}
+    # locked: two DAG processors (of two schedulers) parsing the same file record one version, not two
+    query = select(DagRow).where(DagRow.fileloc == filename).with_for_update()
+    existing = {row.dag_id: row for row in session.scalars(query)}
     for dag in dags:
-        row = existing.pop(dag.dag_id, None) or session.get(DagRow, dag.dag_id)
+        row = existing.pop(dag.dag_id, None) or session.get(DagRow, dag.dag_id, with_for_update=True)
         if row is None:
             row = _new_row(dag, paused_at_creation)
             session.add(row)
-        if _apply(row, dag, now):
+        if _apply(session, row, dag, source, now):
             changed.append(dag.dag_id)
     if error is None:
         for gone in existing.values():
@@ -59,13 +62,15 @@ def sync_file(
     return changed
 
 
-def _apply(row: DagRow, dag: DAG, now: datetime) -> bool:
+def _apply(session: Session, row: DagRow, dag: DAG, source: str | None, now: datetime) -> bool:
+    """Record the DAG as parsed; True if the scheduler must read it again (its structure, or its
+    version, changed)."""
     serialized = serialize_dag(dag)
     digest = fingerprint(serialized)
     row.last_parsed_at = now
     row.fileloc = dag.fileloc
     if row.source_hash == digest and row.is_active:
-        return False
+        return versions.record_version(session, row, serialized, digest, source, now)
     info: dict[str, Any] = serialized["dag"]
     row.serialized = serialized
     row.source_hash = digest
@@ -78,6 +83,7 @@ def _apply(row: DagRow, dag: DAG, now: datetime) -> bool:
     row.max_active_runs = info["max_active_runs"]
     row.max_active_tasks = info["max_active_tasks"]
     row.next_dagrun_create_after = None  # the scheduler recomputes the next run from the new schedule
+    versions.record_version(session, row, serialized, digest, source, now)
     return True
 
 
@@ -96,7 +102,7 @@ def _record_import_error(
 
 
 def _record_source(session: Session, filename: str, source: str, now: datetime) -> None:
-    digest = hashlib.sha256(source.encode()).hexdigest()
+    digest = versions.source_digest(source)
     row = session.get(DagCodeRow, filename)
     if row is None:
         session.add(DagCodeRow(fileloc=filename, source=source, source_hash=digest, updated_at=now))
@@ -122,13 +128,13 @@ def forget_files(session: Session, present: Iterable[str]) -> list[str]:
 
 def stored_dags(session: Session, dag_ids: Iterable[str] | None = None) -> dict[str, StoredDag]:
     """The active DAGs' serialized versions, read back."""
-    query = select(DagRow.serialized).where(DagRow.is_active.is_(True))
+    query = select(DagRow.serialized, DagRow.dag_version_id).where(DagRow.is_active.is_(True))
     if dag_ids is not None:
         query = query.where(DagRow.dag_id.in_(list(dag_ids)))
     found = {}
-    for serialized in session.scalars(query):
+    for serialized, version_id in session.execute(query):
         if serialized:
-            stored = StoredDag.from_json(serialized)
+            stored = dataclasses.replace(StoredDag.from_json(serialized), version_id=version_id)
             found[stored.dag_id] = stored
     return found
 

@@ -113,6 +113,14 @@ class Database:
         self._read = sessionmaker(self.engine, expire_on_commit=False)
         self._write = sessionmaker(self._write_engine, expire_on_commit=False)
 
+    @property
+    def sqlite_file(self) -> Path | None:
+        """The SQLite database's file (None on PostgreSQL and for an in-memory SQLite database)."""
+        name = self.engine.url.database
+        if not self.is_sqlite or not name or name == ":memory:":
+            return None
+        return Path(name).expanduser().resolve()
+
     @contextmanager
     def session(self, *, write: bool = False) -> Iterator[Session]:
         """A session whose transaction commits when the block ends and rolls back on error.

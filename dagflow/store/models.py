@@ -89,6 +89,30 @@ class DagRow(Base):
     next_dagrun_data_interval_start: Mapped[datetime | None] = mapped_column(default=None)
     next_dagrun_data_interval_end: Mapped[datetime | None] = mapped_column(default=None)
     next_dagrun_create_after: Mapped[datetime | None] = mapped_column(default=None, index=True)
+    #: The DAG's latest version (:class:`DagVersionRow`): what new runs start on.
+    dag_version_id: Mapped[int | None] = mapped_column(Integer, default=None)
+
+
+class DagVersionRow(Base):
+    """One version of a DAG: recorded each time its serialized structure or its file's source changes.
+
+    A run keeps the version it started with and is decided on that version's structure to its end.
+    """
+
+    __tablename__ = "dag_version"
+    __table_args__ = (UniqueConstraint("dag_id", "version_number", name="dag_version_dag_id_number_key"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    dag_id: Mapped[str]
+    version_number: Mapped[int] = mapped_column(Integer)
+    #: The fingerprint of the serialized structure.
+    structure_hash: Mapped[str] = mapped_column(String(64))
+    #: The SHA-256 of the DAG file's source when this version was parsed.
+    source_hash: Mapped[str | None] = mapped_column(String(64), default=None)
+    source: Mapped[str | None] = mapped_column(Text, default=None)
+    fileloc: Mapped[str] = mapped_column(Text)
+    serialized: Mapped[dict[str, Any]] = mapped_column(deferred=True)
+    created_at: Mapped[datetime]
 
 
 class DagCodeRow(Base):
@@ -137,6 +161,8 @@ class DagRunRow(Base):
     compensation_state: Mapped[str] = mapped_column(String(32), default="none", server_default="none")
     #: Set by every write of the row (``onupdate``), so a page can tell cheaply that a run changed.
     updated_at: Mapped[datetime | None] = mapped_column(default=utcnow, onupdate=utcnow)
+    #: The DAG version the run started with (:class:`DagVersionRow`), kept to its end.
+    dag_version_id: Mapped[int | None] = mapped_column(Integer, default=None)
 
 
 class TaskInstanceRow(Base):

@@ -38,6 +38,7 @@ def run_json(run: DagRunRow) -> dict[str, Any]:
         "conf": run.conf,
         "note": run.note,
         "triggered_by": run.triggered_by,
+        "dag_version_id": run.dag_version_id,
         "compensation_state": run.compensation_state,
     }
 

@@ -69,6 +69,7 @@ def create_run(
         queued_at=now,
         backfill_id=backfill_id,
         triggered_by=triggered_by,
+        dag_version_id=stored.version_id,
     )
     session.add(run)
     session.flush()
@@ -163,6 +164,43 @@ def requeue_finished(session: Session, *, run: DagRunRow, now: datetime) -> None
         set_run_state(session, run, RunState.QUEUED, now)
         run.callback_sent = False
         run.compensation_state = "none"  # it may fail (and be compensated) again
+
+
+def move_to_version(session: Session, *, run: DagRunRow, stored: StoredDag, now: datetime) -> None:
+    """The run goes on with ``stored``'s version: task instances of tasks it adds are created, those
+    of tasks it no longer has are marked ``removed`` (as Airflow's ``verify_integrity``)."""
+    run.dag_version_id = stored.version_id
+    existing = {
+        (task_id, map_index)
+        for task_id, map_index in session.execute(
+            select(TaskInstanceRow.task_id, TaskInstanceRow.map_index).where(
+                TaskInstanceRow.dag_id == run.dag_id, TaskInstanceRow.run_id == run.run_id
+            )
+        )
+    }
+    have = {task_id for task_id, _ in existing}
+    rows = [
+        {
+            **task_instance_values(stored.spec, stored.dag_id, run.run_id, r.task_id, r.map_index),
+            "updated_at": now,
+        }
+        for r in initial_task_instances(stored.spec)
+        if r.task_id not in have
+    ]
+    if rows:
+        session.execute(insert(TaskInstanceRow), rows)
+    gone = sorted(have - set(stored.spec.tasks))
+    if gone:
+        session.execute(
+            update(TaskInstanceRow)
+            .where(
+                TaskInstanceRow.dag_id == run.dag_id,
+                TaskInstanceRow.run_id == run.run_id,
+                TaskInstanceRow.task_id.in_(gone),
+            )
+            .values(state=TaskState.REMOVED.value, updated_at=now),
+            execution_options={"synchronize_session": False},
+        )
 
 
 def reopen_finished(session: Session, *, run: DagRunRow, now: datetime) -> None:

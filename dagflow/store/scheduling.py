@@ -76,11 +76,19 @@ class RunningRun(NamedTuple):
     start_date: datetime | None
     logical_date: datetime | None
     dag_paused: bool
+    version_id: int | None = None
 
 
 _RUN = DagRunRow.__table__.c
 _RUNNING_RUNS = (
-    select(_RUN.dag_id, _RUN.run_id, _RUN.start_date, _RUN.logical_date, DagRow.__table__.c.is_paused)
+    select(
+        _RUN.dag_id,
+        _RUN.run_id,
+        _RUN.start_date,
+        _RUN.logical_date,
+        DagRow.__table__.c.is_paused,
+        _RUN.dag_version_id,
+    )
     .join(DagRow.__table__, DagRow.__table__.c.dag_id == _RUN.dag_id)
     .where(
         tuple_(_RUN.dag_id, _RUN.run_id).in_(bindparam("keys", expanding=True)),
@@ -96,22 +104,49 @@ def running_runs(session: Session, keys: Iterable[RunKey]) -> dict[RunKey, Runni
     connection = session.connection()
     for start in range(0, len(wanted), CHUNK):
         chunk = [tuple(key) for key in wanted[start : start + CHUNK]]
-        for dag_id, run_id, start_date, logical_date, paused in connection.execute(
+        for dag_id, run_id, start_date, logical_date, paused, version in connection.execute(
             _RUNNING_RUNS, {"keys": chunk}
         ):
             key = RunKey(dag_id, run_id)
-            found[key] = RunningRun(key, start_date, logical_date, bool(paused))
+            found[key] = RunningRun(key, start_date, logical_date, bool(paused), version)
     return found
 
 
 def running_run(session: Session, key: RunKey) -> DagRunRow | None:
-    """The run, if it is running."""
-    query = select(DagRunRow).where(
-        DagRunRow.dag_id == key.dag_id,
-        DagRunRow.run_id == key.run_id,
-        DagRunRow.state == RunState.RUNNING.value,
+    """The run, if it is running, locked until the transaction ends (on PostgreSQL): of two schedulers
+    finishing the same run, the second waits and then finds it no longer running."""
+    query = (
+        select(DagRunRow)
+        .where(
+            DagRunRow.dag_id == key.dag_id,
+            DagRunRow.run_id == key.run_id,
+            DagRunRow.state == RunState.RUNNING.value,
+        )
+        .with_for_update()
     )
     return session.scalars(query).first()
+
+
+def lock_runs(session: Session, keys: Iterable[RunKey]) -> set[RunKey]:
+    """Lock these runs' rows for this transaction, passing over those another scheduler holds
+    (``FOR UPDATE SKIP LOCKED``, as Airflow's row-level locking); return those locked.
+
+    SQLite has one writer at a time: every run is this transaction's.
+    """
+    wanted = sorted(keys)
+    if not wanted or session.get_bind().dialect.name == "sqlite":
+        return set(wanted)
+    locked: set[RunKey] = set()
+    for start in range(0, len(wanted), CHUNK):
+        chunk = [tuple(key) for key in wanted[start : start + CHUNK]]
+        query = (
+            select(_RUN.dag_id, _RUN.run_id)
+            .where(tuple_(_RUN.dag_id, _RUN.run_id).in_(chunk))
+            .order_by(_RUN.dag_id, _RUN.run_id)
+            .with_for_update(skip_locked=True)
+        )
+        locked.update(RunKey(d, r) for d, r in session.execute(query))
+    return locked
 
 
 def mapped_output_count(session: Session, key: RunKey, task_id: str) -> int:
@@ -175,8 +210,32 @@ def dags_wanting_runs(session: Session, now: datetime) -> tuple[list[str], datet
 
 
 def schedulable_dag_rows(session: Session, dag_ids: Sequence[str]) -> list[DagRow]:
-    """The rows of these DAGs that are unpaused and active, to record their next run in."""
-    return list(session.scalars(select(DagRow).where(DagRow.dag_id.in_(list(dag_ids)), *_WANTING)))
+    """The rows of these DAGs that are unpaused and active, to record their next run in, locked for
+    this transaction; those another scheduler holds are passed over (``SKIP LOCKED``): it is creating
+    their runs, so each run is created once, as Airflow locks its DAG rows."""
+    query = (
+        select(DagRow)
+        .where(DagRow.dag_id.in_(list(dag_ids)), *_WANTING)
+        .order_by(DagRow.dag_id)
+        .with_for_update(skip_locked=True)
+    )
+    return list(session.scalars(query))
+
+
+def lock_dags(session: Session, dag_ids: Iterable[str]) -> set[str]:
+    """Lock these DAGs' rows for this transaction, passing over those another scheduler holds; return
+    those locked. Whoever holds a DAG's row alone starts or creates its runs, so ``max_active_runs``
+    holds across schedulers."""
+    wanted = sorted(set(dag_ids))
+    if not wanted:
+        return set()
+    query = (
+        select(DagRow.dag_id)
+        .where(DagRow.dag_id.in_(wanted))
+        .order_by(DagRow.dag_id)
+        .with_for_update(skip_locked=True)
+    )
+    return set(session.scalars(query))
 
 
 def has_queued_runs(session: Session) -> bool:
@@ -188,6 +247,12 @@ def has_queued_runs(session: Session) -> bool:
         .limit(1)
     )
     return session.scalar(query) is not None
+
+
+def dags_with_queued_runs(session: Session) -> set[str]:
+    """The DAGs with a run waiting to start."""
+    query = select(DagRunRow.dag_id).where(DagRunRow.state == RunState.QUEUED.value).distinct()
+    return set(session.scalars(query))
 
 
 @dataclass
@@ -254,11 +319,27 @@ def active_dag_ids(session: Session) -> set[str]:
     return set(session.scalars(select(DagRow.dag_id).where(DagRow.is_active.is_(True))))
 
 
-def busy(session: Session) -> Busy:
-    """What is queued or running, everywhere (all schedulers' work counts against the limits)."""
+def lock_pools(session: Session) -> dict[str, int]:
+    """Hold every pool's row until this transaction ends (on PostgreSQL; SQLite has one writer anyway).
+
+    The critical section of queueing, as Airflow's: what is busy is counted and what fits is queued
+    by one scheduler at a time, so the pools, ``max_active_tasks`` and the per-task limits hold across
+    all of them. A second scheduler waits here for the first one's commit (milliseconds), then counts
+    what it queued. Rows are taken in name order, so two lockers never deadlock. Returns each pool's
+    slots, read by the same statement.
+    """
+    rows = session.execute(select(PoolRow.name, PoolRow.slots).order_by(PoolRow.name).with_for_update())
+    return {name: slots for name, slots in rows}
+
+
+def busy(session: Session, *, job_id: int | None = None) -> Busy:
+    """What is queued or running, everywhere (all schedulers' work counts against the limits), except
+    ``total``: with ``job_id``, only what that scheduler queued (``parallelism`` is per scheduler, as
+    Airflow's is per executor)."""
     found = Busy()
-    for dag_id, run_id, task_id, pool, count, slots in map(tuple, busy_counts(session)):
-        found.total += count
+    for dag_id, run_id, task_id, pool, queued_by, count, slots in map(tuple, busy_counts(session)):
+        if job_id is None or queued_by == job_id:
+            found.total += count
         found.by_dag[dag_id] += count
         found.pool_slots[pool] += int(slots or 0)
         found.by_dag_task[(dag_id, task_id)] += count

@@ -184,6 +184,8 @@ class ScheduledRow:
     pool: str
     pool_slots: int
     run_after: datetime
+    #: The DAG version the run started with.
+    version_id: int | None = None
 
 
 _RUN = DagRunRow.__table__.c
@@ -199,6 +201,7 @@ _SCHEDULED = (
         _C.pool,
         _C.pool_slots,
         _RUN.run_after,
+        _RUN.dag_version_id,
     )
     .join(DagRunRow.__table__, and_(_RUN.dag_id == _C.dag_id, _RUN.run_id == _C.run_id))
     .join(DagRow.__table__, _DAG.dag_id == _C.dag_id)
@@ -210,7 +213,17 @@ _SCHEDULED = (
     )
     .order_by(_C.priority_weight.desc(), _RUN.run_after, _C.dag_id, _C.run_id, _C.task_id, _C.map_index)
     .limit(bindparam("limit"))
+    # rows another scheduler's transaction is writing are passed over, not waited for
+    .with_for_update(of=TABLE, skip_locked=True)
 )
+
+
+_ANY_SCHEDULED = select(_C.dag_id).where(_C.state == TaskState.SCHEDULED.value).limit(1)
+
+
+def any_scheduled(session: Session) -> bool:
+    """Whether some task instance waits for a slot (one read through the state index)."""
+    return session.connection().execute(_ANY_SCHEDULED).first() is not None
 
 
 def scheduled(session: Session, limit: int, *, full_dags: Collection[str] = ()) -> list[ScheduledRow]:
@@ -218,8 +231,8 @@ def scheduled(session: Session, limit: int, *, full_dags: Collection[str] = ()) 
     (DAGs at their ``max_active_tasks``: none of theirs could be queued now)."""
     rows = session.connection().execute(_SCHEDULED, {"limit": limit, "full_dags": list(full_dags)})
     return [
-        ScheduledRow(TIKey(d, r, t, m), tn, pw, pool, slots, after)
-        for d, r, t, m, tn, pw, pool, slots, after in rows
+        ScheduledRow(TIKey(d, r, t, m), tn, pw, pool, slots, after, version)
+        for d, r, t, m, tn, pw, pool, slots, after, version in rows
     ]
 
 
@@ -343,14 +356,17 @@ def running_attempts(session: Session, *, heartbeat_before: datetime | None = No
 
 
 _BUSY = (
-    select(_C.dag_id, _C.run_id, _C.task_id, _C.pool, func.count(), func.sum(_C.pool_slots))
+    select(
+        _C.dag_id, _C.run_id, _C.task_id, _C.pool, _C.queued_by_job_id, func.count(), func.sum(_C.pool_slots)
+    )
     .where(_C.state.in_((TaskState.QUEUED.value, TaskState.RUNNING.value)))
-    .group_by(_C.dag_id, _C.run_id, _C.task_id, _C.pool)
+    .group_by(_C.dag_id, _C.run_id, _C.task_id, _C.pool, _C.queued_by_job_id)
 )
 
 
 def busy_counts(session: Session) -> list[Row[Any]]:
-    """Queued and running task instances, grouped by DAG, run, task and pool (for the limits)."""
+    """Queued and running task instances, grouped by DAG, run, task, pool and the scheduler that
+    queued them (for the limits)."""
     return list(session.connection().execute(_BUSY))
 
 

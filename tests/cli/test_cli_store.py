@@ -346,7 +346,7 @@ def test_runs_show_prints_a_table_without_json_with_times_to_the_second(store, c
     result = invoke(cli_runner, "runs", "show", "etl", run_id)
 
     assert result.exit_code == 0
-    assert result.stdout.splitlines()[0] == f"etl {run_id}: queued"
+    assert result.stdout.splitlines()[0] == f"etl {run_id}: queued, DAG version 1"
     extract = next(line for line in result.stdout.splitlines() if line.startswith("extract "))
     assert extract.split() == [
         "extract", "-1", "success", "1",

@@ -60,6 +60,8 @@ API_READS: dict[str, tuple[str, str]] = {
     "api.list_dags": (f"{API}/dags", "viewer"),
     "api.get_dag": (f"{API}/dags/{DAG_ID}", "viewer"),
     "api.dag_source": (f"{API}/dags/{DAG_ID}/source", "viewer"),
+    "api.dag_versions": (f"{API}/dags/{DAG_ID}/dagVersions", "viewer"),
+    "api.dag_version": (f"{API}/dags/{DAG_ID}/dagVersions/1", "viewer"),
     "api.list_runs": (f"{API}/dags/{DAG_ID}/dagRuns", "viewer"),
     "api.get_run": (API_RUN, "viewer"),
     "api.list_task_instances": (f"{API_RUN}/taskInstances", "viewer"),
@@ -184,4 +186,4 @@ POST_ONLY_PAGES = [
 #: API URLs that only act.
 POST_ONLY_API = [f"{API_RUN}/clear", f"{API_TI}/clear"]
 #: Routes outside the tables: static files, and the login/logout forms (tested in test_login).
-UNLISTED = {"static", "auth.logout", "docs.favicon"}
+UNLISTED = {"static", "auth.logout", "docs.favicon", "metrics.metrics"}

@@ -8,6 +8,7 @@ from flask import abort, jsonify, request
 
 from dagflow import actions
 from dagflow.store import reads
+from dagflow.store import versions as version_store
 from dagflow.store.dags import get_dag_row
 from dagflow.store.models import DagRow
 from dagflow.store.rows import dag_json, iso
@@ -78,3 +79,21 @@ def dag_source(dag_id: str) -> Any:
             "updated_at": iso(code.updated_at),
         }
     )
+
+
+@api.get("/dags/<dag_id>/dagVersions")
+def dag_versions(dag_id: str) -> Any:
+    """Every version of the DAG, newest first."""
+    dag_row(dag_id)
+    found = version_store.versions_of(read_session(), dag_id)
+    return jsonify({"dag_versions": [v.to_json() for v in found], "total_entries": len(found)})
+
+
+@api.get("/dags/<dag_id>/dagVersions/<int:version_number>")
+def dag_version(dag_id: str, version_number: int) -> Any:
+    """One version of the DAG with the source of its file then."""
+    found = version_store.version_by_number(read_session(), dag_id, version_number)
+    if found is None:
+        abort(404, description=f"DAG {dag_id!r} has no version {version_number}")
+    info, source = found
+    return jsonify({**info.to_json(), "source": source})

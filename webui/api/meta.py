@@ -8,22 +8,31 @@ from typing import Any
 from flask import jsonify
 
 from dagflow.core.clock import utcnow
+from dagflow.store import jobs as job_store
 from dagflow.store import reads
 from dagflow.store.rows import iso
 from webui.api import api
 from webui.api.common import page_params
-from webui.db import read_session
+from webui.db import read_session, settings
 from webui.errors import error_response
 from webui.workers import current_workers
 
 
 @api.get("/health")
 def health() -> Any:
-    """Is the store reachable, and is a scheduler heartbeating."""
-    job = reads.latest_scheduler_job(read_session())
+    """Is the store reachable; which schedulers (and workers that record a job) are alive, each with
+    its last heartbeat. ``scheduler`` is the latest one's, as Airflow reports it; a job is alive while
+    its heartbeat is younger than ``[scheduler] scheduler_health_check_threshold``."""
+    session = read_session()
+    now = utcnow()
+    threshold = settings().getfloat("scheduler", "scheduler_health_check_threshold")
+    job = reads.latest_scheduler_job(session)
     fresh = (
-        job is not None and job.state == "running" and utcnow() - job.latest_heartbeat < timedelta(seconds=30)
+        job is not None
+        and job.state == "running"
+        and now - job.latest_heartbeat < timedelta(seconds=threshold)
     )
+    alive = job_store.alive(job_store.running_jobs(session), now=now, threshold=threshold)
     return jsonify(
         {
             "metadatabase": {"status": "healthy"},
@@ -31,6 +40,8 @@ def health() -> Any:
                 "status": "healthy" if fresh else "unhealthy",
                 "latest_heartbeat": iso(job.latest_heartbeat) if job is not None else None,
             },
+            "schedulers": [j.to_json(now) for j in alive if j.job_type == "scheduler"],
+            "workers": [j.to_json(now) for j in alive if j.job_type != "scheduler"],
         }
     )
 

@@ -62,6 +62,25 @@ DAG_DETAIL = {
 DAG_SOURCE = _object(
     ["dag_id", "fileloc", "source"], dag_id=STRING, fileloc=STRING, source=STRING, updated_at=DATETIME
 )
+DAG_VERSION = _object(
+    ["id", "dag_id", "version_number", "created_at"],
+    id=INTEGER,
+    dag_id=STRING,
+    version_number=INTEGER,
+    source_hash=NULLABLE_STRING,
+    structure_hash=STRING,
+    created_at=DATETIME,
+)
+DAG_VERSION_SOURCE = _object(
+    ["id", "dag_id", "version_number", "source"],
+    id=INTEGER,
+    dag_id=STRING,
+    version_number=INTEGER,
+    source_hash=NULLABLE_STRING,
+    structure_hash=STRING,
+    created_at=DATETIME,
+    source=NULLABLE_STRING,
+)
 DAG_RUN = _object(
     ["dag_id", "run_id", "state", "run_type", "conf"],
     dag_id=STRING,
@@ -78,6 +97,8 @@ DAG_RUN = _object(
     conf={"type": "object"},
     note=NULLABLE_STRING,
     triggered_by=NULLABLE_STRING,
+    dag_version_id=NULLABLE_INTEGER,
+    dag_version={"oneOf": [DAG_VERSION, {"type": "null"}]},
     compensation_state={"type": "string", "enum": COMPENSATION_STATES},
 )
 COMPENSATION = _object(
@@ -197,10 +218,22 @@ USER = _object(
     created_at=DATETIME,
     last_login=DATETIME,
 )
+LIVE_JOB = _object(
+    ["id", "job_type", "hostname", "pid", "latest_heartbeat", "heartbeat_age_seconds"],
+    id=INTEGER,
+    job_type=STRING,
+    hostname=STRING,
+    pid=INTEGER,
+    start_date=DATETIME,
+    latest_heartbeat=DATETIME,
+    heartbeat_age_seconds={"type": "number"},
+)
 HEALTH = _object(
-    ["metadatabase", "scheduler"],
+    ["metadatabase", "scheduler", "schedulers", "workers"],
     metadatabase=_object(["status"], status=STRING),
     scheduler=_object(["status"], status={"type": "string", "enum": ["healthy", "unhealthy"]}),
+    schedulers={"type": "array", "items": LIVE_JOB},
+    workers={"type": "array", "items": LIVE_JOB},
 )
 LOG = _object(["content", "next_offset", "finished"], content=STRING, next_offset=INTEGER, finished=BOOLEAN)
 CLEARED = _object(
@@ -219,6 +252,10 @@ CLEAR_OPTIONS: dict[str, Any] = {
         "upstream": {**BOOLEAN, "description": "also the tasks upstream of these"},
         "only_failed": {**BOOLEAN, "description": "only task instances that failed or are upstream_failed"},
         "dry_run": {**BOOLEAN, "description": "only say which task instances would be cleared"},
+        "run_on_latest_version": {
+            **BOOLEAN,
+            "description": "move the run to the DAG's latest version first (default: its own version)",
+        },
     },
 }
 
@@ -485,6 +522,34 @@ OPERATIONS = [
         "The DAG file's source as last parsed",
         DAG_SOURCE,
         DAG_ID,
+        errors=("400", "404"),
+    ),
+    Op(
+        "get",
+        "/dags/{dag_id}/dagVersions",
+        "The DAG's versions, newest first",
+        _object(
+            ["dag_versions", "total_entries"],
+            dag_versions={"type": "array", "items": DAG_VERSION},
+            total_entries=INTEGER,
+        ),
+        DAG_ID,
+        errors=("400", "404"),
+    ),
+    Op(
+        "get",
+        "/dags/{dag_id}/dagVersions/{version_number}",
+        "One version of the DAG, with the source of its file",
+        DAG_VERSION_SOURCE,
+        [
+            *DAG_ID,
+            {
+                "name": "version_number",
+                "in": "path",
+                "required": True,
+                "schema": {"type": "integer", "minimum": 1, "maximum": 2**31 - 1},
+            },
+        ],
         errors=("400", "404"),
     ),
     Op(

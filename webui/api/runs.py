@@ -11,6 +11,7 @@ from dagflow.core.keys import RunKey
 from dagflow.core.states import RunState, TaskState
 from dagflow.exceptions import DagflowError
 from dagflow.store import reads
+from dagflow.store import versions as version_store
 from dagflow.store.compensations import compensation_rows
 from dagflow.store.dags import get_dag_row
 from dagflow.store.rows import compensation_json, run_json
@@ -62,7 +63,9 @@ def list_runs(dag_id: str) -> Any:
 @api.get("/dags/<dag_id>/dagRuns/<run_id>")
 @live.changes_with(live.of_run)
 def get_run(dag_id: str, run_id: str) -> Any:
-    return jsonify(run_json(run_or_404(dag_id, run_id)))
+    run = run_or_404(dag_id, run_id)
+    version = version_store.version_of_run(read_session(), dag_id, run_id)
+    return jsonify({**run_json(run), "dag_version": version.to_json() if version is not None else None})
 
 
 @api.post("/dags/<dag_id>/dagRuns")
@@ -124,6 +127,7 @@ def clear(dag_id: str, run_id: str, task_ids: list[str], body: dict[str, Any]) -
     """Clear task instances of a run with the body's options; ``dry_run`` only says which it would."""
     downstream, upstream = body_bool(body, "downstream"), body_bool(body, "upstream")
     only_failed, dry_run = body_bool(body, "only_failed"), body_bool(body, "dry_run")
+    latest = body_bool(body, "run_on_latest_version")  # Airflow 3's name for it
     run_or_404(dag_id, run_id)
     with write_session() as session:
         result = calling_action(
@@ -137,6 +141,7 @@ def clear(dag_id: str, run_id: str, task_ids: list[str], body: dict[str, Any]) -
                 only_failed=only_failed,
                 dry_run=dry_run,
                 owner=current_user.username,
+                dag_version="latest" if latest else "run",
             )
         )
     cleared = [{"task_id": t, "map_index": m} for t, m in result.cleared]

@@ -13,6 +13,7 @@ from dagflow.core.clock import utcnow
 from dagflow.serialization import StoredDag
 from dagflow.store import compensations as comp_store
 from dagflow.store import reads
+from dagflow.store import versions as version_store
 from dagflow.store.dags import get_dag_row
 from dagflow.store.models import DagRow
 from dagflow.store.rows import dag_json
@@ -243,17 +244,37 @@ def details(dag_id: str) -> Any:
 
 @bp.route("/dags/<dag_id>/code")
 def code(dag_id: str) -> Any:
+    """The DAG file's source as last parsed, or as a version of the DAG had it (``?version=N``)."""
     row, serialized = dag_or_404(dag_id)
-    source = reads.dag_source(read_session(), fileloc=row.fileloc)
+    session = read_session()
+    versions = version_store.versions_of(session, dag_id)
+    wanted = request.args.get("version", type=int)
+    source: Any = reads.dag_source(session, fileloc=row.fileloc)
+    shown = None
+    if wanted is not None:
+        found = version_store.version_by_number(session, dag_id, wanted)
+        if found is None:
+            abort(404, description=f"DAG {dag_id!r} has no version {wanted}")
+        shown, text = found
+        source = {"fileloc": row.fileloc, "source": text or "", "updated_at": shown.created_at}
     highlighted = None
     if source is not None:
         from pygments import highlight
         from pygments.formatters import HtmlFormatter
         from pygments.lexers import PythonLexer
 
-        highlighted = highlight(
-            source.source, PythonLexer(), HtmlFormatter(linenos="table", cssclass="code-hl")
-        )
+        text = source["source"] if isinstance(source, dict) else source.source
+        highlighted = highlight(text, PythonLexer(), HtmlFormatter(linenos="table", cssclass="code-hl"))
+    return render_template(
+        "code.html",
+        dag=dag_json(row),
+        info=serialized["dag"],
+        source=source,
+        highlighted=highlighted,
+        versions=versions,
+        shown=shown,
+        tab="code",
+    )
     return render_template(
         "code.html",
         dag=dag_json(row),

@@ -16,6 +16,7 @@ from dagflow.remote.logs import TryLog
 from dagflow.runtime.tasklog import attempt_log_path
 from dagflow.store import compensations as comp_store
 from dagflow.store import reads
+from dagflow.store import versions as version_store
 from dagflow.store.rows import dag_json, run_json
 from webui import live
 from webui.db import read_session, run_or_404, settings, ti_or_404
@@ -48,6 +49,7 @@ def run(dag_id: str, run_id: str) -> Any:
         dag=dag_json(row),
         info=serialized["dag"],
         run=run_json(the_run),
+        version=version_store.version_of_run(read_session(), dag_id, run_id),
         instances=instances,
         has_compensations=spec.has_compensations,
         compensations=comp_store.compensation_rows(read_session(), RunKey(dag_id, run_id)),

@@ -1,0 +1,124 @@
+"""Throughput with 1, 2 and 3 scheduler daemons on one PostgreSQL, with the local executor.
+
+For each number of schedulers: a fresh deployment (PostgreSQL database, DAGs folder), ``--runs``
+runs of the 1,000-way fan-out (a no-op root, then 1,000 no-op tasks) triggered before any scheduler
+starts, then that many ``dagflow scheduler --workers W`` daemons, each with a ``DAGFLOW_HOME`` of its
+own (as on separate machines; here they share the 2 cores). Measured from the store once every run
+has succeeded: tasks per second from the first task's start to the last one's end, and what shows
+whether anything ran twice: tries recorded against task instances, and the highest try number.
+
+Usage:
+  .venv/bin/python bench/bench_multi_scheduler.py [--schedulers 1,2,3] [--runs 2] [--workers 2]
+      [--rounds 1] [--postgres ADMIN_URL]
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import statistics
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from _common import command_line, machine, markdown_table
+from dag_files import write_fanout
+from scheduler_deploy import DEFAULT_POSTGRES, Daemon, Deployment, deployment
+from sqlalchemy import text
+
+FANOUT = 1000
+
+
+def measure(deploy: Deployment, dag_id: str, runs: int) -> dict[str, Any]:
+    with deploy.engine.connect() as conn:
+        span = conn.execute(
+            text("SELECT min(start_date), max(end_date), count(*) FROM task_instance WHERE dag_id = :d"),
+            {"d": dag_id},
+        ).one()
+        tries = conn.execute(text("SELECT count(*), max(try_number) FROM task_instance_try")).one()
+        jobs = conn.execute(text("SELECT count(*) FROM job WHERE job_type = 'scheduler'")).scalar()
+        by_host = conn.execute(
+            text("SELECT count(DISTINCT hostname || ':' || pid) FROM task_instance_try")
+        ).scalar()
+    start, end, tasks = span
+    return {
+        "tasks": tasks,
+        "tasks_per_s": tasks / (end - start).total_seconds(),
+        "tries": tries[0],
+        "max_try": tries[1],
+        "schedulers": jobs,
+        "worker_processes": by_host,
+    }
+
+
+def run_case(args: argparse.Namespace, schedulers: int, root: Path) -> dict[str, Any]:
+    with deployment("postgres", root, admin_url=args.postgres) as deploy:
+        dag_id = write_fanout(deploy.dags, FANOUT)
+        deploy.setup()
+        run_ids = [f"bench_{n}" for n in range(args.runs)]
+        for run_id in run_ids:
+            deploy.trigger(dag_id, run_id)
+        daemons = []
+        try:
+            for n in range(schedulers):
+                home = root / f"home-{n}"
+                home.mkdir()
+                env = {
+                    **deploy.env,
+                    "DAGFLOW_HOME": str(home),
+                    "DAGFLOW__WORKER__PROCESSES": str(args.workers),
+                }
+                daemons.append(Daemon(dataclasses.replace(deploy, env=env), name=f"scheduler-{n}"))
+            for run_id in run_ids:
+                deploy.wait_run(dag_id, run_id, timeout=900)
+        finally:
+            for daemon in daemons:
+                daemon.stop()
+        figures = measure(deploy, dag_id, args.runs)
+    figures["tasks_expected"] = args.runs * (FANOUT + 1)
+    return figures
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--schedulers", default="1,2,3")
+    parser.add_argument("--runs", type=int, default=2)
+    parser.add_argument("--workers", type=int, default=2, help="worker processes per scheduler")
+    parser.add_argument("--rounds", type=int, default=1)
+    parser.add_argument("--postgres", default=DEFAULT_POSTGRES)
+    args = parser.parse_args()
+    counts = [int(n) for n in args.schedulers.split(",")]
+    results: dict[int, list[dict[str, Any]]] = {n: [] for n in counts}
+    with tempfile.TemporaryDirectory(prefix="bench_multi_") as folder:
+        for round_number in range(args.rounds):
+            for n in counts:
+                figures = run_case(args, n, Path(folder) / f"r{round_number}-s{n}")
+                print(f"round {round_number + 1}, {n} scheduler(s): {figures}", flush=True)
+                results[n].append(figures)
+    rows = []
+    for n in counts:
+        rounds = results[n]
+        rate = statistics.median(r["tasks_per_s"] for r in rounds)
+        rows.append(
+            [
+                str(n),
+                f"{rate:.0f}",
+                f"{min(r['tasks_per_s'] for r in rounds):.0f}-{max(r['tasks_per_s'] for r in rounds):.0f}",
+                f"{sum(r['tasks'] for r in rounds)} / {sum(r['tasks_expected'] for r in rounds)}",
+                f"{sum(r['tries'] for r in rounds)}",
+                str(max(r["max_try"] for r in rounds)),
+            ]
+        )
+    print(f"\n`{command_line()}`\n\n{machine()}\n")
+    print(
+        markdown_table(
+            ["schedulers", "tasks/s (median)", "range", "task instances / expected", "tries", "highest try"],
+            rows,
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()

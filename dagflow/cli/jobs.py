@@ -1,0 +1,51 @@
+"""``dagflow jobs check``: is a scheduler (or another job) alive, as Airflow's command of that name."""
+
+from __future__ import annotations
+
+import socket
+
+import click
+
+from dagflow.cli.common import fail, load_settings, open_database
+
+
+@click.group()
+def jobs() -> None:
+    """The long-lived processes (schedulers, workers) and their heartbeats."""
+
+
+@jobs.command("check")
+@click.option("--job-type", help="SchedulerJob (or scheduler), or another job type recorded.")
+@click.option("--hostname", help="Only jobs on this host.")
+@click.option("--local", is_flag=True, help="Only jobs on this host (its hostname).")
+@click.option(
+    "--limit", type=int, default=1, show_default=True, help="Look at this many jobs at most (0: all)."
+)
+@click.option("--allow-multiple", is_flag=True, help="Succeed when several alive jobs are found.")
+def jobs_check(
+    job_type: str | None, hostname: str | None, local: bool, limit: int, allow_multiple: bool
+) -> None:
+    """Exit 0 if an alive job is found (heartbeat younger than [scheduler]
+    scheduler_health_check_threshold), 1 otherwise. A health check for a container or a supervisor."""
+    from dagflow.core.clock import utcnow
+    from dagflow.store import jobs as job_store
+
+    if allow_multiple and limit <= 1:
+        fail("to use --allow-multiple, set --limit to a value greater than 1")
+    if hostname and local:
+        fail("--hostname and --local cannot be used together")
+    settings = load_settings()
+    threshold = settings.getfloat("scheduler", "scheduler_health_check_threshold")
+    with open_database(settings).session() as session:
+        found = job_store.running_jobs(
+            session,
+            job_type=job_store.stored_job_type(job_type) if job_type else None,
+            hostname=socket.gethostname() if local else hostname,
+            limit=limit,
+        )
+    alive = job_store.alive(found, now=utcnow(), threshold=threshold)
+    if not alive:
+        fail("No alive jobs found.", code=1)
+    if len(alive) > 1 and not allow_multiple:
+        fail(f"Found {len(alive)} alive jobs. Expected only one.", code=1)
+    click.echo("Found one alive job." if len(alive) == 1 else f"Found {len(alive)} alive jobs.")

@@ -1,0 +1,281 @@
+"""Several scheduler daemons on one PostgreSQL share the work; SQLite refuses a second one.
+
+Two or three real ``scheduler.py`` processes, each with its own ``DAGFLOW_HOME`` as separate machines would
+have, work through scheduled and triggered runs of a DAG whose tasks journal their start and end
+with the run they belong to. One scheduler is killed (``kill -9``) half-way; the others take over
+its work once its heartbeat is older than ``[scheduler] scheduler_health_check_threshold``. Checked
+from the store and the journal: every run is created once and succeeds, no try starts twice, every
+try is in the history once, and the pool, ``max_active_tasks`` and ``max_active_runs`` are never
+exceeded, even for an instant.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from collections import Counter
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from dagflow import actions
+from dagflow.core.clock import utcnow
+from dagflow.store.models import DagRunRow, JobRow, TaskInstanceRow, TaskInstanceTryRow
+from tests.crash.conftest import ROOT, CrashHarness
+
+POOL_SLOTS = 3
+POOLED = 6
+MAX_ACTIVE_TASKS = 4
+MAX_ACTIVE_RUNS = 4
+SCHEDULED_RUNS = 8
+TRIGGERED_RUNS = 16
+START = datetime(2024, 1, 1, tzinfo=UTC)
+
+#: Each task journals ``start|end dag run task try pid time``; the ``p`` tasks use the small pool.
+SHARED = """
+import os
+import time
+from datetime import datetime, timedelta
+
+from dagflow import DAG, get_current_context, task
+
+JOURNAL = {journal!r}
+
+
+def note(kind):
+    ti = get_current_context()["ti"]
+    fields = (kind, ti.dag_id, ti.run_id, ti.task_id, ti.try_number, os.getpid(), f"{{time.time():.6f}}")
+    line = " ".join(str(field) for field in fields) + "\\n"
+    fd = os.open(JOURNAL, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        os.write(fd, line.encode())
+    finally:
+        os.close(fd)
+
+
+def work(seconds):
+    note("start")
+    time.sleep(seconds)
+    note("end")
+
+
+def build(dag_id, schedule, end_date):
+    with DAG(
+        dag_id,
+        schedule=schedule,
+        start_date=datetime(2024, 1, 1),
+        end_date=end_date,
+        catchup=True,
+        max_active_runs={max_active_runs},
+        max_active_tasks={max_active_tasks},
+    ) as dag:
+
+        @task
+        def a():
+            work(0.05)
+
+        @task(pool="tight")
+        def p(n):
+            work(0.1)
+
+        @task
+        def d():
+            work(0.05)
+
+        a() >> [p.override(task_id=f"p{{n}}")(n) for n in range({pooled})] >> d()
+    return dag
+
+
+daily = build("daily", "@daily", datetime(2024, 1, {last_day}))
+manual = build("manual", None, None)
+"""
+
+
+@dataclass(frozen=True)
+class Span:
+    dag_id: str
+    run_id: str
+    task_id: str
+    try_number: int
+    start: float
+    end: float
+
+
+def spans(journal: Path) -> list[Span]:
+    """Each attempt's interval from the journal; asserts no try started twice."""
+    starts: dict[tuple[str, str, str, int], float] = {}
+    ends: dict[tuple[str, str, str, int], float] = {}
+    counted: Counter[tuple[str, str, str, int]] = Counter()
+    for line in journal.read_text().splitlines():
+        kind, dag_id, run_id, task_id, try_number, _pid, at = line.split()
+        key = (dag_id, run_id, task_id, int(try_number))
+        if kind == "start":
+            counted[key] += 1
+            starts[key] = float(at)
+        else:
+            ends[key] = float(at)
+    twice = [key for key, count in counted.items() if count > 1]
+    assert not twice, f"tries started more than once: {twice}"
+    return [Span(*key, starts[key], ends.get(key, starts[key])) for key in starts]
+
+
+def journal(crash: CrashHarness) -> Path:
+    """The journal of this module's tasks (lines of their own, apart from the harness's journal)."""
+    return crash.tmp_path / "runs-journal.txt"
+
+
+def most_at_once(intervals: list[tuple[float, float]]) -> int:
+    """The largest number of intervals that overlap at one instant."""
+    events = sorted([(start, 1) for start, _ in intervals] + [(end, -1) for _, end in intervals])
+    most = current = 0
+    for _, step in events:
+        current += step
+        most = max(most, current)
+    return most
+
+
+def most_runs_at_once(found: list[Span]) -> int:
+    """The largest number of runs with a task executing at one instant."""
+    events = sorted([(s.start, 1, s.run_id) for s in found] + [(s.end, -1, s.run_id) for s in found])
+    executing: Counter[str] = Counter()
+    most = 0
+    for _, step, run_id in events:
+        executing[run_id] += step
+        most = max(most, sum(1 for count in executing.values() if count > 0))
+    return most
+
+
+def start_schedulers(crash: CrashHarness, count: int) -> list[int]:
+    """``count`` daemons, each with a ``DAGFLOW_HOME`` of its own; return their pids."""
+    pids = []
+    for n in range(count):
+        home = crash.tmp_path / f"home-{n}"
+        home.mkdir()
+        daemon = crash.start(
+            workers=2,
+            DAGFLOW_HOME=str(home),
+            DAGFLOW__SCHEDULER__SCHEDULER_HEALTH_CHECK_THRESHOLD="3",
+            DAGFLOW__CORE__PARALLELISM="3",
+        )
+        pids.append(daemon.pid)
+    return pids
+
+
+def finished_runs(crash: CrashHarness) -> int:
+    with crash.store.session() as session:
+        states = session.scalars(select(DagRunRow.state)).all()
+    return (
+        sum(state == "success" for state in states) if len(states) == SCHEDULED_RUNS + TRIGGERED_RUNS else 0
+    )
+
+
+@pytest.mark.parametrize("schedulers", [2, 3])
+def test_schedulers_share_the_runs_and_survive_the_loss_of_one(crash: CrashHarness, schedulers: int):
+    if crash.database_url.startswith("sqlite"):
+        pytest.skip("several schedulers need PostgreSQL")
+    journal(crash).touch()
+    source = SHARED.format(
+        journal=str(journal(crash)),
+        max_active_runs=MAX_ACTIVE_RUNS,
+        max_active_tasks=MAX_ACTIVE_TASKS,
+        last_day=SCHEDULED_RUNS,
+        pooled=POOLED,
+    )
+    (crash.dags_folder / "shared.py").write_text(source)
+    crash.register()
+    with crash.store.session(write=True) as session:
+        actions.set_pool(session, "tight", POOL_SLOTS)
+        for n in range(TRIGGERED_RUNS):
+            actions.trigger_dag(session, "manual", run_id=f"manual_{n}", owner="test")
+
+    pids = start_schedulers(crash, schedulers)
+    crash.wait_for("a quarter of the runs to succeed", lambda: _successes(crash) >= 6, timeout=90)
+    os.kill(pids[0], signal.SIGKILL)
+    killed_at = utcnow()
+    crash.daemons[0].process.wait(10)
+    crash.wait_for(
+        "every run to succeed",
+        lambda: finished_runs(crash) == SCHEDULED_RUNS + TRIGGERED_RUNS,
+        timeout=120,
+    )
+
+    for daemon in crash.daemons[1:]:
+        assert "scheduler pass failed" not in daemon.log_path.read_text(), daemon.log_tail()
+    _check_runs_created_once(crash)
+    _check_tries_once(crash)
+    _check_limits(crash)
+    with crash.store.session() as session:
+        dead = session.scalars(select(JobRow).where(JobRow.pid == pids[0])).one()
+    assert dead.state == "failed" and dead.end_date is not None
+    assert dead.end_date - killed_at < timedelta(seconds=30), "the dead scheduler was noticed late"
+
+
+def _successes(crash: CrashHarness) -> int:
+    with crash.store.session() as session:
+        return len(session.scalars(select(DagRunRow.id).where(DagRunRow.state == "success")).all())
+
+
+def _check_runs_created_once(crash: CrashHarness) -> None:
+    with crash.store.session() as session:
+        runs = session.execute(select(DagRunRow.dag_id, DagRunRow.run_id, DagRunRow.logical_date)).all()
+    daily = sorted(logical for dag_id, _, logical in runs if dag_id == "daily" and logical is not None)
+    assert daily == [START + timedelta(days=n) for n in range(SCHEDULED_RUNS)]
+    assert len({(dag_id, run_id) for dag_id, run_id, _ in runs}) == len(runs)
+
+
+def _check_tries_once(crash: CrashHarness) -> None:
+    with crash.store.session() as session:
+        tries = session.execute(
+            select(
+                TaskInstanceTryRow.dag_id,
+                TaskInstanceTryRow.run_id,
+                TaskInstanceTryRow.task_id,
+                TaskInstanceTryRow.try_number,
+            )
+        ).all()
+        states = Counter(session.scalars(select(TaskInstanceRow.state)).all())
+    assert states == {"success": (POOLED + 2) * (SCHEDULED_RUNS + TRIGGERED_RUNS)}
+    assert len(tries) == len(set(tries)), "a try is in the history twice"
+    journalled = {(s.dag_id, s.run_id, s.task_id, s.try_number) for s in spans(journal(crash))}
+    assert journalled <= {tuple(t) for t in tries}
+
+
+def _check_limits(crash: CrashHarness) -> None:
+    found = spans(journal(crash))
+    tight = [(s.start, s.end) for s in found if s.task_id.startswith("p")]
+    assert most_at_once(tight) <= POOL_SLOTS
+    for dag_id in ("daily", "manual"):
+        of_dag = [(s.start, s.end) for s in found if s.dag_id == dag_id]
+        assert most_at_once(of_dag) <= MAX_ACTIVE_TASKS, dag_id
+    # runs' own start and end stamps come from different schedulers' clocks of their passes: the
+    # runs whose tasks were executing at one instant are what max_active_runs bounds
+    for dag_id in ("daily", "manual"):
+        assert most_runs_at_once([s for s in found if s.dag_id == dag_id]) <= MAX_ACTIVE_RUNS, dag_id
+
+
+def test_a_second_scheduler_on_sqlite_is_refused_with_the_reason(crash: CrashHarness):
+    if not crash.database_url.startswith("sqlite"):
+        pytest.skip("SQLite only")
+    first = crash.start(workers=1)
+    crash.wait_for("the first scheduler's job row", lambda: crash.jobs(), timeout=30)
+    second_home = crash.tmp_path / "second"
+    second_home.mkdir()
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "scheduler.py"), "--workers", "1"],
+        env={**crash.env, "DAGFLOW_HOME": str(second_home)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode != 0
+    error = result.stderr.strip().splitlines()[-1]
+    assert error.startswith("Error: another scheduler (pid ")
+    assert "SQLite allows one scheduler" in error and "PostgreSQL" in error
+    assert first.process.poll() is None, "the first scheduler goes on"
+    assert len(crash.jobs()) == 1, "the refused scheduler recorded no job"

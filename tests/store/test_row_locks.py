@@ -1,0 +1,146 @@
+"""The row locks several schedulers on one PostgreSQL share the work with (SQLite has one writer).
+
+Two transactions stand for two schedulers: what one holds, the other passes over (``SKIP LOCKED``)
+or, for the pools around queueing, waits for, and then counts what the first one wrote.
+"""
+
+from __future__ import annotations
+
+import select
+import threading
+import time
+from datetime import UTC, datetime
+
+import pytest
+
+from dagflow.core.keys import RunKey
+from dagflow.core.states import TaskState
+from dagflow.store import scheduling
+from dagflow.store.engine import Database
+from dagflow.store.models import DagRow, DagRunRow, PoolRow, TaskInstanceRow
+from dagflow.store.notify import listen, wake_after_commit
+from dagflow.store.ownership import RunOwnership
+
+WHEN = datetime(2024, 3, 1, tzinfo=UTC)
+
+
+@pytest.fixture
+def postgres(database: Database) -> Database:
+    if database.is_sqlite:
+        pytest.skip("row locks are PostgreSQL's; SQLite has one writer at a time")
+    with database.session(write=True) as session:
+        for dag_id in ("one", "two"):
+            session.add(DagRow(dag_id=dag_id, fileloc=f"/dags/{dag_id}.py", is_paused=False, is_active=True))
+        if session.get(PoolRow, "default_pool") is None:
+            session.add(PoolRow(name="default_pool", slots=128))
+        session.flush()
+        for dag_id in ("one", "two"):
+            session.add(
+                DagRunRow(
+                    dag_id=dag_id, run_id="r", run_after=WHEN, run_type="manual", state="running", conf={}
+                )
+            )
+    return database
+
+
+def test_a_run_another_scheduler_holds_is_passed_over(postgres: Database):
+    both = {RunKey("one", "r"), RunKey("two", "r")}
+    with postgres.session(write=True) as first:
+        assert scheduling.lock_runs(first, [RunKey("one", "r")]) == {RunKey("one", "r")}
+        with postgres.session(write=True) as second:
+            assert scheduling.lock_runs(second, both) == {RunKey("two", "r")}
+    with postgres.session(write=True) as third:  # the first committed: its run is free again
+        assert scheduling.lock_runs(third, both) == both
+
+
+def test_a_dag_another_scheduler_creates_runs_of_is_passed_over(postgres: Database):
+    with postgres.session(write=True) as first:
+        assert [row.dag_id for row in scheduling.schedulable_dag_rows(first, ["one"])] == ["one"]
+        with postgres.session(write=True) as second:
+            assert [row.dag_id for row in scheduling.schedulable_dag_rows(second, ["one", "two"])] == ["two"]
+            assert scheduling.lock_dags(second, ["one", "two"]) == {"two"}
+
+
+def test_queueing_waits_for_another_schedulers_queueing_and_then_counts_it(postgres: Database):
+    """The critical section: the second scheduler's count of what is busy includes the first's queueing."""
+    counted: list[int] = []
+    entered = threading.Event()
+
+    def second_scheduler() -> None:
+        with postgres.session(write=True) as session:
+            entered.set()
+            scheduling.lock_pools(session)
+            counted.append(scheduling.busy(session).total)
+
+    with postgres.session(write=True) as first:
+        scheduling.lock_pools(first)
+        waiter = threading.Thread(target=second_scheduler)
+        waiter.start()
+        entered.wait(5)
+        time.sleep(0.3)
+        assert counted == [], "the second scheduler counted while the first was queueing"
+        first.add(
+            TaskInstanceRow(
+                dag_id="one",
+                run_id="r",
+                task_id="t",
+                map_index=-1,
+                state=TaskState.QUEUED.value,
+                try_number=1,
+            )
+        )
+    waiter.join(5)
+    assert counted == [1]
+
+
+def test_parallelism_counts_only_what_this_scheduler_queued(postgres: Database):
+    with postgres.session(write=True) as session:
+        for n, job_id in enumerate((1, 1, 2)):
+            session.add(
+                TaskInstanceRow(
+                    dag_id="one",
+                    run_id="r",
+                    task_id=f"t{n}",
+                    map_index=-1,
+                    state=TaskState.RUNNING.value,
+                    try_number=1,
+                    queued_by_job_id=job_id,
+                )
+            )
+    with postgres.session() as session:
+        assert scheduling.busy(session, job_id=1).total == 2
+        assert scheduling.busy(session, job_id=2).total == 1
+        everywhere = scheduling.busy(session)
+    assert everywhere.total == 3 and everywhere.by_dag["one"] == 3
+
+
+def test_a_run_is_decided_by_the_scheduler_that_owns_it_until_that_one_is_gone(postgres: Database):
+    one, two = RunKey("one", "r"), RunKey("two", "r")
+    first, second = RunOwnership(postgres), RunOwnership(postgres)
+    try:
+        assert first.claim([one]) == {one}
+        assert second.claim([one, two]) == {two}
+        assert first.claim([one, two]) == {one}, "a run owned by another is passed over"
+        first.close()  # a scheduler gone: its connection, and its runs' locks, with it
+        assert second.claim([one, two]) == {one, two}
+        second.release([one])
+        third = RunOwnership(postgres)
+        assert third.claim([one, two]) == {one}
+        third.close()
+    finally:
+        first.close()
+        second.close()
+
+
+def test_a_commit_that_wakes_the_schedulers_wakes_every_one_of_them(postgres: Database):
+    listeners = [listen(postgres.url) for _ in range(3)]
+    try:
+        with postgres.session(write=True) as session:
+            session.add(PoolRow(name="wakes", slots=1))
+            wake_after_commit(session)
+        for listener in listeners:
+            ready, _, _ = select.select([listener], [], [], 5)
+            assert ready and listener.drain() >= 1
+    finally:
+        for listener in listeners:
+            listener.close()

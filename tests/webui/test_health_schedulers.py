@@ -1,0 +1,29 @@
+"""``/api/v1/health``: every live scheduler with its last heartbeat; a run's DAG version on its pages."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+from dagflow.store.engine import Database
+from tests.cli.test_jobs_check import add_scheduler
+
+
+def test_health_lists_every_live_scheduler_with_its_heartbeat(database: Database, app: Flask):
+    add_scheduler(database, age=120, pid=1)
+    add_scheduler(database, age=1, pid=2, hostname="host-a")
+    add_scheduler(database, age=3, pid=3, hostname="host-b")
+    health = app.test_client().get("/api/v1/health").get_json()
+    assert health["scheduler"]["status"] == "healthy"
+    live = health["schedulers"]
+    assert [(j["hostname"], j["pid"]) for j in live] == [("host-a", 2), ("host-b", 3)]
+    assert 1 <= live[0]["heartbeat_age_seconds"] < live[1]["heartbeat_age_seconds"] < 30
+    assert health["workers"] == []
+
+
+def test_a_run_page_shows_its_dag_version_and_the_code_page_shows_any_version(seeded, logged_in):
+    client = logged_in("viewer")
+    run_page = client.get(f"/dags/{seeded.dag_id}/runs/{seeded.run_id}").get_data(as_text=True)
+    assert 'id="run-dag-version"><a href="/dags/shop/code?version=1">1</a>' in run_page
+    code = client.get(f"/dags/{seeded.dag_id}/code?version=1").get_data(as_text=True)
+    assert 'id="version-note">Version 1 of this DAG' in code and "EmptyOperator" in code
+    assert client.get(f"/dags/{seeded.dag_id}/code?version=9").status_code == 404
