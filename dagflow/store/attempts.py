@@ -274,12 +274,12 @@ _TRY_FROM_ROW: list[_Prepared] = []
 
 
 def _try_from_row() -> _Prepared:
-    """PostgreSQL: the try's history row, its try number, queue time and host read from the task
-    instance's row as just recorded (nothing is written if it was not)."""
+    """PostgreSQL: the try's history row, its try number, queue time, host and log server read from
+    the task instance's row as just recorded (nothing is written if it was not)."""
     if not _TRY_FROM_ROW:
         given = {name: bindparam(f"t_{name}", type_=TRY.c[name].type) for name in _TRY_COLUMNS}
         from_row = {name: TI[name] for name in ("dag_id", "run_id", "task_id", "map_index", "try_number")}
-        from_row |= {"queued_at": TI.queued_at, "hostname": TI.hostname, "pid": TI.pid}
+        from_row |= {"queued_at": TI.queued_at, "hostname": TI.hostname, "pid": TI.pid, "log_url": TI.log_url}
         columns = [from_row.get(name, given[name]) for name in _TRY_COLUMNS]
         base = pg_insert(TRY).from_select(
             list(_TRY_COLUMNS),
