@@ -24,6 +24,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from dagflow.secrets.masker import masker
 from dagflow.store.engine import Database
 from tests.backends import backend_names, fresh_database, open_backend
 
@@ -37,6 +38,14 @@ def dagflow_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.M
         if name.startswith("DAGFLOW__"):
             monkeypatch.delenv(name)
     return home
+
+
+@pytest.fixture(autouse=True)
+def forget_secrets() -> Iterator[None]:
+    """Secrets a test's tasks read are masked in this process from then on (as in a worker): forget
+    them afterwards, so one test's secret never masks another test's text."""
+    yield
+    masker().clear()
 
 
 @dataclass
