@@ -30,18 +30,20 @@ run that succeeded (an order cancelled later), and `--resume` retries compensati
 
 from __future__ import annotations
 
+import os
 import sqlite3
-import tempfile
 import uuid
 from datetime import datetime
 from pathlib import Path
 
 from dagflow import DAG, Param, task
 
-WAREHOUSE = str(Path(tempfile.gettempdir()) / "dagflow_example_order_saga.sqlite")
+#: The warehouse of this deployment: a file in its DAGFLOW_HOME (each test and each machine its own).
+WAREHOUSE = str(Path(os.environ.get("DAGFLOW_HOME", "~/dagflow")).expanduser() / "example_order_saga.sqlite")
 
 
 def connect(path: str) -> sqlite3.Connection:
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
     connection = sqlite3.connect(path)
     connection.execute("CREATE TABLE IF NOT EXISTS stock (sku TEXT PRIMARY KEY, quantity INTEGER)")
     connection.execute(
