@@ -39,6 +39,26 @@ def _trigger_run(fire: datetime, interval: Any) -> NextRun:
     return NextRun(fire, DataInterval(shift(fire, interval, -1), fire), fire)
 
 
+class _CronSteps:
+    """Steps along a cron expression, shown as its author wrote it (both cron timetables)."""
+
+    _cron: Cron
+    written: str
+
+    @property
+    def summary(self) -> str:
+        return self.written
+
+    def _next(self, current: datetime) -> datetime:
+        return self._cron.next_after(current)
+
+    def _align_next(self, current: datetime) -> datetime:
+        return self._cron.align_to_next(current)
+
+    def _align_previous(self, current: datetime) -> datetime:
+        return self._cron.align_to_previous(current)
+
+
 class _TriggerTimetable(Timetable):
     """Runs at each schedule point; what the subclasses differ in is how points are computed."""
 
@@ -82,7 +102,7 @@ class _TriggerTimetable(Timetable):
         return _trigger_run(fire, self.interval)
 
 
-class CronTriggerTimetable(_TriggerTimetable):
+class CronTriggerTimetable(_CronSteps, _TriggerTimetable):  # type: ignore[override]  # summary: a property, as the subclasses had it
     """Runs each time ``cron`` fires in ``timezone`` (Airflow 3's meaning of ``schedule="<cron>"``).
 
     ``interval``: how long each run's data interval is (it ends at the fire time). ``run_immediately``
@@ -107,19 +127,6 @@ class CronTriggerTimetable(_TriggerTimetable):
         self.run_immediately = run_immediately
         #: what the DAG's author wrote (a preset such as "@daily"), shown to people instead of the cron
         self.written = written or cron
-
-    @property
-    def summary(self) -> str:  # type: ignore[override]
-        return self.written
-
-    def _next(self, current: datetime) -> datetime:
-        return self._cron.next_after(current)
-
-    def _align_next(self, current: datetime) -> datetime:
-        return self._cron.align_to_next(current)
-
-    def _align_previous(self, current: datetime) -> datetime:
-        return self._cron.align_to_previous(current)
 
     def _first_without_start(self, now: datetime) -> datetime:
         past, following = self._align_previous(now), self._align_next(now)
@@ -291,7 +298,7 @@ class _DataIntervalTimetable(Timetable):
         return NextRun(start, DataInterval(start, end), end)
 
 
-class CronDataIntervalTimetable(_DataIntervalTimetable):
+class CronDataIntervalTimetable(_CronSteps, _DataIntervalTimetable):  # type: ignore[override]  # summary: a property, as the subclasses had it
     """Each run covers one cron interval; ``schedule="<cron>"`` with ``create_cron_data_intervals``."""
 
     def __init__(self, cron: str, timezone: tzinfo | str = UTC, *, written: str | None = None):
@@ -299,19 +306,6 @@ class CronDataIntervalTimetable(_DataIntervalTimetable):
         self._cron = Cron(cron, self.timezone)
         self.expression = self._cron.expression
         self.written = written or cron
-
-    @property
-    def summary(self) -> str:  # type: ignore[override]
-        return self.written
-
-    def _next(self, current: datetime) -> datetime:
-        return self._cron.next_after(current)
-
-    def _align_next(self, current: datetime) -> datetime:
-        return self._cron.align_to_next(current)
-
-    def _align_previous(self, current: datetime) -> datetime:
-        return self._cron.align_to_previous(current)
 
     def _skip_to_latest(self, earliest: datetime | None, now: datetime) -> datetime:
         """The start of the latest complete interval (or the one starting right now, on a boundary)."""
