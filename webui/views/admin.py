@@ -17,6 +17,7 @@ from webui.auth import current_user, requires
 from webui.db import read_session, write_session
 from webui.views import bp
 from webui.views.dags import _int_arg
+from webui.views.writes import write_then_flash
 from webui.workers import current_workers
 
 
@@ -70,14 +71,11 @@ def set_pool() -> Any:
 @bp.route("/pools/<name>/delete", methods=["POST"])
 @requires("admin")
 def delete_pool(name: str) -> Any:
-    try:
-        with write_session() as session:
-            actions.delete_pool(session, name, owner=current_user.username)
-    except DagflowError as exc:
-        flash(str(exc), "error")
-    else:
-        flash(f"Pool {name} deleted.", "success")
-    return redirect(url_for("views.pools"))
+    return write_then_flash(
+        lambda session: actions.delete_pool(session, name, owner=current_user.username),
+        done=f"Pool {name} deleted.",
+        back=url_for("views.pools"),
+    )
 
 
 @bp.route("/users")

@@ -5,16 +5,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import abort, flash, redirect, render_template, request, url_for
+from flask import abort, render_template, request, url_for
 
 from dagflow import secret_actions
 from dagflow.exceptions import DagflowError
+from dagflow.store import Session
 from dagflow.store.connections import connection_of, get_connection_row, list_connections
 from dagflow.store.variables import get_variable_row, list_variables
 from webui.auth import current_user, requires
-from webui.db import read_session, write_session
+from webui.db import read_session
 from webui.secrets_view import codec, connection_from_fields, connection_json, variable_json
 from webui.views import bp
+from webui.views.writes import write_then_flash
 
 CONNECTION_FORM = ("conn_type", "host", "login", "password", "schema", "port", "extra", "description")
 
@@ -45,34 +47,29 @@ def _editing_variable(key: str | None) -> dict[str, Any] | None:
 @requires("admin")
 def set_variable() -> Any:
     key = request.form.get("key", "").strip()
-    try:
-        with write_session() as session:
-            secret_actions.set_variable(
-                session,
-                key,
-                request.form.get("value", ""),
-                codec=codec(),
-                description=request.form.get("description") or None,
-                owner=current_user.username,
-            )
-    except DagflowError as exc:
-        flash(f"Variable not saved: {exc}", "error")
-    else:
-        flash(f"Variable {key} saved.", "success")
-    return redirect(url_for("views.variables"))
+    return write_then_flash(
+        lambda session: secret_actions.set_variable(
+            session,
+            key,
+            request.form.get("value", ""),
+            codec=codec(),
+            description=request.form.get("description") or None,
+            owner=current_user.username,
+        ),
+        done=f"Variable {key} saved.",
+        back=url_for("views.variables"),
+        failed="Variable not saved: ",
+    )
 
 
 @bp.route("/variables/<key>/delete", methods=["POST"])
 @requires("admin")
 def delete_variable(key: str) -> Any:
-    try:
-        with write_session() as session:
-            secret_actions.delete_variable(session, key, owner=current_user.username)
-    except DagflowError as exc:
-        flash(str(exc), "error")
-    else:
-        flash(f"Variable {key} deleted.", "success")
-    return redirect(url_for("views.variables"))
+    return write_then_flash(
+        lambda session: secret_actions.delete_variable(session, key, owner=current_user.username),
+        done=f"Variable {key} deleted.",
+        back=url_for("views.variables"),
+    )
 
 
 @bp.route("/connections")
@@ -99,30 +96,27 @@ def _editing_connection(conn_id: str | None) -> dict[str, Any] | None:
 def save_connection() -> Any:
     conn_id = request.form.get("connection_id", "").strip()
     fields = {name: request.form.get(name, "").strip() for name in CONNECTION_FORM}
-    try:
-        with write_session() as session:
-            existing = get_connection_row(session, conn_id)
-            if existing is not None and not fields["password"]:
-                fields["password"] = connection_of(existing, codec()).password or ""
-            conn = connection_from_fields(conn_id, fields)
-            secret_actions.add_connection(
-                session, conn, codec=codec(), replace=True, owner=current_user.username
-            )
-    except DagflowError as exc:
-        flash(f"Connection not saved: {exc}", "error")
-    else:
-        flash(f"Connection {conn_id} saved.", "success")
-    return redirect(url_for("views.connections"))
+
+    def save(session: Session) -> None:
+        existing = get_connection_row(session, conn_id)
+        if existing is not None and not fields["password"]:
+            fields["password"] = connection_of(existing, codec()).password or ""
+        conn = connection_from_fields(conn_id, fields)
+        secret_actions.add_connection(session, conn, codec=codec(), replace=True, owner=current_user.username)
+
+    return write_then_flash(
+        save,
+        done=f"Connection {conn_id} saved.",
+        back=url_for("views.connections"),
+        failed="Connection not saved: ",
+    )
 
 
 @bp.route("/connections/<conn_id>/delete", methods=["POST"])
 @requires("admin")
 def delete_connection(conn_id: str) -> Any:
-    try:
-        with write_session() as session:
-            secret_actions.delete_connection(session, conn_id, owner=current_user.username)
-    except DagflowError as exc:
-        flash(str(exc), "error")
-    else:
-        flash(f"Connection {conn_id} deleted.", "success")
-    return redirect(url_for("views.connections"))
+    return write_then_flash(
+        lambda session: secret_actions.delete_connection(session, conn_id, owner=current_user.username),
+        done=f"Connection {conn_id} deleted.",
+        back=url_for("views.connections"),
+    )
