@@ -5,263 +5,45 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from dagflow.actions import SETTABLE
-from dagflow.core.saga import COMPENSATION_STATES as COMPENSATION_TASK_STATES
-from dagflow.core.saga import RunCompensation
-from dagflow.core.states import RunState, TaskState
-from dagflow.store.users import ROLES
-
-VERSION = "1.0.0"
-
-STRING: dict[str, Any] = {"type": "string"}
-INTEGER: dict[str, Any] = {"type": "integer"}
-BOOLEAN: dict[str, Any] = {"type": "boolean"}
-NULLABLE_STRING = {"type": ["string", "null"]}
-NULLABLE_INTEGER = {"type": ["integer", "null"]}
-NULLABLE_NUMBER = {"type": ["number", "null"]}
-DATETIME = {"type": ["string", "null"], "format": "date-time"}
-RUN_STATES = [s.value for s in RunState]
-TASK_STATES = [s.value for s in TaskState]
-COMPENSATION_STATES = [s.value for s in RunCompensation]
-#: The states a run, and a task instance, may be marked with through the API.
-RUN_MARKABLE = [RunState.SUCCESS.value, RunState.FAILED.value]
-TI_MARKABLE = [s.value for s in SETTABLE]
-
-
-def _object(required: list[str], **properties: dict[str, Any]) -> dict[str, Any]:
-    return {"type": "object", "required": required, "properties": properties}
-
-
-ERROR = _object(["status", "title", "detail"], status=INTEGER, title=STRING, detail=STRING)
-DAG = _object(
-    ["dag_id", "is_paused", "is_active", "tags"],
-    dag_id=STRING,
-    is_paused=BOOLEAN,
-    is_active=BOOLEAN,
-    description=NULLABLE_STRING,
-    schedule=NULLABLE_STRING,
-    timezone=STRING,
-    tags={"type": "array", "items": STRING},
-    owners=NULLABLE_STRING,
-    fileloc=STRING,
-    max_active_runs=INTEGER,
-    max_active_tasks=INTEGER,
-    next_dagrun=DATETIME,
-    next_dagrun_create_after=DATETIME,
-    last_parsed_at=DATETIME,
+from webui.api.schemas import (
+    BOOLEAN,
+    CLEAR_OPTIONS,
+    CLEARED,
+    COMPENSATION,
+    CONN_ID,
+    CONNECTION,
+    CONNECTION_FIELDS,
+    DAG,
+    DAG_DETAIL,
+    DAG_RUN,
+    DAG_SOURCE,
+    DAG_VERSION,
+    DAG_VERSION_SOURCE,
+    ERROR,
+    HEALTH,
+    IMPORT_ERROR,
+    INTEGER,
+    KEY,
+    LOG,
+    NULLABLE_STRING,
+    POOL,
+    RUN_MARKABLE,
+    STRING,
+    TASK_INSTANCE,
+    TEXT,
+    TI_MARKABLE,
+    TRY,
+    USER,
+    VARIABLE,
+    VERSION,
+    WORKERS,
+    XCOM,
+    object_schema,
 )
-DAG_DETAIL = {
-    **DAG,
-    "required": [*DAG["required"], "params"],
-    "properties": {
-        **DAG["properties"],
-        "params": {"type": "object", "additionalProperties": {"type": "object"}},
-        "doc_md": NULLABLE_STRING,
-    },
-}
-DAG_SOURCE = _object(
-    ["dag_id", "fileloc", "source"], dag_id=STRING, fileloc=STRING, source=STRING, updated_at=DATETIME
-)
-DAG_VERSION = _object(
-    ["id", "dag_id", "version_number", "created_at"],
-    id=INTEGER,
-    dag_id=STRING,
-    version_number=INTEGER,
-    source_hash=NULLABLE_STRING,
-    structure_hash=STRING,
-    created_at=DATETIME,
-)
-DAG_VERSION_SOURCE = _object(
-    ["id", "dag_id", "version_number", "source"],
-    id=INTEGER,
-    dag_id=STRING,
-    version_number=INTEGER,
-    source_hash=NULLABLE_STRING,
-    structure_hash=STRING,
-    created_at=DATETIME,
-    source=NULLABLE_STRING,
-)
-DAG_RUN = _object(
-    ["dag_id", "run_id", "state", "run_type", "conf"],
-    dag_id=STRING,
-    run_id=STRING,
-    state={"type": "string", "enum": RUN_STATES},
-    run_type=STRING,
-    logical_date=DATETIME,
-    data_interval_start=DATETIME,
-    data_interval_end=DATETIME,
-    run_after=DATETIME,
-    queued_at=DATETIME,
-    start_date=DATETIME,
-    end_date=DATETIME,
-    conf={"type": "object"},
-    note=NULLABLE_STRING,
-    triggered_by=NULLABLE_STRING,
-    dag_version_id=NULLABLE_INTEGER,
-    dag_version={"oneOf": [DAG_VERSION, {"type": "null"}]},
-    compensation_state={"type": "string", "enum": COMPENSATION_STATES},
-)
-COMPENSATION = _object(
-    ["task_id", "map_index", "state", "try_number"],
-    task_id={"type": "string", "description": "the forward task (or task group) it undoes"},
-    map_index=INTEGER,
-    state={"type": "string", "enum": [s.value for s in COMPENSATION_TASK_STATES]},
-    try_number=INTEGER,
-    max_tries=INTEGER,
-    forward_try_number=INTEGER,
-    queued_at=DATETIME,
-    start_date=DATETIME,
-    end_date=DATETIME,
-    hostname=NULLABLE_STRING,
-    error=NULLABLE_STRING,
-)
-TASK_INSTANCE = _object(
-    ["dag_id", "run_id", "task_id", "map_index", "state", "try_number"],
-    dag_id=STRING,
-    run_id=STRING,
-    task_id=STRING,
-    map_index=INTEGER,
-    state={"type": "string", "enum": TASK_STATES},
-    try_number=INTEGER,
-    max_tries=INTEGER,
-    queued_at=DATETIME,
-    start_date=DATETIME,
-    end_date=DATETIME,
-    duration=NULLABLE_NUMBER,
-    hostname=NULLABLE_STRING,
-    pid=NULLABLE_INTEGER,
-    pool=STRING,
-    pool_slots=INTEGER,
-    priority_weight=INTEGER,
-    operator=NULLABLE_STRING,
-    not_before=DATETIME,
-    error=NULLABLE_STRING,
-    note=NULLABLE_STRING,
-    rendered_fields={"type": ["object", "null"]},
-)
-TRY = _object(
-    ["task_id", "map_index", "try_number", "state"],
-    task_id=STRING,
-    map_index=INTEGER,
-    try_number=INTEGER,
-    state=STRING,
-    queued_at=DATETIME,
-    start_date=DATETIME,
-    end_date=DATETIME,
-    duration=NULLABLE_NUMBER,
-    hostname=NULLABLE_STRING,
-    pid=NULLABLE_INTEGER,
-    error=NULLABLE_STRING,
-)
-XCOM = _object(
-    ["task_id", "map_index", "key", "value"],
-    task_id=STRING,
-    map_index=INTEGER,
-    key=STRING,
-    value={"type": "string", "description": "the value as the JSON text the task pushed"},
-    timestamp=DATETIME,
-)
-IMPORT_ERROR = _object(
-    ["id", "filename", "message"],
-    id=INTEGER,
-    filename=STRING,
-    line=NULLABLE_INTEGER,
-    message=STRING,
-    traceback=STRING,
-    timestamp=DATETIME,
-)
-POOL = _object(
-    ["name", "slots", "occupied_slots"],
-    name=STRING,
-    slots=INTEGER,
-    description=NULLABLE_STRING,
-    occupied_slots=INTEGER,
-)
-VARIABLE = _object(
-    ["key", "value", "description", "is_encrypted"],
-    key=STRING,
-    value={**NULLABLE_STRING, "description": "*** for a secret-looking key unless the caller is admin"},
-    description=NULLABLE_STRING,
-    is_encrypted={**BOOLEAN, "description": "stored encrypted with [core] fernet_key"},
-)
-CONNECTION = _object(
-    ["connection_id", "conn_type"],
-    connection_id=STRING,
-    conn_type=STRING,
-    description=NULLABLE_STRING,
-    host=NULLABLE_STRING,
-    login=NULLABLE_STRING,
-    schema=NULLABLE_STRING,
-    port=NULLABLE_INTEGER,
-    password={**NULLABLE_STRING, "description": "*** unless the caller is admin"},
-    extra={**NULLABLE_STRING, "description": "a JSON object as text; secret-looking keys *** unless admin"},
-)
-TEXT = {"type": ["string", "null"], "maxLength": 10_000}
-CONNECTION_FIELDS: dict[str, Any] = {
-    "conn_type": {"type": "string", "minLength": 1, "maxLength": 500},
-    "description": TEXT,
-    "host": TEXT,
-    "login": TEXT,
-    "password": TEXT,
-    "schema": TEXT,
-    "port": {"type": ["integer", "null"], "minimum": 0, "maximum": 65535},
-    "extra": {**TEXT, "description": "a JSON object as text"},
-}
-KEY = {"type": "string", "minLength": 1, "maxLength": 250, "pattern": "^[^/]+$"}
-CONN_ID = {"type": "string", "minLength": 1, "maxLength": 250, "pattern": "^[A-Za-z0-9_.-]+$"}
-USER = _object(
-    ["username", "role", "active"],
-    username=STRING,
-    role={"type": "string", "enum": list(ROLES)},
-    email=NULLABLE_STRING,
-    active=BOOLEAN,
-    created_at=DATETIME,
-    last_login=DATETIME,
-)
-LIVE_JOB = _object(
-    ["id", "job_type", "hostname", "pid", "latest_heartbeat", "heartbeat_age_seconds"],
-    id=INTEGER,
-    job_type=STRING,
-    hostname=STRING,
-    pid=INTEGER,
-    start_date=DATETIME,
-    latest_heartbeat=DATETIME,
-    heartbeat_age_seconds={"type": "number"},
-)
-HEALTH = _object(
-    ["metadatabase", "scheduler", "schedulers", "workers"],
-    metadatabase=_object(["status"], status=STRING),
-    scheduler=_object(["status"], status={"type": "string", "enum": ["healthy", "unhealthy"]}),
-    schedulers={"type": "array", "items": LIVE_JOB},
-    workers={"type": "array", "items": LIVE_JOB},
-)
-LOG = _object(["content", "next_offset", "finished"], content=STRING, next_offset=INTEGER, finished=BOOLEAN)
-CLEARED = _object(
-    ["dry_run", "task_instances", "total_entries"],
-    dry_run=BOOLEAN,
-    task_instances={
-        "type": "array",
-        "items": _object(["task_id", "map_index"], task_id=STRING, map_index=INTEGER),
-    },
-    total_entries=INTEGER,
-)
-CLEAR_OPTIONS: dict[str, Any] = {
-    "type": "object",
-    "properties": {
-        "downstream": {**BOOLEAN, "description": "also the tasks downstream of these"},
-        "upstream": {**BOOLEAN, "description": "also the tasks upstream of these"},
-        "only_failed": {**BOOLEAN, "description": "only task instances that failed or are upstream_failed"},
-        "dry_run": {**BOOLEAN, "description": "only say which task instances would be cleared"},
-        "run_on_latest_version": {
-            **BOOLEAN,
-            "description": "move the run to the DAG's latest version first (default: its own version)",
-        },
-    },
-}
 
 
 def _list_of(key: str, item: dict[str, Any]) -> dict[str, Any]:
-    return _object(
+    return object_schema(
         [key, "total_entries", "offset", "limit"],
         **{key: {"type": "array", "items": item}},
         total_entries=INTEGER,
@@ -330,32 +112,6 @@ class Op:
         return found
 
 
-RUNNING_ATTEMPT = _object(
-    ["dag_id", "run_id", "task_id", "map_index", "try_number", "celery_task_id", "label"],
-    dag_id=STRING,
-    run_id=STRING,
-    task_id=STRING,
-    map_index=INTEGER,
-    try_number=INTEGER,
-    celery_task_id=STRING,
-    label=STRING,
-)
-WORKERS = _object(
-    ["executor", "workers", "error"],
-    executor=STRING,
-    workers={
-        "type": "array",
-        "items": _object(
-            ["name", "queues", "concurrency", "running"],
-            name=STRING,
-            queues={"type": "array", "items": STRING},
-            concurrency=NULLABLE_INTEGER,
-            running={"type": "array", "items": RUNNING_ATTEMPT},
-        ),
-    },
-    error=NULLABLE_STRING,
-)
-
 OPERATIONS = [
     Op("get", "/health", "Store and scheduler health (no login needed)", HEALTH, public=True),
     Op("get", "/openapi.json", "This document (no login needed)", {"type": "object"}, public=True),
@@ -381,7 +137,7 @@ OPERATIONS = [
         "/pools",
         "Create a pool (admin)",
         POOL,
-        body=_object(
+        body=object_schema(
             ["name", "slots"],
             name={"type": "string", "minLength": 1, "maxLength": 250},
             slots={"type": "integer", "minimum": 0, "maximum": 2**31 - 1},
@@ -397,7 +153,7 @@ OPERATIONS = [
         "Change a pool's slots or description (admin)",
         POOL,
         [_path("name")],
-        body=_object(
+        body=object_schema(
             [], slots={"type": "integer", "minimum": 0, "maximum": 2**31 - 1}, description=NULLABLE_STRING
         ),
         errors=("400", "403", "404"),
@@ -424,7 +180,7 @@ OPERATIONS = [
         "/variables",
         "Create a Variable (admin)",
         VARIABLE,
-        body=_object(
+        body=object_schema(
             ["key", "value"], key=KEY, value={"type": "string", "maxLength": 1_000_000}, description=TEXT
         ),
         status="201",
@@ -437,7 +193,7 @@ OPERATIONS = [
         "Change a Variable's value or description (admin)",
         VARIABLE,
         [_path("key")],
-        body=_object([], value={"type": "string", "maxLength": 1_000_000}, description=TEXT),
+        body=object_schema([], value={"type": "string", "maxLength": 1_000_000}, description=TEXT),
         errors=("400", "403", "404"),
     ),
     Op(
@@ -462,7 +218,7 @@ OPERATIONS = [
         "/connections",
         "Create a connection (admin)",
         CONNECTION,
-        body=_object(["connection_id", "conn_type"], connection_id=CONN_ID, **CONNECTION_FIELDS),
+        body=object_schema(["connection_id", "conn_type"], connection_id=CONN_ID, **CONNECTION_FIELDS),
         status="201",
         errors=("400", "403", "409"),
     ),
@@ -480,7 +236,7 @@ OPERATIONS = [
         "Change a connection's fields (admin)",
         CONNECTION,
         [_path("connection_id")],
-        body=_object([], **CONNECTION_FIELDS),
+        body=object_schema([], **CONNECTION_FIELDS),
         errors=("400", "403", "404"),
     ),
     Op(
@@ -513,7 +269,7 @@ OPERATIONS = [
         "Pause or unpause a DAG (op)",
         DAG_DETAIL,
         DAG_ID,
-        body=_object(["is_paused"], is_paused=BOOLEAN),
+        body=object_schema(["is_paused"], is_paused=BOOLEAN),
         errors=("400", "403", "404"),
     ),
     Op(
@@ -528,7 +284,7 @@ OPERATIONS = [
         "get",
         "/dags/{dag_id}/dagVersions",
         "The DAG's versions, newest first",
-        _object(
+        object_schema(
             ["dag_versions", "total_entries"],
             dag_versions={"type": "array", "items": DAG_VERSION},
             total_entries=INTEGER,
@@ -596,7 +352,7 @@ OPERATIONS = [
         "Mark a run success or failed (op)",
         DAG_RUN,
         RUN,
-        body=_object(["state"], state={"type": "string", "enum": RUN_MARKABLE}),
+        body=object_schema(["state"], state={"type": "string", "enum": RUN_MARKABLE}),
         errors=("400", "403", "404"),
     ),
     Op(
@@ -629,7 +385,9 @@ OPERATIONS = [
         "Compensate a finished run, or resume a failed compensation (op)",
         DAG_RUN,
         RUN,
-        body=_object([], resume={"type": "boolean", "description": "retry the compensations that failed"}),
+        body=object_schema(
+            [], resume={"type": "boolean", "description": "retry the compensations that failed"}
+        ),
         errors=("400", "403", "404"),
     ),
     Op(
@@ -655,7 +413,7 @@ OPERATIONS = [
         "Mark a task instance success, failed or skipped (op)",
         TASK_INSTANCE,
         TI,
-        body=_object(["state"], state={"type": "string", "enum": TI_MARKABLE}),
+        body=object_schema(["state"], state={"type": "string", "enum": TI_MARKABLE}),
         errors=("400", "403", "404"),
     ),
     Op(
