@@ -59,6 +59,25 @@ class _CronSteps:
         return self._cron.align_to_previous(current)
 
 
+class _DeltaSteps:
+    """Steps of ``delta``, added in UTC, shown as the delta (both delta timetables)."""
+
+    delta: Any
+
+    @property
+    def summary(self) -> str:
+        return str(self.delta)
+
+    def _next(self, current: datetime) -> datetime:
+        return shift(current, self.delta)
+
+    def _align_next(self, current: datetime) -> datetime:
+        return current.astimezone(UTC)
+
+    def _align_previous(self, current: datetime) -> datetime:
+        return current.astimezone(UTC)
+
+
 class _TriggerTimetable(Timetable):
     """Runs at each schedule point; what the subclasses differ in is how points are computed."""
 
@@ -163,25 +182,12 @@ class CronTriggerTimetable(_CronSteps, _TriggerTimetable):  # type: ignore[overr
         )
 
 
-class DeltaTriggerTimetable(_TriggerTimetable):
+class DeltaTriggerTimetable(_DeltaSteps, _TriggerTimetable):  # type: ignore[override]  # summary: a property, as the subclasses had it
     """Runs every ``delta`` (added in UTC) from the start date; ``interval`` as for cron triggers."""
 
     def __init__(self, delta: Any, *, interval: Any = timedelta(0)):
         self.delta = delta
         self.interval = interval
-
-    @property
-    def summary(self) -> str:  # type: ignore[override]
-        return str(self.delta)
-
-    def _next(self, current: datetime) -> datetime:
-        return shift(current, self.delta)
-
-    def _align_next(self, current: datetime) -> datetime:
-        return current.astimezone(UTC)
-
-    def _align_previous(self, current: datetime) -> datetime:
-        return current.astimezone(UTC)
 
     def _first_without_start(self, now: datetime) -> datetime:
         return now.astimezone(UTC)
@@ -335,24 +341,11 @@ class CronDataIntervalTimetable(_CronSteps, _DataIntervalTimetable):  # type: ig
         return cls(data["expression"], data["timezone"], written=data.get("summary"))
 
 
-class DeltaDataIntervalTimetable(_DataIntervalTimetable):
+class DeltaDataIntervalTimetable(_DeltaSteps, _DataIntervalTimetable):  # type: ignore[override]  # summary: a property, as the subclasses had it
     """Each run covers ``delta`` (added in UTC); ``schedule=<timedelta>`` with data intervals on."""
 
     def __init__(self, delta: Any):
         self.delta = delta
-
-    @property
-    def summary(self) -> str:  # type: ignore[override]
-        return str(self.delta)
-
-    def _next(self, current: datetime) -> datetime:
-        return shift(current, self.delta)
-
-    def _align_next(self, current: datetime) -> datetime:
-        return current.astimezone(UTC)
-
-    def _align_previous(self, current: datetime) -> datetime:
-        return current.astimezone(UTC)
 
     def _skip_to_latest(self, earliest: datetime | None, now: datetime) -> datetime:
         """One delta before ``now`` rounded down to a multiple of the delta since the epoch."""
