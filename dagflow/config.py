@@ -6,6 +6,7 @@ Nothing reads settings at import time: commands build a :class:`Settings` and pa
 from __future__ import annotations
 
 import configparser
+import functools
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -22,8 +23,10 @@ def dagflow_home(environ: Mapping[str, str] | None = None) -> Path:
     return Path(environ.get("DAGFLOW_HOME") or Path.home() / "dagflow").expanduser()
 
 
+@functools.cache
 def _project_dags_folder() -> Path | None:
-    """The repository's ``dags/`` when dagflow runs from a checkout of its repository."""
+    """The repository's ``dags/`` when dagflow runs from a checkout of its repository (it does not
+    move while the process runs: looked up once)."""
     candidate = Path(__file__).resolve().parent.parent / "dags"
     if candidate.is_dir() and (candidate.parent / "pyproject.toml").is_file():
         return candidate

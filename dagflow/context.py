@@ -173,7 +173,7 @@ class _PluginMacros:
 
 
 def _macros() -> Any:
-    from dagflow.plugins.manager import current_plugins
+    from dagflow.plugins.manager import TRY_MAX_AGE, current_plugins
 
-    plugins = current_plugins().macros
+    plugins = current_plugins(max_age=TRY_MAX_AGE).macros
     return _PluginMacros(MACROS, plugins) if plugins else MACROS

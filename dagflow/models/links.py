@@ -53,9 +53,9 @@ def links_for(operator: Any, plugin_links: list[Any], global_links: list[Any]) -
 
 def plugin_links(operator: Any, ti_key: Any) -> dict[str, str]:
     """Each plugin link's URL for this task instance; a link that fails or gives none is left out."""
-    from dagflow.plugins.manager import current_plugins
+    from dagflow.plugins.manager import TRY_MAX_AGE, current_plugins
 
-    plugins = current_plugins()
+    plugins = current_plugins(max_age=TRY_MAX_AGE)
     urls = {}
     for link in links_for(operator, plugins.operator_extra_links, plugins.global_operator_extra_links):
         try:

@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import importlib.util
 import inspect
+import os
 import sys
+import time
 import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -163,8 +165,26 @@ def plugins_in(folder: Path) -> PluginSet:
     return loaded
 
 
-def current_plugins() -> PluginSet:
-    """The plugins of the configured ``[core] plugins_folder``."""
+#: How old the plugins a try's macros and links come from may be (:func:`current_plugins`'s
+#: ``max_age``): a worker asks for every try it runs, and reading the settings and the plugins folder
+#: again costs more than a no-op task.
+TRY_MAX_AGE = 1.0
+
+_current: dict[tuple[str | None, str | None], tuple[float, PluginSet]] = {}
+
+
+def current_plugins(*, max_age: float = 0.0) -> PluginSet:
+    """The plugins of the configured ``[core] plugins_folder``, as they are now, or as they were read
+    at most ``max_age`` seconds ago in this process (for the same ``DAGFLOW_HOME`` and
+    ``DAGFLOW__CORE__PLUGINS_FOLDER``)."""
     from dagflow.config import Settings
 
-    return plugins_in(Settings.load().plugins_folder)
+    key = (os.environ.get("DAGFLOW_HOME"), os.environ.get("DAGFLOW__CORE__PLUGINS_FOLDER"))
+    remembered = _current.get(key)
+    if remembered is not None and time.monotonic() - remembered[0] < max_age:
+        return remembered[1]
+    plugins = plugins_in(Settings.load().plugins_folder)
+    if len(_current) > 64:
+        _current.clear()
+    _current[key] = (time.monotonic(), plugins)
+    return plugins

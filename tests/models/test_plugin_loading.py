@@ -10,7 +10,7 @@ from dagflow import DAG
 from dagflow.exceptions import DagDefinitionError
 from dagflow.models.priority_strategy import PriorityWeightStrategy
 from dagflow.operators import EmptyOperator
-from dagflow.plugins.manager import load_plugins, plugins_in
+from dagflow.plugins.manager import current_plugins, load_plugins, plugins_in
 
 
 def write(folder: Path, name: str, source: str) -> Path:
@@ -100,6 +100,21 @@ def test_the_loaded_set_is_reused_until_a_plugin_file_changes(tmp_path):
 
     os.utime(path, ns=(path.stat().st_atime_ns, path.stat().st_mtime_ns + 10_000_000))
     assert plugins_in(tmp_path) is not first
+
+
+def test_a_try_reads_the_plugins_at_most_once_within_their_max_age_and_a_parse_reads_them_now(
+    dagflow_home: Path,
+):
+    path = write(
+        dagflow_home / "plugins",
+        "one.py",
+        "from dagflow.plugins import DagflowPlugin\n\nclass One(DagflowPlugin):\n    name = 'one'\n",
+    )
+    first = current_plugins(max_age=60)
+    assert [p.name for p in first.plugins] == ["one"]
+    path.unlink()
+    assert current_plugins(max_age=60) is first  # remembered: no settings or folder read
+    assert current_plugins().plugins == []  # the default: as they are now
 
 
 def test_an_unregistered_weight_strategy_is_a_definition_error_naming_it():
