@@ -52,11 +52,12 @@ from dagflow.store import compensations as comp_store
 from dagflow.store.attempts import (
     Claim,
     Outcome,
-    claim_attempt,
+    claim_attempt_later,
     give_back_try,
     heartbeat,
-    pipelined,
-    record_outcome,
+    kept_connection,
+    record_outcome_later,
+    written_at_once,
 )
 from dagflow.store.engine import Database
 from dagflow.store.models import DagRunRow
@@ -283,7 +284,7 @@ class Worker:
         """Claim a workload in a transaction of its own (a DAG callback is run at once)."""
         if workload.dag_callback:
             return self._run_dag_callback(workload)
-        with self._writing() as conn:
+        with self._writing(pipelined=not workload.compensation) as conn:
             claimed = self._claim(conn, workload)
         return self._started(workload, claimed)
 
@@ -293,7 +294,12 @@ class Worker:
                 conn, workload.key, token=workload.token, hostname=self.hostname, pid=self._pid, now=utcnow()
             )
             return Claim(taken[0], taken[1], None) if taken is not None else None
-        return claim_attempt(
+        return self._claim_later(conn, workload)()
+
+    def _claim_later(self, conn: Connection, workload: Workload) -> Callable[[], Claim | None]:
+        """Claim a task's workload (not a compensation's), its answer read when the function returned
+        is called."""
+        return claim_attempt_later(
             conn,
             workload.key,
             token=workload.token,
@@ -341,13 +347,19 @@ class Worker:
             and not self.stopping
         )
         self._copy_to_remote_folder(ended.log_path)
-        with self._writing() as conn, pipelined(conn):  # one round trip for most of it on PostgreSQL
-            recorded = record_outcome(conn, key, token=workload.token, outcome=outcome, now=utcnow())
+        # the whole transaction, its commit included, in one round trip on PostgreSQL: what it
+        # answers is read once it has committed
+        with self._writing() as conn:
+            recorded_later = record_outcome_later(
+                conn, key, token=workload.token, outcome=outcome, now=utcnow()
+            )
             if self.settings.wake_scheduler:
                 wake_after_commit(conn, outcome=True)
-            if recorded and self.stopping:
+            if self.stopping and recorded_later():
                 give_back_try(conn, key)
-            claimed = self._claim(conn, upcoming) if claim_next and upcoming is not None else None
+            claimed_later = self._claim_later(conn, upcoming) if claim_next and upcoming is not None else None
+        recorded = recorded_later()
+        claimed = claimed_later() if claimed_later is not None else None
         if not recorded:
             detail = "its task instance was changed while it ran; outcome discarded"
             event = ExecutorEvent(EventKind.REJECTED, workload, detail=detail)
@@ -394,13 +406,15 @@ class Worker:
         return Started(workload, claimed, dag_run)
 
     @contextmanager
-    def _writing(self) -> Iterator[Connection]:
+    def _writing(self, *, pipelined: bool = True) -> Iterator[Connection]:
         """A write transaction on the connection the worker keeps for its claims and outcomes (a
-        checkout from the pool for each would cost as much as their statements)."""
+        checkout from the pool for each would cost as much as their statements), sent whole, its
+        commit included, in one round trip on PostgreSQL unless not ``pipelined``
+        (:func:`~dagflow.store.attempts.written_at_once`)."""
         if self._connection is None:
-            self._connection = self.db.connect(write=True)
+            self._connection = kept_connection(self.db.connect(write=True))
         connection = self._connection
-        with connection.begin():
+        with written_at_once(connection, pipelined=pipelined):
             try:
                 yield connection
             finally:  # the request lives on the kept connection: never leave it for the next transaction
@@ -567,7 +581,7 @@ class Worker:
         outcome = comp_store.CompensationOutcome(
             state, result.start_date, result.end_date, not_before, result.error, str(ended.log_path)
         )
-        with self._writing() as conn:
+        with self._writing(pipelined=False) as conn:
             recorded = comp_store.record(
                 conn, workload.key, token=workload.token, outcome=outcome, given_back=self.stopping
             )

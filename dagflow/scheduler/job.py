@@ -337,7 +337,6 @@ class Scheduler:
         """Read what others changed; create and start runs if some are due or queued."""
         state = self.state
         state.last_poll = time.monotonic()
-        state.compensation_due = True  # (a compensation started by hand is found by polling too)
         if self.ownership.shared and state.last_poll - state.last_full_look >= FULL_LOOK_EVERY:
             state.changed_since, state.last_full_look = None, state.last_poll  # all running runs
         with self.db.session() as session:
@@ -346,6 +345,10 @@ class Scheduler:
             changed, state.changed_since = decide_runs.changed_runs(
                 session, since=state.changed_since, now=now
             )
+            # a compensation started by hand (or by another scheduler) is found by polling too; read
+            # here, in the same transaction, rather than by the compensation phase on every poll
+            if comp_store.compensating_runs(session, limit=1):
+                state.compensation_due = True
         state.dirty_runs |= changed | state.due_deadlines(now) | state.recheck_runs
         state.recheck_runs = set()
         self._apply(outcome)

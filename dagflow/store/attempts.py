@@ -9,11 +9,12 @@ cost a worker about as much CPU as the rest of a no-op attempt.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, NamedTuple, cast
+from typing import Any, NamedTuple, TypeVar, cast
 
 from sqlalchemy import Connection, Table, and_, bindparam, delete, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -28,6 +29,7 @@ from dagflow.core.states import TaskState
 from dagflow.store.models import TaskInstanceRow, TaskInstanceTryRow, XComRow
 from dagflow.store.task_instances import skip
 
+T = TypeVar("T")
 TI_TABLE = cast(Table, TaskInstanceRow.__table__)
 TI = TI_TABLE.c
 XCOM = cast(Table, XComRow.__table__)
@@ -76,13 +78,28 @@ class _Prepared:
 
     def first(self, conn: Connection, params: Mapping[str, Any]) -> tuple[Any, ...] | None:
         """The first row returned, converted by the result processors; None if there is none."""
+        return self.first_later(conn, params)()
+
+    def first_later(
+        self, conn: Connection, params: Mapping[str, Any]
+    ) -> Callable[[], tuple[Any, ...] | None]:
+        """Send the statement now; what :meth:`first` returns is read when the returned function is
+        called on PostgreSQL (in a pipeline, after the round trip that carries it), at once elsewhere
+        (SQLite's cursor must be read before its transaction ends)."""
         cursor = self.execute(conn, params)
-        row = cursor.fetchone()
-        cursor.close()
-        if row is None:
-            return None
         processors = self.compiled(conn.dialect).results
-        return tuple(p(v) if p is not None else v for p, v in zip(processors, row, strict=True))
+
+        def read() -> tuple[Any, ...] | None:
+            row = cursor.fetchone()
+            cursor.close()
+            if row is None:
+                return None
+            return tuple(p(v) if p is not None else v for p, v in zip(processors, row, strict=True))
+
+        if conn.dialect.name == "postgresql":
+            return _once(read)
+        found = read()
+        return lambda: found
 
 
 Processor = Callable[[Any], Any] | None
@@ -204,7 +221,7 @@ _INSERT_XCOM = _Prepared(insert(XCOM).values({name: bindparam(f"x_{name}") for n
 #: On PostgreSQL the writes after the attempt's own row take their values from it and run only if
 #: this very outcome was recorded in it (its new state, stamped now, with the attempt's token): so
 #: they need not wait for the first write's answer, and all of them go out in one round trip
-#: (:func:`pipelined`).
+#: (:func:`written_at_once`).
 _RECORDED = (
     select(TI.dag_id)
     .where(_KEY, TI.state == bindparam("v_state"), TI.updated_at == bindparam("v_now"))
@@ -333,6 +350,23 @@ def claim_attempt(
 ) -> Claim | None:
     """A worker takes a queued task instance (one statement); None if it is not its to take.
     ``log_url``: the log server that serves the try's log while it runs, if not this machine's files."""
+    return claim_attempt_later(
+        session, key, token=token, hostname=hostname, pid=pid, now=now, log_url=log_url
+    )()
+
+
+def claim_attempt_later(
+    session: Session | Connection,
+    key: TIKey,
+    *,
+    token: str,
+    hostname: str,
+    pid: int,
+    now: datetime,
+    log_url: str | None = None,
+) -> Callable[[], Claim | None]:
+    """:func:`claim_attempt`, its answer read when the returned function is called: inside
+    :func:`written_at_once`, the claim then travels with the statements sent before and after it."""
     params = {
         **_key_params(key, token),
         "v_now": now,
@@ -340,8 +374,13 @@ def claim_attempt(
         "v_pid": pid,
         "v_log_url": log_url,
     }
-    row = _CLAIM.first(_connection(session), params)
-    return Claim(int(row[0]), int(row[1]), row[2]) if row is not None else None
+    read = _CLAIM.first_later(_connection(session), params)
+
+    def claimed() -> Claim | None:
+        row = read()
+        return Claim(int(row[0]), int(row[1]), row[2]) if row is not None else None
+
+    return claimed
 
 
 def claim(
@@ -398,6 +437,16 @@ def record_outcome(
 
     Does nothing and returns False when the task instance is no longer running this attempt.
     """
+    return record_outcome_later(session, key, token=token, outcome=outcome, now=now)()
+
+
+def record_outcome_later(
+    session: Session | Connection, key: TIKey, *, token: str, outcome: Outcome, now: datetime
+) -> Callable[[], bool]:
+    """:func:`record_outcome`, whether it was recorded read when the returned function is called. On
+    PostgreSQL every write is sent without waiting for an answer (see :func:`_send_outcome`), so
+    inside :func:`written_at_once` the outcome, what is sent after it and the commit go out together: one
+    round trip. Elsewhere it is recorded at once."""
     conn = _connection(session)
     duration = (outcome.end_date - outcome.start_date).total_seconds() if outcome.start_date else None
     finish = {
@@ -412,7 +461,19 @@ def record_outcome(
         "v_now": now,
     }
     if conn.dialect.name == "postgresql" and not outcome.skip_downstream:
-        return _record_without_waiting(conn, key, finish, outcome, duration)
+        return _send_outcome(conn, finish, outcome, duration)
+    recorded = _record_waiting(conn, key, finish, outcome, duration, now)
+    return lambda: recorded
+
+
+def _record_waiting(
+    conn: Connection,
+    key: TIKey,
+    finish: dict[str, Any],
+    outcome: Outcome,
+    duration: float | None,
+    now: datetime,
+) -> bool:
     row = _FINISH.first(conn, finish)
     if row is None:
         return False
@@ -464,11 +525,12 @@ def record_outcome(
     return True
 
 
-def _record_without_waiting(
-    conn: Connection, key: TIKey, finish: dict[str, Any], outcome: Outcome, duration: float | None
-) -> bool:
+def _send_outcome(
+    conn: Connection, finish: dict[str, Any], outcome: Outcome, duration: float | None
+) -> Callable[[], bool]:
     """:func:`record_outcome` on PostgreSQL: every write is sent before the first one's answer is
-    read (see :data:`_RECORDED`); True if the outcome was recorded."""
+    read (the writes after the first are guarded by the task instance's row as it wrote it: see
+    :data:`_RECORDED`); the returned function reads whether the outcome was recorded."""
     cursor = _FINISH.execute(conn, finish)
     guard = {name: finish[name] for name in ("k_dag_id", "k_run_id", "k_task_id", "k_map_index", "k_token")}
     guard |= {"v_state": finish["v_state"], "v_now": finish["v_now"]}
@@ -485,23 +547,66 @@ def _record_without_waiting(
         "log_path": outcome.log_path,
     }
     _try_from_row().execute(conn, {**guard, **{f"t_{name}": value for name, value in given.items()}}).close()
-    recorded = cursor.fetchone() is not None
-    cursor.close()
-    return recorded
+
+    def recorded() -> bool:
+        found = cursor.fetchone() is not None
+        cursor.close()
+        return found
+
+    return _once(recorded)
+
+
+def _once(read: Callable[[], T]) -> Callable[[], T]:
+    """``read``, called at most once: later calls return what the first one did (a cursor's answer
+    is read once, then the cursor is closed)."""
+    answers: list[T] = []
+
+    def answer() -> T:
+        if not answers:
+            answers.append(read())
+        return answers[0]
+
+    return answer
+
+
+def kept_connection(connection: Connection) -> Connection:
+    """A connection a worker keeps for its claims and outcomes, made ready for
+    :func:`written_at_once`: on PostgreSQL its transactions are begun and committed by statements of
+    their own (the driver in autocommit mode), which a pipeline can carry; elsewhere as it is."""
+    if connection.dialect.name == "postgresql":
+        return connection.execution_options(isolation_level="AUTOCOMMIT")
+    return connection
 
 
 @contextmanager
-def pipelined(connection: Connection) -> Iterator[None]:
-    """On PostgreSQL, send the statements run inside without waiting for each one's answer
-    (psycopg's pipeline mode): they go out together and are answered when a result is read or the
-    block ends. Recording an attempt and claiming the next one then costs two round trips to the
-    server, not five; every statement still runs, in order, in the caller's transaction. Elsewhere
-    (SQLite, in process) nothing changes."""
+def written_at_once(connection: Connection, *, pipelined: bool = True) -> Iterator[None]:
+    """A write transaction on a :func:`kept_connection`. On PostgreSQL it is sent whole in one
+    pipeline, ``BEGIN`` and ``COMMIT`` included: statements whose answers are read after the block
+    (:func:`record_outcome_later`, :func:`claim_attempt_later`) cost no round trip of their own, and
+    the block ends after exactly one (psycopg's own transactions wait for the ``BEGIN``'s answer, and
+    for a last sync after the commit). Reading an answer inside the block costs a round trip, as
+    always. Not ``pipelined``: each statement waits for its answer (for statements run through
+    SQLAlchemy that read a row count, which a pipeline has not received yet). If anything fails the
+    transaction is rolled back and the error raised. Elsewhere: the connection's own transaction
+    (``connection.begin()``)."""
     if connection.dialect.name != "postgresql":
-        yield
+        with connection.begin():
+            yield
         return
-    with connection.connection.driver_connection.pipeline():  # type: ignore[union-attr]
-        yield
+    driver = connection.connection.driver_connection
+    assert driver is not None
+    try:
+        with driver.pipeline() if pipelined else contextlib.nullcontext():
+            driver.execute("BEGIN")
+            yield
+            driver.execute("COMMIT")
+    except BaseException:
+        with contextlib.suppress(Exception):  # (a broken connection is replaced on its next use)
+            driver.execute("ROLLBACK")
+        raise
+    finally:
+        if connection.in_transaction():  # statements run through SQLAlchemy began one of its own
+            connection.commit()  # (the driver's transaction has ended: nothing is sent)
 
 
 def give_back_try(connection: Session | Connection, key: TIKey) -> None:

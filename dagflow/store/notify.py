@@ -29,7 +29,7 @@ import tempfile
 from pathlib import Path
 from typing import Any, Protocol
 
-from sqlalchemy import Connection, text
+from sqlalchemy import Connection
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
@@ -144,7 +144,9 @@ class PostgresNotifier:
     """PostgreSQL: ``NOTIFY`` inside the transaction, delivered by the server at commit."""
 
     def before_commit(self, connection: Connection, kind: str = CHANGE) -> None:
-        connection.execute(text(f"NOTIFY {CHANNEL}, '{OUTCOME}'" if kind == OUTCOME else f"NOTIFY {CHANNEL}"))
+        # on the driver's connection: no answer to wait for, so in a pipeline it goes with the commit
+        statement = f"NOTIFY {CHANNEL}, '{OUTCOME}'" if kind == OUTCOME else f"NOTIFY {CHANNEL}"
+        connection.connection.driver_connection.execute(statement)  # type: ignore[union-attr]
 
     def after_commit(self, kind: str = CHANGE) -> None:
         """Nothing: the server delivers the notification at commit."""

@@ -1,0 +1,118 @@
+"""What a worker's writes cost on PostgreSQL, counted in round trips to the server (libpq's trace of
+the protocol messages the worker's connection sends): every round trip is a wait for the server, and
+the server's answer a wake-up of the worker."""
+
+from __future__ import annotations
+
+import contextlib
+import tempfile
+from collections.abc import Iterator
+from typing import Any
+from dataclasses import replace
+
+import pytest
+from psycopg import pq
+
+from dagflow.core.states import TaskState
+from dagflow.executors.base import EventKind
+from dagflow.executors.worker import Started, Worker
+from dagflow.store.engine import Database
+from tests.executors.conftest import QueuedWork
+
+
+class Trace:
+    def __init__(self, lines: list[str]):
+        self.lines = lines
+
+    def round_trips(self) -> int:
+        """Each Sync (extended protocol) or Query (simple protocol) the client sent waits for one
+        ReadyForQuery: one round trip."""
+        return sum(
+            1
+            for line in self.lines
+            if line.split("\t")[:1] == ["F"] and line.split("\t")[2] in ("Sync", "Query")
+        )
+
+    def statements(self) -> list[str]:
+        return [line.split('"')[3] for line in self.lines if "\tParse\t" in line and line.startswith("F")]
+
+
+@contextlib.contextmanager
+def traced(worker: Worker) -> Iterator[Trace]:
+    # the connection the worker keeps for its claims and outcomes (made by its first claim)
+    assert worker._connection is not None
+    driver: Any = worker._connection.connection.driver_connection
+    trace = Trace([])
+    with tempfile.TemporaryFile("w+") as sink:
+        driver.pgconn.trace(sink.fileno())
+        driver.pgconn.set_trace_flags(pq.Trace.SUPPRESS_TIMESTAMPS | pq.Trace.REGRESS_MODE)
+        try:
+            yield trace
+        finally:
+            driver.pgconn.untrace()
+            sink.seek(0)
+            trace.lines = sink.read().splitlines()
+
+
+@pytest.fixture
+def postgres(database: Database) -> None:
+    if database.engine.dialect.name != "postgresql":
+        pytest.skip("round trips to a PostgreSQL server")
+
+
+def test_an_outcome_the_schedulers_wake_up_the_next_claim_and_the_commit_are_one_round_trip(
+    postgres: None, queued: QueuedWork
+):
+    first, second = queued.workloads(["noop_0", "noop_1"])
+    worker = Worker(replace(queued.worker_settings, wake_scheduler=True))
+    try:
+        started = worker.start(first)
+        assert isinstance(started, Started)
+        ended = worker.attempt(started)
+        with traced(worker) as trace:
+            event, upcoming = worker.finish(ended, second)
+    finally:
+        worker.close()
+
+    assert trace.round_trips() == 1, "\n".join(trace.lines)
+    sent = trace.statements()
+    assert sent[0] == "BEGIN" and sent[-1] == "COMMIT"
+    assert any(s.startswith("NOTIFY") for s in sent)
+    # and it did all it should: the outcome recorded, the next try claimed, both durable
+    assert (event.kind, event.state) == (EventKind.FINISHED, TaskState.SUCCESS)
+    assert isinstance(upcoming, Started) and upcoming.claim.try_number == 1
+    assert queued.state("noop_0") == "success"
+    assert queued.state("noop_1") == "running"
+
+
+def test_a_claim_on_its_own_is_one_round_trip(postgres: None, queued: QueuedWork):
+    first, second = queued.workloads(["noop_0", "noop_1"])
+    worker = Worker(queued.worker_settings)
+    try:
+        worker.start(first)
+        with traced(worker) as trace:
+            started = worker.start(second)
+    finally:
+        worker.close()
+    assert isinstance(started, Started)
+    assert trace.round_trips() == 1, "\n".join(trace.lines)
+    assert queued.state("noop_1") == "running"
+
+
+def test_an_outcome_whose_task_instance_changed_meanwhile_is_discarded_and_the_next_claim_still_holds(
+    postgres: None, queued: QueuedWork
+):
+    first, second = queued.workloads(["noop_0", "noop_1"])
+    worker = Worker(queued.worker_settings)
+    try:
+        started = worker.start(first)
+        assert isinstance(started, Started)
+        ended = worker.attempt(started)
+        queued.workloads(["noop_0"])  # queued again with a new token while it ran (a clear, say)
+        event, upcoming = worker.finish(ended, second)
+    finally:
+        worker.close()
+    assert event.kind is EventKind.REJECTED
+    assert queued.state("noop_0") == "queued"
+    assert isinstance(upcoming, Started)
+    assert queued.state("noop_1") == "running"
