@@ -31,7 +31,7 @@ FAILURE_CALLBACK = "compensation_failure"
 def compensate_runs(db: Database, dags: DagCache, *, job_id: int | None, now: datetime) -> PassOutcome:
     """Decide every run being compensated; queue what may start; record the runs that are done."""
     outcome = PassOutcome()
-    with db.session() as session:  # (a read first: most passes find nothing to do)
+    with db.reading() as session:  # (a read first: most passes find nothing to do)
         if not comp_store.compensating_runs(session, limit=1):
             return outcome
     with db.session(write=True) as session:

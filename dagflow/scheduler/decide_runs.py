@@ -66,7 +66,7 @@ def decide_runs(
     outcome = Decided(held_by_pause=held_by_pause)
     if not dirty and not held_by_pause:
         return outcome
-    with db.session() as session:
+    with db.reading() as session:
         running = scheduling.running_runs(session, dirty | held_by_pause)
         if ownership is not None:  # runs another scheduler owns are its to decide
             ownership.release((dirty | held_by_pause) - running.keys())

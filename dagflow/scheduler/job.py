@@ -144,7 +144,9 @@ class Scheduler:
     ):
         self.settings = settings
         self.options = options or SchedulerOptions.from_settings(settings)
-        self.db = db or Database(settings.database_url)
+        # no ping before each checkout (a round trip per transaction of the loop): a connection the
+        # server dropped fails its pass, which is retried on a new one (see _guarded_pass)
+        self.db = db or Database(settings.database_url, pool_pre_ping=False)
         self.executor = executor
         self.state = SchedulerState()
         self.dags = DagCache()
@@ -339,7 +341,7 @@ class Scheduler:
         state.last_poll = time.monotonic()
         if self.ownership.shared and state.last_poll - state.last_full_look >= FULL_LOOK_EVERY:
             state.changed_since, state.last_full_look = None, state.last_poll  # all running runs
-        with self.db.session() as session:
+        with self.db.reading() as session:
             due, outcome = create_runs.due_dags(session, self.dags, now)
             starting = scheduling.has_queued_runs(session)
             changed, state.changed_since = decide_runs.changed_runs(
