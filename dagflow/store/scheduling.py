@@ -12,7 +12,7 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from sqlalchemy import bindparam, func, or_, select, tuple_, update
 from sqlalchemy.orm import Session
@@ -392,12 +392,19 @@ def register_scheduler(session: Session, *, hostname: str, pid: int, now: dateti
     return job.id
 
 
-def scheduler_heartbeat(session: Session, job_id: int | None, now: datetime) -> bool:
-    """Beat for this scheduler; False if it had been taken for dead (it is marked running again)."""
+def scheduler_heartbeat(
+    session: Session, job_id: int | None, now: datetime, *, detail: dict[str, Any] | None = None
+) -> bool:
+    """Beat for this scheduler; False if it had been taken for dead (it is marked running again).
+
+    ``detail``: what the beat reports besides (its live local workers, see :mod:`dagflow.store.jobs`),
+    written in the same statement, and only when it changed."""
     job = session.get(JobRow, job_id) if job_id is not None else None
     if job is None:
         return True
     job.latest_heartbeat = now
+    if detail is not None and job.detail != detail:
+        job.detail = detail
     if job.state == JobState.RUNNING.value:
         return True
     job.state, job.end_date = JobState.RUNNING.value, None
