@@ -31,7 +31,7 @@ import time
 import urllib.error
 import urllib.request
 import uuid
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -216,7 +216,7 @@ def _serve(
     database_url: str,
     extra_env: dict[str, str] | None = None,
     extra_dags: dict[str, str] | None = None,
-) -> Iterator[Server]:
+) -> Generator[Server, None, None]:
     """``dagflow standalone`` on ``root``: ``extra_env`` added to its environment (another executor),
     ``extra_dags`` (file name: source) added to its DAGs folder."""
     home, dags = root / "home", root / "dags"
