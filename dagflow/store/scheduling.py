@@ -421,18 +421,12 @@ def fail_dead_schedulers(
     session: Session, *, alive_since: datetime, keep: int | None, now: datetime
 ) -> list[int]:
     """Mark failed the schedulers whose heartbeat is older than ``alive_since`` (never ``keep``, this
-    one: a slow pass is no death); return the ids of those alive."""
-    alive = list(
-        session.scalars(
-            select(JobRow.id).where(
-                JobRow.state == JobState.RUNNING.value, JobRow.latest_heartbeat >= alive_since
-            )
-        )
-    )
+    one: a slow pass is no death); return the ids of those alive. (Workers' rows are left alone: a
+    scheduler that starts alone on SQLite takes every other scheduler for dead at once, not them.)"""
+    running = (JobRow.state == JobState.RUNNING.value, JobRow.job_type == "scheduler")
+    alive = list(session.scalars(select(JobRow.id).where(*running, JobRow.latest_heartbeat >= alive_since)))
     if keep is not None and keep not in alive:
         alive.append(keep)
-    for job in session.scalars(
-        select(JobRow).where(JobRow.state == JobState.RUNNING.value, JobRow.id.not_in(alive))
-    ):
+    for job in session.scalars(select(JobRow).where(*running, JobRow.id.not_in(alive))):
         job.state, job.end_date = JobState.FAILED.value, now
     return alive

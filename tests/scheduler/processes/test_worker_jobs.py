@@ -85,3 +85,17 @@ def test_a_celery_worker_records_its_job_beats_and_ends_it_when_stopped(
     assert worker.process.returncode is not None
     with orchestrator.db.session() as session:
         assert job_store.running_jobs(session, job_type="worker") == []
+
+
+def test_a_starting_scheduler_takes_no_live_worker_for_a_dead_scheduler(orchestrator: Orchestrator):
+    from tests.cli.test_jobs_check import add_celery_worker
+
+    job_id = add_celery_worker(orchestrator.db, age=0.5, name="one@host-c")
+    scheduler = orchestrator.scheduler()  # alone on SQLite: every other scheduler is gone at once
+    scheduler.start()
+    try:
+        scheduler.run_once()
+    finally:
+        scheduler.shutdown()
+    (job,) = _workers(orchestrator)
+    assert (job.id, job.name) == (job_id, "one@host-c")
