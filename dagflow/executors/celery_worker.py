@@ -213,26 +213,43 @@ def advertised_host(settings: Settings) -> str:
 
 class WorkerJob(threading.Thread):
     """The job row of one ``dagflow celery worker`` (the main process; its pool processes record
-    none), beating every ``[scheduler] heartbeat_sec``, as a scheduler does, until :meth:`stop`."""
+    none), beating every ``[scheduler] heartbeat_sec``, as a scheduler does, until :meth:`stop`.
+
+    Celery forks its pool processes from this process at any time (a process past its memory limit is
+    replaced), and a connection must not cross a fork: a child that inherits SQLite's lock state
+    mid-transaction finds the database locked for good, one that closes an inherited PostgreSQL
+    connection ends the parent's session. So each beat opens and closes its connection (one a
+    second), and a fork waits until the beat in progress has ended.
+    """
 
     def __init__(self, settings: Settings, *, name: str, queues: list[str]):
         super().__init__(daemon=True, name="dagflow-worker-job")
         self.db = Database(settings.database_url)
         self.interval = settings.getfloat("scheduler", "heartbeat_sec")
         self.stopped = threading.Event()
-        # Celery forks its pool processes after this: they must not close this process's connections
-        os.register_at_fork(after_in_child=lambda: self.db.engine.dispose(close=False))
+        self._beating = threading.Lock()
+        os.register_at_fork(
+            before=self._beating.acquire,
+            after_in_parent=self._beating.release,
+            after_in_child=self._beating.release,
+        )
         detail = {"executor": "celery", "name": name, "queues": queues}
-        with self.db.session(write=True) as session:
-            self.job_id = job_store.register_worker(
-                session, hostname=socket.gethostname(), pid=os.getpid(), now=utcnow(), detail=detail
-            )
+        with self._beating:
+            with self.db.session(write=True) as session:
+                self.job_id = job_store.register_worker(
+                    session, hostname=socket.gethostname(), pid=os.getpid(), now=utcnow(), detail=detail
+                )
+            self.db.dispose()
 
     def run(self) -> None:
         while not self.stopped.wait(self.interval):
             try:
-                with self.db.session(write=True) as session:
-                    job_store.worker_heartbeat(session, self.job_id, utcnow())
+                with self._beating:
+                    try:
+                        with self.db.session(write=True) as session:
+                            job_store.worker_heartbeat(session, self.job_id, utcnow())
+                    finally:
+                        self.db.dispose()
             except Exception as exc:  # the store is unreachable a moment: beat again later
                 log.warning("could not record this worker's heartbeat: %s", exc)
 
