@@ -83,7 +83,14 @@ def test_two_schedulers_hand_out_each_compensation_once(crash: CrashHarness):
     for n in range(2):
         home = crash.tmp_path / f"home-{n}"
         home.mkdir()
-        crash.start(workers=2, DAGFLOW_HOME=str(home), DAGFLOW__CORE__PARALLELISM="4")
+        crash.start(
+            workers=2,
+            DAGFLOW_HOME=str(home),
+            DAGFLOW__CORE__PARALLELISM="4",
+            # nothing is killed here: a machine busy for seconds must not fail a try or a scheduler
+            DAGFLOW__SCHEDULER__TASK_HEARTBEAT_TIMEOUT="60",
+            DAGFLOW__SCHEDULER__SCHEDULER_HEALTH_CHECK_THRESHOLD="60",
+        )
 
     crash.wait_for("every run's compensation to end", lambda: _ended(crash) == RUNS, timeout=120)
     crash.wait_for(
