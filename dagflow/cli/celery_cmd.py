@@ -36,7 +36,7 @@ def celery() -> None:
 @click.option("--verbose", "-v", is_flag=True)
 def worker(queues: str | None, concurrency: int | None, hostname: str | None, verbose: bool) -> None:
     """Start a Celery worker that runs attempts, and its log server (stop with SIGTERM or Ctrl-C)."""
-    from dagflow.executors.celery_worker import advertised_host, pool_settings, worker_app
+    from dagflow.executors.celery_worker import WorkerJob, advertised_host, pool_settings, worker_app
     from dagflow.remote.celery_app import CelerySettings
 
     logging.basicConfig(
@@ -71,9 +71,12 @@ def worker(queues: str | None, concurrency: int | None, hostname: str | None, ve
         "--without-mingle",
         "--prefetch-multiplier=1",
     ]
+    job = WorkerJob(settings, name=name, queues=sorted(wanted.split(",")))
+    job.start()
     try:
         app.worker_main(argv)
     finally:
+        job.stop()
         if server is not None:
             server.stop()
 

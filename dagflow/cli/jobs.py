@@ -1,4 +1,5 @@
-"""``dagflow jobs check``: is a scheduler (or another job) alive, as Airflow's command of that name."""
+"""``dagflow jobs check``: is a scheduler (or a worker) alive, as Airflow's command of that name; it lists
+every live one found with its last heartbeat."""
 
 from __future__ import annotations
 
@@ -15,7 +16,11 @@ def jobs() -> None:
 
 
 @jobs.command("check")
-@click.option("--job-type", help="SchedulerJob (or scheduler), or another job type recorded.")
+@click.option(
+    "--job-type",
+    help="SchedulerJob (or scheduler), or CeleryWorker/WorkerJob (or worker: Celery workers and the "
+    "local executor's worker processes).",
+)
 @click.option("--hostname", help="Only jobs on this host.")
 @click.option("--local", is_flag=True, help="Only jobs on this host (its hostname).")
 @click.option(
@@ -26,11 +31,15 @@ def jobs_check(
     job_type: str | None, hostname: str | None, local: bool, limit: int, allow_multiple: bool
 ) -> None:
     """Exit 0 if an alive job is found (heartbeat younger than [scheduler]
-    scheduler_health_check_threshold), 1 otherwise. A health check for a container or a supervisor."""
+    scheduler_health_check_threshold), 1 otherwise. A health check for a container or a supervisor.
+
+    Prints each alive job found, one a line, with its last heartbeat: schedulers, Celery workers (each
+    records its own heartbeat), and the local executor's worker processes, which their scheduler
+    reports alive in its own heartbeat (they carry its heartbeat and its job id)."""
     from dagflow.core.clock import utcnow
     from dagflow.store import jobs as job_store
 
-    if allow_multiple and limit <= 1:
+    if allow_multiple and limit == 1:  # (0: every job)
         fail("to use --allow-multiple, set --limit to a value greater than 1")
     if hostname and local:
         fail("--hostname and --local cannot be used together")
@@ -49,3 +58,6 @@ def jobs_check(
     if len(alive) > 1 and not allow_multiple:
         fail(f"Found {len(alive)} alive jobs. Expected only one.", code=1)
     click.echo("Found one alive job." if len(alive) == 1 else f"Found {len(alive)} alive jobs.")
+    now = utcnow()
+    for job in alive:
+        click.echo(job.describe(now))

@@ -13,6 +13,7 @@ from __future__ import annotations
 import abc
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from enum import StrEnum
 from typing import Protocol
 
@@ -100,3 +101,9 @@ class Executor(abc.ABC):
     def close(self, timeout: float = 10.0) -> list[Workload]:
         """Stop taking work and stop the attempts in hand (each records that it was stopped, and is
         reported as an event); return the workloads that did not finish."""
+
+    def live_workers(self) -> list[tuple[int, datetime]]:
+        """The worker processes of this machine it keeps, alive now: ``(pid, started)`` each. Its
+        scheduler reports them in its heartbeat. None for an executor whose workers record their own
+        job (Celery) or that runs attempts in the scheduler's process."""
+        return []

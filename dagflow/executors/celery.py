@@ -4,7 +4,8 @@
 workload's claim token as the Celery task id (so the task instance's ``attempt_token`` is the id of
 its message). The workers record every outcome in the metadata store and wake the schedulers with
 their commit; ``events`` then asks the store what became of the workloads still in hand (one
-statement), so the scheduler acts on a finished attempt at once without any result backend.
+statement, two while compensations are in hand), so the scheduler acts on a finished attempt, or a
+finished compensation try, at once without any result backend.
 
 Lost work is found here too: a message that is still queued in the store after ``[scheduler]
 task_queued_timeout`` (the broker lost it when it restarted, no worker listens on its queue) is sent
@@ -172,8 +173,10 @@ class CeleryExecutor(Executor):
 
     def _follow_up(self) -> None:
         """Report what ended since the last look; re-send or fail what is stuck in its queue."""
+        compensations = [t for t, sent in self._sent.items() if sent.workload.compensation]
+        attempts = [t for t, sent in self._sent.items() if not sent.workload.compensation]
         with self.db.session() as session:
-            states = attempt_states(session, list(self._sent))
+            states = attempt_states(session, attempts, compensation_tokens=compensations)
         now = time.monotonic()
         stuck: list[_Sent] = []
         for token, sent in list(self._sent.items()):
@@ -183,7 +186,9 @@ class CeleryExecutor(Executor):
                     stuck.append(sent)
                 continue
             del self._sent[token]
-            if state is None:
+            if sent.workload.compensation:  # its token is dropped when its try is recorded: it ended
+                self._events.append(ExecutorEvent(EventKind.FINISHED, sent.workload, detail="ended"))
+            elif state is None:
                 detail = "its task instance was cleared or handed out again"
                 self._events.append(ExecutorEvent(EventKind.REJECTED, sent.workload, detail=detail))
             else:

@@ -11,7 +11,8 @@ recorded as failed by the process's watchdog, which then kills the process (Cele
 the message, redelivered, is dropped).
 
 The worker's machine serves its logs (:mod:`dagflow.remote.logserver`) and records the server's
-address on each try it claims.
+address on each try it claims. The worker records a job row of its own (:class:`WorkerJob`), so
+``dagflow jobs check`` and ``/api/v1/health`` list it with its last heartbeat.
 """
 
 from __future__ import annotations
@@ -35,7 +36,8 @@ from dagflow.executors.local import _rss_mb
 from dagflow.executors.worker import Worker, WorkerSettings
 from dagflow.remote.celery_app import TASK_NAME, CelerySettings, make_app
 from dagflow.runtime.tasklog import TaskLog, attempt_log_path
-from dagflow.store import scheduling
+from dagflow.store import Database, scheduling
+from dagflow.store import jobs as job_store
 from dagflow.store.attempts import Outcome, record_outcome
 from dagflow.store.notify import wake_after_commit
 
@@ -207,3 +209,56 @@ def pool_settings(settings: Settings, *, hostname: str, log_url: str | None) -> 
 def advertised_host(settings: Settings) -> str:
     """The address other machines reach this worker's log server at."""
     return str(settings.get("logging", "worker_log_server_host") or "") or socket.gethostname()
+
+
+class WorkerJob(threading.Thread):
+    """The job row of one ``dagflow celery worker`` (the main process; its pool processes record
+    none), beating every ``[scheduler] heartbeat_sec``, as a scheduler does, until :meth:`stop`.
+
+    Celery forks its pool processes from this process at any time (a process past its memory limit is
+    replaced), and a connection must not cross a fork: a child that inherits SQLite's lock state
+    mid-transaction finds the database locked for good, one that closes an inherited PostgreSQL
+    connection ends the parent's session. So each beat opens and closes its connection (one a
+    second), and a fork waits until the beat in progress has ended.
+    """
+
+    def __init__(self, settings: Settings, *, name: str, queues: list[str]):
+        super().__init__(daemon=True, name="dagflow-worker-job")
+        self.db = Database(settings.database_url)
+        self.interval = settings.getfloat("scheduler", "heartbeat_sec")
+        self.stopped = threading.Event()
+        self._beating = threading.Lock()
+        os.register_at_fork(
+            before=self._beating.acquire,
+            after_in_parent=self._beating.release,
+            after_in_child=self._beating.release,
+        )
+        detail = {"executor": "celery", "name": name, "queues": queues}
+        with self._beating:
+            with self.db.session(write=True) as session:
+                self.job_id = job_store.register_worker(
+                    session, hostname=socket.gethostname(), pid=os.getpid(), now=utcnow(), detail=detail
+                )
+            self.db.dispose()
+
+    def run(self) -> None:
+        while not self.stopped.wait(self.interval):
+            try:
+                with self._beating:
+                    try:
+                        with self.db.session(write=True) as session:
+                            job_store.worker_heartbeat(session, self.job_id, utcnow())
+                    finally:
+                        self.db.dispose()
+            except Exception as exc:  # the store is unreachable a moment: beat again later
+                log.warning("could not record this worker's heartbeat: %s", exc)
+
+    def stop(self) -> None:
+        """Stop beating and record that the worker stopped."""
+        self.stopped.set()
+        self.join(5)
+        try:
+            with self.db.session(write=True) as session:
+                job_store.end_worker(session, self.job_id, utcnow())
+        finally:
+            self.db.dispose()

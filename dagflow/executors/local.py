@@ -33,8 +33,10 @@ import time
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
+from dagflow.core.clock import utcnow
 from dagflow.core.keys import TIKey
 from dagflow.core.states import TaskState
 from dagflow.executors.base import EventKind, Executor, ExecutorEvent, Waitable, Workload
@@ -149,6 +151,8 @@ class _Slot:
     #: finished the one before; 0 while it has none.
     started: float = 0.0
     pid: int = 0
+    #: When the worker process was started (wall clock: reported with the scheduler's heartbeat).
+    born: datetime | None = None
     retired: bool = False
     #: Its report pipe reached its end (the worker is gone): the feeder stops watching it.
     eof: bool = False
@@ -199,7 +203,7 @@ class LocalExecutor(Executor):
         process.start()
         sender.close()
         inbox.close()
-        return _Slot(process=process, events=receiver, inbox=feeder, pid=process.pid or 0)
+        return _Slot(process=process, events=receiver, inbox=feeder, pid=process.pid or 0, born=utcnow())
 
     # -- the interface -----------------------------------------------------------------------------
 
@@ -237,6 +241,14 @@ class LocalExecutor(Executor):
                     self._kill_slot(slot, reason)
                     return True
         return False
+
+    def live_workers(self) -> list[tuple[int, datetime]]:
+        with self._lock:
+            return [
+                (slot.pid, slot.born or utcnow())
+                for slot in self._slots
+                if not slot.retired and slot.process.is_alive()
+            ]
 
     def close(self, timeout: float = 10.0) -> list[Workload]:
         """Stop the workers: each stops its attempt in hand, records it and exits; one that does not

@@ -585,6 +585,8 @@ class Worker:
             recorded = comp_store.record(
                 conn, workload.key, token=workload.token, outcome=outcome, given_back=self.stopping
             )
+            if self.settings.wake_scheduler:  # as an attempt's outcome: the next compensation may start
+                wake_after_commit(conn, outcome=True)
         if not recorded:
             detail = "its compensation was changed while it ran; outcome discarded"
             return ExecutorEvent(EventKind.REJECTED, workload, detail=detail)

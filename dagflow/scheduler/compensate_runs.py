@@ -34,8 +34,8 @@ def compensate_runs(db: Database, dags: DagCache, *, job_id: int | None, now: da
     with db.reading() as session:  # (a read first: most passes find nothing to do)
         if not comp_store.compensating_runs(session, limit=1):
             return outcome
-    with db.session(write=True) as session:
-        for run in comp_store.compensating_runs(session):
+    with db.session(write=True) as session:  # (the runs locked: see compensating_runs)
+        for run in comp_store.compensating_runs(session, lock=True):
             stored = dags.get(session, run.dag_id)
             if stored is None:
                 continue
@@ -62,7 +62,8 @@ def _compensate_run(
         outcome.submit.extend(_queue(session, stored, key, forward, decisions, job_id, now))
         return outcome
     if decisions.state is not RunCompensation.COMPENSATING:
-        comp_store.set_run_compensation(session, key, decisions.state)
+        if not comp_store.end_run_compensation(session, key, decisions.state):
+            return outcome
         if decisions.state is RunCompensation.COMPENSATION_FAILED and spec.extra.get(
             "has_compensation_failure_callback"
         ):

@@ -44,6 +44,7 @@ from dagflow.scheduler.runcache import RunCache
 from dagflow.scheduler.sole import SoleSchedulerLock
 from dagflow.store import Database, scheduling
 from dagflow.store import compensations as comp_store
+from dagflow.store import jobs as job_store
 from dagflow.store import task_instances as ti_store
 from dagflow.store.notify import Listener, listen
 from dagflow.store.ownership import RunOwnership
@@ -517,8 +518,9 @@ class Scheduler:
         last = self.state.last_heartbeat
         if last is not None and 0 <= (now - last).total_seconds() < self.options.heartbeat_interval:
             return  # (a clock stepped back is no reason to stop beating)
+        detail = job_store.local_workers_detail(self.executor.live_workers())
         with self.db.session(write=True) as session:
-            if not scheduling.scheduler_heartbeat(session, self.job_id, now):  # taken for dead after a pause
+            if not scheduling.scheduler_heartbeat(session, self.job_id, now, detail=detail):  # taken for dead
                 log.warning("this scheduler was taken for dead; its queued work was handed out again")
         self.state.last_heartbeat = now
         self.metrics.heartbeat()

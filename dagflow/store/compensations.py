@@ -44,14 +44,24 @@ class CompensatingRun(NamedTuple):
     run_id: str
 
 
-def compensating_runs(session: Session, *, limit: int = 100) -> list[CompensatingRun]:
-    """Runs whose compensation is under way (oldest first)."""
+def compensating_runs(session: Session, *, limit: int = 100, lock: bool = False) -> list[CompensatingRun]:
+    """Runs whose compensation is under way (oldest first).
+
+    ``lock``: hold their rows until this transaction ends, passing over those another scheduler
+    holds (``FOR UPDATE SKIP LOCKED``, as runs are locked for deciding them): one scheduler at a time
+    decides a run's compensations, queues them and records its end, and reads the run's compensations
+    after taking the lock, so it sees what the one before it committed. Without it, two schedulers
+    both found a compensation not handed out yet and both inserted its row (one pass failed), and
+    both recorded the run's end and handed out its failure callback. (SQLite: one writer, no lock.)
+    """
     statement = (
         select(DagRunRow.id, DagRunRow.dag_id, DagRunRow.run_id)
         .where(DagRunRow.compensation_state == RunCompensation.COMPENSATING.value)
         .order_by(DagRunRow.id)
         .limit(limit)
     )
+    if lock:
+        statement = statement.with_for_update(skip_locked=True)
     return [CompensatingRun(*row) for row in session.execute(statement)]
 
 
@@ -158,12 +168,19 @@ def queue(
     return queued
 
 
-def set_run_compensation(session: Session, key: RunKey, state: RunCompensation) -> None:
-    session.execute(
+def end_run_compensation(session: Session, key: RunKey, state: RunCompensation) -> bool:
+    """Record the end of a run's compensation; False if it was not under way any more (it ended
+    already): whoever ended it handed out what follows its end."""
+    result = session.execute(
         update(DagRunRow)
-        .where(DagRunRow.dag_id == key.dag_id, DagRunRow.run_id == key.run_id)
+        .where(
+            DagRunRow.dag_id == key.dag_id,
+            DagRunRow.run_id == key.run_id,
+            DagRunRow.compensation_state == RunCompensation.COMPENSATING.value,
+        )
         .values(compensation_state=state.value)
     )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
 def give_back_queued(session: Session, *, not_job_ids: Iterable[int], now: datetime) -> int:

@@ -15,22 +15,28 @@ from sqlalchemy.orm import Session
 
 from dagflow.core.keys import TIKey
 from dagflow.core.states import TaskState
-from dagflow.store.models import TaskInstanceRow
+from dagflow.store.models import CompensationInstanceRow, TaskInstanceRow
 from dagflow.store.notify import wake_after_commit
 
 TI = TaskInstanceRow
+C = CompensationInstanceRow
 #: Tokens per statement (far below any database's limit on parameters).
 CHUNK = 500
 
 
-def attempt_states(session: Session, tokens: Sequence[str]) -> dict[str, str]:
-    """The state of each task instance that still holds one of ``tokens``, by token; a token missing
-    from the answer was given up (its task instance was cleared or handed out again since)."""
+def attempt_states(
+    session: Session, tokens: Sequence[str], *, compensation_tokens: Sequence[str] = ()
+) -> dict[str, str]:
+    """The state of each task instance that still holds one of ``tokens``, and of each compensation
+    that still holds one of ``compensation_tokens``, by token. A token missing from the answer was
+    given up (its task instance was cleared or handed out again since), or its try has ended (a
+    compensation's token is dropped when its try is recorded)."""
     found: dict[str, str] = {}
-    for start in range(0, len(tokens), CHUNK):
-        chunk = list(tokens[start : start + CHUNK])
-        query = select(TI.attempt_token, TI.state).where(TI.attempt_token.in_(chunk))
-        found.update({str(token): str(state) for token, state in session.execute(query)})
+    for table, wanted in ((TI, tokens), (C, compensation_tokens)):
+        for start in range(0, len(wanted), CHUNK):
+            chunk = list(wanted[start : start + CHUNK])
+            query = select(table.attempt_token, table.state).where(table.attempt_token.in_(chunk))
+            found.update({str(token): str(state) for token, state in session.execute(query)})
     return found
 
 

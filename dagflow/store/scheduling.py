@@ -12,7 +12,7 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from sqlalchemy import bindparam, func, or_, select, tuple_, update
 from sqlalchemy.orm import Session
@@ -392,12 +392,19 @@ def register_scheduler(session: Session, *, hostname: str, pid: int, now: dateti
     return job.id
 
 
-def scheduler_heartbeat(session: Session, job_id: int | None, now: datetime) -> bool:
-    """Beat for this scheduler; False if it had been taken for dead (it is marked running again)."""
+def scheduler_heartbeat(
+    session: Session, job_id: int | None, now: datetime, *, detail: dict[str, Any] | None = None
+) -> bool:
+    """Beat for this scheduler; False if it had been taken for dead (it is marked running again).
+
+    ``detail``: what the beat reports besides (its live local workers, see :mod:`dagflow.store.jobs`),
+    written in the same statement, and only when it changed."""
     job = session.get(JobRow, job_id) if job_id is not None else None
     if job is None:
         return True
     job.latest_heartbeat = now
+    if detail is not None and job.detail != detail:
+        job.detail = detail
     if job.state == JobState.RUNNING.value:
         return True
     job.state, job.end_date = JobState.RUNNING.value, None
@@ -414,18 +421,12 @@ def fail_dead_schedulers(
     session: Session, *, alive_since: datetime, keep: int | None, now: datetime
 ) -> list[int]:
     """Mark failed the schedulers whose heartbeat is older than ``alive_since`` (never ``keep``, this
-    one: a slow pass is no death); return the ids of those alive."""
-    alive = list(
-        session.scalars(
-            select(JobRow.id).where(
-                JobRow.state == JobState.RUNNING.value, JobRow.latest_heartbeat >= alive_since
-            )
-        )
-    )
+    one: a slow pass is no death); return the ids of those alive. (Workers' rows are left alone: a
+    scheduler that starts alone on SQLite takes every other scheduler for dead at once, not them.)"""
+    running = (JobRow.state == JobState.RUNNING.value, JobRow.job_type == "scheduler")
+    alive = list(session.scalars(select(JobRow.id).where(*running, JobRow.latest_heartbeat >= alive_since)))
     if keep is not None and keep not in alive:
         alive.append(keep)
-    for job in session.scalars(
-        select(JobRow).where(JobRow.state == JobState.RUNNING.value, JobRow.id.not_in(alive))
-    ):
+    for job in session.scalars(select(JobRow).where(*running, JobRow.id.not_in(alive))):
         job.state, job.end_date = JobState.FAILED.value, now
     return alive

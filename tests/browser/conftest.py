@@ -31,7 +31,7 @@ import time
 import urllib.error
 import urllib.request
 import uuid
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -211,15 +211,24 @@ def dagflow_server(
         yield from _serve(root, database_url)
 
 
-def _serve(root: Path, database_url: str) -> Iterator[Server]:
+def _serve(
+    root: Path,
+    database_url: str,
+    extra_env: dict[str, str] | None = None,
+    extra_dags: dict[str, str] | None = None,
+) -> Generator[Server, None, None]:
+    """``dagflow standalone`` on ``root``: ``extra_env`` added to its environment (another executor),
+    ``extra_dags`` (file name: source) added to its DAGs folder."""
     home, dags = root / "home", root / "dags"
     _dags_folder(dags)
+    for name, source in (extra_dags or {}).items():
+        (dags / name).write_text(source)
     port = _free_port()
     log = root / "standalone.log"
     with log.open("wb") as out:
         process = subprocess.Popen(
             [str(Path(sys.executable).with_name("dagflow")), "standalone"],
-            env=_environment(home, dags, port, database_url),
+            env={**_environment(home, dags, port, database_url), **(extra_env or {})},
             cwd=root,
             stdout=out,
             stderr=subprocess.STDOUT,

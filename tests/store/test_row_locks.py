@@ -53,6 +53,24 @@ def test_a_run_another_scheduler_holds_is_passed_over(postgres: Database):
         assert scheduling.lock_runs(third, both) == both
 
 
+def test_a_run_another_scheduler_compensates_is_passed_over_and_ends_once(postgres: Database):
+    from dagflow.core.saga import RunCompensation
+    from dagflow.store import compensations as comp_store
+
+    with postgres.session(write=True) as session:
+        for run in session.query(DagRunRow):
+            run.state, run.compensation_state = "failed", RunCompensation.COMPENSATING.value
+    with postgres.session(write=True) as first:
+        held = comp_store.compensating_runs(first, limit=1, lock=True)
+        assert [run.dag_id for run in held] == ["one"]
+        with postgres.session(write=True) as second:
+            assert [run.dag_id for run in comp_store.compensating_runs(second, lock=True)] == ["two"]
+        assert comp_store.end_run_compensation(first, RunKey("one", "r"), RunCompensation.COMPENSATED)
+    with postgres.session(write=True) as late:  # a scheduler that read the run before the end
+        assert not comp_store.end_run_compensation(late, RunKey("one", "r"), RunCompensation.COMPENSATED)
+        assert [run.dag_id for run in comp_store.compensating_runs(late, lock=True)] == ["two"]
+
+
 def test_a_dag_another_scheduler_creates_runs_of_is_passed_over(postgres: Database):
     with postgres.session(write=True) as first:
         assert [row.dag_id for row in scheduling.schedulable_dag_rows(first, ["one"])] == ["one"]

@@ -20,9 +20,11 @@ from webui.workers import current_workers
 
 @api.get("/health")
 def health() -> Any:
-    """Is the store reachable; which schedulers (and workers that record a job) are alive, each with
-    its last heartbeat. ``scheduler`` is the latest one's, as Airflow reports it; a job is alive while
-    its heartbeat is younger than ``[scheduler] scheduler_health_check_threshold``."""
+    """Is the store reachable; which schedulers and workers are alive, each with its last heartbeat.
+    ``scheduler`` is the latest one's, as Airflow reports it; a job is alive while its heartbeat is
+    younger than ``[scheduler] scheduler_health_check_threshold``. Celery workers beat for
+    themselves; a local executor's workers are reported by their scheduler's heartbeat (see
+    :mod:`dagflow.store.jobs`)."""
     session = read_session()
     now = utcnow()
     threshold = settings().getfloat("scheduler", "scheduler_health_check_threshold")
@@ -41,7 +43,7 @@ def health() -> Any:
                 "latest_heartbeat": iso(job.latest_heartbeat) if job is not None else None,
             },
             "schedulers": [j.to_json(now) for j in alive if j.job_type == "scheduler"],
-            "workers": [j.to_json(now) for j in alive if j.job_type != "scheduler"],
+            "workers": [j.to_json(now) for j in alive if j.job_type == job_store.WORKER],
         }
     )
 

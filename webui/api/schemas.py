@@ -218,14 +218,29 @@ USER = object_schema(
     last_login=DATETIME,
 )
 LIVE_JOB = object_schema(
-    ["id", "job_type", "hostname", "pid", "latest_heartbeat", "heartbeat_age_seconds"],
-    id=INTEGER,
-    job_type=STRING,
+    [
+        "id",
+        "job_type",
+        "hostname",
+        "pid",
+        "latest_heartbeat",
+        "heartbeat_age_seconds",
+        "executor",
+        "scheduler_job_id",
+    ],
+    id={**NULLABLE_INTEGER, "description": "The job row's id; null for a local worker (it has none)."},
+    job_type={"type": "string", "enum": ["scheduler", "worker"]},
     hostname=STRING,
     pid=INTEGER,
     start_date=DATETIME,
-    latest_heartbeat=DATETIME,
+    latest_heartbeat={
+        **DATETIME,
+        "description": "A local worker's is its scheduler's, whose heartbeat reports it alive.",
+    },
     heartbeat_age_seconds={"type": "number"},
+    executor={**NULLABLE_STRING, "enum": ["local", "celery", None]},
+    scheduler_job_id={**NULLABLE_INTEGER, "description": "A local worker's scheduler."},
+    name={**NULLABLE_STRING, "description": "A Celery worker's name."},
 )
 HEALTH = object_schema(
     ["metadatabase", "scheduler", "schedulers", "workers"],

@@ -1,0 +1,81 @@
+"""A failed run is compensated on the Celery executor: real ``dagflow celery worker`` processes run the
+compensations, in reverse order, and each one's end wakes the scheduler as an attempt's does."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from itertools import pairwise
+
+import pytest
+from sqlalchemy import select
+
+from dagflow.store.models import CompensationTryRow
+from tests.scheduler.conftest import Orchestrator
+from tests.scheduler.processes.celery_workers import broker_url, celery_workers
+
+SAGA = """
+import os
+from datetime import datetime
+from pathlib import Path
+
+from dagflow import DAG
+from dagflow.operators import PythonOperator
+
+JOURNAL = Path(os.path.dirname(__file__)) / "undone.txt"
+
+
+def undo(**context):
+    with JOURNAL.open("a") as stream:
+        stream.write(context["ti"].task_id + "\\n")
+
+
+def boom():
+    raise RuntimeError("the last step fails")
+
+
+with DAG("celery_saga", schedule=None, start_date=datetime(2024, 1, 1)):
+    steps = [
+        PythonOperator(task_id=name, python_callable=lambda: 1, compensate=undo)
+        for name in ("book", "pay", "ship")
+    ]
+    steps[0] >> steps[1] >> steps[2] >> PythonOperator(task_id="boom", python_callable=boom)
+"""
+
+#: Half the scheduler's sleep while work is in hand (``heartbeat_interval``, 1 s): a compensation's end
+#: found only when that sleep runs out shows up as a gap of about a second before the next one starts
+#: (woken by the worker's commit, the gap is tens of milliseconds).
+PROMPT = timedelta(seconds=0.5)
+
+
+@pytest.mark.parametrize("broker", ["redis"])
+def test_a_failed_run_on_celery_is_compensated_in_reverse_order(
+    orchestrator: Orchestrator, tmp_path, broker: str
+):
+    url = broker_url(broker)
+    orchestrator.write("celery_saga.py", SAGA)
+    orchestrator.record_dags()
+    (tmp_path / "machines").mkdir()
+    with celery_workers(
+        tmp_path / "machines", orchestrator.database_url, url, orchestrator.dags.path
+    ) as workers:
+        orchestrator.setenv(**{k.removeprefix("DAGFLOW__"): v for k, v in workers.env().items()})
+        worker = workers.start("one")
+        workers.wait_ready(worker)
+        run_id = orchestrator.trigger("celery_saga")
+        orchestrator.run_until_idle(executor="celery")
+
+    run = orchestrator.run("celery_saga", run_id)
+    assert (run.state, run.compensation_state) == ("failed", "compensated")
+    undone = worker.home / "dags" / "undone.txt"  # written beside the worker's copy of the DAG files
+    assert undone.read_text().splitlines() == ["ship", "pay", "book"]
+    with orchestrator.db.session() as session:
+        tries = list(session.scalars(select(CompensationTryRow).order_by(CompensationTryRow.start_date)))
+    assert [(t.task_id, t.state, t.hostname) for t in tries] == [
+        ("ship", "success", worker.name),
+        ("pay", "success", worker.name),
+        ("book", "success", worker.name),
+    ]
+    for done, following in pairwise(tries):
+        assert done.end_date is not None and following.start_date is not None
+        gap = following.start_date - done.end_date
+        assert gap < PROMPT, f"{following.task_id} started {gap} after {done.task_id} ended"
