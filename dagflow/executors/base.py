@@ -81,6 +81,11 @@ class Executor(abc.ABC):
     #: How many attempts it runs at once (the scheduler spaces out its passes while more wait).
     slots: int = 1
 
+    def has_backlog(self, in_flight: int) -> bool:
+        """Whether some of the ``in_flight`` workloads wait for a slot (then the scheduler lets
+        finished attempts gather before its next pass): by default, more than :attr:`slots`."""
+        return in_flight > self.slots
+
     @abc.abstractmethod
     def submit(self, workloads: Sequence[Workload]) -> None:
         """Queue workloads; they run in the order given as slots free up."""

@@ -57,8 +57,11 @@ class CeleryExecutor(Executor):
         self.settings = settings
         self.slots = slots
         self.app = app if app is not None else make_app(settings)
-        self.db = Database(database_url)
+        # (no ping before each checkout: the follow-up reads on every pass; see Scheduler.db)
+        self.db = Database(database_url, pool_pre_ping=False)
         self._sent: dict[str, _Sent] = {}
+        #: How many of the workloads sent were still waiting for a worker at the last follow-up.
+        self._waiting = 0
         self._events: list[ExecutorEvent] = []
         #: Workloads to publish, in order, by the sender thread (a round trip to the broker each: the
         #: scheduler's loop does not wait for them).
@@ -78,6 +81,12 @@ class CeleryExecutor(Executor):
             else:
                 self._sent[workload.token] = _Sent(workload, now)
         self._post(workloads)
+
+    def has_backlog(self, in_flight: int) -> bool:
+        """Whether messages wait in the broker for a worker while others run (seen at the last
+        follow-up): the slots that count are the workers', which only the broker knows, not
+        :attr:`slots` (``parallelism``)."""
+        return self._waiting > 0
 
     def events(self) -> list[ExecutorEvent]:
         if self._sent:
@@ -175,10 +184,15 @@ class CeleryExecutor(Executor):
         """Report what ended since the last look; re-send or fail what is stuck in its queue."""
         compensations = [t for t, sent in self._sent.items() if sent.workload.compensation]
         attempts = [t for t, sent in self._sent.items() if not sent.workload.compensation]
-        with self.db.session() as session:
+        with self.db.reading() as session:
             states = attempt_states(session, attempts, compensation_tokens=compensations)
         now = time.monotonic()
         stuck: list[_Sent] = []
+        # waiting while others run: the workers are busy (one attempt that is not claimed yet is not
+        # a backlog: a chain's next task, whose outcome must be followed up at once)
+        queued = sum(1 for state in states.values() if state == TaskState.QUEUED.value)
+        running = any(state == TaskState.RUNNING.value for state in states.values())
+        self._waiting = queued if running else 0
         for token, sent in list(self._sent.items()):
             state = states.get(token)
             if state in _UNFINISHED:

@@ -451,8 +451,7 @@ class Scheduler:
 
     def _space_out_passes(self) -> None:
         """With a backlog in the executor there is no hurry: let finished attempts gather into a batch."""
-        backlog = len(self.state.in_flight) - self.executor.slots
-        if backlog <= 0:
+        if not self.executor.has_backlog(len(self.state.in_flight)):
             return
         pause = self.options.batch_interval - (time.monotonic() - self.state.last_pass)
         if pause > 0:
