@@ -40,7 +40,15 @@ from dagflow.store.models import DagRunRow, JobRow, TaskInstanceRow, TaskInstanc
 from tests.backends import POSTGRES_ENV
 from tests.crash.conftest import CrashHarness, group_members
 from tests.crash.test_several_schedulers import most_at_once
-from tests.scheduler.processes.celery_workers import CeleryWorker, CeleryWorkers, broker_url, celery_workers
+from tests.scheduler.processes.celery_workers import (
+    CeleryWorker,
+    CeleryWorkers,
+    broker_url,
+    celery_workers,
+    on_broker,
+)
+
+pytestmark = on_broker("redis")
 
 RUNS = 300
 POOL_SLOTS = 2

@@ -21,7 +21,13 @@ from dagflow.remote.inspect import workers_status
 from dagflow.scheduler.job import SchedulerOptions
 from tests.backends import POSTGRES_ENV
 from tests.scheduler.conftest import Orchestrator, at
-from tests.scheduler.processes.celery_workers import CeleryWorkers, broker_url, celery_workers
+from tests.scheduler.processes.celery_workers import (
+    CeleryWorkers,
+    broker_url,
+    celery_workers,
+    on_broker,
+    with_broker,
+)
 
 SLOW = """
 import os
@@ -45,7 +51,7 @@ with DAG("slow", schedule=None, start_date=datetime(2024, 1, 1)):
     long()
 """
 
-BROKERS = ["redis", "rabbitmq"]
+BROKERS = [with_broker("redis"), with_broker("rabbitmq")]
 
 
 @pytest.fixture(autouse=True)
@@ -123,7 +129,11 @@ def test_messages_the_broker_lost_are_sent_again_and_run_once(
         (tmp_path / "machines").mkdir(exist_ok=True)
         orchestrator.write("slow.py", SLOW, queue=workers.queue("late"), journal=str(journal))
         orchestrator.record_dags()
-        _start(orchestrator, workers, SCHEDULER__TASK_QUEUED_TIMEOUT="2")
+        # sent again every 2 s, and never given up here (that is test_celery_executor's): the worker
+        # that takes it may be slow to start on a busy machine
+        _start(
+            orchestrator, workers, SCHEDULER__TASK_QUEUED_TIMEOUT="2", CELERY__STUCK_IN_QUEUED_RETRIES="50"
+        )
         options = SchedulerOptions(run_processor=False)
         with orchestrator.in_thread(options, executor="celery"):
             run_id = orchestrator.trigger("slow")
@@ -152,6 +162,7 @@ def _purge(url: str, queue: str) -> int:
         app.close()
 
 
+@on_broker("redis")
 def test_a_new_scheduler_takes_over_the_attempts_its_predecessor_left_running(
     orchestrator: Orchestrator, tmp_path: Path
 ):
