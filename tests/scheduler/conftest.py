@@ -27,6 +27,7 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+import socket
 import sys
 import threading
 import time
@@ -442,6 +443,14 @@ class Orchestrator:
         query = select(XComRow).where(XComRow.dag_id == dag_id, XComRow.run_id == run_id)
         with self.db.session() as session:
             return {(label(x.task_id, x.map_index), x.key): decode(x.value) for x in session.scalars(query)}
+
+    def check_ran_on(self, executor: str, dag_id: str) -> None:
+        """Every try of ``dag_id`` ran where ``executor`` runs attempts: in this deployment's Celery
+        worker for ``celery-<broker>`` (its name is the tries' hostname), else on this machine."""
+        on_celery = executor.startswith("celery-") and self.celery is not None
+        expected = {w.name for w in self.celery.workers} if on_celery else {socket.gethostname()}
+        hosts = {row.hostname for row in self.tries(dag_id)}
+        assert hosts and hosts <= expected, f"tries ran on {hosts}, expected {expected}"
 
     def log_path(
         self, dag_id: str, run_id: str, task_id: str, try_number: int = 1, map_index: int = -1

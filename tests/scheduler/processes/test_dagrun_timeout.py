@@ -68,3 +68,4 @@ def test_a_run_past_its_dagrun_timeout_fails_and_what_had_not_finished_is_skippe
     # the worker stops the try once its heartbeat finds the task instance skipped, and says so in the
     # try's log (a Celery worker does so on its own time: the scheduler does not wait for it)
     orchestrator.wait_for(lambda: "stopped" in orchestrator.log("times_out", run_id, "slow"), timeout=10)
+    orchestrator.check_ran_on(process_executor, "times_out")

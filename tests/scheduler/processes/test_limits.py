@@ -160,6 +160,8 @@ def limited(
         with orchestrator.running(workers=3, executor=process_executor) as scheduler:  # attempts at once
             scheduler.until(settled)
             scheduler.polls(3)  # the held run is looked at again: still held
+        for dag_id in ("fan_out", "pooled", "one_run_at_a_time", "waits", "held"):
+            orchestrator.check_ran_on(process_executor, dag_id)
         yield Limited(orchestrator, runs)
 
 
@@ -177,6 +179,7 @@ def test_no_more_task_instances_run_at_once_than_parallelism(
     ran = intervals(orchestrator, "fan_out")
     assert len(ran) == 6
     assert max_concurrent(ran) == 2
+    orchestrator.check_ran_on(process_executor, "fan_out")
 
 
 WEIGHTED = """

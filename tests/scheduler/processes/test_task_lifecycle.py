@@ -71,3 +71,4 @@ def test_a_task_instance_goes_scheduled_queued_running_success_with_its_times_re
     (history,) = orchestrator.tries("three_slow", run_id, "c")
     assert (history.state, history.queued_at, history.end_date) == ("success", c.queued_at, c.end_date)
     assert at(c.start_date) <= at(history.start_date)  # claimed by the worker, then started
+    orchestrator.check_ran_on(process_executor, "three_slow")

@@ -63,4 +63,5 @@ def test_a_trigger_from_a_cli_with_another_home_wakes_the_sleeping_scheduler(
         waited = time.monotonic() - triggered
 
     assert waited < 10  # far less than the 30 s timer: the trigger's commit woke it
+    orchestrator.check_ran_on(process_executor, "quick")
     assert not any(cli_home.glob("*.sock")), "the CLI's home holds no socket: the database names it"
