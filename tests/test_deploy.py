@@ -23,7 +23,7 @@ from typing import Any
 import pytest
 
 from tests.backends import POSTGRES_ENV
-from tests.scheduler.processes.celery_workers import broker_url, on_broker
+from tests.scheduler.processes.celery_workers import broker_url
 
 DEPLOY = Path(__file__).resolve().parent.parent / "deploy"
 QUICK = """
@@ -135,7 +135,6 @@ def _until(condition: Callable[[], Any], what: str, root: Path, timeout: float =
     raise AssertionError(f"{what} did not happen within {timeout:g}s\n{outputs}")
 
 
-@on_broker("redis")
 def test_the_procfile_processes_on_separate_machines_run_a_dag(database_url: str, tmp_path: Path):
     if database_url.startswith("sqlite") and os.environ.get(POSTGRES_ENV):
         pytest.skip("run on PostgreSQL, as deployed")

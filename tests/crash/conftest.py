@@ -43,7 +43,7 @@ from dagflow.scheduler.processor import DagFileProcessor, ProcessorSettings
 from dagflow.store.engine import Database
 from dagflow.store.models import DagRunRow, JobRow, TaskInstanceRow, TaskInstanceTryRow
 from tests.backends import POSTGRES_ENV
-from tests.scheduler.processes.celery_workers import CeleryWorkers, broker_url, with_broker
+from tests.scheduler.processes.celery_workers import CeleryWorkers, broker_url
 
 ROOT = Path(__file__).resolve().parents[2]
 T = TypeVar("T")
@@ -497,7 +497,7 @@ def label_of(task_id: str, map_index: int) -> str:
     return task_id if map_index < 0 else f"{task_id}[{map_index}]"
 
 
-@pytest.fixture(params=["local", with_broker("redis"), with_broker("rabbitmq")])
+@pytest.fixture(params=["local", "redis", "rabbitmq"])
 def crash_executor(request: pytest.FixtureRequest, database_url: str) -> str:
     """The executor of a crash test that runs on each (see the module docstring). Celery runs on one
     store: PostgreSQL when the tests have it, SQLite otherwise."""

@@ -14,7 +14,6 @@ from __future__ import annotations
 import pytest
 
 from tests.crash.conftest import CrashHarness, check_no_overlap, check_try_history
-from tests.scheduler.processes.celery_workers import with_broker
 
 TERMINATED = """
 with DAG("terminated", schedule=None, start_date=datetime(2024, 1, 1), catchup=False):
@@ -127,7 +126,7 @@ with DAG("left_running", schedule=None, start_date=datetime(2024, 1, 1), catchup
 """
 
 
-@pytest.mark.parametrize("crash_executor", [with_broker("redis"), with_broker("rabbitmq")], indirect=True)
+@pytest.mark.parametrize("crash_executor", ["redis", "rabbitmq"], indirect=True)
 def test_sigterm_on_celery_leaves_running_tries_to_the_workers(
     crash: CrashHarness, crash_executor: str
 ) -> None:

@@ -57,7 +57,7 @@ from dagflow.store.notify import wake_now
 from dagflow.store.runs import ACTIVE_RUN_STATES as ACTIVE
 from tests.backends import POSTGRES_ENV, SqliteBackend, fresh_database
 from tests.conftest import DagsFolder
-from tests.scheduler.processes.celery_workers import CeleryWorkers, broker_url, with_broker
+from tests.scheduler.processes.celery_workers import CeleryWorkers, broker_url
 
 #: How long any wait may take before the test fails (a hang, not a slow machine).
 DEADLINE = 60.0
@@ -517,7 +517,7 @@ def orchestrator(
 
 
 #: The executors a test about worker processes runs on (see ``process_executor``).
-PROCESS_EXECUTORS = ["local", with_broker("redis"), with_broker("rabbitmq")]
+PROCESS_EXECUTORS = ["local", "redis", "rabbitmq"]
 
 
 @pytest.fixture(scope="module", params=PROCESS_EXECUTORS)

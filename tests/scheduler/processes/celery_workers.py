@@ -1,8 +1,8 @@
 """Real ``dagflow celery worker`` processes for tests, each with its own ``DAGFLOW_HOME`` and its own
 copy of the DAG files (as on another machine), on this machine's Redis or RabbitMQ.
 
-Each test module gets queues of its own (a random prefix), so tests running at the same time on
-the same broker never take each other's messages.
+Each deployment gets queues of its own (a random prefix), so tests running at the same time on the
+same broker (pytest-xdist runs them side by side) never take each other's messages.
 """
 
 from __future__ import annotations
@@ -27,19 +27,6 @@ BROKERS = {
     "rabbitmq": "amqp://guest:guest@127.0.0.1:5672//",
 }
 SECRET_KEY = "test-secret-key-shared-by-every-machine"
-
-
-def on_broker(name: str) -> pytest.MarkDecorator:
-    """The mark of every test that uses broker ``name``: under pytest-xdist (``--dist loadgroup``) the
-    tests of one broker run on one process, one after the other, since one of them restarts this
-    machine's Redis (tests/crash/test_distributed_faults.py), which the others' workers would see as a
-    broker outage. (The tests of the other broker run beside them: a Redis restart is nothing to them.)"""
-    return pytest.mark.xdist_group(f"broker-{name}")
-
-
-def with_broker(name: str) -> object:
-    """``name`` as a parameter of a test or fixture, with the mark of its broker (see :func:`on_broker`)."""
-    return pytest.param(name, marks=on_broker(name))
 
 
 def reachable(url: str) -> bool:

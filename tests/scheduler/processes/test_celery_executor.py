@@ -31,7 +31,6 @@ from tests.scheduler.processes.celery_workers import (
     CeleryWorkers,
     broker_url,
     celery_workers,
-    with_broker,
 )
 from tests.scheduler.processes.test_production_runs import (
     COMPARED,
@@ -112,7 +111,7 @@ class CeleryRun(Production):
     broker: str
 
 
-@pytest.fixture(scope="module", params=[with_broker("redis"), with_broker("rabbitmq")])
+@pytest.fixture(scope="module", params=["redis", "rabbitmq"])
 def celery_run(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[CeleryRun]:

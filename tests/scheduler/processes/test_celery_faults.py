@@ -25,8 +25,6 @@ from tests.scheduler.processes.celery_workers import (
     CeleryWorkers,
     broker_url,
     celery_workers,
-    on_broker,
-    with_broker,
 )
 
 SLOW = """
@@ -51,7 +49,7 @@ with DAG("slow", schedule=None, start_date=datetime(2024, 1, 1)):
     long()
 """
 
-BROKERS = [with_broker("redis"), with_broker("rabbitmq")]
+BROKERS = ["redis", "rabbitmq"]
 
 
 @pytest.fixture(autouse=True)
@@ -162,7 +160,6 @@ def _purge(url: str, queue: str) -> int:
         app.close()
 
 
-@on_broker("redis")
 def test_a_new_scheduler_takes_over_the_attempts_its_predecessor_left_running(
     orchestrator: Orchestrator, tmp_path: Path
 ):

@@ -121,7 +121,7 @@ def watched(
             run_id = orchestrator.trigger("steady")
             scheduler.until(lambda: succeeded(orchestrator, "steady", run_id))
         assert steady_before is not None and steady_after is not None
-        orchestrator.check_ran_on(process_executor, "steady")
+        orchestrator.check_ran_on(process_executor, "fresh")
         yield Watched(orchestrator, steady_before, steady_after, run_id)
 
 
