@@ -92,6 +92,11 @@ ALL_TASKS = {
 }
 
 
+#: A dead scheduler's queued work is given back once its heartbeat is this old (the default, 30 s,
+#: would be most of each test's time).
+TAKE_OVER_SOON = {"DAGFLOW__SCHEDULER__SCHEDULER_HEALTH_CHECK_THRESHOLD": "3"}
+
+
 def in_state(crash: CrashHarness, state: str) -> list[str]:
     return [label for label, s in crash.states("pipeline").items() if s == state]
 
@@ -113,18 +118,18 @@ def test_a_scheduler_killed_at_any_moment_and_restarted_completes_the_run(crash:
     crash.register()
     killed: list[Daemon] = []
 
-    daemon = crash.start()
+    daemon = crash.start(**TAKE_OVER_SOON)
     crash.wait_for("the first scheduler to be up", lambda: crash.jobs(), 30)
     crash.trigger("pipeline")
     daemon.kill()  # right after the trigger
     killed.append(daemon)
 
-    daemon = crash.start()
+    daemon = crash.start(**TAKE_OVER_SOON)
     crash.wait_for("task instances to be queued", lambda: in_state(crash, "queued"), 30)
     daemon.kill()
     killed.append(daemon)
 
-    daemon = crash.start()
+    daemon = crash.start(**TAKE_OVER_SOON)
     running = crash.wait_for(
         "extract and step_1 to run in the scheduler's workers",
         lambda: found if {"extract", "step_1"} <= set(found := running_in(crash, daemon)) else None,
@@ -135,7 +140,7 @@ def test_a_scheduler_killed_at_any_moment_and_restarted_completes_the_run(crash:
     daemon.kill()
     killed.append(daemon)
 
-    daemon = crash.start()
+    daemon = crash.start(**TAKE_OVER_SOON)
     try:
         crash.wait_for(
             "the silent orphan's try to be given up", lambda: crash.tries("pipeline").get("step_1"), 30
@@ -148,7 +153,7 @@ def test_a_scheduler_killed_at_any_moment_and_restarted_completes_the_run(crash:
     daemon.kill()
     killed.append(daemon)
 
-    crash.start()
+    crash.start(**TAKE_OVER_SOON)
     assert crash.wait_for_run("pipeline", timeout=90) == "success"
 
     states = crash.states("pipeline")
@@ -188,11 +193,6 @@ def running_anywhere(crash: CrashHarness) -> set[str]:
     return {
         line.label for line in lines if line.kind == "start" and (line.label, line.try_number) not in ended
     }
-
-
-#: The dead scheduler's queued work whose message it never sent is given back once its heartbeat is
-#: this old (the default, 30 s, would be most of this test's time).
-TAKE_OVER_SOON = {"DAGFLOW__SCHEDULER__SCHEDULER_HEALTH_CHECK_THRESHOLD": "3"}
 
 
 @pytest.mark.parametrize("crash_executor", ["redis", "rabbitmq"], indirect=True)
