@@ -118,18 +118,18 @@ def test_a_scheduler_killed_at_any_moment_and_restarted_completes_the_run(crash:
     crash.register()
     killed: list[Daemon] = []
 
-    daemon = crash.start(**TAKE_OVER_SOON)
+    daemon = crash.start(2, **TAKE_OVER_SOON)
     crash.wait_for("the first scheduler to be up", lambda: crash.jobs(), 30)
     crash.trigger("pipeline")
     daemon.kill()  # right after the trigger
     killed.append(daemon)
 
-    daemon = crash.start(**TAKE_OVER_SOON)
+    daemon = crash.start(2, **TAKE_OVER_SOON)
     crash.wait_for("task instances to be queued", lambda: in_state(crash, "queued"), 30)
     daemon.kill()
     killed.append(daemon)
 
-    daemon = crash.start(**TAKE_OVER_SOON)
+    daemon = crash.start(2, **TAKE_OVER_SOON)
     running = crash.wait_for(
         "extract and step_1 to run in the scheduler's workers",
         lambda: found if {"extract", "step_1"} <= set(found := running_in(crash, daemon)) else None,
@@ -140,7 +140,7 @@ def test_a_scheduler_killed_at_any_moment_and_restarted_completes_the_run(crash:
     daemon.kill()
     killed.append(daemon)
 
-    daemon = crash.start(**TAKE_OVER_SOON)
+    daemon = crash.start(2, **TAKE_OVER_SOON)
     try:
         crash.wait_for(
             "the silent orphan's try to be given up", lambda: crash.tries("pipeline").get("step_1"), 30
@@ -153,7 +153,7 @@ def test_a_scheduler_killed_at_any_moment_and_restarted_completes_the_run(crash:
     daemon.kill()
     killed.append(daemon)
 
-    crash.start(**TAKE_OVER_SOON)
+    crash.start(2, **TAKE_OVER_SOON)
     assert crash.wait_for_run("pipeline", timeout=90) == "success"
 
     states = crash.states("pipeline")
@@ -202,24 +202,24 @@ def test_a_scheduler_killed_at_any_moment_on_celery_completes_the_run(
     crash.write_dag("pipeline.py", PIPELINE)
     crash.register()
 
-    daemon = crash.start(**TAKE_OVER_SOON)
+    daemon = crash.start(2, **TAKE_OVER_SOON)
     crash.wait_for("the first scheduler to be up", lambda: crash.jobs(), 30)
     crash.trigger("pipeline")
     daemon.kill()  # right after the trigger
 
-    daemon = crash.start(**TAKE_OVER_SOON)
+    daemon = crash.start(2, **TAKE_OVER_SOON)
     crash.wait_for("task instances to be queued", lambda: in_state(crash, "queued"), 30)
     daemon.kill()
 
-    daemon = crash.start(**TAKE_OVER_SOON)
+    daemon = crash.start(2, **TAKE_OVER_SOON)
     crash.wait_for("step_1 to run on the worker", lambda: "step_1" in running_anywhere(crash), 45)
     daemon.kill()  # step_1's first try runs on: the Celery worker is not the scheduler's
 
-    daemon = crash.start(**TAKE_OVER_SOON)
+    daemon = crash.start(2, **TAKE_OVER_SOON)
     crash.wait_for("flaky's retry to be pending", lambda: "flaky" in in_state(crash, "up_for_retry"), 60)
     daemon.kill()
 
-    crash.start(**TAKE_OVER_SOON)
+    crash.start(2, **TAKE_OVER_SOON)
     assert crash.wait_for_run("pipeline", timeout=90) == "success"
 
     states = crash.states("pipeline")

@@ -447,8 +447,10 @@ class Orchestrator:
     def check_ran_on(self, executor: str, dag_id: str) -> None:
         """Every try of ``dag_id`` ran where ``executor`` runs attempts: in this deployment's Celery
         worker for ``celery-<broker>`` (its name is the tries' hostname), else on this machine."""
-        on_celery = executor.startswith("celery-") and self.celery is not None
-        expected = {w.name for w in self.celery.workers} if on_celery else {socket.gethostname()}
+        expected = {socket.gethostname()}
+        if executor.startswith("celery-"):
+            assert self.celery is not None, f"{executor}: no Celery worker was started"
+            expected = {w.name for w in self.celery.workers}
         hosts = {row.hostname for row in self.tries(dag_id)}
         assert hosts and hosts <= expected, f"tries ran on {hosts}, expected {expected}"
 
