@@ -42,7 +42,7 @@ from dagflow import actions
 from dagflow.scheduler.processor import DagFileProcessor, ProcessorSettings
 from dagflow.store.engine import Database
 from dagflow.store.models import DagRunRow, JobRow, TaskInstanceRow, TaskInstanceTryRow
-from tests.backends import POSTGRES_ENV
+from tests.backends import POSTGRES_ENV, many_processes_slot
 from tests.scheduler.processes.celery_workers import CeleryWorkers, broker_url
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -541,15 +541,16 @@ def crash(
     )
     if "crash_executor" in request.fixturenames:
         harness.executor = request.getfixturevalue("crash_executor")
-    try:
-        yield harness
-    finally:
-        harness.cleanup()
-        store.dispose()
-        for name, module in list(sys.modules.items()):  # DAG modules register() imported here
-            location = getattr(module, "__file__", None) or ""
-            if location.startswith(str(folder)):
-                del sys.modules[name]
+    with many_processes_slot(database_url):  # until every process it started is gone
+        try:
+            yield harness
+        finally:
+            harness.cleanup()
+            store.dispose()
+            for name, module in list(sys.modules.items()):  # DAG modules register() imported here
+                location = getattr(module, "__file__", None) or ""
+                if location.startswith(str(folder)):
+                    del sys.modules[name]
 
 
 def attempts_by_label(lines: list[JournalLine]) -> dict[str, list[dict[str, Any]]]:

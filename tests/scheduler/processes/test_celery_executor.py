@@ -25,7 +25,7 @@ from dagflow.core.keys import TIKey
 from dagflow.executors.base import Workload
 from dagflow.executors.celery_message import to_message
 from dagflow.remote.celery_app import TASK_NAME, CelerySettings, make_app
-from tests.backends import POSTGRES_ENV, open_backend
+from tests.backends import POSTGRES_ENV, many_processes_slot, open_backend
 from tests.scheduler.conftest import Orchestrator, deployment
 from tests.scheduler.processes.celery_workers import (
     CeleryWorkers,
@@ -119,7 +119,7 @@ def celery_run(
     root = tmp_path_factory.mktemp(f"celery_{request.param}")
     backend = open_backend("postgresql" if os.environ.get(POSTGRES_ENV) else "sqlite", root)
     try:
-        with deployment(backend, root) as orchestrator:
+        with deployment(backend, root) as orchestrator, many_processes_slot(orchestrator.database_url):
             yield from _scenario(orchestrator, root, url)
     finally:
         backend.close()
