@@ -51,8 +51,12 @@ $(CHROMIUM):
 
 chromium: $(CHROMIUM)
 
+# The suite on several processes (pytest-xdist): most tests wait on worker processes, daemons and
+# brokers, so 4 processes keep a 2-core machine busy. PYTEST_WORKERS=0 runs it in one process.
+PYTEST_WORKERS ?= 4
+
 unit: setup $(CHROMIUM)
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -n $(PYTEST_WORKERS)
 
 test: lint unit
 

@@ -8,8 +8,12 @@ the next test (see :class:`PostgresBackend`).
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import os
 import shutil
+import tempfile
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -25,6 +29,12 @@ from dagflow.store.migrate import current_revision, migrate
 from dagflow.store.models import Base
 
 POSTGRES_ENV = "DAGFLOW_TEST_DATABASE_URL"
+
+#: How many tests that start many processes on PostgreSQL (schedulers, their workers and DAG
+#: processors, Celery workers and their pools: up to about 26 connections together) run at once
+#: across pytest-xdist's processes: with the other tests running beside them they stay well under
+#: the server's ``max_connections`` (100 by default), past which every new connection is refused.
+MANY_PROCESSES_AT_ONCE = 2
 
 
 def backend_names() -> list[str]:
@@ -164,3 +174,29 @@ def fresh_database(backend: SqliteBackend | PostgresBackend, folder: Path) -> It
         yield url
     finally:
         backend.drop(url)
+
+
+@contextlib.contextmanager
+def many_processes_slot(url: str) -> Iterator[None]:
+    """Hold one of :data:`MANY_PROCESSES_AT_ONCE` slots while a test runs many processes on the
+    PostgreSQL database ``url``, waiting for one if they are all taken. Slots are locks on files
+    shared by the processes of one pytest-xdist run; a single process (no xdist), or SQLite, needs none."""
+    run = os.environ.get("PYTEST_XDIST_TESTRUNUID")
+    if not run or url.startswith("sqlite"):
+        yield
+        return
+    folder = Path(tempfile.gettempdir()) / f"dagflow-test-slots-{run}"
+    folder.mkdir(exist_ok=True)
+    while True:
+        for number in range(MANY_PROCESSES_AT_ONCE):
+            with open(folder / f"slot-{number}", "a") as slot:
+                try:
+                    fcntl.flock(slot, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except BlockingIOError:
+                    continue
+                try:
+                    yield
+                finally:
+                    fcntl.flock(slot, fcntl.LOCK_UN)
+                return
+        time.sleep(0.2)

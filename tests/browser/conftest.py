@@ -7,7 +7,8 @@
   ``tests/backends.py``: a SQLite file always, and a fresh PostgreSQL database (created for the
   session, dropped at its end) when ``DAGFLOW_TEST_DATABASE_URL`` names a PostgreSQL server, as CI
   sets it. Every browser test then runs once on each store: pytest groups a session fixture's
-  parameters, so one server runs at a time.
+  parameters, so one server runs at a time (and under pytest-xdist every browser test runs on the
+  same process: see ``pytest_collection_modifyitems``).
 * ``browser`` (session): Chromium from ``/usr/bin/chromium``, with the flags this machine needs.
   Playwright's own browser download does not work here, so Chromium comes from Debian (``make test``
   installs it); without it these tests are skipped.
@@ -79,13 +80,17 @@ def _missing() -> str | None:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Skip the browser tests, with the reason, on a machine without Chromium or Playwright."""
+    """Skip the browser tests, with the reason, on a machine without Chromium or Playwright.
+
+    Under pytest-xdist they all go to one process (one xdist group), so the session's server and
+    browser are started once, not once by every process.
+    """
     reason = _missing()
-    if reason is None:
-        return
     for item in items:
         if HERE in item.path.parents:
-            item.add_marker(pytest.mark.skip(reason=reason))
+            item.add_marker(pytest.mark.xdist_group("browser"))
+            if reason is not None:
+                item.add_marker(pytest.mark.skip(reason=reason))
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,13 @@ stops ``python scheduler.py`` as a subprocess, and waits for conditions by polli
 Every daemon starts in a session of its own (``start_new_session=True``), so its workers, its DAG
 processor and any worker orphaned by a ``kill -9`` of the scheduler share its process group; at
 the end of the test, passed or failed, every group started is SIGKILLed, stopped processes too.
+
+A test that asks for the ``crash_executor`` fixture runs three times: on the local executor (the
+daemon's own worker processes), and on Celery with Redis and with RabbitMQ: the daemon runs with
+``[core] executor = celery`` and the harness starts one ``dagflow celery worker`` beside it (its
+own ``DAGFLOW_HOME``, the test's DAGs and log folders), which outlives the daemons it serves, as a
+worker on another machine would. ``crash.worker_pids()`` and ``crash.lost_error`` tell a test what
+differs: which processes run attempts, and what a try whose process died is recorded with.
 """
 
 from __future__ import annotations
@@ -15,6 +22,7 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+import socket
 import sqlite3
 import subprocess
 import sys
@@ -34,6 +42,8 @@ from dagflow import actions
 from dagflow.scheduler.processor import DagFileProcessor, ProcessorSettings
 from dagflow.store.engine import Database
 from dagflow.store.models import DagRunRow, JobRow, TaskInstanceRow, TaskInstanceTryRow
+from tests.backends import POSTGRES_ENV, many_processes_slot
+from tests.scheduler.processes.celery_workers import CeleryWorkers, broker_url
 
 ROOT = Path(__file__).resolve().parents[2]
 T = TypeVar("T")
@@ -142,6 +152,11 @@ def spawned_children(pid: int) -> list[int]:
     return found
 
 
+def children(pid: int) -> list[int]:
+    """Live children of ``pid``."""
+    return [child for child, fields in _live_processes() if int(fields[1]) == pid]
+
+
 def worker_pids(pid: int) -> list[int]:
     """The live worker processes of scheduler ``pid``, once they are up.
 
@@ -220,6 +235,9 @@ class CrashHarness:
     store: Database
     journal: Path
     daemons: list[Daemon] = field(default_factory=list)
+    #: ``local``, ``celery-redis`` or ``celery-rabbitmq`` (see the module docstring).
+    executor: str = "local"
+    celery: CeleryWorkers | None = None
 
     # -- DAGs and runs ----------------------------------------------------------------------------
 
@@ -245,8 +263,14 @@ class CrashHarness:
     # -- the daemon -------------------------------------------------------------------------------
 
     def start(self, workers: int = 2, **settings: str) -> Daemon:
-        """Start ``python scheduler.py --workers N`` with the test's settings (plus ``settings``)."""
+        """Start ``python scheduler.py --workers N`` with the test's settings (plus ``settings``).
+
+        On Celery the daemon sends its attempts to the test's Celery worker, started with ``N``
+        processes and the same settings the first time a daemon starts (see the module docstring).
+        """
         env = {**self.env, **settings}
+        if self.executor != "local":
+            env.update(self._celery_worker(env, concurrency=workers).env())
         log_path = self.tmp_path / f"scheduler-{len(self.daemons)}.log"
         with open(log_path, "wb") as log:
             process = subprocess.Popen(
@@ -262,8 +286,42 @@ class CrashHarness:
         self.daemons.append(daemon)
         return daemon
 
+    def _celery_worker(self, env: dict[str, str], *, concurrency: int) -> CeleryWorkers:
+        if self.celery is None:
+            broker = broker_url(self.executor.removeprefix("celery-"))
+            self.celery = CeleryWorkers(
+                self.tmp_path / "celery", self.database_url, broker, self.dags_folder, shared_dags=True
+            )
+            self.celery.extra_env.update({k: v for k, v in env.items() if k.startswith("DAGFLOW__")})
+            logs = str(Path(env["DAGFLOW_HOME"]) / "logs")
+            self.celery.extra_env["DAGFLOW__LOGGING__BASE_LOG_FOLDER"] = logs
+            self.celery.wait_ready(self.celery.start("worker", concurrency=concurrency))
+        return self.celery
+
+    def worker_pids(self, daemon: Daemon) -> list[int]:
+        """The processes that run attempts: ``daemon``'s workers, or the Celery worker's pool processes."""
+        if self.celery is None:
+            return worker_pids(daemon.pid)
+        return [pid for worker in self.celery.running() for pid in children(worker.process.pid)]
+
+    def check_ran_on_its_executor(self, dag_id: str, run_id: str = "crash") -> None:
+        """Every try of the run ran where the executor runs attempts: in the Celery worker (its name
+        is the tries' hostname), or on this machine."""
+        expected = {w.name for w in self.celery.workers} if self.celery else {socket.gethostname()}
+        hosts = {row.hostname for rows in self.tries(dag_id, run_id).values() for row in rows}
+        assert hosts and hosts <= expected, f"tries ran on {hosts}, expected {expected}"
+
+    @property
+    def lost_error(self) -> str:
+        """What the error of a try whose process died says: the local executor sees its worker die
+        (and names the signal); on Celery the scheduler finds its heartbeat stopped."""
+        return "SIGKILL" if self.executor == "local" else "heartbeat stopped"
+
     def cleanup(self) -> None:
         """Kill every process this test started, whatever state it is in."""
+        if self.celery is not None:
+            for worker in self.celery.workers:
+                worker.kill()
         for daemon in self.daemons:
             daemon.kill_group()
         for pid in self._recorded_pids():
@@ -439,11 +497,28 @@ def label_of(task_id: str, map_index: int) -> str:
     return task_id if map_index < 0 else f"{task_id}[{map_index}]"
 
 
+@pytest.fixture(params=["local", "redis", "rabbitmq"])
+def crash_executor(request: pytest.FixtureRequest, database_url: str) -> str:
+    """The executor of a crash test that runs on each (see the module docstring). Celery runs on one
+    store: PostgreSQL when the tests have it, SQLite otherwise."""
+    if request.param == "local":
+        return "local"
+    broker_url(request.param)  # skipped, or failed in CI, when the broker is not running
+    if database_url.startswith("sqlite") and os.environ.get(POSTGRES_ENV):
+        pytest.skip("Celery runs are tested on PostgreSQL")
+    return f"celery-{request.param}"
+
+
 @pytest.fixture
 def crash(
-    tmp_path: Path, database_url: str, dagflow_home: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path,
+    database_url: str,
+    dagflow_home: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    request: pytest.FixtureRequest,
 ) -> Iterator[CrashHarness]:
-    """A :class:`CrashHarness` on this test's store; every process it started is killed afterwards."""
+    """A :class:`CrashHarness` on this test's store; every process it started is killed afterwards.
+    Its executor is the test's ``crash_executor`` if it asks for one, else ``local``."""
     folder = tmp_path / "dags"
     folder.mkdir()
     monkeypatch.setattr(sys, "path", list(sys.path))
@@ -464,15 +539,18 @@ def crash(
         store=store,
         journal=tmp_path / "journal.txt",
     )
-    try:
-        yield harness
-    finally:
-        harness.cleanup()
-        store.dispose()
-        for name, module in list(sys.modules.items()):  # DAG modules register() imported here
-            location = getattr(module, "__file__", None) or ""
-            if location.startswith(str(folder)):
-                del sys.modules[name]
+    if "crash_executor" in request.fixturenames:
+        harness.executor = request.getfixturevalue("crash_executor")
+    with many_processes_slot(database_url):  # until every process it started is gone
+        try:
+            yield harness
+        finally:
+            harness.cleanup()
+            store.dispose()
+            for name, module in list(sys.modules.items()):  # DAG modules register() imported here
+                location = getattr(module, "__file__", None) or ""
+                if location.startswith(str(folder)):
+                    del sys.modules[name]
 
 
 def attempts_by_label(lines: list[JournalLine]) -> dict[str, list[dict[str, Any]]]:

@@ -1,5 +1,7 @@
 """A compensation survives ``kill -9`` of its worker and of the scheduler: it is tried again (never
-beside itself), and one that succeeded is never run again."""
+beside itself), and one that succeeded is never run again. On the local executor and on Celery
+(where the process killed is a pool process of the Celery worker, which the scheduler's death leaves
+running)."""
 
 from __future__ import annotations
 
@@ -60,7 +62,9 @@ def _compensation_state(crash: CrashHarness) -> str | None:
         return run.compensation_state if run is not None else None
 
 
-def test_compensation_resumes_after_its_worker_and_its_scheduler_are_killed(crash: CrashHarness) -> None:
+def test_compensation_resumes_after_its_worker_and_its_scheduler_are_killed(
+    crash: CrashHarness, crash_executor: str
+) -> None:
     crash.write_dag("saga.py", SAGA)
     crash.register()
     daemon = crash.start(workers=2, DAGFLOW__SCHEDULER__TASK_HEARTBEAT_TIMEOUT="3")
@@ -85,6 +89,7 @@ def test_compensation_resumes_after_its_worker_and_its_scheduler_are_killed(cras
             for t in session.scalars(select(CompensationTryRow).where(CompensationTryRow.run_id == "crash"))
         }
     assert tries == {("inner", 1): "up_for_retry", ("inner", 2): "success", ("outer", 1): "success"}
+    crash.check_ran_on_its_executor("saga")
     lines = [line.split()[0] for line in crash.journal.read_text().splitlines() if line.startswith("comp-")]
     # inner's first try died mid-way; the retry and outer each ran once, one after the other
     assert lines == [

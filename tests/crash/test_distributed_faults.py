@@ -3,7 +3,7 @@
 Real processes, as separate machines would run them: three ``scheduler.py`` daemons with ``[core]
 executor = celery`` and two ``dagflow celery worker`` processes, each with its own ``DAGFLOW_HOME``
 and log folder (the workers with their own copy of the DAG files), on one PostgreSQL database and
-this machine's Redis. While 300 runs of a small DAG go through, three things go wrong, one after
+a Redis of the test's own. While 300 runs of a small DAG go through, three things go wrong, one after
 the other:
 
 * one scheduler is killed (``kill -9``): the others take over its runs and its queued work;
@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import socket
 import subprocess
 import time
 from collections import Counter
@@ -40,7 +41,11 @@ from dagflow.store.models import DagRunRow, JobRow, TaskInstanceRow, TaskInstanc
 from tests.backends import POSTGRES_ENV
 from tests.crash.conftest import CrashHarness, group_members
 from tests.crash.test_several_schedulers import most_at_once
-from tests.scheduler.processes.celery_workers import CeleryWorker, CeleryWorkers, broker_url, celery_workers
+from tests.scheduler.processes.celery_workers import (
+    CeleryWorker,
+    CeleryWorkers,
+    celery_workers,
+)
 
 RUNS = 300
 POOL_SLOTS = 2
@@ -49,7 +54,6 @@ MAX_ACTIVE_RUNS = 8
 #: Runs one of whose attempts is slow on its first try, so a fault lands while it runs.
 WORKER_VICTIM = "run_0090"
 BROKER_VICTIM = "run_0180"
-REDIS_PORT = 6379
 T = TypeVar("T")
 
 #: Every task journals ``start|end run task try pid time``; ``pooled`` takes a slot of the small
@@ -142,56 +146,81 @@ def read_journal(path: Path) -> list[Attempt]:
 
 
 # -- Redis, restarted for real ------------------------------------------------------------------------
+#
+# The test's own Redis, on a free port: restarting this machine's Redis (6379) would take the messages
+# of every other test (or anyone else) using it at the time.
 
 
-def redis_answers() -> bool:
-    result = subprocess.run(
-        ["redis-cli", "-p", str(REDIS_PORT), "ping"], capture_output=True, text=True, check=False
-    )
-    return result.stdout.strip() == "PONG"
+@dataclass(frozen=True)
+class Redis:
+    """A ``redis-server`` of this test's own, started as ``.ci/run`` starts one: nothing kept on disk."""
+
+    port: int
+    folder: Path
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def answers(self) -> bool:
+        result = subprocess.run(
+            ["redis-cli", "-p", str(self.port), "ping"], capture_output=True, text=True, check=False
+        )
+        return result.stdout.strip() == "PONG"
+
+    def start(self) -> None:
+        """Start it and wait until it answers."""
+        options = ["--bind", "127.0.0.1", "--port", str(self.port), "--dir", str(self.folder)]
+        subprocess.run(
+            ["redis-server", "--daemonize", "yes", *options, "--save", "", "--appendonly", "no"],
+            capture_output=True,
+            check=True,
+        )
+        deadline = time.monotonic() + 30
+        while not self.answers():
+            assert time.monotonic() < deadline, "Redis did not come up within 30s"
+            time.sleep(0.05)
+
+    def shutdown(self) -> None:
+        """Shut it down without saving (every message it held is lost)."""
+        command = ["redis-cli", "-p", str(self.port), "shutdown", "nosave"]
+        subprocess.run(command, capture_output=True, check=False)
+        deadline = time.monotonic() + 10
+        while self.answers():
+            assert time.monotonic() < deadline, "Redis did not shut down"
+            time.sleep(0.05)
+
+    def restart(self, down_for: float) -> None:
+        self.shutdown()
+        time.sleep(down_for)
+        self.start()
 
 
-def start_redis() -> None:
-    """Start Redis as ``.ci/run`` does (nothing kept on disk) and wait until it answers."""
-    subprocess.run(
-        ["redis-server", "--daemonize", "yes", "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
-        capture_output=True,
-        check=True,
-    )
-    deadline = time.monotonic() + 30
-    while not redis_answers():
-        assert time.monotonic() < deadline, "Redis did not come back within 30s"
-        time.sleep(0.05)
-
-
-def restart_redis(down_for: float) -> None:
-    """Shut Redis down without saving (every message it held is lost), and start it again."""
-    subprocess.run(
-        ["redis-cli", "-p", str(REDIS_PORT), "shutdown", "nosave"], capture_output=True, check=False
-    )
-    deadline = time.monotonic() + 10
-    while redis_answers():
-        assert time.monotonic() < deadline, "Redis did not shut down"
-        time.sleep(0.05)
-    time.sleep(down_for)
-    start_redis()
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
 
 
 @pytest.fixture
-def redis_broker() -> Iterator[str]:
-    """This machine's Redis as the broker; running again at the end of the test, passed or failed."""
+def redis(tmp_path: Path) -> Iterator[Redis]:
+    """The test's own Redis (see above), shut down at the end of the test, passed or failed."""
     if not os.environ.get(POSTGRES_ENV):
         if os.environ.get("DAGFLOW_TEST_REQUIRE_BROKERS"):
             pytest.fail(f"several schedulers need PostgreSQL: set {POSTGRES_ENV} (.ci/run does)")
         pytest.skip(f"several schedulers need PostgreSQL ({POSTGRES_ENV} is not set)")
-    url = broker_url("redis")
     if not (shutil.which("redis-server") and shutil.which("redis-cli")):
+        if os.environ.get("DAGFLOW_TEST_REQUIRE_BROKERS"):
+            pytest.fail("redis-server and redis-cli are needed (.ci/run's machine has them)")
         pytest.skip("redis-server and redis-cli are needed to restart the broker")
+    folder = tmp_path / "redis"
+    folder.mkdir()
+    server = Redis(free_port(), folder)
+    server.start()
     try:
-        yield url
+        yield server
     finally:
-        if not redis_answers():
-            start_redis()
+        server.shutdown()
 
 
 @dataclass(frozen=True)
@@ -210,6 +239,7 @@ class Deployment:
     crash: CrashHarness
     workers: CeleryWorkers
     journal: Path
+    redis: Redis
     killed_worker: CeleryWorker | None = None
 
     def start_schedulers(self, count: int) -> None:
@@ -271,12 +301,12 @@ class Deployment:
             f"{BROKER_VICTIM}'s slow attempt to start", lambda: self.started(BROKER_VICTIM, "pooled"), 120
         )
         broker_down = time.time()
-        restart_redis(down_for=1.0)
+        self.redis.restart(down_for=1.0)
         return Faults(killed, broker_down)
 
 
 def test_schedulers_and_workers_killed_and_broker_restarted_lose_and_double_nothing(
-    crash: CrashHarness, redis_broker: str
+    crash: CrashHarness, redis: Redis
 ):
     if crash.database_url.startswith("sqlite"):
         pytest.skip("several schedulers need PostgreSQL")
@@ -297,8 +327,8 @@ def test_schedulers_and_workers_killed_and_broker_restarted_lose_and_double_noth
 
     machines = crash.tmp_path / "machines"
     machines.mkdir()
-    with celery_workers(machines, crash.database_url, redis_broker, crash.dags_folder) as workers:
-        deployment = Deployment(crash, workers, journal)
+    with celery_workers(machines, crash.database_url, redis.url, crash.dags_folder) as workers:
+        deployment = Deployment(crash, workers, journal, redis)
         workers.wait_ready(workers.start("worker-a"), workers.start("worker-b"))
         deployment.start_schedulers(3)
         began = time.monotonic()

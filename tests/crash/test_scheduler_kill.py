@@ -7,12 +7,19 @@ that is stopped (SIGSTOP) has its try given up by the next scheduler once its he
 and when woken it finds the try no longer its own, records nothing and exits. At the end every
 task instance has succeeded, each try is in the history once, and the journal the tasks wrote
 shows no task instance in two processes at once.
+
+Orphans are the local executor's: its workers are the scheduler's children. On Celery (Redis and
+RabbitMQ) the workers are not the scheduler's and outlive it; the same kills at the same moments
+leave the attempts running there, and each new scheduler carries on from what they record
+(``test_a_scheduler_killed_at_any_moment_on_celery_completes_the_run``).
 """
 
 from __future__ import annotations
 
 import os
 import signal
+
+import pytest
 
 from tests.crash.conftest import CrashHarness, Daemon, alive, check_no_overlap, check_try_history
 
@@ -85,6 +92,11 @@ ALL_TASKS = {
 }
 
 
+#: A dead scheduler's queued work is given back once its heartbeat is this old (the default, 30 s,
+#: would be most of each test's time).
+TAKE_OVER_SOON = {"DAGFLOW__SCHEDULER__SCHEDULER_HEALTH_CHECK_THRESHOLD": "3"}
+
+
 def in_state(crash: CrashHarness, state: str) -> list[str]:
     return [label for label, s in crash.states("pipeline").items() if s == state]
 
@@ -106,18 +118,18 @@ def test_a_scheduler_killed_at_any_moment_and_restarted_completes_the_run(crash:
     crash.register()
     killed: list[Daemon] = []
 
-    daemon = crash.start()
+    daemon = crash.start(2, **TAKE_OVER_SOON)
     crash.wait_for("the first scheduler to be up", lambda: crash.jobs(), 30)
     crash.trigger("pipeline")
     daemon.kill()  # right after the trigger
     killed.append(daemon)
 
-    daemon = crash.start()
+    daemon = crash.start(2, **TAKE_OVER_SOON)
     crash.wait_for("task instances to be queued", lambda: in_state(crash, "queued"), 30)
     daemon.kill()
     killed.append(daemon)
 
-    daemon = crash.start()
+    daemon = crash.start(2, **TAKE_OVER_SOON)
     running = crash.wait_for(
         "extract and step_1 to run in the scheduler's workers",
         lambda: found if {"extract", "step_1"} <= set(found := running_in(crash, daemon)) else None,
@@ -128,7 +140,7 @@ def test_a_scheduler_killed_at_any_moment_and_restarted_completes_the_run(crash:
     daemon.kill()
     killed.append(daemon)
 
-    daemon = crash.start()
+    daemon = crash.start(2, **TAKE_OVER_SOON)
     try:
         crash.wait_for(
             "the silent orphan's try to be given up", lambda: crash.tries("pipeline").get("step_1"), 30
@@ -141,7 +153,7 @@ def test_a_scheduler_killed_at_any_moment_and_restarted_completes_the_run(crash:
     daemon.kill()
     killed.append(daemon)
 
-    crash.start()
+    crash.start(2, **TAKE_OVER_SOON)
     assert crash.wait_for_run("pipeline", timeout=90) == "success"
 
     states = crash.states("pipeline")
@@ -172,3 +184,54 @@ def test_a_scheduler_killed_at_any_moment_and_restarted_completes_the_run(crash:
     # the queued work of the second scheduler reset, which closed the first two schedulers' jobs
     crash.wait_for("orphaned workers to exit", lambda: not any(d.members() for d in killed), 30)
     assert [job.state for job in crash.jobs()[:2]] == ["failed", "failed"]
+
+
+def running_anywhere(crash: CrashHarness) -> set[str]:
+    """Task instances whose code runs right now, in whatever process."""
+    lines = crash.journal_lines()
+    ended = {(line.label, line.try_number) for line in lines if line.kind == "end"}
+    return {
+        line.label for line in lines if line.kind == "start" and (line.label, line.try_number) not in ended
+    }
+
+
+@pytest.mark.parametrize("crash_executor", ["redis", "rabbitmq"], indirect=True)
+def test_a_scheduler_killed_at_any_moment_on_celery_completes_the_run(
+    crash: CrashHarness, crash_executor: str
+) -> None:
+    crash.write_dag("pipeline.py", PIPELINE)
+    crash.register()
+
+    daemon = crash.start(2, **TAKE_OVER_SOON)
+    crash.wait_for("the first scheduler to be up", lambda: crash.jobs(), 30)
+    crash.trigger("pipeline")
+    daemon.kill()  # right after the trigger
+
+    daemon = crash.start(2, **TAKE_OVER_SOON)
+    crash.wait_for("task instances to be queued", lambda: in_state(crash, "queued"), 30)
+    daemon.kill()
+
+    daemon = crash.start(2, **TAKE_OVER_SOON)
+    crash.wait_for("step_1 to run on the worker", lambda: "step_1" in running_anywhere(crash), 45)
+    daemon.kill()  # step_1's first try runs on: the Celery worker is not the scheduler's
+
+    daemon = crash.start(2, **TAKE_OVER_SOON)
+    crash.wait_for("flaky's retry to be pending", lambda: "flaky" in in_state(crash, "up_for_retry"), 60)
+    daemon.kill()
+
+    crash.start(2, **TAKE_OVER_SOON)
+    assert crash.wait_for_run("pipeline", timeout=90) == "success"
+
+    states = crash.states("pipeline")
+    assert set(states) == ALL_TASKS
+    assert set(states.values()) == {"success"}
+    check_try_history(crash, "pipeline")
+    check_no_overlap(crash, "pipeline")
+    crash.check_ran_on_its_executor("pipeline")
+    tries = crash.tries("pipeline")
+    assert [r.state for r in tries["flaky"]] == ["up_for_retry", "success"]
+    for label, rows in tries.items():  # nothing was lost with a scheduler: one try each but flaky
+        if label != "flaky":
+            assert [r.state for r in rows] == ["success"], label
+    journalled = [(line.label, line.try_number) for line in crash.journal_lines() if line.kind == "start"]
+    assert sorted(journalled) == sorted((label, r.try_number) for label, rows in tries.items() for r in rows)

@@ -10,8 +10,11 @@ fixture: worker processes take a while to start, so scenarios share them where t
 * ``run_until_idle()`` runs ``Scheduler.run(until_idle=True)``; ``running()`` keeps one scheduler
   (and its worker processes) up across several ``until(condition)`` phases in this thread;
   ``in_thread()`` runs one in a background thread while the test acts. Each runs the attempts with
-  the ``inline`` executor (in this process: fast), or with ``executor="local"`` in worker processes,
-  which a test about processes asks for (worker deaths, kills, limits, parallel attempts, signals).
+  the ``inline`` executor (in this process: fast), or in worker processes, which a test about
+  processes asks for (worker deaths, kills, limits, parallel attempts, signals) with ``executor=``
+  its ``process_executor`` fixture: ``local`` (the scheduler's worker pool), and ``celery-redis`` and
+  ``celery-rabbitmq`` (real ``dagflow celery worker`` processes on that broker, started by the
+  deployment when its scheduler first needs them: see :meth:`Orchestrator.celery_workers`).
   ``DAGFLOW_TEST_EXECUTOR=local`` runs every test on worker processes;
 * ``runs``, ``task_instances``, ``states``, ``tries``, ``xcoms``, ``log`` read back what happened.
 
@@ -24,6 +27,7 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+import socket
 import sys
 import threading
 import time
@@ -51,8 +55,9 @@ from dagflow.store.engine import Database
 from dagflow.store.models import DagRunRow, ImportErrorRow, TaskInstanceRow, TaskInstanceTryRow, XComRow
 from dagflow.store.notify import wake_now
 from dagflow.store.runs import ACTIVE_RUN_STATES as ACTIVE
-from tests.backends import fresh_database
+from tests.backends import POSTGRES_ENV, SqliteBackend, fresh_database
 from tests.conftest import DagsFolder
+from tests.scheduler.processes.celery_workers import CeleryWorkers, broker_url
 
 #: How long any wait may take before the test fails (a hang, not a slow machine).
 DEADLINE = 60.0
@@ -209,6 +214,13 @@ class Orchestrator:
     worker_heartbeat: float = 0.5
     #: The executor a scheduler gets unless the test asks for another: ``inline`` or ``local``.
     executor: str = "inline"
+    #: The Celery workers started for an executor ``celery-<broker>``, stopped by :meth:`close`.
+    celery: CeleryWorkers | None = None
+
+    def close(self) -> None:
+        """Stop the Celery workers this deployment started, if any."""
+        if self.celery is not None:
+            self.celery.stop_all()
 
     # -- set-up -----------------------------------------------------------------------------------
 
@@ -268,8 +280,13 @@ class Orchestrator:
     # -- running the scheduler ----------------------------------------------------------------------
 
     def make_executor(self, executor: str | None = None, *, workers: int = 2) -> Executor:
-        """``inline`` (the default, see :attr:`executor`), ``local`` with ``workers`` processes, or
-        ``celery`` (as the settings say: broker, queues)."""
+        """``inline`` (the default, see :attr:`executor`), ``local`` with ``workers`` processes,
+        ``celery-<broker>`` with a Celery worker of ``workers`` processes, or ``celery`` (as the
+        settings say: broker, queues; the test starts the workers)."""
+        name = executor or self.executor
+        if name.startswith("celery-"):
+            self.celery_workers(name.removeprefix("celery-"), concurrency=workers)
+            return make_executor(self.settings())
         settings = self.settings()
         worker_settings = WorkerSettings(
             database_url=self.database_url,
@@ -278,11 +295,35 @@ class Orchestrator:
             import_timeout=settings.getfloat("core", "dagbag_import_timeout"),
             max_map_length=settings.getint("core", "max_map_length"),
         )
-        if (executor or self.executor) == "inline":
+        if name == "inline":
             return InlineExecutor(worker_settings)
-        if (executor or self.executor) == "celery":  # workers are started by the test: see celery_workers.py
+        if name == "celery":  # workers are started by the test: see celery_workers.py
             return make_executor(settings)
         return LocalExecutor(worker_settings, workers=workers)
+
+    def celery_workers(self, broker: str, *, concurrency: int) -> CeleryWorkers:
+        """One running ``dagflow celery worker`` of ``concurrency`` processes on ``broker``, and this
+        deployment's settings pointing its schedulers at it.
+
+        The worker is on this machine: it reads the deployment's DAGs folder (files written later reach
+        it), writes to its log folder (``log()`` reads attempts' logs there) and has its settings; only
+        its ``DAGFLOW_HOME`` is its own. Started once, and again only for another ``concurrency``.
+        """
+        if self.celery is None:
+            self.celery = CeleryWorkers(
+                self.home / "celery", self.database_url, broker_url(broker), self.dags.path, shared_dags=True
+            )
+            self.setenv(**{k.removeprefix("DAGFLOW__"): v for k, v in self.celery.env().items()})
+        running = self.celery.running()
+        if not running or running[0].concurrency != concurrency:
+            self.celery.stop_all()
+            self.celery.extra_env.update(
+                {k: v for k, v in os.environ.items() if k.startswith("DAGFLOW__")},
+                DAGFLOW__LOGGING__BASE_LOG_FOLDER=str(self.settings().log_folder),
+            )
+            worker = self.celery.start(f"worker-{len(self.celery.workers)}", concurrency=concurrency)
+            self.celery.wait_ready(worker)
+        return self.celery
 
     def scheduler(
         self, options: SchedulerOptions | None = None, *, workers: int = 2, executor: str | None = None
@@ -403,6 +444,16 @@ class Orchestrator:
         with self.db.session() as session:
             return {(label(x.task_id, x.map_index), x.key): decode(x.value) for x in session.scalars(query)}
 
+    def check_ran_on(self, executor: str, dag_id: str) -> None:
+        """Every try of ``dag_id`` ran where ``executor`` runs attempts: in this deployment's Celery
+        worker for ``celery-<broker>`` (its name is the tries' hostname), else on this machine."""
+        expected = {socket.gethostname()}
+        if executor.startswith("celery-"):
+            assert self.celery is not None, f"{executor}: no Celery worker was started"
+            expected = {w.name for w in self.celery.workers}
+        hosts = {row.hostname for row in self.tries(dag_id)}
+        assert hosts and hosts <= expected, f"tries ran on {hosts}, expected {expected}"
+
     def log_path(
         self, dag_id: str, run_id: str, task_id: str, try_number: int = 1, map_index: int = -1
     ) -> Path:
@@ -436,11 +487,13 @@ def deployment(store_backend: Any, root: Path) -> Iterator[Orchestrator]:
         for url in fresh_database(store_backend, root):
             monkeypatch.setenv("DAGFLOW__DATABASE__URL", url)
             db = Database(url)
+            orchestrator = Orchestrator(
+                DagsFolder(folder), url, db, home, monkeypatch, executor=default_executor()
+            )
             try:
-                yield Orchestrator(
-                    DagsFolder(folder), url, db, home, monkeypatch, executor=default_executor()
-                )
+                yield orchestrator
             finally:
+                orchestrator.close()
                 db.dispose()
         for name, module in list(sys.modules.items()):  # modules of the DAG files loaded here
             location = getattr(module, "__file__", None) or ""
@@ -455,12 +508,34 @@ def orchestrator(
     database: Database,
     dagflow_home: Path,
     monkeypatch: pytest.MonkeyPatch,
-) -> Orchestrator:
+) -> Iterator[Orchestrator]:
     """A deployment with an empty DAGs folder and a fresh store, for one test (see :class:`Orchestrator`)."""
     monkeypatch.setenv("DAGFLOW__CORE__DAGS_FOLDER", str(dags_folder.path))
-    return Orchestrator(
+    orchestrator = Orchestrator(
         dags_folder, database_url, database, dagflow_home, monkeypatch, executor=default_executor()
     )
+    yield orchestrator
+    orchestrator.close()
+
+
+#: The executors a test about worker processes runs on (see ``process_executor``).
+PROCESS_EXECUTORS = ["local", "redis", "rabbitmq"]
+
+
+@pytest.fixture(scope="module", params=PROCESS_EXECUTORS)
+def process_executor(request: pytest.FixtureRequest, store_backend: object) -> str:
+    """The executor a test about worker processes passes as ``executor=``: ``local``, then Celery on
+    Redis and on RabbitMQ (``celery-redis``, ``celery-rabbitmq``: see :meth:`Orchestrator.make_executor`).
+
+    Celery runs on one store: PostgreSQL, the store of deployments whose workers are on other
+    machines, when the tests have one; SQLite otherwise (its workers are on this machine).
+    """
+    if request.param == "local":
+        return "local"
+    broker_url(request.param)  # skipped, or failed in CI, when the broker is not running
+    if isinstance(store_backend, SqliteBackend) and os.environ.get(POSTGRES_ENV):
+        pytest.skip("Celery runs are tested on PostgreSQL")
+    return f"celery-{request.param}"
 
 
 def default_executor() -> str:

@@ -1,8 +1,8 @@
 """Real ``dagflow celery worker`` processes for tests, each with its own ``DAGFLOW_HOME`` and its own
 copy of the DAG files (as on another machine), on this machine's Redis or RabbitMQ.
 
-Each test module gets queues of its own (a random prefix), so tests running at the same time on
-the same broker never take each other's messages.
+Each deployment gets queues of its own (a random prefix), so tests running at the same time on the
+same broker (pytest-xdist runs them side by side) never take each other's messages.
 """
 
 from __future__ import annotations
@@ -55,6 +55,7 @@ class CeleryWorker:
     home: Path
     process: subprocess.Popen[bytes]
     stderr: Path
+    concurrency: int
 
     def output(self) -> str:
         return self.stderr.read_text(errors="replace")
@@ -77,7 +78,9 @@ class CeleryWorker:
 
 @dataclass
 class CeleryWorkers:
-    """Starts workers for one deployment: same store and broker, homes and DAG copies of their own."""
+    """Starts workers for one deployment: same store and broker, homes and DAG copies of their own
+    (or, with ``shared_dags``, the deployment's own DAGs folder, as workers on the scheduler's machine
+    see it: files written while they run reach them)."""
 
     root: Path
     database_url: str
@@ -86,6 +89,7 @@ class CeleryWorkers:
     prefix: str = field(default_factory=lambda: f"t{uuid.uuid4().hex[:8]}")
     workers: list[CeleryWorker] = field(default_factory=list)
     extra_env: dict[str, str] = field(default_factory=dict)
+    shared_dags: bool = False
 
     def queue(self, name: str = "default") -> str:
         """The broker's name of a test queue (prefixed: see the module docstring)."""
@@ -102,9 +106,10 @@ class CeleryWorkers:
 
     def start(self, name: str, *, queues: list[str] | None = None, concurrency: int = 2) -> CeleryWorker:
         home = self.root / name
-        home.mkdir()
-        dags = home / "dags"
-        shutil.copytree(self.dags_folder, dags)
+        home.mkdir(parents=True)
+        dags = self.dags_folder if self.shared_dags else home / "dags"
+        if not self.shared_dags:
+            shutil.copytree(self.dags_folder, dags)
         env = {k: v for k, v in os.environ.items() if not k.startswith("DAGFLOW")}
         env.update(self.env())
         env.update(
@@ -114,8 +119,8 @@ class CeleryWorkers:
             DAGFLOW__LOGGING__WORKER_LOG_SERVER_PORT="0",
             DAGFLOW__LOGGING__WORKER_LOG_SERVER_HOST="127.0.0.1",
             DAGFLOW__SCHEDULER__HEARTBEAT_SEC="0.25",
-            **self.extra_env,
         )
+        env.update(self.extra_env)
         stderr = home / "worker.err"
         wanted = ",".join(self.queue(q) for q in (queues or ["default"]))
         command = [sys.executable, "-m", "dagflow", "celery", "worker", "-q", wanted, "-c", str(concurrency)]
@@ -127,7 +132,7 @@ class CeleryWorkers:
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
             )
-        worker = CeleryWorker(f"{name}@{self.prefix}", home, process, stderr)
+        worker = CeleryWorker(f"{name}@{self.prefix}", home, process, stderr, concurrency)
         self.workers.append(worker)
         return worker
 
@@ -138,6 +143,9 @@ class CeleryWorkers:
                 assert worker.process.poll() is None, f"worker {worker.name} exited:\n{worker.output()}"
                 assert time.monotonic() < deadline, f"worker {worker.name} not ready:\n{worker.output()}"
                 time.sleep(0.1)
+
+    def running(self) -> list[CeleryWorker]:
+        return [w for w in self.workers if w.process.poll() is None]
 
     def stop_all(self) -> None:
         for worker in self.workers:

@@ -10,18 +10,24 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 from pathlib import Path
 
 import pytest
+from kombu.exceptions import ChannelError
 
 from dagflow.remote.celery_app import CelerySettings, make_app
 from dagflow.remote.inspect import workers_status
 from dagflow.scheduler.job import SchedulerOptions
 from tests.backends import POSTGRES_ENV
 from tests.scheduler.conftest import Orchestrator, at
-from tests.scheduler.processes.celery_workers import CeleryWorkers, broker_url, celery_workers
+from tests.scheduler.processes.celery_workers import (
+    CeleryWorkers,
+    broker_url,
+    celery_workers,
+)
 
 SLOW = """
 import os
@@ -123,15 +129,20 @@ def test_messages_the_broker_lost_are_sent_again_and_run_once(
         (tmp_path / "machines").mkdir(exist_ok=True)
         orchestrator.write("slow.py", SLOW, queue=workers.queue("late"), journal=str(journal))
         orchestrator.record_dags()
-        _start(orchestrator, workers, SCHEDULER__TASK_QUEUED_TIMEOUT="2")
+        # sent again every 2 s, and never given up here (that is test_celery_executor's): the worker
+        # that takes it may be slow to start on a busy machine
+        _start(
+            orchestrator, workers, SCHEDULER__TASK_QUEUED_TIMEOUT="2", CELERY__STUCK_IN_QUEUED_RETRIES="50"
+        )
         options = SchedulerOptions(run_processor=False)
         with orchestrator.in_thread(options, executor="celery"):
             run_id = orchestrator.trigger("slow")
             orchestrator.wait_for(
                 lambda: orchestrator.states("slow", run_id).get("long") == "queued", timeout=20
             )
-            time.sleep(0.3)  # (sent just after the queued state was committed)
-            assert _purge(url, workers.queue("late")) == 1  # the broker loses the message
+            # the broker loses the message (sent by the executor's thread after the queued state's
+            # commit: purged as soon as it is there)
+            assert _purge_once_sent(url, workers.queue("late")) == 1
             worker = workers.start("late", queues=["late"], concurrency=1)
             workers.wait_ready(worker)
             orchestrator.wait_for(lambda: orchestrator.run("slow", run_id).state != "running", timeout=40)
@@ -140,6 +151,19 @@ def test_messages_the_broker_lost_are_sent_again_and_run_once(
     ti = orchestrator.task_instances("slow", run_id)["long"]
     assert (ti.state, ti.try_number, ti.hostname) == ("success", 1, worker.name)
     assert [(kind, number) for kind, number, _ in _journal(journal)] == [("start", 1), ("end", 1)]
+
+
+def _purge_once_sent(url: str, queue: str, timeout: float = 20.0) -> int:
+    """Delete the messages of ``queue`` as soon as there are any; how many there were. (Until the
+    first message is sent, RabbitMQ has no such queue: nothing to delete yet.)"""
+    deadline = time.monotonic() + timeout
+    while True:
+        with contextlib.suppress(ChannelError):
+            if purged := _purge(url, queue):
+                return purged
+        if time.monotonic() > deadline:
+            return 0
+        time.sleep(0.05)
 
 
 def _purge(url: str, queue: str) -> int:

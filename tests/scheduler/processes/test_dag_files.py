@@ -1,6 +1,7 @@
 """DAG files as the scheduler's DAG processor (a subprocess) watches them while the scheduler runs.
 
-One scenario per backend (``watched``), with ``[core] dags_are_paused_at_creation = False`` and a
+One scenario per backend and executor (``watched``: the attempts run on the local executor and on
+Celery workers, which read the same folder), with ``[core] dags_are_paused_at_creation = False`` and a
 one-second ``dagbag_import_timeout``:
 
 1. the folder holds ``a_slow.py``, whose import sleeps far longer than the timeout (and sorts first),
@@ -94,7 +95,9 @@ def succeeded(orchestrator: Orchestrator, dag_id: str, run_id: str | None = None
 
 
 @pytest.fixture(scope="module")
-def watched(store_backend: object, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Watched]:
+def watched(
+    store_backend: object, process_executor: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Watched]:
     with deployment(store_backend, tmp_path_factory.mktemp("watched")) as orchestrator:
         orchestrator.setenv(
             CORE__DAGS_ARE_PAUSED_AT_CREATION="False",
@@ -103,7 +106,8 @@ def watched(store_backend: object, tmp_path_factory: pytest.TempPathFactory) -> 
         )
         orchestrator.write("a_slow.py", SLOW)
         orchestrator.write("steady.py", STEADY)
-        with orchestrator.running(SchedulerOptions(run_processor=True), workers=1) as scheduler:
+        options = SchedulerOptions(run_processor=True)
+        with orchestrator.running(options, workers=1, executor=process_executor) as scheduler:
             scheduler.until(lambda: succeeded(orchestrator, "steady"))
             scheduler.until(lambda: "a_slow.py" in orchestrator.import_errors(), outside=True)
 
@@ -117,6 +121,7 @@ def watched(store_backend: object, tmp_path_factory: pytest.TempPathFactory) -> 
             run_id = orchestrator.trigger("steady")
             scheduler.until(lambda: succeeded(orchestrator, "steady", run_id))
         assert steady_before is not None and steady_after is not None
+        orchestrator.check_ran_on(process_executor, "fresh")
         yield Watched(orchestrator, steady_before, steady_after, run_id)
 
 

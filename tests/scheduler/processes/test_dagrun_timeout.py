@@ -45,11 +45,13 @@ with DAG("times_out", schedule=None, start_date=datetime(2024, 1, 1), dagrun_tim
 """
 
 
-def test_a_run_past_its_dagrun_timeout_fails_and_what_had_not_finished_is_skipped(orchestrator: Orchestrator):
+def test_a_run_past_its_dagrun_timeout_fails_and_what_had_not_finished_is_skipped(
+    orchestrator: Orchestrator, process_executor: str
+):
     orchestrator.write("quick.py", QUICK)
     orchestrator.write("times_out.py", TIMES_OUT)
     orchestrator.record_dags()
-    with orchestrator.running(workers=1, executor="local") as scheduler:  # the slow try is killed
+    with orchestrator.running(workers=1, executor=process_executor) as scheduler:  # the slow try is killed
         orchestrator.trigger("quick")  # the worker is up (and "quick" surely ends in time) once it ran
         scheduler.until()
         run_id = orchestrator.trigger("times_out")
@@ -63,4 +65,7 @@ def test_a_run_past_its_dagrun_timeout_fails_and_what_had_not_finished_is_skippe
         "slow": "skipped",
         "after_slow": "skipped",
     }
-    assert "stopped" in orchestrator.log("times_out", run_id, "slow")
+    # the worker stops the try once its heartbeat finds the task instance skipped, and says so in the
+    # try's log (a Celery worker does so on its own time: the scheduler does not wait for it)
+    orchestrator.wait_for(lambda: "stopped" in orchestrator.log("times_out", run_id, "slow"), timeout=10)
+    orchestrator.check_ran_on(process_executor, "times_out")

@@ -3,7 +3,8 @@
 ``parallelism`` and ``priority_weight`` get a scheduler of their own (the first limits everything,
 the second needs a single worker); the per-DAG limits — ``max_active_tasks``, pools and
 ``pool_slots``, ``max_active_runs``, ``depends_on_past`` — share one scenario (``limited``) whose
-DAGs run side by side on more workers than any of those limits.
+DAGs run side by side on more workers than any of those limits. Both run on each of the
+``process_executor`` fixture's executors (the local one, Celery on Redis and on RabbitMQ).
 """
 
 from __future__ import annotations
@@ -127,7 +128,9 @@ class Limited:
 
 
 @pytest.fixture(scope="module")
-def limited(store_backend: object, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Limited]:
+def limited(
+    store_backend: object, process_executor: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Limited]:
     with deployment(store_backend, tmp_path_factory.mktemp("limited")) as orchestrator:
         with orchestrator.db.session(write=True) as session:
             session.add(PoolRow(name="solo", slots=1, description="one at a time"))
@@ -154,24 +157,29 @@ def limited(store_backend: object, tmp_path_factory: pytest.TempPathFactory) -> 
             held = orchestrator.states("held", held_second)
             return all(r.state in ("success", "failed") for r in others) and held["independent"] == "success"
 
-        with orchestrator.running(workers=3, executor="local") as scheduler:  # attempts at once
+        with orchestrator.running(workers=3, executor=process_executor) as scheduler:  # attempts at once
             scheduler.until(settled)
             scheduler.polls(3)  # the held run is looked at again: still held
+        for dag_id in ("fan_out", "pooled", "one_run_at_a_time", "waits", "held"):
+            orchestrator.check_ran_on(process_executor, dag_id)
         yield Limited(orchestrator, runs)
 
 
-def test_no_more_task_instances_run_at_once_than_parallelism(orchestrator: Orchestrator):
+def test_no_more_task_instances_run_at_once_than_parallelism(
+    orchestrator: Orchestrator, process_executor: str
+):
     orchestrator.write("fan_out.py", FAN_OUT.replace("MAX_ACTIVE_TASKS", "16"))
     orchestrator.record_dags()
     orchestrator.trigger("fan_out")
     orchestrator.run_until_idle(
-        SchedulerOptions(parallelism=2, run_processor=False), workers=3, executor="local"
+        SchedulerOptions(parallelism=2, run_processor=False), workers=3, executor=process_executor
     )
 
     assert orchestrator.run("fan_out").state == "success"
     ran = intervals(orchestrator, "fan_out")
     assert len(ran) == 6
     assert max_concurrent(ran) == 2
+    orchestrator.check_ran_on(process_executor, "fan_out")
 
 
 WEIGHTED = """

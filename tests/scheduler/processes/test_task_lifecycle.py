@@ -1,4 +1,5 @@
-"""A task instance's way through the store as a worker process moves it along, seen from outside."""
+"""A task instance's way through the store as a worker process moves it along, seen from outside
+(on the local executor and on Celery workers)."""
 
 from __future__ import annotations
 
@@ -45,7 +46,7 @@ class StateWatcher(threading.Thread):
 
 
 def test_a_task_instance_goes_scheduled_queued_running_success_with_its_times_recorded(
-    orchestrator: Orchestrator,
+    orchestrator: Orchestrator, process_executor: str
 ):
     # One worker and parallelism 2: while "a" runs, "b" waits queued in the executor and "c"
     # waits scheduled for a free slot; each state lasts as long as one task sleeps.
@@ -56,7 +57,7 @@ def test_a_task_instance_goes_scheduled_queued_running_success_with_its_times_re
     watcher.start()
     try:
         orchestrator.run_until_idle(
-            SchedulerOptions(parallelism=2, run_processor=False), workers=1, executor="local"
+            SchedulerOptions(parallelism=2, run_processor=False), workers=1, executor=process_executor
         )
     finally:
         watcher.done.set()
@@ -70,3 +71,4 @@ def test_a_task_instance_goes_scheduled_queued_running_success_with_its_times_re
     (history,) = orchestrator.tries("three_slow", run_id, "c")
     assert (history.state, history.queued_at, history.end_date) == ("success", c.queued_at, c.end_date)
     assert at(c.start_date) <= at(history.start_date)  # claimed by the worker, then started
+    orchestrator.check_ran_on(process_executor, "three_slow")

@@ -38,14 +38,15 @@ def _cli_env(home: Path, database_url: str) -> dict[str, str]:
 
 
 def test_a_trigger_from_a_cli_with_another_home_wakes_the_sleeping_scheduler(
-    orchestrator: Orchestrator, tmp_path: Path
+    orchestrator: Orchestrator, tmp_path: Path, process_executor: str
 ):
     orchestrator.write("quick.py", QUICK)
     orchestrator.record_dags()
     cli_home = tmp_path / "another_machine"
     cli_home.mkdir()
     assert cli_home != orchestrator.home
-    with orchestrator.in_thread(SchedulerOptions(max_wait=30, run_processor=False), workers=1) as background:
+    options = SchedulerOptions(max_wait=30, run_processor=False)
+    with orchestrator.in_thread(options, workers=1, executor=process_executor) as background:
         background.wait_until_asleep()
 
         triggered = time.monotonic()
@@ -62,4 +63,5 @@ def test_a_trigger_from_a_cli_with_another_home_wakes_the_sleeping_scheduler(
         waited = time.monotonic() - triggered
 
     assert waited < 10  # far less than the 30 s timer: the trigger's commit woke it
+    orchestrator.check_ran_on(process_executor, "quick")
     assert not any(cli_home.glob("*.sock")), "the CLI's home holds no socket: the database names it"
