@@ -112,8 +112,15 @@ def versions_of(session: Session, dag_id: str) -> list[VersionInfo]:
     return [_info(row) for row in session.scalars(query)]
 
 
+#: The largest number the version column holds (a 32-bit integer).
+MAX_VERSION_NUMBER = 2**31 - 1
+
+
 def version_by_number(session: Session, dag_id: str, number: int) -> tuple[VersionInfo, str | None] | None:
-    """A version of the DAG with the source of its file."""
+    """A version of the DAG with the source of its file (None for a number no version can have,
+    such as one beyond the column's integers, which a database would refuse)."""
+    if not 0 < number <= MAX_VERSION_NUMBER:
+        return None
     query = select(V).where(V.dag_id == dag_id, V.version_number == number)
     row = session.scalars(query).first()
     return (_info(row), row.source) if row is not None else None

@@ -48,3 +48,12 @@ def test_a_run_page_shows_its_dag_version_and_the_code_page_shows_any_version(se
     code = client.get(f"/dags/{seeded.dag_id}/code?version=1").get_data(as_text=True)
     assert 'id="version-note">Version 1 of this DAG' in code and "EmptyOperator" in code
     assert client.get(f"/dags/{seeded.dag_id}/code?version=9").status_code == 404
+
+
+def test_a_version_or_try_number_beyond_any_stored_integer_is_not_found(seeded, logged_in):
+    client = logged_in("viewer")
+    huge = 46532489167517209591808
+    assert client.get(f"/api/v1/dags/{seeded.dag_id}/dagVersions/{huge}").status_code == 404
+    assert client.get(f"/dags/{seeded.dag_id}/code?version={huge}").status_code == 404
+    logs = f"/api/v1/dags/{seeded.dag_id}/dagRuns/{seeded.run_id}/taskInstances/t/logs/{huge}"
+    assert client.get(logs).status_code == 404

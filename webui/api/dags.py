@@ -89,7 +89,7 @@ def dag_versions(dag_id: str) -> Any:
     return jsonify({"dag_versions": [v.to_json() for v in found], "total_entries": len(found)})
 
 
-@api.get("/dags/<dag_id>/dagVersions/<int:version_number>")
+@api.get("/dags/<dag_id>/dagVersions/<int(max=2147483647):version_number>")
 def dag_version(dag_id: str, version_number: int) -> Any:
     """One version of the DAG with the source of its file then."""
     found = version_store.version_by_number(read_session(), dag_id, version_number)

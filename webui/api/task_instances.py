@@ -102,7 +102,7 @@ def get_xcom(dag_id: str, run_id: str, task_id: str, key: str) -> Any:
     return jsonify(xcom_json(row))
 
 
-@api.get(f"{BASE}/<task_id>/logs/<int:try_number>")
+@api.get(f"{BASE}/<task_id>/logs/<int(max=2147483647):try_number>")
 def task_log(dag_id: str, run_id: str, task_id: str, try_number: int) -> Any:
     """A try's log from byte ``offset``; ``finished`` once the try is over (nothing more will come)."""
     from webui.views.run import log_file, read_log
