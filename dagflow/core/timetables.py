@@ -298,6 +298,10 @@ class _DataIntervalTimetable(Timetable):
             start = self._align_previous(last.data_interval.end)
             if earliest is not None:
                 start = max(start, earliest)
+            # never the same interval again, even where stepping back and on do not meet (an hourly
+            # cron across a 30-minute daylight-saving change)
+            if start <= last.data_interval.start:
+                start = last.data_interval.end
         if restriction.latest is not None and start > restriction.latest:
             return None
         end = self._next(start)

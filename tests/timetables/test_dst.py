@@ -178,6 +178,16 @@ def test_steps_match_airflows_algorithm_on_pendulum(zone, expression, anchor, of
     assert ours == theirs
 
 
+def test_hourly_data_intervals_move_on_across_a_half_hour_daylight_saving_change():
+    """Lord Howe Island turns its clocks back 30 minutes: an hourly cron's interval ending at the
+    change must be followed by the next one, not by itself again."""
+    timetable = CronDataIntervalTimetable("0 * * * *", "Australia/Lord_Howe")
+    found = walk(timetable, datetime(2024, 4, 6, 14, 59, tzinfo=UTC), 4)
+    starts = [r.data_interval.start for r in found]
+    assert starts == sorted(set(starts))
+    assert all(a.data_interval.end == b.data_interval.start for a, b in itertools.pairwise(found))
+
+
 @settings(max_examples=100, deadline=None)
 @given(
     zone=st.sampled_from(ZONES),
