@@ -34,7 +34,7 @@ def routes(app) -> dict[str, set[str]]:
     found: dict[str, set[str]] = {}
     for rule in app.url_map.iter_rules():
         if rule.rule.startswith(f"{PREFIX}/"):
-            path = re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", rule.rule[len(PREFIX) :])
+            path = re.sub(r"<(?:[^:>]+:)?(\w+)>", r"{\1}", rule.rule[len(PREFIX) :])
             found.setdefault(path, set()).update(m.lower() for m in rule.methods - {"HEAD", "OPTIONS"})
     return found
 

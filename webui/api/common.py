@@ -93,7 +93,7 @@ def json_body() -> dict[str, Any]:
     return body
 
 
-_RULE_ARGUMENT = re.compile(r"<(?:[a-z]+:)?([a-z_]+)>")
+_RULE_ARGUMENT = re.compile(r"<(?:[^:>]+:)?([a-z_]+)>")  # converters with arguments too: <int(max=9):n>
 
 
 def check_fields(body: dict[str, Any]) -> None:
