@@ -55,6 +55,7 @@ from dagflow.store.attempts import (
     claim_attempt_later,
     give_back_try,
     heartbeat,
+    is_closed,
     kept_connection,
     record_outcome_later,
     written_at_once,
@@ -414,13 +415,21 @@ class Worker:
         if self._connection is None:
             self._connection = kept_connection(self.db.connect(write=True))
         connection = self._connection
-        with written_at_once(connection, pipelined=pipelined):
-            try:
-                yield connection
-            finally:  # the request lives on the kept connection: never leave it for the next transaction
-                wake = wants_wake(connection)
-            if wake:
-                self.db.notifier.before_commit(connection, wake)
+        try:
+            with written_at_once(connection, pipelined=pipelined):
+                try:
+                    yield connection
+                finally:  # the request lives on the kept connection: never leave it for the next one
+                    wake = wants_wake(connection)
+                if wake:
+                    self.db.notifier.before_commit(connection, wake)
+        except BaseException:
+            if is_closed(
+                connection
+            ):  # the server dropped it (restarted): the next transaction gets a new one
+                self._connection = None
+                connection.invalidate()
+            raise
         if wake:
             self.db.notifier.after_commit(wake)
 

@@ -601,12 +601,22 @@ def written_at_once(connection: Connection, *, pipelined: bool = True) -> Iterat
             yield
             driver.execute("COMMIT")
     except BaseException:
-        with contextlib.suppress(Exception):  # (a broken connection is replaced on its next use)
+        with contextlib.suppress(Exception):  # (a connection the server dropped: see is_closed)
             driver.execute("ROLLBACK")
+        if connection.in_transaction():  # statements run through SQLAlchemy began one of their own
+            with contextlib.suppress(Exception):
+                connection.rollback()  # (the driver's transaction has ended: nothing is sent)
         raise
-    finally:
-        if connection.in_transaction():  # statements run through SQLAlchemy began one of its own
-            connection.commit()  # (the driver's transaction has ended: nothing is sent)
+    if connection.in_transaction():
+        connection.commit()
+
+
+def is_closed(connection: Connection) -> bool:
+    """Whether the server dropped a :func:`kept_connection` (it restarted, or ended the session): its
+    keeper should then make a new one. Statements run on the driver's cursor, as here, bypass
+    SQLAlchemy's own check for a lost connection."""
+    driver = connection.connection.driver_connection
+    return bool(getattr(driver, "closed", False))
 
 
 def give_back_try(connection: Session | Connection, key: TIKey) -> None:

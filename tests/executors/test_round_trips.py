@@ -10,8 +10,10 @@ from collections.abc import Iterator
 from dataclasses import replace
 from typing import Any
 
+import psycopg
 import pytest
 from psycopg import pq
+from sqlalchemy import text
 
 from dagflow.core.states import TaskState
 from dagflow.executors.base import EventKind
@@ -116,3 +118,23 @@ def test_an_outcome_whose_task_instance_changed_meanwhile_is_discarded_and_the_n
     assert queued.state("noop_0") == "queued"
     assert isinstance(upcoming, Started)
     assert queued.state("noop_1") == "running"
+
+
+def test_a_worker_whose_connection_the_server_dropped_claims_its_next_try_on_a_new_one(
+    postgres: None, queued: QueuedWork
+):
+    first, second, third = queued.workloads(["noop_0", "noop_1", "noop_2"])
+    worker = Worker(queued.worker_settings)
+    try:
+        worker.start(first)
+        assert worker._connection is not None
+        backend: Any = worker._connection.connection.driver_connection
+        with queued.db.session() as session:  # as a server restart or an administrator would
+            session.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": backend.info.backend_pid})
+        with pytest.raises(psycopg.OperationalError):  # lost with the connection: retried later
+            worker.start(second)
+        started = worker.start(third)
+    finally:
+        worker.close()
+    assert isinstance(started, Started)
+    assert queued.state("noop_2") == "running"
