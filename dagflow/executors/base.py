@@ -109,6 +109,6 @@ class Executor(abc.ABC):
 
     def live_workers(self) -> list[tuple[int, datetime]]:
         """The worker processes of this machine it keeps, alive now: ``(pid, started)`` each. Its
-        scheduler reports them in its heartbeat. None for an executor whose workers record their own
+        scheduler reports them in its heartbeat. Empty for an executor whose workers record their own
         job (Celery) or that runs attempts in the scheduler's process."""
         return []
