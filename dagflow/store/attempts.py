@@ -27,7 +27,7 @@ from sqlalchemy.types import TypeEngine
 from dagflow.core.keys import TIKey
 from dagflow.core.states import TaskState
 from dagflow.store.models import TaskInstanceRow, TaskInstanceTryRow, XComRow
-from dagflow.store.task_instances import skip
+from dagflow.store.task_instances import row_check, skip
 
 T = TypeVar("T")
 TI_TABLE = cast(Table, TaskInstanceRow.__table__)
@@ -156,7 +156,7 @@ _FIRST_START = (
 
 _CLAIM = _Prepared(
     update(TI_TABLE)
-    .where(_KEY, TI.state == TaskState.QUEUED.value)
+    .where(_KEY, row_check(TI.state, TaskState.QUEUED.value))
     .values(
         state=TaskState.RUNNING.value,
         start_date=bindparam("v_now"),
@@ -186,12 +186,14 @@ _TRY_START = _Prepared(
 )
 
 _HEARTBEAT = _Prepared(
-    update(TI_TABLE).where(_KEY, TI.state == TaskState.RUNNING.value).values(heartbeat_at=bindparam("v_now"))
+    update(TI_TABLE)
+    .where(_KEY, row_check(TI.state, TaskState.RUNNING.value))
+    .values(heartbeat_at=bindparam("v_now"))
 )
 
 _FINISH = _Prepared(
     update(TI_TABLE)
-    .where(_KEY, TI.state == TaskState.RUNNING.value)
+    .where(_KEY, row_check(TI.state, TaskState.RUNNING.value))
     .values(
         state=bindparam("v_state"),
         end_date=bindparam("v_end_date"),
@@ -224,7 +226,7 @@ _INSERT_XCOM = _Prepared(insert(XCOM).values({name: bindparam(f"x_{name}") for n
 #: (:func:`written_at_once`).
 _RECORDED = (
     select(TI.dag_id)
-    .where(_KEY, TI.state == bindparam("v_state"), TI.updated_at == bindparam("v_now"))
+    .where(_KEY, row_check(TI.state, bindparam("v_state")), TI.updated_at == bindparam("v_now"))
     .exists()
 )
 _DELETE_XCOMS_IF_RECORDED = _Prepared(
@@ -247,7 +249,7 @@ _INSERT_XCOM_IF_RECORDED = _Prepared(
             bindparam("x_key", type_=XCOM.c.key.type),
             bindparam("x_value", type_=XCOM.c.value.type),
             bindparam("v_now", type_=XCOM.c.timestamp.type),
-        ).where(_KEY, TI.state == bindparam("v_state"), TI.updated_at == bindparam("v_now")),
+        ).where(_KEY, row_check(TI.state, bindparam("v_state")), TI.updated_at == bindparam("v_now")),
     )
 )
 
@@ -301,7 +303,7 @@ def _try_from_row() -> _Prepared:
         base = pg_insert(TRY).from_select(
             list(_TRY_COLUMNS),
             select(*columns).where(
-                _KEY, TI.state == bindparam("v_state"), TI.updated_at == bindparam("v_now")
+                _KEY, row_check(TI.state, bindparam("v_state")), TI.updated_at == bindparam("v_now")
             ),
         )
         _TRY_FROM_ROW.append(
