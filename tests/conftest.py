@@ -9,6 +9,8 @@
 * ``cli_runner``: a click ``CliRunner`` whose ``result.stdout`` and ``result.stderr`` are separate.
 * ``database_url`` (parametrized over the backends of :mod:`tests.backends`): a fresh, migrated
   metadata store for this test, also set as ``DAGFLOW__DATABASE__URL``; ``database`` opens it.
+* ``empty_database_url``: a database with no schema at all, on the same backend as ``database_url``
+  (on PostgreSQL, one made for it or wiped: none of its tables was ever analyzed).
 """
 
 from __future__ import annotations
@@ -17,16 +19,20 @@ import inspect
 import os
 import sys
 import textwrap
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.pool import NullPool
 
 from dagflow.secrets.masker import masker
 from dagflow.store.engine import Database
-from tests.backends import backend_names, fresh_database, open_backend
+from tests.backends import POSTGRES_ENV, PostgresBackend, backend_names, fresh_database, open_backend
 
 
 @pytest.fixture(autouse=True)
@@ -115,3 +121,73 @@ def database(database_url: str) -> Iterator[Database]:
     db = Database(database_url)
     yield db
     db.dispose()
+
+
+class EmptyPostgresDatabases:
+    """Databases without tables on the test server; a used one is wiped (schema dropped) and reused.
+
+    Creating a database costs a quarter of a second, dropping its tables a few milliseconds.
+    """
+
+    def __init__(self, admin_url: str):
+        self.admin_url = make_url(admin_url)
+        self.admin = create_engine(self.admin_url, isolation_level="AUTOCOMMIT")
+        self.free: list[str] = []
+
+    def url(self, name: str) -> str:
+        return self.admin_url.set(database=name).render_as_string(hide_password=False)
+
+    def take(self) -> str:
+        if self.free:
+            return self.free.pop()
+        name = f"dagflow_e_{uuid.uuid4().hex[:12]}"
+        with self.admin.connect() as connection:
+            connection.execute(text(f'CREATE DATABASE "{name}"'))
+        return name
+
+    def give_back(self, name: str) -> None:
+        with self.admin.connect() as connection:
+            connection.execute(
+                text(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                    "WHERE datname = :name AND pid <> pg_backend_pid()"
+                ),
+                {"name": name},
+            )
+        engine = create_engine(self.url(name), poolclass=NullPool)
+        try:
+            with engine.begin() as connection:
+                connection.execute(text("DROP SCHEMA public CASCADE"))
+                connection.execute(text("CREATE SCHEMA public"))
+        finally:
+            engine.dispose()
+        self.free.append(name)
+
+    def close(self) -> None:
+        with self.admin.connect() as connection:
+            for name in self.free:
+                connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        self.admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def empty_postgres_databases() -> Iterator[EmptyPostgresDatabases]:
+    databases = EmptyPostgresDatabases(os.environ[POSTGRES_ENV])
+    yield databases
+    databases.close()
+
+
+@pytest.fixture
+def empty_database_url(
+    store_backend: object, tmp_path: Path, request: pytest.FixtureRequest
+) -> Iterator[str]:
+    """A database without any table, on the backend of this test's parametrization."""
+    if not isinstance(store_backend, PostgresBackend):
+        yield f"sqlite:///{tmp_path / 'empty' / 'dagflow.db'}"
+        return
+    databases: EmptyPostgresDatabases = request.getfixturevalue("empty_postgres_databases")
+    name = databases.take()
+    try:
+        yield databases.url(name)
+    finally:
+        databases.give_back(name)

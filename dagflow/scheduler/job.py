@@ -42,7 +42,7 @@ from dagflow.scheduler.outcome import PassOutcome
 from dagflow.scheduler.processor import ProcessorSettings, processor_main
 from dagflow.scheduler.runcache import RunCache
 from dagflow.scheduler.sole import SoleSchedulerLock
-from dagflow.store import Database, scheduling
+from dagflow.store import Database, planner, scheduling
 from dagflow.store import compensations as comp_store
 from dagflow.store import jobs as job_store
 from dagflow.store import task_instances as ti_store
@@ -90,6 +90,8 @@ class SchedulerState:
     """What the loop carries from one pass to the next; only the loop writes it."""
 
     dirty_runs: set[RunKey] = field(default_factory=set)
+    #: Whether a table the tasks write may still have no statistics (see :mod:`dagflow.store.planner`).
+    tables_without_statistics: bool = True
     #: Runs with task instances held back by ``depends_on_past``: looked at again every poll.
     recheck_runs: set[RunKey] = field(default_factory=set)
     #: When running runs reach their ``dagrun_timeout``: each is looked at again then.
@@ -523,3 +525,10 @@ class Scheduler:
                 log.warning("this scheduler was taken for dead; its queued work was handed out again")
         self.state.last_heartbeat = now
         self.metrics.heartbeat()
+        if self.state.tables_without_statistics:
+            with self.db.reading() as session:
+                analyzed, self.state.tables_without_statistics = planner.analyze_new_tables(
+                    session.connection()
+                )
+            if analyzed:
+                log.info("analyzed %s: a new database's first statistics", ", ".join(analyzed))

@@ -97,6 +97,11 @@ class QueuedWork:
 
 @pytest.fixture
 def queued(database: Database, dags_folder: DagsFolder, dagflow_home: Path) -> QueuedWork:
+    return queued_work(database, dags_folder, dagflow_home)
+
+
+def queued_work(database: Database, dags_folder: DagsFolder, dagflow_home: Path) -> QueuedWork:
+    """The ``work`` DAG recorded in ``database`` and a run of it triggered."""
     path = dags_folder.write("work.py", DAG_FILE.format(noops=NOOPS))
     settings = ProcessorSettings(database.url, str(dags_folder.path), paused_at_creation=False)
     DagFileProcessor(settings, db=database).scan()

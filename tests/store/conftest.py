@@ -2,29 +2,23 @@
 
 * ``store_dags``: DAG files written to a DAGs folder and recorded in the test's store by the DAG
   processor, the way the scheduler's processor (or ``dagflow dags reserialize``) records them.
-* ``empty_database_url``: a database with no schema at all, on the same backend as ``database_url``.
 * :func:`snapshot`: every row of every table, to show that a refused action changed nothing.
 """
 
 from __future__ import annotations
 
 import os
-import uuid
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import create_engine, select, text
-from sqlalchemy.engine import make_url
-from sqlalchemy.pool import NullPool
+from sqlalchemy import select
 
 from dagflow.scheduler.processor import DagFileProcessor, ProcessorSettings
 from dagflow.serialization import StoredDag
 from dagflow.store.engine import Database
 from dagflow.store.models import Base, DagRow
-from tests.backends import POSTGRES_ENV, PostgresBackend
 from tests.conftest import DagsFolder
 
 
@@ -65,76 +59,6 @@ class StoreDags:
 def store_dags(database: Database, dags_folder: DagsFolder) -> StoreDags:
     settings = ProcessorSettings(database_url=database.url, dags_folder=str(dags_folder), import_timeout=10)
     return StoreDags(dags_folder, database, DagFileProcessor(settings, db=database))
-
-
-class EmptyPostgresDatabases:
-    """Databases without tables on the test server; a used one is wiped (schema dropped) and reused.
-
-    Creating a database costs a quarter of a second, dropping its tables a few milliseconds.
-    """
-
-    def __init__(self, admin_url: str):
-        self.admin_url = make_url(admin_url)
-        self.admin = create_engine(self.admin_url, isolation_level="AUTOCOMMIT")
-        self.free: list[str] = []
-
-    def url(self, name: str) -> str:
-        return self.admin_url.set(database=name).render_as_string(hide_password=False)
-
-    def take(self) -> str:
-        if self.free:
-            return self.free.pop()
-        name = f"dagflow_e_{uuid.uuid4().hex[:12]}"
-        with self.admin.connect() as connection:
-            connection.execute(text(f'CREATE DATABASE "{name}"'))
-        return name
-
-    def give_back(self, name: str) -> None:
-        with self.admin.connect() as connection:
-            connection.execute(
-                text(
-                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                    "WHERE datname = :name AND pid <> pg_backend_pid()"
-                ),
-                {"name": name},
-            )
-        engine = create_engine(self.url(name), poolclass=NullPool)
-        try:
-            with engine.begin() as connection:
-                connection.execute(text("DROP SCHEMA public CASCADE"))
-                connection.execute(text("CREATE SCHEMA public"))
-        finally:
-            engine.dispose()
-        self.free.append(name)
-
-    def close(self) -> None:
-        with self.admin.connect() as connection:
-            for name in self.free:
-                connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        self.admin.dispose()
-
-
-@pytest.fixture(scope="session")
-def empty_postgres_databases() -> Iterator[EmptyPostgresDatabases]:
-    databases = EmptyPostgresDatabases(os.environ[POSTGRES_ENV])
-    yield databases
-    databases.close()
-
-
-@pytest.fixture
-def empty_database_url(
-    store_backend: object, tmp_path: Path, request: pytest.FixtureRequest
-) -> Iterator[str]:
-    """A database without any table, on the backend of this test's parametrization."""
-    if not isinstance(store_backend, PostgresBackend):
-        yield f"sqlite:///{tmp_path / 'empty' / 'dagflow.db'}"
-        return
-    databases: EmptyPostgresDatabases = request.getfixturevalue("empty_postgres_databases")
-    name = databases.take()
-    try:
-        yield databases.url(name)
-    finally:
-        databases.give_back(name)
 
 
 def snapshot(database: Database) -> dict[str, list[tuple[Any, ...]]]:
