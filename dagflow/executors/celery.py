@@ -182,8 +182,8 @@ class CeleryExecutor(Executor):
 
     def _follow_up(self) -> None:
         """Report what ended since the last look; re-send or fail what is stuck in its queue."""
-        compensations = [t for t, sent in self._sent.items() if sent.workload.compensation]
-        attempts = [t for t, sent in self._sent.items() if not sent.workload.compensation]
+        compensations = {t: sent.workload.key for t, sent in self._sent.items() if sent.workload.compensation}
+        attempts = {t: sent.workload.key for t, sent in self._sent.items() if not sent.workload.compensation}
         with self.db.reading() as session:
             states = attempt_states(session, attempts, compensation_tokens=compensations)
         now = time.monotonic()

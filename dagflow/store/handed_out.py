@@ -7,10 +7,10 @@ message no worker took in time.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import select, tuple_, update
 from sqlalchemy.orm import Session
 
 from dagflow.core.keys import TIKey
@@ -25,18 +25,32 @@ CHUNK = 500
 
 
 def attempt_states(
-    session: Session, tokens: Sequence[str], *, compensation_tokens: Sequence[str] = ()
+    session: Session,
+    tokens: Mapping[str, TIKey],
+    *,
+    compensation_tokens: Mapping[str, TIKey] | None = None,
 ) -> dict[str, str]:
-    """The state of each task instance that still holds one of ``tokens``, and of each compensation
-    that still holds one of ``compensation_tokens``, by token. A token missing from the answer was
-    given up (its task instance was cleared or handed out again since), or its try has ended (a
-    compensation's token is dropped when its try is recorded)."""
+    """The state of each task instance that still holds one of ``tokens`` (each with the key of the
+    task instance it was handed out for), and of each compensation that still holds one of
+    ``compensation_tokens``, by token. A token missing from the answer was given up (its task
+    instance was cleared or handed out again since), or its try has ended (a compensation's token is
+    dropped when its try is recorded).
+
+    Rows are found by their primary keys and their tokens compared here: no index holds the tokens
+    (one would cost every write of a task instance), and a search by token alone would read the
+    whole table, its history included, on every follow-up."""
     found: dict[str, str] = {}
-    for table, wanted in ((TI, tokens), (C, compensation_tokens)):
-        for start in range(0, len(wanted), CHUNK):
-            chunk = list(wanted[start : start + CHUNK])
-            query = select(table.attempt_token, table.state).where(table.attempt_token.in_(chunk))
-            found.update({str(token): str(state) for token, state in session.execute(query)})
+    for table, wanted in ((TI, tokens), (C, compensation_tokens or {})):
+        items = list(wanted.items())
+        for start in range(0, len(items), CHUNK):
+            chunk = dict(items[start : start + CHUNK])
+            keys = {(k.dag_id, k.run_id, k.task_id, k.map_index) for k in chunk.values()}
+            query = select(table.attempt_token, table.state).where(
+                tuple_(table.dag_id, table.run_id, table.task_id, table.map_index).in_(sorted(keys))
+            )
+            found.update(
+                {str(token): str(state) for token, state in session.execute(query) if token in chunk}
+            )
     return found
 
 
