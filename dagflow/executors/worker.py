@@ -416,13 +416,17 @@ class Worker:
             self._connection = kept_connection(self.db.connect(write=True))
         connection = self._connection
         try:
-            with written_at_once(connection, pipelined=pipelined):
+            with written_at_once(connection, pipelined=pipelined) as afterwards:
                 try:
                     yield connection
                 finally:  # the request lives on the kept connection: never leave it for the next one
                     wake = wants_wake(connection)
                 if wake:
-                    self.db.notifier.before_commit(connection, wake)
+                    statement = self.db.notifier.statement_after_commit(wake)
+                    if statement:  # sent after the commit, in its round trip
+                        afterwards.append(statement)
+                    else:
+                        self.db.notifier.before_commit(connection, wake)
         except BaseException:
             if is_closed(
                 connection

@@ -581,7 +581,7 @@ def kept_connection(connection: Connection) -> Connection:
 
 
 @contextmanager
-def written_at_once(connection: Connection, *, pipelined: bool = True) -> Iterator[None]:
+def written_at_once(connection: Connection, *, pipelined: bool = True) -> Iterator[list[str]]:
     """A write transaction on a :func:`kept_connection`. On PostgreSQL it is sent whole in one
     pipeline, ``BEGIN`` and ``COMMIT`` included: statements whose answers are read after the block
     (:func:`record_outcome_later`, :func:`claim_attempt_later`) cost no round trip of their own, and
@@ -590,18 +590,26 @@ def written_at_once(connection: Connection, *, pipelined: bool = True) -> Iterat
     always. Not ``pipelined``: each statement waits for its answer (for statements run through
     SQLAlchemy that read a row count, which a pipeline has not received yet). If anything fails the
     transaction is rolled back and the error raised. Elsewhere: the connection's own transaction
-    (``connection.begin()``)."""
+    (``connection.begin()``).
+
+    The block gets a list: statements added to it are sent after the ``COMMIT``, each a transaction
+    of its own, in the same round trip (a wake-up: see
+    :meth:`~dagflow.store.notify.Notifier.statement_after_commit`); they are not sent if the
+    transaction failed, and never elsewhere than on PostgreSQL."""
+    afterwards: list[str] = []
     if connection.dialect.name != "postgresql":
         with connection.begin():
-            yield
+            yield afterwards
         return
     driver = connection.connection.driver_connection
     assert driver is not None
     try:
         with driver.pipeline() if pipelined else contextlib.nullcontext():
             driver.execute("BEGIN")
-            yield
+            yield afterwards
             driver.execute("COMMIT")
+            for statement in afterwards:
+                driver.execute(statement)
     except BaseException:
         with contextlib.suppress(Exception):  # (a connection the server dropped: see is_closed)
             driver.execute("ROLLBACK")

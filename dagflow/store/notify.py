@@ -12,7 +12,9 @@ Two implementations, chosen by the database URL:
   that opens the same file, whatever its ``DAGFLOW_HOME``, reaches the scheduler. One byte is sent
   after the commit.
 * PostgreSQL (any machine): ``NOTIFY dagflow_scheduler`` inside the transaction; PostgreSQL delivers
-  it to every listening scheduler when, and only if, the transaction commits.
+  it to every listening scheduler when, and only if, the transaction commits. A worker's outcomes,
+  the hottest writes, send it right after their commit instead, in the same round trip
+  (:meth:`Notifier.statement_after_commit`).
 
 A wake-up is a hint: a scheduler that misses one (not running yet, restarting) finds the change on
 its next poll of the store.
@@ -71,6 +73,12 @@ class Notifier(Protocol):
     def after_commit(self, kind: str = CHANGE) -> None:
         """Called once the transaction has committed."""
 
+    def statement_after_commit(self, kind: str = CHANGE) -> str | None:
+        """For a connection in autocommit mode that begins and commits its transaction by statements
+        (:func:`~dagflow.store.attempts.written_at_once`): a statement that sends the wake-up as a
+        transaction of its own right after the commit, instead of :meth:`before_commit`; or None
+        where :meth:`after_commit` alone sends it."""
+
 
 class Listener(Protocol):
     """The scheduler's end: something ``multiprocessing.connection.wait`` can wait on."""
@@ -103,6 +111,9 @@ class SocketNotifier:
 
     def before_commit(self, connection: Connection, kind: str = CHANGE) -> None:
         """Nothing: the datagram goes after the commit, or the scheduler could read too early."""
+
+    def statement_after_commit(self, kind: str = CHANGE) -> str | None:
+        return None
 
     def after_commit(self, kind: str = CHANGE) -> None:
         with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sock:
@@ -140,16 +151,27 @@ class SocketListener:
             self.path.unlink()
 
 
+def _notify_statement(kind: str) -> str:
+    return f"NOTIFY {CHANNEL}, '{OUTCOME}'" if kind == OUTCOME else f"NOTIFY {CHANNEL}"
+
+
 class PostgresNotifier:
     """PostgreSQL: ``NOTIFY`` inside the transaction, delivered by the server at commit."""
 
     def before_commit(self, connection: Connection, kind: str = CHANGE) -> None:
         # on the driver's connection: no answer to wait for, so in a pipeline it goes with the commit
-        statement = f"NOTIFY {CHANNEL}, '{OUTCOME}'" if kind == OUTCOME else f"NOTIFY {CHANNEL}"
-        connection.connection.driver_connection.execute(statement)  # type: ignore[union-attr]
+        connection.connection.driver_connection.execute(_notify_statement(kind))  # type: ignore[union-attr]
 
     def after_commit(self, kind: str = CHANGE) -> None:
         """Nothing: the server delivers the notification at commit."""
+
+    def statement_after_commit(self, kind: str = CHANGE) -> str | None:
+        """``NOTIFY`` as a transaction of its own after the commit: a transaction that notifies holds
+        one lock of the whole server from its commit until its commit record is on disk, so commits
+        that notify wait for each other's disk writes, where others share one; a ``NOTIFY`` alone
+        writes nothing to disk. It is sent in the commit's round trip, and only if the commit
+        succeeded (a failed statement skips the rest of its pipeline)."""
+        return _notify_statement(kind)
 
 
 class PostgresListener:

@@ -18,6 +18,7 @@ from sqlalchemy import text
 from dagflow.core.states import TaskState
 from dagflow.executors.base import EventKind
 from dagflow.executors.worker import Started, Worker
+from dagflow.store.attempts import kept_connection, written_at_once
 from dagflow.store.engine import Database
 from tests.executors.conftest import QueuedWork
 
@@ -78,8 +79,10 @@ def test_an_outcome_the_schedulers_wake_up_the_next_claim_and_the_commit_are_one
 
     assert trace.round_trips() == 1, "\n".join(trace.lines)
     sent = trace.statements()
-    assert sent[0] == "BEGIN" and sent[-1] == "COMMIT"
-    assert any(s.startswith("NOTIFY") for s in sent)
+    # the wake-up is a transaction of its own after the commit, in the same round trip: inside the
+    # transaction it would hold the server's notify lock while the commit is written to disk
+    assert sent[0] == "BEGIN" and sent[-2:] == ["COMMIT", "NOTIFY dagflow_scheduler, 'outcome'"]
+    assert [s for s in sent if s.startswith("NOTIFY")] == [sent[-1]]
     # and it did all it should: the outcome recorded, the next try claimed, both durable
     assert (event.kind, event.state) == (EventKind.FINISHED, TaskState.SUCCESS)
     assert isinstance(upcoming, Started) and upcoming.claim.try_number == 1
@@ -138,3 +141,23 @@ def test_a_worker_whose_connection_the_server_dropped_claims_its_next_try_on_a_n
         worker.close()
     assert isinstance(started, Started)
     assert queued.state("noop_2") == "running"
+
+
+@pytest.mark.parametrize("fails", [False, True], ids=["committed", "rolled back"])
+def test_statements_after_a_commit_are_sent_only_if_it_committed(
+    postgres: None, database: Database, fails: bool
+):
+    listener = psycopg.connect(database.engine.url.set(drivername="postgresql").render_as_string(False))
+    listener.autocommit = True
+    listener.execute("LISTEN dagflow_after_commit_check")
+    connection = kept_connection(database.connect(write=True))
+    try:
+        with contextlib.suppress(psycopg.errors.DivisionByZero), written_at_once(connection) as afterwards:
+            driver: Any = connection.connection.driver_connection
+            driver.execute("SELECT 1 / %s", [0 if fails else 1])
+            afterwards.append("NOTIFY dagflow_after_commit_check")
+        received = [n.channel for n in listener.notifies(timeout=0.5, stop_after=1)]
+    finally:
+        connection.close()
+        listener.close()
+    assert received == ([] if fails else ["dagflow_after_commit_check"])
