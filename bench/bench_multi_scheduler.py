@@ -1,15 +1,20 @@
-"""Throughput with 1, 2 and 3 scheduler daemons on one PostgreSQL, with the local executor.
+"""Throughput with 1, 2 and 3 scheduler daemons on one PostgreSQL, with the local or the Celery executor.
 
 For each number of schedulers: a fresh deployment (PostgreSQL database, DAGs folder), ``--runs``
 runs of the 1,000-way fan-out (a no-op root, then 1,000 no-op tasks) triggered before any scheduler
-starts, then that many ``dagflow scheduler --workers W`` daemons, each with a ``DAGFLOW_HOME`` of its
-own (as on separate machines; here they share the 2 cores). Measured from the store once every run
+starts, then that many ``dagflow scheduler`` daemons, each with a ``DAGFLOW_HOME`` of its own (as on
+separate machines; here they share the 2 cores). ``--executor local``: each scheduler runs
+``--workers`` worker processes of its own, so more schedulers also bring more workers.
+``--executor celery``: the schedulers share the same two ``dagflow celery worker`` processes
+(``--concurrency`` pool processes each, on this machine's Redis, as ``bench_celery.py`` starts
+them), so only the schedulers change in number. Measured from the store once every run
 has succeeded: tasks per second from the first task's start to the last one's end, and what shows
 whether anything ran twice: tries recorded against task instances, and the highest try number.
 
 Usage:
   .venv/bin/python bench/bench_multi_scheduler.py [--schedulers 1,2,3] [--runs 2] [--workers 2]
-      [--rounds 1] [--postgres ADMIN_URL]
+      [--rounds 1] [--postgres ADMIN_URL] [--executor local|celery] [--concurrency 2]
+      [--broker redis://127.0.0.1:6379/14]
 """
 
 from __future__ import annotations
@@ -18,10 +23,12 @@ import argparse
 import dataclasses
 import statistics
 import tempfile
+import uuid
 from pathlib import Path
 from typing import Any
 
 from _common import command_line, machine, markdown_table
+from bench_celery import start_workers
 from dag_files import write_fanout
 from scheduler_deploy import DEFAULT_POSTGRES, Daemon, Deployment, deployment
 from sqlalchemy import text
@@ -54,11 +61,19 @@ def measure(deploy: Deployment, dag_id: str, runs: int) -> dict[str, Any]:
 def run_case(args: argparse.Namespace, schedulers: int, root: Path) -> dict[str, Any]:
     with deployment("postgres", root, admin_url=args.postgres) as deploy:
         dag_id = write_fanout(deploy.dags, FANOUT)
+        if args.executor == "celery":
+            deploy.env.update(
+                DAGFLOW__CORE__EXECUTOR="celery",
+                DAGFLOW__CELERY__BROKER_URL=args.broker,
+                DAGFLOW__OPERATORS__DEFAULT_QUEUE=f"bench-{uuid.uuid4().hex[:8]}",
+                DAGFLOW__WEBSERVER__SECRET_KEY="bench-secret",
+            )
         deploy.setup()
         run_ids = [f"bench_{n}" for n in range(args.runs)]
         for run_id in run_ids:
             deploy.trigger(dag_id, run_id)
         daemons = []
+        workers = start_workers(deploy, args) if args.executor == "celery" else []
         try:
             for n in range(schedulers):
                 home = root / f"home-{n}"
@@ -74,6 +89,10 @@ def run_case(args: argparse.Namespace, schedulers: int, root: Path) -> dict[str,
         finally:
             for daemon in daemons:
                 daemon.stop()
+            for worker in workers:
+                worker.terminate()
+            for worker in workers:
+                worker.wait(60)
         figures = measure(deploy, dag_id, args.runs)
     figures["tasks_expected"] = args.runs * (FANOUT + 1)
     return figures
@@ -88,6 +107,9 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2, help="worker processes per scheduler")
     parser.add_argument("--rounds", type=int, default=1)
     parser.add_argument("--postgres", default=DEFAULT_POSTGRES)
+    parser.add_argument("--executor", choices=["local", "celery"], default="local")
+    parser.add_argument("--concurrency", type=int, default=2, help="pool processes per Celery worker")
+    parser.add_argument("--broker", default="redis://127.0.0.1:6379/14")
     args = parser.parse_args()
     counts = [int(n) for n in args.schedulers.split(",")]
     results: dict[int, list[dict[str, Any]]] = {n: [] for n in counts}
@@ -111,7 +133,12 @@ def main() -> None:
                 str(max(r["max_try"] for r in rounds)),
             ]
         )
-    print(f"\n`{command_line()}`\n\n{machine()}\n")
+    workers = (
+        f"two Celery workers of {args.concurrency} processes shared by the schedulers"
+        if args.executor == "celery"
+        else f"{args.workers} local worker processes per scheduler"
+    )
+    print(f"\n`{command_line()}`\n\n{machine()}\n\nExecutor: {args.executor} ({workers}).\n")
     print(
         markdown_table(
             ["schedulers", "tasks/s (median)", "range", "task instances / expected", "tries", "highest try"],
