@@ -12,8 +12,41 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 from dagflow.exceptions import DagflowConfigError
+
+#: Settings whose values are secrets: ``dagflow config list`` shows them as :data:`HIDDEN` unless
+#: asked for them (``--include-sensitive``), as Airflow's configuration page does.
+SENSITIVE_SETTINGS = frozenset({("core", "fernet_key"), ("webserver", "secret_key")})
+#: Settings that are URLs, which may carry a password: listed with the password hidden.
+URL_SETTINGS = frozenset({("database", "url"), ("celery", "broker_url")})
+HIDDEN = "< hidden >"
+
+
+def displayed_value(section: str, key: str, value: str) -> str:
+    """``value`` as a listing shows it: a secret hidden, a URL's password hidden (the rest of the
+    URL is what a person checks); anything else, and an empty secret, as it is."""
+    if (section, key) in SENSITIVE_SETTINGS:
+        return HIDDEN if value else value
+    if (section, key) in URL_SETTINGS:
+        return url_without_password(value)
+    return value
+
+
+def url_without_password(url: str) -> str:
+    """``scheme://user:***@host/...`` for a URL with a password; any other text unchanged."""
+    parts = urlsplit(url)
+    try:
+        password = parts.password
+    except ValueError:  # not a URL a password could be read from
+        return url
+    if not password:
+        return url
+    user = parts.username or ""
+    host = parts.netloc.rpartition("@")[2]
+    return urlunsplit(parts._replace(netloc=f"{user}:***@{host}"))
+
 
 ENV_PREFIX = "DAGFLOW__"
 

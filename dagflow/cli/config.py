@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from dagflow.cli.common import load_settings
+from dagflow.config import displayed_value
 
 
 @click.group()
@@ -13,12 +14,25 @@ def config() -> None:
 
 
 @config.command("list")
-def config_list() -> None:
-    """Print every setting, its value and its source (default, dagflow.cfg or the environment)."""
+@click.option(
+    "--include-sensitive",
+    is_flag=True,
+    help="Show secrets (fernet_key, secret_key) and the passwords in URLs, which are hidden otherwise.",
+)
+@click.option(
+    "--hide-sensitive", is_flag=True, hidden=True, help="Hide secrets (the default; Airflow's flag)."
+)
+def config_list(include_sensitive: bool, hide_sensitive: bool) -> None:
+    """Print every setting, its value and its source (default, dagflow.cfg or the environment).
+    Secrets are shown as "< hidden >" and passwords in URLs as "***" unless --include-sensitive;
+    `config get` prints the value of the one setting it is asked for."""
+    if include_sensitive and hide_sensitive:
+        raise click.UsageError("--include-sensitive and --hide-sensitive contradict each other: give one")
     settings = load_settings()
     click.echo(f"# DAGFLOW_HOME = {settings.home}")
     for section, key, value, source in settings.rows():
-        click.echo(f"[{section}] {key} = {value}    # {source}")
+        shown = value if include_sensitive else displayed_value(section, key, value)
+        click.echo(f"[{section}] {key} = {shown}    # {source}")
 
 
 @config.command("get")

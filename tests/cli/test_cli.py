@@ -276,6 +276,39 @@ def test_config_list_shows_values_and_their_sources(cli_runner, dagflow_home):
     assert lines["[database] url"] == f"sqlite:///{dagflow_home / 'dagflow.db'}    # default"
 
 
+def test_config_list_hides_secrets_and_passwords_unless_asked(cli_runner, dagflow_home, monkeypatch):
+    monkeypatch.setenv("DAGFLOW__CORE__FERNET_KEY", "a-fernet-key-value")
+    monkeypatch.setenv("DAGFLOW__WEBSERVER__SECRET_KEY", "a-secret-key-value")
+    monkeypatch.setenv(
+        "DAGFLOW__DATABASE__URL", "postgresql+psycopg://dagflow:pg-pass@db.internal:5432/dagflow"
+    )
+    monkeypatch.setenv("DAGFLOW__CELERY__BROKER_URL", "amqp://guest:mq-pass@mq.internal:5672//")
+    listed = invoke(cli_runner, "config", "list")
+    assert listed.exit_code == 0
+    for secret in ("a-fernet-key-value", "a-secret-key-value", "pg-pass", "mq-pass"):
+        assert secret not in listed.stdout
+    lines = settings_lines(listed.stdout)
+    assert lines["[core] fernet_key"] == "< hidden >    # env DAGFLOW__CORE__FERNET_KEY"
+    assert lines["[webserver] secret_key"].startswith("< hidden >")
+    assert lines["[database] url"].startswith(
+        "postgresql+psycopg://dagflow:***@db.internal:5432/dagflow    #"
+    )
+    assert lines["[celery] broker_url"].startswith("amqp://guest:***@mq.internal:5672//    #")
+    assert invoke(cli_runner, "config", "list", "--hide-sensitive").stdout == listed.stdout
+
+    shown = settings_lines(invoke(cli_runner, "config", "list", "--include-sensitive").stdout)
+    assert shown["[core] fernet_key"].startswith("a-fernet-key-value    #")
+    assert shown["[database] url"].startswith("postgresql+psycopg://dagflow:pg-pass@db.internal")
+    # asked for by name, a setting's value is printed as it is
+    assert invoke(cli_runner, "config", "get-value", "core", "fernet_key").stdout == "a-fernet-key-value\n"
+
+
+def test_config_list_refuses_contradictory_flags(cli_runner):
+    result = invoke(cli_runner, "config", "list", "--include-sensitive", "--hide-sensitive")
+    assert result.exit_code == 2
+    assert "--include-sensitive and --hide-sensitive contradict each other" in result.stderr
+
+
 def test_an_environment_variable_overrides_a_setting_and_says_so(cli_runner, dagflow_home, monkeypatch):
     (dagflow_home / "dagflow.cfg").write_text("[core]\nparallelism = 8\n\n[webserver]\nport = 9090\n")
     monkeypatch.setenv("DAGFLOW__CORE__PARALLELISM", "64")
