@@ -37,6 +37,9 @@ class Workload:
     compensation: bool = False
     #: The task's ``queue=``: which workers take it (executors on other machines route by it).
     queue: str = "default"
+    #: The job id of the scheduler that handed it out: its outcome's wake-up is that scheduler's
+    #: (the others need not hurry: see :class:`dagflow.store.notify.Wakeups`); None: everyone's.
+    queued_by: int | None = None
 
     @property
     def label(self) -> str:
@@ -85,6 +88,11 @@ class Executor(abc.ABC):
         """Whether some of the ``in_flight`` workloads wait for a slot (then the scheduler lets
         finished attempts gather before its next pass): by default, more than :attr:`slots`."""
         return in_flight > self.slots
+
+    def has_events(self) -> bool:
+        """Whether something waits to be reported (:meth:`events`), so that a :meth:`wait` would
+        end at once; by default, assumed so (the scheduler then never waits longer on its account)."""
+        return True
 
     @abc.abstractmethod
     def submit(self, workloads: Sequence[Workload]) -> None:

@@ -94,6 +94,10 @@ class CeleryExecutor(Executor):
         events, self._events = self._events, []
         return events
 
+    def has_events(self) -> bool:
+        """Outcomes are found by :meth:`events`' follow-up, which a wake-up asks for."""
+        return bool(self._events)
+
     def wait(self, timeout: float, also: Sequence[Waitable] = ()) -> None:
         """The workers' commits wake the scheduler through the store's notifier (one of ``also``)."""
         if self._events or timeout <= 0:

@@ -28,6 +28,7 @@ def to_message(workload: Workload, dags_folder: str) -> dict[str, Any]:
         "dag_callback": workload.dag_callback,
         "compensation": workload.compensation,
         "queue": workload.queue,
+        "queued_by": workload.queued_by,
     }
 
 
@@ -44,7 +45,13 @@ def from_message(message: dict[str, Any], dags_folder: str) -> Workload:
         dag_callback=message.get("dag_callback"),
         compensation=bool(message.get("compensation")),
         queue=str(message.get("queue") or AUTHORING_DEFAULT_QUEUE),
+        queued_by=_job_id(message.get("queued_by")),
     )
+
+
+def _job_id(value: object) -> int | None:
+    """A message's scheduler job id (None in messages sent before they carried one)."""
+    return int(value) if isinstance(value, int | str) and str(value).isdigit() else None
 
 
 def local_fileloc(fileloc: str, their_folder: str, our_folder: str) -> str:

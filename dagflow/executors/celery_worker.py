@@ -137,7 +137,7 @@ def _record_killed(worker: Worker, workload: Workload, reason: str) -> None:
             error=reason,
         )
         if record_outcome(session, key, token=workload.token, outcome=outcome, now=now):
-            wake_after_commit(session, outcome=True)
+            wake_after_commit(session, outcome=True, scheduler=workload.queued_by)
             path = attempt_log_path(worker.settings.log_folder, *key, row.try_number)
             with open(path, "a", encoding="utf-8") as stream:
                 TaskLog(stream).error(f"worker: {reason}; marked {outcome.state.value}")

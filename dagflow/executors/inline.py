@@ -53,6 +53,10 @@ class InlineExecutor(Executor):
             detail = f"{type(exc).__name__}: {exc}"
             return ExecutorEvent(EventKind.FINISHED, workload, TaskState.FAILED, detail)
 
+    def has_events(self) -> bool:
+        """Queued workloads run (and are reported) at the next :meth:`events`."""
+        return bool(self._queue)
+
     def wait(self, timeout: float, also: Sequence[Waitable] = ()) -> None:
         if self._queue or timeout <= 0:
             return

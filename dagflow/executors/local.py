@@ -225,6 +225,13 @@ class LocalExecutor(Executor):
             events, self._pending_events = self._pending_events, []
         return events
 
+    def has_events(self) -> bool:
+        with self._lock:
+            if self._pending_events:
+                return True
+            watched: list[Any] = [self._wake_reader, *(slot.process.sentinel for slot in self._slots)]
+        return bool(multiprocessing.connection.wait(watched, timeout=0))
+
     def wait(self, timeout: float, also: Sequence[Waitable] = ()) -> None:
         with self._lock:
             if self._pending_events:

@@ -355,7 +355,7 @@ class Worker:
                 conn, key, token=workload.token, outcome=outcome, now=utcnow()
             )
             if self.settings.wake_scheduler:
-                wake_after_commit(conn, outcome=True)
+                wake_after_commit(conn, outcome=True, scheduler=workload.queued_by)
             if self.stopping and recorded_later():
                 give_back_try(conn, key)
             claimed_later = self._claim_later(conn, upcoming) if claim_next and upcoming is not None else None

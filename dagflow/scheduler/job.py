@@ -16,6 +16,7 @@ import contextlib
 import gc
 import logging
 import multiprocessing
+import multiprocessing.connection
 import os
 import signal
 import socket
@@ -46,7 +47,7 @@ from dagflow.store import Database, planner, scheduling
 from dagflow.store import compensations as comp_store
 from dagflow.store import jobs as job_store
 from dagflow.store import task_instances as ti_store
-from dagflow.store.notify import Listener, listen
+from dagflow.store.notify import Listener, Wakeups, listen
 from dagflow.store.ownership import RunOwnership
 
 log = logging.getLogger("dagflow.scheduler")
@@ -71,6 +72,9 @@ class SchedulerOptions:
     batch_interval: float = 0.02
     #: How often to look for changes made by others (CLI, web UI, other schedulers, orphaned workers).
     poll_interval: float = 0.1
+    #: Woken only by outcomes of attempts other schedulers handed out (their owners follow them up),
+    #: a scheduler makes a pass at most this often, rather than at each of them.
+    others_outcomes_interval: float = 0.2
     #: Passes may fail a few times in a row (the store restarting); this many in a row stop the daemon.
     max_failed_passes: int = 30
     run_processor: bool = True
@@ -92,6 +96,8 @@ class SchedulerState:
     dirty_runs: set[RunKey] = field(default_factory=set)
     #: Whether a table the tasks write may still have no statistics (see :mod:`dagflow.store.planner`).
     tables_without_statistics: bool = True
+    #: Wake-ups drained while waiting and not yet acted on by a pass.
+    wakeups: Wakeups = field(default_factory=Wakeups)
     #: Runs with task instances held back by ``depends_on_past``: looked at again every poll.
     recheck_runs: set[RunKey] = field(default_factory=set)
     #: When running runs reach their ``dagrun_timeout``: each is looked at again then.
@@ -449,7 +455,27 @@ class Scheduler:
             timeout = 0.0
         if self.state.in_flight:
             timeout = min(timeout, self.options.heartbeat_interval)
+        deadline = time.monotonic() + timeout
         self.executor.wait(timeout, waitables)
+        # Woken only by outcomes of attempts other schedulers handed out: their owners act on them,
+        # so this one looks at most every others_outcomes_interval, not at each of them.
+        while self._woken_only_by_others(waitables):
+            until = min(deadline, self.state.last_pass + self.options.others_outcomes_interval)
+            if until <= time.monotonic():
+                break
+            self.executor.wait(until - time.monotonic(), waitables)
+
+    def _woken_only_by_others(self, waitables: list[Any]) -> bool:
+        """Whether the wait just ended only for outcomes of attempts other schedulers handed out
+        (the wake-ups drained to tell are kept for the next pass)."""
+        if self._wakeup is None or self.executor.has_events():
+            return False
+        others = [w for w in waitables if w is not self._wakeup]
+        if others and multiprocessing.connection.wait(others, timeout=0):
+            return False
+        drained = self._wakeup.drain(self.job_id)
+        self.state.wakeups += drained
+        return drained.others_outcomes > 0 and not (self.state.wakeups.changes or self.state.wakeups.outcomes)
 
     def _space_out_passes(self) -> None:
         """With a backlog in the executor there is no hurry: let finished attempts gather into a batch."""
@@ -495,7 +521,10 @@ class Scheduler:
         with contextlib.suppress(OSError):
             while self._stop_reader.recv(64):
                 pass
-        return self._wakeup is not None and self._wakeup.drain() > 0
+        if self._wakeup is not None:
+            self.state.wakeups += self._wakeup.drain(self.job_id)
+        found, self.state.wakeups = self.state.wakeups, Wakeups()
+        return found.changes > 0
 
     def _read_processor(self) -> bool:
         """Reload the DAGs the DAG processor reports changed; whether it reported any."""

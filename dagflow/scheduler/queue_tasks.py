@@ -53,7 +53,7 @@ def queue_scheduled(
             row = by_key[c.key]
             token = uuid.uuid4().hex
             items.append(ti_store.QueueItem(row.key, token))
-            workloads.append(_workload(session, dags, row, token))
+            workloads.append(_workload(session, dags, row, token, job_id))
         ti_store.queue(session, items, now=now, job_id=job_id)
     return workloads
 
@@ -88,7 +88,9 @@ def _candidate(session: Session, dags: DagCache, row: ti_store.ScheduledRow) -> 
     )
 
 
-def _workload(session: Session, dags: DagCache, row: ti_store.ScheduledRow, token: str) -> Workload:
+def _workload(
+    session: Session, dags: DagCache, row: ti_store.ScheduledRow, token: str, job_id: int | None
+) -> Workload:
     stored = dags.for_run(session, row.key.dag_id, row.version_id)
     assert stored is not None  # a candidate was made of it
     spec = stored.spec.tasks[row.key.task_id]
@@ -100,4 +102,5 @@ def _workload(session: Session, dags: DagCache, row: ti_store.ScheduledRow, toke
         execution_timeout=spec.execution_timeout,
         priority_weight=row.priority_weight,
         queue=spec.queue,
+        queued_by=job_id,
     )

@@ -29,7 +29,7 @@ import os
 import socket
 import tempfile
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from sqlalchemy import Connection
 from sqlalchemy.engine import make_url
@@ -44,17 +44,50 @@ _WAKE = "dagflow_wake_scheduler"
 #: A wake-up for a change others made (a trigger, a clear, a new DAG): the schedulers look around.
 CHANGE = "change"
 #: A wake-up for an attempt's outcome, recorded by a worker on any machine: the scheduler that
-#: handed the attempt out follows it up itself, so the others need not look around for it.
+#: handed the attempt out follows it up itself, so the others need not look around for it. Sent as
+#: ``outcome:<job id>`` when the scheduler that handed it out is known: the others then need not
+#: hurry at all (see :class:`Wakeups`).
 OUTCOME = "outcome"
 
 
-def wake_after_commit(session: Session | Connection, *, outcome: bool = False) -> None:
+class Wakeups(NamedTuple):
+    """What a drain of the wake-ups received so far found."""
+
+    #: Commits that changed something others may act on (a trigger, a clear, a new DAG).
+    changes: int = 0
+    #: Outcomes of attempts this scheduler handed out, or whose scheduler is not known.
+    outcomes: int = 0
+    #: Outcomes of attempts another scheduler handed out: nothing for this one to follow up.
+    others_outcomes: int = 0
+
+    def __add__(self, other: object) -> Wakeups:
+        assert isinstance(other, Wakeups)
+        return Wakeups(*(a + b for a, b in zip(self, other, strict=True)))
+
+
+def outcome_kind(scheduler: int | None) -> str:
+    """The wake-up of an outcome of an attempt handed out by the scheduler of job ``scheduler``."""
+    return OUTCOME if scheduler is None else f"{OUTCOME}:{scheduler}"
+
+
+def is_outcome(kind: str) -> bool:
+    return kind == OUTCOME or kind.startswith(f"{OUTCOME}:")
+
+
+def wake_after_commit(
+    session: Session | Connection, *, outcome: bool = False, scheduler: int | None = None
+) -> None:
     """Have the schedulers woken once this transaction commits (nothing happens if it rolls back);
-    ``outcome``: the transaction only records attempts' outcomes (a plain change outranks it)."""
-    if outcome and session.info.get(_WAKE) in (None, OUTCOME):
-        session.info[_WAKE] = OUTCOME
-    else:
+    ``outcome``: the transaction only records attempts' outcomes (a plain change outranks it), of
+    attempts the scheduler of job ``scheduler`` handed out if given (outcomes of attempts of several
+    schedulers wake them all)."""
+    found = session.info.get(_WAKE)
+    if not outcome:
         session.info[_WAKE] = CHANGE
+    elif found is None or found == outcome_kind(scheduler):
+        session.info[_WAKE] = outcome_kind(scheduler)
+    elif is_outcome(found):
+        session.info[_WAKE] = OUTCOME
 
 
 def wants_wake(session: Session | Connection) -> str | None:
@@ -85,9 +118,9 @@ class Listener(Protocol):
 
     def fileno(self) -> int: ...
 
-    def drain(self) -> int:
-        """Consume the wake-ups received so far, without waiting; how many were for changes (the
-        wake-ups for outcomes only end the wait)."""
+    def drain(self, scheduler: int | None = None) -> Wakeups:
+        """Consume the wake-ups received so far, without waiting, as the scheduler of job
+        ``scheduler`` sees them (an outcome of another's attempt is counted apart)."""
 
     def close(self) -> None: ...
 
@@ -119,7 +152,7 @@ class SocketNotifier:
         with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sock:
             sock.setblocking(False)
             with contextlib.suppress(OSError):  # no scheduler listening, or its buffer is full
-                sock.sendto(_OUTCOME_BYTE if kind == OUTCOME else b"!", self.path)
+                sock.sendto(_OUTCOME_BYTE if is_outcome(kind) else b"!", self.path)
 
 
 class SocketListener:
@@ -136,14 +169,18 @@ class SocketListener:
     def fileno(self) -> int:
         return self.sock.fileno()
 
-    def drain(self) -> int:
-        count = 0
+    def drain(self, scheduler: int | None = None) -> Wakeups:
+        """(One scheduler per SQLite database: every outcome is its own.)"""
+        changes = outcomes = 0
         while True:
             try:
                 received = self.sock.recv(64)
             except OSError:  # BlockingIOError: nothing more
-                return count
-            count += received != _OUTCOME_BYTE
+                return Wakeups(changes, outcomes)
+            if received == _OUTCOME_BYTE:
+                outcomes += 1
+            else:
+                changes += 1
 
     def close(self) -> None:
         self.sock.close()
@@ -152,7 +189,10 @@ class SocketListener:
 
 
 def _notify_statement(kind: str) -> str:
-    return f"NOTIFY {CHANNEL}, '{OUTCOME}'" if kind == OUTCOME else f"NOTIFY {CHANNEL}"
+    if not is_outcome(kind):
+        return f"NOTIFY {CHANNEL}"
+    assert kind.replace(":", "").isalnum()  # "outcome" or "outcome:<job id>": nothing to quote
+    return f"NOTIFY {CHANNEL}, '{kind}'"
 
 
 class PostgresNotifier:
@@ -196,9 +236,18 @@ class PostgresListener:
     def fileno(self) -> int:
         return int(self.connection.fileno())
 
-    def drain(self) -> int:
+    def drain(self, scheduler: int | None = None) -> Wakeups:
+        mine = f"{OUTCOME}:{scheduler}"
+        changes = outcomes = others = 0
         try:
-            return sum(1 for found in self.connection.notifies(timeout=0) if found.payload != OUTCOME)
+            for found in self.connection.notifies(timeout=0):
+                if not is_outcome(found.payload):
+                    changes += 1
+                elif found.payload in (OUTCOME, mine) or scheduler is None:
+                    outcomes += 1
+                else:
+                    others += 1
+            return Wakeups(changes, outcomes, others)
         except Exception as exc:  # the connection broke: listen again on a new one
             log.warning("the wake-up connection to PostgreSQL broke (%s); listening again", exc)
             with contextlib.suppress(Exception):
@@ -207,7 +256,7 @@ class PostgresListener:
                 self._connect()
             except Exception as again:
                 log.warning("could not listen again yet: %s", again)
-            return 1  # look at the store now: a wake-up may have been lost with the connection
+            return Wakeups(changes=1)  # look at the store now: a wake-up may have been lost with it
 
     def close(self) -> None:
         with contextlib.suppress(Exception):

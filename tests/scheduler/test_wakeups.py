@@ -1,11 +1,16 @@
-"""The scheduler acts on events: a trigger's commit wakes it."""
+"""The scheduler acts on events: a trigger's commit wakes it, an outcome its owner."""
 
 from __future__ import annotations
 
+import threading
 import time
+from collections.abc import Callable
+
+import pytest
 
 from dagflow import actions
-from dagflow.scheduler.job import SchedulerOptions
+from dagflow.scheduler.job import Scheduler, SchedulerOptions
+from dagflow.store.notify import wake_after_commit
 from tests.scheduler.conftest import Orchestrator
 
 QUICK = """
@@ -41,3 +46,45 @@ def test_a_run_triggered_while_the_scheduler_sleeps_wakes_it_on_commit(
 
     assert waited < 10  # far less than max_wait: the wake-up, not the timer, started it
     assert orchestrator.xcoms("quick", run_id) == {("answer", "return_value"): 42}
+
+
+def _wait_seconds(scheduler: Scheduler, wake: Callable[[], None]) -> float:
+    """How long one wait of ``scheduler`` lasts when ``wake`` commits a quarter second into it."""
+    timer = threading.Timer(0.25, wake)
+    started = time.monotonic()
+    timer.start()
+    try:
+        scheduler.wait()
+    finally:
+        timer.join()
+    return time.monotonic() - started
+
+
+def test_outcomes_of_another_schedulers_attempts_do_not_hurry_this_one(orchestrator: Orchestrator):
+    """Every outcome wakes every scheduler on PostgreSQL; the one that handed the attempt out acts
+    at once, the others at most every others_outcomes_interval (their passes would only repeat the
+    owner's work)."""
+    if orchestrator.db.engine.dialect.name != "postgresql":
+        pytest.skip("one scheduler per SQLite database: every outcome is its own")
+    options = SchedulerOptions(max_wait=30, others_outcomes_interval=3.0, run_processor=False)
+    scheduler = orchestrator.scheduler(options, workers=1)
+    scheduler.start()
+    try:
+        scheduler.run_once()
+        mine = scheduler.job_id
+        assert mine is not None
+
+        def outcome_of(job_id: int) -> Callable[[], None]:
+            def commit() -> None:
+                with orchestrator.db.session(write=True) as session:
+                    wake_after_commit(session, outcome=True, scheduler=job_id)
+
+            return commit
+
+        others = _wait_seconds(scheduler, outcome_of(mine + 1))
+        scheduler.run_once()
+        own = _wait_seconds(scheduler, outcome_of(mine))
+    finally:
+        scheduler.shutdown()
+    assert 2.5 < others < 10  # ended by the interval after the last pass, not by the wake-up
+    assert own < 2  # ended by the wake-up

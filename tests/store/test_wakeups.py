@@ -19,7 +19,7 @@ import pytest
 
 from dagflow import actions
 from dagflow.core.states import RunState, TaskState
-from dagflow.store.notify import Listener, listen, wake_after_commit
+from dagflow.store.notify import Listener, Wakeups, listen, wake_after_commit
 
 MANUAL = """
 from dagflow import DAG
@@ -62,7 +62,7 @@ def listener(db):
 def wake_ups(listener: Listener, timeout: float) -> int:
     """The wake-ups received within ``timeout`` seconds (0 if none came)."""
     ready, _, _ = select.select([listener.fileno()], [], [], timeout)
-    return listener.drain() if ready else 0
+    return listener.drain().changes if ready else 0
 
 
 def test_a_trigger_wakes_a_listener_once_after_its_commit(db, listener):
@@ -142,9 +142,31 @@ def test_an_outcome_wake_up_ends_the_wait_without_asking_to_look_around(db, list
         wake_after_commit(session, outcome=True)
     ready, _, _ = select.select([listener.fileno()], [], [], 5)
     assert ready, "the outcome's commit did not wake the listener"
-    assert listener.drain() == 0
+    assert listener.drain() == Wakeups(changes=0, outcomes=1)
 
     with db.session(write=True) as session:  # a change in the same transaction outranks it
         wake_after_commit(session, outcome=True)
         wake_after_commit(session)
     assert wake_ups(listener, 5) == 1
+
+
+def test_an_outcome_names_the_scheduler_that_handed_the_attempt_out(db, listener):
+    """Another scheduler tells it from its own: only the one that handed the attempt out hurries."""
+    if not db.url.startswith("postgresql"):
+        pytest.skip("one scheduler per SQLite database: every outcome is its own")
+    with db.session(write=True) as session:
+        wake_after_commit(session, outcome=True, scheduler=7)
+    ready, _, _ = select.select([listener.fileno()], [], [], 5)
+    assert ready, "the outcome's commit did not wake the listener"
+    assert listener.drain(scheduler=8) == Wakeups(others_outcomes=1)
+
+    with db.session(write=True) as session:
+        wake_after_commit(session, outcome=True, scheduler=7)
+    select.select([listener.fileno()], [], [], 5)
+    assert listener.drain(scheduler=7) == Wakeups(outcomes=1)
+
+    with db.session(write=True) as session:  # outcomes of two schedulers' attempts: everyone's
+        wake_after_commit(session, outcome=True, scheduler=7)
+        wake_after_commit(session, outcome=True, scheduler=9)
+    select.select([listener.fileno()], [], [], 5)
+    assert listener.drain(scheduler=8) == Wakeups(outcomes=1)
