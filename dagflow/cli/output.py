@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Mapping, Sequence
 from datetime import date, datetime
+from enum import Enum
 from typing import Any, TypeVar
 
 import click
@@ -59,7 +60,11 @@ def emit(rows: Sequence[Mapping[str, Any]], output: str, columns: Sequence[str] 
 
 def structured(value: Any) -> Any:
     """``value`` as JSON and YAML hold it: containers kept, times in ISO 8601, other objects as text."""
-    if value is None or isinstance(value, (bool, int, float, str)):
+    if value is None or isinstance(value, bool):
+        return value
+    if isinstance(value, Enum):  # YAML's safe dumper knows no Enum, not even a StrEnum
+        return structured(value.value)
+    if isinstance(value, (str, int, float)):
         return value
     if isinstance(value, (datetime, date)):
         return value.isoformat()

@@ -81,3 +81,29 @@ def test_a_nested_value_stays_nested_in_json_and_yaml_and_is_json_text_in_table_
     row = run("connections", "get", "api", "-o", "plain").splitlines()[1]
     assert row.startswith("api") and row.endswith('{"region": "eu", "tries": 3}')
     assert run("connections", "get", "api").splitlines()[2].endswith('{"region": "eu", "tries": 3}')
+
+
+def test_structured_values_are_plain_json_and_yaml_types():
+    from datetime import UTC, datetime
+    from enum import Enum, IntEnum, StrEnum
+    from pathlib import Path
+
+    from dagflow.cli.output import structured
+
+    class Color(StrEnum):
+        RED = "red"
+
+    class Level(IntEnum):
+        HIGH = 3
+
+    class Size(Enum):
+        BIG = "big"
+
+    value = {
+        "when": datetime(2024, 1, 2, 3, 4, tzinfo=UTC),
+        "c": [Color.RED, (Level.HIGH, Size.BIG, Path("/x"))],
+    }
+
+    assert structured(value) == {"when": "2024-01-02T03:04:00+00:00", "c": ["red", [3, "big", "/x"]]}
+    assert yaml.safe_load(yaml.safe_dump(structured(value))) == structured(value)
+    assert type(structured(Color.RED)) is str and type(structured(Level.HIGH)) is int
