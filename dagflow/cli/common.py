@@ -117,17 +117,23 @@ def echo_json(value: Any) -> None:
 
 
 def table(
-    headers: list[str], rows: list[list[object]], *, width: int | None = None, shrink: tuple[str, ...] = ()
+    headers: list[str],
+    rows: list[list[object]],
+    *,
+    width: int | None = None,
+    shrink: tuple[str, ...] = (),
+    rule: bool = True,
 ) -> None:
-    """Print rows under headers, columns aligned; with ``width``, the ``shrink`` columns (widest first)
-    are narrowed, their long cells cut in the middle with an ellipsis, until a line fits."""
+    """Print rows under headers, columns aligned, a rule under the headers unless ``rule`` is false;
+    with ``width``, the ``shrink`` columns (widest first) are narrowed, their long cells cut in the
+    middle with an ellipsis, until a line fits."""
     cells = [headers, *[["" if c is None else str(c) for c in row] for row in rows]]
     widths = [max(len(row[i]) for row in cells) for i in range(len(headers))]
     if width is not None:
         _narrow(widths, [headers.index(name) for name in shrink], width)
     for n, row in enumerate(cells):
         click.echo("  ".join(_cut(c, w).ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
-        if n == 0:
+        if n == 0 and rule:
             click.echo("  ".join("-" * w for w in widths))
 
 

@@ -7,7 +7,7 @@ from typing import Any
 import click
 
 from dagflow.cli.common import act, fail, load_settings, open_database
-from dagflow.cli.output_formats import emit, output_option
+from dagflow.cli.output import emit, output_option
 from dagflow.exceptions import DagflowError
 
 COLUMNS = ["conn_id", "conn_type", "description", "host", "port", "schema", "login", "password", "extra"]
@@ -121,7 +121,7 @@ def connections_get(conn_id: str, output: str) -> None:
         fail(str(exc))
     if conn is None:
         fail(f"connection {conn_id!r} does not exist", code=1)
-    emit([_record(conn)], COLUMNS, output)
+    emit([_record(conn)], output, COLUMNS)
 
 
 @connections.command("list")
@@ -138,7 +138,7 @@ def connections_list(conn_id: str | None, output: str) -> None:
             records = [_record(connection_of(row, codec)) for row in rows]
     except DagflowError as exc:
         fail(str(exc))
-    emit(records, COLUMNS, output)
+    emit(records, output, COLUMNS)
 
 
 @connections.command("delete")

@@ -14,7 +14,7 @@ import click
 
 from dagflow import __version__
 from dagflow.cli.common import load_settings
-from dagflow.cli.output import FORMATS
+from dagflow.cli.output import NO_DATA, output_option, structured
 
 
 def masked_url(url: str) -> str:
@@ -63,10 +63,10 @@ def info_sections() -> dict[str, dict[str, Any]]:
 
 
 @click.command("info")
-@click.option("--output", "-o", type=click.Choice(FORMATS), default="table", show_default=True)
+@output_option
 def info(output: str) -> None:
     """Show versions, settings, system, paths, tools and plugins (as airflow info does)."""
-    sections = info_sections()
+    sections = structured(info_sections())
     if output in ("json", "yaml"):
         if output == "json":
             import json
@@ -79,7 +79,14 @@ def info(output: str) -> None:
         return
     for title, values in sections.items():
         click.echo(f"{title}" if output == "plain" else f"{title}\n{'-' * len(title)}")
-        width = max((len(k) for k in values), default=0)
-        for key, value in values.items():
-            click.echo(f"{key.ljust(width)} | {value}")
+        _section(values)
         click.echo("")
+
+
+def _section(values: dict[str, Any]) -> None:
+    """One section's ``key | value`` lines, or ``No data found`` (as for any empty ``--output`` list)."""
+    if not values:
+        click.echo(NO_DATA)
+    width = max((len(k) for k in values), default=0)
+    for key, value in values.items():
+        click.echo(f"{key.ljust(width)} | {value}")

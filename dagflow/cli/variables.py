@@ -9,7 +9,7 @@ from typing import Any
 import click
 
 from dagflow.cli.common import act, fail, load_settings, open_database
-from dagflow.cli.output_formats import emit, output_option
+from dagflow.cli.output import emit, output_option
 from dagflow.exceptions import DagflowError
 
 
@@ -93,7 +93,7 @@ def variables_list(output: str) -> None:
 
     with open_database().session() as session:
         records = [{"key": row.key, "description": row.description} for row in list_variables(session)]
-    emit(records, ["key"], output)
+    emit(records, output, ["key", "description"])
 
 
 @variables.command("import")

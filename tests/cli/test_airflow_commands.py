@@ -138,6 +138,8 @@ def test_dags_details_shows_the_schedule_and_limits_in_each_format(recorded, cli
     assert (details["timezone"], details["catchup"], details["is_paused"]) == ("Europe/Berlin", True, True)
     assert details["tags"] == ["tz"] and details["task_ids"] == ["prepare.say", "done"]
     assert "timetable_summary         0 */6 * * *" in table
+    assert "task_ids                  prepare.say,done" in table  # a list: its items, comma-joined
+    assert "description               None" in table  # a missing value, as Airflow's table shows it
 
 
 def test_dags_details_of_an_unknown_dag_fails_naming_it(recorded, cli_runner):
@@ -207,3 +209,12 @@ def test_info_reports_settings_with_the_database_password_masked(orchestrator, c
     assert sections["dagflow info"]["plugins_folder"].endswith("plugins")
     assert {"System info", "Tools info", "Paths info", "Plugins info"} <= set(sections)
     assert "s3cret" not in run(cli_runner, "info").stdout
+
+
+def test_info_says_no_data_found_under_an_empty_section(orchestrator, cli_runner):  # noqa: F811
+    table = run(cli_runner, "info").stdout
+    plain = run(cli_runner, "info", "-o", "plain").stdout
+
+    assert "Plugins info\n------------\nNo data found\n" in table
+    assert "Plugins info\nNo data found\n" in plain
+    assert json.loads(run(cli_runner, "info", "-o", "json").stdout)["Plugins info"] == {}
