@@ -55,6 +55,10 @@ class EventKind(StrEnum):
     LOST = "lost"
     #: It was not the worker's to run any more (its task instance changed after it was handed out).
     REJECTED = "rejected"
+    #: No worker took it from its queue, however often it was sent (``detail`` says where it waited):
+    #: its try is failed, with its retries, as a lost one's. (Celery fails a stuck task instance
+    #: itself; a compensation's retry delay is the scheduler's to know.)
+    UNCLAIMED = "unclaimed"
 
 
 @dataclass(frozen=True, slots=True)

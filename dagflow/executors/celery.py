@@ -11,10 +11,11 @@ Lost work is found here too: a message that is still queued in the store after `
 task_queued_timeout`` (the broker lost it when it restarted, no worker listens on its queue) is sent
 again, with the same token, so that whichever copy a worker takes first runs and the other is
 dropped; after ``[celery] stuck_in_queued_retries`` re-sends its task instance is failed, as
-Airflow does with tasks stuck in queued. Messages are published by a thread of the executor, so the
-scheduler's loop never waits on the broker; one the broker refused (it was down) is sent again a
-second later. A worker that dies mid-attempt stops heartbeating, and the scheduler's liveness check
-retries its try.
+Airflow does with tasks stuck in queued (a compensation's try is failed by the scheduler, told by an
+``UNCLAIMED`` event: up for retry while it has tries left). Messages are published by a thread of
+the executor, so the scheduler's loop never waits on the broker; one the broker refused (it was
+down) is sent again a second later. A worker that dies mid-attempt stops heartbeating, and the
+scheduler's liveness check retries its try.
 """
 
 from __future__ import annotations
@@ -234,6 +235,10 @@ class CeleryExecutor(Executor):
             f"no worker took it from Celery queue {self.settings.queue_of(workload.queue)!r} within "
             f"{waited:g}s, {sent.resends} time(s) sent again: is a worker listening on that queue?"
         )
+        if workload.compensation:  # failed by the scheduler, with its retries: see EventKind.UNCLAIMED
+            sent.sent_at = time.monotonic()  # (still queued then: its pass failed; reported again)
+            self._events.append(ExecutorEvent(EventKind.UNCLAIMED, workload, detail=reason))
+            return
         with self.db.session(write=True) as session:
             failed = fail_stuck_queued(
                 session, workload.key, token=workload.token, reason=reason, now=utcnow()

@@ -1,7 +1,8 @@
 """Phase: compensations whose worker is gone, or whose scheduler is gone before a worker took them.
 
 A compensation whose worker died (an executor event, or a heartbeat silent for
-``task_heartbeat_timeout``) is recorded as a failed try: up for retry while tries remain, else failed.
+``task_heartbeat_timeout``), or that no worker took from its queue (an executor event), is recorded
+as a failed try: up for retry while tries remain, else failed.
 One queued by a scheduler that is gone goes back to not started, for this scheduler to hand out. A
 running one is never handed out twice: its token changes only when its try is recorded.
 """
@@ -26,13 +27,28 @@ def fail_lost(session: Session, dags: DagCache, workload: Workload, reason: str,
     """Record a compensation try whose worker died with it in hand (or give back one never started)."""
     if comp_store.give_back(session, [workload.key]):
         return
-    stored = dags.get(session, workload.key.dag_id)
-    delay = settings_of(stored, workload.key.task_id)[1] if stored is not None else 0.0
-    retry_at = now + timedelta(seconds=delay)
+    retry_at = _retry_at(session, dags, workload, now)
     if comp_store.fail_lost(
         session, workload.key, token=workload.token, error=reason, retry_at=retry_at, now=now
     ):
         log.warning("compensation %s: %s", workload.label, reason)
+
+
+def fail_unclaimed(session: Session, dags: DagCache, workload: Workload, reason: str, now: datetime) -> None:
+    """Record a compensation try that no worker took from its queue (its executor gave up sending it):
+    failed as a lost worker's try is, unless it is no longer queued with the workload's token."""
+    retry_at = _retry_at(session, dags, workload, now)
+    state = comp_store.fail_unclaimed(
+        session, workload.key, token=workload.token, error=reason, retry_at=retry_at, now=now
+    )
+    if state is not None:
+        log.error("compensation %s: %s; marked %s", workload.label, reason, state.value)
+
+
+def _retry_at(session: Session, dags: DagCache, workload: Workload, now: datetime) -> datetime:
+    stored = dags.get(session, workload.key.dag_id)
+    delay = settings_of(stored, workload.key.task_id)[1] if stored is not None else 0.0
+    return now + timedelta(seconds=delay)
 
 
 def check_compensations(

@@ -43,7 +43,7 @@ from dagflow.scheduler.outcome import PassOutcome
 from dagflow.scheduler.processor import ProcessorSettings, processor_main
 from dagflow.scheduler.runcache import RunCache
 from dagflow.scheduler.sole import SoleSchedulerLock
-from dagflow.store import Database, planner, scheduling
+from dagflow.store import Database, Session, planner, scheduling
 from dagflow.store import compensations as comp_store
 from dagflow.store import jobs as job_store
 from dagflow.store import task_instances as ti_store
@@ -499,16 +499,21 @@ class Scheduler:
                 self.state.compensation_due = True
             else:
                 self.state.dirty_runs.add(event.workload.key.run)
-        lost = [e for e in events if e.kind is EventKind.LOST]
-        if lost:
+        ended = [e for e in events if e.kind is EventKind.LOST or _unclaimed_compensation(e)]
+        if ended:
             with self.db.session(write=True) as session:
-                for event in lost:
-                    if event.workload.compensation:
-                        compensation_liveness.fail_lost(session, self.dags, event.workload, event.detail, now)
-                        continue
-                    liveness.fail_attempt(
-                        session, self.dags, event.workload, event.detail, now, self.settings.log_folder
-                    )
+                for event in ended:
+                    self._record_ended(session, event, now)
+
+    def _record_ended(self, session: Session, event: ExecutorEvent, now: datetime) -> None:
+        """Record a try whose worker died, or a compensation's that no worker took from its queue."""
+        workload = event.workload
+        if event.kind is EventKind.UNCLAIMED:
+            compensation_liveness.fail_unclaimed(session, self.dags, workload, event.detail, now)
+        elif workload.compensation:
+            compensation_liveness.fail_lost(session, self.dags, workload, event.detail, now)
+        else:
+            liveness.fail_attempt(session, self.dags, workload, event.detail, now, self.settings.log_folder)
 
     def _keep_processor_alive(self) -> None:
         """A DAG processor that died (out of memory, killed) is started again."""
@@ -561,3 +566,8 @@ class Scheduler:
                 )
             if analyzed:
                 log.info("analyzed %s: a new database's first statistics", ", ".join(analyzed))
+
+
+def _unclaimed_compensation(event: ExecutorEvent) -> bool:
+    """A compensation no worker took (the Celery executor fails such a task instance itself)."""
+    return event.kind is EventKind.UNCLAIMED and event.workload.compensation

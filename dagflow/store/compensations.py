@@ -226,6 +226,56 @@ def fail_lost(
     return True
 
 
+def fail_unclaimed(
+    session: Session, key: TIKey, *, token: str, error: str, retry_at: datetime | None, now: datetime
+) -> TaskState | None:
+    """A compensation still queued with ``token`` that no worker took (its executor gave up sending
+    it): its try counts as failed, as a lost worker's would, and is recorded in its history (never
+    started: no start date, no host). Up for retry from ``retry_at`` while tries remain, else failed;
+    None if it is no longer queued with that token (a worker took it, or it was handed out again).
+    Wakes the schedulers."""
+    found = session.execute(
+        select(C.try_number, C.max_tries).where(_match(key), C.state == "queued", C.attempt_token == token)
+    ).first()
+    if found is None:
+        return None
+    try_number = int(found[0]) + 1  # what the worker's claim would have counted
+    retry = try_number <= found[1] and retry_at is not None
+    state = TaskState.UP_FOR_RETRY if retry else TaskState.FAILED
+    result = session.execute(
+        update(C)
+        .where(_match(key), C.state == "queued", C.attempt_token == token)
+        .values(
+            state=state.value,
+            try_number=try_number,
+            start_date=None,
+            end_date=now,
+            not_before=retry_at if retry else None,
+            hostname=None,
+            pid=None,
+            error=error,
+            log_path=None,
+            attempt_token=None,
+        )
+    )
+    if not result.rowcount:  # type: ignore[attr-defined]
+        return None  # claimed between the two statements
+    session.execute(
+        insert(CompensationTryRow).values(
+            dag_id=key.dag_id,
+            run_id=key.run_id,
+            task_id=key.task_id,
+            map_index=key.map_index,
+            try_number=try_number,
+            state=state.value,
+            end_date=now,
+            error=error,
+        )
+    )
+    wake_after_commit(session)
+    return state
+
+
 # -- the worker's -----------------------------------------------------------------------------------
 
 

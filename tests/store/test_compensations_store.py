@@ -76,3 +76,40 @@ def test_queued_compensations_of_a_scheduler_that_is_gone_are_given_back(databas
         assert comp.give_back_queued(session, not_job_ids=[7], now=NOW) == 1
         assert comp.claim(session, key, token="a", hostname="h", pid=1, now=NOW) is None
     assert _queue(database, key, "b") == 1
+
+
+def test_an_unclaimed_compensation_is_failed_only_while_still_queued_with_its_token(database, key):
+    """With two retries: an unclaimed try counts as a failed one (up for retry, then failed once no
+    tries are left), as a lost try does; a try a worker took meanwhile, or another token, is left alone."""
+    later = NOW + timedelta(seconds=5)
+
+    def queue(token: str) -> None:
+        with database.session(write=True) as session:
+            assert comp.queue(session, [comp.QueueItem(key, token, 1, 2)], job_id=None, now=NOW)
+
+    def unclaimed(token: str) -> TaskState | None:
+        with database.session(write=True) as session:
+            return comp.fail_unclaimed(session, key, token=token, error="nobody", retry_at=later, now=NOW)
+
+    queue("a")
+    assert unclaimed("b") is None
+    assert unclaimed("a") is TaskState.UP_FOR_RETRY
+    assert unclaimed("a") is None
+    queue("c")
+    with database.session(write=True) as session:
+        assert comp.claim(session, key, token="c", hostname="h", pid=1, now=NOW) == (2, 2)
+    assert unclaimed("c") is None
+    with database.session(write=True) as session:
+        assert comp.fail_lost(session, key, token="c", error="lost", retry_at=later, now=NOW)
+    queue("d")
+    assert unclaimed("d") is TaskState.FAILED
+    with database.session() as session:
+        row = session.get(CompensationInstanceRow, (*key[:3], -1))
+        tries = comp.tries_of(session, key)
+    assert row is not None
+    assert (row.state, row.try_number, row.attempt_token, row.error) == ("failed", 3, None, "nobody")
+    assert [(t.try_number, t.state, t.start_date, t.error) for t in tries] == [
+        (1, "up_for_retry", None, "nobody"),
+        (2, "up_for_retry", NOW, "lost"),
+        (3, "failed", None, "nobody"),
+    ]

@@ -1,5 +1,6 @@
 """A failed run is compensated on the Celery executor: real ``dagflow celery worker`` processes run the
-compensations, in reverse order, and each one's end wakes the scheduler as an attempt's does."""
+compensations, in reverse order, and each one's end wakes the scheduler as an attempt's does; a
+compensation no worker takes from its queue is failed, with its retries, and the compensation ends."""
 
 from __future__ import annotations
 
@@ -9,8 +10,12 @@ from itertools import pairwise
 import pytest
 from sqlalchemy import select
 
+from dagflow.core.keys import RunKey, TIKey
+from dagflow.scheduler.job import SchedulerOptions
+from dagflow.store.compensations import compensation_rows, tries_of
 from dagflow.store.models import CompensationTryRow
-from tests.scheduler.conftest import Orchestrator
+from dagflow.store.rows import compensation_json
+from tests.scheduler.conftest import Orchestrator, at
 from tests.scheduler.processes.celery_workers import broker_url, celery_workers
 
 SAGA = """
@@ -79,3 +84,70 @@ def test_a_failed_run_on_celery_is_compensated_in_reverse_order(
         assert done.end_date is not None and following.start_date is not None
         gap = following.start_date - done.end_date
         assert gap < PROMPT, f"{following.task_id} started {gap} after {done.task_id} ended"
+
+
+STRANDED = """
+from datetime import datetime
+
+from dagflow import DAG
+from dagflow.operators import PythonOperator
+
+
+def boom():
+    raise RuntimeError("the last step fails")
+
+
+with DAG("stranded_saga", schedule=None, start_date=datetime(2024, 1, 1)):
+    book = PythonOperator(
+        task_id="book",
+        python_callable=lambda: 1,
+        compensate=lambda: None,
+        compensation_retries=1,
+        compensation_retry_delay=0,
+        queue="{queue}",
+    )
+    book >> PythonOperator(task_id="boom", python_callable=boom, queue="{queue}")
+"""
+
+
+def test_a_compensation_no_worker_takes_is_failed_after_its_retries_and_the_compensation_ends(
+    orchestrator: Orchestrator, tmp_path
+):
+    """The forward tasks run on the one worker's queue; compensations go to the default queue, on
+    which nobody listens: each try is sent again once, then failed, and the run's compensation ends."""
+    url = broker_url("redis")
+    (tmp_path / "machines").mkdir()
+    with celery_workers(
+        tmp_path / "machines", orchestrator.database_url, url, orchestrator.dags.path
+    ) as workers:
+        orchestrator.write("stranded_saga.py", STRANDED, queue=workers.queue("work"))
+        orchestrator.record_dags()
+        orchestrator.setenv(
+            **{k.removeprefix("DAGFLOW__"): v for k, v in workers.env().items()},
+            SCHEDULER__TASK_QUEUED_TIMEOUT="0.3",
+            CELERY__STUCK_IN_QUEUED_RETRIES="1",
+        )
+        worker = workers.start("one", queues=["work"], concurrency=1)
+        workers.wait_ready(worker)
+        run_id = orchestrator.trigger("stranded_saga")
+        options = SchedulerOptions(run_processor=False, heartbeat_interval=0.1)
+        orchestrator.run_until_idle(options, executor="celery", timeout=20)
+
+    run = orchestrator.run("stranded_saga", run_id)
+    assert (run.state, run.compensation_state) == ("failed", "compensation_failed")
+    with orchestrator.db.session() as session:
+        (shown,) = [
+            compensation_json(row) for row in compensation_rows(session, RunKey("stranded_saga", run_id))
+        ]
+        tries = tries_of(session, TIKey("stranded_saga", run_id, "book", -1))
+    unheard = f"no worker took it from Celery queue {workers.queue()!r} within 0.3s, 1 time(s) sent again"
+    assert (shown["state"], shown["try_number"], shown["hostname"]) == ("failed", 2, None)
+    assert unheard in shown["error"] and "is a worker listening on that queue?" in shown["error"]
+    assert [(t.try_number, t.state, t.start_date, t.hostname) for t in tries] == [
+        (1, "up_for_retry", None, None),
+        (2, "failed", None, None),
+    ]
+    assert all(unheard in (t.error or "") for t in tries)
+    # each try: waited 0.3 s, sent again, waited 0.3 s more (the scheduler looks every 0.1 s)
+    assert run.end_date is not None and tries[-1].end_date is not None
+    assert at(tries[-1].end_date) - at(run.end_date) < timedelta(seconds=4)
