@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 from typing import TYPE_CHECKING, Literal
+from urllib.parse import unquote, urlsplit
 
 import pytest
 
@@ -15,7 +16,7 @@ from tests.browser.pages import contrast
 expect = pytest.importorskip("playwright.sync_api").expect
 
 if TYPE_CHECKING:
-    from playwright.sync_api import ConsoleMessage, Page
+    from playwright.sync_api import ConsoleMessage, Page, Route
 
 Theme = Literal["light", "dark"]
 #: Paused (as every DAG of the browser server starts) and triggered by no other browser test: its
@@ -108,3 +109,28 @@ def test_the_run_state_badge_and_dates_follow_the_run_without_a_reload(
     assert page.evaluate("() => window.sameDocument === true"), "the run page reloaded to follow the run"
     screenshot(page, f"run-live-success-{theme}")
     assert not errors, f"console errors: {errors}"
+
+
+def test_a_run_that_starts_while_its_page_loads_is_shown_running(
+    admin_page: Page, dagflow_server: Server
+) -> None:
+    """The scheduler may start a run between the rendering of its page and the page's first question
+    about itself (a trigger wakes it at once): the page still shows the run running."""
+    page = admin_page
+    started: list[str] = []
+
+    def start_the_run_first(route: Route) -> None:
+        if not route.request.is_navigation_request() and not started:
+            run_id = unquote(urlsplit(route.request.url).path).split("/runs/", 1)[1]
+            move_run(dagflow_server, run_id, "running")
+            started.append(route.request.method)
+        route.continue_()
+
+    page.route(re.compile(rf"/dags/{DAG}/runs/manual__"), start_the_run_first)
+    page.goto(f"/dags/{DAG}/trigger")
+    page.get_by_role("button", name="Trigger", exact=True).click()
+    expect(page).to_have_url(re.compile(rf"/dags/{DAG}/runs/manual__"))
+    page.evaluate("() => { window.sameDocument = true; }")  # gone if the page reloads
+    expect_badge(page, "light", "running")
+    assert started, "the page never asked for itself again"
+    assert page.evaluate("() => window.sameDocument === true"), "the run page reloaded to follow the run"
