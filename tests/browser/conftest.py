@@ -99,6 +99,8 @@ class Server:
     home: Path
     admin_password: str
     log: Path
+    #: The store's URL, for tests that change what the pages show the way the scheduler would.
+    database_url: str
 
     def log_tail(self, lines: int = 40) -> str:
         text = self.log.read_text(errors="replace") if self.log.exists() else ""
@@ -241,10 +243,10 @@ def _serve(
             start_new_session=True,
         )
     try:
-        server = Server(f"http://127.0.0.1:{port}/", home, "", log)
+        server = Server(f"http://127.0.0.1:{port}/", home, "", log, database_url)
         _wait_until_ready(process, server, database_url)
         password = (home / "standalone_admin_password.txt").read_text().strip()
-        yield Server(server.url, home, password, log)
+        yield Server(server.url, home, password, log, database_url)
     finally:
         _stop(process)
 

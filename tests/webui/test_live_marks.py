@@ -3,6 +3,7 @@ after any change that they show with the new page."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -131,3 +132,17 @@ def test_a_live_page_of_a_run_that_does_not_exist_is_still_a_404(seeded: Seeded,
     client = logged_in("viewer")
     assert client.get(f"/dags/{DAG_ID}/runs/nope", headers={"If-None-Match": "*"}).status_code == 404
     assert client.get(f"/api/v1/dags/{DAG_ID}/dagRuns/nope").status_code == 404
+
+
+@pytest.mark.parametrize("path", [p for p in LIVE_PATHS if not p.startswith("/api/")])
+def test_a_live_page_carries_the_tag_of_what_it_shows_so_its_first_poll_sees_later_changes(
+    seeded: Seeded, logged_in: Login, path: str
+):
+    client = logged_in("op")
+    response = client.get(path)
+    carried = re.search(r'<meta name="dagflow-etag" content="([^"]+)">', response.get_data(as_text=True))
+    assert carried, f"{path} does not carry its tag"
+    assert response.headers["ETag"] == f'"{carried.group(1)}"'
+    with seeded.database.session(write=True) as session:
+        _mark_load_success(session)
+    assert client.get(path, headers={"If-None-Match": response.headers["ETag"]}).status_code == 200

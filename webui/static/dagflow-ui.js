@@ -67,7 +67,11 @@
     const regions = Array.from(document.querySelectorAll("[data-live][id]"));
     if (!regions.length || !window.dagflow) { return; }
     const seconds = Math.max(2, Math.min(...regions.map((el) => Number(el.dataset.live) || 5)));
-    let etag = null;
+    // The tag of what the page shows: a page whose view has a change mark (webui/live.py) carries it,
+    // read before it was rendered, so a change made while the page loads is still seen on the first
+    // poll. Other pages ask for it (below), which misses a change made in between.
+    const shown = document.querySelector('meta[name="dagflow-etag"]');
+    let etag = shown ? '"' + shown.content + '"' : null;
     window.dagflow.poll(async () => {
       const headers = { "X-Requested-With": "dagflow-live" };
       if (etag) { headers["If-None-Match"] = etag; }
@@ -86,7 +90,8 @@
       }
       return true;
     }, seconds);
-    // the first answer tells us the ETag of what the page shows now
+    if (etag) { return; }
+    // any other page: the first answer tells us the ETag of what the page shows now
     fetch(window.location.href, { method: "HEAD", cache: "no-store", credentials: "same-origin" })
       .then((response) => { if (response.ok && !etag) { etag = response.headers.get("ETag"); } })
       .catch(() => {});

@@ -17,6 +17,7 @@ from dagflow.runtime.tasklog import attempt_log_path
 from dagflow.store import compensations as comp_store
 from dagflow.store import reads
 from dagflow.store import versions as version_store
+from dagflow.store.models import DagRunRow
 from dagflow.store.rows import dag_json, run_json
 from webui import live
 from webui.db import read_session, run_or_404, settings, ti_or_404
@@ -49,6 +50,7 @@ def run(dag_id: str, run_id: str) -> Any:
         dag=dag_json(row),
         info=serialized["dag"],
         run=run_json(the_run),
+        run_duration=run_duration(the_run),
         version=version_store.version_of_run(read_session(), dag_id, run_id),
         instances=instances,
         has_compensations=spec.has_compensations,
@@ -56,6 +58,13 @@ def run(dag_id: str, run_id: str) -> Any:
         timeline=comp_store.run_timeline(read_session(), RunKey(dag_id, run_id)),
         tab="runs",
     )
+
+
+def run_duration(run: DagRunRow) -> float | None:
+    """Seconds from the run's start to its end; None until it has ended (or if it never started)."""
+    if run.start_date is None or run.end_date is None:
+        return None
+    return (run.end_date - run.start_date).total_seconds()
 
 
 @bp.route("/dags/<dag_id>/tasks/<task_id>")
