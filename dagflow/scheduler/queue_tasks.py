@@ -25,20 +25,25 @@ def queue_scheduled(
     round of the store a pass, and no one can take a slot between the count and the choice); the
     write is still guarded (``state = 'scheduled'``), and the executor is handed the workloads once
     the transaction has committed. With several schedulers on one PostgreSQL, the pool rows are locked
-    first (:func:`~dagflow.store.scheduling.lock_pools`): one scheduler at a time counts and queues,
-    so no limit is exceeded by two of them choosing at once; ``parallelism`` counts only what this
-    scheduler queued (``job_id``), as Airflow's counts what its executor holds.
+    (:func:`~dagflow.store.scheduling.lock_pools`) before what is busy is counted: one scheduler at a
+    time counts and queues, so no limit is exceeded by two of them choosing at once; ``parallelism``
+    counts only what this scheduler queued (``job_id``), as Airflow's counts what its executor holds.
+    The candidates are read before that lock, from a count of what was busy then (the longest step:
+    the scheduled task instances of every running run, ordered; their rows are locked, so another
+    scheduler passes over them): the others wait only for the count, the choice and the write.
     """
     with db.session(write=True) as session:
         if not ti_store.any_scheduled(session):  # nothing waits: no lock, and a read-only transaction
             return []
-        pools = scheduling.lock_pools(session)
-        busy = scheduling.busy(session, job_id=job_id)
         limits = dags.max_active_tasks()
+        busy = scheduling.busy(session, job_id=job_id)
         full, room = _room(busy, limits, parallelism)
         rows = ti_store.scheduled(session, limit=room * LOOKAHEAD, full_dags=full) if room > 0 else []
         if not rows:
             return []
+        pools = scheduling.lock_pools(session)
+        if scheduling.others_may_queue(session):  # what they queued meanwhile counts too
+            busy = scheduling.busy(session, job_id=job_id)
         candidates = [c for c in (_candidate(session, dags, row) for row in rows) if c is not None]
         choice = dispatch.choose(
             candidates,

@@ -332,6 +332,12 @@ def lock_pools(session: Session) -> dict[str, int]:
     return {name: slots for name, slots in rows}
 
 
+def others_may_queue(session: Session) -> bool:
+    """Whether another scheduler may queue task instances between two statements of this session's
+    transaction (on PostgreSQL; SQLite has one writer, and one scheduler)."""
+    return session.get_bind().dialect.name == "postgresql"
+
+
 def busy(session: Session, *, job_id: int | None = None) -> Busy:
     """What is queued or running, everywhere (all schedulers' work counts against the limits), except
     ``total``: with ``job_id``, only what that scheduler queued (``parallelism`` is per scheduler, as
