@@ -468,14 +468,16 @@ class Scheduler:
     def _woken_only_by_others(self, waitables: list[Any]) -> bool:
         """Whether the wait just ended only for outcomes of attempts other schedulers handed out
         (the wake-ups drained to tell are kept for the next pass)."""
-        if self._wakeup is None or self.executor.has_events():
+        if self._wakeup is None:
+            return False
+        drained = self._wakeup.drain(self.job_id)  # first: the cheapest look, and mostly the answer
+        self.state.wakeups += drained
+        if not drained.others_outcomes or self.state.wakeups.changes or self.state.wakeups.outcomes:
+            return False
+        if self.executor.has_events():
             return False
         others = [w for w in waitables if w is not self._wakeup]
-        if others and multiprocessing.connection.wait(others, timeout=0):
-            return False
-        drained = self._wakeup.drain(self.job_id)
-        self.state.wakeups += drained
-        return drained.others_outcomes > 0 and not (self.state.wakeups.changes or self.state.wakeups.outcomes)
+        return not (others and multiprocessing.connection.wait(others, timeout=0))
 
     def _space_out_passes(self) -> None:
         """With a backlog in the executor there is no hurry: let finished attempts gather into a batch."""
