@@ -19,6 +19,7 @@ Usage:
 from __future__ import annotations
 
 import argparse
+import contextlib
 import cProfile
 import logging
 import os
@@ -32,7 +33,7 @@ from pathlib import Path
 
 from _common import header
 from dag_files import write_fanout
-from scheduler_deploy import SITECUSTOMIZE, cpu_seconds
+from scheduler_deploy import SITECUSTOMIZE, cpu_seconds, postgres_database
 from sqlalchemy import update
 
 from dagflow import actions
@@ -46,6 +47,7 @@ from dagflow.scheduler.processor import DagFileProcessor, ProcessorSettings
 from dagflow.store.engine import Database
 from dagflow.store.migrate import migrate
 from dagflow.store.models import TaskInstanceRow
+from dagflow.store.planner import analyze_new_tables
 
 TI = TaskInstanceRow
 
@@ -63,6 +65,9 @@ def queue_run(db: Database, dag_id: str, fileloc: str, run_id: str, tasks: int) 
                 .where(TI.dag_id == dag_id, TI.run_id == run_id, TI.task_id == workload.key.task_id)
                 .values(state=TaskState.QUEUED.value, try_number=1, attempt_token=workload.token)
             )
+    if db.url.startswith("postgresql"):  # as a scheduler does for a new database (store/planner.py)
+        with db.engine.connect() as connection:
+            analyze_new_tables(connection.execution_options(isolation_level="AUTOCOMMIT"))
     return workloads
 
 
@@ -81,10 +86,11 @@ def drain(executor: LocalExecutor, count: int) -> None:
             executor.wait(1.0)
 
 
-def run_in_process(worker: Worker, workloads: list[Workload]) -> None:
+def run_in_process(worker: Worker, workloads: list[Workload], *, each: bool = False) -> None:
     """What a worker process does with workloads handed over back to back, without the pipes: each
-    outcome recorded with the next claim when the worker can (``finish``), else one by one (``run``)."""
-    if not hasattr(worker, "finish"):  # a dagflow before outcomes and claims shared a transaction
+    outcome recorded with the next claim when the worker can (``finish``), else (or if ``each``, as a
+    Celery pool process does) one by one (``run``)."""
+    if each or not hasattr(worker, "finish"):  # a dagflow before outcomes and claims shared a transaction
         for workload in workloads:
             worker.run(workload)
         return
@@ -104,20 +110,35 @@ def in_process(args: argparse.Namespace, db: Database, dag_id: str, fileloc: str
     for number in range(1, args.rounds + 1):
         workloads = queue_run(db, dag_id, fileloc, f"round_{number}", args.tasks)
         profile = cProfile.Profile(time.process_time) if args.profile else None
-        before = (time.process_time(), time.perf_counter())
+        server = server_pid(worker)
+        before = (time.process_time(), time.perf_counter(), cpu_seconds(server) if server else 0.0)
         if profile is not None:
             profile.enable()
-        run_in_process(worker, workloads)
+        run_in_process(worker, workloads, each=args.each)
         if profile is not None:
             profile.disable()
             profile.dump_stats(str(args.profile / f"in-process-{number}.prof"))
         cpu = (time.process_time() - before[0]) * 1000 / len(workloads)
         wall = (time.perf_counter() - before[1]) * 1000 / len(workloads)
-        rows.append((cpu, wall))
-        print(f"round {number}: worker {cpu:.3f} ms CPU, wall {wall:.3f} ms")
+        # (the server process of the worker's kept connection, if it is the same one at the end)
+        served = (cpu_seconds(server) - before[2]) * 1000 / len(workloads) if server == server_pid(worker) else 0
+        rows.append((cpu, served, wall))
+        print(f"round {number}: worker {cpu:.3f} ms CPU, its PostgreSQL server process {served:.3f} ms, wall {wall:.3f} ms")
     medians = [statistics.median(column) for column in zip(*rows, strict=True)]
-    print(f"median per attempt: worker in process {medians[0]:.3f} ms CPU, wall {medians[1]:.3f} ms")
+    print(
+        f"median per attempt: worker in process {medians[0]:.3f} ms CPU, its PostgreSQL server process "
+        f"{medians[1]:.3f} ms CPU, wall {medians[2]:.3f} ms"
+    )
     worker.close()
+
+
+def server_pid(worker: Worker) -> int | None:
+    """The PostgreSQL server process of the connection the worker keeps (None on SQLite, or before
+    its first transaction)."""
+    connection = getattr(worker, "_connection", None)
+    if connection is None or connection.dialect.name != "postgresql":
+        return None
+    return int(connection.connection.driver_connection.info.backend_pid)
 
 
 def workers_cpu(executor: LocalExecutor) -> float:
@@ -131,6 +152,16 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--profile", type=Path)
+    parser.add_argument(
+        "--postgres",
+        metavar="ADMIN_URL",
+        help="keep the store in a new database on this PostgreSQL server (dropped at the end), not SQLite",
+    )
+    parser.add_argument(
+        "--each",
+        action="store_true",
+        help="with --in-process: claim each attempt in a transaction of its own, as a Celery pool process does",
+    )
     parser.add_argument(
         "--root", type=Path, help="where to keep the store and logs (default: the temp folder)"
     )
@@ -152,7 +183,14 @@ def main() -> None:
     root = Path(tempfile.mkdtemp(prefix="run-", dir=parent))
     print(f"files in {root} (kept)")
     (root / "dags").mkdir()
-    db = Database(f"sqlite:///{root / 'dagflow.db'}")
+    with contextlib.ExitStack() as stack:
+        url = f"sqlite:///{root / 'dagflow.db'}"
+        if args.postgres:
+            url = stack.enter_context(postgres_database(args.postgres))
+        measure(args, Database(url), root)
+
+
+def measure(args: argparse.Namespace, db: Database, root: Path) -> None:
     migrate(db)
     dag_id = write_fanout(root / "dags", args.tasks)
     processor = ProcessorSettings(db.url, str(root / "dags"), paused_at_creation=False)

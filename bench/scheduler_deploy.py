@@ -155,10 +155,34 @@ class Deployment:
     def close(self) -> None:
         self.engine.dispose()
         if self.admin_url and self.database:
-            admin = create_engine(self.admin_url, isolation_level="AUTOCOMMIT", poolclass=NullPool)
-            with admin.connect() as conn:
-                conn.execute(text(f'DROP DATABASE IF EXISTS "{self.database}" WITH (FORCE)'))
-            admin.dispose()
+            drop_postgres_database(self.admin_url, self.database)
+
+
+def new_postgres_database(admin_url: str) -> tuple[str, str]:
+    """A new, empty database on the server of ``admin_url``: its name and its URL."""
+    database = f"dagflow_bench_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT", poolclass=NullPool)
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{database}"'))
+    admin.dispose()
+    return database, make_url(admin_url).set(database=database).render_as_string(hide_password=False)
+
+
+def drop_postgres_database(admin_url: str, database: str) -> None:
+    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT", poolclass=NullPool)
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)'))
+    admin.dispose()
+
+
+@contextmanager
+def postgres_database(admin_url: str = DEFAULT_POSTGRES) -> Iterator[str]:
+    """The URL of a new database on the server of ``admin_url``, dropped afterwards."""
+    database, url = new_postgres_database(admin_url)
+    try:
+        yield url
+    finally:
+        drop_postgres_database(admin_url, database)
 
 
 @contextmanager
@@ -178,12 +202,7 @@ def deployment(
     (root / "dags").mkdir()
     database = None
     if store == "postgres":
-        database = f"dagflow_bench_{uuid.uuid4().hex[:10]}"
-        admin = create_engine(admin_url, isolation_level="AUTOCOMMIT", poolclass=NullPool)
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{database}"'))
-        admin.dispose()
-        url = make_url(admin_url).set(database=database).render_as_string(hide_password=False)
+        database, url = new_postgres_database(admin_url)
     else:
         url = f"sqlite:///{root / 'home' / 'dagflow.db'}"
     env = clean_environment()
