@@ -121,9 +121,14 @@ def in_process(args: argparse.Namespace, db: Database, dag_id: str, fileloc: str
         cpu = (time.process_time() - before[0]) * 1000 / len(workloads)
         wall = (time.perf_counter() - before[1]) * 1000 / len(workloads)
         # (the server process of the worker's kept connection, if it is the same one at the end)
-        served = (cpu_seconds(server) - before[2]) * 1000 / len(workloads) if server == server_pid(worker) else 0
+        served = 0.0
+        if server and server == server_pid(worker):
+            served = (cpu_seconds(server) - before[2]) * 1000 / len(workloads)
         rows.append((cpu, served, wall))
-        print(f"round {number}: worker {cpu:.3f} ms CPU, its PostgreSQL server process {served:.3f} ms, wall {wall:.3f} ms")
+        print(
+            f"round {number}: worker {cpu:.3f} ms CPU, its PostgreSQL server process {served:.3f} ms, "
+            f"wall {wall:.3f} ms"
+        )
     medians = [statistics.median(column) for column in zip(*rows, strict=True)]
     print(
         f"median per attempt: worker in process {medians[0]:.3f} ms CPU, its PostgreSQL server process "
@@ -160,7 +165,7 @@ def main() -> None:
     parser.add_argument(
         "--each",
         action="store_true",
-        help="with --in-process: claim each attempt in a transaction of its own, as a Celery pool process does",
+        help="with --in-process: claim each attempt in a transaction of its own (as a Celery pool process)",
     )
     parser.add_argument(
         "--root", type=Path, help="where to keep the store and logs (default: the temp folder)"
