@@ -78,6 +78,9 @@ class TaskSpec:
     compensation_retries: int = 0
     compensation_retry_delay: float = 0.0
     compensation_timeout: float | None = None
+    #: The queue the compensation names itself (a compensation operator's ``queue=``); None: the
+    #: task's own ``queue``, where its workers have what the task needs.
+    compensation_queue: str | None = None
     #: The innermost expanded task group (``@task_group`` with ``.expand``) this task is in: its task
     #: instances are that group's map indexes, and an upstream in the same group is followed index by index.
     map_group: str | None = None
@@ -130,7 +133,8 @@ class DagSpec:
 
     @property
     def compensated_groups(self) -> dict[str, dict[str, Any]]:
-        """Task groups with a compensation of their own: group id -> ``tasks`` and retry settings."""
+        """Task groups with a compensation of their own: group id -> ``tasks``, retry
+        settings and ``queue``."""
         return dict(self.extra.get("compensated_groups") or {})
 
     @cached_property

@@ -152,3 +152,18 @@ def effective_settings(compensation: Compensation, task: TaskNode | None) -> tup
         else getattr(attrs, "execution_timeout", None)
     )
     return int(retries or 0), delay.total_seconds(), timeout.total_seconds() if timeout else None
+
+
+def own_queue(compensation: Compensation) -> str | None:
+    """The queue a compensation names itself: an operator's ``queue=``. None for a callable or an
+    operator left on the default queue: the compensation then runs on its task's queue, since only
+    the workers there may have what the task needs (credentials, network, libraries)."""
+    queue = getattr(compensation.target, "queue", None) if compensation.is_operator else None
+    return None if queue in (None, "default") else str(queue)
+
+
+def group_queue(compensation: Compensation, tasks: list[TaskNode]) -> str:
+    """Where a task group's compensation runs: its own queue, else the queue the group's tasks
+    share, else (they run on different queues) the default queue."""
+    queues = {str(getattr(task, "queue", "default")) for task in tasks}
+    return own_queue(compensation) or (queues.pop() if len(queues) == 1 else "default")

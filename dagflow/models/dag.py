@@ -15,7 +15,13 @@ from dagflow.core.trigger_rules import TriggerRule
 from dagflow.exceptions import DagCycleError, DagDefinitionError, DuplicateTaskIdError, TaskNotFound
 from dagflow.models import context_stack, setup_teardown
 from dagflow.models.baseoperator import as_callbacks, validate_key
-from dagflow.models.compensation import COMPENSATE_ON, check_compensations, effective_settings
+from dagflow.models.compensation import (
+    COMPENSATE_ON,
+    check_compensations,
+    effective_settings,
+    group_queue,
+    own_queue,
+)
 from dagflow.models.param import ParamsDict
 from dagflow.models.taskgroup import TaskGroup
 
@@ -521,6 +527,7 @@ def _compensation_fields(task: TaskNode) -> dict[str, Any]:
         "compensation_retries": retries,
         "compensation_retry_delay": delay,
         "compensation_timeout": timeout,
+        "compensation_queue": own_queue(compensation),
     }
 
 
@@ -530,8 +537,14 @@ def _compensation_extra(dag: DAG) -> dict[str, Any]:
     for group_id, group in dag.task_group_dict.items():
         if group.compensation is not None:
             retries, delay, timeout = effective_settings(group.compensation, None)
-            tasks = sorted(t.task_id for t in group.iter_tasks())
-            groups[group_id] = {"tasks": tasks, "retries": retries, "retry_delay": delay, "timeout": timeout}
+            members = list(group.iter_tasks())
+            groups[group_id] = {
+                "tasks": sorted(t.task_id for t in members),
+                "retries": retries,
+                "retry_delay": delay,
+                "timeout": timeout,
+                "queue": group_queue(group.compensation, members),
+            }
     extra: dict[str, Any] = {}
     if dag.compensate_on != "failure":
         extra["compensate_on"] = dag.compensate_on

@@ -103,6 +103,7 @@ def _queue(
             stored.fileloc,
             execution_timeout=settings_of(stored, item.key.task_id)[2],
             compensation=True,
+            queue=queue_of(stored, item.key.task_id),
         )
         for item in queued
     ]
@@ -115,3 +116,13 @@ def settings_of(stored: StoredDag, node: str) -> tuple[int, float, float | None]
         return task.compensation_retries, task.compensation_retry_delay, task.compensation_timeout
     group = stored.spec.compensated_groups.get(node) or {}
     return int(group.get("retries", 0)), float(group.get("retry_delay", 0.0)), group.get("timeout")
+
+
+def queue_of(stored: StoredDag, node: str) -> str:
+    """The queue a compensation is sent to: the one it names itself, else its task's (a task
+    group's: the one its tasks share), so that it runs on the workers its task runs on."""
+    task = stored.spec.tasks.get(node)
+    if task is not None:
+        return task.compensation_queue or task.queue
+    group = stored.spec.compensated_groups.get(node) or {}
+    return str(group.get("queue") or "default")

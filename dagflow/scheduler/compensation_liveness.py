@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 
 from dagflow.core.keys import TIKey
 from dagflow.executors.base import Workload
-from dagflow.scheduler.compensate_runs import settings_of
+from dagflow.scheduler.compensate_runs import queue_of, settings_of
 from dagflow.scheduler.dags import DagCache
 from dagflow.scheduler.liveness import Kill, LivenessSettings
 from dagflow.store import Database, Session, scheduling
@@ -51,6 +51,12 @@ def _retry_at(session: Session, dags: DagCache, workload: Workload, now: datetim
     return now + timedelta(seconds=delay)
 
 
+def _queue(session: Session, dags: DagCache, key: TIKey) -> str:
+    """The queue the compensation was sent to (as :mod:`~dagflow.scheduler.compensate_runs` chose)."""
+    stored = dags.get(session, key.dag_id)
+    return queue_of(stored, key.task_id) if stored is not None else "default"
+
+
 def check_compensations(
     db: Database, dags: DagCache, *, settings: LivenessSettings, kill: Kill, now: datetime
 ) -> int:
@@ -65,7 +71,8 @@ def check_compensations(
     with db.session(write=True) as session:
         for row in silent:
             key = TIKey(row.dag_id, row.run_id, row.task_id, row.map_index)
-            workload = Workload(key, row.try_number, row.attempt_token or "", "", compensation=True)
+            token, queue = row.attempt_token or "", _queue(session, dags, key)
+            workload = Workload(key, row.try_number, token, "", compensation=True, queue=queue)
             fail_lost(session, dags, workload, "its heartbeat stopped: the worker running it is gone", now)
         alive = scheduling.fail_dead_schedulers(
             session, alive_since=alive_since, keep=settings.job_id, now=now

@@ -3,10 +3,13 @@ task groups, and the same decisions as ``dag.test()``."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
+import pytest
 from sqlalchemy import select
 
+from dagflow.executors.base import Workload
 from dagflow.runtime.compensation import compensation_log_path
 from dagflow.store.models import CompensationInstanceRow, CompensationTryRow
 from tests.scheduler.conftest import Orchestrator
@@ -270,3 +273,80 @@ def test_a_successful_run_compensated_by_hand_is_undone_whole(orchestrator: Orch
     assert (run.state, run.compensation_state) == ("success", "compensated")
     assert "refund 42 after " in _journal(journal)  # no task failed: the list is empty
     assert _journal(journal)[-1] == "release apple"
+
+
+ROUTED = """
+from datetime import datetime
+from pathlib import Path
+
+from dagflow import DAG, TaskGroup
+from dagflow.operators import PythonOperator
+
+JOURNAL = Path({journal!r})
+
+
+def undo(ti):
+    with JOURNAL.open("a") as stream:
+        stream.write(ti.task_id + "\\n")
+
+
+def ok():
+    return 1
+
+
+def boom():
+    raise RuntimeError("the last step fails")
+
+
+own_queue = PythonOperator(task_id="undo_in_vault", python_callable=undo, queue="vault")
+no_queue = PythonOperator(task_id="undo_anywhere", python_callable=undo)
+
+with DAG("routed", schedule=None, start_date=datetime(2024, 1, 1)):
+    plain = PythonOperator(task_id="plain", python_callable=ok, compensate=undo)
+    special = PythonOperator(task_id="special", python_callable=ok, compensate=undo, queue="special")
+    named = PythonOperator(task_id="named", python_callable=ok, compensate=own_queue, queue="special")
+    unnamed = PythonOperator(task_id="unnamed", python_callable=ok, compensate=no_queue, queue="special")
+    with TaskGroup("same", compensate=undo) as same:
+        PythonOperator(task_id="a", python_callable=ok, queue="gpu")
+        PythonOperator(task_id="b", python_callable=ok, queue="gpu")
+    with TaskGroup("mixed", compensate=undo) as mixed:
+        PythonOperator(task_id="a", python_callable=ok, queue="gpu")
+        PythonOperator(task_id="b", python_callable=ok)
+    [plain, special, named, unnamed, same, mixed] >> PythonOperator(task_id="boom", python_callable=boom)
+"""
+
+
+@pytest.mark.parametrize("executor", ["inline", "local"])
+def test_a_compensation_is_sent_to_its_own_queue_else_to_its_tasks(
+    orchestrator: Orchestrator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, executor: str
+):
+    """Only the workers on a task's queue may have what it needs, so its compensation goes there too
+    (a task group's: to the queue its tasks share); a compensation operator's own ``queue=`` wins.
+    Executors that run everything here (inline, local) ignore the queue and compensate as before."""
+    journal = tmp_path / "journal.txt"
+    orchestrator.write("routed.py", ROUTED, journal=str(journal))
+    orchestrator.record_dags()
+    sent: list[Workload] = []
+    recording = orchestrator.make_executor(executor)
+    submit = recording.submit
+
+    def record(workloads: Sequence[Workload]) -> None:
+        sent.extend(workloads)
+        submit(workloads)
+
+    monkeypatch.setattr(recording, "submit", record)
+    monkeypatch.setattr(orchestrator, "make_executor", lambda *_, **__: recording)
+    run_id = orchestrator.trigger("routed")
+    orchestrator.run_until_idle()
+
+    run = orchestrator.run("routed", run_id)
+    assert (run.state, run.compensation_state) == ("failed", "compensated")
+    assert {w.key.task_id: w.queue for w in sent if w.compensation} == {
+        "plain": "default",
+        "special": "special",
+        "named": "vault",
+        "unnamed": "special",
+        "same": "gpu",
+        "mixed": "default",
+    }
+    assert sorted(_journal(journal)) == ["mixed", "named", "plain", "same", "special", "unnamed"]

@@ -1,6 +1,7 @@
 """A failed run is compensated on the Celery executor: real ``dagflow celery worker`` processes run the
 compensations, in reverse order, and each one's end wakes the scheduler as an attempt's does; a
-compensation no worker takes from its queue is failed, with its retries, and the compensation ends."""
+compensation is sent to its task's queue (or its own), and runs on the workers listening there; one
+no worker takes from its queue is failed, with its retries, and the compensation ends."""
 
 from __future__ import annotations
 
@@ -97,11 +98,13 @@ def boom():
     raise RuntimeError("the last step fails")
 
 
+unbook = PythonOperator(task_id="unbook", python_callable=lambda: None, queue="{unheard}")
+
 with DAG("stranded_saga", schedule=None, start_date=datetime(2024, 1, 1)):
     book = PythonOperator(
         task_id="book",
         python_callable=lambda: 1,
-        compensate=lambda: None,
+        compensate=unbook,
         compensation_retries=1,
         compensation_retry_delay=0,
         queue="{queue}",
@@ -113,14 +116,16 @@ with DAG("stranded_saga", schedule=None, start_date=datetime(2024, 1, 1)):
 def test_a_compensation_no_worker_takes_is_failed_after_its_retries_and_the_compensation_ends(
     orchestrator: Orchestrator, tmp_path
 ):
-    """The forward tasks run on the one worker's queue; compensations go to the default queue, on
+    """The forward tasks run on the one worker's queue; the compensation names a queue of its own, on
     which nobody listens: each try is sent again once, then failed, and the run's compensation ends."""
     url = broker_url("redis")
     (tmp_path / "machines").mkdir()
     with celery_workers(
         tmp_path / "machines", orchestrator.database_url, url, orchestrator.dags.path
     ) as workers:
-        orchestrator.write("stranded_saga.py", STRANDED, queue=workers.queue("work"))
+        orchestrator.write(
+            "stranded_saga.py", STRANDED, queue=workers.queue("work"), unheard=workers.queue("unheard")
+        )
         orchestrator.record_dags()
         orchestrator.setenv(
             **{k.removeprefix("DAGFLOW__"): v for k, v in workers.env().items()},
@@ -140,7 +145,9 @@ def test_a_compensation_no_worker_takes_is_failed_after_its_retries_and_the_comp
             compensation_json(row) for row in compensation_rows(session, RunKey("stranded_saga", run_id))
         ]
         tries = tries_of(session, TIKey("stranded_saga", run_id, "book", -1))
-    unheard = f"no worker took it from Celery queue {workers.queue()!r} within 0.3s, 1 time(s) sent again"
+    unheard = (
+        f"no worker took it from Celery queue {workers.queue('unheard')!r} within 0.3s, 1 time(s) sent again"
+    )
     assert (shown["state"], shown["try_number"], shown["hostname"]) == ("failed", 2, None)
     assert unheard in shown["error"] and "is a worker listening on that queue?" in shown["error"]
     assert [(t.try_number, t.state, t.start_date, t.hostname) for t in tries] == [
@@ -151,3 +158,49 @@ def test_a_compensation_no_worker_takes_is_failed_after_its_retries_and_the_comp
     # each try: waited 0.3 s, sent again, waited 0.3 s more (the scheduler looks every 0.1 s)
     assert run.end_date is not None and tries[-1].end_date is not None
     assert at(tries[-1].end_date) - at(run.end_date) < timedelta(seconds=4)
+
+
+ROUTED = """
+from datetime import datetime
+
+from dagflow import DAG
+from dagflow.operators import PythonOperator
+
+
+def boom():
+    raise RuntimeError("the last step fails")
+
+
+with DAG("routed_saga", schedule=None, start_date=datetime(2024, 1, 1)):
+    book = PythonOperator(
+        task_id="book", python_callable=lambda: 1, compensate=lambda: None, queue="{special}"
+    )
+    book >> PythonOperator(task_id="boom", python_callable=boom)
+"""
+
+
+def test_a_compensation_runs_on_its_tasks_queue_not_on_the_default_one(orchestrator: Orchestrator, tmp_path):
+    """The task runs on ``special``, whose workers alone may have what it needs: its compensation is
+    sent there too, and one of them runs it. A worker listening only on the default queue (it runs
+    ``boom``, which has no ``queue=``) is idle all along, and never takes it."""
+    url = broker_url("redis")
+    (tmp_path / "machines").mkdir()
+    with celery_workers(
+        tmp_path / "machines", orchestrator.database_url, url, orchestrator.dags.path
+    ) as workers:
+        orchestrator.write("routed_saga.py", ROUTED, special=workers.queue("special"))
+        orchestrator.record_dags()
+        orchestrator.setenv(**{k.removeprefix("DAGFLOW__"): v for k, v in workers.env().items()})
+        anywhere = workers.start("anywhere", concurrency=1)  # the default queue only
+        special = workers.start("special", queues=["special"], concurrency=1)
+        workers.wait_ready(anywhere, special)
+        run_id = orchestrator.trigger("routed_saga")
+        orchestrator.run_until_idle(executor="celery", timeout=30)
+
+    run = orchestrator.run("routed_saga", run_id)
+    assert (run.state, run.compensation_state) == ("failed", "compensated")
+    ran_on = {t: ti.hostname for t, ti in orchestrator.task_instances("routed_saga", run_id).items()}
+    assert ran_on == {"book": special.name, "boom": anywhere.name}
+    with orchestrator.db.session() as session:
+        tries = tries_of(session, TIKey("routed_saga", run_id, "book", -1))
+    assert [(t.try_number, t.state, t.hostname) for t in tries] == [(1, "success", special.name)]
