@@ -56,8 +56,8 @@ class EventKind(StrEnum):
     #: It was not the worker's to run any more (its task instance changed after it was handed out).
     REJECTED = "rejected"
     #: No worker took it from its queue, however often it was sent (``detail`` says where it waited):
-    #: its try is failed, with its retries, as a lost one's. (Celery fails a stuck task instance
-    #: itself; a compensation's retry delay is the scheduler's to know.)
+    #: the scheduler fails its try, with its retries, as a lost one's (the retry delay and the tries
+    #: left are the scheduler's to know), unless it is no longer queued with the workload's token.
     UNCLAIMED = "unclaimed"
 
 

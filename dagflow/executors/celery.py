@@ -10,12 +10,12 @@ finished compensation try, at once without any result backend.
 Lost work is found here too: a message that is still queued in the store after ``[scheduler]
 task_queued_timeout`` (the broker lost it when it restarted, no worker listens on its queue) is sent
 again, with the same token, so that whichever copy a worker takes first runs and the other is
-dropped; after ``[celery] stuck_in_queued_retries`` re-sends its task instance is failed, as
-Airflow does with tasks stuck in queued (a compensation's try is failed by the scheduler, told by an
-``UNCLAIMED`` event: up for retry while it has tries left). Messages are published by a thread of
-the executor, so the scheduler's loop never waits on the broker; one the broker refused (it was
-down) is sent again a second later. A worker that dies mid-attempt stops heartbeating, and the
-scheduler's liveness check retries its try.
+dropped; after ``[celery] stuck_in_queued_retries`` re-sends it is reported as an ``UNCLAIMED``
+event, and the scheduler fails its try as any failed try, as Airflow does with tasks stuck in queued:
+up for retry while it has tries left, else failed (a compensation's try likewise). Messages are
+published by a thread of the executor, so the scheduler's loop never waits on the broker; one the
+broker refused (it was down) is sent again a second later. A worker that dies mid-attempt stops
+heartbeating, and the scheduler's liveness check retries its try.
 """
 
 from __future__ import annotations
@@ -29,14 +29,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from dagflow.core.clock import utcnow
 from dagflow.core.keys import TIKey
 from dagflow.core.states import TaskState
 from dagflow.executors.base import EventKind, Executor, ExecutorEvent, Waitable, Workload
 from dagflow.executors.celery_message import to_message
 from dagflow.remote.celery_app import TASK_NAME, CelerySettings, make_app
 from dagflow.store import Database
-from dagflow.store.handed_out import attempt_states, fail_stuck_queued
+from dagflow.store.handed_out import attempt_states
 
 log = logging.getLogger("dagflow.executor.celery")
 #: The states of a workload whose attempt has not ended.
@@ -235,13 +234,7 @@ class CeleryExecutor(Executor):
             f"no worker took it from Celery queue {self.settings.queue_of(workload.queue)!r} within "
             f"{waited:g}s, {sent.resends} time(s) sent again: is a worker listening on that queue?"
         )
-        if workload.compensation:  # failed by the scheduler, with its retries: see EventKind.UNCLAIMED
-            sent.sent_at = time.monotonic()  # (still queued then: its pass failed; reported again)
-            self._events.append(ExecutorEvent(EventKind.UNCLAIMED, workload, detail=reason))
-            return
-        with self.db.session(write=True) as session:
-            failed = fail_stuck_queued(
-                session, workload.key, token=workload.token, reason=reason, now=utcnow()
-            )
-        if failed:
-            log.error("%s: %s; marked failed", workload.label, reason)
+        # failed by the scheduler, with its retries (see EventKind.UNCLAIMED); kept here until the
+        # follow-up sees its try ended: if the scheduler's pass failed, it is reported again
+        sent.sent_at = time.monotonic()
+        self._events.append(ExecutorEvent(EventKind.UNCLAIMED, workload, detail=reason))

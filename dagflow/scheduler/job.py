@@ -501,21 +501,23 @@ class Scheduler:
                 self.state.compensation_due = True
             else:
                 self.state.dirty_runs.add(event.workload.key.run)
-        ended = [e for e in events if e.kind is EventKind.LOST or _unclaimed_compensation(e)]
+        ended = [e for e in events if e.kind in (EventKind.LOST, EventKind.UNCLAIMED)]
         if ended:
             with self.db.session(write=True) as session:
                 for event in ended:
                     self._record_ended(session, event, now)
 
     def _record_ended(self, session: Session, event: ExecutorEvent, now: datetime) -> None:
-        """Record a try whose worker died, or a compensation's that no worker took from its queue."""
-        workload = event.workload
-        if event.kind is EventKind.UNCLAIMED:
+        """Record a try whose worker died, or that no worker took from its queue."""
+        workload, folder = event.workload, self.settings.log_folder
+        if event.kind is EventKind.UNCLAIMED and workload.compensation:
             compensation_liveness.fail_unclaimed(session, self.dags, workload, event.detail, now)
+        elif event.kind is EventKind.UNCLAIMED:
+            liveness.fail_unclaimed(session, self.dags, workload, event.detail, now, folder)
         elif workload.compensation:
             compensation_liveness.fail_lost(session, self.dags, workload, event.detail, now)
         else:
-            liveness.fail_attempt(session, self.dags, workload, event.detail, now, self.settings.log_folder)
+            liveness.fail_attempt(session, self.dags, workload, event.detail, now, folder)
 
     def _keep_processor_alive(self) -> None:
         """A DAG processor that died (out of memory, killed) is started again."""
@@ -568,8 +570,3 @@ class Scheduler:
                 )
             if analyzed:
                 log.info("analyzed %s: a new database's first statistics", ", ".join(analyzed))
-
-
-def _unclaimed_compensation(event: ExecutorEvent) -> bool:
-    """A compensation no worker took (the Celery executor fails such a task instance itself)."""
-    return event.kind is EventKind.UNCLAIMED and event.workload.compensation

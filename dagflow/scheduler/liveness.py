@@ -1,5 +1,6 @@
-"""Phase: attempts whose worker is gone, detected by executor events or stale heartbeats, and recorded;
-queued work whose scheduler is gone handed out again."""
+"""Phase: attempts whose worker is gone, detected by executor events or stale heartbeats, and
+attempts no worker took from their queue (an executor event), recorded as failed tries; queued work
+whose scheduler is gone handed out again."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ from dagflow.runtime.tasklog import TaskLog, attempt_log_path
 from dagflow.scheduler.dags import DagCache
 from dagflow.scheduler.outcome import PassOutcome
 from dagflow.serialization import StoredDag
-from dagflow.store import Database, Session, scheduling
+from dagflow.store import Database, Session, handed_out, scheduling
 from dagflow.store import task_instances as ti_store
 from dagflow.store.attempts import Outcome, record_outcome
 
@@ -42,18 +43,45 @@ def fail_attempt(
         return
     if row.state != TaskState.RUNNING.value:
         return
-    retry = should_retry(try_number=row.try_number, max_tries=row.max_tries)
+    state, not_before = _failed_try(dags, key, row.try_number, row.max_tries, now)
     outcome = Outcome(
-        state=TaskState.UP_FOR_RETRY if retry else TaskState.FAILED,
-        start_date=row.start_date,
-        end_date=now,
-        not_before=retry_time(dags.peek(key.dag_id), key, row.try_number, now) if retry else None,
-        error=reason,
+        state=state, start_date=row.start_date, end_date=now, not_before=not_before, error=reason
     )
     if not record_outcome(session, key, token=workload.token, outcome=outcome, now=now):
         return  # its worker recorded the outcome after all, just now
     _append_to_log(log_folder, key, row.try_number, f"{reason}; marked {outcome.state.value}")
     log.warning("%s: %s; marked %s", workload.label, reason, outcome.state.value)
+
+
+def fail_unclaimed(
+    session: Session, dags: DagCache, workload: Workload, reason: str, now: datetime, log_folder: Path
+) -> None:
+    """Record a try that no worker took from its queue (its executor gave up sending it again) as a
+    failed try, as Airflow's scheduler handles a task stuck in queued (``handle_failure``): up for
+    retry, after its retry delay, while tries remain, else failed; in the try history either way.
+    Nothing happens if the task instance is no longer queued with the workload's token (a worker took
+    it meanwhile, or it was cleared or handed out again)."""
+    key = workload.key
+    row = scheduling.task_instance(session, key)
+    if row is None or row.attempt_token != workload.token or row.state != TaskState.QUEUED.value:
+        return
+    state, not_before = _failed_try(dags, key, row.try_number, row.max_tries, now)
+    if not handed_out.fail_unclaimed(
+        session, key, token=workload.token, state=state, not_before=not_before, error=reason, now=now
+    ):
+        return  # a worker took it after all, just now
+    _append_to_log(log_folder, key, row.try_number, f"{reason}; marked {state.value}")
+    log.error("%s: %s; marked %s", workload.label, reason, state.value)
+
+
+def _failed_try(
+    dags: DagCache, key: TIKey, try_number: int, max_tries: int, now: datetime
+) -> tuple[TaskState, datetime | None]:
+    """What a try that failed now without its worker recording it leads to: up for retry (from when)
+    while the task has tries left, else failed."""
+    if not should_retry(try_number=try_number, max_tries=max_tries):
+        return TaskState.FAILED, None
+    return TaskState.UP_FOR_RETRY, retry_time(dags.peek(key.dag_id), key, try_number, now)
 
 
 def _append_to_log(log_folder: Path, key: TIKey, try_number: int, message: str) -> None:

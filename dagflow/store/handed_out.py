@@ -1,8 +1,8 @@
 """What became of the attempts an executor on other machines handed out, found by their claim tokens.
 
 An executor whose workers run elsewhere (Celery) gets no report from them: the store is the truth.
-It asks here which of its tokens are still queued or running, and fails a task instance whose
-message no worker took in time.
+It asks here which of its tokens are still queued or running; the scheduler ends here the try of a
+task instance whose message no worker took in time.
 """
 
 from __future__ import annotations
@@ -10,16 +10,20 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import datetime
 
-from sqlalchemy import select, tuple_, update
+from sqlalchemy import ColumnElement, Executable, and_, select, tuple_, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from dagflow.core.keys import TIKey
 from dagflow.core.states import TaskState
-from dagflow.store.models import CompensationInstanceRow, TaskInstanceRow
+from dagflow.store.models import CompensationInstanceRow, TaskInstanceRow, TaskInstanceTryRow
 from dagflow.store.notify import wake_after_commit
+from dagflow.store.task_instances import row_check
 
 TI = TaskInstanceRow
 C = CompensationInstanceRow
+TRY = TaskInstanceTryRow
 #: Tokens per statement (far below any database's limit on parameters).
 CHUNK = 500
 
@@ -54,22 +58,85 @@ def attempt_states(
     return found
 
 
-def fail_stuck_queued(session: Session, key: TIKey, *, token: str, reason: str, now: datetime) -> bool:
-    """Fail a task instance still queued with ``token`` (its message was never taken by a worker, and
-    re-sending it did not help); False if it is no longer queued with it. Wakes the schedulers."""
-    result = session.execute(
+def fail_unclaimed(
+    session: Session,
+    key: TIKey,
+    *,
+    token: str,
+    state: TaskState,
+    not_before: datetime | None,
+    error: str,
+    now: datetime,
+) -> bool:
+    """End the try of a task instance still queued with ``token`` that no worker took (its executor
+    gave up sending it): it becomes ``state`` (up for retry from ``not_before``, or failed), and the try
+    is recorded in its history, never started (no start date, no host), as any other failed try is.
+    False, and nothing written, if it is no longer queued with that token (a worker took it meanwhile,
+    or it was handed out again). Wakes the schedulers.
+
+    A try that already ran before (a rescheduled sensor's, resumed) keeps in its history when and
+    where it first started."""
+    found = session.execute(
         update(TI)
-        .where(
-            TI.dag_id == key.dag_id,
-            TI.run_id == key.run_id,
-            TI.task_id == key.task_id,
-            TI.map_index == key.map_index,
-            TI.attempt_token == token,
-            TI.state == TaskState.QUEUED.value,
+        # (the state checked on the row found by its key: see row_check)
+        .where(_is(key), TI.attempt_token == token, row_check(TI.state, TaskState.QUEUED.value))
+        .values(
+            state=state.value,
+            start_date=None,
+            end_date=now,
+            duration=None,
+            not_before=not_before,
+            hostname=None,
+            pid=None,
+            log_url=None,
+            heartbeat_at=None,
+            error=error,
+            updated_at=now,
         )
-        .values(state=TaskState.FAILED.value, end_date=now, error=reason, updated_at=now)
+        .returning(TI.try_number, TI.queued_at),
+        execution_options={"synchronize_session": False},
+    ).first()
+    if found is None:
+        return False
+    try_number, queued_at = found
+    session.execute(_try_upsert(session, key, try_number, state, queued_at, error, now))
+    wake_after_commit(session)
+    return True
+
+
+def _is(key: TIKey) -> ColumnElement[bool]:
+    return and_(
+        TI.dag_id == key.dag_id,
+        TI.run_id == key.run_id,
+        TI.task_id == key.task_id,
+        TI.map_index == key.map_index,
     )
-    failed = bool(result.rowcount)  # type: ignore[attr-defined]
-    if failed:
-        wake_after_commit(session)
-    return failed
+
+
+def _try_upsert(
+    session: Session,
+    key: TIKey,
+    try_number: int,
+    state: TaskState,
+    queued_at: datetime | None,
+    error: str,
+    now: datetime,
+) -> Executable:
+    """The try's history row, added (or, for a resumed try, ended: its first start and host kept)."""
+    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    values = {
+        "dag_id": key.dag_id,
+        "run_id": key.run_id,
+        "task_id": key.task_id,
+        "map_index": key.map_index,
+        "try_number": try_number,
+        "state": state.value,
+        "queued_at": queued_at,
+        "end_date": now,
+        "error": error,
+    }
+    statement = insert(TRY).values(values)
+    return statement.on_conflict_do_update(
+        index_elements=["dag_id", "run_id", "task_id", "map_index", "try_number"],
+        set_={name: statement.excluded[name] for name in ("state", "end_date", "error")},
+    )

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from dagflow.core.decisions import TIRecord
 from dagflow.core.states import TaskState
 from dagflow.serialization import StoredDag
-from dagflow.store import attempts
+from dagflow.store import attempts, handed_out
 from dagflow.store import task_instances as tis
 from dagflow.store.engine import Database
 from dagflow.store.models import DagRow, DagRunRow, TaskInstanceRow, TaskInstanceTryRow, XComRow
@@ -111,8 +111,8 @@ class Run:
                 .values(**values)
             )
 
-    def start(self, task_id: str, map_index: int = -1, *, token: str = "tok", now: datetime = T1) -> Any:
-        """Schedule, queue and claim a task instance as the scheduler and a worker would."""
+    def hand_out(self, task_id: str, map_index: int = -1, *, token: str = "tok", now: datetime = T1) -> None:
+        """Schedule and queue a task instance as the scheduler would."""
         with self.write() as session:
             row = session.get(TI, (self.dag_id, self.run_id, task_id, map_index))
             assert row is not None
@@ -120,6 +120,11 @@ class Run:
                 session, self.dag_id, self.run_id, [((task_id, map_index), TaskState(row.state))], now
             )
             tis.queue(session, [tis.QueueItem(self.key(task_id, map_index), token)], now=now, job_id=1)
+
+    def start(self, task_id: str, map_index: int = -1, *, token: str = "tok", now: datetime = T1) -> Any:
+        """Schedule, queue and claim a task instance as the scheduler and a worker would."""
+        self.hand_out(task_id, map_index, token=token, now=now)
+        with self.write() as session:
             return attempts.claim(
                 session, self.key(task_id, map_index), token=token, hostname="w1", pid=42, now=now
             )
@@ -514,6 +519,83 @@ def test_a_stale_attempt_records_nothing(run, meanwhile):
 
     assert recorded is False
     assert snapshot(run.database) == before
+
+
+# -- an attempt no worker took -------------------------------------------------------------------------
+
+
+def unclaimed(run: Run, task_id: str, token: str, state: TaskState, *, now: datetime = T2) -> bool:
+    not_before = T4 if state is TaskState.UP_FOR_RETRY else None
+    with run.write() as session:
+        return handed_out.fail_unclaimed(
+            session,
+            run.key(task_id),
+            token=token,
+            state=state,
+            not_before=not_before,
+            error="nobody",
+            now=now,
+        )
+
+
+def test_an_unclaimed_try_ends_as_decided_and_is_recorded_never_started(run):
+    run.start("extract", token="first", now=T0)
+    run.finish("extract", ended(TaskState.UP_FOR_RETRY, T0, T1, not_before=T1), token="first")
+    run.hand_out("extract", token="second", now=T1)
+
+    assert unclaimed(run, "extract", "second", TaskState.UP_FOR_RETRY) is True
+
+    row = run.row("extract")
+    assert columns(row, "state try_number not_before end_date start_date hostname pid error") == (
+        "up_for_retry",
+        2,
+        T4,
+        T2,
+        None,  # the first try's start and host are not this try's
+        None,
+        None,
+        "nobody",
+    )
+    assert [
+        columns(t, "try_number state queued_at start_date end_date hostname error")
+        for t in run.tries("extract")
+    ] == [
+        (1, "up_for_retry", T0, T0, T1, "w1", None),
+        (2, "up_for_retry", T1, None, T2, None, "nobody"),
+    ]
+
+
+@pytest.mark.parametrize("meanwhile", ["claimed", "other token", "cleared"])
+def test_an_unclaimed_try_is_left_alone_unless_still_queued_with_its_token(run, meanwhile):
+    if meanwhile == "claimed":
+        run.start("extract", token="old")
+    else:
+        run.hand_out("extract", token="old")
+        run.force(
+            "extract", **({"attempt_token": "new"} if meanwhile == "other token" else {"state": "none"})
+        )
+    before = snapshot(run.database)
+
+    assert unclaimed(run, "extract", "old", TaskState.FAILED) is False
+    assert snapshot(run.database) == before
+
+
+def test_a_resumed_try_no_worker_took_keeps_its_first_start_in_the_history(run):
+    run.start("extract", now=T1)
+    run.finish("extract", ended(TaskState.UP_FOR_RESCHEDULE, T1, T2, not_before=T3))
+    run.hand_out("extract", token="again", now=T3)
+
+    assert unclaimed(run, "extract", "again", TaskState.FAILED, now=T4) is True
+
+    [tried] = run.tries("extract")
+    assert columns(tried, "try_number state start_date end_date hostname error") == (
+        1,
+        "failed",
+        T1,
+        T4,
+        "w1",
+        "nobody",
+    )
 
 
 # -- mapping and counting ----------------------------------------------------------------------------
