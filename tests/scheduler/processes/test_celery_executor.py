@@ -233,6 +233,9 @@ def test_a_message_no_worker_takes_is_sent_again_then_failed(celery_run: CeleryR
     assert ti.state == "failed" and ti.hostname is None
     assert "no worker took it from Celery queue" in (ti.error or "")
     assert "1 time(s) sent again" in (ti.error or "")
+    # no retries: its one try failed at once, recorded in the history, never started
+    tries = orchestrator.tries("nobody_listens", task_id="stranded")
+    assert [(t.try_number, t.state, t.start_date, t.hostname) for t in tries] == [(1, "failed", None, None)]
 
 
 def test_a_message_whose_token_is_no_longer_current_is_dropped(celery_run: CeleryRun):

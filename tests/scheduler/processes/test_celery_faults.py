@@ -5,7 +5,9 @@
   from an execution log the task writes, not only from the store);
 * the broker losing its messages (what a Redis restart without persistence does; here the queue is
   purged, as the broker itself is shared by this machine): the task instance the store says is
-  queued is sent again after ``[scheduler] task_queued_timeout`` and runs once.
+  queued is sent again after ``[scheduler] task_queued_timeout`` and runs once;
+* no worker listening on a task's queue (while one listens on another): after being sent again, its
+  try fails as any failed try does, up for retry (after its retry delay) while it has retries left.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import os
 import time
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -49,6 +52,30 @@ with DAG("slow", schedule=None, start_date=datetime(2024, 1, 1)):
         return try_number
 
     long()
+"""
+
+STRANDED = """
+from datetime import datetime, timedelta
+
+from dagflow import DAG, task
+
+with DAG("stranded", schedule=None, start_date=datetime(2024, 1, 1)):
+
+    @task(queue="{work}")
+    def heard():
+        return 1
+
+    @task(queue="{nobody}")
+    def once():
+        return 1
+
+    @task(queue="{nobody}", retries=1, retry_delay=timedelta(seconds=1))
+    def twice():
+        return 1
+
+    heard()
+    once()
+    twice()
 """
 
 BROKERS = ["redis", "rabbitmq"]
@@ -203,3 +230,50 @@ def test_a_new_scheduler_takes_over_the_attempts_its_predecessor_left_running(
     assert orchestrator.run("slow", run_id).state == "success"
     assert [(t.try_number, t.state) for t in orchestrator.tries("slow", run_id, "long")] == [(1, "success")]
     assert [(kind, number) for kind, number, _ in _journal(journal)] == [("start", 1), ("end", 1)]
+
+
+def test_a_task_no_worker_takes_from_its_queue_fails_its_try_with_its_retries(
+    orchestrator: Orchestrator, tmp_path: Path
+):
+    """A worker listens on one queue; two tasks go to another, on which nobody listens. Each try is
+    sent again once, then failed as a try that ran and failed would be (Airflow's ``handle_failure``
+    for a task stuck in queued): with no retries, failed at once; with one, up for retry, sent again
+    after its retry delay, then failed. Every try is in the history, never started."""
+    with celery_workers(
+        tmp_path / "machines", orchestrator.database_url, broker_url("redis"), orchestrator.dags.path
+    ) as workers:
+        (tmp_path / "machines").mkdir(exist_ok=True)
+        nobody = workers.queue("nobody")
+        orchestrator.write("stranded.py", STRANDED, work=workers.queue("work"), nobody=nobody)
+        orchestrator.record_dags()
+        _start(
+            orchestrator, workers, SCHEDULER__TASK_QUEUED_TIMEOUT="0.3", CELERY__STUCK_IN_QUEUED_RETRIES="1"
+        )
+        worker = workers.start("one", queues=["work"], concurrency=1)
+        workers.wait_ready(worker)
+        run_id = orchestrator.trigger("stranded")
+        options = SchedulerOptions(run_processor=False, heartbeat_interval=0.1)
+        orchestrator.run_until_idle(options, executor="celery", timeout=30)
+
+    assert orchestrator.run("stranded", run_id).state == "failed"
+    tis = orchestrator.task_instances("stranded", run_id)
+    assert (tis["heard"].state, tis["heard"].hostname) == ("success", worker.name)
+    assert {name: (tis[name].state, tis[name].try_number) for name in ("once", "twice")} == {
+        "once": ("failed", 1),
+        "twice": ("failed", 2),
+    }
+    unheard = f"no worker took it from Celery queue {nobody!r} within 0.3s, 1 time(s) sent again"
+    once = orchestrator.tries("stranded", run_id, "once")
+    twice = orchestrator.tries("stranded", run_id, "twice")
+    assert [(t.try_number, t.state, t.start_date, t.hostname) for t in once] == [(1, "failed", None, None)]
+    assert [(t.try_number, t.state, t.start_date, t.hostname) for t in twice] == [
+        (1, "up_for_retry", None, None),
+        (2, "failed", None, None),
+    ]
+    assert all(unheard in (t.error or "") for t in once + twice)
+    first, second = twice
+    assert first.end_date is not None and second.queued_at is not None
+    assert at(second.queued_at) - at(first.end_date) >= timedelta(seconds=1)  # its retry delay
+    assert "scheduler: " + unheard in orchestrator.log("stranded", run_id, "twice", 1)
+    assert "; marked up_for_retry" in orchestrator.log("stranded", run_id, "twice", 1)
+    assert "; marked failed" in orchestrator.log("stranded", run_id, "twice", 2)
