@@ -285,7 +285,7 @@ class Worker:
         """Claim a workload in a transaction of its own (a DAG callback is run at once)."""
         if workload.dag_callback:
             return self._run_dag_callback(workload)
-        with self._writing(pipelined=not workload.compensation) as conn:
+        with self._writing(pipelined=not workload.compensation, implicit=True) as conn:
             claimed = self._claim(conn, workload)
         return self._started(workload, claimed)
 
@@ -350,7 +350,8 @@ class Worker:
         self._copy_to_remote_folder(ended.log_path)
         # the whole transaction, its commit included, in one round trip on PostgreSQL: what it
         # answers is read once it has committed
-        with self._writing() as conn:
+        # (a wake-up is sent after an explicit COMMIT, so as not to hold up other commits)
+        with self._writing(implicit=not self.settings.wake_scheduler) as conn:
             recorded_later = record_outcome_later(
                 conn, key, token=workload.token, outcome=outcome, now=utcnow()
             )
@@ -407,16 +408,16 @@ class Worker:
         return Started(workload, claimed, dag_run)
 
     @contextmanager
-    def _writing(self, *, pipelined: bool = True) -> Iterator[Connection]:
+    def _writing(self, *, pipelined: bool = True, implicit: bool = False) -> Iterator[Connection]:
         """A write transaction on the connection the worker keeps for its claims and outcomes (a
         checkout from the pool for each would cost as much as their statements), sent whole, its
-        commit included, in one round trip on PostgreSQL unless not ``pipelined``
-        (:func:`~dagflow.store.attempts.written_at_once`)."""
+        commit included, in one round trip on PostgreSQL unless not ``pipelined``; without ``BEGIN``
+        and ``COMMIT`` if ``implicit`` (:func:`~dagflow.store.attempts.written_at_once`)."""
         if self._connection is None:
             self._connection = kept_connection(self.db.connect(write=True))
         connection = self._connection
         try:
-            with written_at_once(connection, pipelined=pipelined) as afterwards:
+            with written_at_once(connection, pipelined=pipelined, implicit=implicit) as afterwards:
                 try:
                     yield connection
                 finally:  # the request lives on the kept connection: never leave it for the next one

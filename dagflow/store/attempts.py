@@ -191,7 +191,8 @@ _HEARTBEAT = _Prepared(
     .values(heartbeat_at=bindparam("v_now"))
 )
 
-_FINISH = _Prepared(
+#: An attempt's end, on its task instance's row (while it still runs this attempt).
+_FINISH_ROW = (
     update(TI_TABLE)
     .where(_KEY, row_check(TI.state, TaskState.RUNNING.value))
     .values(
@@ -205,7 +206,9 @@ _FINISH = _Prepared(
         heartbeat_at=None,
         updated_at=bindparam("v_now"),
     )
-    .returning(TI.try_number, TI.queued_at, TI.hostname, TI.pid, TI.log_url),
+)
+_FINISH = _Prepared(
+    _FINISH_ROW.returning(TI.try_number, TI.queued_at, TI.hostname, TI.pid, TI.log_url),
     returns=(TI.try_number.type, TI.queued_at.type, TI.hostname.type, TI.pid.type, TI.log_url.type),
 )
 
@@ -220,24 +223,9 @@ _DELETE_XCOMS = _Prepared(
 _XCOM_COLUMNS = ("dag_id", "run_id", "task_id", "map_index", "key", "value", "timestamp")
 _INSERT_XCOM = _Prepared(insert(XCOM).values({name: bindparam(f"x_{name}") for name in _XCOM_COLUMNS}))
 
-#: On PostgreSQL the writes after the attempt's own row take their values from it and run only if
-#: this very outcome was recorded in it (its new state, stamped now, with the attempt's token): so
-#: they need not wait for the first write's answer, and all of them go out in one round trip
-#: (:func:`written_at_once`).
-_RECORDED = (
-    select(TI.dag_id)
-    .where(_KEY, row_check(TI.state, bindparam("v_state")), TI.updated_at == bindparam("v_now"))
-    .exists()
-)
-_DELETE_XCOMS_IF_RECORDED = _Prepared(
-    delete(XCOM).where(
-        XCOM.c.dag_id == bindparam("k_dag_id"),
-        XCOM.c.run_id == bindparam("k_run_id"),
-        XCOM.c.task_id == bindparam("k_task_id"),
-        XCOM.c.map_index == bindparam("k_map_index"),
-        _RECORDED,
-    )
-)
+#: On PostgreSQL an attempt's XComs are written only if this very outcome was recorded in its task
+#: instance's row (its new state, stamped now, with the attempt's token): so they need not wait for
+#: the outcome's answer, and all of them go out in one round trip (:func:`written_at_once`).
 _INSERT_XCOM_IF_RECORDED = _Prepared(
     insert(XCOM).from_select(
         ["dag_id", "run_id", "task_id", "map_index", "key", "value", "timestamp"],
@@ -289,32 +277,36 @@ def _try_upsert(dialect: str) -> _Prepared:
     return statement
 
 
-_TRY_FROM_ROW: list[_Prepared] = []
+_OUTCOME_AT_ONCE: list[_Prepared] = []
 
 
-def _try_from_row() -> _Prepared:
-    """PostgreSQL: the try's history row, its try number, queue time, host and log server read from
-    the task instance's row as just recorded (nothing is written if it was not)."""
-    if not _TRY_FROM_ROW:
+def _outcome_at_once() -> _Prepared:
+    """PostgreSQL: an attempt's outcome in one statement: the task instance's row (:data:`_FINISH`),
+    its XComs of an earlier try deleted, and the try's history row, its try number, queue time, host
+    and log server taken from the row as just written; it returns a row if the outcome was recorded
+    (nothing is written otherwise). One statement is one transaction of its own, so an outcome
+    without anything else to write needs no ``BEGIN`` and ``COMMIT``, and each statement a worker
+    sends costs it about as much as a no-op task's own code."""
+    if not _OUTCOME_AT_ONCE:
+        returned = ("dag_id", "run_id", "task_id", "map_index", "try_number", "queued_at", "hostname", "pid")
+        finished = _FINISH_ROW.returning(*(TI[name] for name in (*returned, "log_url"))).cte("finished")
+        same_task = [
+            XCOM.c[name] == finished.c[name] for name in ("dag_id", "run_id", "task_id", "map_index")
+        ]
+        cleared = delete(XCOM).where(*same_task).cte("cleared")
         given = {name: bindparam(f"t_{name}", type_=TRY.c[name].type) for name in _TRY_COLUMNS}
-        from_row = {name: TI[name] for name in ("dag_id", "run_id", "task_id", "map_index", "try_number")}
-        from_row |= {"queued_at": TI.queued_at, "hostname": TI.hostname, "pid": TI.pid, "log_url": TI.log_url}
-        columns = [from_row.get(name, given[name]) for name in _TRY_COLUMNS]
-        base = pg_insert(TRY).from_select(
-            list(_TRY_COLUMNS),
-            select(*columns).where(
-                _KEY, row_check(TI.state, bindparam("v_state")), TI.updated_at == bindparam("v_now")
-            ),
-        )
-        _TRY_FROM_ROW.append(
-            _Prepared(
-                base.on_conflict_do_update(
-                    index_elements=["dag_id", "run_id", "task_id", "map_index", "try_number"],
-                    set_={name: base.excluded[name] for name in _TRY_UPDATED},
-                )
+        columns = [finished.c[name] if name in finished.c else given[name] for name in _TRY_COLUMNS]
+        base = pg_insert(TRY).from_select(list(_TRY_COLUMNS), select(*columns).select_from(finished))
+        statement = (
+            base.add_cte(cleared)
+            .on_conflict_do_update(
+                index_elements=["dag_id", "run_id", "task_id", "map_index", "try_number"],
+                set_={name: base.excluded[name] for name in _TRY_UPDATED},
             )
+            .returning(TRY.c.try_number)
         )
-    return _TRY_FROM_ROW[0]
+        _OUTCOME_AT_ONCE.append(_Prepared(statement))
+    return _OUTCOME_AT_ONCE[0]
 
 
 def _connection(session: Session | Connection) -> Connection:
@@ -530,16 +522,10 @@ def _record_waiting(
 def _send_outcome(
     conn: Connection, finish: dict[str, Any], outcome: Outcome, duration: float | None
 ) -> Callable[[], bool]:
-    """:func:`record_outcome` on PostgreSQL: every write is sent before the first one's answer is
-    read (the writes after the first are guarded by the task instance's row as it wrote it: see
-    :data:`_RECORDED`); the returned function reads whether the outcome was recorded."""
-    cursor = _FINISH.execute(conn, finish)
-    guard = {name: finish[name] for name in ("k_dag_id", "k_run_id", "k_task_id", "k_map_index", "k_token")}
-    guard |= {"v_state": finish["v_state"], "v_now": finish["v_now"]}
-    _DELETE_XCOMS_IF_RECORDED.execute(conn, guard).close()
-    if outcome.xcoms:
-        rows = [{**guard, "x_key": name, "x_value": text} for name, text in outcome.xcoms]
-        _INSERT_XCOM_IF_RECORDED.execute_many(conn, rows)
+    """:func:`record_outcome` on PostgreSQL: the outcome, the XComs of an earlier try deleted and the
+    try's history row in one statement (:func:`_outcome_at_once`), then this attempt's XComs,
+    guarded by the task instance's row as it wrote it (:data:`_INSERT_XCOM_IF_RECORDED`), all sent
+    before the first answer is read; the returned function reads whether the outcome was recorded."""
     given = {
         "state": (outcome.try_state or outcome.state).value,
         "start_date": outcome.start_date,
@@ -548,7 +534,16 @@ def _send_outcome(
         "error": outcome.error,
         "log_path": outcome.log_path,
     }
-    _try_from_row().execute(conn, {**guard, **{f"t_{name}": value for name, value in given.items()}}).close()
+    cursor = _outcome_at_once().execute(
+        conn, {**finish, **{f"t_{name}": value for name, value in given.items()}}
+    )
+    if outcome.xcoms:
+        guard = {
+            name: finish[name] for name in ("k_dag_id", "k_run_id", "k_task_id", "k_map_index", "k_token")
+        }
+        guard |= {"v_state": finish["v_state"], "v_now": finish["v_now"]}
+        rows = [{**guard, "x_key": name, "x_value": text} for name, text in outcome.xcoms]
+        _INSERT_XCOM_IF_RECORDED.execute_many(conn, rows)
 
     def recorded() -> bool:
         found = cursor.fetchone() is not None
@@ -581,7 +576,9 @@ def kept_connection(connection: Connection) -> Connection:
 
 
 @contextmanager
-def written_at_once(connection: Connection, *, pipelined: bool = True) -> Iterator[list[str]]:
+def written_at_once(
+    connection: Connection, *, pipelined: bool = True, implicit: bool = False
+) -> Iterator[list[str]]:
     """A write transaction on a :func:`kept_connection`. On PostgreSQL it is sent whole in one
     pipeline, ``BEGIN`` and ``COMMIT`` included: statements whose answers are read after the block
     (:func:`record_outcome_later`, :func:`claim_attempt_later`) cost no round trip of their own, and
@@ -595,7 +592,14 @@ def written_at_once(connection: Connection, *, pipelined: bool = True) -> Iterat
     The block gets a list: statements added to it are sent after the ``COMMIT``, each a transaction
     of its own, in the same round trip (a wake-up: see
     :meth:`~dagflow.store.notify.Notifier.statement_after_commit`); they are not sent if the
-    transaction failed, and never elsewhere than on PostgreSQL."""
+    transaction failed, and never elsewhere than on PostgreSQL.
+
+    ``implicit`` (with ``pipelined``): no ``BEGIN`` and ``COMMIT`` are sent, two statements fewer for
+    the driver and the server on every claim and outcome: PostgreSQL runs the statements of a pipeline
+    up to its sync as one transaction of their own (an implicit transaction block), committed at the
+    sync if none failed. Statements added to the list are then part of it (a wake-up is sent at its
+    commit, as :meth:`~dagflow.store.notify.Notifier.before_commit` would): for a block that wakes
+    the schedulers, do not ask for ``implicit``."""
     afterwards: list[str] = []
     if connection.dialect.name != "postgresql":
         with connection.begin():
@@ -604,10 +608,13 @@ def written_at_once(connection: Connection, *, pipelined: bool = True) -> Iterat
     driver = connection.connection.driver_connection
     assert driver is not None
     try:
+        implicit = implicit and pipelined
         with driver.pipeline() if pipelined else contextlib.nullcontext():
-            driver.execute("BEGIN")
+            if not implicit:
+                driver.execute("BEGIN")
             yield afterwards
-            driver.execute("COMMIT")
+            if not implicit:
+                driver.execute("COMMIT")
             for statement in afterwards:
                 driver.execute(statement)
     except BaseException:

@@ -24,10 +24,11 @@ from dagflow.executors.base import Workload
 from dagflow.executors.worker import WorkerSettings
 from dagflow.scheduler.processor import DagFileProcessor, ProcessorSettings
 from dagflow.store.engine import Database
-from dagflow.store.models import TaskInstanceRow
+from dagflow.store.models import TaskInstanceRow, TaskInstanceTryRow
 from tests.conftest import DagsFolder
 
 TI = TaskInstanceRow
+TRY = TaskInstanceTryRow
 NOOPS = 50
 
 DAG_FILE = """
@@ -93,6 +94,16 @@ class QueuedWork:
 
     def state(self, task_id: str) -> str | None:
         return self.row(task_id).state
+
+    def tries(self, task_id: str) -> list[tuple[int, str]]:
+        """The try history of a task instance: (try number, state), in order."""
+        with self.db.session() as session:
+            rows = session.execute(
+                select(TRY.try_number, TRY.state)
+                .where(TRY.run_id == self.run_id, TRY.task_id == task_id)
+                .order_by(TRY.try_number)
+            )
+            return [(number, state) for number, state in rows]
 
 
 @pytest.fixture

@@ -90,7 +90,32 @@ def test_an_outcome_the_schedulers_wake_up_the_next_claim_and_the_commit_are_one
     assert queued.state("noop_1") == "running"
 
 
-def test_a_claim_on_its_own_is_one_round_trip(postgres: None, queued: QueuedWork):
+def test_an_outcome_and_the_next_claim_of_a_local_worker_are_two_statements_in_one_round_trip(
+    postgres: None, queued: QueuedWork
+):
+    first, second = queued.workloads(["noop_0", "noop_1"])
+    worker = Worker(queued.worker_settings)  # a local worker: its scheduler hears from it by pipe
+    try:
+        started = worker.start(first)
+        assert isinstance(started, Started)
+        ended = worker.attempt(started)
+        with traced(worker) as trace:
+            event, upcoming = worker.finish(ended, second)
+    finally:
+        worker.close()
+    assert trace.round_trips() == 1, "\n".join(trace.lines)
+    # the outcome (the row, earlier XComs, the try's history) is one statement, the claim another,
+    # one transaction without BEGIN and COMMIT (committed at the pipeline's sync)
+    sent = trace.statements()
+    assert len(sent) == 2 and sent[0].startswith("WITH finished AS") and sent[1].startswith("UPDATE"), sent
+    assert (event.kind, event.state) == (EventKind.FINISHED, TaskState.SUCCESS)
+    assert isinstance(upcoming, Started)
+    assert queued.state("noop_0") == "success"
+    assert queued.tries("noop_0") == [(1, "success")]
+    assert queued.state("noop_1") == "running"
+
+
+def test_a_claim_on_its_own_is_one_statement_in_one_round_trip(postgres: None, queued: QueuedWork):
     first, second = queued.workloads(["noop_0", "noop_1"])
     worker = Worker(queued.worker_settings)
     try:
@@ -101,7 +126,33 @@ def test_a_claim_on_its_own_is_one_round_trip(postgres: None, queued: QueuedWork
         worker.close()
     assert isinstance(started, Started)
     assert trace.round_trips() == 1, "\n".join(trace.lines)
+    assert [s.split()[0] for s in trace.statements()] == ["UPDATE"]
     assert queued.state("noop_1") == "running"
+
+
+def test_statements_sent_without_begin_are_one_transaction_that_a_failure_rolls_back(
+    postgres: None, database: Database
+):
+    connection = kept_connection(database.connect(write=True))
+    with database.session() as session:
+        session.execute(text("CREATE TABLE implicit_check (n integer)"))
+    try:
+        with (
+            contextlib.suppress(psycopg.errors.DivisionByZero),
+            written_at_once(connection, implicit=True),
+        ):
+            driver: Any = connection.connection.driver_connection
+            driver.execute("INSERT INTO implicit_check VALUES (1)")
+            driver.execute("SELECT 1 / 0")
+        with written_at_once(connection, implicit=True):
+            connection.connection.driver_connection.execute("INSERT INTO implicit_check VALUES (2)")
+        with database.session() as session:
+            kept = session.execute(text("SELECT n FROM implicit_check")).scalars().all()
+    finally:
+        connection.close()
+        with database.session() as session:
+            session.execute(text("DROP TABLE implicit_check"))
+    assert kept == [2]
 
 
 def test_an_outcome_whose_task_instance_changed_meanwhile_is_discarded_and_the_next_claim_still_holds(
