@@ -16,6 +16,9 @@ this machine's Redis (database 14, queues named for this run).
 Usage:
   .venv/bin/python bench/bench_celery.py [--only latency,throughput] [--rounds 3]
       [--postgres ADMIN_URL] [--broker redis://127.0.0.1:6379/14] [--concurrency 2] [--parallelism 32]
+      [--root DIR]
+
+Each run's files are kept, in a folder of their own under ``--root`` (see ``main``).
 """
 
 from __future__ import annotations
@@ -176,12 +179,19 @@ def main() -> None:
     parser.add_argument("--broker", default="redis://127.0.0.1:6379/14")
     parser.add_argument("--concurrency", type=int, default=2)
     parser.add_argument("--parallelism", type=int, default=32)
+    parser.add_argument("--root", type=Path, help="where to keep each run's files (default: the temp folder)")
     args = parser.parse_args()
     wanted = set(args.only.split(","))
     print(header())
-    with tempfile.TemporaryDirectory(prefix="dagflow-bench-celery-") as tmp:
-        latency = run_latency(args, Path(tmp) / "latency") if "latency" in wanted else []
-        throughput = run_throughput(args, Path(tmp) / "throughput") if "throughput" in wanted else []
+    # The files are kept (each round's logs, DAGs and homes): deleting thousands makes each new file
+    # and folder cost up to a millisecond of CPU for a minute or more on this VM's ext4 without a
+    # journal (see RESULTS.md, "Scheduler daemon"), and a worker creates a folder and a file per try.
+    parent = args.root or Path(tempfile.gettempdir()) / "dagflow-bench-celery"
+    parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix="run-", dir=parent))
+    print(f"files in {tmp} (kept)")
+    latency = run_latency(args, tmp / "latency") if "latency" in wanted else []
+    throughput = run_throughput(args, tmp / "throughput") if "throughput" in wanted else []
     report(latency, throughput, args)
 
 
