@@ -337,7 +337,13 @@ class Scheduler:
         self._decide(now)
         self._apply_workloads(
             queue_tasks.queue_scheduled(
-                self.db, self.dags, parallelism=self.options.parallelism, job_id=self.job_id, now=now
+                self.db,
+                self.dags,
+                parallelism=self.options.parallelism,
+                job_id=self.job_id,
+                now=now,
+                # several schedulers: each queues the task instances of the runs it decides
+                runs=self.ownership.owned if self.ownership.shared else None,
             )
         )
         # last: a compensation handed out here is claimed by its worker while this loop waits, not

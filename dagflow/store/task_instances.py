@@ -20,7 +20,7 @@ from sqlalchemy import Connection, Row, and_, bindparam, delete, func, insert, o
 from sqlalchemy.orm import Session
 
 from dagflow.core.decisions import Key, TIRecord
-from dagflow.core.keys import TIKey
+from dagflow.core.keys import RunKey, TIKey
 from dagflow.core.spec import DagSpec
 from dagflow.core.states import FINISHED, SCHEDULABLE, RunState, TaskState
 from dagflow.store.models import DagRow, DagRunRow, TaskInstanceRow
@@ -190,41 +190,49 @@ class ScheduledRow:
 
 _RUN = DagRunRow.__table__.c
 _DAG = DagRow.__table__.c
-#: The running runs of unpaused DAGs, read once before the task instances are (``MATERIALIZED``): the
-#: planner's statistics take scheduled task instances for rare (a fan-out makes a thousand at once),
-#: and, joined row by row, every one of them cost a lookup of its run and its DAG on every pass.
-_LIVE_RUNS = (
-    select(_RUN.dag_id, _RUN.run_id, _RUN.run_after, _RUN.dag_version_id)
-    .join(DagRow.__table__, _DAG.dag_id == _RUN.dag_id)
-    .where(_RUN.state == RunState.RUNNING.value, _DAG.is_paused.is_(False))
-    .cte("live_runs")
-    .prefix_with("MATERIALIZED")
-)
-_SCHEDULED = (
-    select(
-        _C.dag_id,
-        _C.run_id,
-        _C.task_id,
-        _C.map_index,
-        _C.try_number,
-        _C.priority_weight,
-        _C.pool,
-        _C.pool_slots,
-        _LIVE_RUNS.c.run_after,
-        _LIVE_RUNS.c.dag_version_id,
+
+
+def _scheduled_statement(of_runs: bool) -> Any:
+    """The scheduled task instances of running runs of unpaused DAGs, best first (of the runs given
+    as ``runs`` if ``of_runs``). The runs are read once, before the task instances
+    (``MATERIALIZED``): the planner's statistics take scheduled task instances for rare (a fan-out
+    makes a thousand at once), and, joined row by row, every one of them cost a lookup of its run
+    and its DAG on every pass."""
+    live = (
+        select(_RUN.dag_id, _RUN.run_id, _RUN.run_after, _RUN.dag_version_id)
+        .join(DagRow.__table__, _DAG.dag_id == _RUN.dag_id)
+        .where(_RUN.state == RunState.RUNNING.value, _DAG.is_paused.is_(False))
     )
-    .join(_LIVE_RUNS, and_(_LIVE_RUNS.c.dag_id == _C.dag_id, _LIVE_RUNS.c.run_id == _C.run_id))
-    .where(
-        _C.state == TaskState.SCHEDULED.value,
-        _C.dag_id.not_in(bindparam("full_dags", expanding=True)),
+    if of_runs:
+        live = live.where(tuple_(_RUN.dag_id, _RUN.run_id).in_(bindparam("runs", expanding=True)))
+    runs = live.cte("live_runs").prefix_with("MATERIALIZED")
+    return (
+        select(
+            _C.dag_id,
+            _C.run_id,
+            _C.task_id,
+            _C.map_index,
+            _C.try_number,
+            _C.priority_weight,
+            _C.pool,
+            _C.pool_slots,
+            runs.c.run_after,
+            runs.c.dag_version_id,
+        )
+        .join(runs, and_(runs.c.dag_id == _C.dag_id, runs.c.run_id == _C.run_id))
+        .where(
+            _C.state == TaskState.SCHEDULED.value,
+            _C.dag_id.not_in(bindparam("full_dags", expanding=True)),
+        )
+        .order_by(_C.priority_weight.desc(), runs.c.run_after, _C.dag_id, _C.run_id, _C.task_id, _C.map_index)
+        .limit(bindparam("limit"))
+        # rows another scheduler's transaction is writing are passed over, not waited for
+        .with_for_update(of=TABLE, skip_locked=True)
     )
-    .order_by(
-        _C.priority_weight.desc(), _LIVE_RUNS.c.run_after, _C.dag_id, _C.run_id, _C.task_id, _C.map_index
-    )
-    .limit(bindparam("limit"))
-    # rows another scheduler's transaction is writing are passed over, not waited for
-    .with_for_update(of=TABLE, skip_locked=True)
-)
+
+
+_SCHEDULED = _scheduled_statement(of_runs=False)
+_SCHEDULED_OF_RUNS = _scheduled_statement(of_runs=True)
 
 
 _ANY_SCHEDULED = select(_C.dag_id).where(_C.state == TaskState.SCHEDULED.value).limit(1)
@@ -235,10 +243,18 @@ def any_scheduled(session: Session) -> bool:
     return session.connection().execute(_ANY_SCHEDULED).first() is not None
 
 
-def scheduled(session: Session, limit: int, *, full_dags: Collection[str] = ()) -> list[ScheduledRow]:
+def scheduled(
+    session: Session, limit: int, *, full_dags: Collection[str] = (), runs: Collection[RunKey] | None = None
+) -> list[ScheduledRow]:
     """Scheduled task instances of running runs of unpaused DAGs, best first; none of ``full_dags``
-    (DAGs at their ``max_active_tasks``: none of theirs could be queued now)."""
-    rows = session.connection().execute(_SCHEDULED, {"limit": limit, "full_dags": list(full_dags)})
+    (DAGs at their ``max_active_tasks``: none of theirs could be queued now); only of ``runs`` if
+    given."""
+    params: dict[str, Any] = {"limit": limit, "full_dags": list(full_dags)}
+    if runs is not None:
+        if not runs:
+            return []
+        params["runs"] = [(key.dag_id, key.run_id) for key in runs]
+    rows = session.connection().execute(_SCHEDULED if runs is None else _SCHEDULED_OF_RUNS, params)
     return [
         ScheduledRow(TIKey(d, r, t, m), tn, pw, pool, slots, after, version)
         for d, r, t, m, tn, pw, pool, slots, after, version in rows

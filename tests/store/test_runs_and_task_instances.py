@@ -17,6 +17,7 @@ from sqlalchemy import event, select, update
 from sqlalchemy.orm import Session
 
 from dagflow.core.decisions import TIRecord
+from dagflow.core.keys import RunKey
 from dagflow.core.states import TaskState
 from dagflow.serialization import StoredDag
 from dagflow.store import attempts, handed_out
@@ -368,6 +369,10 @@ def test_scheduled_lists_waiting_task_instances_of_running_runs_of_unpaused_dags
     with run.database.session() as session:  # a DAG at its max_active_tasks: none of its rows is read
         assert tis.scheduled(session, limit=10, full_dags=[run.dag_id]) == []
         assert len(tis.scheduled(session, limit=10, full_dags=["another_dag"])) == 4
+    with run.database.session() as session:  # the runs one scheduler owns, of several
+        mine = tis.scheduled(session, limit=10, runs=[RunKey(other.dag_id, other.run_id)])
+        assert [(s.key.run_id, s.key.task_id) for s in mine] == [("r2", "extract"), ("r2", "report")]
+        assert tis.scheduled(session, limit=10, runs=[]) == []
 
     with run.write() as session:
         session.execute(update(DagRow).values(is_paused=True))
