@@ -16,7 +16,7 @@ from psycopg import pq
 from sqlalchemy import text
 
 from dagflow.core.states import TaskState
-from dagflow.executors.base import EventKind
+from dagflow.executors.base import EventKind, ExecutorEvent
 from dagflow.executors.worker import Started, Worker
 from dagflow.store.attempts import kept_connection, written_at_once
 from dagflow.store.engine import Database
@@ -63,11 +63,10 @@ def postgres(database: Database) -> None:
         pytest.skip("round trips to a PostgreSQL server")
 
 
-def test_an_outcome_the_schedulers_wake_up_the_next_claim_and_the_commit_are_one_round_trip(
-    postgres: None, queued: QueuedWork
-):
+def finish_traced(queued: QueuedWork, *, wake_scheduler: bool) -> tuple[Trace, ExecutorEvent, Any]:
+    """``noop_0`` run by a worker, its outcome recorded with ``noop_1`` claimed, that last step traced."""
     first, second = queued.workloads(["noop_0", "noop_1"])
-    worker = Worker(replace(queued.worker_settings, wake_scheduler=True))
+    worker = Worker(replace(queued.worker_settings, wake_scheduler=wake_scheduler))
     try:
         started = worker.start(first)
         assert isinstance(started, Started)
@@ -76,7 +75,13 @@ def test_an_outcome_the_schedulers_wake_up_the_next_claim_and_the_commit_are_one
             event, upcoming = worker.finish(ended, second)
     finally:
         worker.close()
+    return trace, event, upcoming
 
+
+def test_an_outcome_the_schedulers_wake_up_the_next_claim_and_the_commit_are_one_round_trip(
+    postgres: None, queued: QueuedWork
+):
+    trace, event, upcoming = finish_traced(queued, wake_scheduler=True)
     assert trace.round_trips() == 1, "\n".join(trace.lines)
     sent = trace.statements()
     # the wake-up is a transaction of its own after the commit, in the same round trip: inside the
@@ -93,16 +98,8 @@ def test_an_outcome_the_schedulers_wake_up_the_next_claim_and_the_commit_are_one
 def test_an_outcome_and_the_next_claim_of_a_local_worker_are_two_statements_in_one_round_trip(
     postgres: None, queued: QueuedWork
 ):
-    first, second = queued.workloads(["noop_0", "noop_1"])
-    worker = Worker(queued.worker_settings)  # a local worker: its scheduler hears from it by pipe
-    try:
-        started = worker.start(first)
-        assert isinstance(started, Started)
-        ended = worker.attempt(started)
-        with traced(worker) as trace:
-            event, upcoming = worker.finish(ended, second)
-    finally:
-        worker.close()
+    # a local worker: its scheduler hears from it by pipe
+    trace, event, upcoming = finish_traced(queued, wake_scheduler=False)
     assert trace.round_trips() == 1, "\n".join(trace.lines)
     # the outcome (the row, earlier XComs, the try's history) is one statement, the claim another,
     # one transaction without BEGIN and COMMIT (committed at the pipeline's sync)
