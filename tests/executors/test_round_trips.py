@@ -142,7 +142,7 @@ def test_statements_sent_without_begin_are_one_transaction_that_a_failure_rolls_
             driver.execute("INSERT INTO implicit_check VALUES (1)")
             driver.execute("SELECT 1 / 0")
         with written_at_once(connection, implicit=True):
-            connection.connection.driver_connection.execute("INSERT INTO implicit_check VALUES (2)")
+            driver.execute("INSERT INTO implicit_check VALUES (2)")
         with database.session() as session:
             kept = session.execute(text("SELECT n FROM implicit_check")).scalars().all()
     finally:
