@@ -113,10 +113,12 @@ def running_in(crash: CrashHarness, daemon: Daemon) -> dict[str, int]:
     }
 
 
-def started_in(crash: CrashHarness, daemon: Daemon) -> set[str]:
-    """Task instances whose code started in one of ``daemon``'s workers, ended or not."""
+def started_in(crash: CrashHarness, daemon: Daemon) -> dict[str, int]:
+    """Task instances whose code started in one of ``daemon``'s workers, ended or not, with their pids."""
     workers = set(daemon.members())
-    return {line.label for line in crash.journal_lines() if line.kind == "start" and line.pid in workers}
+    return {
+        line.label: line.pid for line in crash.journal_lines() if line.kind == "start" and line.pid in workers
+    }
 
 
 def test_a_scheduler_killed_at_any_moment_and_restarted_completes_the_run(crash: CrashHarness) -> None:
@@ -137,11 +139,12 @@ def test_a_scheduler_killed_at_any_moment_and_restarted_completes_the_run(crash:
 
     daemon = crash.start(2, **TAKE_OVER_SOON)
     # extract (0.3 s) may have ended between two looks under load; step_1 runs 3 s
-    running = crash.wait_for(
+    running, started = crash.wait_for(
         "extract to have run and step_1 to run in the scheduler's workers",
         lambda: (
-            found
-            if "step_1" in (found := running_in(crash, daemon)) and "extract" in started_in(crash, daemon)
+            (now, ever)
+            if "step_1" in (now := running_in(crash, daemon))
+            and "extract" in (ever := started_in(crash, daemon))
             else None
         ),
         45,
@@ -176,7 +179,7 @@ def test_a_scheduler_killed_at_any_moment_and_restarted_completes_the_run(crash:
     assert [r.state for r in tries["flaky"]] == ["up_for_retry", "success"]
     assert "flaky fails its first try" in (tries["flaky"][0].error or "")
     assert [r.state for r in tries["extract"]] == ["success"]  # finished by its orphaned worker
-    assert tries["extract"][0].pid == running["extract"]
+    assert tries["extract"][0].pid == started["extract"]
     assert [r.state for r in tries["step_1"]] == ["up_for_retry", "success"]  # given up, then retried
     assert "heartbeat" in (tries["step_1"][0].error or "")
     # Woken, the orphan either finishes its task or is stopped by its own heartbeat check first (it is
