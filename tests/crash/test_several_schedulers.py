@@ -209,6 +209,7 @@ def test_schedulers_share_the_runs_and_survive_the_loss_of_one(crash: CrashHarne
     _check_runs_created_once(crash)
     _check_tries_once(crash)
     _check_limits(crash)
+    _check_each_run_queued_by_one_scheduler(crash, ended_before=killed_at)
     with crash.store.session() as session:
         dead = session.scalars(select(JobRow).where(JobRow.pid == pids[0])).one()
     assert dead.state == "failed" and dead.end_date is not None
@@ -243,6 +244,26 @@ def _check_tries_once(crash: CrashHarness) -> None:
     assert len(tries) == len(set(tries)), "a try is in the history twice"
     journalled = {(s.dag_id, s.run_id, s.task_id, s.try_number) for s in spans(journal(crash))}
     assert journalled <= {tuple(t) for t in tries}
+
+
+def _check_each_run_queued_by_one_scheduler(crash: CrashHarness, *, ended_before: datetime) -> None:
+    """A run's task instances are queued by the scheduler that decides it (so their outcomes wake
+    that one): every run that ended before a scheduler died, and so was never taken over, had all
+    of them queued by one scheduler."""
+    with crash.store.session() as session:
+        rows = session.execute(
+            select(TaskInstanceRow.run_id, TaskInstanceRow.queued_by_job_id)
+            .join(
+                DagRunRow,
+                (DagRunRow.dag_id == TaskInstanceRow.dag_id) & (DagRunRow.run_id == TaskInstanceRow.run_id),
+            )
+            .where(DagRunRow.end_date < ended_before)
+        ).all()
+    queuers: dict[str, set[int | None]] = {}
+    for run_id, job_id in rows:
+        queuers.setdefault(run_id, set()).add(job_id)
+    assert queuers, "no run ended before the kill"
+    assert all(len(jobs) == 1 for jobs in queuers.values()), queuers
 
 
 def _check_limits(crash: CrashHarness) -> None:
