@@ -48,6 +48,8 @@ def queue_scheduled(
     tasks/s with one, 168 with two). What a second scheduler adds is the runs it owns: a run's task
     instances are held to its owner's ``parallelism``.
     """
+    if runs is not None and not runs:  # another scheduler's runs only: nothing here to queue
+        return []
     with db.session(write=True) as session:
         if not ti_store.any_scheduled(session):  # nothing waits: no lock, and a read-only transaction
             return []
