@@ -83,13 +83,15 @@ def parse_datetime(text: str | None, option: str) -> datetime | None:
         fail(f"{option} {text!r} is not an ISO 8601 date or datetime, such as 2024-01-01T00:00:00+00:00")
 
 
-def open_database(settings: Settings | None = None, *, migrate: bool = False) -> Database:
+def open_database(
+    settings: Settings | None = None, *, migrate: bool = False, **engine_kwargs: Any
+) -> Database:
     """The configured metadata store, checked to be at the current schema (or migrated, if asked)."""
     from dagflow.store.migrate import open_current
 
     settings = settings or load_settings()
     try:
-        return open_current(settings.database_url, upgrade=migrate)
+        return open_current(settings.database_url, upgrade=migrate, **engine_kwargs)
     except DagflowError as exc:
         fail(str(exc))
 

@@ -38,7 +38,8 @@ def run_scheduler(*, migrate: bool, workers: int | None, until_idle: bool, num_p
 
     settings = load_settings()
     check_executor(settings)
-    database = open_database(settings, migrate=migrate)
+    # no ping before each checkout, as when the scheduler opens its own store (Scheduler.__init__)
+    database = open_database(settings, migrate=migrate, pool_pre_ping=False)
     executor = make_executor(settings, workers=workers)
     scheduler = Scheduler(settings, executor, db=database)
     click.echo(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from alembic import command
 from alembic.config import Config
@@ -57,14 +58,15 @@ def safe_url(url: str) -> str:
         return "<invalid url>"
 
 
-def open_current(url: str, *, upgrade: bool = False) -> Database:
-    """The store at ``url``, upgraded first if asked, checked to be at the current schema.
+def open_current(url: str, *, upgrade: bool = False, **engine_kwargs: Any) -> Database:
+    """The store at ``url``, upgraded first if asked, checked to be at the current schema
+    (``engine_kwargs``: for its engine, as :class:`~dagflow.store.engine.Database` takes them).
 
     Raises a :class:`~dagflow.exceptions.DagflowError` with a one-line reason (an invalid URL, an
     unreachable server, an old schema) instead of a driver's traceback.
     """
     try:
-        db = Database(url)
+        db = Database(url, **engine_kwargs)
         if upgrade:
             migrate(db)
         elif not is_up_to_date(db):

@@ -92,11 +92,15 @@ class Run:
             return row
 
     def states(self) -> dict[tuple[str, int], str]:
-        query = select(TI.task_id, TI.map_index, TI.state).where(
+        return self.column(TI.state)
+
+    def column(self, column: Any) -> dict[tuple[str, int], Any]:
+        """One column of every task instance of the run, by (task_id, map_index)."""
+        query = select(TI.task_id, TI.map_index, column).where(
             TI.dag_id == self.dag_id, TI.run_id == self.run_id
         )
         with self.database.session() as session:
-            return {(t, m): s for t, m, s in session.execute(query)}
+            return {(t, m): value for t, m, value in session.execute(query)}
 
     def force(self, task_id: str, map_index: int = -1, **values: Any) -> None:
         """Put a task instance in a given state directly (test set-up, not a store operation)."""
@@ -654,9 +658,9 @@ def many(store_dags) -> Run:
 def counting_updates(database: Database) -> Iterator[list[str]]:
     statements: list[str] = []
 
-    def record(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
-        if statement.lstrip().upper().startswith("UPDATE"):
-            statements.append(statement)
+    def record(conn: Any, cursor: Any, statement: str, parameters: Any, _: Any, executemany: bool) -> None:
+        if statement.lstrip().upper().startswith("UPDATE"):  # an executemany runs it once per row
+            statements.extend([statement] * (len(parameters) if executemany else 1))
 
     event.listen(database.engine, "before_cursor_execute", record)
     try:
@@ -684,13 +688,17 @@ def test_a_thousand_task_instances_queue_and_requeue_together(many):
     with many.write() as session:
         tis.mark_scheduled(session, many.dag_id, many.run_id, [(k, TaskState.NONE) for k in keys], T1)
 
-    with many.write() as session:
+    with counting_updates(many.database) as queueing, many.write() as session:
         queued = tis.queue(
             session, [tis.QueueItem(many.key(*k), f"t{k[1]}") for k in keys], now=T2, job_id=None
         )
+    tokens = many.column(TI.attempt_token)
     with counting_updates(many.database) as statements, many.write() as session:
         requeued = tis.requeue(session, keys=[many.key(*k) for k in keys], now=T3)
 
     assert (queued, requeued) == (1000, 1000)
+    assert tokens == {k: f"t{k[1]}" for k in keys}
+    if not many.database.is_sqlite:  # a server's statement is a round of conversions, planning and I/O
+        assert len(queueing) == 1
     assert len(statements) == 1
     assert set(many.states().values()) == {"scheduled"}
