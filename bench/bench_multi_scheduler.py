@@ -30,7 +30,7 @@ from typing import Any
 from _common import command_line, machine, markdown_table
 from bench_celery import start_workers
 from dag_files import write_fanout
-from scheduler_deploy import DEFAULT_POSTGRES, Daemon, Deployment, deployment
+from scheduler_deploy import DEFAULT_POSTGRES, Daemon, Deployment, cpu_seconds, deployment
 from sqlalchemy import text
 
 FANOUT = 1000
@@ -47,6 +47,13 @@ def measure(deploy: Deployment, dag_id: str, runs: int) -> dict[str, Any]:
         by_host = conn.execute(
             text("SELECT count(DISTINCT hostname || ':' || pid) FROM task_instance_try")
         ).scalar()
+        queued_by = conn.execute(
+            text(
+                "SELECT count(*) FROM task_instance WHERE dag_id = :d"
+                " GROUP BY queued_by_job_id ORDER BY count(*) DESC"
+            ),
+            {"d": dag_id},
+        ).scalars()
     start, end, tasks = span
     return {
         "tasks": tasks,
@@ -55,6 +62,7 @@ def measure(deploy: Deployment, dag_id: str, runs: int) -> dict[str, Any]:
         "max_try": tries[1],
         "schedulers": jobs,
         "worker_processes": by_host,
+        "queued_by": list(queued_by),
     }
 
 
@@ -86,6 +94,7 @@ def run_case(args: argparse.Namespace, schedulers: int, root: Path) -> dict[str,
                 daemons.append(Daemon(dataclasses.replace(deploy, env=env), name=f"scheduler-{n}"))
             for run_id in run_ids:
                 deploy.wait_run(dag_id, run_id, timeout=900)
+            cpu = [round(cpu_seconds(daemon.process.pid), 2) for daemon in daemons]
         finally:
             for daemon in daemons:
                 daemon.stop()
@@ -94,6 +103,7 @@ def run_case(args: argparse.Namespace, schedulers: int, root: Path) -> dict[str,
             for worker in workers:
                 worker.wait(60)
         figures = measure(deploy, dag_id, args.runs)
+    figures["scheduler_cpu_s"] = cpu
     figures["tasks_expected"] = args.runs * (FANOUT + 1)
     return figures
 

@@ -73,7 +73,9 @@ class SchedulerOptions:
     #: How often to look for changes made by others (CLI, web UI, other schedulers, orphaned workers).
     poll_interval: float = 0.1
     #: Woken only by outcomes of attempts other schedulers handed out (their owners follow them up),
-    #: a scheduler makes a pass at most this often, rather than at each of them.
+    #: a scheduler makes a pass at most this often, rather than at each of them. With task instances
+    #: waiting for a slot, at least this often: other schedulers' outcomes may free it, and reach
+    #: only them.
     others_outcomes_interval: float = 0.2
     #: Passes may fail a few times in a row (the store restarting); this many in a row stop the daemon.
     max_failed_passes: int = 30
@@ -114,6 +116,8 @@ class SchedulerState:
     last_poll: float = 0.0
     last_pass: float = 0.0
     failed_passes: int = 0
+    #: Whether the last pass left task instances waiting for a slot (see ``queue_scheduled``).
+    waiting_for_slots: bool = False
     #: Look at the runs being compensated on this pass (something that may move them happened).
     compensation_due: bool = True
     last_compensation_check: float | None = None
@@ -193,7 +197,7 @@ class Scheduler:
             )
         if requeued:
             log.info("handing out again %d queued task instance(s) of a scheduler that is gone", requeued)
-        self._wakeup = listen(self.settings.database_url)
+        self._wakeup = listen(self.settings.database_url, scheduler=self.job_id)
         self.metrics.serve()
         if self.options.run_processor:
             self._start_processor()
@@ -335,17 +339,17 @@ class Scheduler:
         if woken or fired or time.monotonic() - state.last_poll >= self.options.poll_interval:
             self._look_around(now)
         self._decide(now)
-        self._apply_workloads(
-            queue_tasks.queue_scheduled(
-                self.db,
-                self.dags,
-                parallelism=self.options.parallelism,
-                job_id=self.job_id,
-                now=now,
-                # several schedulers: each queues the task instances of the runs it decides
-                runs=self.ownership.owned if self.ownership.shared else None,
-            )
+        queued = queue_tasks.queue_scheduled(
+            self.db,
+            self.dags,
+            parallelism=self.options.parallelism,
+            job_id=self.job_id,
+            now=now,
+            # several schedulers: each queues the task instances of the runs it decides
+            runs=self.ownership.owned if self.ownership.shared else None,
         )
+        state.waiting_for_slots = queued.waiting
+        self._apply_workloads(queued.workloads)
         # last: a compensation handed out here is claimed by its worker while this loop waits, not
         # while a write of its own holds the store (SQLite's one writer)
         self._compensate(now, fired)
@@ -461,6 +465,9 @@ class Scheduler:
             timeout = 0.0
         if self.state.in_flight:
             timeout = min(timeout, self.options.heartbeat_interval)
+        if self.state.waiting_for_slots and self.ownership.shared:
+            # the outcomes that free them may be other schedulers', which wake only their own
+            timeout = min(timeout, self.options.others_outcomes_interval)
         deadline = time.monotonic() + timeout
         self.executor.wait(timeout, waitables)
         # Woken only by outcomes of attempts other schedulers handed out: their owners act on them,

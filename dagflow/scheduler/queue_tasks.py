@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Collection
 from datetime import datetime
+from typing import NamedTuple
 
 from dagflow.core import dispatch
 from dagflow.core.keys import RunKey
@@ -18,6 +19,14 @@ from dagflow.store import task_instances as ti_store
 LOOKAHEAD = 2
 
 
+class Queued(NamedTuple):
+    """What a pass queued: the workloads to hand to the executor, and whether scheduled task
+    instances (of the runs it queues from) may have been left waiting for a slot."""
+
+    workloads: list[Workload]
+    waiting: bool = False
+
+
 def queue_scheduled(
     db: Database,
     dags: DagCache,
@@ -26,7 +35,7 @@ def queue_scheduled(
     job_id: int | None,
     now: datetime,
     runs: Collection[RunKey] | None = None,
-) -> list[Workload]:
+) -> Queued:
     """Queue what fits now, best first; return the workloads to hand to the executor.
 
     What is busy, what waits and what is chosen are read and written in one short transaction (one
@@ -47,12 +56,16 @@ def queue_scheduled(
     up, the owner's to find the run changed): more schedulers on one machine lowered throughput (283
     tasks/s with one, 168 with two). What a second scheduler adds is the runs it owns: a run's task
     instances are held to its owner's ``parallelism``.
+
+    ``waiting`` in what it returns: task instances may wait for a slot that another scheduler's
+    attempts hold (a pool, a DAG's ``max_active_tasks``); those attempts' outcomes do not wake this
+    scheduler, so it looks again soon (:meth:`~dagflow.scheduler.job.Scheduler.wait`).
     """
     if runs is not None and not runs:  # another scheduler's runs only: nothing here to queue
-        return []
+        return Queued([])
     with db.session(write=True) as session:
         if not ti_store.any_scheduled(session):  # nothing waits: no lock, and a read-only transaction
-            return []
+            return Queued([])
         limits = dags.max_active_tasks()
         busy = scheduling.busy(session, job_id=job_id)
         full, room = _room(busy, limits, parallelism)
@@ -60,7 +73,7 @@ def queue_scheduled(
         if room > 0:
             rows = ti_store.scheduled(session, limit=room * LOOKAHEAD, full_dags=full, runs=runs)
         if not rows:
-            return []
+            return Queued([], waiting=room <= 0 or bool(full))
         pools = scheduling.lock_pools(session)
         if scheduling.others_may_queue(session):  # what they queued meanwhile counts too
             busy = scheduling.busy(session, job_id=job_id)
@@ -80,7 +93,7 @@ def queue_scheduled(
             items.append(ti_store.QueueItem(row.key, token))
             workloads.append(_workload(session, dags, row, token, job_id))
         ti_store.queue(session, items, now=now, job_id=job_id)
-    return workloads
+    return Queued(workloads, waiting=len(workloads) < len(rows))
 
 
 def _room(busy: dispatch.Busy, limits: dict[str, int], parallelism: int) -> tuple[list[str], int]:

@@ -14,7 +14,10 @@ Two implementations, chosen by the database URL:
 * PostgreSQL (any machine): ``NOTIFY dagflow_scheduler`` inside the transaction; PostgreSQL delivers
   it to every listening scheduler when, and only if, the transaction commits. A worker's outcomes,
   the hottest writes, send it right after their commit instead, in the same round trip
-  (:meth:`Notifier.statement_after_commit`).
+  (:meth:`Notifier.statement_after_commit`), and on the channel of the scheduler that handed the
+  attempt out (``dagflow_scheduler_<job id>``) when it is known: the others have nothing to do for
+  it, and each outcome woke every one of them (two idle schedulers used a third as much CPU as the
+  one that did the work).
 
 A wake-up is a hint: a scheduler that misses one (not running yet, restarting) finds the change on
 its next poll of the store.
@@ -45,9 +48,15 @@ _WAKE = "dagflow_wake_scheduler"
 CHANGE = "change"
 #: A wake-up for an attempt's outcome, recorded by a worker on any machine: the scheduler that
 #: handed the attempt out follows it up itself, so the others need not look around for it. Sent as
-#: ``outcome:<job id>`` when the scheduler that handed it out is known: the others then need not
-#: hurry at all (see :class:`Wakeups`).
+#: ``outcome:<job id>`` when the scheduler that handed it out is known, to that scheduler alone on
+#: PostgreSQL (:func:`channel_of`); a listener that gets another's counts it apart (see
+#: :class:`Wakeups`).
 OUTCOME = "outcome"
+
+
+def channel_of(scheduler: int) -> str:
+    """The PostgreSQL channel of the wake-ups meant for the scheduler of job ``scheduler`` alone."""
+    return f"{CHANNEL}_{int(scheduler)}"
 
 
 class Wakeups(NamedTuple):
@@ -120,7 +129,8 @@ class Listener(Protocol):
 
     def drain(self, scheduler: int | None = None) -> Wakeups:
         """Consume the wake-ups received so far, without waiting, as the scheduler of job
-        ``scheduler`` sees them (an outcome of another's attempt is counted apart)."""
+        ``scheduler`` sees them (an outcome of another's attempt is counted apart); by default, the
+        scheduler this listener listens for."""
 
     def close(self) -> None: ...
 
@@ -192,7 +202,8 @@ def _notify_statement(kind: str) -> str:
     if not is_outcome(kind):
         return f"NOTIFY {CHANNEL}"
     assert kind.replace(":", "").isalnum()  # "outcome" or "outcome:<job id>": nothing to quote
-    return f"NOTIFY {CHANNEL}, '{kind}'"
+    _, _, scheduler = kind.partition(":")
+    return f"NOTIFY {channel_of(int(scheduler)) if scheduler else CHANNEL}, '{kind}'"
 
 
 class PostgresNotifier:
@@ -215,15 +226,17 @@ class PostgresNotifier:
 
 
 class PostgresListener:
-    """PostgreSQL: a connection of its own in autocommit mode that ``LISTEN``s on the channel.
+    """PostgreSQL: a connection of its own in autocommit mode that ``LISTEN``s on the channel, and on
+    the channel of its scheduler's own wake-ups (:func:`channel_of`) if ``scheduler`` is given.
 
     A connection that breaks (the server restarted) is opened again at the next :meth:`drain`; the
     scheduler polls the store meanwhile, so nothing is missed for long.
     """
 
-    def __init__(self, database_url: str):
+    def __init__(self, database_url: str, scheduler: int | None = None):
         url = make_url(database_url).set(drivername="postgresql")
         self.dsn = url.render_as_string(hide_password=False)
+        self.scheduler = scheduler
         self.connection: Any = None
         self._connect()
 
@@ -232,11 +245,14 @@ class PostgresListener:
 
         self.connection = psycopg.connect(self.dsn, autocommit=True)
         self.connection.execute(f"LISTEN {CHANNEL}")
+        if self.scheduler is not None:
+            self.connection.execute(f"LISTEN {channel_of(self.scheduler)}")
 
     def fileno(self) -> int:
         return int(self.connection.fileno())
 
     def drain(self, scheduler: int | None = None) -> Wakeups:
+        scheduler = self.scheduler if scheduler is None else scheduler
         mine = f"{OUTCOME}:{scheduler}"
         changes = outcomes = others = 0
         try:
@@ -270,10 +286,11 @@ def notifier_for(database_url: str) -> Notifier:
     return SocketNotifier(database_url)
 
 
-def listen(database_url: str) -> Listener:
-    """Start listening for wake-ups sent by the writers of this database (the scheduler's end)."""
+def listen(database_url: str, scheduler: int | None = None) -> Listener:
+    """Start listening for wake-ups sent by the writers of this database (the scheduler's end): those
+    for every scheduler, and those for the scheduler of job ``scheduler`` alone, if given."""
     if make_url(database_url).get_backend_name() == "postgresql":
-        return PostgresListener(database_url)
+        return PostgresListener(database_url, scheduler)
     return SocketListener(database_url)
 
 
