@@ -16,7 +16,7 @@ Two implementations, chosen by the database URL:
   the hottest writes, send it right after their commit instead, in the same round trip
   (:meth:`Notifier.statement_after_commit`), and on the channel of the scheduler that handed the
   attempt out (``dagflow_scheduler_<job id>``) when it is known: the others have nothing to do for
-  it, and each outcome woke every one of them (two idle schedulers used a third as much CPU as the
+  it, and each outcome woke every one of them (each idle scheduler used a third as much CPU as the
   one that did the work).
 
 A wake-up is a hint: a scheduler that misses one (not running yet, restarting) finds the change on
