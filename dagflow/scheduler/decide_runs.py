@@ -42,6 +42,9 @@ class Decided(PassOutcome):
     """The decide phase's outcome: also which running runs are held by their DAG's pause."""
 
     held_by_pause: set[RunKey] = field(default_factory=set)
+    #: Other schedulers that handed out attempts of runs this one just took over: their outcomes'
+    #: wake-ups go to them (see :func:`dagflow.store.notify.channel_of`).
+    handed_out_by: set[int] = field(default_factory=set)
 
 
 def decide_runs(
@@ -53,9 +56,11 @@ def decide_runs(
     held_by_pause: set[RunKey],
     now: datetime,
     ownership: RunOwnership | None = None,
+    job_id: int | None = None,
 ) -> Decided:
-    """Decide the runs that changed (with ``ownership``, those of them this scheduler owns). Runs of
-    paused DAGs are left as they are, as in Airflow, and looked at again once their DAG is unpaused.
+    """Decide the runs that changed (with ``ownership``, those of them this scheduler owns, that of
+    job ``job_id``). Runs of paused DAGs are left as they are, as in Airflow, and looked at again once
+    their DAG is unpaused.
 
     Every run is evaluated while reading only, in one read of the store for the whole pass (the runs
     with their DAG's paused flag in one query, their task instances from the run cache); then what was
@@ -73,6 +78,7 @@ def decide_runs(
             mine = ownership.claim(running)
             for key in running.keys() - mine:
                 cache.forget(key)
+            outcome.handed_out_by = scheduling.handed_out_by_others(session, ownership.taken, job_id=job_id)
             running = {key: run for key, run in running.items() if key in mine}
         runs = _not_paused(cache, outcome, dirty, running)
         cache.refresh(session, runs, now)

@@ -391,11 +391,14 @@ class Scheduler:
                 held_by_pause=state.held_by_pause,
                 now=now,
                 ownership=self.ownership,
+                job_id=self.job_id,
             )
         except Exception:  # nothing of it was recorded: decide these runs again on the next pass
             state.dirty_runs |= dirty
             raise
         state.held_by_pause = decided.held_by_pause
+        if decided.handed_out_by and self._wakeup is not None:  # runs taken over: hear their outcomes
+            self._wakeup.follow(decided.handed_out_by)
         self._apply(decided)
 
     def _compensate(self, now: datetime, fired: bool) -> None:
@@ -483,7 +486,7 @@ class Scheduler:
         (the wake-ups drained to tell are kept for the next pass)."""
         if self._wakeup is None:
             return False
-        drained = self._wakeup.drain(self.job_id)  # first: the cheapest look, and mostly the answer
+        drained = self._wakeup.drain()  # first: the cheapest look, and mostly the answer
         self.state.wakeups += drained
         if not drained.others_outcomes or self.state.wakeups.changes or self.state.wakeups.outcomes:
             return False
@@ -544,7 +547,7 @@ class Scheduler:
             while self._stop_reader.recv(64):
                 pass
         if self._wakeup is not None:
-            self.state.wakeups += self._wakeup.drain(self.job_id)
+            self.state.wakeups += self._wakeup.drain()
         found, self.state.wakeups = self.state.wakeups, Wakeups()
         return found.changes > 0
 

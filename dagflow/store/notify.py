@@ -31,6 +31,7 @@ import logging
 import os
 import socket
 import tempfile
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, NamedTuple, Protocol
 
@@ -129,8 +130,12 @@ class Listener(Protocol):
 
     def drain(self, scheduler: int | None = None) -> Wakeups:
         """Consume the wake-ups received so far, without waiting, as the scheduler of job
-        ``scheduler`` sees them (an outcome of another's attempt is counted apart); by default, the
-        scheduler this listener listens for."""
+        ``scheduler`` sees them (an outcome of another's attempt is counted apart); by default, as
+        the schedulers this listener listens for see them."""
+
+    def follow(self, schedulers: Iterable[int]) -> None:
+        """Also hear the outcomes of attempts these schedulers handed out, as its own (their runs
+        were taken over)."""
 
     def close(self) -> None: ...
 
@@ -192,6 +197,9 @@ class SocketListener:
             else:
                 changes += 1
 
+    def follow(self, schedulers: Iterable[int]) -> None:
+        """(One scheduler per SQLite database: every outcome wakes it.)"""
+
     def close(self) -> None:
         self.sock.close()
         with contextlib.suppress(FileNotFoundError):
@@ -236,7 +244,8 @@ class PostgresListener:
     def __init__(self, database_url: str, scheduler: int | None = None):
         url = make_url(database_url).set(drivername="postgresql")
         self.dsn = url.render_as_string(hide_password=False)
-        self.scheduler = scheduler
+        #: Whose outcomes are this listener's own: its scheduler's, and those it follows.
+        self.schedulers: set[int] = set() if scheduler is None else {scheduler}
         self.connection: Any = None
         self._connect()
 
@@ -245,21 +254,30 @@ class PostgresListener:
 
         self.connection = psycopg.connect(self.dsn, autocommit=True)
         self.connection.execute(f"LISTEN {CHANNEL}")
-        if self.scheduler is not None:
-            self.connection.execute(f"LISTEN {channel_of(self.scheduler)}")
+        for scheduler in sorted(self.schedulers):
+            self.connection.execute(f"LISTEN {channel_of(scheduler)}")
 
     def fileno(self) -> int:
         return int(self.connection.fileno())
 
+    def follow(self, schedulers: Iterable[int]) -> None:
+        new = set(schedulers) - self.schedulers
+        self.schedulers |= new
+        try:
+            for scheduler in sorted(new):
+                self.connection.execute(f"LISTEN {channel_of(scheduler)}")
+        except Exception as exc:  # the connection broke: the next drain listens again, to all of them
+            log.warning("could not listen to the wake-ups of schedulers %s yet: %s", sorted(new), exc)
+
     def drain(self, scheduler: int | None = None) -> Wakeups:
-        scheduler = self.scheduler if scheduler is None else scheduler
-        mine = f"{OUTCOME}:{scheduler}"
+        whose = self.schedulers if scheduler is None else {scheduler}
+        mine = {OUTCOME, *(f"{OUTCOME}:{s}" for s in whose)}
         changes = outcomes = others = 0
         try:
             for found in self.connection.notifies(timeout=0):
                 if not is_outcome(found.payload):
                     changes += 1
-                elif found.payload in (OUTCOME, mine) or scheduler is None:
+                elif found.payload in mine or not whose:
                     outcomes += 1
                 else:
                     others += 1

@@ -35,6 +35,8 @@ class RunOwnership:
     def __init__(self, db: Database):
         self.db = db
         self.owned: set[RunKey] = set()
+        #: The runs the last :meth:`claim` took (none it already owned).
+        self.taken: set[RunKey] = set()
         self._connection: Connection | None = None
 
     @property
@@ -44,13 +46,15 @@ class RunOwnership:
     def claim(self, keys: Iterable[RunKey]) -> set[RunKey]:
         """Those of ``keys`` this scheduler owns, taking the ones no other scheduler holds."""
         wanted = set(keys)
+        self.taken = set()
         if not self.shared:
             return wanted
         new = sorted(wanted - self.owned)
         if new:
             names = {_name(k): k for k in new}
             rows = self._execute(_TAKE, {"ns": NAMESPACE, "keys": list(names)})
-            self.owned |= {names[name] for name, taken in rows if taken}
+            self.taken = {names[name] for name, taken in rows if taken}
+            self.owned |= self.taken
         return wanted & self.owned
 
     def release(self, keys: Iterable[RunKey]) -> None:

@@ -9,7 +9,7 @@ session and never commits.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, NamedTuple
@@ -421,6 +421,23 @@ def end_scheduler(session: Session, job_id: int | None, now: datetime, detail: d
     job = session.get(JobRow, job_id) if job_id is not None else None
     if job is not None:
         job.state, job.end_date, job.detail = JobState.SUCCESS.value, now, detail
+
+
+def handed_out_by_others(session: Session, runs: Collection[RunKey], *, job_id: int | None) -> set[int]:
+    """The schedulers, other than ``job_id``'s, that handed out attempts of ``runs`` still queued or
+    running (a run taken over from a scheduler that is gone, or from this one's predecessor)."""
+    if not runs:
+        return set()
+    query = (
+        select(TI.queued_by_job_id)
+        .distinct()
+        .where(
+            tuple_(TI.dag_id, TI.run_id).in_([(k.dag_id, k.run_id) for k in runs]),
+            TI.state.in_([TaskState.QUEUED.value, TaskState.RUNNING.value]),
+            TI.queued_by_job_id.is_not(None),
+        )
+    )
+    return {found for found in session.scalars(query) if found is not None and found != job_id}
 
 
 def fail_dead_schedulers(

@@ -132,6 +132,29 @@ def test_parallelism_counts_only_what_this_scheduler_queued(postgres: Database):
     assert everywhere.total == 3 and everywhere.by_dag["one"] == 3
 
 
+def test_a_run_taken_over_names_the_schedulers_whose_attempts_of_it_are_still_out(postgres: Database):
+    with postgres.session(write=True) as session:
+        for n, (state, job_id) in enumerate(
+            [("running", 1), ("queued", 2), ("success", 3), ("running", 4), ("scheduled", None)]
+        ):
+            session.add(
+                TaskInstanceRow(
+                    dag_id="one",
+                    run_id="r",
+                    task_id=f"t{n}",
+                    map_index=-1,
+                    state=state,
+                    try_number=1,
+                    queued_by_job_id=job_id,
+                )
+            )
+    run = RunKey("one", "r")
+    with postgres.reading() as session:
+        assert scheduling.handed_out_by_others(session, [run], job_id=4) == {1, 2}
+        assert scheduling.handed_out_by_others(session, [RunKey("two", "r")], job_id=4) == set()
+        assert scheduling.handed_out_by_others(session, [], job_id=4) == set()
+
+
 def test_a_run_is_decided_by_the_scheduler_that_owns_it_until_that_one_is_gone(postgres: Database):
     one, two = RunKey("one", "r"), RunKey("two", "r")
     first, second = RunOwnership(postgres), RunOwnership(postgres)

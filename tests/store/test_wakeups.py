@@ -179,3 +179,19 @@ def test_an_outcome_wakes_only_the_scheduler_that_handed_the_attempt_out(db, lis
     finally:
         seven.close()
         eight.close()
+
+
+def test_a_scheduler_that_took_over_runs_hears_the_outcomes_of_attempts_their_owner_handed_out(db):
+    """The attempts a gone scheduler handed out still wake its channel when they end."""
+    if not db.url.startswith("postgresql"):
+        pytest.skip("one scheduler per SQLite database: every outcome is its own")
+    heir = listen(db.url, scheduler=8)
+    try:
+        heir.follow([7])
+        with db.session(write=True) as session:
+            wake_after_commit(session, outcome=True, scheduler=7)
+        ready, _, _ = select.select([heir.fileno()], [], [], 5)
+        assert ready, "the outcome of the gone scheduler's attempt did not wake its heir"
+        assert heir.drain() == Wakeups(outcomes=1)
+    finally:
+        heir.close()
