@@ -22,7 +22,7 @@ import signal
 import socket
 import time
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from dagflow.config import Settings
@@ -116,6 +116,8 @@ class SchedulerState:
     last_poll: float = 0.0
     last_pass: float = 0.0
     failed_passes: int = 0
+    #: Whether another scheduler was alive at the last heartbeat (PostgreSQL; until then, assumed).
+    others_alive: bool = True
     #: Whether the last pass left task instances waiting for a slot (see ``queue_scheduled``).
     waiting_for_slots: bool = False
     #: Look at the runs being compensated on this pass (something that may move them happened).
@@ -347,6 +349,7 @@ class Scheduler:
             now=now,
             # several schedulers: each queues the task instances of the runs it decides
             runs=self.ownership.owned if self.ownership.shared else None,
+            alone=self.ownership.shared and not state.others_alive,
         )
         state.waiting_for_slots = queued.waiting
         self._apply_workloads(queued.workloads)
@@ -468,7 +471,7 @@ class Scheduler:
             timeout = 0.0
         if self.state.in_flight:
             timeout = min(timeout, self.options.heartbeat_interval)
-        if self.state.waiting_for_slots and self.ownership.shared:
+        if self.state.waiting_for_slots and self.state.others_alive and self.ownership.shared:
             # the outcomes that free them may be other schedulers', which wake only their own
             timeout = min(timeout, self.options.others_outcomes_interval)
         deadline = time.monotonic() + timeout
@@ -577,6 +580,11 @@ class Scheduler:
         with self.db.session(write=True) as session:
             if not scheduling.scheduler_heartbeat(session, self.job_id, now, detail=detail):  # taken for dead
                 log.warning("this scheduler was taken for dead; its queued work was handed out again")
+            if self.ownership.shared:
+                alive_since = now - timedelta(seconds=self.options.health_threshold)
+                self.state.others_alive = scheduling.other_schedulers_alive(
+                    session, job_id=self.job_id, alive_since=alive_since
+                )
         self.state.last_heartbeat = now
         self.metrics.heartbeat()
         if self.state.tables_without_statistics:

@@ -35,6 +35,7 @@ def queue_scheduled(
     job_id: int | None,
     now: datetime,
     runs: Collection[RunKey] | None = None,
+    alone: bool = False,
 ) -> Queued:
     """Queue what fits now, best first; return the workloads to hand to the executor.
 
@@ -57,16 +58,22 @@ def queue_scheduled(
     tasks/s with one, 168 with two). What a second scheduler adds is the runs it owns: a run's task
     instances are held to its owner's ``parallelism``.
 
+    ``alone``: no other scheduler was alive at the last look (PostgreSQL). The pool rows are then
+    locked first and what is busy counted once, under the lock: two statements fewer a pass, and no
+    less safe should another scheduler start meanwhile (it waits for the lock, then counts).
+
     ``waiting`` in what it returns: task instances may wait for a slot that another scheduler's
     attempts hold (a pool, a DAG's ``max_active_tasks``); those attempts' outcomes do not wake this
     scheduler, so it looks again soon (:meth:`~dagflow.scheduler.job.Scheduler.wait`).
     """
     if runs is not None and not runs:  # another scheduler's runs only: nothing here to queue
         return Queued([])
+    limits = dags.max_active_tasks()
     with db.session(write=True) as session:
-        if not ti_store.any_scheduled(session):  # nothing waits: no lock, and a read-only transaction
+        if alone:
+            pools = scheduling.lock_pools(session)
+        elif not ti_store.any_scheduled(session):  # nothing waits: no lock, and a read-only transaction
             return Queued([])
-        limits = dags.max_active_tasks()
         busy = scheduling.busy(session, job_id=job_id)
         full, room = _room(busy, limits, parallelism)
         rows = []
@@ -74,9 +81,10 @@ def queue_scheduled(
             rows = ti_store.scheduled(session, limit=room * LOOKAHEAD, full_dags=full, runs=runs)
         if not rows:
             return Queued([], waiting=room <= 0 or bool(full))
-        pools = scheduling.lock_pools(session)
-        if scheduling.others_may_queue(session):  # what they queued meanwhile counts too
-            busy = scheduling.busy(session, job_id=job_id)
+        if not alone:
+            pools = scheduling.lock_pools(session)
+            if scheduling.others_may_queue(session):  # what they queued meanwhile counts too
+                busy = scheduling.busy(session, job_id=job_id)
         candidates = [c for c in (_candidate(session, dags, row) for row in rows) if c is not None]
         choice = dispatch.choose(
             candidates,

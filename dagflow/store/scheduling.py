@@ -398,6 +398,18 @@ def register_scheduler(session: Session, *, hostname: str, pid: int, now: dateti
     return job.id
 
 
+def other_schedulers_alive(session: Session, *, job_id: int | None, alive_since: datetime) -> bool:
+    """Whether a scheduler other than ``job_id``'s is running with a heartbeat since ``alive_since``."""
+    query = select(JobRow.id).where(
+        JobRow.job_type == "scheduler",
+        JobRow.state == JobState.RUNNING.value,
+        JobRow.latest_heartbeat >= alive_since,
+    )
+    if job_id is not None:
+        query = query.where(JobRow.id != job_id)
+    return session.scalars(query.limit(1)).first() is not None
+
+
 def scheduler_heartbeat(
     session: Session, job_id: int | None, now: datetime, *, detail: dict[str, Any] | None = None
 ) -> bool:
