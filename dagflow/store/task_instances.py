@@ -364,13 +364,20 @@ def queue(session: Session, items: Sequence[QueueItem], *, now: datetime, job_id
 
 
 def requeue(
-    session: Session, *, not_job_ids: Sequence[int] | None = None, keys: Sequence[TIKey] = (), now: datetime
+    session: Session,
+    *,
+    not_job_ids: Sequence[int] | None = None,
+    keys: Sequence[TIKey] | None = None,
+    now: datetime,
 ) -> int:
-    """Queued task instances whose executor is gone go back to ``scheduled``, to be handed out again."""
+    """Queued task instances whose executor is gone go back to ``scheduled``, to be handed out again:
+    those of ``keys`` if given (none if it is empty), those not queued by ``not_job_ids`` if given."""
+    if keys is not None and not keys:
+        return 0
     query = update(TI).where(TI.state == TaskState.QUEUED.value)
     if not_job_ids is not None:
         query = query.where(or_(TI.queued_by_job_id.is_(None), TI.queued_by_job_id.not_in(list(not_job_ids))))
-    if keys:
+    if keys is not None:
         query = query.where(
             tuple_(TI.dag_id, TI.run_id, TI.task_id, TI.map_index).in_(
                 [(k.dag_id, k.run_id, k.task_id, k.map_index) for k in keys]

@@ -358,6 +358,18 @@ def test_requeue_by_key_moves_only_those_task_instances_and_only_if_queued(run):
     assert run.states()[("fan", 0)] == "running"
 
 
+def test_requeue_of_no_keys_moves_nothing(run):
+    """A scheduler that stops with nothing of its own unfinished gives back nothing: the task instances
+    other schedulers queued (their messages on the way to workers) stay theirs."""
+    run.force("extract", state="queued", attempt_token="theirs", queued_by_job_id=2)
+
+    with run.write() as session:
+        moved = tis.requeue(session, keys=[], now=T2)
+
+    assert moved == 0
+    assert (run.row("extract").state, run.row("extract").attempt_token) == ("queued", "theirs")
+
+
 def test_scheduled_lists_waiting_task_instances_of_running_runs_of_unpaused_dags_best_first(store_dags, run):
     other = new_run(store_dags.database, run.stored, "r2", now=T1)
     with run.write() as session:
