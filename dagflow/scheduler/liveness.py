@@ -54,7 +54,7 @@ def fail_attempt(
         return None  # its worker recorded the outcome after all, just now
     _append_to_log(log_folder, key, row.try_number, f"{reason}; marked {outcome.state.value}")
     log.warning("%s: %s; marked %s", workload.label, reason, outcome.state.value)
-    return callbacks_of(dags, workload, row, state, reason, now)
+    return callbacks_of(session, dags, workload, row, state, reason, now)
 
 
 def fail_unclaimed(
@@ -77,10 +77,11 @@ def fail_unclaimed(
         return None  # a worker took it after all, just now
     _append_to_log(log_folder, key, row.try_number, f"{reason}; marked {state.value}")
     log.error("%s: %s; marked %s", workload.label, reason, state.value)
-    return callbacks_of(dags, workload, row, state, reason, now)
+    return callbacks_of(session, dags, workload, row, state, reason, now)
 
 
 def callbacks_of(
+    session: Session,
     dags: DagCache,
     workload: Workload,
     row: TaskInstanceRow,
@@ -93,7 +94,7 @@ def callbacks_of(
     runs them for a zombie or a task stuck in queued. Made only by the write that ended the try,
     guarded by the try's token, so once; its token is derived from the try's. On the default queue:
     the task's own may have no worker (a task stuck in queued). None if the DAG is gone."""
-    stored = dags.peek(workload.key.dag_id)
+    stored = dags.get(session, workload.key.dag_id)
     if stored is None:
         return None
     callback = TaskCallback(
