@@ -34,6 +34,11 @@ class TaskTerminated(BaseException):
     """The try was stopped from outside (shutdown, or its task instance was changed by a user)."""
 
 
+class TaskLost(DagflowError):
+    """A try ended without its task code ending it: its worker died or stopped heartbeating, or no
+    worker took it from its queue. The ``exception`` its callbacks see; the message says why."""
+
+
 class DownstreamTasksSkipped(DagflowError):
     """Raised by branching operators: the try succeeded and these downstream task ids are skipped."""
 

@@ -22,6 +22,20 @@ from dagflow.core.states import TaskState
 
 
 @dataclass(frozen=True, slots=True)
+class TaskCallback:
+    """A task's callbacks to run for a try the scheduler recorded as ended (its worker died, or no
+    worker took it from its queue): ``on_retry_callback`` if it is up for retry, else
+    ``on_failure_callback``, with ``reason`` as the context's ``exception``."""
+
+    state: TaskState
+    reason: str
+    max_tries: int
+    #: When the try started (None: it never did).
+    start_date: datetime | None = None
+    end_date: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Workload:
     """One attempt to run: which task instance, which try, and the token proving it was handed out."""
 
@@ -33,6 +47,8 @@ class Workload:
     priority_weight: int = 1
     #: Run the DAG's success/failure callbacks for this run instead of a task ("success"/"failure").
     dag_callback: str | None = None
+    #: Run task ``key``'s callbacks for try ``try_number``, which the scheduler ended, instead.
+    task_callback: TaskCallback | None = None
     #: Run the compensation of task instance ``key`` (``task_id`` may name a task group) instead.
     compensation: bool = False
     #: The task's ``queue=``: which workers take it (executors on other machines route by it).
@@ -44,6 +60,12 @@ class Workload:
     @property
     def label(self) -> str:
         return f"{self.key.label()} try {self.try_number}"
+
+    @property
+    def is_callback(self) -> bool:
+        """Whether it runs callbacks (a DAG's, or a task's for an ended try), not a try: nothing in
+        the store is claimed for it, and nothing follows it there."""
+        return bool(self.dag_callback) or self.task_callback is not None
 
 
 class EventKind(StrEnum):

@@ -76,7 +76,7 @@ class CeleryExecutor(Executor):
     def submit(self, workloads: Sequence[Workload]) -> None:
         now = time.monotonic()
         for workload in workloads:
-            if workload.dag_callback:  # nothing in the store to follow: reported as handed over
+            if workload.is_callback:  # nothing in the store to follow: reported as handed over
                 self._events.append(ExecutorEvent(EventKind.FINISHED, workload, TaskState.SUCCESS))
             else:
                 self._sent[workload.token] = _Sent(workload, now)

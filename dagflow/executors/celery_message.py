@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from dagflow.core.keys import TIKey
-from dagflow.executors.base import Workload
+from dagflow.core.states import TaskState
+from dagflow.executors.base import TaskCallback, Workload
 from dagflow.remote.celery_app import AUTHORING_DEFAULT_QUEUE
 
 
@@ -26,6 +28,7 @@ def to_message(workload: Workload, dags_folder: str) -> dict[str, Any]:
         "execution_timeout": workload.execution_timeout,
         "priority_weight": workload.priority_weight,
         "dag_callback": workload.dag_callback,
+        "task_callback": _callback_message(workload.task_callback),
         "compensation": workload.compensation,
         "queue": workload.queue,
         "queued_by": workload.queued_by,
@@ -43,9 +46,36 @@ def from_message(message: dict[str, Any], dags_folder: str) -> Workload:
         execution_timeout=message.get("execution_timeout"),
         priority_weight=int(message.get("priority_weight") or 1),
         dag_callback=message.get("dag_callback"),
+        task_callback=_callback(message.get("task_callback")),
         compensation=bool(message.get("compensation")),
         queue=str(message.get("queue") or AUTHORING_DEFAULT_QUEUE),
         queued_by=_job_id(message.get("queued_by")),
+    )
+
+
+def _callback_message(callback: TaskCallback | None) -> dict[str, Any] | None:
+    if callback is None:
+        return None
+    return {
+        "state": callback.state.value,
+        "reason": callback.reason,
+        "max_tries": callback.max_tries,
+        "start_date": callback.start_date.isoformat() if callback.start_date else None,
+        "end_date": callback.end_date.isoformat() if callback.end_date else None,
+    }
+
+
+def _callback(message: dict[str, Any] | None) -> TaskCallback | None:
+    """A task callback's message (None in messages without one, or sent before they carried one)."""
+    if not message:
+        return None
+    start, end = message.get("start_date"), message.get("end_date")
+    return TaskCallback(
+        state=TaskState(message["state"]),
+        reason=str(message.get("reason") or ""),
+        max_tries=int(message.get("max_tries") or 0),
+        start_date=datetime.fromisoformat(start) if start else None,
+        end_date=datetime.fromisoformat(end) if end else None,
     )
 
 

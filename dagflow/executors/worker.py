@@ -44,6 +44,7 @@ from dagflow.runtime.taskrunner import (
     Attempt,
     AttemptOutcome,
     run_attempt,
+    run_ended_try_callbacks,
 )
 from dagflow.secrets import EnvironmentBackend, SecretsBackend
 from dagflow.secrets.fernet import FernetCodec
@@ -135,7 +136,7 @@ class _Heartbeat(threading.Thread):
             with self.lock:
                 still_current = self.current == current
             if not alive and still_current:
-                self.worker.interrupt("its task instance was changed while it ran")
+                self.worker.interrupt("its task instance was changed while it ran", taken=True)
 
 
 def _keep_out_of_collector(*, collect: bool) -> None:
@@ -194,6 +195,8 @@ class Worker:
         self._running = False
         self._stop_raised = False
         self._interrupt_reason = ""
+        #: The attempt in hand was taken from this worker (its heartbeat found it no longer ours).
+        self._taken = False
         self._connection: Connection | None = None
         self._signals = False
         self._pid = os.getpid()
@@ -235,10 +238,14 @@ class Worker:
             self._stop_raised = True
             raise TaskTerminated(reason)
 
-    def interrupt(self, reason: str) -> None:
+    def interrupt(self, reason: str, *, taken: bool = False) -> None:
         """Stop the running attempt from the heartbeat thread. Without this worker's own signal
-        handlers (it runs inside the scheduler) the attempt runs on: its outcome is discarded then."""
+        handlers (it runs inside the scheduler) the attempt runs on: its outcome is discarded then.
+        ``taken``: the attempt is no longer this worker's (the scheduler ended it, or it was cleared),
+        so its callbacks are not run here: whoever took it runs what follows, once."""
         self._interrupt_reason = reason
+        if taken:
+            self._taken = True
         if self._signals:
             os.kill(os.getpid(), signal.SIGUSR1)
 
@@ -285,6 +292,8 @@ class Worker:
         """Claim a workload in a transaction of its own (a DAG callback is run at once)."""
         if workload.dag_callback:
             return self._run_dag_callback(workload)
+        if workload.task_callback is not None:
+            return self._run_task_callback(workload)
         with self._writing(pipelined=not workload.compensation, implicit=True) as conn:
             claimed = self._claim(conn, workload)
         return self._started(workload, claimed)
@@ -343,7 +352,7 @@ class Worker:
         outcome = self._outcome(ended)
         claim_next = (
             upcoming is not None
-            and not upcoming.dag_callback
+            and not upcoming.is_callback
             and not upcoming.compensation
             and not self.stopping
         )
@@ -465,7 +474,7 @@ class Worker:
     ) -> tuple[AttemptOutcome, DbXComStore]:
         xcoms = DbXComStore(self.db, key)
         self._heartbeat.watch(key, workload.token)
-        self._stop_raised = False
+        self._stop_raised = self._taken = False
         self._running = True
         try:
             if self.stopping:  # SIGTERM came between taking the workload and now: stop it here
@@ -483,6 +492,7 @@ class Worker:
                     run_states=self.run_states,
                     max_map_length=self.settings.max_map_length,
                     dag_trigger=self.dag_trigger,
+                    still_ours=lambda: not self._taken,
                 )
             self._last_dag = dag
         except (Exception, TaskTerminated) as exc:  # the DAG could not be loaded, or the attempt was stopped
@@ -647,6 +657,35 @@ class Worker:
                     callback(context)
             except Exception as exc:  # a callback's failure never changes the run
                 errors.append(f"{getattr(callback, '__name__', callback)}: {exc}")
+        state = TaskState.SUCCESS if not errors else TaskState.FAILED
+        return ExecutorEvent(EventKind.FINISHED, workload, state, "; ".join(errors))
+
+    def _run_task_callback(self, workload: Workload) -> ExecutorEvent:
+        """Run a task's callbacks for a try the scheduler ended (see :class:`TaskCallback`), their
+        output in that try's log."""
+        key, callback = workload.key, workload.task_callback
+        assert callback is not None
+        info = self._run_info(key)
+        if info is None:
+            return ExecutorEvent(EventKind.REJECTED, workload, detail="run not found")
+        dag = self.load_dag(workload.fileloc, key.dag_id)
+        if key.task_id not in dag.task_dict:
+            return ExecutorEvent(EventKind.REJECTED, workload, detail="task not in the DAG any more")
+        attempt = Attempt(key.task_id, key.map_index, workload.try_number, callback.max_tries, info)
+        log_path = attempt_log_path(self.settings.log_folder, *key, workload.try_number)
+        with self._open_log(log_path) as stream, secrets.using(self.secrets):
+            errors = run_ended_try_callbacks(
+                dag,
+                attempt,
+                callback.state,
+                callback.reason,
+                xcom_store=DbXComStore(self.db, key),
+                log=TaskLog(stream),
+                start_date=callback.start_date,
+                end_date=callback.end_date,
+                run_states=self.run_states,
+            )
+        self._copy_to_remote_folder(log_path)
         state = TaskState.SUCCESS if not errors else TaskState.FAILED
         return ExecutorEvent(EventKind.FINISHED, workload, state, "; ".join(errors))
 

@@ -8,7 +8,7 @@ outcome follows Airflow: ``SkipTask`` skips, ``FailTask`` fails without retrying
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -22,6 +22,7 @@ from dagflow.exceptions import (
     FailTask,
     RescheduleTask,
     SkipTask,
+    TaskLost,
     TaskTerminated,
     TaskTimeout,
     XComValueError,
@@ -87,12 +88,16 @@ def run_attempt(
     run_states: RunStateReader | None = None,
     max_map_length: int = DEFAULT_MAX_MAP_LENGTH,
     dag_trigger: DagTrigger | None = None,
+    still_ours: Callable[[], bool] | None = None,
 ) -> AttemptOutcome:
     """Run ``attempt`` in this process and return how it ended. Never raises for a task's failure.
 
     ``run_states`` is what the task may read about DAG runs (``ti.task_states(...)``);
     ``max_map_length`` the most items an output that mapped tasks map over may have.
-    ``dag_trigger`` what creates other DAGs' runs (TriggerDagRunOperator).
+    ``dag_trigger`` what creates other DAGs' runs (TriggerDagRunOperator). ``still_ours`` is asked
+    once the task code has ended: False (the try was taken from this process: the scheduler ended it,
+    or it was cleared) runs none of its callbacks here, as its outcome will be discarded; whoever
+    took it runs what follows (see :func:`run_ended_try_callbacks`).
     """
     task = dag.task_dict[attempt.task_id]
     start = utcnow()
@@ -131,9 +136,51 @@ def run_attempt(
         _push_plugin_links(ti)
         outcome.end_date = ti.end_date = utcnow()
         ti.state = outcome.state.value
-        _run_callbacks(task, context, outcome.state, error, log)
+        if still_ours is None or still_ours():
+            _run_callbacks(task, context, outcome.state, error, log)
     log.info(f"{ti!r} ended {outcome.state.value}")
     return outcome
+
+
+def run_ended_try_callbacks(
+    dag: DAG,
+    attempt: Attempt,
+    ended: TaskState,
+    reason: str,
+    *,
+    xcom_store: XComStore,
+    log: TaskLog,
+    start_date: datetime | None = None,
+    end_date: datetime | None = None,
+    run_states: RunStateReader | None = None,
+) -> list[str]:
+    """Run the callbacks of a try that ended without its task code (the scheduler recorded it
+    ``ended``: ``up_for_retry`` runs ``on_retry_callback``, ``failed`` ``on_failure_callback``), as
+    Airflow runs them for a zombie or a task stuck in queued. Their context is built as for the try
+    itself; its ``exception`` is a :class:`~dagflow.exceptions.TaskLost` saying why. Their output and
+    errors go to ``log``; returns the errors (a callback's failure changes no state)."""
+    task = dag.task_dict[attempt.task_id]
+    now = utcnow()
+    ti = RuntimeTaskInstance(
+        task=task,
+        dag_run=attempt.dag_run,
+        map_index=attempt.map_index,
+        try_number=attempt.try_number,
+        max_tries=attempt.max_tries,
+        xcom_store=xcom_store,
+        start_date=start_date or end_date or now,
+        first_try_start=attempt.first_try_start,
+        run_states=run_states,
+    )
+    ti.state, ti.end_date = ended.value, end_date or now
+    log.info(f"Running the {_CALLBACKS.get(ended, 'callbacks')} of {ti!r}, ended {ended.value}: {reason}")
+    with capture(log):
+        try:
+            context = _context_for(dag, task, ti, attempt.dag_run)
+        except Exception as exc:  # (its params no longer validate): nothing to call them with
+            log.error("Could not build the callbacks' context", exc)
+            return [f"context: {exc}"]
+        return _run_callbacks(task, context, ended, TaskLost(reason), log)
 
 
 def _push_plugin_links(ti: RuntimeTaskInstance) -> None:
@@ -305,14 +352,19 @@ _CALLBACKS = {
 
 def _run_callbacks(
     task: TaskNode, context: Context, state: TaskState, error: BaseException | None, log: TaskLog
-) -> None:
+) -> list[str]:
+    """Run the task's callbacks for ``state``; return the errors of those that failed."""
     name = _CALLBACKS.get(state)
     callbacks = getattr(task, name, None) if name else None
     if not callbacks or not context:
-        return
+        return []
     context["exception"] = error
+    errors = []
     for callback in callbacks:
         try:
             callback(context)
         except Exception as exc:  # a callback's failure is logged, never changes the task's state
-            log.error(f"{name} {getattr(callback, '__name__', callback)!r} failed", exc)
+            label = getattr(callback, "__name__", callback)
+            log.error(f"{name} {label!r} failed", exc)
+            errors.append(f"{label}: {exc}")
+    return errors

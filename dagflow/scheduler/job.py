@@ -523,20 +523,22 @@ class Scheduler:
         ended = [e for e in events if e.kind in (EventKind.LOST, EventKind.UNCLAIMED)]
         if ended:
             with self.db.session(write=True) as session:
-                for event in ended:
-                    self._record_ended(session, event, now)
+                callbacks = [w for event in ended if (w := self._record_ended(session, event, now))]
+            self._apply_workloads(callbacks)  # the tries' task callbacks, once their ends are committed
 
-    def _record_ended(self, session: Session, event: ExecutorEvent, now: datetime) -> None:
-        """Record a try whose worker died, or that no worker took from its queue."""
+    def _record_ended(self, session: Session, event: ExecutorEvent, now: datetime) -> Workload | None:
+        """Record a try whose worker died, or that no worker took from its queue; return the workload
+        that runs its task's callbacks, if any."""
         workload, folder = event.workload, self.settings.log_folder
         if event.kind is EventKind.UNCLAIMED and workload.compensation:
             compensation_liveness.fail_unclaimed(session, self.dags, workload, event.detail, now)
         elif event.kind is EventKind.UNCLAIMED:
-            liveness.fail_unclaimed(session, self.dags, workload, event.detail, now, folder)
+            return liveness.fail_unclaimed(session, self.dags, workload, event.detail, now, folder)
         elif workload.compensation:
             compensation_liveness.fail_lost(session, self.dags, workload, event.detail, now)
         else:
-            liveness.fail_attempt(session, self.dags, workload, event.detail, now, folder)
+            return liveness.fail_attempt(session, self.dags, workload, event.detail, now, folder)
+        return None
 
     def _keep_processor_alive(self) -> None:
         """A DAG processor that died (out of memory, killed) is started again."""

@@ -14,7 +14,7 @@ from pathlib import Path
 from dagflow.core.keys import TIKey
 from dagflow.core.retries import next_retry_for, should_retry
 from dagflow.core.states import TaskState
-from dagflow.executors.base import Workload
+from dagflow.executors.base import TaskCallback, Workload
 from dagflow.runtime.tasklog import TaskLog, attempt_log_path
 from dagflow.scheduler.dags import DagCache
 from dagflow.scheduler.outcome import PassOutcome
@@ -22,6 +22,7 @@ from dagflow.serialization import StoredDag
 from dagflow.store import Database, Session, handed_out, scheduling
 from dagflow.store import task_instances as ti_store
 from dagflow.store.attempts import Outcome, record_outcome
+from dagflow.store.models import TaskInstanceRow
 
 log = logging.getLogger("dagflow.scheduler")
 #: Stops the attempt of a task instance if it runs in this scheduler's executor; True if it did.
@@ -30,48 +31,77 @@ Kill = Callable[[TIKey, str], bool]
 
 def fail_attempt(
     session: Session, dags: DagCache, workload: Workload, reason: str, now: datetime, log_folder: Path
-) -> None:
-    """Record that an attempt ended without its worker recording it (the worker died or was killed)."""
-    if workload.dag_callback:
-        return
+) -> Workload | None:
+    """Record that an attempt ended without its worker recording it (the worker died or was killed).
+    Returns the workload that runs the task's callbacks for the try, for a worker (see
+    :func:`callbacks_of`), if this recorded it."""
+    if workload.is_callback:
+        return None
     key = workload.key
     row = scheduling.task_instance(session, key)
     if row is None or row.attempt_token != workload.token:
-        return
+        return None
     if row.state == TaskState.QUEUED.value:  # never started: hand it out again
         ti_store.requeue(session, keys=[key], now=now)
-        return
+        return None
     if row.state != TaskState.RUNNING.value:
-        return
+        return None
     state, not_before = _failed_try(dags, key, row.try_number, row.max_tries, now)
     outcome = Outcome(
         state=state, start_date=row.start_date, end_date=now, not_before=not_before, error=reason
     )
     if not record_outcome(session, key, token=workload.token, outcome=outcome, now=now):
-        return  # its worker recorded the outcome after all, just now
+        return None  # its worker recorded the outcome after all, just now
     _append_to_log(log_folder, key, row.try_number, f"{reason}; marked {outcome.state.value}")
     log.warning("%s: %s; marked %s", workload.label, reason, outcome.state.value)
+    return callbacks_of(session, dags, workload, row, state, reason, now)
 
 
 def fail_unclaimed(
     session: Session, dags: DagCache, workload: Workload, reason: str, now: datetime, log_folder: Path
-) -> None:
+) -> Workload | None:
     """Record a try that no worker took from its queue (its executor gave up sending it again) as a
     failed try, as Airflow's scheduler handles a task stuck in queued (``handle_failure``): up for
     retry, after its retry delay, while tries remain, else failed; in the try history either way.
     Nothing happens if the task instance is no longer queued with the workload's token (a worker took
-    it meanwhile, or it was cleared or handed out again)."""
+    it meanwhile, or it was cleared or handed out again). Returns the workload that runs the task's
+    callbacks for the try, if this recorded it."""
     key = workload.key
     row = scheduling.task_instance(session, key)
     if row is None or row.attempt_token != workload.token or row.state != TaskState.QUEUED.value:
-        return
+        return None
     state, not_before = _failed_try(dags, key, row.try_number, row.max_tries, now)
     if not handed_out.fail_unclaimed(
         session, key, token=workload.token, state=state, not_before=not_before, error=reason, now=now
     ):
-        return  # a worker took it after all, just now
+        return None  # a worker took it after all, just now
     _append_to_log(log_folder, key, row.try_number, f"{reason}; marked {state.value}")
     log.error("%s: %s; marked %s", workload.label, reason, state.value)
+    return callbacks_of(session, dags, workload, row, state, reason, now)
+
+
+def callbacks_of(
+    session: Session,
+    dags: DagCache,
+    workload: Workload,
+    row: TaskInstanceRow,
+    state: TaskState,
+    reason: str,
+    now: datetime,
+) -> Workload | None:
+    """The workload that runs the task's ``on_retry_callback`` (``state`` up for retry) or
+    ``on_failure_callback`` for a try the scheduler just recorded as ended, in a worker, as Airflow
+    runs them for a zombie or a task stuck in queued. Made only by the write that ended the try,
+    guarded by the try's token, so once; its token is derived from the try's. On the default queue:
+    the task's own may have no worker (a task stuck in queued). None if the DAG is gone."""
+    stored = dags.get(session, workload.key.dag_id)
+    if stored is None:
+        return None
+    callback = TaskCallback(
+        state=state, reason=reason, max_tries=row.max_tries, start_date=row.start_date, end_date=now
+    )
+    token = f"callback-{workload.token}"
+    return Workload(workload.key, row.try_number, token, stored.fileloc, task_callback=callback)
 
 
 def _failed_try(
@@ -164,7 +194,9 @@ def check_liveness(
     with db.session(write=True) as session:
         for attempt, reason in zip(silent, reasons, strict=True):
             workload = Workload(attempt.key, attempt.try_number, attempt.token or "", "")
-            fail_attempt(session, dags, workload, reason, now, settings.log_folder)
+            callbacks = fail_attempt(session, dags, workload, reason, now, settings.log_folder)
+            if callbacks is not None:  # handed to the executor once this transaction has committed
+                outcome.submit.append(callbacks)
             outcome.dirty.add(attempt.key.run)
         _requeue_lost(session, settings, in_flight, now)
         requeued = adopt_or_reset(

@@ -14,7 +14,10 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+import time
+from pathlib import Path
 
+from dagflow.runtime.tasklog import attempt_log_path
 from tests.crash.conftest import CrashHarness, alive, check_no_overlap, check_try_history
 
 VICTIMS = """
@@ -110,3 +113,87 @@ def test_killed_and_silent_workers_lose_their_attempts(crash: CrashHarness, cras
     check_try_history(crash, "victims")
     check_no_overlap(crash, "victims")
     crash.check_ran_on_its_executor("victims")
+
+
+CALLBACKS = """
+CALLBACKS = os.path.join(os.path.dirname(JOURNAL), "callbacks.txt")
+
+
+def record(kind):
+    def callback(context):
+        ti = context["ti"]
+        print(f"{kind} callback of try {ti.try_number}")
+        line = f"{kind} {ti.try_number} {ti.state} {os.getpid()} {context['exception']}\\n"
+        with open(CALLBACKS, "a") as journal:
+            journal.write(line)
+    return callback
+
+
+def broken(context):
+    raise ValueError("this callback broke")
+
+
+with DAG("doomed", schedule=None, start_date=datetime(2024, 1, 1), catchup=False):
+
+    @task(
+        retries=1,
+        retry_delay=timedelta(seconds=0),
+        on_retry_callback=record("retry"),
+        on_failure_callback=[broken, record("failure")],
+    )
+    @tracked
+    def doomed():
+        nap(120)
+
+    doomed()
+"""
+
+
+def running_try(crash: CrashHarness, try_number: int) -> int | None:
+    """The pid of the worker running try ``try_number`` of ``doomed``, once its task code started."""
+    started = {line.try_number for line in crash.journal_lines() if line.kind == "start"}
+    row = crash.task_instances("doomed").get("doomed")
+    if row is None or row.state != "running" or row.try_number != try_number or try_number not in started:
+        return None
+    return row.pid
+
+
+def callback_lines(crash: CrashHarness) -> list[list[str]]:
+    path = crash.tmp_path / "callbacks.txt"
+    return [line.split(" ", 4) for line in path.read_text().splitlines()] if path.exists() else []
+
+
+def test_a_killed_workers_try_runs_its_retry_then_its_failure_callback_once(
+    crash: CrashHarness, crash_executor: str
+) -> None:
+    """The scheduler ends the tries of a worker killed mid-task (on the local executor it sees the
+    process die; on Celery its heartbeat stop): each runs the task's callback for how it ended, once,
+    in a worker: ``on_retry_callback`` while a retry is left, then ``on_failure_callback``, their
+    ``exception`` saying why. A callback that fails changes nothing; its error is in the try's log."""
+    crash.write_dag("doomed.py", CALLBACKS)
+    crash.register()
+    daemon = crash.start(workers=2, DAGFLOW__SCHEDULER__TASK_HEARTBEAT_TIMEOUT="3")
+    crash.trigger("doomed")
+    for try_number in (1, 2):
+        pid = crash.wait_for(f"try {try_number} running", lambda n=try_number: running_try(crash, n), 60)
+        crash.kill_worker(pid, "doomed", try_number)
+        ran = len(callback_lines(crash))
+        crash.wait_for(f"try {try_number}'s callback", lambda n=ran: len(callback_lines(crash)) > n, 60)
+
+    assert crash.wait_for_run("doomed", timeout=60) == "failed"
+    time.sleep(2)  # time enough for a second run of a callback to show
+    lines = callback_lines(crash)
+    assert [line[:3] for line in lines] == [["retry", "1", "up_for_retry"], ["failure", "2", "failed"]]
+    assert all(crash.lost_error in line[4] for line in lines), lines
+    killed = {line.pid for line in crash.journal_lines() if line.kind == "killed"}
+    assert not killed & {int(line[3]) for line in lines}
+    assert [(r.try_number, r.state) for r in crash.tries("doomed")["doomed"]] == [
+        (1, "up_for_retry"),
+        (2, "failed"),
+    ]
+    logs = Path(crash.env["DAGFLOW_HOME"]) / "logs"
+    first = attempt_log_path(logs, "doomed", "crash", "doomed", -1, 1).read_text()
+    second = attempt_log_path(logs, "doomed", "crash", "doomed", -1, 2).read_text()
+    assert "retry callback of try 1" in first and "failure" not in first
+    assert "failure callback of try 2" in second and "this callback broke" in second
+    assert len(daemon.members()) > 0  # the daemon lived through it all

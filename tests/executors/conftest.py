@@ -2,8 +2,9 @@
 
 ``queued`` records one DAG file (tasks ``noop_0`` .. ``noop_{N-1}`` that return nothing, ``sleepy``
 that sleeps a minute in small steps, ``timed`` that sleeps past its one-second
-``execution_timeout``), triggers a run of it and hands back a :class:`QueuedWork`: ``workloads(...)``
-queues task instances with fresh tokens and returns their workloads; ``state(task_id)`` and
+``execution_timeout``, ``doomed`` that sleeps a minute and notes its failure callbacks in
+``callbacks.txt`` beside the DAG file), triggers a run of it and hands back a :class:`QueuedWork`:
+``workloads(...)`` queues task instances with fresh tokens and returns their workloads; ``state(task_id)`` and
 ``row(task_id)`` read back what the store recorded.
 """
 
@@ -32,6 +33,7 @@ TRY = TaskInstanceTryRow
 NOOPS = 50
 
 DAG_FILE = """
+import os
 import time
 from datetime import datetime, timedelta
 
@@ -49,12 +51,21 @@ def nap(seconds):
         time.sleep(0.02)
 
 
+def note_failure(context):
+    ti = context["ti"]
+    with open(os.path.join(os.path.dirname(__file__), "callbacks.txt"), "a") as journal:
+        journal.write(f"failure {{ti.try_number}} {{ti.state}} {{context['exception']}}\\n")
+
+
 with DAG("work", schedule=None, start_date=datetime(2024, 1, 1)):
     for i in range({noops}):
         PythonOperator(task_id=f"noop_{{i}}", python_callable=nothing)
     PythonOperator(task_id="sleepy", python_callable=nap, op_args=[60])
     PythonOperator(
         task_id="timed", python_callable=nap, op_args=[30], execution_timeout=timedelta(seconds=1)
+    )
+    PythonOperator(
+        task_id="doomed", python_callable=nap, op_args=[60], on_failure_callback=note_failure
     )
 """
 

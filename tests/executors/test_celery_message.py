@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
 from dagflow.config import Settings
 from dagflow.core.keys import TIKey
+from dagflow.core.states import TaskState
 from dagflow.exceptions import DagflowConfigError
-from dagflow.executors.base import Workload
+from dagflow.executors.base import TaskCallback, Workload
 from dagflow.executors.celery_message import from_message, local_fileloc, to_message
 from dagflow.remote.celery_app import CelerySettings
 
@@ -39,6 +41,15 @@ def test_a_workload_survives_the_trip_and_its_file_is_found_under_the_workers_ow
         compensation=True,
         queue="gpu",
     )
+
+
+def test_a_task_callback_survives_the_trip_with_why_and_when_its_try_ended():
+    started = datetime(2024, 1, 1, 12, 0, tzinfo=UTC)
+    callback = TaskCallback(TaskState.UP_FOR_RETRY, "its heartbeat stopped", 3, started, started)
+    key = TIKey("etl", "manual__1", "load")
+    workload = Workload(key, 2, "callback-abc", "/dags/etl.py", task_callback=callback)
+    received = from_message(to_message(workload, "/dags"), "/dags")
+    assert received == workload and received.is_callback
 
 
 def test_a_file_missing_from_the_workers_folder_is_looked_for_at_the_schedulers_path(tmp_path: Path):

@@ -14,13 +14,17 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 
+from dagflow.core.clock import utcnow
 from dagflow.core.states import TaskState
 from dagflow.executors.base import EventKind, Executor, ExecutorEvent
 from dagflow.executors.inline import InlineExecutor
 from dagflow.executors.local import LocalExecutor
+from dagflow.scheduler import liveness
+from dagflow.scheduler.dags import DagCache
 from tests.executors.conftest import QueuedWork
 
 #: A hang, not a slow machine.
@@ -177,6 +181,33 @@ def test_kill_stops_the_running_attempt_of_a_task_instance(local: LocalExecutor,
 
     (event,) = collect(local, 1, timeout=10)
     assert (event.kind, event.started, event.detail) == (EventKind.LOST, True, "killed: a test asked for it")
+
+
+def test_a_try_the_scheduler_ended_while_its_worker_lived_runs_its_callback_once(
+    local: LocalExecutor, queued: QueuedWork
+):
+    """The scheduler gave up a try whose worker was in fact alive (its heartbeats were late, say):
+    the worker finds the try no longer its own and stops it, running none of its callbacks; the
+    task's failure callback runs once, by the workload the scheduler made for it."""
+    (workload,) = queued.workloads(["doomed"])
+    local.submit([workload])
+    until(lambda: queued.state("doomed") == "running")
+
+    with queued.db.session(write=True) as session:
+        log_folder = Path(queued.worker_settings.log_folder)
+        callbacks = liveness.fail_attempt(
+            session, DagCache(), workload, "its heartbeat stopped", utcnow(), log_folder
+        )
+    assert callbacks is not None and callbacks.task_callback is not None
+    (stopped,) = collect(local, 1)
+    assert stopped.kind is EventKind.REJECTED  # its outcome discarded: the scheduler's stands
+    local.submit([callbacks])
+    (ran,) = collect(local, 1)
+
+    assert (ran.kind, ran.state) == (EventKind.FINISHED, TaskState.SUCCESS)
+    journal = Path(queued.fileloc).parent / "callbacks.txt"
+    assert journal.read_text().splitlines() == ["failure 1 failed its heartbeat stopped"]
+    assert queued.tries("doomed") == [(1, "failed")]
 
 
 def test_inline_cannot_kill_an_attempt(queued: QueuedWork):

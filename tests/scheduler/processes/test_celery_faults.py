@@ -78,6 +78,36 @@ with DAG("stranded", schedule=None, start_date=datetime(2024, 1, 1)):
     twice()
 """
 
+CALLED_BACK = """
+import os
+from datetime import datetime, timedelta
+
+from dagflow import DAG, task
+
+
+def record(kind):
+    def callback(context):
+        ti = context["ti"]
+        with open({journal!r}, "a") as journal:
+            journal.write(f"{{kind}} {{ti.try_number}} {{ti.state}} {{context['exception']}}\\n")
+    return callback
+
+
+with DAG("called_back", schedule=None, start_date=datetime(2024, 1, 1)):
+
+    @task(
+        queue="{nobody}",
+        retries=1,
+        retry_delay=timedelta(seconds=0),
+        on_retry_callback=record("retry"),
+        on_failure_callback=record("failure"),
+    )
+    def stranded():
+        return 1
+
+    stranded()
+"""
+
 BROKERS = ["redis", "rabbitmq"]
 
 
@@ -98,6 +128,10 @@ def _journal(path: Path) -> list[tuple[str, int, float]]:
         kind, try_number, when = line.split()[:3]
         entries.append((kind, int(try_number), float(when)))
     return entries
+
+
+def _lines(path: Path) -> list[str]:
+    return path.read_text().splitlines() if path.exists() else []
 
 
 @pytest.mark.parametrize("broker", BROKERS)
@@ -277,3 +311,34 @@ def test_a_task_no_worker_takes_from_its_queue_fails_its_try_with_its_retries(
     assert "scheduler: " + unheard in orchestrator.log("stranded", run_id, "twice", 1)
     assert "; marked up_for_retry" in orchestrator.log("stranded", run_id, "twice", 1)
     assert "; marked failed" in orchestrator.log("stranded", run_id, "twice", 2)
+
+
+def test_a_task_no_worker_takes_from_its_queue_runs_its_retry_then_its_failure_callback(
+    orchestrator: Orchestrator, tmp_path: Path
+):
+    """Nobody listens on the task's queue; a worker listens on the default one. Each try the
+    scheduler fails for it runs the task's callback for how it ended, once, in that worker (the
+    task's own queue has none), as Airflow does for a task stuck in queued: ``on_retry_callback``,
+    then ``on_failure_callback``, their ``exception`` saying where it waited."""
+    journal = tmp_path / "callbacks.txt"
+    with celery_workers(
+        tmp_path / "machines", orchestrator.database_url, broker_url("redis"), orchestrator.dags.path
+    ) as workers:
+        (tmp_path / "machines").mkdir(exist_ok=True)
+        nobody = workers.queue("nobody")
+        orchestrator.write("called_back.py", CALLED_BACK, nobody=nobody, journal=str(journal))
+        orchestrator.record_dags()
+        _start(
+            orchestrator, workers, SCHEDULER__TASK_QUEUED_TIMEOUT="0.3", CELERY__STUCK_IN_QUEUED_RETRIES="0"
+        )
+        workers.wait_ready(workers.start("one", concurrency=1))
+        run_id = orchestrator.trigger("called_back")
+        options = SchedulerOptions(run_processor=False, heartbeat_interval=0.1)
+        orchestrator.run_until_idle(options, executor="celery", timeout=30)
+        orchestrator.wait_for(lambda: len(_lines(journal)) >= 2, timeout=30)
+        time.sleep(1)  # time enough for a second run of a callback to show
+
+    assert orchestrator.run("called_back", run_id).state == "failed"
+    lines = [line.split(" ", 3) for line in _lines(journal)]
+    assert [line[:3] for line in lines] == [["retry", "1", "up_for_retry"], ["failure", "2", "failed"]]
+    assert all(f"no worker took it from Celery queue {nobody!r} within 0.3s" in line[3] for line in lines)
