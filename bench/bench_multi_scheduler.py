@@ -1,9 +1,12 @@
 """Throughput with 1, 2 and 3 scheduler daemons on one PostgreSQL, with the local or the Celery executor.
 
-For each number of schedulers: a fresh deployment (PostgreSQL database, DAGs folder), ``--runs``
-runs of the 1,000-way fan-out (a no-op root, then 1,000 no-op tasks) triggered before any scheduler
-starts, then that many ``dagflow scheduler`` daemons, each with a ``DAGFLOW_HOME`` of its own (as on
-separate machines; here they share the 2 cores). ``--executor local``: each scheduler runs
+For each number of schedulers: a fresh deployment (PostgreSQL database, DAGs folder), that many
+``dagflow scheduler`` daemons, each with a ``DAGFLOW_HOME`` of its own (as on separate machines; here
+they share the 2 cores), then, once every one of them is up (its job recorded, its DAG processor and
+workers started), ``--runs`` runs of the 1,000-way fan-out (a no-op root, then 1,000 no-op tasks)
+triggered, so that the schedulers' own start-up (imports, first parse of the DAGs) is outside the
+span measured. (Until 2026-12-07 the runs were triggered first and the schedulers started after, so
+the second and third scheduler started up on the two cores while the first one worked.) ``--executor local``: each scheduler runs
 ``--workers`` worker processes of its own, so more schedulers also bring more workers.
 ``--executor celery``: the schedulers share the same two ``dagflow celery worker`` processes
 (``--concurrency`` pool processes each, on this machine's Redis, as ``bench_celery.py`` starts
@@ -78,8 +81,6 @@ def run_case(args: argparse.Namespace, schedulers: int, root: Path) -> dict[str,
             )
         deploy.setup()
         run_ids = [f"bench_{n}" for n in range(args.runs)]
-        for run_id in run_ids:
-            deploy.trigger(dag_id, run_id)
         daemons = []
         workers = start_workers(deploy, args) if args.executor == "celery" else []
         try:
@@ -92,6 +93,10 @@ def run_case(args: argparse.Namespace, schedulers: int, root: Path) -> dict[str,
                     "DAGFLOW__WORKER__PROCESSES": str(args.workers),
                 }
                 daemons.append(Daemon(dataclasses.replace(deploy, env=env), name=f"scheduler-{n}"))
+            for daemon in daemons:  # none of their start-ups in the span measured
+                daemon.wait_ready(workers=args.workers if args.executor == "local" else 0)
+            for run_id in run_ids:
+                deploy.trigger(dag_id, run_id)
             for run_id in run_ids:
                 deploy.wait_run(dag_id, run_id, timeout=900)
             cpu = [round(cpu_seconds(daemon.process.pid), 2) for daemon in daemons]
