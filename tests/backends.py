@@ -17,9 +17,10 @@ import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 from alembic.migration import MigrationContext
-from sqlalchemy import Connection, create_engine, text
+from sqlalchemy import Connection, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.pool import NullPool
@@ -200,3 +201,19 @@ def many_processes_slot(url: str) -> Iterator[None]:
                     fcntl.flock(slot, fcntl.LOCK_UN)
                 return
         time.sleep(0.2)
+
+
+@contextlib.contextmanager
+def statements_sent(database: Database) -> Iterator[list[str]]:
+    """Every statement sent to ``database`` while the block runs, in order (an ``executemany`` once
+    per row: the server runs it once per row)."""
+    sent: list[str] = []
+
+    def record(conn: Any, cursor: Any, statement: str, parameters: Any, _: Any, executemany: bool) -> None:
+        sent.extend([statement] * (len(parameters) if executemany else 1))
+
+    event.listen(database.engine, "before_cursor_execute", record)
+    try:
+        yield sent
+    finally:
+        event.remove(database.engine, "before_cursor_execute", record)

@@ -101,18 +101,8 @@ def run_attempt(
     """
     task = dag.task_dict[attempt.task_id]
     start = utcnow()
-    ti = RuntimeTaskInstance(
-        task=task,
-        dag_run=attempt.dag_run,
-        map_index=attempt.map_index,
-        try_number=attempt.try_number,
-        max_tries=attempt.max_tries,
-        xcom_store=xcom_store,
-        start_date=start,
-        hostname=hostname,
-        first_try_start=attempt.first_try_start,
-        run_states=run_states,
-        dag_trigger=dag_trigger,
+    ti = _task_instance(
+        task, attempt, xcom_store, start, hostname=hostname, run_states=run_states, dag_trigger=dag_trigger
     )
     log.info(f"Starting {ti!r}, try {attempt.try_number} of {attempt.max_tries + 1}")
     xcom_store.clear(ti.run_ref, ti.task_id, ti.map_index)
@@ -161,17 +151,7 @@ def run_ended_try_callbacks(
     errors go to ``log``; returns the errors (a callback's failure changes no state)."""
     task = dag.task_dict[attempt.task_id]
     now = utcnow()
-    ti = RuntimeTaskInstance(
-        task=task,
-        dag_run=attempt.dag_run,
-        map_index=attempt.map_index,
-        try_number=attempt.try_number,
-        max_tries=attempt.max_tries,
-        xcom_store=xcom_store,
-        start_date=start_date or end_date or now,
-        first_try_start=attempt.first_try_start,
-        run_states=run_states,
-    )
+    ti = _task_instance(task, attempt, xcom_store, start_date or end_date or now, run_states=run_states)
     ti.state, ti.end_date = ended.value, end_date or now
     log.info(f"Running the {_CALLBACKS.get(ended, 'callbacks')} of {ti!r}, ended {ended.value}: {reason}")
     with capture(log):
@@ -181,6 +161,23 @@ def run_ended_try_callbacks(
             log.error("Could not build the callbacks' context", exc)
             return [f"context: {exc}"]
         return _run_callbacks(task, context, ended, TaskLost(reason), log)
+
+
+def _task_instance(
+    task: TaskNode, attempt: Attempt, xcom_store: XComStore, start: datetime, **more: Any
+) -> RuntimeTaskInstance:
+    """The task instance a try's code (or its callbacks) sees; ``more``: its other fields."""
+    return RuntimeTaskInstance(
+        task=task,
+        dag_run=attempt.dag_run,
+        map_index=attempt.map_index,
+        try_number=attempt.try_number,
+        max_tries=attempt.max_tries,
+        xcom_store=xcom_store,
+        start_date=start,
+        first_try_start=attempt.first_try_start,
+        **more,
+    )
 
 
 def _push_plugin_links(ti: RuntimeTaskInstance) -> None:

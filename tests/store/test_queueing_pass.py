@@ -3,19 +3,15 @@ what it queues, and in how many statements."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
-from typing import Any
-
 import pytest
-from sqlalchemy import event, update
+from sqlalchemy import update
 
 from dagflow.core.states import TaskState
 from dagflow.scheduler import queue_tasks
 from dagflow.scheduler.dags import DagCache
 from dagflow.store import task_instances as tis
-from dagflow.store.engine import Database
 from dagflow.store.models import DagRow, DagRunRow, PoolRow
+from tests.backends import statements_sent
 from tests.store.test_runs_and_task_instances import MANY, T1, T2, Run, new_run
 
 
@@ -37,20 +33,6 @@ def waiting(store_dags) -> tuple[Run, DagCache]:
     return run, dags
 
 
-@contextmanager
-def statements(database: Database) -> Iterator[list[str]]:
-    seen: list[str] = []
-
-    def record(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
-        seen.append(statement)
-
-    event.listen(database.engine, "before_cursor_execute", record)
-    try:
-        yield seen
-    finally:
-        event.remove(database.engine, "before_cursor_execute", record)
-
-
 @pytest.mark.parametrize("alone", [False, True], ids=["others-may-queue", "alone"])
 def test_a_pass_queues_up_to_parallelism_and_says_the_rest_waits(waiting, alone):
     run, dags = waiting
@@ -68,9 +50,9 @@ def test_a_lone_scheduler_on_postgresql_queues_with_two_statements_fewer(waiting
     run, dags = waiting
     if run.database.is_sqlite:
         pytest.skip("SQLite has one writer: there is nothing to count again after the lock")
-    with statements(run.database) as shared:
+    with statements_sent(run.database) as shared:
         queue_tasks.queue_scheduled(run.database, dags, parallelism=4, job_id=1, now=T2, alone=False)
-    with statements(run.database) as alone:
+    with statements_sent(run.database) as alone:
         queue_tasks.queue_scheduled(run.database, dags, parallelism=8, job_id=1, now=T2, alone=True)
 
     assert sum(s == "queued" for s in run.states().values()) == 8

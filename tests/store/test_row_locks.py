@@ -111,32 +111,10 @@ def test_queueing_waits_for_another_schedulers_queueing_and_then_counts_it(postg
     assert counted == [1]
 
 
-def test_parallelism_counts_only_what_this_scheduler_queued(postgres: Database):
-    with postgres.session(write=True) as session:
-        for n, job_id in enumerate((1, 1, 2)):
-            session.add(
-                TaskInstanceRow(
-                    dag_id="one",
-                    run_id="r",
-                    task_id=f"t{n}",
-                    map_index=-1,
-                    state=TaskState.RUNNING.value,
-                    try_number=1,
-                    queued_by_job_id=job_id,
-                )
-            )
-    with postgres.session() as session:
-        assert scheduling.busy(session, job_id=1).total == 2
-        assert scheduling.busy(session, job_id=2).total == 1
-        everywhere = scheduling.busy(session)
-    assert everywhere.total == 3 and everywhere.by_dag["one"] == 3
-
-
-def test_a_run_taken_over_names_the_schedulers_whose_attempts_of_it_are_still_out(postgres: Database):
-    with postgres.session(write=True) as session:
-        for n, (state, job_id) in enumerate(
-            [("running", 1), ("queued", 2), ("success", 3), ("running", 4), ("scheduled", None)]
-        ):
+def handed_out(database: Database, *by: tuple[str, int | None]) -> None:
+    """Task instances ``t0``, ``t1``... of run ``one/r``, each in a state, queued by a scheduler's job."""
+    with database.session(write=True) as session:
+        for n, (state, job_id) in enumerate(by):
             session.add(
                 TaskInstanceRow(
                     dag_id="one",
@@ -148,6 +126,19 @@ def test_a_run_taken_over_names_the_schedulers_whose_attempts_of_it_are_still_ou
                     queued_by_job_id=job_id,
                 )
             )
+
+
+def test_parallelism_counts_only_what_this_scheduler_queued(postgres: Database):
+    handed_out(postgres, *[(TaskState.RUNNING.value, job_id) for job_id in (1, 1, 2)])
+    with postgres.session() as session:
+        assert scheduling.busy(session, job_id=1).total == 2
+        assert scheduling.busy(session, job_id=2).total == 1
+        everywhere = scheduling.busy(session)
+    assert everywhere.total == 3 and everywhere.by_dag["one"] == 3
+
+
+def test_a_run_taken_over_names_the_schedulers_whose_attempts_of_it_are_still_out(postgres: Database):
+    handed_out(postgres, ("running", 1), ("queued", 2), ("success", 3), ("running", 4), ("scheduled", None))
     run = RunKey("one", "r")
     with postgres.reading() as session:
         assert scheduling.handed_out_by_others(session, [run], job_id=4) == {1, 2}

@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import event, select, update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from dagflow.core.decisions import TIRecord
@@ -25,6 +25,7 @@ from dagflow.store import task_instances as tis
 from dagflow.store.engine import Database
 from dagflow.store.models import DagRow, DagRunRow, TaskInstanceRow, TaskInstanceTryRow, XComRow
 from dagflow.store.runs import create_run
+from tests.backends import statements_sent
 from tests.store.conftest import snapshot
 
 TI = TaskInstanceRow
@@ -668,17 +669,10 @@ def many(store_dags) -> Run:
 
 @contextmanager
 def counting_updates(database: Database) -> Iterator[list[str]]:
-    statements: list[str] = []
-
-    def record(conn: Any, cursor: Any, statement: str, parameters: Any, _: Any, executemany: bool) -> None:
-        if statement.lstrip().upper().startswith("UPDATE"):  # an executemany runs it once per row
-            statements.extend([statement] * (len(parameters) if executemany else 1))
-
-    event.listen(database.engine, "before_cursor_execute", record)
-    try:
-        yield statements
-    finally:
-        event.remove(database.engine, "before_cursor_execute", record)
+    with statements_sent(database) as sent:
+        updates: list[str] = []
+        yield updates
+    updates.extend(s for s in sent if s.lstrip().upper().startswith("UPDATE"))
 
 
 def test_a_thousand_task_instances_change_in_a_few_statements(many):

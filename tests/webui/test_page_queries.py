@@ -8,17 +8,16 @@ query that starts to read history shows up in ``make test``.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import event, insert, select
+from sqlalchemy import insert, select
 
 from dagflow.dagbag import DagBag
 from dagflow.store.dags import sync_file
 from dagflow.store.engine import Database
 from dagflow.store.models import DagRunRow, TaskInstanceRow, TaskInstanceTryRow
+from tests.backends import statements_sent
 
 SOURCE = """
 from datetime import datetime
@@ -122,25 +121,11 @@ def store_dags(database: Database, dags_folder: Any, source: str = SOURCE) -> No
         )
 
 
-@contextmanager
-def counting(database: Database) -> Iterator[list[str]]:
-    statements: list[str] = []
-
-    def seen(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
-        statements.append(statement)
-
-    event.listen(database.engine, "before_cursor_execute", seen)
-    try:
-        yield statements
-    finally:
-        event.remove(database.engine, "before_cursor_execute", seen)
-
-
 def statements_per_page(client: Any, database: Database) -> dict[str, list[str]]:
     found = {}
     for path in PAGES:
         assert client.get(path).status_code == 200, path  # warm: the parsed DAG is cached from here on
-        with counting(database) as statements:
+        with statements_sent(database) as statements:
             assert client.get(path).status_code == 200, path
         found[path] = statements
     return found
@@ -182,16 +167,16 @@ def test_a_dag_page_reads_the_big_serialized_column_once_per_version_of_the_dag(
     store_dags(database, dags_folder)
     add_runs(database, "watched", range(3))
     client = logged_in("viewer")
-    with counting(database) as first:
+    with statements_sent(database) as first:
         client.get("/dags/watched/graph")
-    with counting(database) as again:
+    with statements_sent(database) as again:
         client.get("/dags/watched/grid")
         client.get("/dags/watched/graph")
     assert sum("serialized" in s for s in first) == 1
     assert not any("serialized" in s for s in again)
 
     store_dags(database, dags_folder, SOURCE.replace('"start"', '"begin"'))  # a new version of the DAG
-    with counting(database) as changed:
+    with statements_sent(database) as changed:
         page = client.get("/dags/watched/graph").get_data(as_text=True)
     assert sum("serialized" in s for s in changed) == 1
     assert 'data-task-id="begin"' in page
