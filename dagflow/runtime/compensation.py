@@ -25,7 +25,7 @@ from dagflow.models import context_stack
 from dagflow.operators.python import callable_kwargs
 from dagflow.runtime.task_instance import RuntimeTaskInstance
 from dagflow.runtime.tasklog import TaskLog, capture
-from dagflow.runtime.taskrunner import AttemptOutcome
+from dagflow.runtime.taskrunner import AttemptOutcome, task_instance_for
 from dagflow.runtime.xcom import RETURN_KEY, XComStore
 from dagflow.templating import render_template_fields, template_env
 from dagflow.timeout import time_limit
@@ -86,7 +86,7 @@ def run_compensation(
         try:
             compensation = find_compensation(dag, attempt.node_id)
             task = _forward_task(dag, attempt.node_id)
-            ti = _task_instance(task, attempt, xcom_store, start, hostname)
+            ti = task_instance_for(task, attempt, xcom_store, start, hostname=hostname)
             params = _params(dag, task).with_values(attempt.dag_run.conf).validate()
             context = build_context(dag=dag, task=task, ti=ti, dag_run=attempt.dag_run, params=params)
             context["compensation"] = _reason(attempt, ti)
@@ -123,21 +123,6 @@ def _params(dag: DAG, task: TaskNode) -> Any:
     own = attrs.partial_kwargs.get("params") if task.is_mapped else getattr(attrs, "_own_params", None)
     merged.update(own or {})
     return merged
-
-
-def _task_instance(
-    task: TaskNode, attempt: CompensationAttempt, xcoms: XComStore, start: Any, hostname: str
-) -> RuntimeTaskInstance:
-    return RuntimeTaskInstance(
-        task=task,
-        dag_run=attempt.dag_run,
-        map_index=attempt.map_index,
-        try_number=attempt.try_number,
-        max_tries=attempt.max_tries,
-        xcom_store=xcoms,
-        start_date=start,
-        hostname=hostname,
-    )
 
 
 def _reason(attempt: CompensationAttempt, ti: RuntimeTaskInstance) -> dict[str, Any]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from dagflow.context import DagRunInfo, build_context, current_context
 from dagflow.core.clock import utcnow
@@ -101,7 +101,7 @@ def run_attempt(
     """
     task = dag.task_dict[attempt.task_id]
     start = utcnow()
-    ti = _task_instance(
+    ti = task_instance_for(
         task, attempt, xcom_store, start, hostname=hostname, run_states=run_states, dag_trigger=dag_trigger
     )
     log.info(f"Starting {ti!r}, try {attempt.try_number} of {attempt.max_tries + 1}")
@@ -151,7 +151,7 @@ def run_ended_try_callbacks(
     errors go to ``log``; returns the errors (a callback's failure changes no state)."""
     task = dag.task_dict[attempt.task_id]
     now = utcnow()
-    ti = _task_instance(task, attempt, xcom_store, start_date or end_date or now, run_states=run_states)
+    ti = task_instance_for(task, attempt, xcom_store, start_date or end_date or now, run_states=run_states)
     ti.state, ti.end_date = ended.value, end_date or now
     log.info(f"Running the {_CALLBACKS.get(ended, 'callbacks')} of {ti!r}, ended {ended.value}: {reason}")
     with capture(log):
@@ -163,10 +163,24 @@ def run_ended_try_callbacks(
         return _run_callbacks(task, context, ended, TaskLost(reason), log)
 
 
-def _task_instance(
-    task: TaskNode, attempt: Attempt, xcom_store: XComStore, start: datetime, **more: Any
+class TryFields(Protocol):
+    """What a task instance takes from a try to run (:class:`Attempt`, or a compensation's)."""
+
+    @property
+    def map_index(self) -> int: ...
+    @property
+    def try_number(self) -> int: ...
+    @property
+    def max_tries(self) -> int: ...
+    @property
+    def dag_run(self) -> DagRunInfo: ...
+
+
+def task_instance_for(
+    task: TaskNode, attempt: TryFields, xcom_store: XComStore, start: datetime, **more: Any
 ) -> RuntimeTaskInstance:
-    """The task instance a try's code (or its callbacks) sees; ``more``: its other fields."""
+    """The task instance a try's code (or its callbacks, or a compensation) sees; ``more``: its
+    other fields."""
     return RuntimeTaskInstance(
         task=task,
         dag_run=attempt.dag_run,
@@ -175,7 +189,7 @@ def _task_instance(
         max_tries=attempt.max_tries,
         xcom_store=xcom_store,
         start_date=start,
-        first_try_start=attempt.first_try_start,
+        first_try_start=getattr(attempt, "first_try_start", None),
         **more,
     )
 
