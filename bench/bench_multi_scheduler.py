@@ -6,8 +6,9 @@ they share the 2 cores), then, once every one of them is up (its job recorded, i
 workers started), ``--runs`` runs of the 1,000-way fan-out (a no-op root, then 1,000 no-op tasks)
 triggered, so that the schedulers' own start-up (imports, first parse of the DAGs) is outside the
 span measured. (Until 2026-12-07 the runs were triggered first and the schedulers started after, so
-the second and third scheduler started up on the two cores while the first one worked.) ``--executor local``: each scheduler runs
-``--workers`` worker processes of its own, so more schedulers also bring more workers.
+the second and third scheduler started up on the two cores while the first one worked.)
+``--executor local``: each scheduler runs ``--workers`` worker processes of its own, so more
+schedulers also bring more workers.
 ``--executor celery``: the schedulers share the same two ``dagflow celery worker`` processes
 (``--concurrency`` pool processes each, on this machine's Redis, as ``bench_celery.py`` starts
 them), so only the schedulers change in number. Measured from the store once every run
