@@ -18,6 +18,7 @@ import datetime as dt
 import decimal
 import importlib
 import io
+import json
 import math
 import pathlib
 import sys
@@ -251,3 +252,71 @@ def json_view(value: Any) -> Any:
     if _is_dataframe(value):
         return json_view(value.to_dict(orient="records"))
     return value
+
+
+def readable(data: Any) -> str:
+    """Stored JSON-ready ``data`` as the text a person reads (the web UI's and the API's XCom value).
+
+    JSON parts read as JSON, in the stored form's compact layout; typed values read as their Python
+    selves: a datetime, date or time as its ISO text, a set as ``{1,2}``, a tuple as ``(1,2)``, a
+    Decimal as its digits, a dataclass as ``Point(x=1,y=2)``. Worked out from the envelope alone,
+    never by importing the class it names: the webserver need not (and should not) import DAG code.
+    """
+    if isinstance(data, list):
+        return "[" + ",".join(readable(item) for item in data) + "]"
+    if isinstance(data, dict):
+        if CLASSNAME in data and DATA in data:
+            return _readable_envelope(str(data[CLASSNAME]), data[DATA])
+        return "{" + ",".join(f"{json.dumps(str(k))}:{readable(v)}" for k, v in data.items()) + "}"
+    return json.dumps(data)
+
+
+def _readable_envelope(classname: str, data: Any) -> str:
+    simple = _READABLE.get(classname)
+    if simple is not None:
+        return simple(data)
+    if classname.startswith(("pathlib.", "pendulum.")) and isinstance(data, str):
+        return json.dumps(data)
+    if classname == "pandas.core.frame.DataFrame" and isinstance(data, str):
+        with contextlib.suppress(ValueError, TypeError, KeyError):
+            return f"DataFrame({readable(json.loads(data)['data'])})"
+    name = classname.rsplit(".", 1)[-1]
+    if isinstance(data, dict):  # a dataclass: its fields
+        return f"{name}(" + ",".join(f"{field}={readable(v)}" for field, v in data.items()) + ")"
+    return f"{name}({readable(data)})"
+
+
+def _readable_items(data: Any) -> str:
+    return ",".join(readable(item) for item in data) if isinstance(data, list) else readable(data)
+
+
+def _readable_tuple(data: Any) -> str:
+    one = isinstance(data, list) and len(data) == 1
+    return f"({_readable_items(data)}{',' if one else ''})"
+
+
+def _readable_seconds(data: Any) -> str:
+    return json.dumps(str(dt.timedelta(seconds=data))) if isinstance(data, (int, float)) else readable(data)
+
+
+_READABLE: dict[str, Callable[[Any], str]] = {
+    "datetime.datetime": lambda d: readable(d.get("iso")) if isinstance(d, dict) else readable(d),
+    "pendulum.datetime.DateTime": lambda d: readable(d.get("iso")) if isinstance(d, dict) else readable(d),
+    "datetime.date": readable,
+    "datetime.time": readable,
+    "datetime.timedelta": _readable_seconds,
+    "pendulum.duration.Duration": _readable_seconds,
+    "decimal.Decimal": lambda d: str(d),
+    "builtins.tuple": _readable_tuple,
+    "builtins.set": lambda d: f"{{{_readable_items(d)}}}" if d else "set()",
+    "builtins.frozenset": lambda d: f"frozenset({{{_readable_items(d)}}})" if d else "frozenset()",
+}
+
+
+def has_envelope(data: Any) -> bool:
+    """Whether stored JSON-ready ``data`` holds a typed envelope anywhere (else it is plain JSON)."""
+    if isinstance(data, list):
+        return any(has_envelope(item) for item in data)
+    if isinstance(data, dict):
+        return (CLASSNAME in data and DATA in data) or any(has_envelope(v) for v in data.values())
+    return False

@@ -43,6 +43,16 @@ def decode(text: str) -> Any:
         raise XComValueError(str(exc)) from None
 
 
+def readable(text: str) -> str:
+    """The value stored as ``text`` as a person reads it (see :func:`serde.readable`): plain JSON
+    exactly as stored, a datetime as its ISO text, a set as a set, never the typed envelope."""
+    try:
+        data = json.loads(text)
+    except ValueError:  # not JSON at all: show what is there rather than fail the page
+        return text
+    return serde.readable(data) if serde.has_envelope(data) else text
+
+
 class XComStore(Protocol):
     """Read and write XComs of task instances; every backend implements these five calls."""
 

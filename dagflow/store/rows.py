@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from dagflow.runtime import xcom
 from dagflow.store.models import (
     CompensationInstanceRow,
     DagRow,
@@ -133,12 +134,13 @@ def import_error_json(row: ImportErrorRow) -> dict[str, Any]:
 
 
 def xcom_json(row: XComRow) -> dict[str, Any]:
-    """An XCom with its value as the JSON text the task pushed."""
+    """An XCom with its value as a person reads it: plain JSON as the task pushed it, a value JSON
+    cannot hold (a datetime, a set...) in its readable form rather than its stored envelope."""
     return {
         "task_id": row.task_id,
         "map_index": row.map_index,
         "key": row.key,
-        "value": row.value,
+        "value": xcom.readable(row.value),
         "timestamp": iso(row.timestamp),
     }
 

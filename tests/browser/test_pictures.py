@@ -270,3 +270,60 @@ def test_the_dag_list_shows_a_new_run_by_itself_without_reloading(admin_page: Pa
     other.close()
     expect(dots).to_have_count(before + 1, timeout=15_000)
     assert page.evaluate("window.stillTheSamePage") is True
+
+
+#: The dark theme's page background (--bg in dagflow-dark.css) and the light one's (dagflow.css).
+DARK_BG, LIGHT_BG = "rgb(15, 23, 42)", "rgb(246, 247, 249)"
+_BODY_COLOURS = (
+    "() => [getComputedStyle(document.body).backgroundColor, getComputedStyle(document.body).color]"
+)
+
+
+def test_with_javascript_off_the_pages_follow_a_dark_system_and_read_well(
+    browser: Browser, dagflow_server: Server
+) -> None:
+    """The dark theme needs no script: a browser that runs none, on a system set to dark, gets the
+    same dark colours as one that runs it, every text readable, and no preference buttons that
+    could do nothing."""
+    with_js = browser.new_context(base_url=dagflow_server.url, color_scheme="dark")
+    without_js = browser.new_context(
+        base_url=dagflow_server.url, color_scheme="dark", java_script_enabled=False
+    )
+    try:
+        scripted, plain = with_js.new_page(), without_js.new_page()
+        plain.goto("/login")
+        assert plain.evaluate(_BODY_COLOURS)[0] == DARK_BG
+        assert_readable(plain, "login without JavaScript")
+        for page in (scripted, plain):
+            log_in(page, ADMIN, dagflow_server.admin_password)
+        for name, path in {
+            "dags": "/",
+            "details": f"/dags/{DAG}/details",
+            "runs": "/runs",
+            "pools": "/pools",
+        }.items():
+            scripted.goto(path)
+            plain.goto(path)
+            where = f"{name} dark without JavaScript"
+            assert plain.evaluate("document.documentElement.dataset.theme") is None, where  # no script ran
+            background, ink = plain.evaluate(_BODY_COLOURS)
+            assert (background, ink) == tuple(scripted.evaluate(_BODY_COLOURS)), where
+            assert background == DARK_BG and contrast(ink, background) >= 7, (where, ink, background)
+            assert_readable(plain, where)
+            expect(plain.get_by_role("button", name="Theme")).to_be_hidden()
+            screenshot(plain, f"no-javascript-{name}-dark")
+    finally:
+        with_js.close()
+        without_js.close()
+
+
+def test_a_chosen_light_theme_stays_light_on_a_dark_system(admin_page: Page) -> None:
+    page = admin_page
+    page.emulate_media(color_scheme="dark")
+    page.goto(f"/dags/{DAG}/details")
+    assert page.evaluate(_BODY_COLOURS)[0] == DARK_BG
+    page.get_by_role("button", name="Use the light theme").click()
+    assert page.evaluate(_BODY_COLOURS)[0] == LIGHT_BG
+    page.reload()
+    assert page.evaluate(_BODY_COLOURS)[0] == LIGHT_BG
+    assert_readable(page, "details, light chosen on a dark system")

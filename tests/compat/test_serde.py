@@ -16,7 +16,7 @@ import pytest
 
 from dagflow import DAG, task
 from dagflow.exceptions import XComValueError
-from dagflow.runtime.xcom import decode, encode
+from dagflow.runtime.xcom import decode, encode, readable
 
 
 @dataclasses.dataclass
@@ -142,3 +142,35 @@ def test_dags_test_report_shows_rich_values_as_plain_json() -> None:
     assert json.loads(json.dumps(report["xcom"])) == {
         "produce": {"when": "2024-01-02", "ids": [9, 10], "pair": [1, "2.50"]}
     }
+
+
+@pytest.mark.parametrize(
+    ("value", "shown"),
+    [
+        (dt.datetime(2024, 1, 2, 3, 4, 5, tzinfo=dt.UTC), '"2024-01-02T03:04:05+00:00"'),
+        (pendulum.datetime(2024, 6, 1, 12, tz="America/New_York"), '"2024-06-01T12:00:00-04:00"'),
+        (dt.date(2024, 2, 29), '"2024-02-29"'),
+        (dt.timedelta(hours=1, seconds=5), '"1:00:05"'),
+        ({3, 1, 2}, "{1,2,3}"),
+        (set(), "set()"),
+        (frozenset({"b", "a"}), 'frozenset({"a","b"})'),
+        ((1, "a"), '(1,"a")'),
+        ((1,), "(1,)"),
+        (Decimal("1.50"), "1.50"),
+        (PurePosixPath("/tmp/x"), '"/tmp/x"'),
+        (Point(1, "p", dt.date(2024, 1, 1)), 'Point(x=1,label="p",when="2024-01-01")'),
+        ({"at": dt.date(2024, 1, 1), "ids": {2, 1}}, '{"at":"2024-01-01","ids":{1,2}}'),
+    ],
+)
+def test_a_stored_value_reads_as_its_python_self_not_its_envelope(value: Any, shown: str) -> None:
+    assert readable(encode(value, where="t")) == shown
+
+
+def test_plain_json_is_shown_exactly_as_stored() -> None:
+    for text in ('{"a":1,"b":[1,2.5,null]}', '"caf\\u00e9"', "3", "null"):
+        assert readable(text) == text
+
+
+def test_a_value_whose_class_the_reader_cannot_import_is_still_shown() -> None:
+    stored = '{"__classname__":"my_dags.models.Order","__version__":1,"__data__":{"id":7}}'
+    assert readable(stored) == "Order(id=7)"

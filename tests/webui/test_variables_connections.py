@@ -40,6 +40,29 @@ def test_an_admin_creates_changes_and_deletes_a_variable(seeded, call):
     assert call("admin", "GET", f"{API}/variables/api_token")[0] == 404
 
 
+def test_a_variable_key_holding_slashes_is_read_changed_and_deleted_through_the_api(seeded, call):
+    status, _ = call("admin", "POST", f"{API}/variables", json={"key": "team/db/url", "value": "pg://a"})
+    assert status == 201
+    assert call("viewer", "GET", f"{API}/variables/team/db/url")[1]["value"] == "pg://a"
+    assert call("admin", "PATCH", f"{API}/variables/team/db/url", json={"value": "pg://b"})[1] == {
+        "key": "team/db/url",
+        "value": "pg://b",
+        "description": None,
+        "is_encrypted": False,
+    }
+    assert call("viewer", "GET", f"{API}/variables/team%2Fdb%2Furl")[1]["value"] == "pg://b"
+    assert call("admin", "DELETE", f"{API}/variables/team/db/url")[0] == 204
+    assert call("viewer", "GET", f"{API}/variables/team/db/url")[0] == 404
+    assert [v["key"] for v in call("viewer", "GET", f"{API}/variables")[1]["variables"]] == ["region"]
+
+
+@pytest.mark.parametrize("method", ["GET", "PATCH", "DELETE"])
+def test_a_missing_variable_key_with_a_slash_is_a_404_naming_the_key(seeded, call, method):
+    status, body = call("admin", method, f"{API}/variables/team/nope", json={"value": "x"})
+    assert status == 404
+    assert "'team/nope' does not exist" in json.dumps(body)
+
+
 def test_secret_looking_values_are_masked_for_everyone_but_admins(seeded, call):
     call("admin", "POST", f"{API}/variables", json={"key": "db_password", "value": "hunter2-pw"})
     for role, expected in (("viewer", "***"), ("op", "***"), ("admin", "hunter2-pw")):
@@ -119,3 +142,13 @@ def test_an_admin_sets_and_deletes_a_variable_in_the_page(seeded, logged_in, cal
     assert call("viewer", "GET", f"{API}/variables/batch")[1]["value"] == "10"
     admin.post("/variables/batch/delete", data={"csrf_token": token})
     assert call("viewer", "GET", f"{API}/variables/batch")[0] == 404
+
+
+def test_an_admin_deletes_a_variable_whose_key_holds_a_slash_from_the_page(seeded, logged_in, call):
+    admin = logged_in("admin")
+    token = csrf(admin, "/variables")
+    admin.post("/variables", data={"key": "team/db_url", "value": "pg://a", "csrf_token": token})
+    page = admin.get("/variables").get_data(as_text=True)
+    assert 'action="/variables/team/db_url/delete"' in page
+    assert admin.post("/variables/team/db_url/delete", data={"csrf_token": token}).status_code == 302
+    assert call("viewer", "GET", f"{API}/variables/team/db_url")[0] == 404

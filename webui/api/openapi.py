@@ -57,6 +57,12 @@ def _path(name: str) -> dict[str, Any]:
     return {"name": name, "in": "path", "required": True, "schema": schema}
 
 
+def _key_path(name: str) -> dict[str, Any]:
+    """A path parameter that may hold ``/`` (a Variable key such as ``team/db_url``)."""
+    schema = {"type": "string", "minLength": 1, "maxLength": 250, "pattern": "^[^/].*$"}
+    return {"name": name, "in": "path", "required": True, "schema": schema}
+
+
 def _query(name: str, schema: dict[str, Any], description: str = "") -> dict[str, Any]:
     return {"name": name, "in": "query", "required": False, "schema": schema, "description": description}
 
@@ -186,13 +192,13 @@ OPERATIONS = [
         status="201",
         errors=("400", "403", "409"),
     ),
-    Op("get", "/variables/{key}", "One Variable", VARIABLE, [_path("key")], errors=("400", "404")),
+    Op("get", "/variables/{key}", "One Variable", VARIABLE, [_key_path("key")], errors=("400", "404")),
     Op(
         "patch",
         "/variables/{key}",
         "Change a Variable's value or description (admin)",
         VARIABLE,
-        [_path("key")],
+        [_key_path("key")],
         body=object_schema([], value={"type": "string", "maxLength": 1_000_000}, description=TEXT),
         errors=("400", "403", "404"),
     ),
@@ -201,7 +207,7 @@ OPERATIONS = [
         "/variables/{key}",
         "Delete a Variable (admin)",
         None,
-        [_path("key")],
+        [_key_path("key")],
         status="204",
         errors=("400", "403", "404"),
     ),

@@ -157,7 +157,11 @@ XCOM = object_schema(
     task_id=STRING,
     map_index=INTEGER,
     key=STRING,
-    value={"type": "string", "description": "the value as the JSON text the task pushed"},
+    value={
+        "type": "string",
+        "description": "the value as a person reads it: plain JSON as the task pushed it; a datetime as its "
+        "ISO text, a set as {1,2}, a tuple as (1,2), a dataclass as Name(field=...)",
+    },
     timestamp=DATETIME,
 )
 IMPORT_ERROR = object_schema(

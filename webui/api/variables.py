@@ -1,4 +1,8 @@
-"""Variables (everyone reads, secret-looking values masked unless admin; admins create, change, delete)."""
+"""Variables (everyone reads, secret-looking values masked unless admin; admins create, change, delete).
+
+A key may hold ``/`` (``team/db_url``, as Airflow users name them), so the routes take the rest of the
+path as the key.
+"""
 
 from __future__ import annotations
 
@@ -41,7 +45,7 @@ def _variable(key: str) -> dict[str, Any]:
     return dict(_shown(lambda: variable_json(row, codec())))
 
 
-@api.get("/variables/<key>")
+@api.get("/variables/<path:key>")
 def get_variable(key: str) -> Any:
     return jsonify(_variable(key))
 
@@ -69,7 +73,7 @@ def create_variable() -> Any:
     return jsonify(_variable(key)), 201
 
 
-@api.patch("/variables/<key>")
+@api.patch("/variables/<path:key>")
 @requires("admin")
 def patch_variable(key: str) -> Any:
     """Change a Variable's ``value`` and/or ``description``."""
@@ -81,7 +85,7 @@ def patch_variable(key: str) -> Any:
     return jsonify(_variable(key))
 
 
-@api.delete("/variables/<key>")
+@api.delete("/variables/<path:key>")
 @requires("admin")
 def delete_variable(key: str) -> Any:
     _variable(key)

@@ -8,6 +8,8 @@
     set: (key, value) => { try { localStorage.setItem(key, value); } catch (e) { /* private mode */ } },
   };
   const pad = (n) => String(n).padStart(2, "0");
+  // theme-init.js's, which also switches the dark sheet on or off; the attribute alone where it is missing
+  const setTheme = window.dagflowTheme || ((theme) => { root.dataset.theme = theme; });
 
   // One format everywhere: 2024-01-02 03:04:05 UTC, or the same in the browser's zone with its name.
   function formatTime(date, zone) {
@@ -46,7 +48,7 @@
     const button = event.target.closest("button[data-pref]");
     if (!button) { return; }
     if (button.dataset.pref === "theme") {
-      root.dataset.theme = root.dataset.theme === "dark" ? "light" : "dark";
+      setTheme(root.dataset.theme === "dark" ? "light" : "dark");
       store.set("dagflow-theme", root.dataset.theme);
     } else {
       store.set("dagflow-zone", zone() === "local" ? "utc" : "local");
@@ -57,7 +59,7 @@
   // Follow the system's theme while the user has not chosen one.
   if (window.matchMedia) {
     window.matchMedia("(prefers-color-scheme: dark)").addEventListener("change", (event) => {
-      if (!store.get("dagflow-theme")) { root.dataset.theme = event.matches ? "dark" : "light"; labelButtons(); }
+      if (!store.get("dagflow-theme")) { setTheme(event.matches ? "dark" : "light"); labelButtons(); }
     });
   }
 

@@ -13,6 +13,7 @@ from dagflow.core.waiting import explain
 from dagflow.exceptions import LogUnavailable
 from dagflow.explain import situation
 from dagflow.remote.logs import TryLog
+from dagflow.runtime import xcom
 from dagflow.runtime.tasklog import attempt_log_path
 from dagflow.store import compensations as comp_store
 from dagflow.store import reads
@@ -102,7 +103,7 @@ def task_instance(dag_id: str, task_id: str) -> Any:
         run=run_json(the_run),
         ti=ti,
         tries=tries,
-        xcoms=xcoms,
+        xcoms=[(xcom_key, xcom.readable(value)) for xcom_key, value in xcoms],
         links=extra_links(xcoms),
         siblings=siblings,
         why=why,

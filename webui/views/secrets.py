@@ -62,7 +62,7 @@ def set_variable() -> Any:
     )
 
 
-@bp.route("/variables/<key>/delete", methods=["POST"])
+@bp.route("/variables/<path:key>/delete", methods=["POST"])  # a key may hold "/"
 @requires("admin")
 def delete_variable(key: str) -> Any:
     return write_then_flash(
