@@ -367,16 +367,20 @@ def requeue(
     session: Session,
     *,
     not_job_ids: Sequence[int] | None = None,
+    job_id: int | None = None,
     keys: Sequence[TIKey] | None = None,
     now: datetime,
 ) -> int:
     """Queued task instances whose executor is gone go back to ``scheduled``, to be handed out again:
-    those of ``keys`` if given (none if it is empty), those not queued by ``not_job_ids`` if given."""
+    those of ``keys`` if given (none if it is empty), those not queued by ``not_job_ids`` if given,
+    those queued by the scheduler of ``job_id`` if given."""
     if keys is not None and not keys:
         return 0
     query = update(TI).where(TI.state == TaskState.QUEUED.value)
     if not_job_ids is not None:
         query = query.where(or_(TI.queued_by_job_id.is_(None), TI.queued_by_job_id.not_in(list(not_job_ids))))
+    if job_id is not None:
+        query = query.where(TI.queued_by_job_id == job_id)
     if keys is not None:
         query = query.where(
             tuple_(TI.dag_id, TI.run_id, TI.task_id, TI.map_index).in_(

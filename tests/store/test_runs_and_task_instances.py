@@ -371,6 +371,21 @@ def test_requeue_of_no_keys_moves_nothing(run):
     assert (run.row("extract").state, run.row("extract").attempt_token) == ("queued", "theirs")
 
 
+def test_requeue_by_scheduler_moves_only_what_that_scheduler_queued(run):
+    """A scheduler that stops gives back what it queued and no worker started, never another's."""
+    run.force("extract", state="queued", attempt_token="mine", queued_by_job_id=1)
+    run.force("report", state="queued", attempt_token="theirs", queued_by_job_id=2)
+    run.force("fan", 0, state="running", attempt_token="started", queued_by_job_id=1)
+
+    with run.write() as session:
+        moved = tis.requeue(session, job_id=1, now=T2)
+
+    assert moved == 1
+    assert run.states()[("extract", -1)] == "scheduled"
+    assert (run.row("report").state, run.row("report").attempt_token) == ("queued", "theirs")
+    assert run.states()[("fan", 0)] == "running"
+
+
 def test_scheduled_lists_waiting_task_instances_of_running_runs_of_unpaused_dags_best_first(store_dags, run):
     other = new_run(store_dags.database, run.stored, "r2", now=T1)
     with run.write() as session:
