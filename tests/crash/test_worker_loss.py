@@ -18,6 +18,8 @@ import signal
 import time
 from pathlib import Path
 
+import pytest
+
 from dagflow.runtime.tasklog import attempt_log_path
 from tests.crash.conftest import CrashHarness, alive, check_no_overlap, check_try_history
 
@@ -164,6 +166,8 @@ def callback_lines(crash: CrashHarness) -> list[list[str]]:
     return [line.split(" ", 4) for line in path.read_text().splitlines()] if path.exists() else []
 
 
+# the callbacks do not depend on the broker: Redis stands for Celery (RabbitMQ has the rest of this file)
+@pytest.mark.parametrize("crash_executor", ["local", "redis"], indirect=True)
 def test_a_killed_workers_try_runs_its_retry_then_its_failure_callback_once(
     crash: CrashHarness, crash_executor: str
 ) -> None:
