@@ -91,6 +91,19 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(pytest.mark.xdist_group("browser"))
             if reason is not None:
                 item.add_marker(pytest.mark.skip(reason=reason))
+            elif item.get_closest_marker("looks") and _store_of(item) not in (None, "sqlite"):
+                item.add_marker(pytest.mark.skip(reason=LOOKS_ONCE))
+
+
+#: Tests marked ``looks`` check only how pages look (colours, contrast, layout, themes), which does
+#: not depend on the store the pages read: they run on SQLite only, while the browser tests of what
+#: pages show and do run on every store.
+LOOKS_ONCE = "how a page looks does not depend on the store: checked once, on SQLite"
+
+
+def _store_of(item: pytest.Item) -> str | None:
+    callspec = getattr(item, "callspec", None)
+    return None if callspec is None else callspec.params.get("dagflow_server")
 
 
 @dataclass(frozen=True)

@@ -106,6 +106,7 @@ def run_example_etl(page: Page) -> str:
     return run_id
 
 
+@pytest.mark.looks
 def test_every_picture_and_page_reads_well_in_light_and_dark_wide_and_narrow(admin_page: Page) -> None:
     page = admin_page
     errors = watch_console(page)
@@ -145,6 +146,7 @@ def test_every_picture_and_page_reads_well_in_light_and_dark_wide_and_narrow(adm
     assert errors == []
 
 
+@pytest.mark.looks
 def test_the_login_page_and_the_api_docs_read_well_in_light_and_dark_wide_and_narrow(
     browser: Browser, dagflow_server: Server
 ) -> None:
@@ -213,6 +215,7 @@ def test_the_gantt_calendar_and_durations_show_the_finished_run(admin_page: Page
     expect(page.locator("#task-durations tr[data-task-id=extract]")).to_be_visible()
 
 
+@pytest.mark.looks
 def test_the_theme_and_time_zone_toggles_are_remembered(admin_page: Page) -> None:
     page = admin_page
     page.emulate_media(color_scheme="light")
@@ -279,6 +282,7 @@ _BODY_COLOURS = (
 )
 
 
+@pytest.mark.looks
 def test_with_javascript_off_the_pages_follow_a_dark_system_and_read_well(
     browser: Browser, dagflow_server: Server
 ) -> None:
@@ -317,6 +321,7 @@ def test_with_javascript_off_the_pages_follow_a_dark_system_and_read_well(
         without_js.close()
 
 
+@pytest.mark.looks
 def test_a_chosen_light_theme_stays_light_on_a_dark_system(admin_page: Page) -> None:
     page = admin_page
     page.emulate_media(color_scheme="dark")
