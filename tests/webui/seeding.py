@@ -16,8 +16,10 @@ from sqlalchemy import select
 
 from dagflow import actions
 from dagflow.config import Settings
+from dagflow.core.clock import utcnow
 from dagflow.models.connection import Connection
 from dagflow.runtime.tasklog import attempt_log_path
+from dagflow.runtime.xcom import encode
 from dagflow.scheduler.processor import DagFileProcessor, ProcessorSettings
 from dagflow.secrets.fernet import FernetCodec
 from dagflow.store.connections import save_connection
@@ -92,6 +94,22 @@ class Seeded:
                     DagRunRow.dag_id == self.dag_id, DagRunRow.run_id == (run_id or self.run_id)
                 )
             )
+
+    def push_xcoms(self, task_id: str, values: dict[str, object]) -> None:
+        """XComs of ``task_id`` in the seeded run, stored as a task's push stores them."""
+        with self.database.session(write=True) as session:
+            for key, value in values.items():
+                session.add(
+                    XComRow(
+                        dag_id=self.dag_id,
+                        run_id=self.run_id,
+                        task_id=task_id,
+                        map_index=-1,
+                        key=key,
+                        value=encode(value, where="test"),
+                        timestamp=utcnow(),
+                    )
+                )
 
     def snapshot(self) -> dict[str, list[tuple[object, ...]]]:
         """Everything an action could change: to show that a refused request changed nothing."""

@@ -5,29 +5,13 @@ from __future__ import annotations
 
 import re
 
-from dagflow.core.clock import utcnow
-from dagflow.runtime.xcom import encode
-from dagflow.store.models import XComRow
-
 
 def test_the_task_instance_page_links_to_the_triggered_run(seeded, logged_in):
     pushed = {
         "_link_Triggered DAG": f"/dags/shop/runs/{seeded.run_id}",
         "_link_Sneaky": "javascript:alert(1)",
     }
-    with seeded.database.session(write=True) as session:
-        for name, url in pushed.items():
-            session.add(
-                XComRow(
-                    dag_id="shop",
-                    run_id=seeded.run_id,
-                    task_id="extract",
-                    map_index=-1,
-                    key=name,
-                    value=encode(url, where="test"),
-                    timestamp=utcnow(),
-                )
-            )
+    seeded.push_xcoms("extract", pushed)
 
     page = logged_in("viewer").get("/dags/shop/tasks/extract", query_string={"run_id": seeded.run_id})
 

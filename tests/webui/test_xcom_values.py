@@ -9,9 +9,6 @@ import re
 
 import pytest
 
-from dagflow.core.clock import utcnow
-from dagflow.runtime.xcom import encode
-from dagflow.store.models import XComRow
 from tests.webui.routes import API_TI
 
 PUSHED = {
@@ -29,19 +26,7 @@ SHOWN = {
 @pytest.fixture
 def pushed(seeded):
     """``extract`` of the seeded run pushed a datetime, a set and a plain dict."""
-    with seeded.database.session(write=True) as session:
-        for key, value in PUSHED.items():
-            session.add(
-                XComRow(
-                    dag_id="shop",
-                    run_id=seeded.run_id,
-                    task_id="extract",
-                    map_index=-1,
-                    key=key,
-                    value=encode(value, where="test"),
-                    timestamp=utcnow(),
-                )
-            )
+    seeded.push_xcoms("extract", PUSHED)
     return seeded
 
 
