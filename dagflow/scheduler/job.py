@@ -246,11 +246,12 @@ class Scheduler:
         with self.db.session(write=True) as session:
             # what this scheduler queued and no worker started (its executor's unsent or unstarted
             # workloads, a Celery message still at the broker): never another scheduler's
-            unstarted = [w.key for w in unfinished if not w.compensation]
             if self.job_id is not None:
                 requeued = ti_store.requeue(session, job_id=self.job_id, now=now)
             else:
-                requeued = ti_store.requeue(session, keys=unstarted, now=now)
+                requeued = ti_store.requeue(
+                    session, keys=[w.key for w in unfinished if not w.compensation], now=now
+                )
             requeued += comp_store.give_back(session, [w.key for w in unfinished if w.compensation])
             detail = {"stopped_attempts": stopped, "killed_attempts": killed, "requeued": requeued}
             scheduling.end_scheduler(session, self.job_id, now, detail)
