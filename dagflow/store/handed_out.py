@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, Executable, and_, select, tuple_, update
+from sqlalchemy import ColumnElement, Executable, and_, select, text, tuple_, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -45,6 +45,11 @@ def attempt_states(
     whole table, its history included, on every follow-up."""
     found: dict[str, str] = {}
     for table, wanted in ((TI, tokens), (C, compensation_tokens or {})):
+        if not wanted:
+            continue
+        if session.get_bind().dialect.name == "postgresql":
+            found.update(_states_by_arrays(session, table.__tablename__, wanted))
+            continue
         items = list(wanted.items())
         for start in range(0, len(items), CHUNK):
             chunk = dict(items[start : start + CHUNK])
@@ -56,6 +61,35 @@ def attempt_states(
                 {str(token): str(state) for token, state in session.execute(query) if token in chunk}
             )
     return found
+
+
+#: :func:`attempt_states` on PostgreSQL: the keys go as arrays, joined to the rows by their primary
+#: key (as the scheduler's queueing does), so the statement is the same text whatever their number:
+#: no chunks, and nothing for SQLAlchemy to build and cache per number of keys on every follow-up.
+_STATES_BY_ARRAYS = (
+    "SELECT t.attempt_token, t.state FROM {table} AS t"
+    " JOIN unnest(CAST(:dag_ids AS text[]), CAST(:run_ids AS text[]), CAST(:task_ids AS text[]),"
+    " CAST(:map_indexes AS integer[])) AS k(dag_id, run_id, task_id, map_index)"
+    " ON t.dag_id = k.dag_id AND t.run_id = k.run_id AND t.task_id = k.task_id"
+    " AND t.map_index = k.map_index"
+)
+_STATES_QUERIES = {
+    table: text(_STATES_BY_ARRAYS.format(table=table)) for table in (TI.__tablename__, C.__tablename__)
+}
+
+
+def _states_by_arrays(session: Session, table: str, wanted: Mapping[str, TIKey]) -> dict[str, str]:
+    keys = set(wanted.values())
+    rows = session.connection().execute(
+        _STATES_QUERIES[table],
+        {
+            "dag_ids": [k.dag_id for k in keys],
+            "run_ids": [k.run_id for k in keys],
+            "task_ids": [k.task_id for k in keys],
+            "map_indexes": [k.map_index for k in keys],
+        },
+    )
+    return {str(token): str(state) for token, state in rows if token in wanted}
 
 
 def fail_unclaimed(

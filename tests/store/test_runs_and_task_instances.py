@@ -558,6 +558,29 @@ def test_a_stale_attempt_records_nothing(run, meanwhile):
     assert snapshot(run.database) == before
 
 
+# -- what became of the attempts handed out -------------------------------------------------------------
+
+
+def test_handed_out_tokens_are_followed_up_by_state_and_a_replaced_token_is_not_found(run):
+    run.hand_out("extract", token="queued-one")
+    run.start("fan", 0, token="running-one")
+    run.start("fan", 1, token="done-one")
+    run.finish("fan", ended(TaskState.SUCCESS), token="done-one", map_index=1)
+    run.hand_out("fan", 2, token="newer")
+    wanted = {
+        "queued-one": run.key("extract"),
+        "running-one": run.key("fan", 0),
+        "done-one": run.key("fan", 1),
+        "older": run.key("fan", 2),  # handed out again since, with another token
+        "never": run.key("report"),
+    }
+
+    with run.database.session() as session:
+        states = handed_out.attempt_states(session, wanted)
+
+    assert states == {"queued-one": "queued", "running-one": "running", "done-one": "success"}
+
+
 # -- an attempt no worker took -------------------------------------------------------------------------
 
 
