@@ -173,6 +173,8 @@ class CeleryExecutor(Executor):
             return False
 
     def _publish(self, workload: Workload, producer: Any) -> None:
+        # what Celery shows of the message where it lists tasks (events, Flower): the task instance
+        # and try, not a repr of the whole message, which it would otherwise build for each one
         self.app.send_task(
             TASK_NAME,
             args=[to_message(workload, self.settings.dags_folder)],
@@ -180,6 +182,8 @@ class CeleryExecutor(Executor):
             queue=self.settings.queue_of(workload.queue),
             producer=producer,
             retry=False,
+            argsrepr=workload.label,
+            kwargsrepr="",
         )
 
     # -- following up -------------------------------------------------------------------------------

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import time
+import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -12,8 +15,10 @@ from dagflow.core.keys import TIKey
 from dagflow.core.states import TaskState
 from dagflow.exceptions import DagflowConfigError
 from dagflow.executors.base import TaskCallback, Workload
+from dagflow.executors.celery import CeleryExecutor
 from dagflow.executors.celery_message import from_message, local_fileloc, to_message
 from dagflow.remote.celery_app import CelerySettings
+from tests.scheduler.processes.celery_workers import broker_url
 
 
 def test_a_workload_survives_the_trip_and_its_file_is_found_under_the_workers_own_dags_folder(tmp_path: Path):
@@ -78,3 +83,31 @@ def test_a_broker_url_that_is_neither_redis_nor_rabbitmq_is_refused_in_one_line(
         DagflowConfigError, match=r"\[celery\] broker_url = 'kafka://127.0.0.1' is not a Redis"
     ):
         CelerySettings.from_settings(Settings.load())
+
+
+def test_a_sent_message_shows_its_task_instance_and_try_where_celery_lists_tasks(tmp_path: Path):
+    import redis
+
+    url = broker_url("redis")
+    queue = f"shown-{uuid.uuid4().hex[:8]}"
+    settings = CelerySettings(url, default_queue=queue)
+    executor = CeleryExecutor(settings, f"sqlite:///{tmp_path / 'store.db'}")
+    workload = Workload(TIKey("etl", "manual__1", "load", 3), 2, uuid.uuid4().hex, "/dags/etl.py")
+    client = redis.Redis.from_url(url)
+    try:
+        executor.submit([workload])
+        deadline = time.monotonic() + 10
+        while not (raw := client.lpop(queue)) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert raw, "the message never reached the broker"
+        headers = json.loads(raw)["headers"]
+        assert (headers["id"], headers["argsrepr"], headers["kwargsrepr"]) == (
+            workload.token,
+            workload.label,
+            "",
+        )
+        assert "load" in workload.label and "try 2" in workload.label
+    finally:
+        executor.close()
+        client.delete(queue)
+        client.close()
