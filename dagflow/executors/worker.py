@@ -609,7 +609,9 @@ class Worker:
             recorded = comp_store.record(
                 conn, workload.key, token=workload.token, outcome=outcome, given_back=self.stopping
             )
-            if self.settings.wake_scheduler:  # as an attempt's outcome: the next compensation may start
+            # as an attempt's outcome (the next compensation may start), but to every scheduler: runs
+            # being compensated have no owner, and any of them may drive the next step
+            if self.settings.wake_scheduler:
                 wake_after_commit(conn, outcome=True)
         if not recorded:
             detail = "its compensation was changed while it ran; outcome discarded"
