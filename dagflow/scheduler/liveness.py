@@ -20,6 +20,7 @@ from dagflow.scheduler.dags import DagCache
 from dagflow.scheduler.outcome import PassOutcome
 from dagflow.serialization import StoredDag
 from dagflow.store import Database, Session, handed_out, scheduling
+from dagflow.store import jobs as job_store
 from dagflow.store import task_instances as ti_store
 from dagflow.store.attempts import Outcome, record_outcome
 from dagflow.store.models import TaskInstanceRow
@@ -148,6 +149,15 @@ def adopt_or_reset(session: Session, *, job_id: int | None, health_threshold: fl
     return ti_store.requeue(session, not_job_ids=alive, now=now)
 
 
+def fail_dead_workers(session: Session, *, health_threshold: float, now: datetime) -> None:
+    """Mark failed the rows of Celery workers silent for ``[scheduler]
+    scheduler_health_check_threshold`` (their tries are failed by their own heartbeats, see
+    :func:`check_liveness`); never at a scheduler's start on SQLite, where the threshold is zero."""
+    alive_since = now - timedelta(seconds=health_threshold)
+    if failed := job_store.fail_dead_workers(session, alive_since=alive_since, now=now):
+        log.warning("%d worker(s) stopped heartbeating: marked failed", failed)
+
+
 @dataclass
 class HeartbeatWatch:
     """What liveness remembers between passes: when it last looked, and each running attempt's
@@ -202,6 +212,7 @@ def check_liveness(
         requeued = adopt_or_reset(
             session, job_id=settings.job_id, health_threshold=settings.health_threshold, now=now
         )
+        fail_dead_workers(session, health_threshold=settings.health_threshold, now=now)
     if requeued:
         log.info("handing out again %d queued task instance(s) of a scheduler that is gone", requeued)
     return outcome

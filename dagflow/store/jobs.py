@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from dagflow.core.states import JobState
@@ -167,6 +167,23 @@ def worker_heartbeat(session: Session, job_id: int, now: datetime) -> None:
     job = session.get(JobRow, job_id)
     if job is not None:
         job.latest_heartbeat, job.state, job.end_date = now, JobState.RUNNING.value, None
+
+
+def fail_dead_workers(session: Session, *, alive_since: datetime, now: datetime) -> int:
+    """Mark failed the rows of workers whose heartbeat is older than ``alive_since`` (a worker killed
+    with -9, its machine gone), as schedulers do for one another, so that no row says running for a
+    worker that is not; one that beats again is marked running again (:func:`worker_heartbeat`).
+    Returns how many were marked."""
+    result = session.execute(
+        update(JobRow)
+        .where(
+            JobRow.job_type == WORKER,
+            JobRow.state == JobState.RUNNING.value,
+            JobRow.latest_heartbeat < alive_since,
+        )
+        .values(state=JobState.FAILED.value, end_date=now)
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
 
 
 def end_worker(session: Session, job_id: int, now: datetime) -> None:

@@ -456,8 +456,9 @@ def fail_dead_schedulers(
     session: Session, *, alive_since: datetime, keep: int | None, now: datetime
 ) -> list[int]:
     """Mark failed the schedulers whose heartbeat is older than ``alive_since`` (never ``keep``, this
-    one: a slow pass is no death); return the ids of those alive. (Workers' rows are left alone: a
-    scheduler that starts alone on SQLite takes every other scheduler for dead at once, not them.)"""
+    one: a slow pass is no death); return the ids of those alive. (Workers' rows are left to
+    :func:`~dagflow.store.jobs.fail_dead_workers`, always with the health threshold: a scheduler that
+    starts alone on SQLite takes every other scheduler for dead at once, not them.)"""
     running = (JobRow.state == JobState.RUNNING.value, JobRow.job_type == "scheduler")
     alive = list(session.scalars(select(JobRow.id).where(*running, JobRow.latest_heartbeat >= alive_since)))
     if keep is not None and keep not in alive:

@@ -8,9 +8,11 @@ from datetime import timedelta
 
 from dagflow.cli import cli
 from dagflow.core.clock import utcnow
+from dagflow.scheduler import liveness
 from dagflow.store import jobs as job_store
 from dagflow.store import scheduling
 from dagflow.store.engine import Database
+from dagflow.store.models import JobRow
 
 
 def add_scheduler(
@@ -106,3 +108,23 @@ def test_jobs_check_finds_no_worker_once_the_celery_worker_stopped(cli_runner, d
         job_store.end_worker(session, job_id, utcnow())
     stopped = check(cli_runner, "--job-type", "worker")
     assert stopped.exit_code == 1 and stopped.stderr.strip() == "Error: No alive jobs found."
+
+
+def test_a_celery_worker_silent_past_the_threshold_is_marked_failed_and_running_again_when_it_beats(
+    database: Database,
+):
+    silent = add_celery_worker(database, age=120, name="gone@host-c")
+    beating = add_celery_worker(database, age=1, name="live@host-c", pid=301)
+    scheduler = add_scheduler(database, age=120)  # schedulers are another check's to fail
+    with database.session(write=True) as session:
+        liveness.fail_dead_workers(session, health_threshold=30, now=utcnow())
+
+    with database.session() as session:
+        states = {job: session.get(JobRow, job).state for job in (silent, beating, scheduler)}  # type: ignore[union-attr]
+    assert states == {silent: "failed", beating: "running", scheduler: "running"}
+
+    with database.session(write=True) as session:
+        job_store.worker_heartbeat(session, silent, utcnow())
+    with database.session() as session:
+        revived = session.get(JobRow, silent)
+        assert revived is not None and (revived.state, revived.end_date) == ("running", None)

@@ -350,6 +350,10 @@ def test_schedulers_and_workers_killed_and_broker_restarted_lose_and_double_noth
     with crash.store.session() as session:
         job = session.scalars(select(JobRow).where(JobRow.pid == crash.daemons[0].pid)).one()
     assert job.state == "failed", "the killed scheduler was not noticed"
+    assert deployment.killed_worker is not None
+    with crash.store.session() as session:
+        row = session.scalars(select(JobRow).where(JobRow.pid == deployment.killed_worker.process.pid)).one()
+    assert row.state == "failed", "the killed Celery worker's row still says it runs"
 
 
 def check_every_run_succeeded_once(crash: CrashHarness) -> None:
