@@ -97,9 +97,11 @@ def test_a_sent_message_shows_its_task_instance_and_try_where_celery_lists_tasks
     try:
         executor.submit([workload])
         deadline = time.monotonic() + 10
-        while not (raw := client.lpop(queue)) and time.monotonic() < deadline:
+        raw = None
+        while raw is None and time.monotonic() < deadline:
+            raw = client.lpop(queue)
             time.sleep(0.02)
-        assert raw, "the message never reached the broker"
+        assert isinstance(raw, bytes), "the message never reached the broker"
         headers = json.loads(raw)["headers"]
         assert (headers["id"], headers["argsrepr"], headers["kwargsrepr"]) == (
             workload.token,
