@@ -8,7 +8,7 @@ up. Decisions themselves are the pure :func:`dagflow.core.decisions.decide`, sha
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from dagflow.core import past
 from dagflow.core.clock import utcnow
@@ -22,7 +22,7 @@ from dagflow.scheduler.runcache import MARGIN, RunCache
 from dagflow.serialization import StoredDag
 from dagflow.store import Database, Session, scheduling
 from dagflow.store import task_instances as ti_store
-from dagflow.store.ownership import RunOwnership
+from dagflow.store.ownership import LEAVE_FOR, RunOwnership
 
 
 def changed_runs(session: Session, *, since: datetime | None, now: datetime) -> tuple[set[RunKey], datetime]:
@@ -45,6 +45,8 @@ class Decided(PassOutcome):
     #: Other schedulers that handed out attempts of runs this one just took over: their outcomes'
     #: wake-ups go to them (see :func:`dagflow.store.notify.channel_of`).
     handed_out_by: set[int] = field(default_factory=set)
+    #: Runs this pass left for the other schedulers (its share was taken): they are to be told.
+    left_for_others: set[RunKey] = field(default_factory=set)
 
 
 def decide_runs(
@@ -57,10 +59,11 @@ def decide_runs(
     now: datetime,
     ownership: RunOwnership | None = None,
     job_id: int | None = None,
+    schedulers: int = 1,
 ) -> Decided:
     """Decide the runs that changed (with ``ownership``, those of them this scheduler owns, that of
-    job ``job_id``). Runs of paused DAGs are left as they are, as in Airflow, and looked at again once
-    their DAG is unpaused.
+    job ``job_id``, taking new ones up to its share among ``schedulers`` live ones). Runs of paused
+    DAGs are left as they are, as in Airflow, and looked at again once their DAG is unpaused.
 
     Every run is evaluated while reading only, in one read of the store for the whole pass (the runs
     with their DAG's paused flag in one query, their task instances from the run cache); then what was
@@ -75,7 +78,10 @@ def decide_runs(
         running = scheduling.running_runs(session, dirty | held_by_pause)
         if ownership is not None:  # runs another scheduler owns are its to decide
             ownership.release((dirty | held_by_pause) - running.keys())
-            mine = ownership.claim(running)
+            left_before = set(ownership.left)
+            mine = ownership.claim(running, limit=_share(session, ownership, running, schedulers))
+            outcome.left_for_others = ownership.left.keys() - left_before
+            _look_again_at_left(ownership, outcome, now)
             for key in running.keys() - mine:
                 cache.forget(key)
             outcome.handed_out_by = scheduling.handed_out_by_others(session, ownership.taken, job_id=job_id)
@@ -85,6 +91,24 @@ def decide_runs(
         verdicts = [_evaluate(session, cache, dags, outcome, running[key], now) for key in runs]
     _record_all(db, cache, outcome, [v for v in verdicts if v is not None], now)
     return outcome
+
+
+def _share(
+    session: Session, ownership: RunOwnership, running: dict[RunKey, scheduling.RunningRun], schedulers: int
+) -> int | None:
+    """How many more runs this scheduler may take: its share of every running run among the live
+    schedulers, less what it owns (None: no limit, it is alone, or nothing new is on offer)."""
+    if schedulers <= 1 or not (running.keys() - ownership.owned):
+        return None
+    share = -(-scheduling.running_run_count(session) // schedulers)
+    return max(0, share - len(ownership.owned))
+
+
+def _look_again_at_left(ownership: RunOwnership, outcome: Decided, now: datetime) -> None:
+    """Runs left for other schedulers are looked at again once they may be taken whatever the share."""
+    if ownership.left:
+        outcome.recheck |= ownership.left.keys()
+        outcome.timed(now + timedelta(seconds=LEAVE_FOR))
 
 
 def _not_paused(

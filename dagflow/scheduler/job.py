@@ -47,7 +47,7 @@ from dagflow.store import Database, Session, planner, scheduling
 from dagflow.store import compensations as comp_store
 from dagflow.store import jobs as job_store
 from dagflow.store import task_instances as ti_store
-from dagflow.store.notify import Listener, Wakeups, listen
+from dagflow.store.notify import Listener, Wakeups, listen, wake_after_commit
 from dagflow.store.ownership import RunOwnership
 
 log = logging.getLogger("dagflow.scheduler")
@@ -116,8 +116,9 @@ class SchedulerState:
     last_poll: float = 0.0
     last_pass: float = 0.0
     failed_passes: int = 0
-    #: Whether another scheduler was alive at the last heartbeat (PostgreSQL; until then, assumed).
-    others_alive: bool = True
+    #: How many other schedulers were alive at the last heartbeat (PostgreSQL; until then, assumed
+    #: one).
+    other_schedulers: int = 1
     #: Whether the last pass left task instances waiting for a slot (see ``queue_scheduled``).
     waiting_for_slots: bool = False
     #: Look at the runs being compensated on this pass (something that may move them happened).
@@ -194,6 +195,7 @@ class Scheduler:
             self.job_id = scheduling.register_scheduler(
                 session, hostname=socket.gethostname(), pid=os.getpid(), now=now
             )
+            self.ownership.seed = self.job_id
             requeued = liveness.adopt_or_reset(
                 session, job_id=self.job_id, health_threshold=threshold, now=now
             )
@@ -354,7 +356,7 @@ class Scheduler:
             now=now,
             # several schedulers: each queues the task instances of the runs it decides
             runs=self.ownership.owned if self.ownership.shared else None,
-            alone=self.ownership.shared and not state.others_alive,
+            alone=self.ownership.shared and not state.other_schedulers,
         )
         state.waiting_for_slots = queued.waiting
         self._apply_workloads(queued.workloads)
@@ -400,6 +402,7 @@ class Scheduler:
                 now=now,
                 ownership=self.ownership,
                 job_id=self.job_id,
+                schedulers=1 + state.other_schedulers,
             )
         except Exception:  # nothing of it was recorded: decide these runs again on the next pass
             state.dirty_runs |= dirty
@@ -407,6 +410,9 @@ class Scheduler:
         state.held_by_pause = decided.held_by_pause
         if decided.handed_out_by and self._wakeup is not None:  # runs taken over: hear their outcomes
             self._wakeup.follow(decided.handed_out_by)
+        if decided.left_for_others:  # their share is theirs to take now, not at their next poll
+            with self.db.session(write=True) as session:
+                wake_after_commit(session)
         self._apply(decided)
 
     def _compensate(self, now: datetime, fired: bool) -> None:
@@ -476,7 +482,7 @@ class Scheduler:
             timeout = 0.0
         if self.state.in_flight:
             timeout = min(timeout, self.options.heartbeat_interval)
-        if self.state.waiting_for_slots and self.state.others_alive and self.ownership.shared:
+        if self.state.waiting_for_slots and self.state.other_schedulers and self.ownership.shared:
             # the outcomes that free them may be other schedulers', which wake only their own
             timeout = min(timeout, self.options.others_outcomes_interval)
         deadline = time.monotonic() + timeout
@@ -589,7 +595,7 @@ class Scheduler:
                 log.warning("this scheduler was taken for dead; its queued work was handed out again")
             if self.ownership.shared:
                 alive_since = now - timedelta(seconds=self.options.health_threshold)
-                self.state.others_alive = scheduling.other_schedulers_alive(
+                self.state.other_schedulers = scheduling.other_schedulers_alive(
                     session, job_id=self.job_id, alive_since=alive_since
                 )
         self.state.last_heartbeat = now

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, NamedTuple
 
-from sqlalchemy import bindparam, func, or_, select, tuple_, update
+from sqlalchemy import bindparam, func, or_, select, tuple_, union_all, update
 from sqlalchemy.orm import Session
 
 from dagflow.core.dispatch import Busy
@@ -62,10 +62,14 @@ def running_run_keys(session: Session) -> set[RunKey]:
 
 
 def runs_changed_since(session: Session, since: datetime) -> set[RunKey]:
-    """Runs with a task instance stamped at or after ``since``."""
+    """Runs with a task instance, or their own row, stamped at or after ``since``: a run another
+    scheduler started has no task instance changed yet, and is found by its row."""
     # not DISTINCT: SQLite would then walk the whole table in key order instead of the updated_at
     # index, a read that grows with the history kept
-    query = select(TI.dag_id, TI.run_id).where(TI.updated_at >= since)
+    query = union_all(
+        select(TI.dag_id, TI.run_id).where(TI.updated_at >= since),
+        select(DagRunRow.dag_id, DagRunRow.run_id).where(DagRunRow.updated_at >= since),
+    )
     return {RunKey(d, r) for d, r in session.execute(query)}
 
 
@@ -398,16 +402,21 @@ def register_scheduler(session: Session, *, hostname: str, pid: int, now: dateti
     return job.id
 
 
-def other_schedulers_alive(session: Session, *, job_id: int | None, alive_since: datetime) -> bool:
-    """Whether a scheduler other than ``job_id``'s is running with a heartbeat since ``alive_since``."""
-    query = select(JobRow.id).where(
+def other_schedulers_alive(session: Session, *, job_id: int | None, alive_since: datetime) -> int:
+    """How many schedulers other than ``job_id``'s are running with a heartbeat since ``alive_since``."""
+    query = select(func.count()).where(
         JobRow.job_type == "scheduler",
         JobRow.state == JobState.RUNNING.value,
         JobRow.latest_heartbeat >= alive_since,
     )
     if job_id is not None:
         query = query.where(JobRow.id != job_id)
-    return session.scalars(query.limit(1)).first() is not None
+    return int(session.scalar(query) or 0)
+
+
+def running_run_count(session: Session) -> int:
+    """How many runs are running, of every DAG (what several schedulers share)."""
+    return int(session.scalar(select(func.count()).where(DagRunRow.state == RunState.RUNNING.value)) or 0)
 
 
 def scheduler_heartbeat(

@@ -300,3 +300,60 @@ def test_a_second_scheduler_on_sqlite_is_refused_with_the_reason(crash: CrashHar
     assert "SQLite allows one scheduler" in error and "PostgreSQL" in error
     assert first.process.poll() is None, "the first scheduler goes on"
     assert len(crash.jobs()) == 1, "the refused scheduler recorded no job"
+
+
+SPREAD = """
+import time
+from datetime import datetime
+
+from dagflow import DAG, task
+
+with DAG("spread", schedule=None, start_date=datetime(2024, 1, 1), max_active_runs={runs}):
+
+    @task
+    def first():
+        time.sleep(0.5)
+
+    @task
+    def second():
+        pass
+
+    first() >> second()
+"""
+
+
+def test_runs_that_start_together_are_shared_among_the_live_schedulers(crash: CrashHarness):
+    """Each scheduler takes up to its share of the running runs (their number over the live
+    schedulers'), so that schedulers on several machines all decide and queue, instead of the first
+    one to look taking every run."""
+    if crash.database_url.startswith("sqlite"):
+        pytest.skip("several schedulers need PostgreSQL")
+    runs, schedulers = 6, 3
+    (crash.dags_folder / "spread.py").write_text(SPREAD.format(runs=runs))
+    crash.register()
+    pids = start_schedulers(crash, schedulers)
+
+    def each_counted_the_others() -> bool:  # each has beaten (and counted who is alive) since all started
+        jobs = [job for job in crash.jobs() if job.pid in pids]
+        if len(jobs) < schedulers:
+            return False
+        started = max(j.start_date for j in jobs)
+        return all(j.latest_heartbeat > started for j in jobs)
+
+    crash.wait_for("every scheduler to count the others", each_counted_the_others, 60)
+    with crash.store.session(write=True) as session:
+        for n in range(runs):
+            actions.trigger_dag(session, "spread", run_id=f"run_{n}", owner="test")
+    crash.wait_for("every run to succeed", lambda: _successes(crash) == runs, timeout=90)
+
+    with crash.store.session() as session:
+        queued_by = session.execute(select(TaskInstanceRow.run_id, TaskInstanceRow.queued_by_job_id)).all()
+        jobs = {job.id: job.pid for job in session.scalars(select(JobRow))}
+    by_run: dict[str, set[int | None]] = {}
+    for run_id, job_id in queued_by:
+        by_run.setdefault(run_id, set()).add(job_id)
+    assert all(len(deciders) == 1 for deciders in by_run.values()), by_run
+    per_scheduler = Counter(jobs[next(iter(deciders))] for deciders in by_run.values())  # type: ignore[index]
+    # (a scheduler slowed down by a loaded machine may find its share taken after LEAVE_FOR: not
+    # every one of them need have decided a run, but the first to look may not take them all)
+    assert len(per_scheduler) > 1, f"one scheduler decided every run: {per_scheduler}"

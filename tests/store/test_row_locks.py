@@ -15,7 +15,7 @@ import pytest
 
 from dagflow.core.keys import RunKey
 from dagflow.core.states import TaskState
-from dagflow.store import scheduling
+from dagflow.store import ownership, scheduling
 from dagflow.store.engine import Database
 from dagflow.store.models import DagRow, DagRunRow, PoolRow, TaskInstanceRow
 from dagflow.store.notify import listen, wake_after_commit
@@ -162,6 +162,35 @@ def test_a_run_is_decided_by_the_scheduler_that_owns_it_until_that_one_is_gone(p
     finally:
         first.close()
         second.close()
+
+
+def test_schedulers_sharing_runs_take_their_share_and_one_left_over_is_taken_once_overdue(
+    postgres: Database, monkeypatch: pytest.MonkeyPatch
+):
+    runs = [RunKey("one", f"r{n}") for n in range(6)]
+    first, second = RunOwnership(postgres, seed=1), RunOwnership(postgres, seed=2)
+    try:
+        mine = first.claim(runs, limit=3)
+        assert len(mine) == 3 and first.left.keys() == set(runs) - mine
+        theirs = second.claim(runs, limit=3)
+        assert theirs == set(runs) - mine, "the second scheduler takes what the first left"
+        assert first.claim(runs, limit=0) == mine and not first.left, "the other's runs are not left"
+
+        more = [RunKey("two", f"r{n}") for n in range(2)]
+        assert first.claim(runs + more, limit=0) == mine and first.left.keys() == set(more)
+        assert first.claim(runs + more, limit=0) == mine, "left for the others a while"
+        monkeypatch.setattr(ownership, "LEAVE_FOR", 0.0)
+        assert first.claim(runs + more, limit=0) == mine | set(more), "nobody took these: taken anyway"
+        assert not first.left
+    finally:
+        first.close()
+        second.close()
+
+
+def test_schedulers_try_different_runs_first():
+    runs = [RunKey("one", f"r{n}") for n in range(20)]
+    orders = [sorted(runs, key=RunOwnership(Database("sqlite://"), seed=seed)._order)[:5] for seed in (1, 2)]
+    assert orders[0] != orders[1]
 
 
 def test_a_commit_that_wakes_the_schedulers_wakes_every_one_of_them(postgres: Database):

@@ -16,15 +16,16 @@ import pytest
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from dagflow.core.clock import utcnow
 from dagflow.core.decisions import TIRecord
 from dagflow.core.keys import RunKey
-from dagflow.core.states import TaskState
+from dagflow.core.states import RunState, TaskState
 from dagflow.serialization import StoredDag
-from dagflow.store import attempts, handed_out
+from dagflow.store import attempts, handed_out, scheduling
 from dagflow.store import task_instances as tis
 from dagflow.store.engine import Database
 from dagflow.store.models import DagRow, DagRunRow, TaskInstanceRow, TaskInstanceTryRow, XComRow
-from dagflow.store.runs import create_run
+from dagflow.store.runs import create_run, set_run_state
 from tests.backends import statements_sent
 from tests.store.conftest import snapshot
 
@@ -556,6 +557,17 @@ def test_a_stale_attempt_records_nothing(run, meanwhile):
 
     assert recorded is False
     assert snapshot(run.database) == before
+
+
+def test_a_run_started_is_changed_though_none_of_its_task_instances_is(run):
+    """Another scheduler may start a run long after it was queued: its row is what changed."""
+    since = utcnow()
+    with run.write() as session:
+        assert scheduling.runs_changed_since(session, since) == set()
+        dag_run = session.scalars(select(DagRunRow)).one()
+        set_run_state(session, dag_run, RunState.RUNNING, since)
+    with run.database.session() as session:
+        assert scheduling.runs_changed_since(session, since) == {RunKey(run.dag_id, run.run_id)}
 
 
 # -- what became of the attempts handed out -------------------------------------------------------------
