@@ -82,6 +82,7 @@ def defaults(home: Path) -> dict[str, dict[str, str]]:
             "fernet_key": "",
             "test_connection": "Disabled",
             "max_map_length": "1024",
+            "hostname_callable": "",
         },
         "database": {"url": f"sqlite:///{home / 'dagflow.db'}"},
         "logging": {

@@ -38,6 +38,7 @@ def worker(queues: str | None, concurrency: int | None, hostname: str | None, ve
     """Start a Celery worker that runs attempts, and its log server (stop with SIGTERM or Ctrl-C)."""
     from dagflow.executors.celery_worker import WorkerJob, advertised_host, pool_settings, worker_app
     from dagflow.remote.celery_app import CelerySettings
+    from dagflow.utils.net import hostname as this_host
 
     logging.basicConfig(
         level=logging.DEBUG if verbose else logging.INFO,
@@ -48,6 +49,7 @@ def worker(queues: str | None, concurrency: int | None, hostname: str | None, ve
     try:
         celery_settings = CelerySettings.from_settings(settings)
         size = concurrency or settings.getint("celery", "worker_concurrency")
+        this_host(settings)
     except DagflowError as exc:
         fail(str(exc))
     open_database(settings).dispose()  # the store must be reachable and at the current schema

@@ -3,11 +3,10 @@ every live one found with its last heartbeat."""
 
 from __future__ import annotations
 
-import socket
-
 import click
 
 from dagflow.cli.common import fail, load_settings, open_database
+from dagflow.exceptions import DagflowError
 
 
 @click.group()
@@ -38,18 +37,23 @@ def jobs_check(
     reports alive in its own heartbeat (they carry its heartbeat and its job id)."""
     from dagflow.core.clock import utcnow
     from dagflow.store import jobs as job_store
+    from dagflow.utils.net import hostname as this_host
 
     if allow_multiple and limit == 1:  # (0: every job)
         fail("to use --allow-multiple, set --limit to a value greater than 1")
     if hostname and local:
         fail("--hostname and --local cannot be used together")
     settings = load_settings()
+    try:
+        here = this_host(settings) if local else hostname
+    except DagflowError as exc:
+        fail(str(exc))
     threshold = settings.getfloat("scheduler", "scheduler_health_check_threshold")
     with open_database(settings).session() as session:
         found = job_store.running_jobs(
             session,
             job_type=job_store.stored_job_type(job_type) if job_type else None,
-            hostname=socket.gethostname() if local else hostname,
+            hostname=here,
             limit=limit,
         )
     alive = job_store.alive(found, now=utcnow(), threshold=threshold)

@@ -20,6 +20,7 @@ from dagflow.cli.supervise import bind_listener, serve_supervised
 from dagflow.config import Settings
 from dagflow.exceptions import DagflowConfigError, DagflowError
 from dagflow.executors import executor_name
+from dagflow.utils.net import hostname
 
 
 def _logging(verbose: bool) -> None:
@@ -55,9 +56,11 @@ def run_scheduler(*, migrate: bool, workers: int | None, until_idle: bool, num_p
 
 
 def check_executor(settings: Settings) -> None:
-    """Exit with the one-line reason if ``[core] executor`` names no executor (before starting anything)."""
+    """Exit with the one-line reason if ``[core] executor`` names no executor, or ``[core]
+    hostname_callable`` no function (before starting anything)."""
     try:
         executor_name(settings)
+        hostname(settings)
     except DagflowError as exc:
         fail(str(exc))
 

@@ -20,7 +20,6 @@ from __future__ import annotations
 import logging
 import os
 import signal
-import socket
 import threading
 import time
 from dataclasses import dataclass, replace
@@ -40,6 +39,7 @@ from dagflow.store import Database, scheduling
 from dagflow.store import jobs as job_store
 from dagflow.store.attempts import Outcome, record_outcome
 from dagflow.store.notify import wake_after_commit
+from dagflow.utils.net import hostname
 
 log = logging.getLogger("dagflow.celery.worker")
 
@@ -208,7 +208,7 @@ def pool_settings(settings: Settings, *, hostname: str, log_url: str | None) -> 
 
 def advertised_host(settings: Settings) -> str:
     """The address other machines reach this worker's log server at."""
-    return str(settings.get("logging", "worker_log_server_host") or "") or socket.gethostname()
+    return str(settings.get("logging", "worker_log_server_host") or "") or hostname(settings)
 
 
 class WorkerJob(threading.Thread):
@@ -237,7 +237,7 @@ class WorkerJob(threading.Thread):
         with self._beating:
             with self.db.session(write=True) as session:
                 self.job_id = job_store.register_worker(
-                    session, hostname=socket.gethostname(), pid=os.getpid(), now=utcnow(), detail=detail
+                    session, hostname=hostname(settings), pid=os.getpid(), now=utcnow(), detail=detail
                 )
             self.db.dispose()
 

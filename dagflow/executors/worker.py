@@ -68,6 +68,7 @@ from dagflow.store.run_reader import DbRunStates
 from dagflow.store.runs import get_run, previous_successful_run
 from dagflow.store.secrets_backend import MetastoreBackend
 from dagflow.store.xcom import DbXComStore
+from dagflow.utils.net import hostname
 
 
 @dataclass(frozen=True)
@@ -104,6 +105,7 @@ class WorkerSettings:
             airflow_compat=settings.getbool("core", "airflow_compat"),
             fernet_key=str(settings.get("core", "fernet_key", "") or ""),
             max_map_length=settings.getint("core", "max_map_length"),
+            hostname=hostname(settings),
         )
 
 

@@ -49,6 +49,7 @@ from dagflow.store import jobs as job_store
 from dagflow.store import task_instances as ti_store
 from dagflow.store.notify import Listener, Wakeups, listen, wake_after_commit
 from dagflow.store.ownership import RunOwnership
+from dagflow.utils.net import hostname
 
 log = logging.getLogger("dagflow.scheduler")
 #: With several schedulers, how often every running run is looked at: a run whose owner died while
@@ -117,8 +118,9 @@ class SchedulerState:
     last_pass: float = 0.0
     failed_passes: int = 0
     #: How many other schedulers were alive at the last heartbeat (PostgreSQL; until then, assumed
-    #: one).
+    #: one), and on how many machines, this one's included (until then, assumed one).
     other_schedulers: int = 1
+    scheduler_hosts: int = 1
     #: Whether the last pass left task instances waiting for a slot (see ``queue_scheduled``).
     waiting_for_slots: bool = False
     #: Look at the runs being compensated on this pass (something that may move them happened).
@@ -171,6 +173,8 @@ class Scheduler:
         self.heartbeats = liveness.HeartbeatWatch()
         self.metrics = SchedulerMetrics(MetricsSettings.from_settings(settings), self.db)
         self.job_id: int | None = None
+        #: This machine's name on the scheduler's job row (``[core] hostname_callable``).
+        self.hostname = hostname(settings)
         self.stopping = False
         self._processor: Any = None
         self._sole: SoleSchedulerLock | None = None
@@ -193,7 +197,7 @@ class Scheduler:
             threshold = 0.0  # holding the lock proves every other scheduler of this file is gone
         with self.db.session(write=True) as session:
             self.job_id = scheduling.register_scheduler(
-                session, hostname=socket.gethostname(), pid=os.getpid(), now=now
+                session, hostname=self.hostname, pid=os.getpid(), now=now
             )
             self.ownership.seed = self.job_id
             requeued = liveness.adopt_or_reset(
@@ -402,7 +406,9 @@ class Scheduler:
                 now=now,
                 ownership=self.ownership,
                 job_id=self.job_id,
-                schedulers=1 + state.other_schedulers,
+                # schedulers on one machine share its cores: sharing the runs among them would only
+                # make each one's passes smaller; across machines, each decides its share
+                schedulers=state.scheduler_hosts,
             )
         except Exception:  # nothing of it was recorded: decide these runs again on the next pass
             state.dirty_runs |= dirty
@@ -595,8 +601,8 @@ class Scheduler:
                 log.warning("this scheduler was taken for dead; its queued work was handed out again")
             if self.ownership.shared:
                 alive_since = now - timedelta(seconds=self.options.health_threshold)
-                self.state.other_schedulers = scheduling.other_schedulers_alive(
-                    session, job_id=self.job_id, alive_since=alive_since
+                self.state.other_schedulers, self.state.scheduler_hosts = scheduling.live_schedulers(
+                    session, job_id=self.job_id, hostname=self.hostname, alive_since=alive_since
                 )
         self.state.last_heartbeat = now
         self.metrics.heartbeat()

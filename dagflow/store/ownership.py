@@ -7,9 +7,11 @@ pass over the DAG runs another one has locked, so the deciding is shared instead
 every scheduler. A scheduler that dies loses its connection, and with it its locks: the others take
 its runs on their next look. On SQLite (one scheduler) every run is this scheduler's.
 
-While other schedulers are alive, a scheduler takes new runs only up to its share of the running
-runs (their number over the live schedulers', rounded up), so that schedulers on several machines
-all decide and queue, instead of the first one to look taking everything. The runs it leaves are
+While schedulers are alive on other machines, a scheduler takes new runs only up to its share of
+the running runs (their number over the machines', rounded up), so that schedulers on several
+machines all decide and queue, instead of the first one to look taking everything. (Schedulers on
+one machine do not share among themselves: they share its cores, and smaller passes each would
+only cost more of them.) The runs it leaves are
 the others' to take; one that no other scheduler has taken after :data:`LEAVE_FOR` seconds is taken
 whatever the share (the others may be alive but busy, or about to stop).
 """

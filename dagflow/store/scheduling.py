@@ -402,16 +402,25 @@ def register_scheduler(session: Session, *, hostname: str, pid: int, now: dateti
     return job.id
 
 
-def other_schedulers_alive(session: Session, *, job_id: int | None, alive_since: datetime) -> int:
-    """How many schedulers other than ``job_id``'s are running with a heartbeat since ``alive_since``."""
-    query = select(func.count()).where(
+class LiveSchedulers(NamedTuple):
+    #: Schedulers alive besides this one.
+    others: int
+    #: The machines (host names) schedulers are alive on, this one's included.
+    hosts: int
+
+
+def live_schedulers(
+    session: Session, *, job_id: int | None, hostname: str, alive_since: datetime
+) -> LiveSchedulers:
+    """The schedulers running with a heartbeat since ``alive_since``: how many besides ``job_id``'s,
+    and on how many machines (``hostname`` is this one's)."""
+    query = select(JobRow.id, JobRow.hostname).where(
         JobRow.job_type == "scheduler",
         JobRow.state == JobState.RUNNING.value,
         JobRow.latest_heartbeat >= alive_since,
     )
-    if job_id is not None:
-        query = query.where(JobRow.id != job_id)
-    return int(session.scalar(query) or 0)
+    others = [host for found, host in session.execute(query) if found != job_id]
+    return LiveSchedulers(len(others), len({hostname, *others}))
 
 
 def running_run_count(session: Session) -> int:

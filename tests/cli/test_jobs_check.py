@@ -6,6 +6,8 @@ from __future__ import annotations
 import socket
 from datetime import timedelta
 
+import pytest
+
 from dagflow.cli import cli
 from dagflow.core.clock import utcnow
 from dagflow.scheduler import liveness
@@ -128,3 +130,26 @@ def test_a_celery_worker_silent_past_the_threshold_is_marked_failed_and_running_
     with database.session() as session:
         revived = session.get(JobRow, silent)
         assert revived is not None and (revived.state, revived.end_date) == ("running", None)
+
+
+def test_jobs_check_local_means_the_machine_hostname_callable_names(
+    cli_runner, database: Database, monkeypatch: pytest.MonkeyPatch
+):
+    monkeypatch.setenv("DAGFLOW__CORE__HOSTNAME_CALLABLE", "tests.crash.machines:name")
+    monkeypatch.setenv("DAGFLOW_TEST_MACHINE", "host-b")
+    add_scheduler(database, age=1, hostname="host-a")
+    add_scheduler(database, age=1, hostname="host-b", pid=101)
+    found = check(cli_runner, "--local")
+    assert found.exit_code == 0 and "host host-b  pid 101" in found.stdout, found.output
+
+
+def test_a_hostname_callable_that_cannot_be_imported_is_refused_naming_the_setting(
+    cli_runner, database: Database, monkeypatch: pytest.MonkeyPatch
+):
+    monkeypatch.setenv("DAGFLOW__CORE__HOSTNAME_CALLABLE", "no_such_module.name")
+    refused = check(cli_runner, "--local")
+    assert refused.exit_code != 0
+    assert refused.stderr.startswith("Error: [core] hostname_callable = 'no_such_module.name'"), (
+        refused.output
+    )
+    assert "module:function" in refused.stderr and len(refused.stderr.strip().splitlines()) == 1

@@ -31,6 +31,22 @@ def test_an_unknown_executor_stops_the_scheduler_with_one_line_before_it_starts_
     assert multiprocessing.active_children() == []
 
 
+def test_a_hostname_callable_that_is_no_function_stops_the_scheduler_with_one_line(
+    cli_runner: CliRunner, dagflow_home: Path, monkeypatch: pytest.MonkeyPatch
+):
+    monkeypatch.setenv("DAGFLOW__CORE__HOSTNAME_CALLABLE", "socket.AF_INET")
+
+    result = cli_runner.invoke(cli, ["scheduler"], catch_exceptions=False)
+
+    assert result.exit_code == 2
+    assert result.stderr.splitlines() == [
+        "Error: [core] hostname_callable = 'socket.AF_INET' (env DAGFLOW__CORE__HOSTNAME_CALLABLE): "
+        "not a function; give a function as module.function or module:function"
+    ]
+    assert not (dagflow_home / "dagflow.db").exists()
+    assert multiprocessing.active_children() == []
+
+
 def test_standalone_refuses_an_unknown_executor_from_the_cfg_file_too(
     cli_runner: CliRunner, dagflow_home: Path
 ):

@@ -150,8 +150,11 @@ def most_runs_at_once(found: list[Span]) -> int:
     return most
 
 
-def start_schedulers(crash: CrashHarness, count: int) -> list[int]:
-    """``count`` daemons, each with a ``DAGFLOW_HOME`` of its own; return their pids."""
+def start_schedulers(
+    crash: CrashHarness, count: int, *, machines: bool = False, **settings: str
+) -> list[int]:
+    """``count`` daemons, each with a ``DAGFLOW_HOME`` of its own (and with ``machines``, a machine
+    name of its own, ``machine-N``, for ``tests.crash.machines``); return their pids."""
     pids = []
     for n in range(count):
         home = crash.tmp_path / f"home-{n}"
@@ -161,6 +164,8 @@ def start_schedulers(crash: CrashHarness, count: int) -> list[int]:
             DAGFLOW_HOME=str(home),
             DAGFLOW__SCHEDULER__SCHEDULER_HEALTH_CHECK_THRESHOLD="3",
             DAGFLOW__CORE__PARALLELISM="3",
+            **({"DAGFLOW_TEST_MACHINE": f"machine-{n}"} if machines else {}),
+            **settings,
         )
         pids.append(daemon.pid)
     return pids
@@ -322,16 +327,19 @@ with DAG("spread", schedule=None, start_date=datetime(2024, 1, 1), max_active_ru
 """
 
 
-def test_runs_that_start_together_are_shared_among_the_live_schedulers(crash: CrashHarness):
-    """Each scheduler takes up to its share of the running runs (their number over the live
-    schedulers'), so that schedulers on several machines all decide and queue, instead of the first
-    one to look taking every run."""
+def test_runs_that_start_together_are_shared_among_schedulers_on_several_machines(crash: CrashHarness):
+    """Each scheduler takes up to its share of the running runs (their number over the machines
+    schedulers are alive on), so that schedulers on several machines all decide and queue, instead
+    of the first one to look taking every run. Each daemon here stands for a machine of its own
+    (``[core] hostname_callable``)."""
     if crash.database_url.startswith("sqlite"):
         pytest.skip("several schedulers need PostgreSQL")
     runs, schedulers = 6, 3
     (crash.dags_folder / "spread.py").write_text(SPREAD.format(runs=runs))
     crash.register()
-    pids = start_schedulers(crash, schedulers)
+    pids = start_schedulers(
+        crash, schedulers, machines=True, DAGFLOW__CORE__HOSTNAME_CALLABLE="tests.crash.machines:name"
+    )
 
     def each_counted_the_others() -> bool:  # each has beaten (and counted who is alive) since all started
         jobs = [job for job in crash.jobs() if job.pid in pids]
@@ -349,6 +357,8 @@ def test_runs_that_start_together_are_shared_among_the_live_schedulers(crash: Cr
     with crash.store.session() as session:
         queued_by = session.execute(select(TaskInstanceRow.run_id, TaskInstanceRow.queued_by_job_id)).all()
         jobs = {job.id: job.pid for job in session.scalars(select(JobRow))}
+        hosts = {job.hostname for job in session.scalars(select(JobRow))}
+    assert hosts == {f"machine-{n}" for n in range(schedulers)}
     by_run: dict[str, set[int | None]] = {}
     for run_id, job_id in queued_by:
         by_run.setdefault(run_id, set()).add(job_id)
