@@ -9,6 +9,9 @@ span measured. (Until 2026-12-07 the runs were triggered first and the scheduler
 the second and third scheduler started up on the two cores while the first one worked.)
 ``--executor local``: each scheduler runs ``--workers`` worker processes of its own, so more
 schedulers also bring more workers.
+``--machines``: each scheduler calls itself a machine of its own (``[core] hostname_callable``,
+``bench/machine_name.py``), so that they share the runs as schedulers on separate machines do; here
+they still share two cores.
 ``--executor celery``: the schedulers share the same two ``dagflow celery worker`` processes
 (``--concurrency`` pool processes each, on this machine's Redis, as ``bench_celery.py`` starts
 them), so only the schedulers change in number. Measured from the store once every run
@@ -18,13 +21,14 @@ whether anything ran twice: tries recorded against task instances, and the highe
 Usage:
   .venv/bin/python bench/bench_multi_scheduler.py [--schedulers 1,2,3] [--runs 2] [--workers 2]
       [--rounds 1] [--postgres ADMIN_URL] [--executor local|celery] [--concurrency 2]
-      [--broker redis://127.0.0.1:6379/14]
+      [--broker redis://127.0.0.1:6379/14] [--machines]
 """
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
+import os
 import statistics
 import tempfile
 import uuid
@@ -38,6 +42,7 @@ from scheduler_deploy import DEFAULT_POSTGRES, Daemon, Deployment, cpu_seconds, 
 from sqlalchemy import text
 
 FANOUT = 1000
+BENCH = Path(__file__).resolve().parent
 
 
 def measure(deploy: Deployment, dag_id: str, runs: int) -> dict[str, Any]:
@@ -93,6 +98,13 @@ def run_case(args: argparse.Namespace, schedulers: int, root: Path) -> dict[str,
                     "DAGFLOW_HOME": str(home),
                     "DAGFLOW__WORKER__PROCESSES": str(args.workers),
                 }
+                if args.machines:  # each a machine of its own: they share the runs
+                    path = os.pathsep.join(filter(None, [env.get("PYTHONPATH", ""), str(BENCH)]))
+                    env.update(
+                        PYTHONPATH=path,
+                        BENCH_MACHINE=f"machine-{n}",
+                        DAGFLOW__CORE__HOSTNAME_CALLABLE="machine_name:name",
+                    )
                 daemons.append(Daemon(dataclasses.replace(deploy, env=env), name=f"scheduler-{n}"))
             for daemon in daemons:  # none of their start-ups in the span measured
                 daemon.wait_ready(workers=args.workers if args.executor == "local" else 0)
@@ -126,6 +138,12 @@ def main() -> None:
     parser.add_argument("--executor", choices=["local", "celery"], default="local")
     parser.add_argument("--concurrency", type=int, default=2, help="pool processes per Celery worker")
     parser.add_argument("--broker", default="redis://127.0.0.1:6379/14")
+    parser.add_argument(
+        "--machines",
+        action="store_true",
+        help="each scheduler calls itself a machine of its own ([core] hostname_callable), so that "
+        "they share the runs as schedulers on separate machines do",
+    )
     args = parser.parse_args()
     counts = [int(n) for n in args.schedulers.split(",")]
     results: dict[int, list[dict[str, Any]]] = {n: [] for n in counts}
