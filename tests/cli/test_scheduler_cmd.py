@@ -15,35 +15,34 @@ from dagflow.executors import EXECUTORS, make_executor
 from dagflow.executors.inline import InlineExecutor
 
 
-def test_an_unknown_executor_stops_the_scheduler_with_one_line_before_it_starts_anything(
-    cli_runner: CliRunner, dagflow_home: Path, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize(
+    ("variable", "value", "error"),
+    [
+        (
+            "DAGFLOW__CORE__EXECUTOR",
+            "kubernetes",
+            "Error: [core] executor = 'kubernetes' is not an executor dagflow knows; "
+            "use one of: celery, inline, local",
+        ),
+        (
+            "DAGFLOW__CORE__HOSTNAME_CALLABLE",
+            "socket.AF_INET",
+            "Error: [core] hostname_callable = 'socket.AF_INET' (env DAGFLOW__CORE__HOSTNAME_CALLABLE): "
+            "not a function; give a function as module.function or module:function",
+        ),
+    ],
+    ids=["unknown executor", "hostname_callable no function"],
+)
+def test_a_bad_setting_stops_the_scheduler_with_one_line_before_it_starts_anything(
+    cli_runner: CliRunner, dagflow_home: Path, monkeypatch: pytest.MonkeyPatch, variable, value, error
 ):
-    monkeypatch.setenv("DAGFLOW__CORE__EXECUTOR", "kubernetes")
+    monkeypatch.setenv(variable, value)
 
     result = cli_runner.invoke(cli, ["scheduler"], catch_exceptions=False)
 
     assert result.exit_code == 2
-    assert result.stderr.splitlines() == [
-        "Error: [core] executor = 'kubernetes' is not an executor dagflow knows; "
-        "use one of: celery, inline, local"
-    ]
+    assert result.stderr.splitlines() == [error]
     assert not (dagflow_home / "dagflow.db").exists()  # the store was not even opened
-    assert multiprocessing.active_children() == []
-
-
-def test_a_hostname_callable_that_is_no_function_stops_the_scheduler_with_one_line(
-    cli_runner: CliRunner, dagflow_home: Path, monkeypatch: pytest.MonkeyPatch
-):
-    monkeypatch.setenv("DAGFLOW__CORE__HOSTNAME_CALLABLE", "socket.AF_INET")
-
-    result = cli_runner.invoke(cli, ["scheduler"], catch_exceptions=False)
-
-    assert result.exit_code == 2
-    assert result.stderr.splitlines() == [
-        "Error: [core] hostname_callable = 'socket.AF_INET' (env DAGFLOW__CORE__HOSTNAME_CALLABLE): "
-        "not a function; give a function as module.function or module:function"
-    ]
-    assert not (dagflow_home / "dagflow.db").exists()
     assert multiprocessing.active_children() == []
 
 
