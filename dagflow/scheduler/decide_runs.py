@@ -59,11 +59,12 @@ def decide_runs(
     now: datetime,
     ownership: RunOwnership | None = None,
     job_id: int | None = None,
-    schedulers: int = 1,
+    machines: int = 1,
 ) -> Decided:
     """Decide the runs that changed (with ``ownership``, those of them this scheduler owns, that of
-    job ``job_id``, taking new ones up to its share among ``schedulers`` live ones). Runs of paused
-    DAGs are left as they are, as in Airflow, and looked at again once their DAG is unpaused.
+    job ``job_id``, taking new ones up to its share among the ``machines`` schedulers are alive on; see
+    :mod:`dagflow.store.ownership`). Runs of paused DAGs are left as they are, as in Airflow, and
+    looked at again once their DAG is unpaused.
 
     Every run is evaluated while reading only, in one read of the store for the whole pass (the runs
     with their DAG's paused flag in one query, their task instances from the run cache); then what was
@@ -79,7 +80,7 @@ def decide_runs(
         if ownership is not None:  # runs another scheduler owns are its to decide
             ownership.release((dirty | held_by_pause) - running.keys())
             left_before = set(ownership.left)
-            mine = ownership.claim(running, limit=_share(session, ownership, running, schedulers))
+            mine = ownership.claim(running, limit=_share(session, ownership, running, machines))
             outcome.left_for_others = ownership.left.keys() - left_before
             _look_again_at_left(ownership, outcome, now)
             for key in running.keys() - mine:
@@ -94,13 +95,14 @@ def decide_runs(
 
 
 def _share(
-    session: Session, ownership: RunOwnership, running: dict[RunKey, scheduling.RunningRun], schedulers: int
+    session: Session, ownership: RunOwnership, running: dict[RunKey, scheduling.RunningRun], machines: int
 ) -> int | None:
-    """How many more runs this scheduler may take: its share of every running run among the live
-    schedulers, less what it owns (None: no limit, it is alone, or nothing new is on offer)."""
-    if schedulers <= 1 or not (running.keys() - ownership.owned):
+    """How many more runs this scheduler may take: its share of every running run among the machines
+    schedulers are alive on, less what it owns (None: no limit, its machine is the only one, or
+    nothing new is on offer)."""
+    if machines <= 1 or not (running.keys() - ownership.owned):
         return None
-    share = -(-scheduling.running_run_count(session) // schedulers)
+    share = -(-scheduling.running_run_count(session) // machines)
     return max(0, share - len(ownership.owned))
 
 

@@ -408,7 +408,7 @@ class Scheduler:
                 job_id=self.job_id,
                 # schedulers on one machine share its cores: sharing the runs among them would only
                 # make each one's passes smaller; across machines, each decides its share
-                schedulers=state.scheduler_hosts,
+                machines=state.scheduler_hosts,
             )
         except Exception:  # nothing of it was recorded: decide these runs again on the next pass
             state.dirty_runs |= dirty
