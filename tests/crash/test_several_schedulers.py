@@ -159,14 +159,14 @@ def start_schedulers(
     for n in range(count):
         home = crash.tmp_path / f"home-{n}"
         home.mkdir()
-        daemon = crash.start(
-            workers=2,
-            DAGFLOW_HOME=str(home),
-            DAGFLOW__SCHEDULER__SCHEDULER_HEALTH_CHECK_THRESHOLD="3",
-            DAGFLOW__CORE__PARALLELISM="3",
+        env = {
+            "DAGFLOW_HOME": str(home),
+            "DAGFLOW__SCHEDULER__SCHEDULER_HEALTH_CHECK_THRESHOLD": "3",
+            "DAGFLOW__CORE__PARALLELISM": "3",
             **({"DAGFLOW_TEST_MACHINE": f"machine-{n}"} if machines else {}),
             **settings,
-        )
+        }
+        daemon = crash.start(workers=2, **env)
         pids.append(daemon.pid)
     return pids
 
@@ -338,7 +338,12 @@ def test_runs_that_start_together_are_shared_among_schedulers_on_several_machine
     (crash.dags_folder / "spread.py").write_text(SPREAD.format(runs=runs))
     crash.register()
     pids = start_schedulers(
-        crash, schedulers, machines=True, DAGFLOW__CORE__HOSTNAME_CALLABLE="tests.crash.machines:name"
+        crash,
+        schedulers,
+        machines=True,
+        DAGFLOW__CORE__HOSTNAME_CALLABLE="tests.crash.machines:name",
+        # none of them taken for dead while a loaded machine slows their start: each counts the others
+        DAGFLOW__SCHEDULER__SCHEDULER_HEALTH_CHECK_THRESHOLD="30",
     )
 
     def each_counted_the_others() -> bool:  # each has beaten (and counted who is alive) since all started
