@@ -14,7 +14,7 @@ from pathlib import Path
 from dagflow.core.keys import TIKey
 from dagflow.core.retries import next_retry_for, should_retry
 from dagflow.core.states import TaskState
-from dagflow.executors.base import TaskCallback, Workload
+from dagflow.executors.base import TaskCallback, Workload, ended_try_callback
 from dagflow.runtime.tasklog import TaskLog, attempt_log_path
 from dagflow.scheduler.dags import DagCache
 from dagflow.scheduler.outcome import PassOutcome
@@ -93,16 +93,15 @@ def callbacks_of(
     """The workload that runs the task's ``on_retry_callback`` (``state`` up for retry) or
     ``on_failure_callback`` for a try the scheduler just recorded as ended, in a worker, as Airflow
     runs them for a zombie or a task stuck in queued. Made only by the write that ended the try,
-    guarded by the try's token, so once; its token is derived from the try's. On the default queue:
-    the task's own may have no worker (a task stuck in queued). None if the DAG is gone."""
+    guarded by the try's token, so once (see :func:`~dagflow.executors.base.ended_try_callback`).
+    None if the DAG is gone."""
     stored = dags.get(session, workload.key.dag_id)
     if stored is None:
         return None
     callback = TaskCallback(
         state=state, reason=reason, max_tries=row.max_tries, start_date=row.start_date, end_date=now
     )
-    token = f"callback-{workload.token}"
-    return Workload(workload.key, row.try_number, token, stored.fileloc, task_callback=callback)
+    return ended_try_callback(workload, row.try_number, stored.fileloc, callback)
 
 
 def _failed_try(
