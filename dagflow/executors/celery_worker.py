@@ -32,6 +32,7 @@ from dagflow.config import Settings
 from dagflow.core.clock import utcnow
 from dagflow.core.retries import next_retry_for, should_retry
 from dagflow.core.states import TaskState
+from dagflow.executors import pending_callbacks
 from dagflow.executors.base import TaskCallback, Workload, ended_try_callback
 from dagflow.executors.celery_message import from_message, to_message
 from dagflow.executors.local import _rss_mb
@@ -178,7 +179,10 @@ def _record_killed(worker: Worker, workload: Workload, reason: str) -> Workload 
             start_date=row.start_date,
             end_date=now,
         )
-        return ended_try_callback(workload, row.try_number, workload.fileloc, callback)
+        callbacks = ended_try_callback(workload, row.try_number, workload.fileloc, callback)
+        # kept as handed out by the try's scheduler: if it dies with them not run, the next one
+        # hands them out (see dagflow.executors.pending_callbacks)
+        return pending_callbacks.record(session, callbacks, handed_out_by=workload.queued_by, now=now)
 
 
 class _PoolProcess:

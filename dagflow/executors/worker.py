@@ -32,6 +32,7 @@ from dagflow.core.saga import compensation_label
 from dagflow.core.states import TaskState
 from dagflow.dagbag import DagBag
 from dagflow.exceptions import DagflowError, TaskTerminated
+from dagflow.executors import pending_callbacks
 from dagflow.executors.base import EventKind, ExecutorEvent, Workload
 from dagflow.executors.dag_trigger import DbDagTrigger
 from dagflow.executors.dagfiles import DagFileCheck
@@ -666,7 +667,17 @@ class Worker:
 
     def _run_task_callback(self, workload: Workload) -> ExecutorEvent:
         """Run a task's callbacks for a try the scheduler ended (see :class:`TaskCallback`), their
-        output in that try's log."""
+        output in that try's log, unless they ran already; then forget them in the store (see
+        :mod:`dagflow.executors.pending_callbacks`)."""
+        with self.db.session() as session:
+            if not pending_callbacks.is_pending(session, workload):
+                return ExecutorEvent(EventKind.REJECTED, workload, detail="its callbacks ran already")
+        event = self._task_callbacks(workload)
+        with self.db.session(write=True) as session:
+            pending_callbacks.done(session, workload)
+        return event
+
+    def _task_callbacks(self, workload: Workload) -> ExecutorEvent:
         key, callback = workload.key, workload.task_callback
         assert callback is not None
         info = self._run_info(key)
