@@ -120,12 +120,12 @@ class _Watchdog(threading.Thread):
         try:
             callbacks = _record_killed(self.worker, workload, reason)
             if callbacks is not None:
-                _send_callback(self.send, callbacks)
+                _send_callback(self.worker, self.send, callbacks)
         finally:
             os.kill(os.getpid(), signal.SIGKILL)
 
 
-def _send_callback(send: Send, callbacks: Workload) -> None:
+def _send_callback(worker: Worker, send: Send, callbacks: Workload) -> None:
     """Send the workload that runs the task's callbacks for a try this process's watchdog ended, as
     a message to the workers (the default queue), once the try's end is committed and before this
     process is killed.
@@ -133,14 +133,19 @@ def _send_callback(send: Send, callbacks: Workload) -> None:
     Not run here: the process is about to be killed, and its attempt's code is still running beside
     the watchdog (stuck, or holding the memory that got it killed). A message is the way the
     scheduler's executor hands out the same workload after a lost worker, so the callback runs the
-    same way in any worker, once: only the write that ended the try (guarded by its token) sends it,
-    and the broker keeps it (acknowledged once run) if the worker that takes it dies. If the broker
-    refuses it (down at that moment) the callback is lost and the failure is logged: the try's end is
-    recorded all the same."""
+    same way in any worker, at once: only the write that ended the try (guarded by its token) sends
+    it, and the broker keeps it (acknowledged once run) if the worker that takes it dies. The write
+    also kept it in the store (:mod:`dagflow.executors.pending_callbacks`), as handed out by the
+    try's scheduler: if the broker refuses the message (down at that moment), it is handed back there
+    to nobody, and the next liveness check of any scheduler hands it out through its executor, which
+    sends again until the broker takes it. One try to send, not several: a process past its memory
+    limit must not linger."""
     try:
         send(callbacks)
-    except Exception as exc:  # the broker is down: the try's end stands without its callback
-        log.error("%s: could not send the task's callbacks to the workers: %s", callbacks.label, exc)
+    except Exception as exc:  # the broker is down: a scheduler hands it out instead
+        log.warning("%s: could not send the task's callbacks (%s); a scheduler will", callbacks.label, exc)
+        with worker.db.session(write=True) as session:
+            pending_callbacks.hand_back(session, callbacks)
 
 
 def _record_killed(worker: Worker, workload: Workload, reason: str) -> Workload | None:
@@ -229,15 +234,13 @@ def worker_app(settings: Settings, pool: PoolSettings) -> Any:
         app.conf.worker_max_memory_per_child = int(pool.limits.memory_limit_mb * 1024)
 
     def send(workload: Workload) -> None:
-        """Send a workload as the scheduler's executor does (its message, its queue), trying a few
-        times within a second or two: the process that sends is about to be killed."""
+        """Send a workload as the scheduler's executor does (its message, its queue), once."""
         app.send_task(
             TASK_NAME,
             args=[to_message(workload, pool.dags_folder)],
             task_id=workload.token,
             queue=celery_settings.queue_of(workload.queue),
-            retry=True,
-            retry_policy={"max_retries": 3, "interval_start": 0, "interval_step": 0.5, "interval_max": 1},
+            retry=False,
         )
 
     @app.task(name=TASK_NAME, acks_late=True, ignore_result=True)

@@ -42,6 +42,12 @@ def done(session: Session, callbacks: Workload) -> None:
     store.done(session, callbacks.token)
 
 
+def hand_back(session: Session, callbacks: Workload) -> None:
+    """``callbacks`` never reached a worker (its message was refused): hand it to no scheduler, for
+    the next one that looks to hand out (see :func:`adopt`)."""
+    store.hand_back(session, callbacks.token)
+
+
 def workload_of(request: CallbackRequest) -> Workload:
     """The workload a kept request runs as (on the default queue, as when it was made)."""
     callback = TaskCallback(

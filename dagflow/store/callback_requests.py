@@ -79,6 +79,11 @@ def done(session: Session, token: str) -> bool:
     return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
+def hand_back(session: Session, token: str) -> None:
+    """The request with ``token`` is handed out by nobody now: the next scheduler that looks does."""
+    session.execute(update(CB).where(CB.token == token).values(handed_out_by=None, handed_out_at=None))
+
+
 def adopt(
     session: Session, *, alive: Sequence[int], job_id: int | None, now: datetime
 ) -> list[CallbackRequest]:

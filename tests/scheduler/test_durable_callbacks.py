@@ -14,14 +14,22 @@ import os
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
 
 import pytest
 from sqlalchemy import func, select
 
-from dagflow.executors.base import EventKind, ExecutorEvent, Workload
+from dagflow.core.clock import utcnow
+from dagflow.core.keys import TIKey
+from dagflow.core.states import TaskState
+from dagflow.executors import celery_worker, pending_callbacks
+from dagflow.executors.base import EventKind, ExecutorEvent, TaskCallback, Workload, ended_try_callback
 from dagflow.executors.inline import InlineExecutor
 from dagflow.executors.worker import WorkerSettings
+from dagflow.scheduler import liveness
 from dagflow.scheduler.job import Scheduler, SchedulerOptions
+from dagflow.store import scheduling
 from dagflow.store.models import CallbackRequestRow
 from tests.scheduler.conftest import Orchestrator
 
@@ -197,3 +205,36 @@ def test_a_callback_lost_with_its_worker_before_it_started_is_handed_out_again(
     assert [line[:3] for line in _journal(journal)] == [["retry", "1", "up_for_retry"]]
     assert orchestrator.run("called_back", run_id).state == "success"
     assert _kept(orchestrator) == 0
+
+
+def test_a_callback_a_celery_worker_could_not_send_is_handed_out_by_a_scheduler(
+    orchestrator: Orchestrator, journal: Path
+):
+    """A Celery pool process's watchdog keeps the callbacks of the try it ended as handed out by the
+    try's scheduler, and sends them; when the broker refuses the message, it hands them back to
+    nobody, and the next scheduler that looks hands them out."""
+    run_id = orchestrator.trigger("called_back")
+    key = TIKey("called_back", run_id, "stranded", -1)
+    fileloc = str(orchestrator.dags.path / "called_back.py")
+    ended = TaskCallback(TaskState.UP_FOR_RETRY, "killed: the worker used more than 1 MB of memory", 1)
+    callbacks = ended_try_callback(Workload(key, 1, "a" * 32, fileloc), 1, fileloc, ended)
+
+    def refused(workload: Workload) -> None:
+        raise ConnectionRefusedError("the broker is down")
+
+    def adopted_by_another() -> list[Workload]:
+        with orchestrator.db.session(write=True) as session:
+            adopted = liveness.adopt_or_reset(session, job_id=another, health_threshold=30, now=utcnow())
+        return adopted.callbacks
+
+    with orchestrator.db.session(write=True) as session:
+        tries_scheduler = scheduling.register_scheduler(session, hostname="here", pid=1, now=utcnow())
+        another = scheduling.register_scheduler(session, hostname="there", pid=2, now=utcnow())
+        pending_callbacks.record(session, callbacks, handed_out_by=tries_scheduler, now=utcnow())
+    assert adopted_by_another() == []  # its scheduler is alive: the message is its to follow
+    worker: Any = SimpleNamespace(db=orchestrator.db)
+
+    celery_worker._send_callback(worker, refused, callbacks)
+
+    assert adopted_by_another() == [callbacks]
+    assert adopted_by_another() == []  # handed out once
