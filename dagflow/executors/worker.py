@@ -670,8 +670,9 @@ class Worker:
         output in that try's log, unless they ran already; then forget them in the store (see
         :mod:`dagflow.executors.pending_callbacks`)."""
         with self.db.session() as session:
-            if not pending_callbacks.is_pending(session, workload):
-                return ExecutorEvent(EventKind.REJECTED, workload, detail="its callbacks ran already")
+            pending = pending_callbacks.is_pending(session, workload)
+        if not pending:  # they ran (a copy handed out again), or the run was deleted
+            return ExecutorEvent(EventKind.REJECTED, workload, detail="its callbacks are not pending")
         event = self._task_callbacks(workload)
         with self.db.session(write=True) as session:
             pending_callbacks.done(session, workload)
