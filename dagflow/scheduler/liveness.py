@@ -1,6 +1,7 @@
 """Phase: attempts whose worker is gone, detected by executor events or stale heartbeats, and
-attempts no worker took from their queue (an executor event), recorded as failed tries; queued work
-whose scheduler is gone handed out again."""
+attempts no worker took from their queue (an executor event), recorded as failed tries, with the
+workloads that run their task's callbacks; queued work and task callbacks whose scheduler is gone
+handed out again."""
 
 from __future__ import annotations
 
