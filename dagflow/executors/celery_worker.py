@@ -241,6 +241,8 @@ def worker_app(settings: Settings, pool: PoolSettings) -> Any:
             task_id=workload.token,
             queue=celery_settings.queue_of(workload.queue),
             retry=False,
+            argsrepr=workload.label,
+            kwargsrepr="",
         )
 
     @app.task(name=TASK_NAME, acks_late=True, ignore_result=True)
