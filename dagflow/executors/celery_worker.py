@@ -82,10 +82,21 @@ class _Watchdog(threading.Thread):
         self.workload: Workload | None = None
         self.started = 0.0
         self.asked_to_stop = 0.0
+        #: Set once this watchdog has begun ending the attempt in hand and killing the process.
+        self.killing = threading.Event()
 
     def watch(self, workload: Workload | None) -> None:
         with self.lock:
             self.workload, self.started, self.asked_to_stop = workload, time.monotonic(), 0.0
+
+    def hold_if_killing(self) -> None:
+        """Block the attempt's thread for good if this process is being killed: once the watchdog
+        recorded the attempt's end, the worker's heartbeat finds the try no longer its own and stops
+        the task's code, and the process, free again, would take its next message (the try's
+        callbacks, say) from Celery and lose it to the kill a moment later."""
+        if self.killing.is_set():
+            while True:
+                time.sleep(60)
 
     def run(self) -> None:
         while True:
@@ -117,6 +128,7 @@ class _Watchdog(threading.Thread):
     def _kill(self, workload: Workload, reason: str) -> None:
         """Record the attempt's end as the scheduler would for a lost worker, send the workload that
         runs the task's callbacks for it, then kill this process."""
+        self.killing.set()
         try:
             callbacks = _record_killed(self.worker, workload, reason)
             if callbacks is not None:
@@ -209,6 +221,7 @@ class _PoolProcess:
             event = self.worker.run(workload)
         finally:
             self.watchdog.watch(None)
+            self.watchdog.hold_if_killing()
         if event.kind != "finished":
             log.info("%s: %s (%s)", workload.label, event.kind, event.detail)
         return str(event.state or event.kind)

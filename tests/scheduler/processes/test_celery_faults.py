@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import time
 from datetime import timedelta
 from pathlib import Path
@@ -409,7 +410,11 @@ def test_a_try_a_celery_worker_kills_for_its_timeout_runs_its_callback_once_in_a
         called_back = lambda: [x for x in _lines(journal) if not x.startswith("start")]  # noqa: E731
         orchestrator.wait_for(lambda: len(called_back()) >= 2, timeout=30)
         time.sleep(1.5)  # time enough for a second run of a callback to show
+        output = workers.workers[0].output()
 
+    # each callback's message reached one process, once: none was taken by a process being killed
+    received = re.findall(r"run_attempt\[(callback-\w+)\] received", output)
+    assert len(received) == len(set(received)) == 2, output
     assert orchestrator.run("overrun", run_id).state == "failed"
     first, second = orchestrator.tries("overrun", run_id, "stubborn")
     assert (first.try_number, first.state, second.try_number, second.state) == (
@@ -421,7 +426,8 @@ def test_a_try_a_celery_worker_kills_for_its_timeout_runs_its_callback_once_in_a
     assert "overran its execution_timeout of 1s" in (first.error or "")
     lines = [line.split(" ", 4) for line in _lines(journal)]
     killed = {int(line[1]): int(line[2]) for line in lines if line[0] == "start"}
-    called = [line for line in lines if line[0] != "start"]
+    # (their order may vary: the first callback's message may reach the broker after try 2's)
+    called = sorted((line for line in lines if line[0] != "start"), key=lambda line: line[1])
     assert [line[:3] for line in called] == [["retry", "1", "up_for_retry"], ["failure", "2", "failed"]]
     for kind, try_number, _, pid, exception in called:
         assert int(pid) != killed[int(try_number)], kind  # not in the process that was killed
