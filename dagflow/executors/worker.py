@@ -666,7 +666,7 @@ class Worker:
         return ExecutorEvent(EventKind.FINISHED, workload, state, "; ".join(errors))
 
     def _run_task_callback(self, workload: Workload) -> ExecutorEvent:
-        """Run a task's callbacks for a try the scheduler ended (see :class:`TaskCallback`), their
+        """Run a task's callbacks for a try ended without its worker (see :class:`TaskCallback`), their
         output in that try's log, unless they ran already; then forget them in the store (see
         :mod:`dagflow.executors.pending_callbacks`)."""
         with self.db.session() as session:
