@@ -68,6 +68,15 @@ class Workload:
         return bool(self.dag_callback) or self.task_callback is not None
 
 
+def ended_try_callback(workload: Workload, try_number: int, fileloc: str, callback: TaskCallback) -> Workload:
+    """The workload that runs a task's callbacks for try ``try_number`` of ``workload``, which ended
+    without its worker recording it. Its token is derived from the try's (so a message carrying it
+    is told apart from the try's own), and it goes to the default queue: the task's own may have no
+    worker (a task stuck in queued)."""
+    token = f"callback-{workload.token}"
+    return Workload(workload.key, try_number, token, fileloc, task_callback=callback)
+
+
 class EventKind(StrEnum):
     """What happened to a workload."""
 

@@ -8,7 +8,9 @@ XComs and the try in one transaction whose commit wakes the schedulers. Its limi
 local executor: the attempt's ``execution_timeout`` stops it from inside; one that does not stop
 within ``[worker] timeout_grace`` more, or whose process outgrows ``[worker] max_memory_mb``, is
 recorded as failed by the process's watchdog, which then kills the process (Celery starts another;
-the message, redelivered, is dropped).
+the message, redelivered, is dropped). The task's ``on_retry_callback`` or ``on_failure_callback``
+for that try runs in a worker, as for a try the scheduler ends for a lost worker (see
+:func:`_send_callback`).
 
 The worker's machine serves its logs (:mod:`dagflow.remote.logserver`) and records the server's
 address on each try it claims. The worker records a job row of its own (:class:`WorkerJob`), so
@@ -22,6 +24,7 @@ import os
 import signal
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -29,8 +32,9 @@ from dagflow.config import Settings
 from dagflow.core.clock import utcnow
 from dagflow.core.retries import next_retry_for, should_retry
 from dagflow.core.states import TaskState
-from dagflow.executors.base import Workload
-from dagflow.executors.celery_message import from_message
+from dagflow.executors import pending_callbacks
+from dagflow.executors.base import TaskCallback, Workload, ended_try_callback
+from dagflow.executors.celery_message import from_message, to_message
 from dagflow.executors.local import _rss_mb
 from dagflow.executors.worker import Worker, WorkerSettings
 from dagflow.remote.celery_app import TASK_NAME, CelerySettings, make_app
@@ -42,6 +46,8 @@ from dagflow.store.notify import wake_after_commit
 from dagflow.utils.net import hostname
 
 log = logging.getLogger("dagflow.celery.worker")
+#: Sends a workload to the workers (as the scheduler's executor does).
+Send = Callable[[Workload], None]
 
 
 @dataclass(frozen=True)
@@ -69,17 +75,28 @@ class PoolSettings:
 class _Watchdog(threading.Thread):
     """Holds the attempt in hand to its limits (see the module docstring)."""
 
-    def __init__(self, worker: Worker, limits: AttemptLimits):
+    def __init__(self, worker: Worker, limits: AttemptLimits, send: Send):
         super().__init__(daemon=True, name="dagflow-watchdog")
-        self.worker, self.limits = worker, limits
+        self.worker, self.limits, self.send = worker, limits, send
         self.lock = threading.Lock()
         self.workload: Workload | None = None
         self.started = 0.0
         self.asked_to_stop = 0.0
+        #: Set once this watchdog has begun ending the attempt in hand and killing the process.
+        self.killing = threading.Event()
 
     def watch(self, workload: Workload | None) -> None:
         with self.lock:
             self.workload, self.started, self.asked_to_stop = workload, time.monotonic(), 0.0
+
+    def hold_if_killing(self) -> None:
+        """Block the attempt's thread for good if this process is being killed: once the watchdog
+        recorded the attempt's end, the worker's heartbeat finds the try no longer its own and stops
+        the task's code, and the process, free again, would take its next message (the try's
+        callbacks, say) from Celery and lose it to the kill a moment later."""
+        if self.killing.is_set():
+            while True:
+                time.sleep(60)
 
     def run(self) -> None:
         while True:
@@ -109,19 +126,49 @@ class _Watchdog(threading.Thread):
             self._kill(workload, f"killed: {reason}")
 
     def _kill(self, workload: Workload, reason: str) -> None:
-        """Record the attempt's end as the scheduler would for a lost worker, then kill this process."""
+        """Record the attempt's end as the scheduler would for a lost worker, send the workload that
+        runs the task's callbacks for it, then kill this process."""
+        self.killing.set()
         try:
-            _record_killed(self.worker, workload, reason)
+            callbacks = _record_killed(self.worker, workload, reason)
+            if callbacks is not None:
+                _send_callback(self.worker, self.send, callbacks)
         finally:
             os.kill(os.getpid(), signal.SIGKILL)
 
 
-def _record_killed(worker: Worker, workload: Workload, reason: str) -> None:
+def _send_callback(worker: Worker, send: Send, callbacks: Workload) -> None:
+    """Send the workload that runs the task's callbacks for a try this process's watchdog ended, as
+    a message to the workers (the default queue), once the try's end is committed and before this
+    process is killed.
+
+    Not run here: the process is about to be killed, and its attempt's code is still running beside
+    the watchdog (stuck, or holding the memory that got it killed). A message is the way the
+    scheduler's executor hands out the same workload after a lost worker, so the callback runs the
+    same way in any worker, at once: only the write that ended the try (guarded by its token) sends
+    it, and the broker keeps it (acknowledged once run) if the worker that takes it dies. The write
+    also kept it in the store (:mod:`dagflow.executors.pending_callbacks`), as handed out by the
+    try's scheduler: if the broker refuses the message (down at that moment), it is handed back there
+    to nobody, and the next liveness check of any scheduler hands it out through its executor, which
+    sends again until the broker takes it. One try to send, not several: a process past its memory
+    limit must not linger."""
+    try:
+        send(callbacks)
+    except Exception as exc:  # the broker is down: a scheduler hands it out instead
+        log.warning("%s: could not send the task's callbacks (%s); a scheduler will", callbacks.label, exc)
+        with worker.db.session(write=True) as session:
+            pending_callbacks.hand_back(session, callbacks)
+
+
+def _record_killed(worker: Worker, workload: Workload, reason: str) -> Workload | None:
+    """Record the try as failed (up for retry while it has tries left), as the scheduler records
+    one whose worker was lost; return the workload that runs the task's callbacks for it, if this
+    write ended it."""
     key, now = workload.key, utcnow()
     with worker.db.session(write=True) as session:
         row = scheduling.task_instance(session, key)
         if row is None or row.attempt_token != workload.token or row.state != TaskState.RUNNING.value:
-            return
+            return None
         retry = should_retry(try_number=row.try_number, max_tries=row.max_tries)
         not_before = None
         if retry:
@@ -136,23 +183,35 @@ def _record_killed(worker: Worker, workload: Workload, reason: str) -> None:
             not_before=not_before,
             error=reason,
         )
-        if record_outcome(session, key, token=workload.token, outcome=outcome, now=now):
-            wake_after_commit(session, outcome=True, scheduler=workload.queued_by)
-            path = attempt_log_path(worker.settings.log_folder, *key, row.try_number)
-            with open(path, "a", encoding="utf-8") as stream:
-                TaskLog(stream).error(f"worker: {reason}; marked {outcome.state.value}")
+        if not record_outcome(session, key, token=workload.token, outcome=outcome, now=now):
+            return None
+        wake_after_commit(session, outcome=True, scheduler=workload.queued_by)
+        path = attempt_log_path(worker.settings.log_folder, *key, row.try_number)
+        with open(path, "a", encoding="utf-8") as stream:
+            TaskLog(stream).error(f"worker: {reason}; marked {outcome.state.value}")
+        callback = TaskCallback(
+            state=outcome.state,
+            reason=reason,
+            max_tries=row.max_tries,
+            start_date=row.start_date,
+            end_date=now,
+        )
+        callbacks = ended_try_callback(workload, row.try_number, workload.fileloc, callback)
+        # kept as handed out by the try's scheduler: if it dies with them not run, the next one
+        # hands them out (see dagflow.executors.pending_callbacks)
+        return pending_callbacks.record(session, callbacks, handed_out_by=workload.queued_by, now=now)
 
 
 class _PoolProcess:
     """The dagflow worker of one Celery pool process, made at its first message."""
 
-    def __init__(self, settings: PoolSettings):
+    def __init__(self, settings: PoolSettings, send: Send):
         self.settings = settings
         self.worker = Worker(settings.worker)
         self.worker.install_interrupt_handler()
         # tasks log at INFO, as in a local worker process
         logging.getLogger("dagflow.task").setLevel(logging.INFO)
-        self.watchdog = _Watchdog(self.worker, settings.limits)
+        self.watchdog = _Watchdog(self.worker, settings.limits, send)
         self.watchdog.start()
 
     def run(self, message: dict[str, Any]) -> str:
@@ -162,6 +221,7 @@ class _PoolProcess:
             event = self.worker.run(workload)
         finally:
             self.watchdog.watch(None)
+            self.watchdog.hold_if_killing()
         if event.kind != "finished":
             log.info("%s: %s (%s)", workload.label, event.kind, event.detail)
         return str(event.state or event.kind)
@@ -170,12 +230,12 @@ class _PoolProcess:
 _PROCESS: dict[int, _PoolProcess] = {}
 
 
-def _pool_process(settings: PoolSettings) -> _PoolProcess:
+def _pool_process(settings: PoolSettings, send: Send) -> _PoolProcess:
     """This process's dagflow worker (one per pool process: made after the fork, never inherited)."""
     found = _PROCESS.get(os.getpid())
     if found is None:
         _PROCESS.clear()
-        found = _PROCESS[os.getpid()] = _PoolProcess(settings)
+        found = _PROCESS[os.getpid()] = _PoolProcess(settings, send)
     return found
 
 
@@ -186,9 +246,21 @@ def worker_app(settings: Settings, pool: PoolSettings) -> Any:
     if pool.limits.memory_limit_mb:  # a process that grew past its limit is replaced after its task
         app.conf.worker_max_memory_per_child = int(pool.limits.memory_limit_mb * 1024)
 
+    def send(workload: Workload) -> None:
+        """Send a workload as the scheduler's executor does (its message, its queue), once."""
+        app.send_task(
+            TASK_NAME,
+            args=[to_message(workload, pool.dags_folder)],
+            task_id=workload.token,
+            queue=celery_settings.queue_of(workload.queue),
+            retry=False,
+            argsrepr=workload.label,
+            kwargsrepr="",
+        )
+
     @app.task(name=TASK_NAME, acks_late=True, ignore_result=True)
     def run_attempt(message: dict[str, Any]) -> str:
-        return _pool_process(pool).run(message)
+        return _pool_process(pool, send).run(message)
 
     return app
 

@@ -32,6 +32,7 @@ from dagflow.core.saga import compensation_label
 from dagflow.core.states import TaskState
 from dagflow.dagbag import DagBag
 from dagflow.exceptions import DagflowError, TaskTerminated
+from dagflow.executors import pending_callbacks
 from dagflow.executors.base import EventKind, ExecutorEvent, Workload
 from dagflow.executors.dag_trigger import DbDagTrigger
 from dagflow.executors.dagfiles import DagFileCheck
@@ -665,8 +666,19 @@ class Worker:
         return ExecutorEvent(EventKind.FINISHED, workload, state, "; ".join(errors))
 
     def _run_task_callback(self, workload: Workload) -> ExecutorEvent:
-        """Run a task's callbacks for a try the scheduler ended (see :class:`TaskCallback`), their
-        output in that try's log."""
+        """Run a task's callbacks for a try ended without its worker (see :class:`TaskCallback`), their
+        output in that try's log, unless they ran already; then forget them in the store (see
+        :mod:`dagflow.executors.pending_callbacks`)."""
+        with self.db.session() as session:
+            pending = pending_callbacks.is_pending(session, workload)
+        if not pending:  # they ran (a copy handed out again), or the run was deleted
+            return ExecutorEvent(EventKind.REJECTED, workload, detail="its callbacks are not pending")
+        event = self._task_callbacks(workload)
+        with self.db.session(write=True) as session:
+            pending_callbacks.done(session, workload)
+        return event
+
+    def _task_callbacks(self, workload: Workload) -> ExecutorEvent:
         key, callback = workload.key, workload.task_callback
         assert callback is not None
         info = self._run_info(key)

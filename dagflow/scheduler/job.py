@@ -200,11 +200,11 @@ class Scheduler:
                 session, hostname=self.hostname, pid=os.getpid(), now=now
             )
             self.ownership.seed = self.job_id
-            requeued = liveness.adopt_or_reset(
+            adopted = liveness.adopt_or_reset(
                 session, job_id=self.job_id, health_threshold=threshold, now=now
             )
-        if requeued:
-            log.info("handing out again %d queued task instance(s) of a scheduler that is gone", requeued)
+        liveness.log_adopted(adopted)
+        self._apply_workloads(adopted.callbacks)
         self._wakeup = listen(self.settings.database_url, scheduler=self.job_id)
         self.metrics.serve()
         if self.options.run_processor:
@@ -545,16 +545,22 @@ class Scheduler:
 
     def _record_ended(self, session: Session, event: ExecutorEvent, now: datetime) -> Workload | None:
         """Record a try whose worker died, or that no worker took from its queue; return the workload
-        that runs its task's callbacks, if any."""
-        workload, folder = event.workload, self.settings.log_folder
+        that runs its task's callbacks, if any (or the callbacks again, if they were lost unstarted)."""
+        workload, folder, job_id = event.workload, self.settings.log_folder, self.job_id
         if event.kind is EventKind.UNCLAIMED and workload.compensation:
             compensation_liveness.fail_unclaimed(session, self.dags, workload, event.detail, now)
         elif event.kind is EventKind.UNCLAIMED:
-            return liveness.fail_unclaimed(session, self.dags, workload, event.detail, now, folder)
+            return liveness.fail_unclaimed(
+                session, self.dags, workload, event.detail, now, folder, job_id=job_id
+            )
         elif workload.compensation:
             compensation_liveness.fail_lost(session, self.dags, workload, event.detail, now)
+        elif workload.task_callback is not None:
+            return liveness.lost_callbacks(session, workload, started=event.started)
         else:
-            return liveness.fail_attempt(session, self.dags, workload, event.detail, now, folder)
+            return liveness.fail_attempt(
+                session, self.dags, workload, event.detail, now, folder, job_id=job_id
+            )
         return None
 
     def _keep_processor_alive(self) -> None:

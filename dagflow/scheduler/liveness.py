@@ -1,6 +1,7 @@
 """Phase: attempts whose worker is gone, detected by executor events or stale heartbeats, and
-attempts no worker took from their queue (an executor event), recorded as failed tries; queued work
-whose scheduler is gone handed out again."""
+attempts no worker took from their queue (an executor event), recorded as failed tries, with the
+workloads that run their task's callbacks; queued work and task callbacks whose scheduler is gone
+handed out again."""
 
 from __future__ import annotations
 
@@ -14,7 +15,8 @@ from pathlib import Path
 from dagflow.core.keys import TIKey
 from dagflow.core.retries import next_retry_for, should_retry
 from dagflow.core.states import TaskState
-from dagflow.executors.base import TaskCallback, Workload
+from dagflow.executors import pending_callbacks
+from dagflow.executors.base import TaskCallback, Workload, ended_try_callback
 from dagflow.runtime.tasklog import TaskLog, attempt_log_path
 from dagflow.scheduler.dags import DagCache
 from dagflow.scheduler.outcome import PassOutcome
@@ -31,11 +33,18 @@ Kill = Callable[[TIKey, str], bool]
 
 
 def fail_attempt(
-    session: Session, dags: DagCache, workload: Workload, reason: str, now: datetime, log_folder: Path
+    session: Session,
+    dags: DagCache,
+    workload: Workload,
+    reason: str,
+    now: datetime,
+    log_folder: Path,
+    *,
+    job_id: int | None = None,
 ) -> Workload | None:
     """Record that an attempt ended without its worker recording it (the worker died or was killed).
-    Returns the workload that runs the task's callbacks for the try, for a worker (see
-    :func:`callbacks_of`), if this recorded it."""
+    Returns the workload that runs the task's callbacks for the try, for a worker, recorded as
+    handed out by the scheduler ``job_id`` (see :func:`callbacks_of`), if this recorded it."""
     if workload.is_callback:
         return None
     key = workload.key
@@ -55,11 +64,18 @@ def fail_attempt(
         return None  # its worker recorded the outcome after all, just now
     _append_to_log(log_folder, key, row.try_number, f"{reason}; marked {outcome.state.value}")
     log.warning("%s: %s; marked %s", workload.label, reason, outcome.state.value)
-    return callbacks_of(session, dags, workload, row, state, reason, now)
+    return callbacks_of(session, dags, workload, row, state, reason, now, job_id=job_id)
 
 
 def fail_unclaimed(
-    session: Session, dags: DagCache, workload: Workload, reason: str, now: datetime, log_folder: Path
+    session: Session,
+    dags: DagCache,
+    workload: Workload,
+    reason: str,
+    now: datetime,
+    log_folder: Path,
+    *,
+    job_id: int | None = None,
 ) -> Workload | None:
     """Record a try that no worker took from its queue (its executor gave up sending it again) as a
     failed try, as Airflow's scheduler handles a task stuck in queued (``handle_failure``): up for
@@ -78,7 +94,7 @@ def fail_unclaimed(
         return None  # a worker took it after all, just now
     _append_to_log(log_folder, key, row.try_number, f"{reason}; marked {state.value}")
     log.error("%s: %s; marked %s", workload.label, reason, state.value)
-    return callbacks_of(session, dags, workload, row, state, reason, now)
+    return callbacks_of(session, dags, workload, row, state, reason, now, job_id=job_id)
 
 
 def callbacks_of(
@@ -89,20 +105,35 @@ def callbacks_of(
     state: TaskState,
     reason: str,
     now: datetime,
+    *,
+    job_id: int | None,
 ) -> Workload | None:
     """The workload that runs the task's ``on_retry_callback`` (``state`` up for retry) or
     ``on_failure_callback`` for a try the scheduler just recorded as ended, in a worker, as Airflow
     runs them for a zombie or a task stuck in queued. Made only by the write that ended the try,
-    guarded by the try's token, so once; its token is derived from the try's. On the default queue:
-    the task's own may have no worker (a task stuck in queued). None if the DAG is gone."""
+    guarded by the try's token, so once (see :func:`~dagflow.executors.base.ended_try_callback`).
+    Kept in the store by that same write, as handed out by the scheduler ``job_id``, until a worker
+    ran it: a scheduler that dies before its executor has it leaves it to the next (see
+    :func:`adopt_or_reset`). None if the DAG is gone."""
     stored = dags.get(session, workload.key.dag_id)
     if stored is None:
         return None
     callback = TaskCallback(
         state=state, reason=reason, max_tries=row.max_tries, start_date=row.start_date, end_date=now
     )
-    token = f"callback-{workload.token}"
-    return Workload(workload.key, row.try_number, token, stored.fileloc, task_callback=callback)
+    callbacks = ended_try_callback(workload, row.try_number, stored.fileloc, callback)
+    return pending_callbacks.record(session, callbacks, handed_out_by=job_id, now=now)
+
+
+def lost_callbacks(session: Session, workload: Workload, *, started: bool) -> Workload | None:
+    """A task callback workload lost with its worker: the workload to hand out again if the worker
+    had not started it and it has not run since. One the worker had started is taken as run and
+    forgotten: a callback that kills its worker must not be run again and again."""
+    if not started:
+        return workload if pending_callbacks.is_pending(session, workload) else None
+    log.warning("%s: its worker died running the task's callbacks; not run again", workload.label)
+    pending_callbacks.done(session, workload)
+    return None
 
 
 def _failed_try(
@@ -133,8 +164,21 @@ def retry_time(stored: StoredDag | None, key: TIKey, try_number: int, now: datet
     return next_retry_for(spec, end_date=now, try_number=try_number, dag_id=key.dag_id, run_id=key.run_id)
 
 
-def adopt_or_reset(session: Session, *, job_id: int | None, health_threshold: float, now: datetime) -> int:
-    """Queued task instances of schedulers that are gone never reached a worker: hand them out again.
+@dataclass(frozen=True)
+class Adopted:
+    """What :func:`adopt_or_reset` took over from schedulers that are gone."""
+
+    #: How many queued task instances go back to be handed out again.
+    requeued: int
+    #: The task callback workloads to hand to this scheduler's executor, once the write commits.
+    callbacks: list[Workload]
+
+
+def adopt_or_reset(
+    session: Session, *, job_id: int | None, health_threshold: float, now: datetime
+) -> Adopted:
+    """Queued task instances of schedulers that are gone never reached a worker: hand them out again;
+    so are the task callbacks they kept in the store that no worker ran (see :func:`callbacks_of`).
 
     A scheduler is gone once its heartbeat is older than ``[scheduler]
     scheduler_health_check_threshold`` (as Airflow's ``adopt_or_reset_orphaned_tasks``); any live
@@ -142,11 +186,14 @@ def adopt_or_reset(session: Session, *, job_id: int | None, health_threshold: fl
     Running ones are left to their workers, which may outlive their scheduler and still record the
     outcome; if those are gone too, their heartbeats go stale and :func:`check_liveness` fails them.
     Called at start and again by :func:`check_liveness`: a scheduler killed just before this one
-    started still looks alive at first, and is noticed once its heartbeat goes stale.
+    started still looks alive at first, and is noticed once its heartbeat goes stale. A callback a
+    dead scheduler handed over may have run meanwhile without its worker forgetting it yet (or wait
+    in a message at the broker): it runs again then, at least once across a crash.
     """
     alive_since = now - timedelta(seconds=health_threshold)
     alive = scheduling.fail_dead_schedulers(session, alive_since=alive_since, keep=job_id, now=now)
-    return ti_store.requeue(session, not_job_ids=alive, now=now)
+    requeued = ti_store.requeue(session, not_job_ids=alive, now=now)
+    return Adopted(requeued, pending_callbacks.adopt(session, alive=alive, job_id=job_id, now=now))
 
 
 def fail_dead_workers(session: Session, *, health_threshold: float, now: datetime) -> None:
@@ -204,18 +251,27 @@ def check_liveness(
     with db.session(write=True) as session:
         for attempt, reason in zip(silent, reasons, strict=True):
             workload = Workload(attempt.key, attempt.try_number, attempt.token or "", "")
-            callbacks = fail_attempt(session, dags, workload, reason, now, settings.log_folder)
+            callbacks = fail_attempt(
+                session, dags, workload, reason, now, settings.log_folder, job_id=settings.job_id
+            )
             if callbacks is not None:  # handed to the executor once this transaction has committed
                 outcome.submit.append(callbacks)
             outcome.dirty.add(attempt.key.run)
         _requeue_lost(session, settings, in_flight, now)
-        requeued = adopt_or_reset(
+        adopted = adopt_or_reset(
             session, job_id=settings.job_id, health_threshold=settings.health_threshold, now=now
         )
         fail_dead_workers(session, health_threshold=settings.health_threshold, now=now)
-    if requeued:
-        log.info("handing out again %d queued task instance(s) of a scheduler that is gone", requeued)
+    log_adopted(adopted)
+    outcome.submit.extend(adopted.callbacks)  # handed to the executor once the write has committed
     return outcome
+
+
+def log_adopted(adopted: Adopted) -> None:
+    if adopted.requeued:
+        log.info("handing out again %d queued task instance(s) of a scheduler that is gone", adopted.requeued)
+    if adopted.callbacks:
+        log.info("handing out %d task callback(s) no worker ran", len(adopted.callbacks))
 
 
 def _silent_attempts(

@@ -472,3 +472,41 @@ class ConnectionRow(Base):
     extra: Mapped[str | None] = mapped_column(Text, default=None)
     is_encrypted: Mapped[bool] = mapped_column(Boolean, default=False)
     is_extra_encrypted: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class CallbackRequestRow(Base):
+    """A task's callbacks still to run for a try that ended without its worker recording it (the
+    scheduler ended it, or the worker's watchdog killed its own process), recorded in the transaction
+    that ended the try and deleted by the worker that ran them: a scheduler that dies before handing
+    the callbacks to its executor leaves them here for the next one (as Airflow's ``callback_request``)."""
+
+    __tablename__ = "callback_request"
+    __table_args__ = (
+        UniqueConstraint("token", name="callback_request_token_key"),
+        ForeignKeyConstraint(
+            ["dag_id", "run_id"],
+            ["dag_run.dag_id", "dag_run.run_id"],
+            ondelete="CASCADE",
+            name="callback_request_dag_run_fkey",
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    dag_id: Mapped[str]
+    run_id: Mapped[str]
+    task_id: Mapped[str]
+    map_index: Mapped[int] = mapped_column(Integer, default=-1)
+    try_number: Mapped[int] = mapped_column(Integer)
+    #: The callback workload's token (derived from the try's).
+    token: Mapped[str] = mapped_column(String(100))
+    fileloc: Mapped[str] = mapped_column(Text)
+    #: How the try ended: ``up_for_retry`` runs ``on_retry_callback``, ``failed`` ``on_failure_callback``.
+    state: Mapped[str] = mapped_column(String(32))
+    reason: Mapped[str] = mapped_column(Text)
+    max_tries: Mapped[int] = mapped_column(Integer)
+    start_date: Mapped[datetime | None] = mapped_column(default=None)
+    end_date: Mapped[datetime | None] = mapped_column(default=None)
+    created_at: Mapped[datetime]
+    #: The scheduler whose executor it was handed to (None: nobody's; any scheduler hands it out).
+    handed_out_by: Mapped[int | None] = mapped_column(Integer, default=None)
+    handed_out_at: Mapped[datetime | None] = mapped_column(default=None)

@@ -14,7 +14,14 @@ from dagflow.core.schedule import NextRun
 from dagflow.core.spec import DagSpec
 from dagflow.core.states import RunState, TaskState
 from dagflow.serialization import StoredDag
-from dagflow.store.models import BackfillRow, DagRunRow, TaskInstanceRow, TaskInstanceTryRow, XComRow
+from dagflow.store.models import (
+    BackfillRow,
+    CallbackRequestRow,
+    DagRunRow,
+    TaskInstanceRow,
+    TaskInstanceTryRow,
+    XComRow,
+)
 from dagflow.store.notify import wake_after_commit
 
 ACTIVE_RUN_STATES = (RunState.QUEUED.value, RunState.RUNNING.value)
@@ -229,8 +236,9 @@ def list_runs(
 
 
 def delete_run(session: Session, *, run: DagRunRow) -> None:
-    """Delete a run with its task instances, tries and XComs (a queued run's slot frees up)."""
-    for table in (XComRow, TaskInstanceTryRow, TaskInstanceRow):
+    """Delete a run with its task instances, tries, XComs and callbacks not run yet (a queued run's
+    slot frees up)."""
+    for table in (XComRow, CallbackRequestRow, TaskInstanceTryRow, TaskInstanceRow):
         session.execute(delete(table).where(table.dag_id == run.dag_id, table.run_id == run.run_id))
     session.delete(run)
     wake_after_commit(session)

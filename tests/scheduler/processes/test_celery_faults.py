@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import time
 from datetime import timedelta
 from pathlib import Path
@@ -106,6 +107,47 @@ with DAG("called_back", schedule=None, start_date=datetime(2024, 1, 1)):
         return 1
 
     stranded()
+"""
+
+OVERRUN = """
+import os
+import time
+from datetime import datetime, timedelta
+
+from dagflow import DAG, get_current_context, task
+
+
+def record(kind):
+    def callback(context):
+        ti = context["ti"]
+        exception = context["exception"]
+        with open({journal!r}, "a") as journal:
+            journal.write(
+                f"{{kind}} {{ti.try_number}} {{ti.state}} {{os.getpid()}} "
+                f"{{type(exception).__name__}}: {{exception}}\\n"
+            )
+    return callback
+
+
+with DAG("overrun", schedule=None, start_date=datetime(2024, 1, 1)):
+
+    @task(
+        execution_timeout=timedelta(seconds=1),
+        retries=1,
+        retry_delay=timedelta(0),
+        on_retry_callback=record("retry"),
+        on_failure_callback=record("failure"),
+    )
+    def stubborn():
+        try_number = get_current_context()["ti"].try_number
+        with open({journal!r}, "a") as journal:
+            journal.write(f"start {{try_number}} {{os.getpid()}}\\n")
+        try:
+            time.sleep(30)
+        except BaseException:
+            time.sleep(30)  # ignores its timeout: the worker's watchdog must end it
+
+    stubborn()
 """
 
 BROKERS = ["redis", "rabbitmq"]
@@ -342,3 +384,51 @@ def test_a_task_no_worker_takes_from_its_queue_runs_its_retry_then_its_failure_c
     lines = [line.split(" ", 3) for line in _lines(journal)]
     assert [line[:3] for line in lines] == [["retry", "1", "up_for_retry"], ["failure", "2", "failed"]]
     assert all(f"no worker took it from Celery queue {nobody!r} within 0.3s" in line[3] for line in lines)
+
+
+@pytest.mark.parametrize("broker", BROKERS)
+def test_a_try_a_celery_worker_kills_for_its_timeout_runs_its_callback_once_in_another_process(
+    orchestrator: Orchestrator, tmp_path: Path, broker: str
+):
+    """A try that ignores its ``execution_timeout`` is ended by its pool process's watchdog, which
+    records it and kills its own process. The task's callback for that try runs once, in another
+    process, with the ``TaskLost`` the scheduler's lost-worker path gives: ``on_retry_callback``
+    for the first try, ``on_failure_callback`` for the second."""
+    journal = tmp_path / "journal.txt"
+    with celery_workers(
+        tmp_path / "machines", orchestrator.database_url, broker_url(broker), orchestrator.dags.path
+    ) as workers:
+        (tmp_path / "machines").mkdir(exist_ok=True)
+        orchestrator.write("overrun.py", OVERRUN, journal=str(journal))
+        orchestrator.record_dags()
+        _start(orchestrator, workers)
+        workers.extra_env.update(DAGFLOW__WORKER__TIMEOUT_GRACE="1")
+        workers.wait_ready(workers.start("one", concurrency=1))
+        run_id = orchestrator.trigger("overrun")
+        options = SchedulerOptions(run_processor=False, heartbeat_interval=0.1)
+        orchestrator.run_until_idle(options, executor="celery", timeout=60)
+        called_back = lambda: [x for x in _lines(journal) if not x.startswith("start")]  # noqa: E731
+        orchestrator.wait_for(lambda: len(called_back()) >= 2, timeout=30)
+        time.sleep(1.5)  # time enough for a second run of a callback to show
+        output = workers.workers[0].output()
+
+    # each callback's message reached one process, once: none was taken by a process being killed
+    received = re.findall(r"run_attempt\[(callback-\w+)\] received", output)
+    assert len(received) == len(set(received)) == 2, output
+    assert orchestrator.run("overrun", run_id).state == "failed"
+    first, second = orchestrator.tries("overrun", run_id, "stubborn")
+    assert (first.try_number, first.state, second.try_number, second.state) == (
+        1,
+        "up_for_retry",
+        2,
+        "failed",
+    )
+    assert "overran its execution_timeout of 1s" in (first.error or "")
+    lines = [line.split(" ", 4) for line in _lines(journal)]
+    killed = {int(line[1]): int(line[2]) for line in lines if line[0] == "start"}
+    # (their order may vary: the first callback's message may reach the broker after try 2's)
+    called = sorted((line for line in lines if line[0] != "start"), key=lambda line: line[1])
+    assert [line[:3] for line in called] == [["retry", "1", "up_for_retry"], ["failure", "2", "failed"]]
+    for kind, try_number, _, pid, exception in called:
+        assert int(pid) != killed[int(try_number)], kind  # not in the process that was killed
+        assert exception.startswith("TaskLost: killed: the attempt overran its execution_timeout of 1s")
