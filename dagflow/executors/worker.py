@@ -18,26 +18,25 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import timedelta
 from pathlib import Path
 from typing import Any, TextIO
 
 from dagflow import secrets
 from dagflow.config import Settings
-from dagflow.context import DagRunInfo, with_pendulum_dates
+from dagflow.context import DagRunInfo
 from dagflow.core.clock import utcnow
 from dagflow.core.keys import RunKey, TIKey
 from dagflow.core.retries import next_retry_for, should_retry
-from dagflow.core.saga import compensation_label
 from dagflow.core.states import TaskState
 from dagflow.dagbag import DagBag
 from dagflow.exceptions import DagflowError, TaskTerminated
-from dagflow.executors import pending_callbacks
 from dagflow.executors.base import EventKind, ExecutorEvent, Workload
+from dagflow.executors.callback_runs import run_dag_callbacks, run_task_callbacks
+from dagflow.executors.compensation_tries import CompensationTries
 from dagflow.executors.dag_trigger import DbDagTrigger
 from dagflow.executors.dagfiles import DagFileCheck
+from dagflow.executors.tries import Ended, Started, run_info_of
 from dagflow.models.dag import DAG
-from dagflow.runtime.compensation import CompensationAttempt, compensation_log_path, run_compensation
 from dagflow.runtime.tasklog import TaskLog, attempt_log_path
 from dagflow.runtime.taskrunner import (
     DEFAULT_MAX_MAP_LENGTH,
@@ -45,7 +44,6 @@ from dagflow.runtime.taskrunner import (
     Attempt,
     AttemptOutcome,
     run_attempt,
-    run_ended_try_callbacks,
 )
 from dagflow.secrets import EnvironmentBackend, SecretsBackend
 from dagflow.secrets.fernet import FernetCodec
@@ -63,7 +61,6 @@ from dagflow.store.attempts import (
     written_at_once,
 )
 from dagflow.store.engine import Database
-from dagflow.store.models import DagRunRow
 from dagflow.store.notify import wake_after_commit, wants_wake
 from dagflow.store.run_reader import DbRunStates
 from dagflow.store.runs import get_run, previous_successful_run
@@ -152,26 +149,6 @@ def _keep_out_of_collector(*, collect: bool) -> None:
     gc.freeze()
 
 
-@dataclass(frozen=True)
-class Started:
-    """A workload this worker claimed: its task instance is running with the workload's token."""
-
-    workload: Workload
-    claim: Claim
-    dag_run: DagRunInfo
-
-
-@dataclass(frozen=True)
-class Ended:
-    """An attempt whose task code has ended: its outcome is still to be recorded."""
-
-    workload: Workload
-    try_number: int
-    outcome: AttemptOutcome
-    xcoms: DbXComStore
-    log_path: Path
-
-
 class Worker:
     """Runs workloads one at a time in this process."""
 
@@ -188,10 +165,10 @@ class Worker:
         self.hostname = settings.hostname or socket.gethostname()
         self._bags: dict[str, tuple[tuple[int, int], DagBag]] = {}
         self._runs: dict[RunKey, DagRunInfo] = {}
-        self._failed: dict[RunKey, tuple[str, ...]] = {}
         #: The DAG version each run in ``_runs`` started with.
         self._run_versions: dict[RunKey, int | None] = {}
         self._dag_files = DagFileCheck(self.db)
+        self.compensations = CompensationTries(self)
         self._heartbeat = _Heartbeat(self)
         self._heartbeat.start()
         self.stopping = False
@@ -294,10 +271,10 @@ class Worker:
     def start(self, workload: Workload) -> Started | ExecutorEvent:
         """Claim a workload in a transaction of its own (a DAG callback is run at once)."""
         if workload.dag_callback:
-            return self._run_dag_callback(workload)
+            return run_dag_callbacks(self, workload)
         if workload.task_callback is not None:
-            return self._run_task_callback(workload)
-        with self._writing(pipelined=not workload.compensation, implicit=True) as conn:
+            return run_task_callbacks(self, workload)
+        with self.writing(pipelined=not workload.compensation, implicit=True) as conn:
             claimed = self._claim(conn, workload)
         return self._started(workload, claimed)
 
@@ -326,7 +303,7 @@ class Worker:
         """Run a claimed attempt, its output in its log file; never raises for what the task does."""
         key, claimed = started.workload.key, started.claim
         if started.workload.compensation:
-            return self._compensation_attempt(started)
+            return self.compensations.attempt(started)
         attempt = Attempt(
             key.task_id,
             key.map_index,
@@ -338,7 +315,7 @@ class Worker:
         log_path = attempt_log_path(
             self.settings.log_folder, key.dag_id, key.run_id, key.task_id, key.map_index, claimed.try_number
         )
-        with self._open_log(log_path) as stream:
+        with self.open_log(log_path) as stream:
             outcome, xcoms = self._attempt(started.workload, key, attempt, TaskLog(stream))
         return Ended(started.workload, claimed.try_number, outcome, xcoms, log_path)
 
@@ -351,7 +328,7 @@ class Worker:
         when there is none, or when it is not to be claimed here (a DAG callback, a worker stopping)."""
         workload, key = ended.workload, ended.workload.key
         if workload.compensation:
-            return self._finish_compensation(ended), None
+            return self.compensations.finish(ended), None
         outcome = self._outcome(ended)
         claim_next = (
             upcoming is not None
@@ -359,11 +336,11 @@ class Worker:
             and not upcoming.compensation
             and not self.stopping
         )
-        self._copy_to_remote_folder(ended.log_path)
+        self.copy_to_remote_folder(ended.log_path)
         # the whole transaction, its commit included, in one round trip on PostgreSQL: what it
         # answers is read once it has committed
         # (a wake-up is sent after an explicit COMMIT, so as not to hold up other commits)
-        with self._writing(implicit=not self.settings.wake_scheduler) as conn:
+        with self.writing(implicit=not self.settings.wake_scheduler) as conn:
             recorded_later = record_outcome_later(
                 conn, key, token=workload.token, outcome=outcome, now=utcnow()
             )
@@ -383,7 +360,7 @@ class Worker:
             return event, None
         return event, self._started(upcoming, claimed)
 
-    def _copy_to_remote_folder(self, log_path: Path) -> None:
+    def copy_to_remote_folder(self, log_path: Path) -> None:
         """Copy a finished attempt's log to ``[logging] remote_base_log_folder``, under the same
         relative path, before its outcome is recorded (so whoever reads the outcome finds the log)."""
         if not self.settings.remote_log_folder:
@@ -398,7 +375,7 @@ class Worker:
                 "could not copy %s to the remote log folder: %s", log_path, exc
             )
 
-    def _open_log(self, path: Path) -> TextIO:
+    def open_log(self, path: Path) -> TextIO:
         """Open an attempt's log to append to, creating its folder unless this worker made it already
         (a retried task's, a sensor's: one system call fewer), or it has gone since."""
         folder = str(path.parent)
@@ -414,13 +391,13 @@ class Worker:
             return open(path, "a", encoding="utf-8", buffering=1)
 
     def _started(self, workload: Workload, claimed: Claim | None) -> Started | ExecutorEvent:
-        dag_run = self._run_info(workload.key) if claimed is not None else None
+        dag_run = self.run_info(workload.key) if claimed is not None else None
         if claimed is None or dag_run is None:
             return ExecutorEvent(EventKind.REJECTED, workload, detail="no longer queued with this token")
         return Started(workload, claimed, dag_run)
 
     @contextmanager
-    def _writing(self, *, pipelined: bool = True, implicit: bool = False) -> Iterator[Connection]:
+    def writing(self, *, pipelined: bool = True, implicit: bool = False) -> Iterator[Connection]:
         """A write transaction on the connection the worker keeps for its claims and outcomes (a
         checkout from the pool for each would cost as much as their statements), sent whole, its
         commit included, in one round trip on PostgreSQL unless not ``pipelined``; without ``BEGIN``
@@ -450,7 +427,7 @@ class Worker:
         if wake:
             self.db.notifier.after_commit(wake)
 
-    def _run_info(self, key: TIKey) -> DagRunInfo | None:
+    def run_info(self, key: TIKey) -> DagRunInfo | None:
         """The run a task instance belongs to (its dates and conf never change: kept after the first read)."""
         found = self._runs.get(key.run)
         if found is None:
@@ -463,7 +440,7 @@ class Worker:
                     if run.logical_date
                     else None
                 )
-                info = _run_info(run, previous)
+                info = run_info_of(run, previous)
                 version_id = run.dag_version_id
             if len(self._runs) > 512:
                 self._runs.clear()
@@ -476,9 +453,24 @@ class Worker:
         self, workload: Workload, key: TIKey, attempt: Attempt, log: TaskLog
     ) -> tuple[AttemptOutcome, DbXComStore]:
         xcoms = DbXComStore(self.db, key)
-        self._heartbeat.watch(key, workload.token)
+        with self.running_attempt(key, workload.token):
+            return self._run_attempt(workload, key, attempt, log, xcoms), xcoms
+
+    @contextmanager
+    def running_attempt(self, key: TIKey, token: str, *, compensation: bool = False) -> Iterator[None]:
+        """While an attempt (or a compensation try) runs: heartbeats for it, and a signal stops it."""
+        self._heartbeat.watch(key, token, compensation=compensation)
         self._stop_raised = self._taken = False
         self._running = True
+        try:
+            yield
+        finally:
+            self._running = False
+            self._heartbeat.watch(None)
+
+    def _run_attempt(
+        self, workload: Workload, key: TIKey, attempt: Attempt, log: TaskLog, xcoms: DbXComStore
+    ) -> AttemptOutcome:
         try:
             if self.stopping:  # SIGTERM came between taking the workload and now: stop it here
                 self._stop_attempt("stopped: the worker is shutting down")
@@ -506,10 +498,7 @@ class Worker:
             outcome = AttemptOutcome(
                 state=state, start_date=now, end_date=now, error=f"{type(exc).__name__}: {exc}"
             )
-        finally:
-            self._running = False
-            self._heartbeat.watch(None)
-        return outcome, xcoms
+        return outcome
 
     def _outcome(self, ended: Ended) -> Outcome:
         result = ended.outcome
@@ -548,191 +537,6 @@ class Worker:
         )
 
     # -- compensations (see dagflow.core.saga) ------------------------------------------------------
-
-    def _compensation_attempt(self, started: Started) -> Ended:
-        """Run a claimed compensation try, heartbeating, its output in its own log."""
-        workload, key, claimed = started.workload, started.workload.key, started.claim
-        log_path = compensation_log_path(self.settings.log_folder, key, claimed.try_number)
-        xcoms = DbXComStore(self.db, key)
-        attempt = CompensationAttempt(
-            node_id=key.task_id,
-            map_index=key.map_index,
-            try_number=claimed.try_number,
-            max_tries=claimed.max_tries,
-            dag_run=started.dag_run,
-            timeout=workload.execution_timeout,
-            failed_tasks=self._failed_tasks(key.run),
-        )
-        self._heartbeat.watch(key, workload.token, compensation=True)
-        self._stop_raised = False
-        self._running = True
-        with self._open_log(log_path) as stream:
-            log = TaskLog(stream)
-            try:
-                dag = self.load_dag(workload.fileloc, key.dag_id)
-                outcome = run_compensation(dag, attempt, xcom_store=xcoms, log=log, hostname=self.hostname)
-            except (Exception, TaskTerminated) as exc:  # the DAG could not be loaded, or it was stopped
-                log.error(f"Compensation could not run: {exc}", exc)
-                retry = should_retry(try_number=claimed.try_number, max_tries=claimed.max_tries)
-                now = utcnow()
-                state = TaskState.UP_FOR_RETRY if retry else TaskState.FAILED
-                outcome = AttemptOutcome(
-                    state=state, start_date=now, end_date=now, error=f"{type(exc).__name__}: {exc}"
-                )
-            finally:
-                self._running = False
-                self._heartbeat.watch(None)
-        return Ended(workload, claimed.try_number, outcome, xcoms, log_path)
-
-    def _failed_tasks(self, run: RunKey) -> tuple[str, ...]:
-        """The run's failed tasks (read once per run: a finished run's task instances stay as they are
-        while it is compensated)."""
-        found = self._failed.get(run)
-        if found is None:
-            with self.db.session() as session:
-                states = comp_store.forward_states(session, run)
-            found = tuple(sorted({k[0] for k, (state, _) in states.items() if state is TaskState.FAILED}))
-            if len(self._failed) > 512:
-                self._failed.clear()
-            self._failed[run] = found
-        return found
-
-    def _finish_compensation(self, ended: Ended) -> ExecutorEvent:
-        workload, result = ended.workload, ended.outcome
-        state, not_before = result.state, None
-        if self.stopping:  # shut down: recorded as failed try, to be tried again
-            state = TaskState.UP_FOR_RETRY
-        if state is TaskState.UP_FOR_RETRY:
-            delay = self._compensation_delay(workload)
-            not_before = result.end_date + timedelta(seconds=0 if self.stopping else delay)
-        outcome = comp_store.CompensationOutcome(
-            state, result.start_date, result.end_date, not_before, result.error, str(ended.log_path)
-        )
-        with self._writing(pipelined=False) as conn:
-            recorded = comp_store.record(
-                conn, workload.key, token=workload.token, outcome=outcome, given_back=self.stopping
-            )
-            # as an attempt's outcome (the next compensation may start), but to every scheduler: runs
-            # being compensated have no owner, and any of them may drive the next step
-            if self.settings.wake_scheduler:
-                wake_after_commit(conn, outcome=True)
-        if not recorded:
-            detail = "its compensation was changed while it ran; outcome discarded"
-            return ExecutorEvent(EventKind.REJECTED, workload, detail=detail)
-        return ExecutorEvent(EventKind.FINISHED, workload, state, result.error or "")
-
-    def _compensation_delay(self, workload: Workload) -> float:
-        try:
-            dag = self.load_dag(workload.fileloc, workload.key.dag_id)
-        except Exception:  # the DAG is gone: retry at once
-            return 0.0
-        from dagflow.runtime.inprocess_saga import settings_of
-
-        return settings_of(dag.spec(), workload.key.task_id)[1]
-
-    def _compensation_summary(self, run: RunKey) -> dict[str, Any]:
-        """What ``on_compensation_failure_callback`` sees, as ``dag.test()`` shows it."""
-        with self.db.session() as session:
-            rows = comp_store.compensation_rows(session, run)
-            failed = [compensation_label((r.task_id, r.map_index)) for r in rows if r.state == "failed"]
-            errors = {compensation_label((r.task_id, r.map_index)): r.error for r in rows if r.error}
-        return {"state": "compensation_failed", "failed": failed, "errors": errors}
-
-    def _run_dag_callback(self, workload: Workload) -> ExecutorEvent:
-        run_key = workload.key.run
-        with self.db.session() as session:
-            run = get_run(session, run_key.dag_id, run_key.run_id)
-            info = _run_info(run) if run is not None else None
-        if info is None:
-            return ExecutorEvent(EventKind.REJECTED, workload, detail="run not found")
-        dag = self.load_dag(workload.fileloc, run_key.dag_id)
-        callbacks, reason = _dag_callbacks(dag, workload.dag_callback)
-        context: dict[str, Any] = {
-            "dag": dag,
-            "dag_run": with_pendulum_dates(info),
-            "run_id": info.run_id,
-            "reason": reason,
-        }
-        if reason == "compensation_failed":
-            context["compensation"] = self._compensation_summary(run_key)
-        errors = []
-        for callback in callbacks:
-            try:
-                with secrets.using(self.secrets):
-                    callback(context)
-            except Exception as exc:  # a callback's failure never changes the run
-                errors.append(f"{getattr(callback, '__name__', callback)}: {exc}")
-        state = TaskState.SUCCESS if not errors else TaskState.FAILED
-        return ExecutorEvent(EventKind.FINISHED, workload, state, "; ".join(errors))
-
-    def _run_task_callback(self, workload: Workload) -> ExecutorEvent:
-        """Run a task's callbacks for a try ended without its worker (see :class:`TaskCallback`), their
-        output in that try's log, unless they ran already; then forget them in the store (see
-        :mod:`dagflow.executors.pending_callbacks`)."""
-        with self.db.session() as session:
-            pending = pending_callbacks.is_pending(session, workload)
-        if not pending:  # they ran (a copy handed out again), or the run was deleted
-            return ExecutorEvent(EventKind.REJECTED, workload, detail="its callbacks are not pending")
-        event = self._task_callbacks(workload)
-        with self.db.session(write=True) as session:
-            pending_callbacks.done(session, workload)
-        return event
-
-    def _task_callbacks(self, workload: Workload) -> ExecutorEvent:
-        key, callback = workload.key, workload.task_callback
-        assert callback is not None
-        info = self._run_info(key)
-        if info is None:
-            return ExecutorEvent(EventKind.REJECTED, workload, detail="run not found")
-        dag = self.load_dag(workload.fileloc, key.dag_id)
-        if key.task_id not in dag.task_dict:
-            return ExecutorEvent(EventKind.REJECTED, workload, detail="task not in the DAG any more")
-        attempt = Attempt(key.task_id, key.map_index, workload.try_number, callback.max_tries, info)
-        log_path = attempt_log_path(self.settings.log_folder, *key, workload.try_number)
-        with self._open_log(log_path) as stream, secrets.using(self.secrets):
-            errors = run_ended_try_callbacks(
-                dag,
-                attempt,
-                callback.state,
-                callback.reason,
-                xcom_store=DbXComStore(self.db, key),
-                log=TaskLog(stream),
-                start_date=callback.start_date,
-                end_date=callback.end_date,
-                run_states=self.run_states,
-            )
-        self._copy_to_remote_folder(log_path)
-        state = TaskState.SUCCESS if not errors else TaskState.FAILED
-        return ExecutorEvent(EventKind.FINISHED, workload, state, "; ".join(errors))
-
-
-def _dag_callbacks(dag: DAG, kind: str | None) -> tuple[list[Callable[..., Any]], str]:
-    """The DAG-level callbacks of one kind, and the ``reason`` their context names."""
-    if kind == "success":
-        return dag.on_success_callback, "success"
-    if kind == "compensation_failure":
-        return dag.on_compensation_failure_callback, "compensation_failed"
-    return dag.on_failure_callback, "task_failure"
-
-
-def _run_info(run: DagRunRow, previous: DagRunRow | None = None) -> DagRunInfo:
-    """The run as tasks see it; ``previous``, the DAG's last successful run before it, gives the
-    context's ``prev_*_success`` dates."""
-    return DagRunInfo(
-        dag_id=run.dag_id,
-        run_id=run.run_id,
-        logical_date=run.logical_date,
-        data_interval_start=run.data_interval_start,
-        data_interval_end=run.data_interval_end,
-        run_type=run.run_type,
-        conf=dict(run.conf or {}),
-        start_date=run.start_date,
-        run_after=run.run_after,
-        prev_data_interval_start_success=previous.data_interval_start if previous else None,
-        prev_data_interval_end_success=previous.data_interval_end if previous else None,
-        prev_start_date_success=previous.start_date if previous else None,
-        prev_end_date_success=previous.end_date if previous else None,
-    )
 
 
 def _jsonable(value: Any) -> Any:
