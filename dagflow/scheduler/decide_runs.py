@@ -47,6 +47,9 @@ class Decided(PassOutcome):
     handed_out_by: set[int] = field(default_factory=set)
     #: Runs this pass left for the other schedulers (its share was taken): they are to be told.
     left_for_others: set[RunKey] = field(default_factory=set)
+    #: Runs this scheduler owned and gave up, being over its share: they are to be marked changed,
+    #: so that the others find them, and told.
+    given_up: set[RunKey] = field(default_factory=set)
 
 
 def decide_runs(
@@ -79,9 +82,13 @@ def decide_runs(
         running = scheduling.running_runs(session, dirty | held_by_pause)
         if ownership is not None:  # runs another scheduler owns are its to decide
             ownership.release((dirty | held_by_pause) - running.keys())
+            share = _fair_share(session, machines)
             left_before = set(ownership.left)
-            mine = ownership.claim(running, limit=_share(session, ownership, running, machines))
+            mine = ownership.claim(running, limit=_limit(ownership, running, share))
             outcome.left_for_others = ownership.left.keys() - left_before
+            outcome.given_up = _excess(ownership, running, share)
+            ownership.give_up(outcome.given_up)
+            mine -= outcome.given_up
             _look_again_at_left(ownership, outcome, now)
             for key in running.keys() - mine:
                 cache.forget(key)
@@ -94,16 +101,39 @@ def decide_runs(
     return outcome
 
 
-def _share(
-    session: Session, ownership: RunOwnership, running: dict[RunKey, scheduling.RunningRun], machines: int
-) -> int | None:
-    """How many more runs this scheduler may take: its share of every running run among the machines
-    schedulers are alive on, less what it owns (None: no limit, its machine is the only one, or
-    nothing new is on offer)."""
-    if machines <= 1 or not (running.keys() - ownership.owned):
+#: The running runs a pass looks at, by key.
+Running = dict[RunKey, scheduling.RunningRun]
+
+
+def _fair_share(session: Session, machines: int) -> int | None:
+    """How many runs each machine's scheduler may own: every running run over the machines schedulers
+    are alive on, rounded up (None: no limit, its machine is the only one)."""
+    if machines <= 1:
         return None
-    share = -(-scheduling.running_run_count(session) // machines)
+    return -(-scheduling.running_run_count(session) // machines)
+
+
+def _limit(
+    ownership: RunOwnership, running: dict[RunKey, scheduling.RunningRun], share: int | None
+) -> int | None:
+    """How many more runs this scheduler may take (None: no limit, or nothing new is on offer)."""
+    if share is None or not (running.keys() - ownership.owned):
+        return None
     return max(0, share - len(ownership.owned))
+
+
+def _excess(
+    ownership: RunOwnership, running: dict[RunKey, scheduling.RunningRun], share: int | None
+) -> set[RunKey]:
+    """The runs this scheduler gives up for the others: when it owns more than one over its share (a
+    scheduler started on another machine, or runs ended elsewhere), down to its share, among the
+    running runs of this pass, never one it just took nor one it gave up lately. One over is kept, so
+    that runs do not move back and forth as each ends."""
+    if share is None or len(ownership.owned) <= share + 1:
+        return set()
+    candidates = sorted((ownership.owned & running.keys()) - ownership.taken, key=ownership.order)
+    candidates = [key for key in candidates if ownership.may_give_up(key)]
+    return set(candidates[: len(ownership.owned) - share])
 
 
 def _look_again_at_left(ownership: RunOwnership, outcome: Decided, now: datetime) -> None:

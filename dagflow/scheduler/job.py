@@ -416,8 +416,9 @@ class Scheduler:
         state.held_by_pause = decided.held_by_pause
         if decided.handed_out_by and self._wakeup is not None:  # runs taken over: hear their outcomes
             self._wakeup.follow(decided.handed_out_by)
-        if decided.left_for_others:  # their share is theirs to take now, not at their next poll
+        if decided.left_for_others or decided.given_up:  # theirs to take now, not at their next poll
             with self.db.session(write=True) as session:
+                scheduling.mark_runs_changed(session, decided.given_up, now)
                 wake_after_commit(session)
         self._apply(decided)
 

@@ -13,7 +13,9 @@ machines all decide and queue, instead of the first one to look taking everythin
 one machine do not share among themselves: they share its cores, and smaller passes each would
 only cost more of them.) The runs it leaves are
 the others' to take; one that no other scheduler has taken after :data:`LEAVE_FOR` seconds is taken
-whatever the share (the others may be alive but busy, or about to stop).
+whatever the share (the others may be alive but busy, or about to stop). A scheduler that owns more
+than one run over its share (a scheduler started on another machine, runs that ended elsewhere) gives
+the rest up for the others, never the same run twice within :data:`GIVE_UP_AGAIN_AFTER`.
 """
 
 from __future__ import annotations
@@ -32,6 +34,9 @@ from dagflow.store.engine import Database
 NAMESPACE = 714_250
 #: How long a run left for other schedulers waits for one of them before this one takes it anyway.
 LEAVE_FOR = 1.0
+#: A run this scheduler gave up is not given up again for this long (if no other scheduler took it,
+#: this one took it back: it must not bounce).
+GIVE_UP_AGAIN_AFTER = 30.0
 
 _TAKE = text("SELECT k, pg_try_advisory_lock(:ns, hashtext(k)) FROM unnest(CAST(:keys AS text[])) AS k")
 #: Those of the runs no scheduler holds (``pg_locks`` shows an advisory lock's second key as an oid;
@@ -59,6 +64,8 @@ class RunOwnership:
         self.taken: set[RunKey] = set()
         #: Runs left for other schedulers by a share, and when they were first left (monotonic).
         self.left: dict[RunKey, float] = {}
+        #: Runs this scheduler gave up, being over its share, and when (monotonic).
+        self.given_up: dict[RunKey, float] = {}
         #: Orders the runs this scheduler tries first (its job id): schedulers sharing runs try
         #: different ones first, instead of all contending for the same.
         self.seed = seed
@@ -77,7 +84,7 @@ class RunOwnership:
         self.taken = set()
         if not self.shared:
             return wanted
-        new = sorted(wanted - self.owned, key=self._order)
+        new = sorted(wanted - self.owned, key=self.order)
         now = time.monotonic()
         overdue = [k for k in new if now - self.left.get(k, now) >= LEAVE_FOR]
         rest = [k for k in new if k not in set(overdue)]
@@ -110,7 +117,8 @@ class RunOwnership:
             self.left.pop(key, None)
         return taken
 
-    def _order(self, key: RunKey) -> int:
+    def order(self, key: RunKey) -> int:
+        """Where this scheduler puts ``key`` among runs it may take or give up (see :attr:`seed`)."""
         return zlib.crc32(f"{self.seed}\x1f{_name(key)}".encode())
 
     def _free(self, keys: list[RunKey]) -> list[RunKey]:
@@ -119,6 +127,18 @@ class RunOwnership:
             return []
         names = {_name(k): k for k in keys}
         return [names[name] for name, _ in self._execute(_FREE, {"ns": NAMESPACE, "keys": list(names)})]
+
+    def give_up(self, keys: set[RunKey]) -> None:
+        """Give back runs this scheduler owns and still runs, for the others to take (it is over its
+        share); they are not given up again within :data:`GIVE_UP_AGAIN_AFTER`."""
+        now = time.monotonic()
+        self.given_up = {k: t for k, t in self.given_up.items() if now - t < GIVE_UP_AGAIN_AFTER}
+        self.given_up.update(dict.fromkeys(keys, now))
+        self.release(keys)
+
+    def may_give_up(self, key: RunKey) -> bool:
+        """Whether ``key`` was not given up lately (see :meth:`give_up`)."""
+        return time.monotonic() - self.given_up.get(key, float("-inf")) >= GIVE_UP_AGAIN_AFTER
 
     def release(self, keys: Iterable[RunKey]) -> None:
         """Give back the runs among ``keys`` this scheduler owns (they are no longer running)."""
@@ -144,6 +164,7 @@ class RunOwnership:
         """Give back every run (closing the connection drops its locks)."""
         self.owned.clear()
         self.left.clear()
+        self.given_up.clear()
         if self._connection is not None:
             with contextlib.suppress(Exception):
                 # the connection goes back to the engine's pool: its session locks must not go with it

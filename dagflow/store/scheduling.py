@@ -73,6 +73,19 @@ def runs_changed_since(session: Session, since: datetime) -> set[RunKey]:
     return {RunKey(d, r) for d, r in session.execute(query)}
 
 
+def mark_runs_changed(session: Session, keys: Iterable[RunKey], now: datetime) -> None:
+    """Stamp these runs' rows, so that every scheduler finds them changed (see :func:`runs_changed_since`):
+    a run one scheduler gave up is the others' to take."""
+    wanted = [tuple(key) for key in sorted(keys)]
+    if wanted:
+        session.execute(
+            update(DagRunRow)
+            .where(tuple_(DagRunRow.dag_id, DagRunRow.run_id).in_(wanted))
+            .values(updated_at=now),
+            execution_options={"synchronize_session": False},
+        )
+
+
 class RunningRun(NamedTuple):
     """What deciding a running run needs to know of it (read as plain columns: no ORM row)."""
 

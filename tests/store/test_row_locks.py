@@ -189,7 +189,7 @@ def test_schedulers_sharing_runs_take_their_share_and_one_left_over_is_taken_onc
 
 def test_schedulers_try_different_runs_first():
     runs = [RunKey("one", f"r{n}") for n in range(20)]
-    orders = [sorted(runs, key=RunOwnership(Database("sqlite://"), seed=seed)._order)[:5] for seed in (1, 2)]
+    orders = [sorted(runs, key=RunOwnership(Database("sqlite://"), seed=seed).order)[:5] for seed in (1, 2)]
     assert orders[0] != orders[1]
 
 
