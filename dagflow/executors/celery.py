@@ -32,8 +32,8 @@ from typing import Any
 from dagflow.core.keys import TIKey
 from dagflow.core.states import TaskState
 from dagflow.executors.base import EventKind, Executor, ExecutorEvent, Waitable, Workload
-from dagflow.executors.celery_message import to_message
-from dagflow.remote.celery_app import TASK_NAME, CelerySettings, make_app
+from dagflow.executors.celery_message import send
+from dagflow.remote.celery_app import CelerySettings, make_app
 from dagflow.store import Database
 from dagflow.store.handed_out import attempt_states
 
@@ -173,18 +173,7 @@ class CeleryExecutor(Executor):
             return False
 
     def _publish(self, workload: Workload, producer: Any) -> None:
-        # what Celery shows of the message where it lists tasks (events, Flower): the task instance
-        # and try, not a repr of the whole message, which it would otherwise build for each one
-        self.app.send_task(
-            TASK_NAME,
-            args=[to_message(workload, self.settings.dags_folder)],
-            task_id=workload.token,
-            queue=self.settings.queue_of(workload.queue),
-            producer=producer,
-            retry=False,
-            argsrepr=workload.label,
-            kwargsrepr="",
-        )
+        send(self.app, workload, self.settings, producer=producer)
 
     # -- following up -------------------------------------------------------------------------------
 

@@ -9,7 +9,24 @@ from typing import Any
 from dagflow.core.keys import TIKey
 from dagflow.core.states import TaskState
 from dagflow.executors.base import TaskCallback, Workload
-from dagflow.remote.celery_app import AUTHORING_DEFAULT_QUEUE
+from dagflow.remote.celery_app import AUTHORING_DEFAULT_QUEUE, TASK_NAME, CelerySettings
+
+
+def send(app: Any, workload: Workload, settings: CelerySettings, *, producer: Any = None) -> None:
+    """Send ``workload`` to the Celery workers once (no retry: the caller decides what a refusal
+    means), on its task's queue, with its claim token as the Celery task id. What Celery shows of
+    the message where it lists tasks (events, Flower) is the task instance and try, not a repr of the
+    whole message, which it would otherwise build for each one."""
+    app.send_task(
+        TASK_NAME,
+        args=[to_message(workload, settings.dags_folder)],
+        task_id=workload.token,
+        queue=settings.queue_of(workload.queue),
+        producer=producer,
+        retry=False,
+        argsrepr=workload.label,
+        kwargsrepr="",
+    )
 
 
 def to_message(workload: Workload, dags_folder: str) -> dict[str, Any]:

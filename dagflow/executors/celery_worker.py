@@ -34,7 +34,7 @@ from dagflow.core.retries import next_retry_for, should_retry
 from dagflow.core.states import TaskState
 from dagflow.executors import pending_callbacks
 from dagflow.executors.base import TaskCallback, Workload, ended_try_callback
-from dagflow.executors.celery_message import from_message, to_message
+from dagflow.executors.celery_message import from_message, send
 from dagflow.executors.local import _rss_mb
 from dagflow.executors.worker import Worker, WorkerSettings
 from dagflow.remote.celery_app import TASK_NAME, CelerySettings, make_app
@@ -246,21 +246,12 @@ def worker_app(settings: Settings, pool: PoolSettings) -> Any:
     if pool.limits.memory_limit_mb:  # a process that grew past its limit is replaced after its task
         app.conf.worker_max_memory_per_child = int(pool.limits.memory_limit_mb * 1024)
 
-    def send(workload: Workload) -> None:
-        """Send a workload as the scheduler's executor does (its message, its queue), once."""
-        app.send_task(
-            TASK_NAME,
-            args=[to_message(workload, pool.dags_folder)],
-            task_id=workload.token,
-            queue=celery_settings.queue_of(workload.queue),
-            retry=False,
-            argsrepr=workload.label,
-            kwargsrepr="",
-        )
+    def send_once(workload: Workload) -> None:  # (the DAGs folder of the settings is this machine's)
+        send(app, workload, celery_settings)
 
     @app.task(name=TASK_NAME, acks_late=True, ignore_result=True)
     def run_attempt(message: dict[str, Any]) -> str:
-        return _pool_process(pool, send).run(message)
+        return _pool_process(pool, send_once).run(message)
 
     return app
 
