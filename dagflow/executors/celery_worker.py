@@ -33,7 +33,7 @@ from dagflow.core.clock import utcnow
 from dagflow.core.retries import next_retry_for, should_retry
 from dagflow.core.states import TaskState
 from dagflow.executors import pending_callbacks
-from dagflow.executors.base import TaskCallback, Workload, ended_try_callback
+from dagflow.executors.base import Workload
 from dagflow.executors.celery_message import from_message, send
 from dagflow.executors.local import _rss_mb
 from dagflow.executors.worker import Worker, WorkerSettings
@@ -189,17 +189,18 @@ def _record_killed(worker: Worker, workload: Workload, reason: str) -> Workload 
         path = attempt_log_path(worker.settings.log_folder, *key, row.try_number)
         with open(path, "a", encoding="utf-8") as stream:
             TaskLog(stream).error(f"worker: {reason}; marked {outcome.state.value}")
-        callback = TaskCallback(
-            state=outcome.state,
-            reason=reason,
-            max_tries=row.max_tries,
-            start_date=row.start_date,
-            end_date=now,
-        )
-        callbacks = ended_try_callback(workload, row.try_number, workload.fileloc, callback)
         # kept as handed out by the try's scheduler: if it dies with them not run, the next one
         # hands them out (see dagflow.executors.pending_callbacks)
-        return pending_callbacks.record(session, callbacks, handed_out_by=workload.queued_by, now=now)
+        return pending_callbacks.record_for_ended_try(
+            session,
+            workload,
+            row,
+            fileloc=workload.fileloc,
+            state=outcome.state,
+            reason=reason,
+            handed_out_by=workload.queued_by,
+            now=now,
+        )
 
 
 class _PoolProcess:

@@ -6,10 +6,12 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from dagflow.executors.base import TaskCallback, Workload
+from dagflow.core.states import TaskState
+from dagflow.executors.base import TaskCallback, Workload, ended_try_callback
 from dagflow.store import Session
 from dagflow.store import callback_requests as store
 from dagflow.store.callback_requests import CallbackRequest
+from dagflow.store.models import TaskInstanceRow
 
 
 def record(session: Session, callbacks: Workload, *, handed_out_by: int | None, now: datetime) -> Workload:
@@ -30,6 +32,27 @@ def record(session: Session, callbacks: Workload, *, handed_out_by: int | None, 
     )
     store.record(session, request, handed_out_by=handed_out_by, now=now)
     return callbacks
+
+
+def record_for_ended_try(
+    session: Session,
+    workload: Workload,
+    row: TaskInstanceRow,
+    *,
+    fileloc: str,
+    state: TaskState,
+    reason: str,
+    handed_out_by: int | None,
+    now: datetime,
+) -> Workload:
+    """The workload that runs the task's callbacks for the try of ``workload`` (its task instance as
+    ``row`` read it) that just ended as ``state`` without its worker recording it, kept in the store
+    by the write that ended it (see :func:`record`)."""
+    callback = TaskCallback(
+        state=state, reason=reason, max_tries=row.max_tries, start_date=row.start_date, end_date=now
+    )
+    callbacks = ended_try_callback(workload, row.try_number, fileloc, callback)
+    return record(session, callbacks, handed_out_by=handed_out_by, now=now)
 
 
 def is_pending(session: Session, callbacks: Workload) -> bool:

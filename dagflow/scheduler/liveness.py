@@ -16,7 +16,7 @@ from dagflow.core.keys import TIKey
 from dagflow.core.retries import next_retry_for, should_retry
 from dagflow.core.states import TaskState
 from dagflow.executors import pending_callbacks
-from dagflow.executors.base import TaskCallback, Workload, ended_try_callback
+from dagflow.executors.base import Workload
 from dagflow.runtime.tasklog import TaskLog, attempt_log_path
 from dagflow.scheduler.dags import DagCache
 from dagflow.scheduler.outcome import PassOutcome
@@ -118,11 +118,16 @@ def callbacks_of(
     stored = dags.get(session, workload.key.dag_id)
     if stored is None:
         return None
-    callback = TaskCallback(
-        state=state, reason=reason, max_tries=row.max_tries, start_date=row.start_date, end_date=now
+    return pending_callbacks.record_for_ended_try(
+        session,
+        workload,
+        row,
+        fileloc=stored.fileloc,
+        state=state,
+        reason=reason,
+        handed_out_by=job_id,
+        now=now,
     )
-    callbacks = ended_try_callback(workload, row.try_number, stored.fileloc, callback)
-    return pending_callbacks.record(session, callbacks, handed_out_by=job_id, now=now)
 
 
 def lost_callbacks(session: Session, workload: Workload, *, started: bool) -> Workload | None:
