@@ -279,11 +279,20 @@ class WorkerJob(threading.Thread):
     """The job row of one ``dagflow celery worker`` (the main process; its pool processes record
     none), beating every ``[scheduler] heartbeat_sec``, as a scheduler does, until :meth:`stop`.
 
-    Celery forks its pool processes from this process at any time (a process past its memory limit is
-    replaced), and a connection must not cross a fork: a child that inherits SQLite's lock state
-    mid-transaction finds the database locked for good, one that closes an inherited PostgreSQL
-    connection ends the parent's session. So each beat opens and closes its connection (one a
-    second), and a fork waits until the beat in progress has ended.
+    It keeps one connection to the store from beat to beat (a connection per beat would start a
+    server process a second on PostgreSQL), although Celery forks its pool processes from this
+    process at any time (a process past its memory limit is replaced) and a connection must not
+    cross a fork. Two things make that safe, as SQLAlchemy advises for ``os.fork()``:
+
+    * a fork waits until the beat in progress has ended, so no child is born mid-transaction (with
+      SQLite's lock state, or half a PostgreSQL exchange, that is no longer its own);
+    * the child drops the pool it inherited without closing its connection
+      (:meth:`~dagflow.store.engine.Database.forget_inherited_connections`): closing it there would
+      end this process's PostgreSQL session, and the child never uses it.
+
+    A beat that fails (the store unreachable a moment) is logged as a warning; the next one
+    reconnects: the engine checks a PostgreSQL connection before it is used (``pool_pre_ping``) and
+    replaces one that is gone, and discards one that broke during a beat.
     """
 
     def __init__(self, settings: Settings, *, name: str, queues: list[str]):
@@ -295,30 +304,30 @@ class WorkerJob(threading.Thread):
         os.register_at_fork(
             before=self._beating.acquire,
             after_in_parent=self._beating.release,
-            after_in_child=self._beating.release,
+            after_in_child=self._after_fork_in_child,
         )
         detail = {"executor": "celery", "name": name, "queues": queues}
-        with self._beating:
-            with self.db.session(write=True) as session:
-                self.job_id = job_store.register_worker(
-                    session, hostname=hostname(settings), pid=os.getpid(), now=utcnow(), detail=detail
-                )
-            self.db.dispose()
+        with self._beating, self.db.session(write=True) as session:
+            self.job_id = job_store.register_worker(
+                session, hostname=hostname(settings), pid=os.getpid(), now=utcnow(), detail=detail
+            )
+
+    def _after_fork_in_child(self) -> None:
+        try:
+            self.db.forget_inherited_connections()
+        finally:
+            self._beating.release()
 
     def run(self) -> None:
         while not self.stopped.wait(self.interval):
             try:
-                with self._beating:
-                    try:
-                        with self.db.session(write=True) as session:
-                            job_store.worker_heartbeat(session, self.job_id, utcnow())
-                    finally:
-                        self.db.dispose()
+                with self._beating, self.db.session(write=True) as session:
+                    job_store.worker_heartbeat(session, self.job_id, utcnow())
             except Exception as exc:  # the store is unreachable a moment: beat again later
                 log.warning("could not record this worker's heartbeat: %s", exc)
 
     def stop(self) -> None:
-        """Stop beating and record that the worker stopped."""
+        """Stop beating, record that the worker stopped and close the connection."""
         self.stopped.set()
         self.join(5)
         try:

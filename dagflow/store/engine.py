@@ -181,3 +181,15 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+    def forget_inherited_connections(self) -> None:
+        """In a process just forked from the one that opened these connections: let go of them
+        without closing them, and connect afresh if this process uses the database.
+
+        They belong to the parent: closing one here (as :meth:`dispose` does) would end the
+        parent's session on PostgreSQL (the driver says goodbye to the server over the socket both
+        processes share), and using one would mix both processes' statements on it. The pool is
+        dropped without being touched, as SQLAlchemy advises for ``os.fork()``; the driver's
+        connections, dropped in turn, are not closed by the garbage collector of a process that did
+        not open them (psycopg checks the process id)."""
+        self.engine.dispose(close=False)
