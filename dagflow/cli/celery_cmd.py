@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import sys
 from typing import TYPE_CHECKING
@@ -10,6 +9,7 @@ from typing import TYPE_CHECKING
 import click
 
 from dagflow.cli.common import fail, load_settings, open_database
+from dagflow.cli.output import emit, json_alias, output_option
 from dagflow.config import Settings
 from dagflow.exceptions import DagflowError
 
@@ -113,10 +113,12 @@ def _safe_url(url: str) -> str:
 
 
 @celery.command("status")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.option("--timeout", type=float, default=1.0, show_default=True, help="Seconds to wait for answers.")
-def status(as_json: bool, timeout: float) -> None:
-    """List the live Celery workers, their queues and the attempts they run."""
+@output_option
+@json_alias
+def status(timeout: float, output: str) -> None:
+    """List the live Celery workers: their queues, pool size and the attempts they run (one a line in
+    a table; json and yaml give each attempt's dag, run, task, map index, try and Celery task id)."""
     from dagflow.remote.celery_app import CelerySettings, make_app
     from dagflow.remote.inspect import workers_status
 
@@ -126,15 +128,9 @@ def status(as_json: bool, timeout: float) -> None:
         workers = workers_status(app, timeout=timeout)
     except DagflowError as exc:
         fail(str(exc))
-    if as_json:
-        click.echo(json.dumps([w.to_json() for w in workers], indent=2))
-        return
-    if not workers:
-        click.echo("no Celery worker answered")
-        return
-    for found in workers:
-        click.echo(f"{found.name}  queues: {', '.join(found.queues)}  processes: {found.concurrency or '?'}")
-        for attempt in found.running:
-            click.echo(f"    running {attempt.label()}")
-        if not found.running:
-            click.echo("    idle")
+    emit(
+        [w.to_json() for w in workers],
+        output,
+        ["name", "queues", "concurrency", "running"],
+        show={"running": lambda w: "\n".join(a["label"] for a in w["running"]) or "idle"},
+    )

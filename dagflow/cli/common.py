@@ -127,16 +127,24 @@ def table(
     rule: bool = True,
 ) -> None:
     """Print rows under headers, columns aligned, a rule under the headers unless ``rule`` is false;
-    with ``width``, the ``shrink`` columns (widest first) are narrowed, their long cells cut in the
+    a cell of several lines takes that many lines, the row's other cells blank below their first.
+    With ``width``, the ``shrink`` columns (widest first) are narrowed, their long lines cut in the
     middle with an ellipsis, until a line fits."""
     cells = [headers, *[["" if c is None else str(c) for c in row] for row in rows]]
-    widths = [max(len(row[i]) for row in cells) for i in range(len(headers))]
+    widths = [max(len(line) for row in cells for line in _lines(row[i])) for i in range(len(headers))]
     if width is not None:
         _narrow(widths, [headers.index(name) for name in shrink], width)
     for n, row in enumerate(cells):
-        click.echo("  ".join(_cut(c, w).ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
+        lines = [_lines(cell) for cell in row]
+        for k in range(max(len(cell) for cell in lines)):
+            parts = [cell[k] if k < len(cell) else "" for cell in lines]
+            click.echo("  ".join(_cut(c, w).ljust(w) for c, w in zip(parts, widths, strict=True)).rstrip())
         if n == 0 and rule:
             click.echo("  ".join("-" * w for w in widths))
+
+
+def _lines(cell: str) -> list[str]:
+    return cell.splitlines() or [""]
 
 
 #: A column is never narrowed below this many characters.

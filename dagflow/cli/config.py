@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from dagflow.cli.common import load_settings
+from dagflow.cli.output import emit, output_option
 from dagflow.config import displayed_value
 
 
@@ -22,17 +23,25 @@ def config() -> None:
 @click.option(
     "--hide-sensitive", is_flag=True, hidden=True, help="Hide secrets (the default; Airflow's flag)."
 )
-def config_list(include_sensitive: bool, hide_sensitive: bool) -> None:
-    """Print every setting, its value and its source (default, dagflow.cfg or the environment).
-    Secrets are shown as "< hidden >" and passwords in URLs as "***" unless --include-sensitive;
-    `config get` prints the value of the one setting it is asked for."""
+@output_option
+def config_list(include_sensitive: bool, hide_sensitive: bool, output: str) -> None:
+    """Print every setting: its section, key, value and source (default, dagflow.cfg or the
+    environment); DAGFLOW_HOME goes to stderr. Secrets are shown as "< hidden >" and passwords in URLs
+    as "***" unless --include-sensitive; `config get` prints the value of the one setting asked for."""
     if include_sensitive and hide_sensitive:
         raise click.UsageError("--include-sensitive and --hide-sensitive contradict each other: give one")
     settings = load_settings()
-    click.echo(f"# DAGFLOW_HOME = {settings.home}")
-    for section, key, value, source in settings.rows():
-        shown = value if include_sensitive else displayed_value(section, key, value)
-        click.echo(f"[{section}] {key} = {shown}    # {source}")
+    click.echo(f"DAGFLOW_HOME = {settings.home}", err=True)
+    rows = [
+        {
+            "section": section,
+            "key": key,
+            "value": value if include_sensitive else displayed_value(section, key, value),
+            "source": source,
+        }
+        for section, key, value, source in settings.rows()
+    ]
+    emit(rows, output, ["section", "key", "value", "source"])
 
 
 @config.command("get")

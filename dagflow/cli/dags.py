@@ -26,8 +26,10 @@ from dagflow.cli.common import (
     open_database,
     parse_conf,
     parse_datetime,
+    table,
 )
-from dagflow.cli.sources import LIST_ERRORS_HINT, error_summary, listing, load_dag
+from dagflow.cli.output import emit, output_option
+from dagflow.cli.sources import LIST_ERRORS_HINT, listing, load_dag
 from dagflow.core.states import RunState
 from dagflow.exceptions import DagflowError
 
@@ -50,48 +52,31 @@ def parse_folder_option(function: F) -> F:
     )(function)
 
 
+DAG_COLUMNS = ["dag_id", "is_paused", "schedule", "tags", "tasks", "fileloc"]
+ERROR_COLUMNS = ["filename", "line", "message", "traceback"]
+
+
 @dags.command("list")
 @parse_folder_option
-@click.option("--output", "-o", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@output_option
 def dags_list(dags_folder: Path | None, output: str) -> None:
     """List the DAGs, paused or not, as the metadata store recorded them, and say how many files failed
-    to import. When the store has nothing yet, parse the DAGs folder (and say so)."""
+    to import. When the store has nothing yet, parse the DAGs folder (and say so); a DAG parsed from
+    a folder has no paused flag (None)."""
     found = listing(dags_folder)
-    if output == "json":
-        click.echo(json.dumps(found.dags, indent=2))
-    else:
-        _table(
-            ["dag_id", "paused", "schedule", "tasks", "fileloc"],
-            [
-                [r["dag_id"], _yes_no(r["is_paused"]), r["schedule"], r["tasks"], r["fileloc"]]
-                for r in found.dags
-            ],
-        )
+    emit(found.dags, output, DAG_COLUMNS)
     if found.import_errors:
         click.echo(f"{len(found.import_errors)} file(s) failed to import: {LIST_ERRORS_HINT}", err=True)
 
 
-def _yes_no(flag: bool | None) -> str:
-    return "-" if flag is None else "yes" if flag else "no"
-
-
 @dags.command("list-import-errors")
 @parse_folder_option
-@click.option("--output", "-o", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@output_option
 def dags_list_import_errors(dags_folder: Path | None, output: str) -> None:
-    """List the DAG files that failed to import: file, line and message (exit 1 if there are any),
-    as the metadata store recorded them; when it has nothing yet, parse the DAGs folder (and say so)."""
-    errors = [
-        {k: e[k] for k in ("filename", "line", "message", "traceback")}
-        for e in listing(dags_folder).import_errors
-    ]
-    if output == "json":
-        click.echo(json.dumps(errors, indent=2))
-    elif not errors:
-        click.echo("No import errors.")
-    else:
-        for error in errors:
-            click.echo(f"{error_summary(error)}\n{_indent(error['traceback'])}")
+    """List the DAG files that failed to import: file, line, message and traceback (exit 1 if there are
+    any), as the metadata store recorded them; when it has nothing yet, parse the DAGs folder (and say so)."""
+    errors = listing(dags_folder).import_errors
+    emit(errors, output, ERROR_COLUMNS, show={"traceback": lambda error: error["traceback"].rstrip()})
     if errors:
         sys.exit(1)
 
@@ -121,7 +106,7 @@ def dags_test(
         click.echo(json.dumps(report))
     else:
         tries = {ti.label: ti.try_number for ti in result.task_instances}
-        _table(
+        table(
             ["task", "state", "tries"],
             [[label, state, tries[label]] for label, state in report["tasks"].items()],
         )
@@ -131,19 +116,6 @@ def dags_test(
             order = ", ".join(f"{t} ({undone['tasks'][t]})" for t in undone["order"]) or "nothing to undo"
             click.echo(f"Compensation: {undone['state']}; undone in this order: {order}")
     sys.exit(0 if result.state is RunState.SUCCESS else 1)
-
-
-def _indent(text: str) -> str:
-    return "".join(f"    {line}\n" for line in text.rstrip().splitlines())
-
-
-def _table(headers: list[str], rows: list[list[object]]) -> None:
-    cells = [headers, *[[str(c) for c in row] for row in rows]]
-    widths = [max(len(row[i]) for row in cells) for i in range(len(headers))]
-    for n, row in enumerate(cells):
-        click.echo("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
-        if n == 0:
-            click.echo("  ".join("-" * w for w in widths))
 
 
 # -- the stored DAGs -------------------------------------------------------------------------------------

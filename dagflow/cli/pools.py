@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import click
 
-from dagflow.cli.common import act, echo_json, open_database, table
+from dagflow.cli.common import act, open_database
+from dagflow.cli.output import emit, json_alias, output_option
+
+COLUMNS = ["name", "slots", "used", "description"]
 
 
 @click.group()
@@ -13,8 +16,9 @@ def pools() -> None:
 
 
 @pools.command("list")
-@click.option("--json", "as_json", is_flag=True)
-def pools_list(as_json: bool) -> None:
+@output_option
+@json_alias
+def pools_list(output: str) -> None:
     """List pools with their slots and how many are in use."""
     from dagflow.store.pools import list_pools
     from dagflow.store.scheduling import busy as busy_counts
@@ -30,11 +34,7 @@ def pools_list(as_json: bool) -> None:
             }
             for p in list_pools(session)
         ]
-    if as_json:
-        echo_json(rows)
-    else:
-        columns = ["name", "slots", "used", "description"]
-        table(columns, [[r[c] for c in columns] for r in rows])
+    emit(rows, output, COLUMNS)
 
 
 @pools.command("set")

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
 import click
 
 from dagflow.cli.common import act, aware, duration, echo_json, fail, open_database, table, when
+from dagflow.cli.output import Show, emit, json_alias, output_choice
 from dagflow.core.clock import utcnow
 from dagflow.core.keys import RunKey
 from dagflow.core.states import RunState
@@ -19,64 +21,69 @@ def runs() -> None:
     """Inspect DAG runs."""
 
 
+COLUMNS = ["dag_id", "run_id", "state", "logical_date", "duration"]
+WIDE_COLUMNS = ["dag_id", "run_id", "state", "run_type", "logical_date", "start_date", "end_date", "duration"]
+#: What ``runs list`` fits a table in, unless ``--wide``.
+TABLE_WIDTH = 120
+TIMES = ("logical_date", "start_date", "end_date")
+
+
 @runs.command("list")
 @click.option("--dag-id")
 @click.option("--state", type=click.Choice([s.value for s in RunState]))
 @click.option("--limit", type=int, default=50, show_default=True)
 @click.option(
-    "--output",
-    "-o",
-    type=click.Choice(["table", "json", "wide"]),
-    default="table",
-    show_default=True,
-    help="table fits 120 columns (long ids cut in the middle); wide adds the run type and times, uncut.",
+    "--wide",
+    is_flag=True,
+    help="Also the run type, start and end; a table shows whole ids (else it fits 120 columns, long "
+    "ids cut in the middle).",
 )
-@click.option("--json", "as_json", is_flag=True, help="Same as --output json.")
-def runs_list(dag_id: str | None, state: str | None, limit: int, output: str, as_json: bool) -> None:
-    """List runs, newest first; times in UTC."""
+@output_choice("wide", kept_help="wide: deprecated, the same as --wide.")
+@json_alias
+def runs_list(dag_id: str | None, state: str | None, limit: int, wide: bool, output: str) -> None:
+    """List runs, newest first. A table shows times in UTC to the second and durations in words (a
+    running run's time so far, marked +); json and yaml show ISO 8601 times and durations in seconds."""
     from dagflow.store.rows import run_json
     from dagflow.store.runs import list_runs
 
+    if output == "wide":
+        output, wide = "table", True
     now = utcnow()
     with open_database().session() as session:
         found = list_runs(session, dag_id=dag_id, state=RunState(state) if state else None, limit=limit)
-        rows = [(run_json(r), _took(r.start_date, r.end_date, now)) for r in found]
-    if as_json or output == "json":
-        echo_json([r for r, _ in rows])
-    elif output == "wide":
-        columns = ["dag_id", "run_id", "state", "run_type", "logical_date", "start_date", "end_date"]
-        table([*columns, "duration"], [[*_cells(r, columns), took] for r, took in rows])
-    else:
-        columns = ["dag_id", "run_id", "state", "logical_date"]
-        table(
-            [*columns, "duration"],
-            [[*_cells(r, columns), took] for r, took in rows],
-            width=TABLE_WIDTH,
-            shrink=("dag_id", "run_id"),
-        )
+        rows = [{**run_json(r), "duration": _seconds(r.start_date, r.end_date, now)} for r in found]
+    show: dict[str, Show] = {c: _time_of(c) for c in TIMES}
+    emit(
+        rows,
+        output,
+        WIDE_COLUMNS if wide else COLUMNS,
+        show={**show, "duration": _took},
+        width=None if wide else TABLE_WIDTH,
+        shrink=("dag_id", "run_id"),
+    )
 
 
-#: What ``runs list`` fits in by default.
-TABLE_WIDTH = 120
-TIMES = ("logical_date", "start_date", "end_date")
-
-
-def _cells(run: dict[str, Any], columns: list[str]) -> list[object]:
-    return [when(_parse(run[c])) if c in TIMES else run[c] for c in columns]
+def _time_of(column: str) -> Show:
+    return lambda run: when(_parse(run[column])) or None
 
 
 def _parse(text: str | None) -> datetime | None:
     return datetime.fromisoformat(text) if text else None
 
 
-def _took(start: datetime | None, end: datetime | None, now: datetime) -> str:
-    """How long a run took, or has been running (then marked with a trailing +)."""
-    if start is None:
-        return ""
-    start = aware(start)
-    assert start is not None
-    seconds = ((aware(end) or now) - start).total_seconds()
-    return duration(max(seconds, 0.0)) + ("" if end else "+")
+def _seconds(start: datetime | None, end: datetime | None, now: datetime) -> float | None:
+    """How long a run took, or has been running; None before it starts."""
+    begun = aware(start)
+    if begun is None:
+        return None
+    return round(max(((aware(end) or now) - begun).total_seconds(), 0.0), 3)
+
+
+def _took(run: Mapping[str, Any]) -> str | None:
+    """A run's duration in words, a running run's marked with a trailing +."""
+    if run["duration"] is None:
+        return None
+    return duration(run["duration"]) + ("" if run["end_date"] else "+")
 
 
 @runs.command("show")

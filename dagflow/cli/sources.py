@@ -41,11 +41,6 @@ class Listing:
     from_store: bool = field(default=True)
 
 
-def error_summary(error: dict[str, Any]) -> str:
-    """``file:line: message``, as :meth:`ImportErrorInfo.summary` says it."""
-    return ImportErrorInfo(error["filename"], error["line"], error["message"], "").summary()
-
-
 @contextmanager
 def parsed_store(settings: Settings) -> Iterator[Session | None]:
     """A read session on the store if the DAG processor has recorded anything in it, else None

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import click
 
-from dagflow.cli.common import fail, open_database, table
+from dagflow.cli.common import fail, open_database
+from dagflow.cli.output import emit, output_option
 from dagflow.core.clock import utcnow
 from dagflow.exceptions import DagflowError
 from dagflow.store.users import (
@@ -45,15 +46,16 @@ def users_create(username: str, role: str, password: str | None, email: str | No
     click.echo(f"User {username} ({role}) created." + ("" if password else f" Password: {secret}"))
 
 
+COLUMNS = ["username", "role", "active", "last_login"]
+
+
 @users.command("list")
-def users_list() -> None:
-    """List users."""
+@output_option
+def users_list(output: str) -> None:
+    """List users: name, role, whether active, last login (UTC)."""
     with open_database().session() as session:
-        rows = list_users(session)
-        table(
-            ["username", "role", "active", "last_login"],
-            [[u.username, u.role, u.active, u.last_login] for u in rows],
-        )
+        rows = [{c: getattr(user, c) for c in COLUMNS} for user in list_users(session)]
+    emit(rows, output, COLUMNS)
 
 
 @users.command("delete")

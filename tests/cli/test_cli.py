@@ -73,14 +73,25 @@ def invoke(cli_runner, *args: str):
 # -- dags list ------------------------------------------------------------------------------------------
 
 
-def test_dags_list_prints_a_table_of_dags(cli_runner, folder):
+def test_dags_list_prints_a_table_of_dags_with_the_json_fields(cli_runner, folder):
     result = invoke(cli_runner, "dags", "list", "--dags-folder", str(folder))
     assert result.exit_code == 0
     lines = result.stdout.splitlines()
-    assert lines[0].split() == ["dag_id", "paused", "schedule", "tasks", "fileloc"]
-    # the paused flag lives in the store, which a folder given explicitly does not read
-    assert lines[2].split() == ["failing_dag", "-", "None", "1", str(folder.path / "failing.py")]
-    assert lines[3].split() == ["ok_dag", "-", "0", "6", "*", "*", "*", "5", str(folder.path / "ok.py")]
+    assert lines[0].split() == ["dag_id", "is_paused", "schedule", "tags", "tasks", "fileloc"]
+    # the paused flag lives in the store, which a folder given explicitly does not read; no tags: empty
+    assert lines[2].split() == ["failing_dag", "None", "None", "1", str(folder.path / "failing.py")]
+    assert lines[3].split() == [
+        "ok_dag",
+        "None",
+        "0",
+        "6",
+        "*",
+        "*",
+        "*",
+        "cli",
+        "5",
+        str(folder.path / "ok.py"),
+    ]
     assert result.stderr == ""
 
 
@@ -129,12 +140,21 @@ def test_a_missing_dags_folder_is_a_usage_error(cli_runner, tmp_path):
 # -- dags list-import-errors -------------------------------------------------------------------------
 
 
-def test_list_import_errors_shows_file_line_and_message_and_exits_1(cli_runner, folder):
+def test_list_import_errors_shows_file_line_message_and_traceback_and_exits_1(cli_runner, folder):
     broken = folder.write("broken.py", BROKEN)
     result = invoke(cli_runner, "dags", "list-import-errors", "--dags-folder", str(folder))
     assert result.exit_code == 1
-    assert result.stdout.splitlines()[0] == f"{broken}:3: ImportError: cannot import the warehouse client"
-    assert 'raise ImportError("cannot import the warehouse client")' in result.stdout
+    header, _rule, first, *traceback = result.stdout.splitlines()
+    assert header.split() == ["filename", "line", "message", "traceback"]
+    message = "ImportError: cannot import the warehouse client"
+    assert first.startswith(f"{broken}  3     {message}  Traceback (most recent call last):")
+    # the traceback's other lines stay in its column, under its first
+    column = first.index("Traceback")
+    assert any(
+        line[column:].strip() == 'raise ImportError("cannot import the warehouse client")'
+        for line in traceback
+    )
+    assert all(not line[:column].strip() for line in traceback)
 
 
 def test_list_import_errors_as_json(cli_runner, folder):
@@ -148,8 +168,7 @@ def test_list_import_errors_as_json(cli_runner, folder):
 
 def test_list_import_errors_without_errors_exits_0(cli_runner, folder):
     result = invoke(cli_runner, "dags", "list-import-errors", "--dags-folder", str(folder))
-    assert result.exit_code == 0
-    assert result.stdout.strip() == "No import errors."
+    assert (result.exit_code, result.stdout) == (0, "No data found\n")
 
 
 # -- dags test ------------------------------------------------------------------------------------------
@@ -256,21 +275,23 @@ def test_dags_test_rejects_bad_input_with_exit_2(cli_runner, folder, option, val
 # -- config list --------------------------------------------------------------------------------------
 
 
-def settings_lines(output: str) -> dict[str, str]:
-    """``"[core] parallelism"`` -> ``"32    # default"`` for every setting line of ``config list``."""
-    found = {}
-    for line in output.splitlines():
-        if line.startswith("["):
-            name, _, rest = line.partition(" = ")
-            found[name] = rest
-    return found
+def settings(cli_runner, *flags: str) -> dict[str, str]:
+    """``"[core] parallelism"`` -> ``"32    # default"`` for every setting ``config list -o json`` gives."""
+    result = invoke(cli_runner, "config", "list", "-o", "json", *flags)
+    assert result.exit_code == 0, result.stderr
+    return {
+        f"[{s['section']}] {s['key']}": f"{s['value']}    # {s['source']}" for s in json.loads(result.stdout)
+    }
 
 
 def test_config_list_shows_values_and_their_sources(cli_runner, dagflow_home):
     result = invoke(cli_runner, "config", "list")
     assert result.exit_code == 0
-    assert result.stdout.splitlines()[0] == f"# DAGFLOW_HOME = {dagflow_home}"
-    lines = settings_lines(result.stdout)
+    assert result.stderr == f"DAGFLOW_HOME = {dagflow_home}\n"
+    header, _rule, *rows = result.stdout.splitlines()
+    assert header.split() == ["section", "key", "value", "source"]
+    assert ["core", "parallelism", "32", "default"] in [row.split() for row in rows]
+    lines = settings(cli_runner)
     assert lines["[core] parallelism"] == "32    # default"
     assert lines["[core] executor"] == "local    # default"
     assert lines["[database] url"] == f"sqlite:///{dagflow_home / 'dagflow.db'}    # default"
@@ -283,20 +304,21 @@ def test_config_list_hides_secrets_and_passwords_unless_asked(cli_runner, dagflo
         "DAGFLOW__DATABASE__URL", "postgresql+psycopg://dagflow:pg-pass@db.internal:5432/dagflow"
     )
     monkeypatch.setenv("DAGFLOW__CELERY__BROKER_URL", "amqp://guest:mq-pass@mq.internal:5672//")
-    listed = invoke(cli_runner, "config", "list")
-    assert listed.exit_code == 0
-    for secret in ("a-fernet-key-value", "a-secret-key-value", "pg-pass", "mq-pass"):
-        assert secret not in listed.stdout
-    lines = settings_lines(listed.stdout)
+    for output in ("table", "plain", "json", "yaml"):
+        listed = invoke(cli_runner, "config", "list", "-o", output)
+        assert listed.exit_code == 0
+        for secret in ("a-fernet-key-value", "a-secret-key-value", "pg-pass", "mq-pass"):
+            assert secret not in listed.stdout, (output, secret)
+    lines = settings(cli_runner)
     assert lines["[core] fernet_key"] == "< hidden >    # env DAGFLOW__CORE__FERNET_KEY"
     assert lines["[webserver] secret_key"].startswith("< hidden >")
     assert lines["[database] url"].startswith(
         "postgresql+psycopg://dagflow:***@db.internal:5432/dagflow    #"
     )
     assert lines["[celery] broker_url"].startswith("amqp://guest:***@mq.internal:5672//    #")
-    assert invoke(cli_runner, "config", "list", "--hide-sensitive").stdout == listed.stdout
+    assert settings(cli_runner, "--hide-sensitive") == lines
 
-    shown = settings_lines(invoke(cli_runner, "config", "list", "--include-sensitive").stdout)
+    shown = settings(cli_runner, "--include-sensitive")
     assert shown["[core] fernet_key"].startswith("a-fernet-key-value    #")
     assert shown["[database] url"].startswith("postgresql+psycopg://dagflow:pg-pass@db.internal")
     # asked for by name, a setting's value is printed as it is
@@ -312,8 +334,7 @@ def test_config_list_refuses_contradictory_flags(cli_runner):
 def test_an_environment_variable_overrides_a_setting_and_says_so(cli_runner, dagflow_home, monkeypatch):
     (dagflow_home / "dagflow.cfg").write_text("[core]\nparallelism = 8\n\n[webserver]\nport = 9090\n")
     monkeypatch.setenv("DAGFLOW__CORE__PARALLELISM", "64")
-    result = invoke(cli_runner, "config", "list")
-    lines = settings_lines(result.stdout)
+    lines = settings(cli_runner)
     assert lines["[core] parallelism"] == "64    # env DAGFLOW__CORE__PARALLELISM"
     assert lines["[webserver] port"] == f"9090    # {dagflow_home / 'dagflow.cfg'}"
     assert lines["[webserver] host"] == "127.0.0.1    # default"
