@@ -11,11 +11,14 @@ say), it warns and steps aside: the import then fails as it would without dagflo
 
 from __future__ import annotations
 
-import contextlib
 import sys
-from collections.abc import Sequence
-from types import ModuleType
-from typing import Any
+
+# Nothing more at interpreter start: these are for the type checker, which reads TYPE_CHECKING as true.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+    from importlib.machinery import ModuleSpec
+    from types import ModuleType
 
 #: The attribute by which ``dagflow.compat.disable()`` finds this finder (to take it away with its own).
 MARKER = "__dagflow_compat__"
@@ -31,34 +34,38 @@ class AirflowOnFirstImport:
 
     def find_spec(
         self, fullname: str, path: Sequence[str] | None = None, target: ModuleType | None = None
-    ) -> Any:
+    ) -> ModuleSpec | None:
         if self.decided or (fullname != "airflow" and not fullname.startswith("airflow.")):
             return None
         self.decided = True
-        try:
-            finder = _dagflow_finder()
-        except Exception as exc:
-            import warnings
-
-            why = f"{type(exc).__name__}: {exc}"
-            warnings.warn(f"dagflow cannot serve `import {fullname}` ({why})", RuntimeWarning, stacklevel=2)
-            return None
-        # the layer's finder answers from here on: a name or module dagflow lacks fails with its message
-        return None if finder is None else finder.find_spec(fullname, path, target)
+        return _hand_over(fullname, path, target)
 
 
-def _dagflow_finder() -> Any:
-    """dagflow's ``airflow`` finder, put on ``sys.meta_path``, if the setting has the layer on."""
-    from dagflow import compat
-    from dagflow.config import Settings
+def _hand_over(fullname: str, path: Sequence[str] | None, target: ModuleType | None) -> ModuleSpec | None:
+    """The spec dagflow's ``airflow`` finder gives, once put on ``sys.meta_path``, if the setting has
+    the layer on; None (with a warning) if dagflow cannot be set up."""
+    try:
+        from dagflow import compat
+        from dagflow.config import Settings
 
-    if not Settings.load().getbool("core", "airflow_compat") or not compat.apply(True):
+        on = Settings.load().getbool("core", "airflow_compat") and compat.apply(True)
+    except Exception as exc:
+        import warnings
+
+        why = f"{type(exc).__name__}: {exc}"
+        warnings.warn(f"dagflow cannot serve `import {fullname}` ({why})", RuntimeWarning, stacklevel=3)
         return None
-    return next(finder for finder in sys.meta_path if isinstance(finder, compat.AirflowFinder))
+    if not on:
+        return None
+    # from here on the layer's finder answers: a name or module dagflow lacks fails with its message
+    finder = next(finder for finder in sys.meta_path if isinstance(finder, compat.AirflowFinder))
+    return finder.find_spec(fullname, path, target)
 
 
 def install() -> None:
     """Put the finder on ``sys.meta_path`` once. Runs at interpreter start: it never raises."""
-    with contextlib.suppress(Exception):
+    try:  # (not contextlib.suppress: contextlib is not loaded yet at interpreter start)
         if not any(getattr(finder, MARKER, False) for finder in sys.meta_path):
             sys.meta_path.append(AirflowOnFirstImport())
+    except Exception:
+        pass
