@@ -39,7 +39,7 @@ class build_py_with_pth(build_py):
 class editable_wheel_with_pth(editable_wheel):
     def run(self) -> None:
         super().run()
-        (wheel,) = Path(self.dist_dir).glob("*.whl")  # build_editable gives each build a fresh folder
+        wheel = max(Path(self.dist_dir).glob("*.whl"), key=lambda path: path.stat().st_mtime)
         add_to_wheel(wheel, PTH, SOURCE.read_bytes())
 
 

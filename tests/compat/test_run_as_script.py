@@ -160,4 +160,6 @@ def test_turning_the_layer_off_takes_the_startup_finder_away_too() -> None:
         assert not hook.decided
     finally:
         sys.meta_path[:] = before
+        for name in [name for name in sys.modules if name.split(".")[0] == "airflow"]:
+            del sys.modules[name]
         sys.modules.update(modules)
