@@ -8,7 +8,7 @@ TEST_STAMP := $(VENV)/.installed-test
 
 .PHONY: setup setup-run chromium run test lint unit oracle clean
 
-$(RUN_STAMP): pyproject.toml
+$(RUN_STAMP): pyproject.toml setup.py dagflow-airflow.pth
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e .
@@ -33,7 +33,7 @@ run: setup-run
 	for dag in $(EXAMPLES); do $(BIN)/dagflow dags unpause $$dag && $(BIN)/dagflow dags trigger $$dag; done
 	$(BIN)/dagflow standalone
 
-LINTED := dagflow webui tests bench dags scheduler.py
+LINTED := dagflow webui tests bench dags scheduler.py setup.py _dagflow_airflow.py
 
 lint: setup
 	$(BIN)/ruff check $(LINTED)

@@ -1,11 +1,13 @@
-"""CI: the wheel built from this repository carries its web UI.
+"""CI: the wheel built from this repository carries its web UI, and runs Airflow DAG files as scripts.
 
 Builds the wheel from the files git knows (tracked, or new and not ignored), checks that every
 template and static file of the web UI is in it, installs it into a fresh venv outside the
 repository (its dependencies from the package index, through pip's cache), and from a directory
 outside the repository with a DAGFLOW_HOME of its own: migrates a store, creates a user, starts
 ``dagflow webserver`` on a free port, fetches the login page and a static file it links to, logs in
-with the form's CSRF token and opens the DAGs page. Exits 1 with the reason on the first failure.
+with the form's CSRF token and opens the DAGs page. Then runs ``python my_dag.py`` on an Airflow DAG
+file ending in ``dag.test()`` with the venv's Python (``dagflow-airflow.pth`` lets it import
+``airflow``). Exits 1 with the reason on the first failure.
 
 Run with any Python >= 3.11: ``python .ci/check_wheel.py [--keep]``.
 """
@@ -93,6 +95,30 @@ def check_installed_outside(venv: Path, work: Path, env: dict[str, str]) -> None
             raise CheckFailed(f"the installed package is imported from {path}, not from the fresh venv")
 
 
+AIRFLOW_DAG_FILE = """
+import pendulum
+from airflow.sdk import DAG, task
+
+with DAG("as_script", schedule=None, start_date=pendulum.datetime(2024, 1, 1, tz="UTC")) as dag:
+    @task
+    def hello():
+        return "hello"
+
+    hello()
+
+if __name__ == "__main__":
+    print("run state:", dag.test().state)
+"""
+
+
+def check_airflow_file_runs(venv: Path, work: Path, env: dict[str, str]) -> None:
+    path = work / "my_dag.py"
+    path.write_text(AIRFLOW_DAG_FILE)
+    output = run(venv / "bin" / "python", path, cwd=work, env=env)
+    expect(output.splitlines()[-1:] == ["run state: success"], f"python {path.name} printed:\n{output}")
+    print(f"python {path.name} (from airflow.sdk import DAG, ...; dag.test()): success")
+
+
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -166,6 +192,7 @@ def check(work: Path) -> None:
     venv = install(work, wheel)
     env = environment(work)
     check_installed_outside(venv, work, env)
+    check_airflow_file_runs(venv, work, env)
     dagflow = venv / "bin" / "dagflow"
     run(dagflow, "db", "migrate", cwd=work, env=env)
     run(dagflow, "users", "create", "-u", USER, "-r", "admin", "-p", PASSWORD, cwd=work, env=env)
@@ -194,7 +221,8 @@ def main() -> int:
     finally:
         if not keep:
             shutil.rmtree(work, ignore_errors=True)
-    print(f"check_wheel: the installed wheel serves its UI and logs in ({time.monotonic() - started:.0f}s)")
+    took = time.monotonic() - started
+    print(f"check_wheel: the installed wheel serves its UI, logs in, runs an Airflow DAG file ({took:.0f}s)")
     return 0
 
 

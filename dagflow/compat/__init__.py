@@ -53,8 +53,13 @@ def apply(enabled: bool) -> bool:
 
 
 def disable() -> None:
-    """Remove the finder and forget the ``airflow`` modules it made."""
-    sys.meta_path[:] = [finder for finder in sys.meta_path if not isinstance(finder, AirflowFinder)]
+    """Remove the finder (and the one ``dagflow-airflow.pth`` puts there at interpreter start, see
+    ``_dagflow_airflow``) and forget the ``airflow`` modules it made."""
+    sys.meta_path[:] = [
+        finder
+        for finder in sys.meta_path
+        if not isinstance(finder, AirflowFinder) and not getattr(finder, MARKER, False)
+    ]
     for name in [n for n, m in sys.modules.items() if n == "airflow" or n.startswith("airflow.")]:
         if getattr(sys.modules[name], MARKER, False):
             del sys.modules[name]

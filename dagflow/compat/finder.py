@@ -116,6 +116,8 @@ class AirflowLoader(importlib.abc.Loader):
 
     def exec_module(self, module: ModuleType) -> None:
         setattr(module, MARKER, True)
+        if module.__name__ == "airflow":
+            module.__version__ = table.AIRFLOW_VERSION  # type: ignore[attr-defined]
         module.__getattr__ = lambda name: _resolve(module, name)  # type: ignore[method-assign]
         module.__dir__ = lambda: sorted({*vars(module), *table.names_of(module.__name__)})  # type: ignore[method-assign]
 

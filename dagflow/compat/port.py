@@ -3,14 +3,17 @@
 The rewrite works on the positions ``ast`` gives each import statement (and ``tokenize`` gives the
 module name inside it), never on a pattern over the whole file, so code, comments, strings and line
 endings outside the imports are left exactly as they were. It uses the same table as the import
-layer: a name is mapped when its row exists *and* its dagflow target can be imported. Everything it
-cannot map is reported with its line, and left in the file as it was.
+layer: a name is mapped when its row exists *and* its dagflow target can be imported. A module
+imported under a name (``import airflow.x as x``, ``from airflow import models``) is mapped to the
+dagflow module whose attributes are the very objects the file reads through that name, so only the
+import changes. Everything it cannot map is reported with its line, and left in the file as it was.
 """
 
 from __future__ import annotations
 
 import ast
 import codecs
+import importlib
 import io
 import tokenize
 from dataclasses import dataclass, field
@@ -54,13 +57,14 @@ def port_source(source: bytes) -> PortResult:
         reason = f"the file does not parse: {exc.msg}"
         return PortResult(source, source, [Unmapped(exc.lineno or 1, "", reason)])
     lines = _LineOffsets(source)
+    uses = _Uses.of(tree)
     edits: list[_Edit] = []
     unmapped: list[Unmapped] = []
     for node in ast.walk(tree):
         if isinstance(node, ast.ImportFrom) and node.level == 0 and _is_airflow(node.module or ""):
-            edits.extend(_port_from_import(node, source, lines, unmapped))
+            edits.extend(_port_from_import(node, source, lines, uses, unmapped))
         elif isinstance(node, ast.Import):
-            unmapped.extend(_module_imports(node))
+            edits.extend(_port_module_import(node, lines, uses, unmapped))
     ported = _apply(source, edits)
     return PortResult(source, ported, sorted(unmapped, key=lambda u: u.line))
 
@@ -69,26 +73,104 @@ def _is_airflow(module: str) -> bool:
     return module == "airflow" or module.startswith("airflow.")
 
 
-def _module_imports(node: ast.Import) -> list[Unmapped]:
-    return [
-        Unmapped(
-            node.lineno,
-            f"import {alias.name}" + (f" as {alias.asname}" if alias.asname else ""),
-            "module imports are not rewritten: import the names you use with `from ... import ...`",
-        )
-        for alias in node.names
-        if _is_airflow(alias.name)
-    ]
+@dataclass(frozen=True)
+class _Uses:
+    """How the file reads names: as ``NAME.attr`` (``attributes``), any other way (``bare``), at all
+    (``loaded``)."""
+
+    attributes: dict[str, set[str]]
+    bare: set[str]
+    loaded: set[str]
+
+    @classmethod
+    def of(cls, tree: ast.AST) -> _Uses:
+        attributes: dict[str, set[str]] = {}
+        through: set[int] = set()  # the Name nodes read as `NAME.attr`
+        for node in ast.walk(tree):
+            if (
+                isinstance(node, ast.Attribute)
+                and isinstance(node.ctx, ast.Load)
+                and isinstance(node.value, ast.Name)
+            ):
+                attributes.setdefault(node.value.id, set()).add(node.attr)
+                through.add(id(node.value))
+        names = [node for node in ast.walk(tree) if isinstance(node, ast.Name)]
+        bare = {node.id for node in names if id(node) not in through}
+        return cls(attributes, bare, {node.id for node in names})
 
 
-def _mapping(module: str, alias: ast.alias) -> tuple[table.Target | None, str]:
+def _port_module_import(
+    node: ast.Import, lines: _LineOffsets, uses: _Uses, unmapped: list[Unmapped]
+) -> list[_Edit]:
+    """``import airflow.x as name`` becomes ``import dagflow.y as name`` when one dagflow module
+    holds everything the file reads as ``name.NAME``."""
+    edits = []
+    for alias in node.names:
+        if not _is_airflow(alias.name):
+            continue
+        target, reason = _aliased_module(alias, uses)
+        if target is None:
+            unmapped.append(Unmapped(node.lineno, f"import {_alias_text(alias)}", reason))
+            continue
+        start = lines.offset(alias.lineno, alias.col_offset)
+        end = lines.offset(alias.end_lineno or alias.lineno, alias.end_col_offset or 0)
+        edits.append(_Edit(start, end, f"{target.module} as {alias.asname}".encode()))
+    return edits
+
+
+def _aliased_module(alias: ast.alias, uses: _Uses) -> tuple[table.Target | None, str]:
+    if alias.asname is None:
+        how = f"import the names you use with `from {alias.name} import ...`"
+        return None, f"a module imported under its Airflow name is not rewritten: {how}"
+    if not table.is_known_module(alias.name):
+        return None, "dagflow has no equivalent"
+    return _module_target(alias.name, alias.asname, uses)
+
+
+def _module_target(module: str, local: str, uses: _Uses) -> tuple[table.Target | None, str]:
+    """The dagflow module to import as ``local`` for the Airflow module ``module``: the one whose
+    attributes are the objects every ``local.NAME`` of the file stands for; or None and why not."""
+    names = sorted(uses.attributes.get(local, ()))
+    how = f"import by name what you use of it (`from {module} import {', '.join(names) or '...'}`)"
+    if local in uses.bare:
+        return None, f"`{local}` is used other than as `{local}.NAME`: {how}"
+    if not names:
+        return None, f"`{local}` is never read: remove the import"
+    objects: dict[str, object] = {}
+    for name in names:
+        target = table.target_of(module, name)
+        if target is None:
+            return None, f"`{local}.{name}`: dagflow has no equivalent of {module}.{name}"
+        try:
+            objects[name] = load_target(target)
+        except LookupError:
+            return None, f"`{local}.{name}`: its dagflow equivalent {target} does not exist in this version"
+    for candidate in _holders(module, names):
+        holder = importlib.import_module(candidate)
+        if all(getattr(holder, name, None) is value for name, value in objects.items()):
+            return table.Target(candidate, None), ""
+    return None, f"no dagflow module has all the file reads as `{local}.NAME` under those names: {how}"
+
+
+def _holders(module: str, names: list[str]) -> list[str]:
+    """The dagflow modules that may hold ``names``: those the names point into (the package of a
+    module a name stands for), then the packages above them."""
+    targets = [table.target_of(module, name) for name in names]
+    own = [t.module if t.attr else t.module.rpartition(".")[0] for t in targets if t is not None]
+    above = [m.rsplit(".", depth)[0] for m in own for depth in range(1, m.count(".") + 1)]
+    return list(dict.fromkeys([*own, *above]))
+
+
+def _mapping(module: str, alias: ast.alias, uses: _Uses) -> tuple[table.Target | None, str]:
     """The dagflow target of one imported name, or None and why not."""
     if alias.name == "*":
-        return None, "star imports are not rewritten: import the names you use"
+        used = [name for name in table.names_of(module) if name in uses.loaded]
+        named = f" (`from {module} import {', '.join(used)}`)" if used else ""
+        return None, f"star imports are not rewritten: import by name what the file uses from it{named}"
     target = table.target_of(module, alias.name)
     if target is None:
         if table.is_known_module(f"{module}.{alias.name}"):
-            return None, "importing a module is not rewritten: import the names you use from it"
+            return _module_target(f"{module}.{alias.name}", alias.asname or alias.name, uses)
         return None, "dagflow has no equivalent"
     try:
         load_target(target)
@@ -98,13 +180,13 @@ def _mapping(module: str, alias: ast.alias) -> tuple[table.Target | None, str]:
 
 
 def _port_from_import(
-    node: ast.ImportFrom, source: bytes, lines: _LineOffsets, unmapped: list[Unmapped]
+    node: ast.ImportFrom, source: bytes, lines: _LineOffsets, uses: _Uses, unmapped: list[Unmapped]
 ) -> list[_Edit]:
     module = node.module or ""
     mapped: list[tuple[ast.alias, table.Target]] = []
     kept: list[ast.alias] = []
     for alias in node.names:
-        target, reason = _mapping(module, alias)
+        target, reason = _mapping(module, alias, uses)
         if target is None:
             kept.append(alias)
             unmapped.append(Unmapped(node.lineno, f"from {module} import {_alias_text(alias)}", reason))

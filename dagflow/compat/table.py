@@ -17,6 +17,11 @@ from typing import NamedTuple
 
 Row = dict[str, str]
 
+#: ``airflow.__version__`` as the layer serves it: the Airflow 3 API (with the Airflow 2 paths Airflow 3
+#: still accepts), so code that probes the version takes its Airflow 3 branch; the local label says
+#: who answers (``packaging.version.Version`` reads it as 3.0.0, and ``.local`` as ``dagflow``).
+AIRFLOW_VERSION = "3.0.0+dagflow"
+
 
 class Target(NamedTuple):
     """A dagflow object (``attr`` set) or module (``attr`` None) an Airflow name stands for."""

@@ -93,6 +93,91 @@ def test_statement_sharing_a_line_is_split_with_semicolons() -> None:
     )
 
 
+MODULE_ALIASES = b"""import pendulum
+import airflow.operators.bash as bash_ops
+from airflow import models
+from airflow.operators import empty as empties
+
+with models.DAG("aliases", schedule=None, start_date=pendulum.datetime(2024, 1, 1, tz="UTC")) as dag:
+    bash_ops.BashOperator(task_id="say", bash_command="echo hi") >> empties.EmptyOperator(task_id="end")
+"""
+
+
+def test_module_aliases_become_the_dagflow_module_holding_what_the_file_reads(tmp_path: Path) -> None:
+    result = port_source(MODULE_ALIASES)
+    assert result.unmapped == []
+    assert result.ported.splitlines()[1:4] == [
+        b"import dagflow.operators.bash as bash_ops",
+        b"import dagflow as models",
+        b"import dagflow.operators.empty as empties",
+    ]
+    (tmp_path / "aliases.py").write_bytes(result.ported)
+    bag = DagBag(tmp_path / "aliases.py", sys_path_root=tmp_path, airflow_compat=False)
+    assert not bag.import_errors, [e.summary() for e in bag.import_errors.values()]
+    run = bag.get_dag("aliases").test(log_stream=io.StringIO())
+    assert run.state == "success"
+
+
+def test_module_alias_whose_names_no_dagflow_module_holds_together_is_reported() -> None:
+    source = (
+        b"from airflow import models\nmodels.DAG, models.Variable\n"
+        b"from airflow.utils import state\nstate.State\n"
+    )
+    result = port_source(source)
+    assert result.ported == source
+    assert [(u.line, u.construct) for u in result.unmapped] == [
+        (1, "from airflow import models"),
+        (3, "from airflow.utils import state"),
+    ]
+    assert result.unmapped[0].reason.endswith("(`from airflow.models import DAG, Variable`)")
+    assert result.unmapped[1].reason.endswith("(`from airflow.utils.state import State`)")
+
+
+@pytest.mark.parametrize(
+    ("source", "reason"),
+    [
+        (b"import airflow.sdk as sdk\nprint(sdk)\n", "`sdk` is used other than as `sdk.NAME`"),
+        (
+            b"import airflow.sdk as sdk\nsdk.Asset\n",
+            "`sdk.Asset`: dagflow has no equivalent of airflow.sdk.Asset",
+        ),
+        (b"from airflow.operators import bash\n", "`bash` is never read: remove the import"),
+        (
+            b"import airflow.operators.bash\nairflow.operators.bash.BashOperator\n",
+            "a module imported under its Airflow name is not rewritten: "
+            "import the names you use with `from airflow.operators.bash import ...`",
+        ),
+    ],
+)
+def test_module_import_that_cannot_be_rewritten_says_why(source: bytes, reason: str) -> None:
+    result = port_source(source)
+    assert result.ported == source
+    assert [u.line for u in result.unmapped] == [1]
+    assert result.unmapped[0].reason.startswith(reason)
+
+
+def test_star_import_is_reported_with_the_names_the_file_uses_from_it() -> None:
+    source = b"from airflow.operators.python import *\nPythonOperator(python_callable=get_current_context)\n"
+    result = port_source(source)
+    assert result.ported == source
+    assert result.unmapped[0].reason == (
+        "star imports are not rewritten: import by name what the file uses from it "
+        "(`from airflow.operators.python import PythonOperator, get_current_context`)"
+    )
+
+
+def test_reported_module_alias_is_one_line_naming_file_and_line(tmp_path: Path, cli_runner) -> None:
+    path = tmp_path / "models.py"
+    path.write_bytes(b"import pendulum\nfrom airflow import models\nmodels.Variable.get('x')\nmodels.DAG\n")
+    ran = cli_runner.invoke(cli, ["port", str(path)])
+    assert ran.exit_code == 1
+    assert ran.stderr.splitlines()[0] == (
+        f"{path}:2: from airflow import models: not mapped: no dagflow module has all the file reads as "
+        "`models.NAME` under those names: import by name what you use of it "
+        "(`from airflow.models import DAG, Variable`)"
+    )
+
+
 def test_file_that_does_not_parse_is_reported() -> None:
     result = port_source(b"from airflow.sdk import DAG\ndef (:\n")
     assert result.ported == b"from airflow.sdk import DAG\ndef (:\n"
