@@ -46,7 +46,7 @@ def run_scheduler(*, migrate: bool, workers: int | None, until_idle: bool, num_p
     click.echo(
         f"dagflow scheduler: DAGs from {settings.dags_folder}, "
         f"store {database.engine.url.render_as_string()}, {executor_name(settings)} executor "
-        f"({executor.slots} slot(s))",
+        f"({executor.capacity()})",
         err=True,
     )
     try:

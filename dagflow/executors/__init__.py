@@ -23,9 +23,12 @@ def _local(settings: Settings, workers: int | None) -> Executor:
     from dagflow.executors.worker import WorkerSettings
 
     memory = settings.get("worker", "max_memory_mb")
+    fixed = workers or settings.getint("worker", "processes") or None
     return LocalExecutor(
         WorkerSettings.from_settings(settings),
-        workers=workers or settings.getint("worker", "processes") or None,
+        workers=fixed,
+        # as Airflow's local executor, up to [core] parallelism attempts at once, unless told how many
+        max_workers=fixed or settings.getint("core", "parallelism"),
         memory_limit_mb=float(memory) if memory else None,
         timeout_grace=settings.getfloat("worker", "timeout_grace"),
     )

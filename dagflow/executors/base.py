@@ -119,6 +119,10 @@ class Executor(abc.ABC):
     #: How many attempts it runs at once (the scheduler spaces out its passes while more wait).
     slots: int = 1
 
+    def capacity(self) -> str:
+        """How many attempts it runs at once, as the scheduler's first line says it."""
+        return f"{self.slots} slot(s)"
+
     def has_backlog(self, in_flight: int) -> bool:
         """Whether some of the ``in_flight`` workloads wait for a slot (then the scheduler lets
         finished attempts gather before its next pass): by default, more than :attr:`slots`."""

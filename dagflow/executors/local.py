@@ -11,6 +11,14 @@ last outcome, which it has not started. A worker that dies with an attempt in ha
 killed here because its attempt overran its ``execution_timeout`` (plus a grace period) or its
 memory limit. A worker whose scheduler is gone finishes the attempt in hand and exits.
 
+The pool grows as Airflow users expect of a local executor, which runs up to ``[core] parallelism``
+attempts at once: it starts with one worker per core and, while workloads wait and every worker is
+held by an attempt that has run for :data:`GROW_AFTER` or more (a sensor poking, a task waiting on
+another system), starts one more worker for each such attempt, up to ``max_workers``. Short
+attempts never make it grow (more processes than cores would only share them), and a worker it
+added retires after :data:`IDLE_TIMEOUT` without work. A number of workers given explicitly
+(``[worker] processes``, ``--workers``) is a fixed pool.
+
 A feeder thread reads the workers' reports as they come and hands the next pending workload to a
 worker the moment it is free, so the pool stays busy while the scheduler spaces out its passes. Its
 answer to ``ending`` is the worker's next workload, or :data:`NOTHING`; the worker waits for it, then
@@ -48,6 +56,10 @@ _CONTEXT = multiprocessing.get_context("spawn")
 NOTHING = "nothing"
 #: How long a worker waits for that answer before it records its outcome alone.
 ANSWER_WAIT = 1.0
+#: How long every worker must have been on its attempt, with workloads waiting, before the pool grows.
+GROW_AFTER = 1.0
+#: How long a worker the pool grew by stays without work before it retires.
+IDLE_TIMEOUT = 60.0
 PAGE_SIZE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
 
 
@@ -56,6 +68,7 @@ def _worker_main(settings: WorkerSettings, inbox: Any, events: Any, parent_pid: 
     (``None``), stopped by a signal, or orphaned (see :func:`_run_chain`)."""
     worker = Worker(settings)
     worker.install_signal_handlers()
+    _send(events, ("ready",))  # (a workload handed to it while it started waits in its inbox)
     # tasks log at INFO here, as they do while an attempt runs: its capture need not change the level
     logging.getLogger(TASK_LOGGER).setLevel(logging.INFO)
     upcoming: Workload | None = None
@@ -158,22 +171,34 @@ class _Slot:
     eof: bool = False
     #: Why it was killed here, if it was (reported with what it held).
     kill_reason: str = ""
+    #: Started when the pool grew: it retires once idle for the executor's ``idle_timeout``.
+    extra: bool = False
+    #: When it last became idle (monotonic).
+    idle_since: float = 0.0
+    #: The process has started and said so: a workload handed to it runs from then.
+    ready: bool = False
 
 
 class LocalExecutor(Executor):
-    """Runs workloads in ``workers`` local processes (see the module docstring); the processes
-    start when it is constructed."""
+    """Runs workloads in ``workers`` local processes (default: one per core), growing to
+    ``max_workers`` while long attempts hold them all (see the module docstring); the first
+    processes start when it is constructed. :attr:`slots` is how many workers there are now."""
 
     def __init__(
         self,
         settings: WorkerSettings,
         *,
         workers: int | None = None,
+        max_workers: int | None = None,
+        grow_after: float = GROW_AFTER,
+        idle_timeout: float = IDLE_TIMEOUT,
         timeout_grace: float = 5.0,
         memory_limit_mb: float | None = None,
     ):
         self.settings = settings
-        self.slots = workers or os.cpu_count() or 1
+        self.slots = self.base_workers = workers or os.cpu_count() or 1
+        self.max_workers = max(self.base_workers, max_workers or 0)
+        self.grow_after, self.idle_timeout = grow_after, idle_timeout
         self.timeout_grace = timeout_grace
         self.memory_limit_mb = memory_limit_mb
         self._pending: deque[Workload] = deque()
@@ -191,7 +216,7 @@ class LocalExecutor(Executor):
         self._feeder = threading.Thread(target=self._feed, name="dagflow-executor-feeder", daemon=True)
         self._feeder.start()
 
-    def _spawn(self) -> _Slot:
+    def _spawn(self, *, extra: bool = False) -> _Slot:
         receiver, sender = _CONTEXT.Pipe(duplex=False)
         inbox, feeder = _CONTEXT.Pipe(duplex=False)
         process = _CONTEXT.Process(
@@ -203,9 +228,22 @@ class LocalExecutor(Executor):
         process.start()
         sender.close()
         inbox.close()
-        return _Slot(process=process, events=receiver, inbox=feeder, pid=process.pid or 0, born=utcnow())
+        return _Slot(
+            process=process,
+            events=receiver,
+            inbox=feeder,
+            pid=process.pid or 0,
+            born=utcnow(),
+            extra=extra,
+            idle_since=time.monotonic(),
+        )
 
     # -- the interface -----------------------------------------------------------------------------
+
+    def capacity(self) -> str:
+        if self.max_workers > self.base_workers:
+            return f"{self.base_workers} worker(s), up to {self.max_workers} while long attempts hold them"
+        return f"{self.base_workers} worker(s)"
 
     def submit(self, workloads: Sequence[Workload]) -> None:
         with self._lock:
@@ -302,7 +340,10 @@ class LocalExecutor(Executor):
                 ready = multiprocessing.connection.wait(watched, timeout=0.5)
             except (OSError, ValueError):  # a pipe was closed meanwhile: its worker is being replaced
                 continue
-            if not ready:
+            if not ready:  # nothing reported: the pool may still have to grow or shrink meanwhile
+                with self._lock:
+                    if not self._closing:
+                        self._dispatch()
                 continue
             with self._lock:
                 if self._closing:
@@ -315,8 +356,9 @@ class LocalExecutor(Executor):
                     self._wake_sender.send_bytes(b"!")
 
     def _dispatch(self) -> None:
-        """Hand pending workloads, in order, to the idle live workers, then to those recording an
-        outcome: one each."""
+        """Hand pending workloads, in order, to the idle live workers (started now if long attempts
+        hold them all), then to those recording an outcome: one each; retire workers idle too long."""
+        self._grow()
         for slot in self._slots:
             if slot.workload is None:
                 self._hand(slot)
@@ -329,6 +371,35 @@ class LocalExecutor(Executor):
                         with contextlib.suppress(OSError):
                             slot.inbox.send(NOTHING)
         self._backlog.value = len(self._pending)
+        self._retire_idle()
+
+    def _grow(self) -> None:
+        """While workloads wait and every worker holds an attempt that has run ``grow_after`` or more,
+        start one more worker for each, up to ``max_workers`` in all."""
+        live = [slot for slot in self._slots if not slot.retired]
+        room = min(len(self._pending), self.max_workers - len(live))
+        if room <= 0 or self._closing or any(slot.workload is None for slot in live):
+            return
+        now = time.monotonic()
+        held = sum(1 for s in live if s.ready and s.started and now - s.started >= self.grow_after)
+        if held < len(live):  # a worker on a short attempt (or still starting) takes the next soon
+            return
+        for _ in range(min(room, held)):
+            self._slots.append(self._spawn(extra=True))
+        self.slots = sum(1 for slot in self._slots if not slot.retired)
+
+    def _retire_idle(self) -> None:
+        """Tell the workers the pool grew by to stop once they have been idle ``idle_timeout``."""
+        if self._pending:
+            return
+        now = time.monotonic()
+        for slot in self._slots:
+            idle = slot.workload is None and now - slot.idle_since >= self.idle_timeout
+            if slot.extra and not slot.retired and idle:
+                slot.retired = True
+                with contextlib.suppress(OSError):
+                    slot.inbox.send(None)
+        self.slots = sum(1 for slot in self._slots if not slot.retired)
 
     def _hand(self, slot: _Slot) -> None:
         # (a worker that died is not asked: what is handed to it is reported lost with it, and handed
@@ -356,12 +427,18 @@ class LocalExecutor(Executor):
             slot.eof = True
 
     def _handle(self, slot: _Slot, message: tuple[Any, ...]) -> None:
+        if message[0] == "ready":  # what it was handed while it started runs from now
+            slot.ready = True
+            slot.started = time.monotonic() if slot.workload is not None else 0.0
+            return
         if message[0] == "ending":
             slot.ending, slot.answered = True, False
             return
         event: ExecutorEvent = message[1]  # it starts the workload handed to it meanwhile, if any, at once
         slot.workload, slot.next, slot.ending = slot.next, None, False
         slot.started = time.monotonic() if slot.workload is not None else 0.0
+        if slot.workload is None:
+            slot.idle_since = time.monotonic()
         self._pending_events.append(event)
 
     def _enforce_limits(self) -> None:
@@ -392,6 +469,12 @@ class LocalExecutor(Executor):
 
     def _replace_dead(self) -> None:
         """Report what a dead worker held as lost, and start another in its place (unless closing)."""
+        gone = [slot for slot in self._slots if slot.retired and slot.extra and not slot.process.is_alive()]
+        for slot in gone:  # a worker the pool grew by, retired and exited
+            self._collect(slot)
+            slot.events.close()
+            slot.inbox.close()
+            self._slots.remove(slot)
         for index, slot in enumerate(self._slots):
             if slot.process.is_alive() or slot.retired:
                 continue
@@ -407,7 +490,7 @@ class LocalExecutor(Executor):
             if self._closing:
                 slot.retired = True
             else:
-                self._slots[index] = self._spawn()
+                self._slots[index] = self._spawn(extra=slot.extra)
 
 
 def _exit_reason(exitcode: int | None) -> str:

@@ -216,3 +216,40 @@ def test_inline_cannot_kill_an_attempt(queued: QueuedWork):
         assert not executor.kill(queued.key("sleepy"), "no process to kill")
     finally:
         executor.close()
+
+
+def test_the_pool_grows_while_a_long_attempt_holds_every_worker_and_shrinks_once_idle(queued: QueuedWork):
+    """As Airflow's local executor runs up to ``parallelism`` attempts at once: a worker held by a
+    long attempt (a sensor poking, a task waiting on another system) does not keep the others
+    waiting; the worker started for them retires once idle."""
+    local = LocalExecutor(queued.worker_settings, workers=1, max_workers=3, grow_after=0.3, idle_timeout=1.0)
+    try:
+        local.submit(queued.workloads(["sleepy", "noop_0", "noop_1"]))
+
+        events = collect(local, 2)  # both no-ops, while the sleepy one still runs
+
+        assert sorted(e.workload.key.task_id for e in events) == ["noop_0", "noop_1"]
+        assert queued.state("sleepy") == "running"
+        # one worker more: the no-ops went one after the other to the worker started for them
+        assert local.slots == 2 and len(local.live_workers()) == 2
+        assert queued.row("noop_0").pid == queued.row("noop_1").pid != queued.row("sleepy").pid
+        until(lambda: not local.events() and len(local.live_workers()) == 1)  # retired once idle
+        assert local.slots == 1
+        (noop,) = queued.workloads(["noop_2"])  # the first worker is still there, and busy
+        local.submit([noop])
+        local.kill(queued.key("sleepy"), "killed: the test is over")
+        assert {e.workload.key.task_id for e in collect(local, 2)} == {"sleepy", "noop_2"}
+    finally:
+        local.close(timeout=5)
+
+
+def test_a_pool_given_its_size_does_not_grow(local: LocalExecutor, queued: QueuedWork):
+    local.grow_after = 0.1  # (the pool of the `local` fixture: one worker, given explicitly)
+    local.submit(queued.workloads(["sleepy", "noop_0"]))
+    until(lambda: queued.state("sleepy") == "running")
+
+    time.sleep(1.0)
+
+    assert not local.events()
+    assert queued.state("noop_0") == "queued"
+    assert local.slots == 1 and len(local.live_workers()) == 1

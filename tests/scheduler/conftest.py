@@ -279,13 +279,14 @@ class Orchestrator:
 
     # -- running the scheduler ----------------------------------------------------------------------
 
-    def make_executor(self, executor: str | None = None, *, workers: int = 2) -> Executor:
-        """``inline`` (the default, see :attr:`executor`), ``local`` with ``workers`` processes,
-        ``celery-<broker>`` with a Celery worker of ``workers`` processes, or ``celery`` (as the
-        settings say: broker, queues; the test starts the workers)."""
+    def make_executor(self, executor: str | None = None, *, workers: int | None = 2) -> Executor:
+        """``inline`` (the default, see :attr:`executor`), ``local`` with ``workers`` processes (None:
+        the pool the settings give, as deployed), ``celery-<broker>`` with a Celery worker of
+        ``workers`` processes, or ``celery`` (as the settings say: broker, queues; the test starts
+        the workers)."""
         name = executor or self.executor
         if name.startswith("celery-"):
-            self.celery_workers(name.removeprefix("celery-"), concurrency=workers)
+            self.celery_workers(name.removeprefix("celery-"), concurrency=workers or 2)
             return make_executor(self.settings())
         settings = self.settings()
         worker_settings = WorkerSettings(
@@ -297,7 +298,7 @@ class Orchestrator:
         )
         if name == "inline":
             return InlineExecutor(worker_settings)
-        if name == "celery":  # workers are started by the test: see celery_workers.py
+        if name == "celery" or workers is None:  # (celery: the test starts the workers, celery_workers.py)
             return make_executor(settings)
         return LocalExecutor(worker_settings, workers=workers)
 
@@ -326,7 +327,7 @@ class Orchestrator:
         return self.celery
 
     def scheduler(
-        self, options: SchedulerOptions | None = None, *, workers: int = 2, executor: str | None = None
+        self, options: SchedulerOptions | None = None, *, workers: int | None = 2, executor: str | None = None
     ) -> Scheduler:
         return Scheduler(
             self.settings(),
@@ -339,7 +340,7 @@ class Orchestrator:
         self,
         options: SchedulerOptions | None = None,
         *,
-        workers: int = 2,
+        workers: int | None = 2,
         executor: str | None = None,
         timeout: float = DEADLINE,
     ) -> Scheduler:

@@ -9,6 +9,7 @@ DAGs run side by side on more workers than any of those limits. Both run on each
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -256,3 +257,34 @@ def test_depends_on_past_holds_a_task_whose_previous_run_failed(limited: Limited
     assert orchestrator.run("held", runs[("held", FIRST)]).state == "failed"
     assert orchestrator.run("held", runs[("held", SECOND)]).state == "running"
     assert orchestrator.states("held", runs[("held", SECOND)]) == {"step": "none", "independent": "success"}
+
+
+WAITING = """
+import time
+from datetime import datetime
+
+from dagflow import DAG, task
+
+with DAG("waiting", schedule=None, start_date=datetime(2024, 1, 1)):
+    for i in range({count}):
+
+        @task(task_id=f"wait_{{i}}")
+        def wait():
+            time.sleep(6)  # waiting on another system: no CPU used
+
+        wait()
+"""
+
+
+def test_more_waiting_tasks_than_cores_run_at_once_with_the_pool_as_deployed(orchestrator: Orchestrator):
+    """As with Airflow's local executor (up to ``parallelism`` at once): tasks that wait do not queue
+    behind one another because the machine has fewer cores; the pool grows for them."""
+    count = (os.cpu_count() or 1) + 2
+    orchestrator.write("waiting.py", WAITING.format(count=count))
+    orchestrator.record_dags()
+    orchestrator.trigger("waiting")
+
+    orchestrator.run_until_idle(workers=None, executor="local")  # [worker] processes unset
+
+    assert orchestrator.run("waiting").state == "success"
+    assert max_concurrent(intervals(orchestrator, "waiting")) == count
