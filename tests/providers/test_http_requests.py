@@ -1,20 +1,15 @@
 """HttpOperator's ``request_kwargs``, ``retry_args`` and ``deferrable``, HttpHook's request options and
 TCP keep-alive, and HttpSensor's allowlist, against a scripted HTTP/1.1 server on this machine (the
-standard library's, in a thread) that counts the requests it gets."""
+standard library's, in a thread: :mod:`tests.scripted_http`) that counts the requests it gets."""
 
 from __future__ import annotations
 
 import io
 import json
 import socket
-import threading
-import time
-from collections import Counter
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qsl, urlsplit
 
 import pytest
 import requests
@@ -25,76 +20,18 @@ from dagflow.dagbag import DagBag
 from dagflow.exceptions import DagDefinitionError, DagflowError
 from dagflow.providers.http import HttpError, HttpHook, HttpOperator, HttpSensor
 from tests.conftest import DagsFolder
+from tests.scripted_http import ScriptedServer, serving
 
 LOGICAL_DATE = datetime(2024, 1, 1, tzinfo=UTC)
-
-
-class ScriptedServer(ThreadingHTTPServer):
-    """Answers ``/<name>`` with the statuses ``script[name]`` lists, one per request (the last one
-    again after that; 200 for a name without a script), and a JSON echo of the request."""
-
-    daemon_threads = True
-
-    def __init__(self) -> None:
-        super().__init__(("127.0.0.1", 0), Handler)
-        self.hits: Counter[str] = Counter()
-        self.script: dict[str, list[int]] = {}
-        self.lock = threading.Lock()
-
-    def status_for(self, name: str) -> tuple[int, int]:
-        with self.lock:
-            self.hits[name] += 1
-            hit = self.hits[name]
-        statuses = self.script.get(name, [200])
-        return hit, statuses[min(hit, len(statuses)) - 1]
-
-
-class Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"  # the connection (and its socket options) outlives the answer
-    server: ScriptedServer
-
-    def answer(self) -> None:
-        url = urlsplit(self.path)
-        name = url.path.strip("/")
-        hit, status = self.server.status_for(name)
-        body = self.rfile.read(int(self.headers.get("Content-Length") or 0)).decode()
-        if name == "slow":
-            time.sleep(1)
-        echo = {
-            "method": self.command,
-            "hit": hit,
-            "query": dict(parse_qsl(url.query)),
-            "body": body,
-            "content_type": self.headers.get("Content-Type"),
-            "cookie": self.headers.get("Cookie"),
-        }
-        payload = json.dumps(echo).encode()
-        self.send_response(status)
-        if name == "redirect":
-            self.send_header("Location", "/echo")
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(payload)))
-        self.end_headers()
-        self.wfile.write(payload)
-
-    do_GET = do_POST = do_PUT = answer
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
 
 
 @pytest.fixture
 def server(monkeypatch) -> Iterator[ScriptedServer]:
     """The scripted server, as connection ``api``."""
-    scripted = ScriptedServer()
-    thread = threading.Thread(target=scripted.serve_forever, daemon=True)
-    thread.start()
-    conn = {"conn_type": "http", "host": "127.0.0.1", "port": scripted.server_port}
-    monkeypatch.setenv("DAGFLOW_CONN_API", json.dumps(conn))
-    yield scripted
-    scripted.shutdown()
-    scripted.server_close()
-    thread.join(5)
+    with serving() as scripted:
+        conn = {"conn_type": "http", "host": "127.0.0.1", "port": scripted.server_port}
+        monkeypatch.setenv("DAGFLOW_CONN_API", json.dumps(conn))
+        yield scripted
 
 
 def run(dag: DAG, log: io.StringIO | None = None):
