@@ -103,6 +103,20 @@ def test_the_connections_check_response_extra_is_overridden_by_the_tasks(server,
         HttpHook("GET", http_conn_id="lenient").run("down", extra_options={"check_response": True})
 
 
+def test_the_connections_max_redirects_extra_limits_the_redirects_followed(server, monkeypatch):
+    server.script["redirect"] = [302]
+    conn = {
+        "conn_type": "http",
+        "host": "127.0.0.1",
+        "port": server.server_port,
+        "extra": {"max_redirects": 0},
+    }
+    monkeypatch.setenv("DAGFLOW_CONN_NO_HOPS", json.dumps(conn))
+    with pytest.raises(requests.TooManyRedirects):
+        HttpHook("GET", http_conn_id="no_hops").run("redirect")
+    assert HttpHook("GET", http_conn_id="no_hops").run("redirect", extra_options={"max_redirects": 1}).ok
+
+
 # TCP keep-alive ---------------------------------------------------------------------------------
 
 
