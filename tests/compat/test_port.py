@@ -14,7 +14,7 @@ import pytest
 from dagflow.cli import cli
 from dagflow.compat.port import port_source
 from dagflow.dagbag import DagBag
-from tests.portability.test_corpus import CASES, DAGS, differences, load_expected
+from tests.portability.test_corpus import CASES, DAGS, case_environment, differences, load_expected
 
 SOURCE = (
     "# -*- coding: utf-8 -*-\r\n"
@@ -235,16 +235,15 @@ def test_ported_corpus_file_reaches_the_same_outcome_without_the_layer(
     shutil.copytree(DAGS, folder, ignore=shutil.ignore_patterns("__pycache__"))
     (folder / f"{name}.py").write_bytes(result.ported)
     expected = load_expected(name)
-    for key, value in expected.get("env", {}).items():
-        monkeypatch.setenv(key, value)
-    bag = DagBag(folder / f"{name}.py", sys_path_root=folder, airflow_compat=False)
-    assert not bag.import_errors, [e.summary() for e in bag.import_errors.values()]
-    when = expected.get("logical_date")
-    run = bag.get_dag(expected["dag_id"]).test(
-        logical_date=datetime.fromisoformat(when) if when else None,
-        conf=expected.get("conf") or {},
-        log_stream=io.StringIO(),
-    )
+    with case_environment(expected, monkeypatch):
+        bag = DagBag(folder / f"{name}.py", sys_path_root=folder, airflow_compat=False)
+        assert not bag.import_errors, [e.summary() for e in bag.import_errors.values()]
+        when = expected.get("logical_date")
+        run = bag.get_dag(expected["dag_id"]).test(
+            logical_date=datetime.fromisoformat(when) if when else None,
+            conf=expected.get("conf") or {},
+            log_stream=io.StringIO(),
+        )
     assert differences(expected, run) == []
 
 

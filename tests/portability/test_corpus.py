@@ -9,13 +9,16 @@ once in-process (``dag.test``); the run must end as ``expected/<name>.json`` say
      "tasks": {"task_id" or "task_id[i]": {"state": "success", "tries": 1, "xcom": <return_value>}}}
 
 Keys left out are not checked (``logical_date`` defaults to now, ``conf`` to ``{}``; ``env``, the
-environment variables set while the file loads and runs, to none). A task's
+environment variables set while the file loads and runs, to none). ``"http_service": {"<name>":
+[status, ...]}`` serves a scripted HTTP service on 127.0.0.1 during the run (see
+:mod:`tests.scripted_http`), whose ``host:port`` replaces ``{http_service}`` in ``env``. A task's
 ``xcom`` is compared in its plain JSON view (datetimes as ISO text, sets and tuples as lists...);
 a task listed without ``xcom`` may have any return value.
 """
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 from collections.abc import Iterator
@@ -29,6 +32,7 @@ from dagflow import compat
 from dagflow.dagbag import DagBag
 from dagflow.runtime.inprocess import RunResult
 from dagflow.runtime.serde import json_view
+from tests.scripted_http import serving
 
 HERE = Path(__file__).resolve().parent
 DAGS = HERE / "dags"
@@ -50,6 +54,18 @@ def load_expected(name: str) -> dict[str, Any]:
     path = EXPECTED / f"{name}.json"
     assert path.is_file(), f"{DAGS / name}.py has no expected outcome: write {path}"
     return dict(json.loads(path.read_text()))
+
+
+@contextlib.contextmanager
+def case_environment(expected: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """The case's ``env`` set, and its ``http_service`` served, for the block."""
+    with contextlib.ExitStack() as stack:
+        address = ""
+        if "http_service" in expected:
+            address = f"127.0.0.1:{stack.enter_context(serving(expected['http_service'])).server_port}"
+        for key, value in expected.get("env", {}).items():
+            monkeypatch.setenv(key, value.replace("{http_service}", address))
+        yield
 
 
 def run_case(name: str, expected: dict[str, Any]) -> tuple[RunResult, str]:
@@ -92,9 +108,8 @@ def test_airflow_dag_file_runs_unchanged_as_expected(
     name: str, airflow_layer: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     expected = load_expected(name)
-    for key, value in expected.get("env", {}).items():
-        monkeypatch.setenv(key, value)
-    result, log = run_case(name, expected)
+    with case_environment(expected, monkeypatch):
+        result, log = run_case(name, expected)
     problems = differences(expected, result)
     assert not problems, "\n".join([f"{name}:", *problems, "--- log ---", log[-4000:]])
 

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, cast
 
-from dagflow.exceptions import DagflowError
+import tenacity
+
+from dagflow.exceptions import DagDefinitionError, DagflowError
 from dagflow.models.baseoperator import BaseOperator
 from dagflow.operators.python import callable_kwargs
-from dagflow.providers.http.hooks import HttpError, HttpHook
+from dagflow.providers.http.hooks import HttpError, HttpHook, check_request_kwargs, retrying
 from dagflow.sensors.base import BaseSensorOperator
 
 if TYPE_CHECKING:
@@ -19,6 +21,32 @@ if TYPE_CHECKING:
 
 #: What a pagination function's answer may change in the next request; Airflow ignores other keys.
 PAGE_PARAMETERS = ("endpoint", "data", "headers", "extra_options")
+
+#: How often Airflow's deferred request (its triggerer's hook) tries a request answered with a 5xx.
+DEFERRED_ATTEMPTS = 3
+
+
+def _server_error(exc: BaseException) -> bool:
+    return isinstance(exc, HttpError) and exc.status >= 500
+
+
+def _where(task: BaseOperator) -> str:
+    dag = f" in DAG {task.dag.dag_id!r}" if task.dag is not None else ""
+    return f"{type(task).__name__}(task_id={task.task_id!r}){dag}"
+
+
+def _checked_request_kwargs(task: BaseOperator, request_kwargs: Any, method: str) -> dict[str, Any]:
+    """``request_kwargs`` as a dict, refused when the DAG file loads if the request would refuse it."""
+    if request_kwargs is not None and not isinstance(request_kwargs, Mapping):
+        raise DagDefinitionError(
+            f"{_where(task)}: request_kwargs must be a dict of requests.Request arguments, "
+            f"got {type(request_kwargs).__name__}"
+        )
+    try:
+        check_request_kwargs(request_kwargs or {}, method, _where(task))
+    except DagflowError as exc:
+        raise DagDefinitionError(str(exc)) from None
+    return dict(request_kwargs or {})
 
 
 def _call(function: Callable[..., Any], response: Any, context: Context) -> Any:
@@ -65,6 +93,12 @@ class HttpOperator(BaseOperator):
     dict of request parameters (see :func:`next_page_request`) sends one more request, anything falsy
     stops. ``response_check`` and ``response_filter`` then receive the list of all responses, and
     without a filter the task returns the list of their texts.
+
+    ``request_kwargs`` go to every request's ``requests.Request`` (``json=``, ``files=``...);
+    ``retry_args`` are ``tenacity.Retrying`` arguments every request is sent under (see
+    :meth:`HttpHook.run_with_advanced_retry`). ``deferrable=True`` sends the requests from the worker,
+    as there is no triggerer, with the same result; like Airflow's deferred request, an answer with a
+    5xx status is then tried up to three times in all (unless ``retry_args`` say otherwise).
     """
 
     template_fields: ClassVar[Sequence[str]] = ("endpoint", "data", "headers")
@@ -83,10 +117,16 @@ class HttpOperator(BaseOperator):
         response_check: Callable[..., bool] | None = None,
         response_filter: Callable[..., Any] | None = None,
         extra_options: dict[str, Any] | None = None,
+        request_kwargs: dict[str, Any] | None = None,
         http_conn_id: str = "http_default",
         log_response: bool = False,
         auth_type: Any = None,
         tcp_keep_alive: bool = True,
+        tcp_keep_alive_idle: int = 120,
+        tcp_keep_alive_count: int = 20,
+        tcp_keep_alive_interval: int = 30,
+        deferrable: bool = False,
+        retry_args: dict[str, Any] | None = None,
         **kwargs: Any,
     ):
         super().__init__(**kwargs)
@@ -95,16 +135,40 @@ class HttpOperator(BaseOperator):
         self.pagination_function = pagination_function
         self.response_check, self.response_filter = response_check, response_filter
         self.extra_options = extra_options or {}
+        self.request_kwargs = _checked_request_kwargs(self, request_kwargs, method)
         self.http_conn_id, self.log_response, self.auth_type = http_conn_id, log_response, auth_type
+        self.tcp_keep_alive = tcp_keep_alive
+        self.tcp_keep_alive_idle, self.tcp_keep_alive_count = tcp_keep_alive_idle, tcp_keep_alive_count
+        self.tcp_keep_alive_interval = tcp_keep_alive_interval
+        self.deferrable, self.retry_args = deferrable, retry_args
+        if retry_args:
+            try:
+                retrying(retry_args, self.log, _where(self))
+            except DagflowError as exc:
+                raise DagDefinitionError(str(exc)) from None
 
     @property
     def hook(self) -> HttpHook:
-        return HttpHook(self.method, http_conn_id=self.http_conn_id, auth_type=self.auth_type)
+        return HttpHook(
+            self.method,
+            http_conn_id=self.http_conn_id,
+            auth_type=self.auth_type,
+            tcp_keep_alive=self.tcp_keep_alive,
+            tcp_keep_alive_idle=self.tcp_keep_alive_idle,
+            tcp_keep_alive_count=self.tcp_keep_alive_count,
+            tcp_keep_alive_interval=self.tcp_keep_alive_interval,
+        )
 
     def execute(self, context: Context) -> Any:
         self.log.info("Calling HTTP method")
         hook = self.hook
-        response = hook.run(self.endpoint, self.data, self.headers, self.extra_options)
+        response = self._send(
+            hook,
+            endpoint=self.endpoint,
+            data=self.data,
+            headers=self.headers,
+            extra_options=self.extra_options,
+        )
         if self.pagination_function is None:
             return self._process(response, response.text, context)
         responses = self._paginate(hook, response)
@@ -132,9 +196,26 @@ class HttpOperator(BaseOperator):
                     "pagination_function: ignoring %s (only %s are used)", ignored, PAGE_PARAMETERS
                 )
             self.log.info("Requesting page %d", len(responses) + 1)
-            response = hook.run(**next_page_request(declared, page))
+            response = self._send(hook, **next_page_request(declared, page))
             responses.append(response)
         return responses
+
+    def _send(self, hook: HttpHook, **request: Any) -> requests.Response:
+        """One request with ``request_kwargs``: under ``retry_args`` when given, else as the deferred
+        request when ``deferrable``, else tried once."""
+        if self.retry_args:
+            return cast(
+                "requests.Response",
+                hook.run_with_advanced_retry(self.retry_args, **request, **self.request_kwargs),
+            )
+        if self.deferrable:
+            deferred = {
+                "stop": tenacity.stop_after_attempt(DEFERRED_ATTEMPTS),
+                "retry": tenacity.retry_if_exception(_server_error),
+                "reraise": True,
+            }
+            return retrying(deferred, self.log, _where(self))(hook.run, **request, **self.request_kwargs)
+        return hook.run(**request, **self.request_kwargs)
 
     def _process(self, response: Any, text: Any, context: Context) -> Any:
         """Log, check and filter ``response`` (one response, or the list when paging)."""
@@ -150,7 +231,9 @@ class HttpOperator(BaseOperator):
 
 class HttpSensor(BaseSensorOperator):
     """Poke an endpoint until it answers (and ``response_check`` is true); an error status in
-    ``response_error_codes_allowlist`` (404 by default) means "not yet", any other fails the poke."""
+    ``response_error_codes_allowlist`` (``["404"]`` when None; ``[]`` lets a 404 fail too) means
+    "not yet", any other fails the poke. ``deferrable`` is accepted for Airflow files: the sensor waits
+    as its ``mode`` says, as dagflow's other sensors do."""
 
     template_fields: ClassVar[Sequence[str]] = ("endpoint", "request_params", "headers")
 
@@ -167,26 +250,43 @@ class HttpSensor(BaseSensorOperator):
         response_check: Callable[..., bool | Any] | None = None,
         extra_options: dict[str, Any] | None = None,
         tcp_keep_alive: bool = True,
+        tcp_keep_alive_idle: int = 120,
+        tcp_keep_alive_count: int = 20,
+        tcp_keep_alive_interval: int = 30,
+        deferrable: bool = False,
         **kwargs: Any,
     ):
         super().__init__(**kwargs)
         self.endpoint, self.http_conn_id, self.method = endpoint, http_conn_id, method
         self.request_params = request_params or {}
-        self.request_kwargs = request_kwargs or {}
+        self.request_kwargs = _checked_request_kwargs(self, request_kwargs, method)
         self.headers = headers or {}
-        self.allowlist = tuple(response_error_codes_allowlist or ["404"])
+        allowlist = ["404"] if response_error_codes_allowlist is None else response_error_codes_allowlist
+        self.response_error_codes_allowlist = tuple(str(code) for code in allowlist)
         self.response_check = response_check
         self.extra_options = extra_options or {}
+        self.tcp_keep_alive = tcp_keep_alive
+        self.tcp_keep_alive_idle, self.tcp_keep_alive_count = tcp_keep_alive_idle, tcp_keep_alive_count
+        self.tcp_keep_alive_interval = tcp_keep_alive_interval
+        self.deferrable = deferrable  # Airflow's trigger-based wait: here the sensor's mode says how
 
     def poke(self, context: Context) -> Any:
-        hook = HttpHook(self.method, http_conn_id=self.http_conn_id)
+        hook = HttpHook(
+            self.method,
+            http_conn_id=self.http_conn_id,
+            tcp_keep_alive=self.tcp_keep_alive,
+            tcp_keep_alive_idle=self.tcp_keep_alive_idle,
+            tcp_keep_alive_count=self.tcp_keep_alive_count,
+            tcp_keep_alive_interval=self.tcp_keep_alive_interval,
+        )
         self.log.info("Poking: %s", self.endpoint)
         try:
             response = hook.run(
                 self.endpoint, self.request_params, self.headers, self.extra_options, **self.request_kwargs
             )
         except HttpError as exc:
-            if str(exc).startswith(self.allowlist):
+            if str(exc).startswith(self.response_error_codes_allowlist):
+                self.log.info("%s answered %s: not yet", self.endpoint, exc)
                 return False
             raise
         if self.response_check is not None:
