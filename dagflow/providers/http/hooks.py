@@ -16,10 +16,10 @@ import requests
 import tenacity
 from requests.adapters import HTTPAdapter
 from requests.models import DEFAULT_REDIRECT_LIMIT
+from requests_toolbelt.adapters.socket_options import TCPKeepAliveAdapter
 
 from dagflow.exceptions import DagflowError
 from dagflow.hooks.base import BaseHook
-from dagflow.providers.http.keepalive import TCPKeepAliveAdapter
 
 if TYPE_CHECKING:
     from dagflow.models.connection import Connection
@@ -119,7 +119,9 @@ class HttpHook(BaseHook):
         self.base_url = ""
         self.adapter = adapter
         self.keep_alive_adapter = (
-            TCPKeepAliveAdapter(tcp_keep_alive_idle, tcp_keep_alive_count, tcp_keep_alive_interval)
+            TCPKeepAliveAdapter(
+                idle=tcp_keep_alive_idle, count=tcp_keep_alive_count, interval=tcp_keep_alive_interval
+            )
             if tcp_keep_alive and adapter is None
             else None
         )
