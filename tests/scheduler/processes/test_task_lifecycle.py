@@ -40,9 +40,13 @@ class StateWatcher(threading.Thread):
 
     def run(self) -> None:
         while not self.done.wait(0.02):
-            state = self.state()
-            if state != self.seen[-1]:
-                self.seen.append(state)
+            self.look()
+        self.look()  # once more when told to stop: the last state may be younger than the last look
+
+    def look(self) -> None:
+        state = self.state()
+        if state != self.seen[-1]:
+            self.seen.append(state)
 
 
 def test_a_task_instance_goes_scheduled_queued_running_success_with_its_times_recorded(
