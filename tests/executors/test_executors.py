@@ -230,9 +230,9 @@ def test_the_pool_grows_while_a_long_attempt_holds_every_worker_and_shrinks_once
 
         assert sorted(e.workload.key.task_id for e in events) == ["noop_0", "noop_1"]
         assert queued.state("sleepy") == "running"
-        # one worker more: the no-ops went one after the other to the worker started for them
-        assert local.slots == 2 and len(local.live_workers()) == 2
-        assert queued.row("noop_0").pid == queued.row("noop_1").pid != queued.row("sleepy").pid
+        # one worker more, or two if the first no-op too ran past grow_after (a loaded machine)
+        assert 2 <= local.slots == len(local.live_workers()) <= 3
+        assert queued.row("sleepy").pid not in (queued.row("noop_0").pid, queued.row("noop_1").pid)
         until(lambda: not local.events() and len(local.live_workers()) == 1)  # retired once idle
         assert local.slots == 1
         (noop,) = queued.workloads(["noop_2"])  # the first worker is still there, and busy

@@ -13,6 +13,7 @@ import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 
@@ -260,27 +261,41 @@ def test_depends_on_past_holds_a_task_whose_previous_run_failed(limited: Limited
 
 
 WAITING = """
+import os
 import time
 from datetime import datetime
 
-from dagflow import DAG, task
+from dagflow import DAG
+from dagflow.operators.python import PythonOperator
+
+ARRIVED = {arrived!r}
+
+
+def wait_for_the_others(index):
+    # waiting on another system (no CPU used) until every task of the DAG has started
+    open(os.path.join(ARRIVED, str(index)), "w").close()
+    deadline = time.monotonic() + 45
+    while len(os.listdir(ARRIVED)) < {count}:
+        if time.monotonic() > deadline:
+            raise TimeoutError("the other tasks did not start meanwhile")
+        time.sleep(0.05)
+
 
 with DAG("waiting", schedule=None, start_date=datetime(2024, 1, 1)):
     for i in range({count}):
-
-        @task(task_id=f"wait_{{i}}")
-        def wait():
-            time.sleep(6)  # waiting on another system: no CPU used
-
-        wait()
+        PythonOperator(task_id=f"wait_{{i}}", python_callable=wait_for_the_others, op_args=[i])
 """
 
 
-def test_more_waiting_tasks_than_cores_run_at_once_with_the_pool_as_deployed(orchestrator: Orchestrator):
+def test_more_waiting_tasks_than_cores_run_at_once_with_the_pool_as_deployed(
+    orchestrator: Orchestrator, tmp_path: Path
+):
     """As with Airflow's local executor (up to ``parallelism`` at once): tasks that wait do not queue
-    behind one another because the machine has fewer cores; the pool grows for them."""
+    behind one another because the machine has fewer cores; the pool grows for them. Each task
+    waits until all have started, and fails if they do not within 45 s."""
     count = (os.cpu_count() or 1) + 2
-    orchestrator.write("waiting.py", WAITING.format(count=count))
+    (arrived := tmp_path / "arrived").mkdir()
+    orchestrator.write("waiting.py", WAITING.format(count=count, arrived=str(arrived)))
     orchestrator.record_dags()
     orchestrator.trigger("waiting")
 
