@@ -29,20 +29,31 @@ def _as_id_set(choice: Any, where: str) -> set[str]:
     raise DagflowError(f"{where}: a branch must return a task id, a list of task ids or None, got {choice!r}")
 
 
+def _resolve_branch_id(task: TaskNode, branch_id: str) -> str:
+    """A DAG-wide task or group id wins; otherwise an id relative to the branching task's group."""
+    dag = task.dag
+    assert dag is not None
+    if branch_id in dag.task_dict or branch_id in dag.task_group_dict:
+        return branch_id
+    prefix = task.task_group.prefix if task.task_group is not None else ""
+    candidate = f"{prefix}{branch_id}"
+    if prefix and (candidate in dag.task_dict or candidate in dag.task_group_dict):
+        return candidate
+    return branch_id
+
+
 def expand_task_groups(task: TaskNode, ids: set[str]) -> set[str]:
-    """Task group ids stand for the group's root tasks; ids relative to the task's group are resolved."""
+    """Task group ids stand for the group's root tasks; task and group ids relative to the task's
+    group are resolved first, as Airflow's branching does."""
     dag = task.dag
     assert dag is not None
     expanded: set[str] = set()
-    for branch_id in ids:
+    for branch_id in (_resolve_branch_id(task, branch) for branch in ids):
         group = dag.task_group_dict.get(branch_id)
         if group is not None:
             expanded.update(t.task_id for t in group.roots)
-            continue
-        prefix = task.task_group.prefix if task.task_group is not None else ""
-        if branch_id not in dag.task_dict and prefix and f"{prefix}{branch_id}" in dag.task_dict:
-            branch_id = f"{prefix}{branch_id}"
-        expanded.add(branch_id)
+        else:
+            expanded.add(branch_id)
     return expanded
 
 

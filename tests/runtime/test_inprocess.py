@@ -859,6 +859,20 @@ def test_branch_inside_a_task_group_may_name_tasks_of_its_group_without_prefix()
     assert states(run(dag)) == {"grp.choose": "success", "grp.a": "success", "grp.b": "skipped"}
 
 
+def test_branch_inside_a_task_group_may_name_a_nested_group_without_prefix():
+    with DAG("branch_relative_group", schedule=None) as dag, TaskGroup("grp"):
+        choose = BranchPythonOperator(task_id="choose", python_callable=lambda: ["inner"])
+        with TaskGroup("inner") as inner:
+            EmptyOperator(task_id="first")
+        choose >> [inner, EmptyOperator(task_id="other")]
+
+    assert states(run(dag)) == {
+        "grp.choose": "success",
+        "grp.inner.first": "success",
+        "grp.other": "skipped",
+    }
+
+
 def test_branch_returning_an_unknown_task_id_fails():
     with DAG("branch_unknown", schedule=None) as dag:
 
