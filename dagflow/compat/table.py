@@ -275,11 +275,6 @@ def is_known_module(module: str) -> bool:
     return module in AIRFLOW_NAMES or module in _PACKAGES
 
 
-def is_package(module: str) -> bool:
-    """Whether ``module`` has submodules in the table (it then imports as a package)."""
-    return module in _PACKAGES
-
-
 def target_of(module: str, name: str) -> Target | None:
     """Where ``name`` imported from the Airflow module ``module`` lives in dagflow, if it has a row."""
     spec = AIRFLOW_NAMES.get(module, {}).get(name)

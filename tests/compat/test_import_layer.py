@@ -124,6 +124,19 @@ def test_unsupported_module_is_one_line_naming_module_file_and_line(
         importlib.import_module("airflow.contrib")
 
 
+def test_unsupported_submodule_of_a_layer_module_is_reported_by_name(
+    dags_folder: DagsFolder, airflow_layer: None
+) -> None:
+    path = dags_folder.write(
+        "custom_decorator.py", "from airflow.decorators.base import DecoratedOperator\n"
+    )
+    bag = DagBag(dags_folder.path)
+    error = bag.import_errors[str(path)]
+    assert error.line == 1
+    assert "module airflow.decorators.base is not supported by dagflow" in error.message
+    assert "is not a package" not in error.message
+
+
 def test_row_whose_dagflow_target_does_not_exist_yet_fails_cleanly(
     airflow_layer: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
