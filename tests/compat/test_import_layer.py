@@ -62,6 +62,34 @@ def test_airflow_2_paths_give_the_same_objects_as_the_standard_provider(airflow_
     assert (DAG, task, TriggerRule) == (dagflow.DAG, dagflow.task, dagflow.TriggerRule)
 
 
+def test_names_custom_operators_and_callbacks_import_from_airflow_2_modules(airflow_layer: None) -> None:
+    from airflow.models import TaskInstance
+    from airflow.models.xcom import XCOM_RETURN_KEY
+    from airflow.utils.context import Context
+    from airflow.utils.timezone import utcnow
+    from airflow.utils.types import DagRunType
+
+    from dagflow.context import Context as DagflowContext
+    from dagflow.runtime.task_instance import RuntimeTaskInstance
+
+    assert (TaskInstance, Context) == (RuntimeTaskInstance, DagflowContext)
+    assert XCOM_RETURN_KEY == "return_value"
+    assert utcnow().utcoffset() == dt.timedelta(0)
+    assert [DagRunType.MANUAL, DagRunType.SCHEDULED, DagRunType.BACKFILL_JOB] == [
+        "manual",
+        "scheduled",
+        "backfill",
+    ]
+
+
+def test_parsing_context_says_a_full_parse(airflow_layer: None) -> None:
+    from airflow.sdk import get_parsing_context
+    from airflow.utils.dag_parsing_context import get_parsing_context as airflow_2_path
+
+    assert get_parsing_context() == airflow_2_path() == (None, None)
+    assert get_parsing_context().dag_id is None
+
+
 def test_names_are_resolved_on_first_use_then_kept_in_the_module(airflow_layer: None) -> None:
     sdk = importlib.import_module("airflow.sdk")
     assert "DAG" not in vars(sdk)
@@ -127,9 +155,7 @@ def test_unsupported_module_is_one_line_naming_module_file_and_line(
 def test_unsupported_submodule_of_a_layer_module_is_reported_by_name(
     dags_folder: DagsFolder, airflow_layer: None
 ) -> None:
-    path = dags_folder.write(
-        "custom_decorator.py", "from airflow.decorators.base import DecoratedOperator\n"
-    )
+    path = dags_folder.write("custom_decorator.py", "from airflow.decorators.base import DecoratedOperator\n")
     bag = DagBag(dags_folder.path)
     error = bag.import_errors[str(path)]
     assert error.line == 1

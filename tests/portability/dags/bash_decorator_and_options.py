@@ -14,7 +14,6 @@ with DAG(
     start_date=pendulum.datetime(2024, 1, 1, tz="UTC"),
     catchup=False,
 ):
-
     # the returned string is the command, rendered as a template before it runs
     @task.bash
     def load(table):

@@ -11,7 +11,8 @@ from airflow.utils.task_group import TaskGroup
 
 def describe(**context):
     t = context["task"]
-    return {"retries": t.retries, "owner": t.owner, "pool_slots": t.pool_slots, "group": t.task_group.group_id}
+    group = t.task_group.group_id
+    return {"retries": t.retries, "owner": t.owner, "pool_slots": t.pool_slots, "group": group}
 
 
 with DAG(

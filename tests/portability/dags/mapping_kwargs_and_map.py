@@ -39,9 +39,7 @@ def mapping_kwargs_and_map():
     # .map() transforms each element lazily, before the mapped task sees it
     shout.expand(name=files.map(lambda f: f["name"].upper()))
 
-    counts = BashOperator.partial(task_id="count").expand(
-        bash_command=["echo 1", "echo 22", "echo 333"]
-    )
+    BashOperator.partial(task_id="count").expand(bash_command=["echo 1", "echo 22", "echo 333"])
 
     @task
     def collect(loaded, descriptions):
@@ -63,7 +61,6 @@ def mapping_kwargs_and_map():
 
     # a zero-length expansion skips the mapped task, and all_success then skips what needs it
     summarize(process.expand(item=nothing_new()))
-    counts
 
 
 mapping_kwargs_and_map()
