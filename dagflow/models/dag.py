@@ -12,7 +12,13 @@ import jinja2
 from dagflow.core.schedule import Timetable, parse_schedule
 from dagflow.core.spec import DagSpec, TaskSpec
 from dagflow.core.trigger_rules import TriggerRule
-from dagflow.exceptions import DagCycleError, DagDefinitionError, DuplicateTaskIdError, TaskNotFound
+from dagflow.exceptions import (
+    DagCycleError,
+    DagDefinitionError,
+    DagflowError,
+    DuplicateTaskIdError,
+    TaskNotFound,
+)
 from dagflow.models import context_stack, setup_teardown
 from dagflow.models.baseoperator import as_callbacks, validate_key
 from dagflow.models.compensation import (
@@ -352,12 +358,46 @@ class DAG:
         self,
         logical_date: datetime | None = None,
         conf: dict[str, Any] | None = None,
+        *,
+        run_conf: dict[str, Any] | None = None,
+        execution_date: datetime | None = None,
+        conn_file_path: str | None = None,
+        variable_file_path: str | None = None,
+        use_executor: bool = False,
         **kwargs: Any,
     ) -> RunResult:
-        """Run one DAG run in this process, with real retries and real operators, and return it."""
-        from dagflow.runtime.inprocess import run_dag
+        """Run one DAG run in this process, with real retries and real operators, and return it.
 
-        return run_dag(self, logical_date=logical_date, conf=conf, **kwargs)
+        Airflow's arguments work too: ``run_conf`` (for ``conf``), ``execution_date`` (Airflow 2's
+        ``logical_date``), ``run_after``, ``mark_success_pattern`` (task ids it fully matches succeed
+        without running), and ``conn_file_path``/``variable_file_path`` (.env, .json or .yaml files
+        whose Connections and Variables come before any other for this run).
+        """
+        from dagflow import secrets
+        from dagflow.runtime.inprocess import run_dag
+        from dagflow.secrets.local_file import LocalFileBackend
+
+        where = f"DAG {self.dag_id!r}: dag.test()"
+        if conf is not None and run_conf is not None:
+            raise TypeError(f"{where} takes conf or run_conf (the same thing), not both")
+        if logical_date is not None and execution_date is not None:
+            raise TypeError(f"{where} takes logical_date or execution_date (the same thing), not both")
+        if use_executor:
+            raise DagflowError(
+                f"{where} runs tasks in this process only (use_executor=True is not supported); "
+                "trigger the DAG to run it through the executor"
+            )
+        chain = secrets.backends()
+        if conn_file_path is not None or variable_file_path is not None:
+            files = LocalFileBackend(variables_file=variable_file_path, connections_file=conn_file_path)
+            chain = [files, *chain]
+        with secrets.using(chain):
+            return run_dag(
+                self,
+                logical_date=logical_date if logical_date is not None else execution_date,
+                conf=conf if conf is not None else run_conf,
+                **kwargs,
+            )
 
     def param(self, name: str, default: Any = None) -> Any:
         """A reference to param ``name`` that resolves when a task runs (as in ``@dag`` functions)."""

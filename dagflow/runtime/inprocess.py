@@ -9,6 +9,7 @@ Tasks can read the state of this run only (see :class:`dagflow.runtime.run_reade
 from __future__ import annotations
 
 import functools
+import re
 import socket
 import sys
 import time
@@ -121,8 +122,10 @@ class _InProcessRun:
         log_stream: TextIO,
         sleep: Callable[[float], None],
         max_map_length: int,
+        mark_success: re.Pattern[str] | None = None,
     ):
         self.dag, self.dag_run, self.sleep = dag, dag_run, sleep
+        self.mark_success = mark_success
         self.max_map_length = max_map_length
         self.spec: DagSpec = dag.spec()
         self.log = TaskLog(log_stream)
@@ -200,7 +203,7 @@ class _InProcessRun:
         if not resumed:
             record.try_number += 1
             instance.try_start = None
-        if spec.is_empty:
+        if spec.is_empty or self._marked_success(record.task_id):
             now = utcnow()
             record.state, instance.start_date, instance.end_date = TaskState.SUCCESS, now, now
             return
@@ -243,6 +246,12 @@ class _InProcessRun:
         elif outcome.state is TaskState.UP_FOR_RESCHEDULE:
             record.not_before = outcome.reschedule_at
         self._skip(outcome.skip_downstream, outcome.end_date)
+
+    def _marked_success(self, task_id: str) -> bool:
+        if self.mark_success is None or self.mark_success.fullmatch(task_id) is None:
+            return False
+        self.log.info(f"Marking {task_id!r} successful without running it (mark_success_pattern)")
+        return True
 
     def _note_change(self, task_id: str) -> None:
         if self.changed is not None:
@@ -304,12 +313,16 @@ def run_dag(
     sleep: Callable[[float], None] = time.sleep,
     max_map_length: int | None = None,
     run_id: str | None = None,
+    run_after: datetime | None = None,
+    mark_success_pattern: str | re.Pattern[str] | None = None,
 ) -> RunResult:
     """Run ``dag`` once in this process (see the module docstring) and return the finished run.
 
-    ``max_map_length`` defaults to the ``[core] max_map_length`` setting in force.
+    ``max_map_length`` defaults to the ``[core] max_map_length`` setting in force. A task whose id
+    ``mark_success_pattern`` fully matches succeeds without running (and returns nothing).
     """
     dag.validate()
+    mark_success = re.compile(mark_success_pattern) if mark_success_pattern is not None else None
     logical_date = as_aware(logical_date) or utcnow()
     interval = dag.timetable.infer_manual_data_interval(run_after=logical_date)
     conf = dict(conf or {})
@@ -323,13 +336,13 @@ def run_dag(
         run_type="manual",
         conf=conf,
         start_date=utcnow(),
-        run_after=logical_date,
+        run_after=as_aware(run_after) or logical_date,
     )
     if max_map_length is None:
         from dagflow.config import Settings
 
         max_map_length = Settings.load().getint("core", "max_map_length")
-    run = _InProcessRun(dag, dag_run, log_stream or sys.stderr, sleep, max_map_length)
+    run = _InProcessRun(dag, dag_run, log_stream or sys.stderr, sleep, max_map_length, mark_success)
     state = run.run()
     result = run.result(state)
     _run_dag_callbacks(dag, dag_run, result, run.log)
