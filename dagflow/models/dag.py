@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
@@ -170,6 +171,16 @@ class DAG:
     @property
     def task_ids(self) -> list[str]:
         return list(self.task_dict)
+
+    @property
+    def folder(self) -> str:
+        """The folder of the file that defines the DAG."""
+        return os.path.dirname(self.fileloc)
+
+    @property
+    def owner(self) -> str:
+        """The owners of the DAG's tasks, comma separated (sorted; Airflow's order is arbitrary)."""
+        return ", ".join(sorted({str(getattr(t, "owner", "")) for t in self.tasks}))
 
     def has_task(self, task_id: str) -> bool:
         return task_id in self.task_dict

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import re
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
@@ -1091,3 +1092,15 @@ def test_task_spec_json_names_the_trigger_rule_by_value():
     assert TaskSpec.from_json(json.loads(json.dumps(data))) == TaskSpec(
         task_id="t", trigger_rule=TriggerRule.ONE_FAILED, upstream=("a",)
     )
+
+
+def test_dag_and_task_answer_the_attributes_airflow_code_reads() -> None:
+    with DAG("attributes", schedule=None, default_args={"owner": "etl"}) as attributes:
+        first = EmptyOperator(task_id="first")
+        EmptyOperator(task_id="second", owner="analytics")
+    loose = EmptyOperator(task_id="loose", owner="nobody")
+
+    assert first.dag_id == "attributes"
+    assert loose.dag_id == "adhoc_nobody"
+    assert attributes.owner == "analytics, etl"
+    assert attributes.folder == str(Path(__file__).parent)
