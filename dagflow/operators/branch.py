@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from dagflow.exceptions import DagflowError, DownstreamTasksSkipped
 from dagflow.models.baseoperator import BaseOperator
+from dagflow.models.mappedtaskgroup import closest_mapped_group
 
 if TYPE_CHECKING:
     from dagflow.context import Context
@@ -57,6 +58,26 @@ def expand_task_groups(task: TaskNode, ids: set[str]) -> set[str]:
     return expanded
 
 
+def raise_skips(task: TaskNode, context: Context, to_skip: list[str], result: Any) -> None:
+    """Skip ``to_skip`` (direct downstream tasks of ``task``) by raising DownstreamTasksSkipped.
+
+    A task instance with a map index decides for that index only: inside an expanded task group,
+    the tasks of the same group at the same index are skipped (Airflow's NotPreviouslySkippedDep
+    reads the decision at the downstream's own index); other tasks are left to their trigger rules.
+    """
+    map_index = context["ti"].map_index
+    if map_index < 0:
+        if to_skip:
+            raise DownstreamTasksSkipped(to_skip)
+        return
+    dag = task.dag
+    assert dag is not None
+    group = closest_mapped_group(task)
+    in_group = [t for t in to_skip if group is not None and closest_mapped_group(dag.task_dict[t]) is group]
+    if in_group:
+        raise DownstreamTasksSkipped(in_group, map_index=map_index, result=result)
+
+
 def skip_all_except(task: TaskNode, context: Context, choice: Any) -> None:
     """Skip the direct downstream tasks of ``task`` that are not chosen and not downstream of a chosen one.
 
@@ -77,8 +98,7 @@ def skip_all_except(task: TaskNode, context: Context, choice: Any) -> None:
         followed |= dag.relative_ids(branch_id, upstream=False)
     to_skip = [t for t in downstream if t not in followed]
     context["ti"].xcom_push(SKIPMIXIN_KEY, {"followed": [t for t in downstream if t in followed]})
-    if to_skip and context["ti"].map_index < 0:
-        raise DownstreamTasksSkipped(to_skip)
+    raise_skips(task, context, to_skip, choice)
 
 
 class BaseBranchOperator(BaseOperator):

@@ -245,7 +245,7 @@ class _InProcessRun:
             )
         elif outcome.state is TaskState.UP_FOR_RESCHEDULE:
             record.not_before = outcome.reschedule_at
-        self._skip(outcome.skip_downstream, outcome.end_date)
+        self._skip(outcome.skip_downstream, outcome.end_date, outcome.skip_map_index)
 
     def _marked_success(self, task_id: str) -> bool:
         if self.mark_success is None or self.mark_success.fullmatch(task_id) is None:
@@ -257,7 +257,7 @@ class _InProcessRun:
         if self.changed is not None:
             self.changed.add(task_id)
 
-    def _skip(self, task_ids: list[str], now: datetime) -> None:
+    def _skip(self, task_ids: list[str], now: datetime, map_index: int | None = None) -> None:
         if not task_ids:
             return
         wanted = set(task_ids)
@@ -267,6 +267,7 @@ class _InProcessRun:
             record = instance.record
             if (
                 record.task_id in wanted
+                and (map_index is None or record.map_index == map_index)
                 and record.state not in FINISHED
                 and record.state is not TaskState.RUNNING
             ):

@@ -873,6 +873,69 @@ def test_branch_inside_a_task_group_may_name_a_nested_group_without_prefix():
     }
 
 
+def test_branch_inside_an_expanded_task_group_skips_for_its_own_index_and_returns_its_choice():
+    with DAG("branch_per_index", schedule=None) as dag:
+
+        @task_group
+        def per_item(item):
+            @task.branch
+            def route(i):
+                return "per_item.big" if i > 5 else "per_item.small"
+
+            @task(trigger_rule="none_failed_min_one_success")
+            def done(i):
+                return i
+
+            route(item) >> [EmptyOperator(task_id="big"), EmptyOperator(task_id="small")] >> done(item)
+
+        per_item.expand(item=[3, 8])
+
+    result = run(dag)
+    assert states(result) == {
+        "per_item.route[0]": "success",
+        "per_item.route[1]": "success",
+        "per_item.big[0]": "skipped",
+        "per_item.big[1]": "success",
+        "per_item.small[0]": "success",
+        "per_item.small[1]": "skipped",
+        "per_item.done[0]": "success",
+        "per_item.done[1]": "success",
+    }
+    assert [result.xcom("per_item.route", i) for i in (0, 1)] == ["per_item.small", "per_item.big"]
+
+
+def test_short_circuit_inside_an_expanded_task_group_skips_its_index_of_the_next_task():
+    with DAG("short_circuit_per_index", schedule=None) as dag:
+
+        @task_group
+        def per_item(item):
+            @task.short_circuit
+            def worth_it(i):
+                return i > 5
+
+            @task
+            def work(i):
+                return i
+
+            @task(trigger_rule="all_done")
+            def audit(i):
+                return i
+
+            work(worth_it(item)) >> audit(item)
+
+        per_item.expand(item=[3, 8])
+
+    # the index's direct downstream is skipped; what follows it goes by its trigger rule
+    assert states(run(dag)) == {
+        "per_item.worth_it[0]": "success",
+        "per_item.worth_it[1]": "success",
+        "per_item.work[0]": "skipped",
+        "per_item.work[1]": "success",
+        "per_item.audit[0]": "success",
+        "per_item.audit[1]": "success",
+    }
+
+
 def test_branch_returning_an_unknown_task_id_fails():
     with DAG("branch_unknown", schedule=None) as dag:
 
