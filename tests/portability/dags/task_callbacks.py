@@ -8,15 +8,17 @@ from pathlib import Path
 from airflow import DAG
 from airflow.decorators import task
 from airflow.exceptions import AirflowFailException
+from airflow.models.taskinstance import TaskInstance
+from airflow.utils.context import Context
 
 
-def journal(context):
+def journal(context: Context) -> Path:
     run_id = context["dag_run"].run_id
     return Path(tempfile.gettempdir()) / ("task_callbacks_" + "".join(c for c in run_id if c.isalnum()))
 
 
-def note(context, event):
-    ti = context["ti"]
+def note(context: Context, event: str) -> None:
+    ti: TaskInstance = context["ti"]
     error = context.get("exception")
     line = f"{event}:{ti.task_id}:{ti.try_number}"
     if error is not None:
