@@ -90,6 +90,7 @@ _STANDARD_SENSORS: dict[str, Row] = {
     "filesystem": {"FileSensor": "dagflow.sensors.filesystem:FileSensor"},
     "time_delta": {
         "TimeDeltaSensor": "dagflow.sensors.time_delta:TimeDeltaSensor",
+        "TimeDeltaSensorAsync": "dagflow.sensors.time_delta:TimeDeltaSensorAsync",
         "WaitSensor": "dagflow.sensors.time_delta:WaitSensor",
     },
     "external_task": {
@@ -97,9 +98,18 @@ _STANDARD_SENSORS: dict[str, Row] = {
         "ExternalTaskMarker": "dagflow.sensors.external_task:ExternalTaskMarker",
     },
     "bash": {"BashSensor": "dagflow.sensors.bash:BashSensor"},
-    "date_time": {"DateTimeSensor": "dagflow.sensors.date_time:DateTimeSensor"},
-    "time": {"TimeSensor": "dagflow.sensors.time:TimeSensor"},
-    "time_sensor": {"TimeSensor": "dagflow.sensors.time:TimeSensor"},  # the Airflow 2 module name
+    "date_time": {
+        "DateTimeSensor": "dagflow.sensors.date_time:DateTimeSensor",
+        "DateTimeSensorAsync": "dagflow.sensors.date_time:DateTimeSensorAsync",
+    },
+    "time": {
+        "TimeSensor": "dagflow.sensors.time:TimeSensor",
+        "TimeSensorAsync": "dagflow.sensors.time:TimeSensorAsync",
+    },
+    "time_sensor": {  # the Airflow 2 module name
+        "TimeSensor": "dagflow.sensors.time:TimeSensor",
+        "TimeSensorAsync": "dagflow.sensors.time:TimeSensorAsync",
+    },
     "weekday": {"DayOfWeekSensor": "dagflow.sensors.weekday:DayOfWeekSensor"},
 }
 

@@ -82,6 +82,18 @@ def test_names_custom_operators_and_callbacks_import_from_airflow_2_modules(airf
     ]
 
 
+def test_deprecated_async_sensors_import_from_both_paths(airflow_layer: None) -> None:
+    from airflow.providers.standard.sensors.date_time import DateTimeSensorAsync
+    from airflow.sensors.time_delta import TimeDeltaSensorAsync
+    from airflow.sensors.time_sensor import TimeSensorAsync
+
+    from dagflow.sensors import date_time, time, time_delta
+
+    assert DateTimeSensorAsync is date_time.DateTimeSensorAsync
+    assert TimeDeltaSensorAsync is time_delta.TimeDeltaSensorAsync
+    assert TimeSensorAsync is time.TimeSensorAsync
+
+
 def test_parsing_context_says_a_full_parse(airflow_layer: None) -> None:
     from airflow.sdk import get_parsing_context
     from airflow.utils.dag_parsing_context import get_parsing_context as airflow_2_path
