@@ -155,6 +155,7 @@ _SDK: Row = {
     "TriggerRule": "dagflow:TriggerRule",
     "get_current_context": "dagflow:get_current_context",
     "get_parsing_context": "dagflow.dagbag:get_parsing_context",
+    "literal": "dagflow.templating:literal",
     "Context": "dagflow.context:Context",
     "BaseSensorOperator": "dagflow.sensors.base:BaseSensorOperator",
     "PokeReturnValue": "dagflow.sensors.base:PokeReturnValue",

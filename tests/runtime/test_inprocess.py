@@ -424,6 +424,22 @@ def test_dict_keys_are_not_rendered_only_values():
     assert run(dag).xcom("show") == {"{{ ds }}": "2024-01-01"}
 
 
+def test_a_literal_template_field_value_is_used_as_it_is():
+    from dagflow.templating import literal
+
+    with DAG("literal_value", schedule=None) as dag:
+        BashOperator(task_id="braces", bash_command=literal("echo '{{ not a template }}'"))
+        PythonOperator(
+            task_id="args",
+            python_callable=lambda query, day: [query, day],
+            op_kwargs={"query": literal("{{ ds }}.sql"), "day": "{{ ds }}"},
+        )
+
+    result = run(dag)
+    assert result.xcom("braces") == "{{ not a template }}"
+    assert result.xcom("args") == ["{{ ds }}.sql", "2024-01-01"]
+
+
 def test_try_number_is_available_to_templates():
     with DAG("try_number_tpl", schedule=None) as dag:
         BashOperator(
