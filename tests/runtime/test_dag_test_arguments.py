@@ -160,3 +160,39 @@ def test_a_bad_secrets_file_fails_before_anything_runs(tmp_path: Path) -> None:
 
     with pytest.raises(DagflowError, match=r"variables.env:3: expected key=value"):
         dag.test(variable_file_path=str(bad))
+
+
+def test_log_url_links_the_web_ui_log_page_of_the_try(monkeypatch: pytest.MonkeyPatch) -> None:
+    from urllib.parse import parse_qs, urlsplit
+
+    from flask import Flask
+
+    from webui.views import register_views
+
+    monkeypatch.setenv("DAGFLOW__WEBSERVER__BASE_URL", "https://dagflow.example.com/")
+    alerts: list[str] = []
+    with DAG("log.links", schedule=None) as dag:
+
+        @task(on_failure_callback=lambda context: alerts.append(context["ti"].log_url))
+        def fails():
+            raise ValueError("no")
+
+        fails()
+
+    dag.test(logical_date=WHEN, log_stream=quiet())
+    [url] = alerts
+    parts = urlsplit(url)
+    assert (parts.scheme, parts.netloc, parts.path) == (
+        "https",
+        "dagflow.example.com",
+        "/dags/log.links/tasks/fails/logs",
+    )
+    assert parse_qs(parts.query) == {
+        "run_id": ["manual__2024-01-01T00:00:00+00:00"],
+        "map_index": ["-1"],
+        "try": ["1"],
+    }
+    app = Flask(__name__)
+    register_views(app)
+    endpoint, args = app.url_map.bind("dagflow.example.com").match(parts.path)
+    assert (endpoint, args) == ("views.log", {"dag_id": "log.links", "task_id": "fails"})
