@@ -32,7 +32,8 @@ def on_success(context):
 
 
 def on_failure(context):
-    note(context, "failure")
+    # an alert links the try's log page
+    note(context, "failure" if context["ti"].log_url.startswith("http") else "failure without log link")
 
 
 def on_retry(context):
