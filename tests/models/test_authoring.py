@@ -1104,3 +1104,14 @@ def test_dag_and_task_answer_the_attributes_airflow_code_reads() -> None:
     assert loose.dag_id == "adhoc_nobody"
     assert attributes.owner == "analytics, etl"
     assert attributes.folder == str(Path(__file__).parent)
+
+
+def test_a_task_decorator_of_another_provider_is_named_with_those_there_are() -> None:
+    from dagflow.decorators import TASK_DECORATORS
+
+    with pytest.raises(
+        AttributeError, match=r"@task\.docker is not supported by dagflow; it has @task, @task\.bash"
+    ):
+        task.docker(image="python:3.12")
+    assert all(callable(getattr(task, name)) for name in TASK_DECORATORS)
+    assert not hasattr(task, "_private")
