@@ -21,6 +21,7 @@ from dagflow.exceptions import (
     TaskNotFound,
 )
 from dagflow.models import context_stack, setup_teardown
+from dagflow.models.airflow_args import check_dag_arguments
 from dagflow.models.baseoperator import as_callbacks, validate_key
 from dagflow.models.compensation import (
     COMPENSATE_ON,
@@ -83,9 +84,11 @@ class DAG:
         dag_display_name: str | None = None,
         compensate_on: str = "failure",
         on_compensation_failure_callback: Any = None,
+        **airflow_arguments: Any,
     ):
         self.dag_id = validate_key("dag_id", dag_id, "DAG")
         where = f"DAG {dag_id!r}"
+        check_dag_arguments(where, airflow_arguments)
         #: Where the DAG is defined: errors found after import (a cycle...) point at this line.
         self.fileloc, self.definition_line = _caller_location()
         self.default_args = dict(default_args or {})
