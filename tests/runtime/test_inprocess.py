@@ -428,7 +428,7 @@ def test_a_literal_template_field_value_is_used_as_it_is():
     from dagflow.templating import literal
 
     with DAG("literal_value", schedule=None) as dag:
-        BashOperator(task_id="braces", bash_command=literal("echo '{{ not a template }}'"))
+        BashOperator(task_id="braces", bash_command=literal("echo '{{ not a template }}'"))  # type: ignore[arg-type]
         PythonOperator(
             task_id="args",
             python_callable=lambda query, day: [query, day],
