@@ -13,7 +13,7 @@ import re
 import socket
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, TextIO
@@ -79,6 +79,22 @@ class RunResult:
             if ti.task_id == task_id and ti.map_index == map_index:
                 return ti
         raise KeyError(f"no task instance {task_id!r} (map index {map_index}) in run {self.run_id!r}")
+
+    # Airflow's dag.test() returns its DagRun: code after it reads the run the same way.
+
+    def get_task_instances(self, state: Iterable[str] | str | None = None) -> list[TaskInstanceResult]:
+        """The task instances, or those in ``state`` (one state or several), as ``DagRun``'s."""
+        if state is None:
+            return list(self.task_instances)
+        wanted = {state} if isinstance(state, str) else set(state)
+        return [ti for ti in self.task_instances if ti.state in wanted]
+
+    def get_task_instance(self, task_id: str, map_index: int = -1) -> TaskInstanceResult | None:
+        """The task instance, or None when the run has none such, as ``DagRun``'s."""
+        try:
+            return self.get(task_id, map_index)
+        except KeyError:
+            return None
 
     def xcom(self, task_id: str, map_index: int = -1, key: str = RETURN_KEY) -> Any:
         """The XCom a task instance pushed (None if it pushed nothing)."""

@@ -196,3 +196,29 @@ def test_log_url_links_the_web_ui_log_page_of_the_try(monkeypatch: pytest.Monkey
     register_views(app)
     endpoint, args = app.url_map.bind("dagflow.example.com").match(parts.path)
     assert (endpoint, args) == ("views.log", {"dag_id": "log.links", "task_id": "fails"})
+
+
+def test_the_result_answers_what_code_reads_from_airflows_dag_run() -> None:
+    from dagflow.core.states import RunState, TaskState
+
+    with DAG("result_reads", schedule=None) as dag:
+
+        @task
+        def ok():
+            return 1
+
+        @task
+        def broken():
+            raise ValueError("no")
+
+        ok()
+        broken()
+
+    run = dag.test(logical_date=WHEN, log_stream=quiet())
+    assert run.state == RunState.FAILED == "failed"
+    assert sorted(ti.task_id for ti in run.get_task_instances()) == ["broken", "ok"]
+    assert [ti.task_id for ti in run.get_task_instances(state=[TaskState.FAILED])] == ["broken"]
+    assert [ti.task_id for ti in run.get_task_instances(state="success")] == ["ok"]
+    found = run.get_task_instance("ok")
+    assert found is not None and found.state == TaskState.SUCCESS
+    assert run.get_task_instance("nope") is None
