@@ -16,7 +16,6 @@ from dagflow.core.trigger_rules import TriggerRule
 from dagflow.exceptions import (
     DagCycleError,
     DagDefinitionError,
-    DagflowError,
     DuplicateTaskIdError,
     TaskNotFound,
 )
@@ -387,31 +386,19 @@ class DAG:
         without running), and ``conn_file_path``/``variable_file_path`` (.env, .json or .yaml files
         whose Connections and Variables come before any other for this run).
         """
-        from dagflow import secrets
-        from dagflow.runtime.inprocess import run_dag
-        from dagflow.secrets.local_file import LocalFileBackend
+        from dagflow.runtime.inprocess import run_dag_test
 
-        where = f"DAG {self.dag_id!r}: dag.test()"
-        if conf is not None and run_conf is not None:
-            raise TypeError(f"{where} takes conf or run_conf (the same thing), not both")
-        if logical_date is not None and execution_date is not None:
-            raise TypeError(f"{where} takes logical_date or execution_date (the same thing), not both")
-        if use_executor:
-            raise DagflowError(
-                f"{where} runs tasks in this process only (use_executor=True is not supported); "
-                "trigger the DAG to run it through the executor"
-            )
-        chain = secrets.backends()
-        if conn_file_path is not None or variable_file_path is not None:
-            files = LocalFileBackend(variables_file=variable_file_path, connections_file=conn_file_path)
-            chain = [files, *chain]
-        with secrets.using(chain):
-            return run_dag(
-                self,
-                logical_date=logical_date if logical_date is not None else execution_date,
-                conf=conf if conf is not None else run_conf,
-                **kwargs,
-            )
+        return run_dag_test(
+            self,
+            logical_date=logical_date,
+            conf=conf,
+            run_conf=run_conf,
+            execution_date=execution_date,
+            conn_file_path=conn_file_path,
+            variable_file_path=variable_file_path,
+            use_executor=use_executor,
+            **kwargs,
+        )
 
     def param(self, name: str, default: Any = None) -> Any:
         """A reference to param ``name`` that resolves when a task runs (as in ``@dag`` functions)."""

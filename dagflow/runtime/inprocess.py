@@ -18,11 +18,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, TextIO
 
+from dagflow import secrets
 from dagflow.context import DagRunInfo, with_pendulum_dates
 from dagflow.core.clock import utcnow
 from dagflow.core.decisions import Key, TIRecord, apply_expansion, decide, initial_task_instances
 from dagflow.core.retries import next_retry_for
 from dagflow.core.states import FINISHED, SCHEDULABLE, RunState, TaskState
+from dagflow.exceptions import DagflowError
 from dagflow.models.dag import as_aware
 from dagflow.runtime import serde
 from dagflow.runtime.dag_trigger import InProcessDagTrigger, TriggeredRun
@@ -35,6 +37,7 @@ from dagflow.runtime.run_reader import OwnRunStates
 from dagflow.runtime.tasklog import TaskLog
 from dagflow.runtime.taskrunner import Attempt, run_attempt
 from dagflow.runtime.xcom import RETURN_KEY, MemoryXComStore, RunRef
+from dagflow.secrets.local_file import LocalFileBackend
 
 if TYPE_CHECKING:
     from dagflow.core.spec import DagSpec
@@ -366,6 +369,43 @@ def run_dag(
     if state is RunState.FAILED and dag.compensate_on == "failure" and run.spec.has_compensations:
         result.compensation = compensate_run(dag, dag_run, result, log=run.log, sleep=sleep)
     return result
+
+
+def run_dag_test(
+    dag: DAG,
+    *,
+    logical_date: datetime | None,
+    conf: dict[str, Any] | None,
+    run_conf: dict[str, Any] | None,
+    execution_date: datetime | None,
+    conn_file_path: str | None,
+    variable_file_path: str | None,
+    use_executor: bool,
+    **kwargs: Any,
+) -> RunResult:
+    """``dag.test()`` with Airflow's argument names (see :meth:`dagflow.DAG.test`) turned into
+    :func:`run_dag`'s, the local secrets files first in the secrets chain while it runs."""
+    where = f"DAG {dag.dag_id!r}: dag.test()"
+    if conf is not None and run_conf is not None:
+        raise TypeError(f"{where} takes conf or run_conf (the same thing), not both")
+    if logical_date is not None and execution_date is not None:
+        raise TypeError(f"{where} takes logical_date or execution_date (the same thing), not both")
+    if use_executor:
+        raise DagflowError(
+            f"{where} runs tasks in this process only (use_executor=True is not supported); "
+            "trigger the DAG to run it through the executor"
+        )
+    chain = secrets.backends()
+    if conn_file_path is not None or variable_file_path is not None:
+        files = LocalFileBackend(variables_file=variable_file_path, connections_file=conn_file_path)
+        chain = [files, *chain]
+    with secrets.using(chain):
+        return run_dag(
+            dag,
+            logical_date=logical_date if logical_date is not None else execution_date,
+            conf=conf if conf is not None else run_conf,
+            **kwargs,
+        )
 
 
 def compensate_run(
