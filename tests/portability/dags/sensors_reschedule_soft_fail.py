@@ -7,7 +7,7 @@ from pathlib import Path
 import pendulum
 from airflow.providers.standard.operators.empty import EmptyOperator
 from airflow.providers.standard.sensors.python import PythonSensor
-from airflow.sdk import DAG, PokeReturnValue, task
+from airflow.sdk import DAG, PokeReturnValue, get_current_context, task
 
 with DAG(
     dag_id="sensors_reschedule_soft_fail",
@@ -41,8 +41,10 @@ with DAG(
 
     # reschedule mode frees the worker between pokes; the pokes share one try
     @task.sensor(poke_interval=1, timeout=30, mode="reschedule")
-    def file_count(run_id=None):
+    def file_count(run_id=None, ti=None):
         marker = Path(tempfile.gettempdir()) / ("sensor_pokes_" + "".join(c for c in run_id if c.isalnum()))
+        if ti.get_first_reschedule_date(get_current_context()) is None:
+            marker.unlink(missing_ok=True)  # the try's first poke starts counting anew
         pokes = int(marker.read_text()) + 1 if marker.exists() else 1
         marker.write_text(str(pokes))
         if pokes < 3:

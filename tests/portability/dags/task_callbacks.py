@@ -13,8 +13,9 @@ from airflow.utils.context import Context
 
 
 def journal(context: Context) -> Path:
-    run_id = context["dag_run"].run_id
-    return Path(tempfile.gettempdir()) / ("task_callbacks_" + "".join(c for c in run_id if c.isalnum()))
+    run = context["dag_run"]
+    name = f"{run.run_id}{run.start_date.isoformat()}"
+    return Path(tempfile.gettempdir()) / ("task_callbacks_" + "".join(c for c in name if c.isalnum()))
 
 
 def note(context: Context, event: str) -> None:
