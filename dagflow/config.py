@@ -121,6 +121,9 @@ def defaults(home: Path) -> dict[str, dict[str, str]]:
             "cookie_secure": "auto",
             "secret_key": "",
             "page_size": "50",
+            # the address people open the web UI at, for links such as a task instance's log_url
+            # (empty: http://localhost:<port>)
+            "base_url": "",
         },
     }
 

@@ -19,7 +19,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 # networkx checks every DAG for cycles; importing it here puts its one-time cost at start-up rather
 # than inside the first load.
@@ -46,6 +46,20 @@ class ImportErrorInfo:
     def summary(self) -> str:
         where = f"{self.filename}:{self.line}" if self.line else self.filename
         return f"{where}: {self.message}"
+
+
+class ParsingContext(NamedTuple):
+    """Which DAG and task a parse is for, when it is for one only (Airflow's ``get_parsing_context``)."""
+
+    dag_id: str | None
+    task_id: str | None
+
+
+def get_parsing_context() -> ParsingContext:
+    """Always a full parse: dagflow keeps one parse of a file for every DAG and task in it (the
+    worker reuses it for the next task of another DAG of the file), so a file that generates DAGs
+    must build them all; Airflow's documented reading of ``None`` is exactly that."""
+    return ParsingContext(dag_id=None, task_id=None)
 
 
 class _ImportTimeout(Exception):

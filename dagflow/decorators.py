@@ -358,6 +358,22 @@ def _make_task_decorator(operator_class: type[BaseOperator]) -> Callable[..., An
     return decorator
 
 
+#: The ``@task.<name>`` variants there are.
+TASK_DECORATORS = (
+    "python",
+    "branch",
+    "short_circuit",
+    "bash",
+    "sensor",
+    "run_if",
+    "skip_if",
+    "virtualenv",
+    "external_python",
+    "branch_virtualenv",
+    "branch_external_python",
+)
+
+
 class _TaskNamespace:
     """``@task``, and its variants ``@task.branch``, ``@task.short_circuit``, ``@task.python``,
     ``@task.sensor`` (a PythonSensor: the function is its poke, taking ``poke_interval``, ``mode``...),
@@ -378,6 +394,17 @@ class _TaskNamespace:
 
     def __call__(self, python_callable: Callable[..., Any] | None = None, **kwargs: Any) -> Any:
         return self._python(python_callable, **kwargs)
+
+    def __getattr__(self, name: str) -> Any:
+        """A decorator of another Airflow provider (``@task.docker``, ``@task.kubernetes``...) is
+        named, with the ones there are, rather than left as a bare attribute error."""
+        if name.startswith("_"):
+            raise AttributeError(name)
+        have = ", ".join(f"@task.{n}" for n in sorted(TASK_DECORATORS))
+        raise AttributeError(
+            f"@task.{name} is not supported by dagflow; it has @task, {have} "
+            "(code that needs another interpreter can run with @task.virtualenv or @task.bash)"
+        )
 
     # The variants that run the function in another interpreter import their module when first used.
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
 
 class DagflowError(Exception):
@@ -40,11 +41,19 @@ class TaskLost(DagflowError):
 
 
 class DownstreamTasksSkipped(DagflowError):
-    """Raised by branching operators: the try succeeded and these downstream task ids are skipped."""
+    """Raised by branching operators: the try succeeded and these downstream task ids are skipped.
 
-    def __init__(self, task_ids: Sequence[str]):
-        super().__init__(f"skipping downstream tasks {list(task_ids)}")
+    With ``map_index``, only that map index of each is (a branch inside an expanded task group
+    decides for its own index of the group's tasks), and ``result``, the try's return value, is
+    pushed as usual: Airflow skips such a task instance later, so the branch returns normally.
+    """
+
+    def __init__(self, task_ids: Sequence[str], map_index: int | None = None, result: Any = None):
+        where = f" at map index {map_index}" if map_index is not None else ""
+        super().__init__(f"skipping downstream tasks {list(task_ids)}{where}")
         self.task_ids = list(task_ids)
+        self.map_index = map_index
+        self.result = result
 
 
 class RescheduleTask(DagflowError):

@@ -115,6 +115,25 @@ def _is_plain(source: str) -> bool:
     return "{" not in source and "\r" not in source
 
 
+class LiteralValue:
+    """A template field's value that is used as it is, never rendered (see :func:`literal`)."""
+
+    def __init__(self, value: Any):
+        self.value = value
+
+    def __repr__(self) -> str:
+        return f"literal({self.value!r})"
+
+    def resolve(self, context: Any) -> Any:
+        return self.value
+
+
+def literal(value: Any) -> LiteralValue:
+    """Keep ``value`` out of templating, as Airflow's ``airflow.sdk.literal``: for a command or query
+    that contains ``{{`` of its own, or a string that ends like a template file (``"notes.sql"``)."""
+    return LiteralValue(value)
+
+
 def _plain(value: Any) -> Any:
     """A lazily computed result (``out.map(f)``, ``.zip``, ``.concat``) as the list it stands for."""
     from dagflow.models.xcom_arg_ops import LazyResult

@@ -142,4 +142,7 @@ class AirflowFinder(importlib.abc.MetaPathFinder):
             return None
         if not table.is_known_module(fullname):
             raise unsupported_module(fullname)
-        return importlib.machinery.ModuleSpec(fullname, self.loader, is_package=table.is_package(fullname))
+        # Every layer module is a package (as most of Airflow's are), so an import of a submodule the
+        # table lacks, like ``airflow.decorators.base``, comes here and gets the one-line error rather
+        # than Python's "'airflow.decorators' is not a package".
+        return importlib.machinery.ModuleSpec(fullname, self.loader, is_package=True)

@@ -90,6 +90,7 @@ _STANDARD_SENSORS: dict[str, Row] = {
     "filesystem": {"FileSensor": "dagflow.sensors.filesystem:FileSensor"},
     "time_delta": {
         "TimeDeltaSensor": "dagflow.sensors.time_delta:TimeDeltaSensor",
+        "TimeDeltaSensorAsync": "dagflow.sensors.time_delta:TimeDeltaSensorAsync",
         "WaitSensor": "dagflow.sensors.time_delta:WaitSensor",
     },
     "external_task": {
@@ -97,9 +98,18 @@ _STANDARD_SENSORS: dict[str, Row] = {
         "ExternalTaskMarker": "dagflow.sensors.external_task:ExternalTaskMarker",
     },
     "bash": {"BashSensor": "dagflow.sensors.bash:BashSensor"},
-    "date_time": {"DateTimeSensor": "dagflow.sensors.date_time:DateTimeSensor"},
-    "time": {"TimeSensor": "dagflow.sensors.time:TimeSensor"},
-    "time_sensor": {"TimeSensor": "dagflow.sensors.time:TimeSensor"},  # the Airflow 2 module name
+    "date_time": {
+        "DateTimeSensor": "dagflow.sensors.date_time:DateTimeSensor",
+        "DateTimeSensorAsync": "dagflow.sensors.date_time:DateTimeSensorAsync",
+    },
+    "time": {
+        "TimeSensor": "dagflow.sensors.time:TimeSensor",
+        "TimeSensorAsync": "dagflow.sensors.time:TimeSensorAsync",
+    },
+    "time_sensor": {  # the Airflow 2 module name
+        "TimeSensor": "dagflow.sensors.time:TimeSensor",
+        "TimeSensorAsync": "dagflow.sensors.time:TimeSensorAsync",
+    },
     "weekday": {"DayOfWeekSensor": "dagflow.sensors.weekday:DayOfWeekSensor"},
 }
 
@@ -144,6 +154,8 @@ _SDK: Row = {
     "XComArg": "dagflow:XComArg",
     "TriggerRule": "dagflow:TriggerRule",
     "get_current_context": "dagflow:get_current_context",
+    "get_parsing_context": "dagflow.dagbag:get_parsing_context",
+    "literal": "dagflow.templating:literal",
     "Context": "dagflow.context:Context",
     "BaseSensorOperator": "dagflow.sensors.base:BaseSensorOperator",
     "PokeReturnValue": "dagflow.sensors.base:PokeReturnValue",
@@ -158,6 +170,9 @@ _SDK: Row = {
     "BaseOperatorLink": "dagflow.models.links:BaseOperatorLink",
     "timezone": "dagflow.utils.timezone",
 }
+
+
+_TASK_INSTANCE = "dagflow.runtime.task_instance:RuntimeTaskInstance"
 
 
 def _under(prefix: str, rows: dict[str, Row]) -> dict[str, Row]:
@@ -178,7 +193,11 @@ AIRFLOW_NAMES: MappingProxyType[str, Row] = MappingProxyType(
         "airflow.exceptions": _EXCEPTIONS,
         "airflow.sdk.definitions.param": {"Param": "dagflow:Param", "ParamsDict": _SDK["ParamsDict"]},
         "airflow.models": {
-            name: _SDK[name] for name in ("DAG", "BaseOperator", "Param", "XComArg", "Variable", "Connection")
+            **{
+                name: _SDK[name]
+                for name in ("DAG", "BaseOperator", "Param", "XComArg", "Variable", "Connection")
+            },
+            "TaskInstance": _TASK_INSTANCE,
         },
         "airflow.models.dag": {"DAG": "dagflow:DAG"},
         # the Task SDK's own modules, which Airflow 3 code sometimes imports directly
@@ -208,6 +227,13 @@ AIRFLOW_NAMES: MappingProxyType[str, Row] = MappingProxyType(
             name: _SDK[name] for name in ("dag", "task", "task_group", "setup", "teardown")
         },
         "airflow.utils.trigger_rule": {"TriggerRule": "dagflow:TriggerRule"},
+        "airflow.utils.context": {name: _SDK[name] for name in ("Context", "get_current_context")},
+        "airflow.utils.types": {"DagRunType": "dagflow.core.states:RunType"},
+        "airflow.utils.dag_parsing_context": {"get_parsing_context": _SDK["get_parsing_context"]},
+        "airflow.utils.xcom": {"XCOM_RETURN_KEY": "dagflow.models.xcom_arg:RETURN_KEY"},
+        "airflow.models.xcom": {"XCOM_RETURN_KEY": "dagflow.models.xcom_arg:RETURN_KEY"},
+        # the task instance a task is given, for the type hints of ``ti`` parameters
+        "airflow.models.taskinstance": {"TaskInstance": _TASK_INSTANCE},
         "airflow.utils.edgemodifier": {name: _SDK[name] for name in ("Label", "EdgeModifier")},
         "airflow.utils.task_group": {"TaskGroup": "dagflow:TaskGroup"},
         "airflow.utils.helpers": {"chain": "dagflow:chain", "cross_downstream": "dagflow:cross_downstream"},
@@ -217,6 +243,20 @@ AIRFLOW_NAMES: MappingProxyType[str, Row] = MappingProxyType(
             "DagRunState": "dagflow.core.states:RunState",
         },
         "airflow.utils": {"timezone": "dagflow.utils.timezone"},
+        "airflow.utils.timezone": {
+            name: f"dagflow.utils.timezone:{name}"
+            for name in (
+                "utc",
+                "utcnow",
+                "datetime",
+                "parse",
+                "is_localized",
+                "is_naive",
+                "make_aware",
+                "make_naive",
+                "convert_to_utc",
+            )
+        },
         "airflow.utils.weekday": {"WeekDay": _SDK["WeekDay"]},
         "airflow.macros": {
             name: f"dagflow.macros:{name}" for name in ("ds_add", "ds_format", "datetime", "timedelta")
@@ -273,11 +313,6 @@ _PACKAGES = frozenset(
 def is_known_module(module: str) -> bool:
     """Whether ``module`` is an Airflow module the table has names for, or a package above one."""
     return module in AIRFLOW_NAMES or module in _PACKAGES
-
-
-def is_package(module: str) -> bool:
-    """Whether ``module`` has submodules in the table (it then imports as a package)."""
-    return module in _PACKAGES
 
 
 def target_of(module: str, name: str) -> Target | None:

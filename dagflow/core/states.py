@@ -34,6 +34,14 @@ class RunState(StrEnum):
     FAILED = "failed"
 
 
+class RunType(StrEnum):
+    """How a DAG run came to be: the ``run_type`` of ``dag_run`` (Airflow's ``DagRunType`` values)."""
+
+    MANUAL = "manual"
+    SCHEDULED = "scheduled"
+    BACKFILL_JOB = "backfill"
+
+
 class JobState(StrEnum):
     """The state of a long-lived process's job row (a scheduler)."""
 

@@ -518,6 +518,7 @@ class Worker:
             error=result.error,
             rendered_fields=_jsonable(result.rendered_fields),
             skip_downstream=result.skip_downstream,
+            skip_map_index=result.skip_map_index,
             xcoms=_kept_xcoms(ended.xcoms.pending(), state),
             log_path=str(ended.log_path),
             try_state=try_state,

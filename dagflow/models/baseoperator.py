@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from dagflow.core.trigger_rules import TriggerRule
 from dagflow.exceptions import DagDefinitionError
 from dagflow.models import context_stack
+from dagflow.models.airflow_args import warn_ignored
 from dagflow.models.compensation import as_compensation
 from dagflow.models.node import TaskNode
 from dagflow.models.xcom_arg import XComArg, set_dependencies_from_arguments
@@ -226,9 +227,12 @@ class BaseOperator(TaskNode):
         compensation_retries: int | None = None,
         compensation_retry_delay: timedelta | float | None = None,
         compensation_timeout: timedelta | float | None = None,
+        sla: Any = None,
         **kwargs: Any,
     ) -> None:
         where = f"{type(self).__name__}(task_id={task_id!r})"
+        if sla is not None:
+            warn_ignored(where, "sla", "Airflow 3 removed SLAs and dagflow has none; use execution_timeout")
         if kwargs:
             raise DagDefinitionError(
                 f"{where}: unknown argument(s) {', '.join(sorted(kwargs))}; check the spelling against "

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
@@ -12,8 +13,14 @@ import jinja2
 from dagflow.core.schedule import Timetable, parse_schedule
 from dagflow.core.spec import DagSpec, TaskSpec
 from dagflow.core.trigger_rules import TriggerRule
-from dagflow.exceptions import DagCycleError, DagDefinitionError, DuplicateTaskIdError, TaskNotFound
+from dagflow.exceptions import (
+    DagCycleError,
+    DagDefinitionError,
+    DuplicateTaskIdError,
+    TaskNotFound,
+)
 from dagflow.models import context_stack, setup_teardown
+from dagflow.models.airflow_args import check_dag_arguments
 from dagflow.models.baseoperator import as_callbacks, validate_key
 from dagflow.models.compensation import (
     COMPENSATE_ON,
@@ -76,9 +83,11 @@ class DAG:
         dag_display_name: str | None = None,
         compensate_on: str = "failure",
         on_compensation_failure_callback: Any = None,
+        **airflow_arguments: Any,
     ):
         self.dag_id = validate_key("dag_id", dag_id, "DAG")
         where = f"DAG {dag_id!r}"
+        check_dag_arguments(where, airflow_arguments)
         #: Where the DAG is defined: errors found after import (a cycle...) point at this line.
         self.fileloc, self.definition_line = _caller_location()
         self.default_args = dict(default_args or {})
@@ -164,6 +173,16 @@ class DAG:
     @property
     def task_ids(self) -> list[str]:
         return list(self.task_dict)
+
+    @property
+    def folder(self) -> str:
+        """The folder of the file that defines the DAG."""
+        return os.path.dirname(self.fileloc)
+
+    @property
+    def owner(self) -> str:
+        """The owners of the DAG's tasks, comma separated (sorted; Airflow's order is arbitrary)."""
+        return ", ".join(sorted({str(getattr(t, "owner", "")) for t in self.tasks}))
 
     def has_task(self, task_id: str) -> bool:
         return task_id in self.task_dict
@@ -352,12 +371,34 @@ class DAG:
         self,
         logical_date: datetime | None = None,
         conf: dict[str, Any] | None = None,
+        *,
+        run_conf: dict[str, Any] | None = None,
+        execution_date: datetime | None = None,
+        conn_file_path: str | None = None,
+        variable_file_path: str | None = None,
+        use_executor: bool = False,
         **kwargs: Any,
     ) -> RunResult:
-        """Run one DAG run in this process, with real retries and real operators, and return it."""
-        from dagflow.runtime.inprocess import run_dag
+        """Run one DAG run in this process, with real retries and real operators, and return it.
 
-        return run_dag(self, logical_date=logical_date, conf=conf, **kwargs)
+        Airflow's arguments work too: ``run_conf`` (for ``conf``), ``execution_date`` (Airflow 2's
+        ``logical_date``), ``run_after``, ``mark_success_pattern`` (task ids it fully matches succeed
+        without running), and ``conn_file_path``/``variable_file_path`` (.env, .json or .yaml files
+        whose Connections and Variables come before any other for this run).
+        """
+        from dagflow.runtime.inprocess import run_dag_test
+
+        return run_dag_test(
+            self,
+            logical_date=logical_date,
+            conf=conf,
+            run_conf=run_conf,
+            execution_date=execution_date,
+            conn_file_path=conn_file_path,
+            variable_file_path=variable_file_path,
+            use_executor=use_executor,
+            **kwargs,
+        )
 
     def param(self, name: str, default: Any = None) -> Any:
         """A reference to param ``name`` that resolves when a task runs (as in ``@dag`` functions)."""

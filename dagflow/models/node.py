@@ -141,6 +141,13 @@ class TaskNode(DependencyMixin):
             return self.task_id[len(self.task_group.prefix) :]
         return self.task_id
 
+    @property
+    def dag_id(self) -> str:
+        """The id of the task's DAG (Airflow's ``adhoc_<owner>`` for a task in none yet)."""
+        if self.dag is not None:
+            return self.dag.dag_id
+        return f"adhoc_{getattr(self, 'owner', 'airflow')}"
+
     def _require_dag(self) -> DAG:
         if self.dag is None:
             raise DagDefinitionError(f"task {self.task_id!r} belongs to no DAG")

@@ -7,9 +7,9 @@ import inspect
 from collections.abc import Callable, Collection, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from dagflow.exceptions import DagDefinitionError, DagflowError, DownstreamTasksSkipped
+from dagflow.exceptions import DagDefinitionError, DagflowError
 from dagflow.models.baseoperator import BaseOperator
-from dagflow.operators.branch import SKIPMIXIN_KEY, skip_all_except
+from dagflow.operators.branch import SKIPMIXIN_KEY, raise_skips, skip_all_except
 
 if TYPE_CHECKING:
     from dagflow.context import Context
@@ -127,8 +127,9 @@ class ShortCircuitOperator(PythonOperator):
         self.log.info("Condition is falsy: skipping %s", to_skip)
         if to_skip:
             context["ti"].xcom_push(SKIPMIXIN_KEY, {"skipped": to_skip})
-            if context["ti"].map_index < 0:
-                raise DownstreamTasksSkipped(to_skip)
+            if context["ti"].map_index >= 0:  # one index decides for its direct downstream only
+                to_skip = [t for t in to_skip if t in self.downstream_task_ids]
+            raise_skips(self, context, to_skip, condition)
         return condition  # pushed as Airflow does when nothing was skipped (only teardowns downstream)
 
 

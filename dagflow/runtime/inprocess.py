@@ -9,19 +9,22 @@ Tasks can read the state of this run only (see :class:`dagflow.runtime.run_reade
 from __future__ import annotations
 
 import functools
+import re
 import socket
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, TextIO
 
+from dagflow import secrets
 from dagflow.context import DagRunInfo, with_pendulum_dates
 from dagflow.core.clock import utcnow
 from dagflow.core.decisions import Key, TIRecord, apply_expansion, decide, initial_task_instances
 from dagflow.core.retries import next_retry_for
 from dagflow.core.states import FINISHED, SCHEDULABLE, RunState, TaskState
+from dagflow.exceptions import DagflowError
 from dagflow.models.dag import as_aware
 from dagflow.runtime import serde
 from dagflow.runtime.dag_trigger import InProcessDagTrigger, TriggeredRun
@@ -34,6 +37,7 @@ from dagflow.runtime.run_reader import OwnRunStates
 from dagflow.runtime.tasklog import TaskLog
 from dagflow.runtime.taskrunner import Attempt, run_attempt
 from dagflow.runtime.xcom import RETURN_KEY, MemoryXComStore, RunRef
+from dagflow.secrets.local_file import LocalFileBackend
 
 if TYPE_CHECKING:
     from dagflow.core.spec import DagSpec
@@ -79,6 +83,22 @@ class RunResult:
                 return ti
         raise KeyError(f"no task instance {task_id!r} (map index {map_index}) in run {self.run_id!r}")
 
+    # Airflow's dag.test() returns its DagRun: code after it reads the run the same way.
+
+    def get_task_instances(self, state: Iterable[str] | str | None = None) -> list[TaskInstanceResult]:
+        """The task instances, or those in ``state`` (one state or several), as ``DagRun``'s."""
+        if state is None:
+            return list(self.task_instances)
+        wanted = {state} if isinstance(state, str) else set(state)
+        return [ti for ti in self.task_instances if ti.state in wanted]
+
+    def get_task_instance(self, task_id: str, map_index: int = -1) -> TaskInstanceResult | None:
+        """The task instance, or None when the run has none such, as ``DagRun``'s."""
+        try:
+            return self.get(task_id, map_index)
+        except KeyError:
+            return None
+
     def xcom(self, task_id: str, map_index: int = -1, key: str = RETURN_KEY) -> Any:
         """The XCom a task instance pushed (None if it pushed nothing)."""
         return self.xcom_store.get(RunRef(self.dag_id, self.run_id), task_id, map_index, key)[1]
@@ -121,8 +141,10 @@ class _InProcessRun:
         log_stream: TextIO,
         sleep: Callable[[float], None],
         max_map_length: int,
+        mark_success: re.Pattern[str] | None = None,
     ):
         self.dag, self.dag_run, self.sleep = dag, dag_run, sleep
+        self.mark_success = mark_success
         self.max_map_length = max_map_length
         self.spec: DagSpec = dag.spec()
         self.log = TaskLog(log_stream)
@@ -200,7 +222,7 @@ class _InProcessRun:
         if not resumed:
             record.try_number += 1
             instance.try_start = None
-        if spec.is_empty:
+        if spec.is_empty or self._marked_success(record.task_id):
             now = utcnow()
             record.state, instance.start_date, instance.end_date = TaskState.SUCCESS, now, now
             return
@@ -242,13 +264,19 @@ class _InProcessRun:
             )
         elif outcome.state is TaskState.UP_FOR_RESCHEDULE:
             record.not_before = outcome.reschedule_at
-        self._skip(outcome.skip_downstream, outcome.end_date)
+        self._skip(outcome.skip_downstream, outcome.end_date, outcome.skip_map_index)
+
+    def _marked_success(self, task_id: str) -> bool:
+        if self.mark_success is None or self.mark_success.fullmatch(task_id) is None:
+            return False
+        self.log.info(f"Marking {task_id!r} successful without running it (mark_success_pattern)")
+        return True
 
     def _note_change(self, task_id: str) -> None:
         if self.changed is not None:
             self.changed.add(task_id)
 
-    def _skip(self, task_ids: list[str], now: datetime) -> None:
+    def _skip(self, task_ids: list[str], now: datetime, map_index: int | None = None) -> None:
         if not task_ids:
             return
         wanted = set(task_ids)
@@ -258,6 +286,7 @@ class _InProcessRun:
             record = instance.record
             if (
                 record.task_id in wanted
+                and (map_index is None or record.map_index == map_index)
                 and record.state not in FINISHED
                 and record.state is not TaskState.RUNNING
             ):
@@ -304,12 +333,16 @@ def run_dag(
     sleep: Callable[[float], None] = time.sleep,
     max_map_length: int | None = None,
     run_id: str | None = None,
+    run_after: datetime | None = None,
+    mark_success_pattern: str | re.Pattern[str] | None = None,
 ) -> RunResult:
     """Run ``dag`` once in this process (see the module docstring) and return the finished run.
 
-    ``max_map_length`` defaults to the ``[core] max_map_length`` setting in force.
+    ``max_map_length`` defaults to the ``[core] max_map_length`` setting in force. A task whose id
+    ``mark_success_pattern`` fully matches succeeds without running (and returns nothing).
     """
     dag.validate()
+    mark_success = re.compile(mark_success_pattern) if mark_success_pattern is not None else None
     logical_date = as_aware(logical_date) or utcnow()
     interval = dag.timetable.infer_manual_data_interval(run_after=logical_date)
     conf = dict(conf or {})
@@ -323,19 +356,56 @@ def run_dag(
         run_type="manual",
         conf=conf,
         start_date=utcnow(),
-        run_after=logical_date,
+        run_after=as_aware(run_after) or logical_date,
     )
     if max_map_length is None:
         from dagflow.config import Settings
 
         max_map_length = Settings.load().getint("core", "max_map_length")
-    run = _InProcessRun(dag, dag_run, log_stream or sys.stderr, sleep, max_map_length)
+    run = _InProcessRun(dag, dag_run, log_stream or sys.stderr, sleep, max_map_length, mark_success)
     state = run.run()
     result = run.result(state)
     _run_dag_callbacks(dag, dag_run, result, run.log)
     if state is RunState.FAILED and dag.compensate_on == "failure" and run.spec.has_compensations:
         result.compensation = compensate_run(dag, dag_run, result, log=run.log, sleep=sleep)
     return result
+
+
+def run_dag_test(
+    dag: DAG,
+    *,
+    logical_date: datetime | None,
+    conf: dict[str, Any] | None,
+    run_conf: dict[str, Any] | None,
+    execution_date: datetime | None,
+    conn_file_path: str | None,
+    variable_file_path: str | None,
+    use_executor: bool,
+    **kwargs: Any,
+) -> RunResult:
+    """``dag.test()`` with Airflow's argument names (see :meth:`dagflow.DAG.test`) turned into
+    :func:`run_dag`'s, the local secrets files first in the secrets chain while it runs."""
+    where = f"DAG {dag.dag_id!r}: dag.test()"
+    if conf is not None and run_conf is not None:
+        raise TypeError(f"{where} takes conf or run_conf (the same thing), not both")
+    if logical_date is not None and execution_date is not None:
+        raise TypeError(f"{where} takes logical_date or execution_date (the same thing), not both")
+    if use_executor:
+        raise DagflowError(
+            f"{where} runs tasks in this process only (use_executor=True is not supported); "
+            "trigger the DAG to run it through the executor"
+        )
+    chain = secrets.backends()
+    if conn_file_path is not None or variable_file_path is not None:
+        files = LocalFileBackend(variables_file=variable_file_path, connections_file=conn_file_path)
+        chain = [files, *chain]
+    with secrets.using(chain):
+        return run_dag(
+            dag,
+            logical_date=logical_date if logical_date is not None else execution_date,
+            conf=conf if conf is not None else run_conf,
+            **kwargs,
+        )
 
 
 def compensate_run(

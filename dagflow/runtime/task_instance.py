@@ -7,6 +7,7 @@ from collections.abc import Collection, Iterable
 from datetime import datetime
 from itertools import product
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote, urlencode
 
 from dagflow.exceptions import DagflowError
 from dagflow.models.param import NOTSET
@@ -63,6 +64,25 @@ class RuntimeTaskInstance:
     @property
     def logical_date(self) -> datetime | None:
         return self.dag_run.logical_date
+
+    @property
+    def log_url(self) -> str:
+        """The web UI page of this try's log (``[webserver] base_url``, else localhost at its port),
+        as failure alerts link it."""
+        from dagflow.config import Settings
+
+        settings = Settings.load()
+        base = (
+            settings.get("webserver", "base_url") or f"http://localhost:{settings.get('webserver', 'port')}"
+        )
+        query = urlencode({"run_id": self.run_id, "map_index": self.map_index, "try": self.try_number})
+        dag_id, task_id = quote(self.dag_id, safe=""), quote(self.task_id, safe="")
+        return f"{base.rstrip('/')}/dags/{dag_id}/tasks/{task_id}/logs?{query}"
+
+    @property
+    def mark_success_url(self) -> str:
+        """Airflow 3's is the log page too: the task instance can be marked from there."""
+        return self.log_url
 
     def get_dagrun(self) -> DagRunInfo:
         return self.dag_run

@@ -71,6 +71,8 @@ class AttemptOutcome:
     start_date: datetime
     end_date: datetime
     skip_downstream: list[str] = field(default_factory=list)
+    #: When set, only this map index of the ``skip_downstream`` tasks is skipped.
+    skip_map_index: int | None = None
     reschedule_at: datetime | None = None
     map_length: int | None = None
     error: str | None = None
@@ -241,7 +243,10 @@ def _run(
         result = _execute(operator, context, spec.execution_timeout)
     except DownstreamTasksSkipped as skip:
         outcome.skip_downstream = list(skip.task_ids)
-        return
+        outcome.skip_map_index = skip.map_index
+        if skip.map_index is None:
+            return
+        result = skip.result
     finally:
         push_extra_links(operator, ti)
     outcome.map_length = push_result(operator, spec, ti, result, max_map_length)

@@ -418,6 +418,8 @@ class Outcome:
     error: str | None = None
     rendered_fields: dict[str, Any] | None = None
     skip_downstream: Sequence[str] = ()
+    #: When set, only this map index of the ``skip_downstream`` tasks is skipped.
+    skip_map_index: int | None = None
     xcoms: Sequence[tuple[str, str]] = ()  # (key, JSON text)
     log_path: str | None = None
     #: The state the try history records, when it differs from the task instance's new state.
@@ -515,7 +517,7 @@ def _record_waiting(
     params = {f"t_{name}": value for name, value in zip(_TRY_COLUMNS, values, strict=True)}
     _try_upsert(conn.dialect.name).execute(conn, params).close()
     if outcome.skip_downstream:
-        skip(conn, key.dag_id, key.run_id, outcome.skip_downstream, now)
+        skip(conn, key.dag_id, key.run_id, outcome.skip_downstream, now, map_index=outcome.skip_map_index)
     return True
 
 

@@ -395,18 +395,26 @@ def requeue(
 
 
 def skip(
-    session: Session | Connection, dag_id: str, run_id: str, task_ids: Sequence[str], now: datetime
+    session: Session | Connection,
+    dag_id: str,
+    run_id: str,
+    task_ids: Sequence[str],
+    now: datetime,
+    *,
+    map_index: int | None = None,
 ) -> None:
-    """Skip these tasks' task instances in the run, where they have not started."""
+    """Skip these tasks' task instances in the run, where they have not started (with
+    ``map_index``, only that map index of each)."""
+    query = update(TI).where(
+        TI.dag_id == dag_id,
+        TI.run_id == run_id,
+        TI.task_id.in_(list(task_ids)),
+        TI.state.in_((TaskState.NONE.value, TaskState.SCHEDULED.value)),
+    )
+    if map_index is not None:
+        query = query.where(TI.map_index == map_index)
     session.execute(
-        update(TI)
-        .where(
-            TI.dag_id == dag_id,
-            TI.run_id == run_id,
-            TI.task_id.in_(list(task_ids)),
-            TI.state.in_((TaskState.NONE.value, TaskState.SCHEDULED.value)),
-        )
-        .values(state=TaskState.SKIPPED.value, start_date=now, end_date=now, updated_at=now),
+        query.values(state=TaskState.SKIPPED.value, start_date=now, end_date=now, updated_at=now),
         execution_options=NO_SYNC,
     )
 

@@ -62,6 +62,46 @@ def test_airflow_2_paths_give_the_same_objects_as_the_standard_provider(airflow_
     assert (DAG, task, TriggerRule) == (dagflow.DAG, dagflow.task, dagflow.TriggerRule)
 
 
+def test_names_custom_operators_and_callbacks_import_from_airflow_2_modules(airflow_layer: None) -> None:
+    from airflow.models import TaskInstance
+    from airflow.models.xcom import XCOM_RETURN_KEY
+    from airflow.utils.context import Context
+    from airflow.utils.timezone import utcnow
+    from airflow.utils.types import DagRunType
+
+    from dagflow.context import Context as DagflowContext
+    from dagflow.runtime.task_instance import RuntimeTaskInstance
+
+    assert (TaskInstance, Context) == (RuntimeTaskInstance, DagflowContext)
+    assert XCOM_RETURN_KEY == "return_value"
+    assert utcnow().utcoffset() == dt.timedelta(0)
+    assert [DagRunType.MANUAL, DagRunType.SCHEDULED, DagRunType.BACKFILL_JOB] == [
+        "manual",
+        "scheduled",
+        "backfill",
+    ]
+
+
+def test_deprecated_async_sensors_import_from_both_paths(airflow_layer: None) -> None:
+    from airflow.providers.standard.sensors.date_time import DateTimeSensorAsync
+    from airflow.sensors.time_delta import TimeDeltaSensorAsync
+    from airflow.sensors.time_sensor import TimeSensorAsync
+
+    from dagflow.sensors import date_time, time, time_delta
+
+    assert DateTimeSensorAsync is date_time.DateTimeSensorAsync
+    assert TimeDeltaSensorAsync is time_delta.TimeDeltaSensorAsync
+    assert TimeSensorAsync is time.TimeSensorAsync
+
+
+def test_parsing_context_says_a_full_parse(airflow_layer: None) -> None:
+    from airflow.sdk import get_parsing_context
+    from airflow.utils.dag_parsing_context import get_parsing_context as airflow_2_path
+
+    assert get_parsing_context() == airflow_2_path() == (None, None)
+    assert get_parsing_context().dag_id is None
+
+
 def test_names_are_resolved_on_first_use_then_kept_in_the_module(airflow_layer: None) -> None:
     sdk = importlib.import_module("airflow.sdk")
     assert "DAG" not in vars(sdk)
@@ -122,6 +162,17 @@ def test_unsupported_module_is_one_line_naming_module_file_and_line(
     assert f"{path}:3 (from airflow.contrib.operators.ssh_operator import SSHOperator)" in error.message
     with pytest.raises(ModuleNotFoundError):  # code that falls back on ImportError still can
         importlib.import_module("airflow.contrib")
+
+
+def test_unsupported_submodule_of_a_layer_module_is_reported_by_name(
+    dags_folder: DagsFolder, airflow_layer: None
+) -> None:
+    path = dags_folder.write("custom_decorator.py", "from airflow.decorators.base import DecoratedOperator\n")
+    bag = DagBag(dags_folder.path)
+    error = bag.import_errors[str(path)]
+    assert error.line == 1
+    assert "module airflow.decorators.base is not supported by dagflow" in error.message
+    assert "is not a package" not in error.message
 
 
 def test_row_whose_dagflow_target_does_not_exist_yet_fails_cleanly(

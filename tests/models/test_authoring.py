@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import re
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
@@ -1091,3 +1092,55 @@ def test_task_spec_json_names_the_trigger_rule_by_value():
     assert TaskSpec.from_json(json.loads(json.dumps(data))) == TaskSpec(
         task_id="t", trigger_rule=TriggerRule.ONE_FAILED, upstream=("a",)
     )
+
+
+def test_dag_and_task_answer_the_attributes_airflow_code_reads() -> None:
+    with DAG("attributes", schedule=None, default_args={"owner": "etl"}) as attributes:
+        first = EmptyOperator(task_id="first")
+        EmptyOperator(task_id="second", owner="analytics")
+    loose = EmptyOperator(task_id="loose", owner="nobody")
+
+    assert first.dag_id == "attributes"
+    assert loose.dag_id == "adhoc_nobody"
+    assert attributes.owner == "analytics, etl"
+    assert attributes.folder == str(Path(__file__).parent)
+
+
+def test_a_task_decorator_of_another_provider_is_named_with_those_there_are() -> None:
+    from dagflow.decorators import TASK_DECORATORS
+
+    with pytest.raises(
+        AttributeError, match=r"@task\.docker is not supported by dagflow; it has @task, @task\.bash"
+    ):
+        task.docker(image="python:3.12")
+    assert all(callable(getattr(task, name)) for name in TASK_DECORATORS)
+    assert not hasattr(task, "_private")
+
+
+def test_sla_arguments_are_accepted_and_ignored_with_a_warning_at_the_dag_files_line() -> None:
+    import warnings
+
+    from dagflow.operators import EmptyOperator
+
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        with DAG("slas", schedule=None, sla_miss_callback=print):
+            EmptyOperator(task_id="a", sla=timedelta(hours=1))
+    assert [(w.category, str(w.message).split(":")[0:2]) for w in seen] == [
+        (UserWarning, ["DAG 'slas'", " sla_miss_callback is ignored"]),
+        (UserWarning, ["EmptyOperator(task_id='a')", " sla is ignored"]),
+    ]
+    assert {w.filename for w in seen} == {__file__}
+
+
+def test_dag_arguments_airflow_3_removed_say_what_to_write_instead() -> None:
+    with pytest.raises(
+        DagDefinitionError, match=r"DAG 'old': schedule_interval was removed in Airflow 3; use schedule="
+    ):
+        DAG("old", schedule_interval="@daily")
+    with pytest.raises(
+        DagDefinitionError, match=r"DAG 'old': concurrency was removed in Airflow 3; use max_active_tasks="
+    ):
+        DAG("old", concurrency=4)
+    with pytest.raises(DagDefinitionError, match=r"DAG 'typo': unknown argument 'tag'; check the spelling"):
+        DAG("typo", tag=["x"])

@@ -424,6 +424,22 @@ def test_dict_keys_are_not_rendered_only_values():
     assert run(dag).xcom("show") == {"{{ ds }}": "2024-01-01"}
 
 
+def test_a_literal_template_field_value_is_used_as_it_is():
+    from dagflow.templating import literal
+
+    with DAG("literal_value", schedule=None) as dag:
+        BashOperator(task_id="braces", bash_command=literal("echo '{{ not a template }}'"))  # type: ignore[arg-type]
+        PythonOperator(
+            task_id="args",
+            python_callable=lambda query, day: [query, day],
+            op_kwargs={"query": literal("{{ ds }}.sql"), "day": "{{ ds }}"},
+        )
+
+    result = run(dag)
+    assert result.xcom("braces") == "{{ not a template }}"
+    assert result.xcom("args") == ["{{ ds }}.sql", "2024-01-01"]
+
+
 def test_try_number_is_available_to_templates():
     with DAG("try_number_tpl", schedule=None) as dag:
         BashOperator(
@@ -857,6 +873,83 @@ def test_branch_inside_a_task_group_may_name_tasks_of_its_group_without_prefix()
         choose >> [EmptyOperator(task_id="a"), EmptyOperator(task_id="b")]
 
     assert states(run(dag)) == {"grp.choose": "success", "grp.a": "success", "grp.b": "skipped"}
+
+
+def test_branch_inside_a_task_group_may_name_a_nested_group_without_prefix():
+    with DAG("branch_relative_group", schedule=None) as dag, TaskGroup("grp"):
+        choose = BranchPythonOperator(task_id="choose", python_callable=lambda: ["inner"])
+        with TaskGroup("inner") as inner:
+            EmptyOperator(task_id="first")
+        choose >> [inner, EmptyOperator(task_id="other")]
+
+    assert states(run(dag)) == {
+        "grp.choose": "success",
+        "grp.inner.first": "success",
+        "grp.other": "skipped",
+    }
+
+
+def test_branch_inside_an_expanded_task_group_skips_for_its_own_index_and_returns_its_choice():
+    with DAG("branch_per_index", schedule=None) as dag:
+
+        @task_group
+        def per_item(item):
+            @task.branch
+            def route(i):
+                return "per_item.big" if i > 5 else "per_item.small"
+
+            @task(trigger_rule="none_failed_min_one_success")
+            def done(i):
+                return i
+
+            route(item) >> [EmptyOperator(task_id="big"), EmptyOperator(task_id="small")] >> done(item)
+
+        per_item.expand(item=[3, 8])
+
+    result = run(dag)
+    assert states(result) == {
+        "per_item.route[0]": "success",
+        "per_item.route[1]": "success",
+        "per_item.big[0]": "skipped",
+        "per_item.big[1]": "success",
+        "per_item.small[0]": "success",
+        "per_item.small[1]": "skipped",
+        "per_item.done[0]": "success",
+        "per_item.done[1]": "success",
+    }
+    assert [result.xcom("per_item.route", i) for i in (0, 1)] == ["per_item.small", "per_item.big"]
+
+
+def test_short_circuit_inside_an_expanded_task_group_skips_its_index_of_the_next_task():
+    with DAG("short_circuit_per_index", schedule=None) as dag:
+
+        @task_group
+        def per_item(item):
+            @task.short_circuit
+            def worth_it(i):
+                return i > 5
+
+            @task
+            def work(i):
+                return i
+
+            @task(trigger_rule="all_done")
+            def audit(i):
+                return i
+
+            work(worth_it(item)) >> audit(item)
+
+        per_item.expand(item=[3, 8])
+
+    # the index's direct downstream is skipped; what follows it goes by its trigger rule
+    assert states(run(dag)) == {
+        "per_item.worth_it[0]": "success",
+        "per_item.worth_it[1]": "success",
+        "per_item.work[0]": "skipped",
+        "per_item.work[1]": "success",
+        "per_item.audit[0]": "success",
+        "per_item.audit[1]": "success",
+    }
 
 
 def test_branch_returning_an_unknown_task_id_fails():

@@ -540,6 +540,17 @@ def test_record_outcome_skips_the_downstream_tasks_it_names_that_have_not_starte
     assert states[("load", -1)] == "none"
 
 
+def test_record_outcome_with_a_skip_map_index_skips_only_that_index(run):
+    """A branch in an expanded task group decides for its own index of the group's tasks."""
+    run.start("extract")
+
+    run.finish("extract", ended(TaskState.SUCCESS, skip_downstream=["fan"], skip_map_index=1))
+
+    states = run.states()
+    assert states[("fan", 1)] == "skipped"
+    assert states[("fan", 0)] == "none"
+
+
 @pytest.mark.parametrize("meanwhile", ["other token", "cleared"])
 def test_a_stale_attempt_records_nothing(run, meanwhile):
     run.start("extract", token="old")

@@ -36,7 +36,7 @@ LOGICAL_DATE = datetime(2024, 1, 1, tzinfo=UTC)
 PIPELINE = """
 from datetime import datetime
 
-from dagflow import DAG, TaskGroup, TriggerRule, task
+from dagflow import DAG, TaskGroup, TriggerRule, task, task_group
 from dagflow.operators import BashOperator, EmptyOperator, ShortCircuitOperator
 
 with DAG("pipeline", schedule=None, start_date=datetime(2024, 1, 1)):
@@ -84,6 +84,24 @@ with DAG("pipeline", schedule=None, start_date=datetime(2024, 1, 1)):
     summed = total(squares, extract_out["kind"])
     after_stream >> summed
     summed >> report >> gate >> gated >> also_gated
+
+    @task_group
+    def per_size(n):
+        @task.branch
+        def size_route(n):
+            return "per_size.big" if n > 1 else "per_size.small"
+
+        @task
+        def big(n):
+            return f"big {n}"
+
+        @task
+        def small(n):
+            return f"small {n}"
+
+        size_route(n) >> [big(n), small(n)]
+
+    per_size.expand(n=[1, 2])
 """
 
 FAILURES = """
@@ -299,6 +317,15 @@ def test_the_compared_dags_branch_skip_map_fail_and_pass_xcoms(dags_folder: Dags
     assert pipeline["xcom"]["transform.square[2]"] == 36
     assert pipeline["xcom"]["total"] == {"kind": "batch", "sum": 56}
     assert pipeline["xcom"]["report"] == "run manual__2024-01-01T00:00:00+00:00 summed 56"
+    # a branch in an expanded task group skips its own index only
+    assert [
+        pipeline["tasks"][f"per_size.{name}"] for name in ("big[0]", "big[1]", "small[0]", "small[1]")
+    ] == [
+        "skipped",
+        "success",
+        "success",
+        "skipped",
+    ]
     assert failures["run_state"] == "failed"
     assert failures["tasks"] == {
         "numbers": "success",
