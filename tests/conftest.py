@@ -86,6 +86,19 @@ def dags_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Dag
 
 
 @pytest.fixture
+def airflow_layer() -> Iterator[None]:
+    """The ``airflow`` import layer on for the test (Apache Airflow is not installed here), and as it
+    was afterwards (the import layer's own tests, in ``tests/compat``, start each from fresh modules)."""
+    from dagflow import compat
+
+    was_on = compat.installed()
+    assert compat.apply(True), "these tests run without Apache Airflow installed"
+    yield
+    if not was_on:
+        compat.disable()
+
+
+@pytest.fixture
 def cli_runner() -> CliRunner:
     """A CliRunner whose ``result.stderr`` is captured apart from ``result.stdout``.
 

@@ -28,7 +28,6 @@ from typing import Any
 
 import pytest
 
-from dagflow import compat
 from dagflow.dagbag import DagBag
 from dagflow.runtime.inprocess import RunResult
 from dagflow.runtime.serde import json_view
@@ -38,16 +37,6 @@ HERE = Path(__file__).resolve().parent
 DAGS = HERE / "dags"
 EXPECTED = HERE / "expected"
 CASES = sorted(path.stem for path in DAGS.glob("*.py") if not path.name.startswith("_"))
-
-
-@pytest.fixture
-def airflow_layer() -> Iterator[None]:
-    """The import layer on for the test, as it was afterwards."""
-    was_on = compat.installed()
-    assert compat.apply(True), "the corpus runs without Apache Airflow installed"
-    yield
-    if not was_on:
-        compat.disable()
 
 
 def load_expected(name: str) -> dict[str, Any]:

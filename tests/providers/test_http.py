@@ -13,7 +13,7 @@ import pytest
 from flask import Flask, jsonify, request
 from werkzeug.serving import make_server
 
-from dagflow import DAG, compat
+from dagflow import DAG
 from dagflow.dagbag import DagBag
 from dagflow.exceptions import ConnectionNotFound
 from dagflow.providers.http import HttpError, HttpHook, HttpOperator, HttpSensor
@@ -281,16 +281,6 @@ with DAG("paged_api", schedule=None, start_date=pendulum.datetime(2024, 1, 1, tz
         response_filter=lambda responses: [item for r in responses for item in r.json()["items"]],
     )
 """
-
-
-@pytest.fixture
-def airflow_layer() -> Iterator[None]:
-    """The ``airflow`` import layer on for the test, and as it was afterwards."""
-    was_on = compat.installed()
-    assert compat.apply(True), "these tests run without Apache Airflow installed"
-    yield
-    if not was_on:
-        compat.disable()
 
 
 def test_an_airflow_dag_file_paging_with_http_operator_runs_unchanged(

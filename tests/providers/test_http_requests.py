@@ -15,7 +15,7 @@ import pytest
 import requests
 import tenacity
 
-from dagflow import DAG, compat
+from dagflow import DAG
 from dagflow.dagbag import DagBag
 from dagflow.exceptions import DagDefinitionError, DagflowError
 from dagflow.providers.http import HttpError, HttpHook, HttpOperator, HttpSensor
@@ -301,15 +301,6 @@ with DAG("http_api", start_date=pendulum.datetime(2024, 1, 1), schedule=None):
     )
     ready >> post
 """
-
-
-@pytest.fixture
-def airflow_layer() -> Iterator[None]:
-    was_on = compat.installed()
-    assert compat.apply(True), "these tests run without Apache Airflow installed"
-    yield
-    if not was_on:
-        compat.disable()
 
 
 def test_an_airflow_dag_file_with_these_arguments_runs_unchanged(
