@@ -129,9 +129,10 @@ class BashOperator(BaseOperator):
         self._process = process
         last_line = ""
         assert process.stdout is not None
-        for raw in iter(process.stdout.readline, b""):
-            last_line = raw.decode(self.output_encoding, "backslashreplace").rstrip()
-            print(last_line)
+        with process.stdout:  # closed however the attempt ends (a stopped attempt raises here)
+            for raw in iter(process.stdout.readline, b""):
+                last_line = raw.decode(self.output_encoding, "backslashreplace").rstrip()
+                print(last_line)
         process.wait()
         self.log.info("Command exited with return code %s", process.returncode)
         return process.returncode, last_line

@@ -7,11 +7,13 @@ expected outcomes are Airflow 3's (see the semantics notes the package follows).
 
 from __future__ import annotations
 
+import gc
 import io
 import os
 import runpy
 import textwrap
 import time
+import warnings
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -357,6 +359,18 @@ def test_bash_command_renders_the_template_context():
     assert result.xcom("render") == (
         f"2024-01-01|20240101|2024-01-01T00:00:00+00:00|20240101T000000|{RUN_ID}|px|4|bash_ctx|render|render"
     )
+
+
+def test_bash_command_leaves_no_file_open():
+    with DAG("bash_files", schedule=None) as dag:
+        BashOperator(task_id="echo", bash_command="echo one; echo two")
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ResourceWarning)
+        result = run(dag)
+        gc.collect()  # an unclosed pipe warns when it is collected
+    assert result.xcom("echo") == "two"
+    assert [str(w.message) for w in caught if issubclass(w.category, ResourceWarning)] == []
 
 
 def test_run_id_is_manual_with_the_iso_logical_date():
