@@ -517,6 +517,7 @@ class Worker:
             map_length=result.map_length,
             error=result.error,
             rendered_fields=_jsonable(result.rendered_fields),
+            rendered_map_index=result.rendered_map_index,
             skip_downstream=result.skip_downstream,
             skip_map_index=result.skip_map_index,
             xcoms=_kept_xcoms(ended.xcoms.pending(), state),

@@ -55,6 +55,8 @@ class TaskInstanceResult:
     start_date: datetime | None = None
     end_date: datetime | None = None
     error: str | None = None
+    #: A mapped task instance's label: its task's ``map_index_template``, rendered when it ran.
+    rendered_map_index: str | None = None
 
     @property
     def label(self) -> str:
@@ -131,6 +133,7 @@ class _Instance:
     error: str | None = None
     #: When the current try first started, while it is up for reschedule.
     try_start: datetime | None = None
+    rendered_map_index: str | None = None
 
 
 class _InProcessRun:
@@ -247,6 +250,7 @@ class _InProcessRun:
         )
         record.state = outcome.state
         instance.try_start = instance.try_start or outcome.start_date
+        instance.rendered_map_index = outcome.rendered_map_index
         instance.start_date, instance.end_date, instance.error = (
             instance.try_start,
             outcome.end_date,
@@ -312,6 +316,7 @@ class _InProcessRun:
                     i.start_date,
                     i.end_date,
                     i.error,
+                    i.rendered_map_index,
                 )
                 for i in instances
             ],

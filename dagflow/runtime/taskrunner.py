@@ -77,6 +77,8 @@ class AttemptOutcome:
     map_length: int | None = None
     error: str | None = None
     rendered_fields: dict[str, Any] = field(default_factory=dict)
+    #: A mapped task instance's label, its task's ``map_index_template`` rendered once it ran.
+    rendered_map_index: str | None = None
 
 
 def run_attempt(
@@ -126,6 +128,7 @@ def run_attempt(
                 outcome.reschedule_at, outcome.error = exc.reschedule_at, None
             _log_failure(log, exc, outcome.state)
         _push_plugin_links(ti)
+        outcome.rendered_map_index = _render_map_index(dag, ti, context, log)
         outcome.end_date = ti.end_date = utcnow()
         ti.state = outcome.state.value
         if still_ours is None or still_ours():
@@ -218,6 +221,22 @@ def _task_params(task: TaskNode) -> Any:
     own = partial_kwargs.get("params") if partial_kwargs is not None else task._own_params  # type: ignore[attr-defined]
     merged.update(own or {})
     return merged
+
+
+def _render_map_index(dag: DAG, ti: RuntimeTaskInstance, context: Context, log: TaskLog) -> str | None:
+    """A mapped task instance's label: its task's ``map_index_template`` rendered with the context as
+    the task left it (a task may set what the template reads, ``context["label"] = ...``), whether it
+    succeeded or not, as Airflow does; None for an unmapped one, without a template, or when the
+    template fails (logged: the map index is shown instead)."""
+    task = context.get("task")
+    template = getattr(task, "map_index_template", None)
+    if ti.map_index < 0 or not template:
+        return None
+    try:
+        return str(template_env(dag).from_string(template).render(context))[:250]
+    except Exception as exc:
+        log.warning(f"map_index_template {template!r} could not be rendered: {type(exc).__name__}: {exc}")
+        return None
 
 
 def _run(

@@ -202,6 +202,7 @@ _FINISH_ROW = (
         not_before=bindparam("v_not_before"),
         map_length=bindparam("v_map_length"),
         rendered_fields=bindparam("v_rendered_fields", type_=TI.rendered_fields.type),
+        rendered_map_index=bindparam("v_rendered_map_index", type_=TI.rendered_map_index.type),
         error=bindparam("v_error"),
         heartbeat_at=None,
         updated_at=bindparam("v_now"),
@@ -417,6 +418,7 @@ class Outcome:
     map_length: int | None = None
     error: str | None = None
     rendered_fields: dict[str, Any] | None = None
+    rendered_map_index: str | None = None
     skip_downstream: Sequence[str] = ()
     #: When set, only this map index of the ``skip_downstream`` tasks is skipped.
     skip_map_index: int | None = None
@@ -453,6 +455,7 @@ def record_outcome_later(
         "v_not_before": outcome.not_before,
         "v_map_length": outcome.map_length,
         "v_rendered_fields": outcome.rendered_fields,
+        "v_rendered_map_index": outcome.rendered_map_index,
         "v_error": outcome.error,
         "v_now": now,
     }

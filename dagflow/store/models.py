@@ -212,6 +212,8 @@ class TaskInstanceRow(Base):
     #: Length of the value this task pushed for mapped tasks to map over.
     map_length: Mapped[int | None] = mapped_column(Integer, default=None)
     rendered_fields: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
+    #: A mapped task instance's label (its task's ``map_index_template``, rendered when it ran).
+    rendered_map_index: Mapped[str | None] = mapped_column(String(ID_LENGTH), default=None)
     error: Mapped[str | None] = mapped_column(Text, default=None)
     note: Mapped[str | None] = mapped_column(Text, default=None)
     updated_at: Mapped[datetime | None] = mapped_column(default=None)

@@ -84,6 +84,7 @@ def ti_json(ti: TaskInstanceRow) -> dict[str, Any]:
         "error": ti.error,
         "note": ti.note,
         "rendered_fields": ti.rendered_fields,
+        "rendered_map_index": ti.rendered_map_index,
     }
 
 

@@ -1338,6 +1338,56 @@ def test_expand_over_a_literal_list_gives_one_instance_per_value():
     assert [result.xcom("double", i) for i in range(3)] == [[0, 2], [1, 4], [2, 6]]
 
 
+def test_map_index_template_labels_each_mapped_instance_from_its_arguments_or_its_context():
+    with DAG("map_labels", schedule=None) as dag:
+        PythonOperator.partial(
+            task_id="greet", python_callable=_identity, map_index_template="{{ task.op_kwargs['value'] }}"
+        ).expand(op_kwargs=[{"value": "paris"}, {"value": "oslo"}])
+
+        @task(map_index_template="{{ city_label }}")
+        def visit(city):
+            get_current_context()["city_label"] = f"city {city.upper()}"
+            if city == "rome":
+                raise ValueError("closed")  # the label set before the failure is still rendered
+
+        visit.expand(city=["lima", "rome"])
+
+        @task
+        def plain(x):
+            return x
+
+        plain.expand(x=[1])
+        EmptyOperator(task_id="unmapped", map_index_template="{{ 'never' }}")
+
+    result = run(dag)
+    labels = {ti.label: ti.rendered_map_index for ti in result.task_instances}
+    assert labels == {
+        "greet[0]": "paris",
+        "greet[1]": "oslo",
+        "visit[0]": "city LIMA",
+        "visit[1]": "city ROME",
+        "plain[0]": None,
+        "unmapped": None,
+    }
+    assert result.get("visit", 1).state.value == "failed"
+
+
+def test_a_map_index_template_that_fails_to_render_leaves_the_index_and_the_task_succeeds():
+    with DAG("map_bad_label", schedule=None) as dag:
+
+        @task(map_index_template="{{ missing.attribute }}")
+        def work(x):
+            return x
+
+        work.expand(x=[1])
+
+    log = io.StringIO()
+    result = run(dag, log_stream=log)
+    assert result.get("work", 0).state.value == "success"
+    assert result.get("work", 0).rendered_map_index is None
+    assert "map_index_template '{{ missing.attribute }}' could not be rendered" in log.getvalue()
+
+
 def test_partial_arguments_are_shared_by_every_map_index():
     with DAG("map_partial", schedule=None) as dag:
 

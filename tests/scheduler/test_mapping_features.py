@@ -7,11 +7,16 @@ from __future__ import annotations
 import io
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from urllib.parse import quote
 
 import pytest
 
+from dagflow.core.clock import utcnow
 from dagflow.dagbag import DagBag
+from dagflow.store.users import create_user
 from tests.scheduler.conftest import Orchestrator, deployment
+from tests.webui.conftest import PASSWORD, login
+from webui import create_app
 
 WHEN = datetime(2024, 1, 1, tzinfo=UTC)
 
@@ -61,6 +66,13 @@ with DAG("mapping_features", schedule=None, start_date=datetime(2024, 1, 1), def
         return echo.override(task_id="shown")(v)
 
     literal.expand(v=["x", "y"])
+
+    @task(map_index_template="{{ letter_label }}")
+    def labelled(letter):
+        from dagflow import get_current_context
+        get_current_context()["letter_label"] = f"letter {letter}"
+
+    labelled.expand(letter=a)
 
 with DAG("too_long", schedule=None, start_date=datetime(2024, 1, 1), default_args={"retries": 0}):
     @task
@@ -160,3 +172,27 @@ def test_a_rescheduled_sensor_pushes_its_poke_return_value_when_done(finished: O
     xcoms = finished.xcoms("poke_value", run_id)
     assert xcoms[("wait_twice", "return_value")] == {"waited": True}
     assert xcoms[("use", "return_value")] is True
+
+
+def test_a_map_index_template_labels_the_mapped_instances_in_the_store_the_run_page_and_the_api(
+    finished: Orchestrator, monkeypatch: pytest.MonkeyPatch
+):
+    run_id = only_run(finished, "mapping_features")
+    rows = finished.task_instances("mapping_features", run_id)
+    assert {name: rows[name].rendered_map_index for name in ("labelled[0]", "labelled[1]", "zipped[0]")} == {
+        "labelled[0]": "letter a",
+        "labelled[1]": "letter b",
+        "zipped[0]": None,
+    }
+
+    monkeypatch.setenv("DAGFLOW__WEBSERVER__COOKIE_SECURE", "False")
+    with finished.db.session(write=True) as session:
+        create_user(session, "viewer", PASSWORD, "viewer", now=utcnow())
+    client = create_app(finished.settings(), database=finished.db, TESTING=True).test_client()
+    assert login(client, "viewer").status_code in (200, 302)
+    run_path = quote(run_id, safe="")
+    page = client.get(f"/dags/mapping_features/runs/{run_path}").get_data(as_text=True)
+    assert "<td>letter a</td>" in page and "<td>letter b</td>" in page
+    ti_path = f"/api/v1/dags/mapping_features/dagRuns/{run_path}/taskInstances/labelled?map_index=1"
+    api = client.get(ti_path).get_json()
+    assert (api["map_index"], api["rendered_map_index"]) == (1, "letter b")
