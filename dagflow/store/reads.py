@@ -318,14 +318,15 @@ def unfinished_task_instances(session: Session, *, run: RunKey) -> list[TIKey]:
     return [run.ti(task_id, map_index) for task_id, map_index in session.execute(query)]
 
 
-def map_index_states(session: Session, *, run: RunKey, task_id: str) -> list[tuple[int, str]]:
-    """``(map_index, state)`` of each task instance of one (mapped) task in the run."""
+def map_index_states(session: Session, *, run: RunKey, task_id: str) -> list[tuple[int, str, str]]:
+    """``(map_index, state, label)`` of each task instance of one (mapped) task in the run; the label
+    is its rendered ``map_index_template``, else its index."""
     query = (
-        select(TI.map_index, TI.state)
+        select(TI.map_index, TI.state, TI.rendered_map_index)
         .where(TI.dag_id == run.dag_id, TI.run_id == run.run_id, TI.task_id == task_id)
         .order_by(TI.map_index)
     )
-    return [(map_index, state) for map_index, state in session.execute(query)]
+    return [(index, state, label or str(index)) for index, state, label in session.execute(query)]
 
 
 def _of_ti(row: type[TaskInstanceTryRow] | type[XComRow], key: TIKey) -> tuple[Any, ...]:

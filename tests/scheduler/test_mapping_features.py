@@ -5,6 +5,7 @@ scheduler's decisions, and each run ends as ``dag.test()`` ends it."""
 from __future__ import annotations
 
 import io
+import re
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from urllib.parse import quote
@@ -193,6 +194,11 @@ def test_a_map_index_template_labels_the_mapped_instances_in_the_store_the_run_p
     run_path = quote(run_id, safe="")
     page = client.get(f"/dags/mapping_features/runs/{run_path}").get_data(as_text=True)
     assert "<td>letter a</td>" in page and "<td>letter b</td>" in page
+    ti_page = client.get(f"/dags/mapping_features/tasks/labelled?run_id={run_path}&map_index=1").get_data(
+        as_text=True
+    )
+    assert "labelled [letter b] in" in ti_page  # the heading
+    assert re.findall(r'map_index=\d">(letter [ab])</a>', ti_page) == ["letter a", "letter b"]  # its siblings
     ti_path = f"/api/v1/dags/mapping_features/dagRuns/{run_path}/taskInstances/labelled?map_index=1"
     api = client.get(ti_path).get_json()
     assert (api["map_index"], api["rendered_map_index"]) == (1, "letter b")

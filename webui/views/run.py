@@ -79,7 +79,7 @@ def task_instance(dag_id: str, task_id: str) -> Any:
     session = read_session()
     tries = reads.tries(session, key=key)
     xcoms = reads.xcom_values(session, key=key)
-    siblings: list[tuple[int, str]] = []
+    siblings: list[tuple[int, str, str]] = []
     if map_index >= 0 or serialized["tasks"].get(task_id, {}).get("is_mapped"):
         siblings = reads.map_index_states(session, run=key.run, task_id=task_id)
     why = explain(
