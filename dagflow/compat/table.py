@@ -227,6 +227,12 @@ AIRFLOW_NAMES: MappingProxyType[str, Row] = MappingProxyType(
             name: _SDK[name] for name in ("dag", "task", "task_group", "setup", "teardown")
         },
         "airflow.utils.trigger_rule": {"TriggerRule": "dagflow:TriggerRule"},
+        # the Task SDK's generated API models, where some Airflow 3 files take the state enums from
+        "airflow.sdk.api.datamodels._generated": {
+            "TriggerRule": "dagflow:TriggerRule",
+            "TaskInstanceState": "dagflow.core.states:TaskState",
+            "DagRunState": "dagflow.core.states:RunState",
+        },
         "airflow.utils.context": {name: _SDK[name] for name in ("Context", "get_current_context")},
         "airflow.utils.types": {"DagRunType": "dagflow.core.states:RunType"},
         "airflow.utils.dag_parsing_context": {"get_parsing_context": _SDK["get_parsing_context"]},
