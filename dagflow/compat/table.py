@@ -169,6 +169,17 @@ _SDK: Row = {
     "WeekDay": "dagflow.utils.weekday:WeekDay",
     "BaseOperatorLink": "dagflow.models.links:BaseOperatorLink",
     "timezone": "dagflow.utils.timezone",
+    **{
+        name: f"dagflow.models.retry_policy:{name}"
+        for name in (
+            "RetryPolicy",
+            "ExceptionRetryPolicy",
+            "ChainRetryPolicy",
+            "RetryRule",
+            "RetryAction",
+            "RetryDecision",
+        )
+    },
 }
 
 
