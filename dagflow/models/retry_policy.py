@@ -24,11 +24,12 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from dagflow.exceptions import DagDefinitionError
+from dagflow.runtime.tasklog import TASK_LOGGER
 
 if TYPE_CHECKING:
     from dagflow.context import Context
 
-log = logging.getLogger(__name__)
+log = logging.getLogger(f"{TASK_LOGGER}.retry_policy")  # in the log of the try it decides about
 
 
 class RetryAction(enum.Enum):
