@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 import traceback
 from collections.abc import Iterator
 from contextlib import contextmanager, redirect_stderr, redirect_stdout
@@ -68,10 +69,18 @@ class _SinkHandler(logging.Handler):
             self.handleError(record)
 
 
-def _not_dagflows_own(record: logging.LogRecord) -> bool:
-    """A record of the task's own or its libraries' loggers (``logging.getLogger(__name__)`` in a
-    DAG file), not of dagflow's machinery running beside the try (heartbeats...)."""
-    return not (record.name == "dagflow" or record.name.startswith("dagflow."))
+class _TasksOwnRecords(logging.Filter):
+    """Records of the task's own or its libraries' loggers (``logging.getLogger(__name__)`` in a DAG
+    file) logged on the thread running the try: not dagflow's machinery, nor other threads of the
+    process (a worker's heartbeat, a Celery consumer), whose records are no part of the try."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.thread = threading.get_ident()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        dagflows = record.name == "dagflow" or record.name.startswith("dagflow.")
+        return record.thread == self.thread and not dagflows
 
 
 @contextmanager
@@ -84,7 +93,7 @@ def capture(log: TaskLog) -> Iterator[None]:
     """
     logger, root = logging.getLogger(TASK_LOGGER), logging.getLogger()
     handler, others = _SinkHandler(log), _SinkHandler(log)
-    others.addFilter(_not_dagflows_own)
+    others.addFilter(_TasksOwnRecords())
     logger.addHandler(handler)
     root.addHandler(others)
     previous_level, previous_propagate, root_level = logger.level, logger.propagate, root.level

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import logging
+import threading
 from datetime import UTC, datetime
 
 from dagflow import DAG, task
@@ -40,3 +41,21 @@ def test_dagflows_own_loggers_stay_out_of_the_task_log():
     log = io.StringIO()
     dag.test(logical_date=datetime(2024, 1, 1, tzinfo=UTC), log_stream=log)
     assert "beat" not in log.getvalue()
+
+
+def test_records_other_threads_log_meanwhile_stay_out_of_the_task_log():
+    with DAG("other_thread", schedule=None) as dag:
+
+        @task
+        def busy():
+            beside = threading.Thread(target=lambda: logging.getLogger("broker.consumer").warning("polled"))
+            beside.start()
+            beside.join()
+            logging.getLogger("my_pipeline").warning("mine")
+
+        busy()
+
+    log = io.StringIO()
+    dag.test(logical_date=datetime(2024, 1, 1, tzinfo=UTC), log_stream=log)
+    assert "my_pipeline - mine" in log.getvalue()
+    assert "polled" not in log.getvalue()
