@@ -223,6 +223,9 @@ AIRFLOW_NAMES: MappingProxyType[str, Row] = MappingProxyType(
         "airflow.sdk.definitions.edges": {name: _SDK[name] for name in ("Label", "EdgeModifier")},
         "airflow.sdk.definitions.xcom_arg": {"XComArg": "dagflow:XComArg"},
         "airflow.sdk.definitions.context": {name: _SDK[name] for name in ("Context", "get_current_context")},
+        "airflow.sdk.definitions.retry_policy": {
+            name: target for name, target in _SDK.items() if target.startswith("dagflow.models.retry_policy:")
+        },
         "airflow.models.baseoperator": {
             "BaseOperatorLink": _SDK["BaseOperatorLink"],
             "BaseOperator": "dagflow:BaseOperator",

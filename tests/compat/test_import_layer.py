@@ -105,8 +105,11 @@ def test_state_enums_import_from_the_task_sdk_generated_models(airflow_layer: No
 
 def test_retry_policies_import_from_the_sdk(airflow_layer: None) -> None:
     from airflow.sdk import ChainRetryPolicy, ExceptionRetryPolicy, RetryAction, RetryRule
+    from airflow.sdk.definitions.retry_policy import RetryDecision, RetryPolicy
 
     from dagflow.models import retry_policy
+
+    assert (RetryDecision, RetryPolicy) == (retry_policy.RetryDecision, retry_policy.RetryPolicy)
 
     assert (ChainRetryPolicy, ExceptionRetryPolicy, RetryAction, RetryRule) == (
         retry_policy.ChainRetryPolicy,
