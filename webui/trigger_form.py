@@ -101,6 +101,41 @@ def text_of(kind: str, value: Any) -> str:
     return json.dumps(value, indent=2 if kind == "json" else None, ensure_ascii=False)
 
 
+def _takes_plain_text(param: Mapping[str, Any]) -> bool:
+    """A param of several types, ``string`` among them: its input is read as JSON when that gives a
+    value of one of its types, else as the text itself (``500`` is an integer, ``all`` the string),
+    as Airflow 3.3 reads multi-type params."""
+    return kind_of(param) == "json" and "string" in _types(param.get("schema") or {})
+
+
+def _of_a_type(value: Any, types: list[str]) -> bool:
+    """Whether ``value`` is of one of the JSON-schema ``types`` (a bool is no integer nor number)."""
+    plain = {"string": str, "object": dict, "array": list, "boolean": bool, "null": type(None)}
+    numeric = {"integer": (int,), "number": (int, float)}
+    for name in types:
+        if name in plain and isinstance(value, plain[name]):
+            return True
+        if name in numeric and isinstance(value, numeric[name]) and not isinstance(value, bool):
+            return True
+    return False
+
+
+def _json_or_text(param: Mapping[str, Any], raw: str) -> Any:
+    try:
+        parsed = json.loads(raw)
+    except ValueError:
+        return raw
+    return parsed if _of_a_type(parsed, _types(param.get("schema") or {})) else raw
+
+
+def shown_text(param: Mapping[str, Any], value: Any) -> str:
+    """How ``value`` shows in ``param``'s input: a multi-type param's string as it is, unless it would
+    read back as another of its types, or is empty (then as JSON: ``"500"``, ``""``)."""
+    if isinstance(value, str) and value and _takes_plain_text(param) and _json_or_text(param, value) == value:
+        return value
+    return text_of(kind_of(param), value)
+
+
 def _options(kind: str, param: Mapping[str, Any]) -> tuple[tuple[str, str], ...]:
     if kind == "enum":
         choices = param["schema"]["enum"]
@@ -123,7 +158,7 @@ def form_fields(
         if submitted is not None:
             text = submitted.get(PREFIX + name, "")
         else:
-            text = text_of(kind, param.get("default")) if param.get("has_default", True) else ""
+            text = shown_text(param, param.get("default")) if param.get("has_default", True) else ""
         found.append(
             Field(name, kind, text, param.get("description"), _options(kind, param), (errors or {}).get(name))
         )
@@ -136,11 +171,13 @@ def read_value(param: Mapping[str, Any], raw: str) -> Any:
     if raw == "" and kind != "enum":
         if _nullable(param):
             return None
-        if kind == "string":
+        if kind == "string" or _takes_plain_text(param):
             return ""
         raise ValueError("a value is required")
     if kind == "string":
         return raw
+    if _takes_plain_text(param):
+        return _json_or_text(param, raw)
     if kind == "boolean":
         if raw not in ("true", "false"):
             raise ValueError("choose true or false")
