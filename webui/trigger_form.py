@@ -7,6 +7,7 @@ store applies when the run is created, so an error can be shown next to its own 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 from collections.abc import Mapping
@@ -136,10 +137,24 @@ def shown_text(param: Mapping[str, Any], value: Any) -> str:
     return text_of(kind_of(param), value)
 
 
+def _choice_label(schema: Mapping[str, Any], choice: Any) -> str:
+    """What a choice of an enum reads as: its ``values_display`` label (whose keys JSON made text:
+    ``"1"``, ``"null"``), else the value itself."""
+    shown = choice if isinstance(choice, str) else json.dumps(choice)
+    labels = schema.get("values_display")
+    if not isinstance(labels, Mapping):
+        return shown
+    for key in (shown, str(choice)) if isinstance(choice, str) else (choice, shown, str(choice)):
+        with contextlib.suppress(TypeError):  # a list or a dict choice is no key
+            if key in labels:
+                return str(labels[key])
+    return shown
+
+
 def _options(kind: str, param: Mapping[str, Any]) -> tuple[tuple[str, str], ...]:
     if kind == "enum":
         choices = param["schema"]["enum"]
-        return tuple((json.dumps(c), c if isinstance(c, str) else json.dumps(c)) for c in choices)
+        return tuple((json.dumps(c), _choice_label(param["schema"], c)) for c in choices)
     if kind == "boolean":
         empty = (("", "(none)"),) if _nullable(param) else ()
         return (*empty, ("true", "true"), ("false", "false"))

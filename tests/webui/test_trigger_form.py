@@ -53,6 +53,26 @@ def test_a_nullable_boolean_offers_an_empty_choice():
     assert field.options[0] == ("", "(none)")
 
 
+def test_enum_choices_read_as_their_values_display_labels_as_stored_or_in_memory():
+    labels = {1: "One", None: "None (clear selection)"}
+    in_memory = dumped(1, type=["integer", "null"], enum=[1, 2, None], values_display=labels)
+    stored = dumped(
+        1, type=["integer", "null"], enum=[1, 2, None], values_display={"1": "One", "null": "Nothing"}
+    )
+    assert form_fields({"p": in_memory})[0].options == (
+        ("1", "One"),
+        ("2", "2"),
+        ("null", "None (clear selection)"),
+    )
+    assert form_fields({"p": stored})[0].options == (("1", "One"), ("2", "2"), ("null", "Nothing"))
+    [field] = form_fields(
+        {"p": dumped("InterfaceA", enum=["InterfaceA"], values_display={"InterfaceA": "Interface A"})}
+    )
+    assert field.options == (('"InterfaceA"', "Interface A"),)
+    [listed] = form_fields({"p": dumped([2], enum=[[2], 3], values_display={"3": "Three"})})
+    assert listed.options == (("[2]", "[2]"), ("3", "Three"))
+
+
 def test_each_invalid_input_gets_its_own_error_and_the_valid_ones_their_value():
     params = {"n": dumped(1, type="integer", minimum=0), "s": dumped("a", type="string", maxLength=2)}
     found = read_form(params, {"param.n": "-1", "param.s": "ok", "conf": "", "logical_date": ""})
