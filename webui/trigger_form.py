@@ -34,6 +34,8 @@ class Field:
     description: str | None = None
     options: tuple[tuple[str, str], ...] = ()
     error: str | None = None
+    #: The schema's ``title``, shown as the input's label beside the param's name.
+    title: str | None = None
 
     @property
     def input_name(self) -> str:
@@ -100,6 +102,12 @@ def text_of(kind: str, value: Any) -> str:
     if kind in ("number", "integer"):
         return str(value)
     return json.dumps(value, indent=2 if kind == "json" else None, ensure_ascii=False)
+
+
+def _fixed(param: Mapping[str, Any]) -> bool:
+    """A param whose schema allows one value (``const``): passed to the run, not shown in the form,
+    as Airflow hides it."""
+    return "const" in (param.get("schema") or {})
 
 
 def _takes_plain_text(param: Mapping[str, Any]) -> bool:
@@ -169,13 +177,24 @@ def form_fields(
     """The inputs, showing the defaults, or what was submitted (kept when it had errors)."""
     found = []
     for name, param in params.items():
+        if _fixed(param):
+            continue
         kind = kind_of(param)
         if submitted is not None:
             text = submitted.get(PREFIX + name, "")
         else:
             text = shown_text(param, param.get("default")) if param.get("has_default", True) else ""
+        title = (param.get("schema") or {}).get("title")
         found.append(
-            Field(name, kind, text, param.get("description"), _options(kind, param), (errors or {}).get(name))
+            Field(
+                name,
+                kind,
+                text,
+                param.get("description"),
+                _options(kind, param),
+                (errors or {}).get(name),
+                title if isinstance(title, str) else None,
+            )
         )
     return found
 
@@ -249,6 +268,8 @@ def read_form(params: Mapping[str, Mapping[str, Any]], form: Mapping[str, str]) 
     """Each param's value, validated by its schema, with the raw conf merged on top."""
     found = Submission()
     for name, param in params.items():
+        if _fixed(param):
+            continue  # not in the form: its one value, the default, applies
         raw = form.get(PREFIX + name, "")
         if raw == "" and not param.get("has_default", True):
             continue  # not given: the conf box may give it, else the trigger refuses the conf (as every path)

@@ -73,6 +73,18 @@ def test_enum_choices_read_as_their_values_display_labels_as_stored_or_in_memory
     assert listed.options == (("[2]", "[2]"), ("3", "Three"))
 
 
+def test_a_const_param_is_left_out_of_the_form_and_its_value_applies():
+    params = {"secret": dumped("constant value", const="constant value"), "n": dumped(1, type="integer")}
+    assert [field.name for field in form_fields(params)] == ["n"]
+    found = read_form(params, {"param.n": "2", "conf": "", "logical_date": ""})
+    assert (found.conf, found.errors) == ({"n": 2}, {})
+
+
+def test_an_input_is_labelled_with_its_params_title():
+    [field] = form_fields({"most_loved_number": dumped(42, type="integer", title="Your favorite number")})
+    assert field.title == "Your favorite number"
+
+
 def test_each_invalid_input_gets_its_own_error_and_the_valid_ones_their_value():
     params = {"n": dumped(1, type="integer", minimum=0), "s": dumped("a", type="string", maxLength=2)}
     found = read_form(params, {"param.n": "-1", "param.s": "ok", "conf": "", "logical_date": ""})
