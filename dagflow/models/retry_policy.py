@@ -24,6 +24,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from dagflow.exceptions import DagDefinitionError
+from dagflow.models.airflow_args import warn_in_dag_file
 from dagflow.runtime.tasklog import TASK_LOGGER
 
 if TYPE_CHECKING:
@@ -77,18 +78,25 @@ class RetryPolicy(abc.ABC):
 ExceptionSpec = type[BaseException] | str
 
 
+def _importable(spec: str) -> type[BaseException] | None:
+    """The exception class at dotted path ``spec``; None if it cannot be imported here."""
+    module_name, _, name = spec.rpartition(".")
+    try:
+        found = getattr(importlib.import_module(module_name), name)
+    except (ImportError, AttributeError):
+        return None
+    return found if isinstance(found, type) and issubclass(found, BaseException) else None
+
+
 def _resolve(spec: ExceptionSpec) -> type[BaseException] | None:
     """The class a rule names (a class, or its dotted path); None, logged, if it cannot be imported:
     such a rule matches nothing (the package may be missing where the task runs)."""
     if isinstance(spec, type):
         return spec
-    module_name, _, name = spec.rpartition(".")
-    try:
-        found = getattr(importlib.import_module(module_name), name)
-    except (ImportError, AttributeError):
+    found = _importable(spec)
+    if found is None:
         log.warning("retry rule: exception class %r cannot be imported here; the rule matches nothing", spec)
-        return None
-    return found if isinstance(found, type) and issubclass(found, BaseException) else None
+    return found
 
 
 @dataclass
@@ -119,6 +127,12 @@ class RetryRule:
                 )
         if not isinstance(self.action, RetryAction):
             raise DagDefinitionError(f"RetryRule: action must be a RetryAction, got {self.action!r}")
+        for spec in self.specs:
+            if isinstance(spec, str) and _importable(spec) is None:
+                warn_in_dag_file(
+                    f"RetryRule: exception class {spec!r} cannot be imported here; it may be where the task "
+                    "runs, else the rule matches nothing (check the spelling)"
+                )
 
     @property
     def specs(self) -> list[ExceptionSpec]:

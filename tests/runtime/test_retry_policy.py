@@ -69,9 +69,11 @@ def test_rules_match_subclasses_unless_told_not_to():
 
 
 def test_rules_name_exceptions_by_dotted_path_and_the_first_match_wins():
+    with pytest.warns(UserWarning, match="cannot be imported"):
+        missing = RetryRule(exception="no_such_package.errors.Boom", action=RetryAction.FAIL)
     policy = ExceptionRetryPolicy(
         rules=[
-            RetryRule(exception="no_such_package.errors.Boom", action=RetryAction.FAIL),
+            missing,
             RetryRule(
                 exception=["builtins.KeyError", LookupError], action=RetryAction.FAIL, reason="bad key"
             ),
@@ -81,6 +83,12 @@ def test_rules_name_exceptions_by_dotted_path_and_the_first_match_wins():
     assert policy.evaluate(KeyError("k"), 1, 3) == RetryDecision(RetryAction.FAIL, reason="bad key")
     assert policy.evaluate(IndexError(), 1, 3).action is RetryAction.FAIL
     assert policy.evaluate(ValueError(), 1, 3).action is RetryAction.RETRY
+
+
+def test_a_dotted_path_that_cannot_be_imported_is_a_warning_at_the_dag_files_line():
+    with pytest.warns(UserWarning, match="'no_such_package.errors.Boom' cannot be imported") as caught:
+        RetryRule(exception="no_such_package.errors.Boom")
+    assert caught[0].filename == __file__
 
 
 def test_a_rule_needs_a_class_or_a_dotted_path():
