@@ -7,6 +7,7 @@ store applies when the run is created, so an error can be shown next to its own 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 from collections.abc import Mapping
@@ -33,6 +34,8 @@ class Field:
     description: str | None = None
     options: tuple[tuple[str, str], ...] = ()
     error: str | None = None
+    #: The schema's ``title``, shown as the input's label beside the param's name.
+    title: str | None = None
 
     @property
     def input_name(self) -> str:
@@ -101,10 +104,65 @@ def text_of(kind: str, value: Any) -> str:
     return json.dumps(value, indent=2 if kind == "json" else None, ensure_ascii=False)
 
 
+def _fixed(param: Mapping[str, Any]) -> bool:
+    """A param whose schema allows one value (``const``): passed to the run, not shown in the form,
+    as Airflow hides it."""
+    return "const" in (param.get("schema") or {})
+
+
+def _takes_plain_text(param: Mapping[str, Any]) -> bool:
+    """A param of several types, ``string`` among them: its input is read as JSON when that gives a
+    value of one of its types, else as the text itself (``500`` is an integer, ``all`` the string),
+    as Airflow 3.3 reads multi-type params."""
+    return kind_of(param) == "json" and "string" in _types(param.get("schema") or {})
+
+
+def _of_a_type(value: Any, types: list[str]) -> bool:
+    """Whether ``value`` is of one of the JSON-schema ``types`` (a bool is no integer nor number)."""
+    plain = {"string": str, "object": dict, "array": list, "boolean": bool, "null": type(None)}
+    numeric = {"integer": (int,), "number": (int, float)}
+    for name in types:
+        if name in plain and isinstance(value, plain[name]):
+            return True
+        if name in numeric and isinstance(value, numeric[name]) and not isinstance(value, bool):
+            return True
+    return False
+
+
+def _json_or_text(param: Mapping[str, Any], raw: str) -> Any:
+    try:
+        parsed = json.loads(raw)
+    except ValueError:
+        return raw
+    return parsed if _of_a_type(parsed, _types(param.get("schema") or {})) else raw
+
+
+def shown_text(param: Mapping[str, Any], value: Any) -> str:
+    """How ``value`` shows in ``param``'s input: a multi-type param's string as it is, unless it would
+    read back as another of its types, or is empty (then as JSON: ``"500"``, ``""``)."""
+    if isinstance(value, str) and value and _takes_plain_text(param) and _json_or_text(param, value) == value:
+        return value
+    return text_of(kind_of(param), value)
+
+
+def _choice_label(schema: Mapping[str, Any], choice: Any) -> str:
+    """What a choice of an enum reads as: its ``values_display`` label (whose keys JSON made text:
+    ``"1"``, ``"null"``), else the value itself."""
+    shown = choice if isinstance(choice, str) else json.dumps(choice)
+    labels = schema.get("values_display")
+    if not isinstance(labels, Mapping):
+        return shown
+    for key in (shown, str(choice)) if isinstance(choice, str) else (choice, shown, str(choice)):
+        with contextlib.suppress(TypeError):  # a list or a dict choice is no key
+            if key in labels:
+                return str(labels[key])
+    return shown
+
+
 def _options(kind: str, param: Mapping[str, Any]) -> tuple[tuple[str, str], ...]:
     if kind == "enum":
         choices = param["schema"]["enum"]
-        return tuple((json.dumps(c), c if isinstance(c, str) else json.dumps(c)) for c in choices)
+        return tuple((json.dumps(c), _choice_label(param["schema"], c)) for c in choices)
     if kind == "boolean":
         empty = (("", "(none)"),) if _nullable(param) else ()
         return (*empty, ("true", "true"), ("false", "false"))
@@ -119,13 +177,24 @@ def form_fields(
     """The inputs, showing the defaults, or what was submitted (kept when it had errors)."""
     found = []
     for name, param in params.items():
+        if _fixed(param):
+            continue
         kind = kind_of(param)
         if submitted is not None:
             text = submitted.get(PREFIX + name, "")
         else:
-            text = text_of(kind, param.get("default")) if param.get("has_default", True) else ""
+            text = shown_text(param, param.get("default")) if param.get("has_default", True) else ""
+        title = (param.get("schema") or {}).get("title")
         found.append(
-            Field(name, kind, text, param.get("description"), _options(kind, param), (errors or {}).get(name))
+            Field(
+                name,
+                kind,
+                text,
+                param.get("description"),
+                _options(kind, param),
+                (errors or {}).get(name),
+                title if isinstance(title, str) else None,
+            )
         )
     return found
 
@@ -136,11 +205,13 @@ def read_value(param: Mapping[str, Any], raw: str) -> Any:
     if raw == "" and kind != "enum":
         if _nullable(param):
             return None
-        if kind == "string":
+        if kind == "string" or _takes_plain_text(param):
             return ""
         raise ValueError("a value is required")
     if kind == "string":
         return raw
+    if _takes_plain_text(param):
+        return _json_or_text(param, raw)
     if kind == "boolean":
         if raw not in ("true", "false"):
             raise ValueError("choose true or false")
@@ -197,6 +268,8 @@ def read_form(params: Mapping[str, Mapping[str, Any]], form: Mapping[str, str]) 
     """Each param's value, validated by its schema, with the raw conf merged on top."""
     found = Submission()
     for name, param in params.items():
+        if _fixed(param):
+            continue  # not in the form: its one value, the default, applies
         raw = form.get(PREFIX + name, "")
         if raw == "" and not param.get("has_default", True):
             continue  # not given: the conf box may give it, else the trigger refuses the conf (as every path)

@@ -169,6 +169,17 @@ _SDK: Row = {
     "WeekDay": "dagflow.utils.weekday:WeekDay",
     "BaseOperatorLink": "dagflow.models.links:BaseOperatorLink",
     "timezone": "dagflow.utils.timezone",
+    **{
+        name: f"dagflow.models.retry_policy:{name}"
+        for name in (
+            "RetryPolicy",
+            "ExceptionRetryPolicy",
+            "ChainRetryPolicy",
+            "RetryRule",
+            "RetryAction",
+            "RetryDecision",
+        )
+    },
 }
 
 
@@ -212,6 +223,9 @@ AIRFLOW_NAMES: MappingProxyType[str, Row] = MappingProxyType(
         "airflow.sdk.definitions.edges": {name: _SDK[name] for name in ("Label", "EdgeModifier")},
         "airflow.sdk.definitions.xcom_arg": {"XComArg": "dagflow:XComArg"},
         "airflow.sdk.definitions.context": {name: _SDK[name] for name in ("Context", "get_current_context")},
+        "airflow.sdk.definitions.retry_policy": {
+            name: target for name, target in _SDK.items() if target.startswith("dagflow.models.retry_policy:")
+        },
         "airflow.models.baseoperator": {
             "BaseOperatorLink": _SDK["BaseOperatorLink"],
             "BaseOperator": "dagflow:BaseOperator",
@@ -227,6 +241,12 @@ AIRFLOW_NAMES: MappingProxyType[str, Row] = MappingProxyType(
             name: _SDK[name] for name in ("dag", "task", "task_group", "setup", "teardown")
         },
         "airflow.utils.trigger_rule": {"TriggerRule": "dagflow:TriggerRule"},
+        # the Task SDK's generated API models, where some Airflow 3 files take the state enums from
+        "airflow.sdk.api.datamodels._generated": {
+            "TriggerRule": "dagflow:TriggerRule",
+            "TaskInstanceState": "dagflow.core.states:TaskState",
+            "DagRunState": "dagflow.core.states:RunState",
+        },
         "airflow.utils.context": {name: _SDK[name] for name in ("Context", "get_current_context")},
         "airflow.utils.types": {"DagRunType": "dagflow.core.states:RunType"},
         "airflow.utils.dag_parsing_context": {"get_parsing_context": _SDK["get_parsing_context"]},

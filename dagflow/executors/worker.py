@@ -526,6 +526,8 @@ class Worker:
         )
 
     def _retry_at(self, workload: Workload, result: AttemptOutcome, try_number: int) -> Any:
+        if result.retry_delay is not None:  # the task's retry policy chose the wait
+            return result.end_date + result.retry_delay
         key = workload.key
         dag = getattr(self, "_last_dag", None)
         if dag is None or dag.dag_id != key.dag_id or key.task_id not in dag.task_dict:

@@ -42,10 +42,15 @@ def _caller_file_and_line() -> tuple[str, int]:
     return frame.f_code.co_filename, frame.f_lineno
 
 
+def warn_in_dag_file(message: str) -> None:
+    """A UserWarning at the line of the DAG file that called into dagflow."""
+    filename, line = _caller_file_and_line()
+    warnings.warn_explicit(message, UserWarning, filename, line)
+
+
 def warn_ignored(where: str, name: str, why: str) -> None:
     """A UserWarning at the DAG file's line: ``name`` is accepted and has no effect."""
-    filename, line = _caller_file_and_line()
-    warnings.warn_explicit(f"{where}: {name} is ignored: {why}", UserWarning, filename, line)
+    warn_in_dag_file(f"{where}: {name} is ignored: {why}")
 
 
 def check_dag_arguments(where: str, arguments: dict[str, Any]) -> None:

@@ -22,6 +22,7 @@ from dagflow.models import context_stack
 from dagflow.models.airflow_args import warn_ignored
 from dagflow.models.compensation import as_compensation
 from dagflow.models.node import TaskNode
+from dagflow.models.retry_policy import RetryPolicy, as_retry_policy
 from dagflow.models.xcom_arg import XComArg, set_dependencies_from_arguments
 from dagflow.runtime.tasklog import TASK_LOGGER
 
@@ -181,6 +182,7 @@ class BaseOperator(TaskNode):
         retry_delay: timedelta | float = timedelta(seconds=300),
         retry_exponential_backoff: bool | float = False,
         max_retry_delay: timedelta | float | None = None,
+        retry_policy: RetryPolicy | None = None,
         start_date: datetime | None = None,
         end_date: datetime | None = None,
         depends_on_past: bool = False,
@@ -244,6 +246,7 @@ class BaseOperator(TaskNode):
         self.retry_delay = as_timedelta(retry_delay, "retry_delay", where) or timedelta(0)
         self.retry_exponential_backoff = retry_exponential_backoff
         self.max_retry_delay = as_timedelta(max_retry_delay, "max_retry_delay", where)
+        self.retry_policy = as_retry_policy(retry_policy, where)
         self.execution_timeout = as_timedelta(execution_timeout, "execution_timeout", where)
         self.start_date, self.end_date = start_date, end_date
         self.depends_on_past = depends_on_past or wait_for_downstream

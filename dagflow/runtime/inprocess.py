@@ -258,7 +258,9 @@ class _InProcessRun:
         )
         if outcome.map_length is not None:
             self.map_lengths[record.task_id] = outcome.map_length
-        if outcome.state is TaskState.UP_FOR_RETRY:
+        if outcome.state is TaskState.UP_FOR_RETRY and outcome.retry_delay is not None:
+            record.not_before = outcome.end_date + outcome.retry_delay
+        elif outcome.state is TaskState.UP_FOR_RETRY:
             record.not_before = next_retry_for(
                 spec,
                 end_date=outcome.end_date,

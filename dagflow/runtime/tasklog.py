@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 import traceback
 from collections.abc import Iterator
 from contextlib import contextmanager, redirect_stderr, redirect_stdout
@@ -68,24 +69,50 @@ class _SinkHandler(logging.Handler):
             self.handleError(record)
 
 
+class _TasksOwnRecords(logging.Filter):
+    """Records of the task's own or its libraries' loggers (``logging.getLogger(__name__)`` in a DAG
+    file) logged on the thread running the try: not dagflow's machinery, nor other threads of the
+    process (a worker's heartbeat, a Celery consumer), whose records are no part of the try."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.thread = threading.get_ident()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        dagflows = record.name == "dagflow" or record.name.startswith("dagflow.")
+        return record.thread == self.thread and not dagflows
+
+
 @contextmanager
 def capture(log: TaskLog) -> Iterator[None]:
-    """Send the task's ``print`` output and its ``logging`` records to ``log`` while it runs."""
-    logger = logging.getLogger(TASK_LOGGER)
-    handler = _SinkHandler(log)
+    """Send the task's ``print`` output and its ``logging`` records to ``log`` while it runs.
+
+    Records of the operators' loggers (``dagflow.task.*``) and, as in Airflow, of any other logger
+    the task's code uses, at ``INFO`` and above (the root logger is lowered to ``INFO`` for the try
+    if it was set higher, as Airflow's task runner configures it).
+    """
+    logger, root = logging.getLogger(TASK_LOGGER), logging.getLogger()
+    handler, others = _SinkHandler(log), _SinkHandler(log)
+    others.addFilter(_TasksOwnRecords())
     logger.addHandler(handler)
-    previous_level, previous_propagate = logger.level, logger.propagate
+    root.addHandler(others)
+    previous_level, previous_propagate, root_level = logger.level, logger.propagate, root.level
     # (setLevel empties the level cache of every logger in the process: only when it changes)
     if previous_level != logging.INFO:
         logger.setLevel(logging.INFO)
+    if root_level > logging.INFO:
+        root.setLevel(logging.INFO)
     logger.propagate = False
     try:
         with redirect_stdout(log), redirect_stderr(log):  # type: ignore[type-var,unused-ignore]
             yield
     finally:
         logger.removeHandler(handler)
+        root.removeHandler(others)
         if previous_level != logging.INFO:
             logger.setLevel(previous_level)
+        if root_level > logging.INFO:
+            root.setLevel(root_level)
         logger.propagate = previous_propagate
         log.flush()
 

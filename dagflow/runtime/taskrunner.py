@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol
 
 from dagflow.context import DagRunInfo, build_context, current_context
@@ -28,6 +28,7 @@ from dagflow.exceptions import (
     XComValueError,
 )
 from dagflow.models.mappedtaskgroup import expanded_ti_count
+from dagflow.models.retry_policy import RetryAction, ask
 from dagflow.runtime.task_instance import RuntimeTaskInstance
 from dagflow.runtime.tasklog import TaskLog, capture
 from dagflow.runtime.xcom import RETURN_KEY, XComStore
@@ -41,6 +42,7 @@ if TYPE_CHECKING:
     from dagflow.models.baseoperator import BaseOperator
     from dagflow.models.dag import DAG
     from dagflow.models.node import TaskNode
+    from dagflow.models.retry_policy import RetryPolicy
     from dagflow.runtime.dag_trigger import DagTrigger
     from dagflow.runtime.run_reader import RunStateReader
 
@@ -79,6 +81,9 @@ class AttemptOutcome:
     rendered_fields: dict[str, Any] = field(default_factory=dict)
     #: A mapped task instance's label, its task's ``map_index_template`` rendered once it ran.
     rendered_map_index: str | None = None
+    #: For ``up_for_retry``: the wait the task's retry policy chose for this retry, instead of its
+    #: ``retry_delay``.
+    retry_delay: timedelta | None = None
 
 
 def run_attempt(
@@ -123,6 +128,9 @@ def run_attempt(
         except BaseException as exc:
             error = exc
             outcome.state = _failed_state(exc, ti)
+            policy = getattr(task, "retry_policy", None)
+            if outcome.state is TaskState.UP_FOR_RETRY and policy is not None:
+                outcome.state, outcome.retry_delay = _policy_decides(policy, exc, ti, context, log)
             outcome.error = redact(f"{type(exc).__name__}: {exc}")
             if isinstance(exc, RescheduleTask):
                 outcome.reschedule_at, outcome.error = exc.reschedule_at, None
@@ -366,6 +374,21 @@ def _failed_state(exc: BaseException, ti: RuntimeTaskInstance) -> TaskState:
     if should_retry(try_number=ti.try_number, max_tries=ti.max_tries):
         return TaskState.UP_FOR_RETRY
     return TaskState.FAILED
+
+
+def _policy_decides(
+    policy: RetryPolicy, exc: BaseException, ti: RuntimeTaskInstance, context: Context, log: TaskLog
+) -> tuple[TaskState, timedelta | None]:
+    """A try that would be retried, as the task's retry policy has it: failed now, or retried (after
+    the policy's delay, if it gave one)."""
+    decision = ask(policy, exc, ti.try_number, ti.max_tries, context or None)
+    if decision.reason:
+        log.info(f"Retry policy: {decision.action.value} ({decision.reason})")
+    if decision.action is RetryAction.FAIL:
+        return TaskState.FAILED, None
+    if decision.action is RetryAction.RETRY:
+        return TaskState.UP_FOR_RETRY, decision.retry_delay
+    return TaskState.UP_FOR_RETRY, None
 
 
 def _log_failure(log: TaskLog, exc: BaseException, state: TaskState) -> None:

@@ -35,6 +35,7 @@ class FileSensor(BaseSensorOperator):
     ``**`` matches any number of folders. A relative path is relative to the worker's working
     directory. dagflow has no connections: ``fs_conn_id`` may only be ``"fs_default"`` (Airflow's
     default, whose base path is empty), kept so that Airflow DAG files run unchanged.
+    ``deferrable=True`` (Airflow's trigger-based wait) is accepted: the sensor waits as its ``mode`` says.
     """
 
     template_fields = ("filepath",)
@@ -46,6 +47,7 @@ class FileSensor(BaseSensorOperator):
         filepath: str | os.PathLike[str],
         fs_conn_id: str = DEFAULT_FS_CONN_ID,
         recursive: bool = False,
+        deferrable: bool = False,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -57,6 +59,7 @@ class FileSensor(BaseSensorOperator):
         self.filepath = os.fspath(filepath)
         self.fs_conn_id = fs_conn_id
         self.recursive = recursive
+        self.deferrable = deferrable
 
     def poke(self, context: Context) -> bool:
         self.log.info("Poking for file %s", self.filepath)

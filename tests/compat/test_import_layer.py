@@ -94,6 +94,31 @@ def test_deprecated_async_sensors_import_from_both_paths(airflow_layer: None) ->
     assert TimeSensorAsync is time.TimeSensorAsync
 
 
+def test_state_enums_import_from_the_task_sdk_generated_models(airflow_layer: None) -> None:
+    from airflow.sdk.api.datamodels._generated import DagRunState, TaskInstanceState, TriggerRule
+
+    from dagflow.core.states import RunState, TaskState
+
+    assert (TriggerRule, TaskInstanceState, DagRunState) == (dagflow.TriggerRule, TaskState, RunState)
+    assert TriggerRule.ONE_SUCCESS == "one_success"
+
+
+def test_retry_policies_import_from_the_sdk(airflow_layer: None) -> None:
+    from airflow.sdk import ChainRetryPolicy, ExceptionRetryPolicy, RetryAction, RetryRule
+    from airflow.sdk.definitions.retry_policy import RetryDecision, RetryPolicy
+
+    from dagflow.models import retry_policy
+
+    assert (RetryDecision, RetryPolicy) == (retry_policy.RetryDecision, retry_policy.RetryPolicy)
+
+    assert (ChainRetryPolicy, ExceptionRetryPolicy, RetryAction, RetryRule) == (
+        retry_policy.ChainRetryPolicy,
+        retry_policy.ExceptionRetryPolicy,
+        retry_policy.RetryAction,
+        retry_policy.RetryRule,
+    )
+
+
 def test_parsing_context_says_a_full_parse(airflow_layer: None) -> None:
     from airflow.sdk import get_parsing_context
     from airflow.utils.dag_parsing_context import get_parsing_context as airflow_2_path

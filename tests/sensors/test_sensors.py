@@ -445,6 +445,13 @@ def test_file_sensor_renders_its_filepath(tmp_path: Path):
     assert states(result) == {"wait": "success"}
 
 
+def test_a_deferrable_file_sensor_waits_as_its_mode_says(tmp_path: Path):
+    (tmp_path / "ready").write_text("")
+    with DAG("file_deferrable", schedule=None) as dag:
+        FileSensor(task_id="wait", filepath=str(tmp_path / "ready"), deferrable=True, **FAST)
+    assert states(run(dag)) == {"wait": "success"}
+
+
 def test_file_sensor_accepts_only_the_default_connection():
     with DAG("file_conn", schedule=None), pytest.raises(DagDefinitionError, match="fs_conn_id"):
         FileSensor(task_id="wait", filepath="x", fs_conn_id="my_share")

@@ -7,7 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from dagflow.models.param import Param
-from webui.trigger_form import form_fields, kind_of, read_form, read_value, text_of
+from webui.trigger_form import form_fields, kind_of, read_form, read_value, shown_text
 
 
 def dumped(default=None, **schema) -> dict:
@@ -53,11 +53,61 @@ def test_a_nullable_boolean_offers_an_empty_choice():
     assert field.options[0] == ("", "(none)")
 
 
+def test_enum_choices_read_as_their_values_display_labels_as_stored_or_in_memory():
+    labels = {1: "One", None: "None (clear selection)"}
+    in_memory = dumped(1, type=["integer", "null"], enum=[1, 2, None], values_display=labels)
+    stored = dumped(
+        1, type=["integer", "null"], enum=[1, 2, None], values_display={"1": "One", "null": "Nothing"}
+    )
+    assert form_fields({"p": in_memory})[0].options == (
+        ("1", "One"),
+        ("2", "2"),
+        ("null", "None (clear selection)"),
+    )
+    assert form_fields({"p": stored})[0].options == (("1", "One"), ("2", "2"), ("null", "Nothing"))
+    [field] = form_fields(
+        {"p": dumped("InterfaceA", enum=["InterfaceA"], values_display={"InterfaceA": "Interface A"})}
+    )
+    assert field.options == (('"InterfaceA"', "Interface A"),)
+    [listed] = form_fields({"p": dumped([2], enum=[[2], 3], values_display={"3": "Three"})})
+    assert listed.options == (("[2]", "[2]"), ("3", "Three"))
+
+
+def test_a_const_param_is_left_out_of_the_form_and_its_value_applies():
+    params = {"secret": dumped("constant value", const="constant value"), "n": dumped(1, type="integer")}
+    assert [field.name for field in form_fields(params)] == ["n"]
+    found = read_form(params, {"param.n": "2", "conf": "", "logical_date": ""})
+    assert (found.conf, found.errors) == ({"n": 2}, {})
+
+
+def test_an_input_is_labelled_with_its_params_title():
+    [field] = form_fields({"most_loved_number": dumped(42, type="integer", title="Your favorite number")})
+    assert field.title == "Your favorite number"
+
+
 def test_each_invalid_input_gets_its_own_error_and_the_valid_ones_their_value():
     params = {"n": dumped(1, type="integer", minimum=0), "s": dumped("a", type="string", maxLength=2)}
     found = read_form(params, {"param.n": "-1", "param.s": "ok", "conf": "", "logical_date": ""})
     assert set(found.errors) == {"n"} and "less than the minimum of 0" in found.errors["n"]
     assert found.conf == {"s": "ok"}
+
+
+def test_a_multi_type_input_is_json_of_one_of_its_types_or_else_the_text_when_string_is_one():
+    batch_size = dumped(1000, type=["integer", "string"])
+    assert (read_value(batch_size, "500"), read_value(batch_size, "all")) == (500, "all")
+    assert read_value(batch_size, "1.5") == "1.5"  # JSON, but a number is not one of its types
+    pipeline = dumped("nightly", type=["string", "object"])
+    assert read_value(pipeline, '{"retries": 3}') == {"retries": 3}
+    assert read_value(pipeline, "nightly-export") == "nightly-export"
+    assert read_value(dumped(True, type=["boolean", "string"]), "false") is False
+    with pytest.raises(ValueError, match="not valid JSON"):
+        read_value(dumped(1, type=["integer", "object"]), "hello")
+
+
+def test_a_multi_type_string_default_shows_as_text_unless_it_would_read_back_as_another_type():
+    [field] = form_fields({"destination": dumped("reports.summary", type=["string", "object"])})
+    assert field.text == "reports.summary"
+    assert shown_text(dumped("500", type=["integer", "string"]), "500") == '"500"'
 
 
 SCHEMAS_AND_VALUES = st.one_of(
@@ -66,6 +116,11 @@ SCHEMAS_AND_VALUES = st.one_of(
     st.tuples(st.just({"type": "string"}), st.text()),
     st.tuples(st.just({"type": "boolean"}), st.booleans()),
     st.tuples(st.just({"enum": ["a", 1, None, [2]]}), st.sampled_from(["a", 1, None, [2]])),
+    st.tuples(st.just({"type": ["integer", "string"]}), st.one_of(st.integers(), st.text())),
+    st.tuples(
+        st.just({"type": ["string", "object", "null"]}),
+        st.one_of(st.text(), st.none(), st.dictionaries(st.text(), st.integers())),
+    ),
     st.tuples(
         st.just({"type": "array"}),
         st.lists(st.one_of(st.integers(), st.text(), st.none(), st.dictionaries(st.text(), st.booleans()))),
@@ -77,4 +132,4 @@ SCHEMAS_AND_VALUES = st.one_of(
 def test_a_value_shown_in_its_input_reads_back_as_the_same_value(schema_and_value):
     schema, value = schema_and_value
     param = dumped(value, **schema)
-    assert read_value(param, text_of(kind_of(param), value)) == value
+    assert read_value(param, shown_text(param, value)) == value
