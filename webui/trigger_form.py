@@ -36,6 +36,8 @@ class Field:
     error: str | None = None
     #: The schema's ``title``, shown as the input's label beside the param's name.
     title: str | None = None
+    #: A JSON input whose types are all scalars (``["integer", "string"]``): one line, not a box.
+    one_line: bool = False
 
     @property
     def input_name(self) -> str:
@@ -194,9 +196,16 @@ def form_fields(
                 _options(kind, param),
                 (errors or {}).get(name),
                 title if isinstance(title, str) else None,
+                kind == "json" and _scalar_types(param) and "\n" not in text,
             )
         )
     return found
+
+
+def _scalar_types(param: Mapping[str, Any]) -> bool:
+    """Whether the param's schema declares types and none of them is an array or an object."""
+    types = _types(param.get("schema") or {})
+    return bool(types) and not {"array", "object"} & set(types)
 
 
 def read_value(param: Mapping[str, Any], raw: str) -> Any:

@@ -104,6 +104,21 @@ def test_a_multi_type_input_is_json_of_one_of_its_types_or_else_the_text_when_st
         read_value(dumped(1, type=["integer", "object"]), "hello")
 
 
+def test_a_json_input_is_one_line_when_every_type_of_its_param_is_a_scalar():
+    fields = form_fields(
+        {
+            "limit": dumped(500, type=["integer", "string"]),
+            "target": dumped("x", type=["string", "object"]),
+            "rows": dumped([1], type="array"),
+        }
+    )
+    assert {f.name: (f.kind, f.one_line) for f in fields} == {
+        "limit": ("json", True),
+        "target": ("json", False),
+        "rows": ("json", False),
+    }
+
+
 def test_a_multi_type_string_default_shows_as_text_unless_it_would_read_back_as_another_type():
     [field] = form_fields({"destination": dumped("reports.summary", type=["string", "object"])})
     assert field.text == "reports.summary"
