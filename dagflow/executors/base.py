@@ -11,6 +11,7 @@ Executors are chosen by name with ``[core] executor`` (see :mod:`dagflow.executo
 from __future__ import annotations
 
 import abc
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -102,6 +103,19 @@ class ExecutorEvent:
     detail: str = ""
     #: For ``LOST``: whether the attempt had started (False: it was handed over and never begun).
     started: bool = True
+
+
+def worker_failed(workload: Workload, exc: Exception) -> ExecutorEvent:
+    """What a worker reports when handling ``workload`` raised (the store unreachable while it claimed
+    or recorded, its log folder not writable): ``LOST``, as if the worker had died with it, so the
+    scheduler records at once what the store holds (a try still queued is handed out again, one
+    left running fails with ``exc`` as its reason, with its retries) instead of waiting for the
+    try's heartbeat to go stale. Its traceback is logged here, in the worker."""
+    logging.getLogger("dagflow.worker").error(
+        "%s: the worker failed while handling it", workload.label, exc_info=exc
+    )
+    detail = f"the worker failed while handling it: {type(exc).__name__}: {exc}"
+    return ExecutorEvent(EventKind.LOST, workload, detail=detail, started=True)
 
 
 class Waitable(Protocol):

@@ -22,8 +22,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from dagflow.core.keys import TIKey
-from dagflow.core.states import TaskState
-from dagflow.executors.base import EventKind, Executor, ExecutorEvent, Waitable, Workload
+from dagflow.executors.base import Executor, ExecutorEvent, Waitable, Workload, worker_failed
 from dagflow.executors.worker import Worker, WorkerSettings
 
 
@@ -50,8 +49,7 @@ class InlineExecutor(Executor):
         try:
             return self.worker.run(workload)
         except Exception as exc:  # as a worker process survives it: the store says what was recorded
-            detail = f"{type(exc).__name__}: {exc}"
-            return ExecutorEvent(EventKind.FINISHED, workload, TaskState.FAILED, detail)
+            return worker_failed(workload, exc)
 
     def has_events(self) -> bool:
         """Queued workloads run (and are reported) at the next :meth:`events`."""

@@ -46,8 +46,7 @@ from typing import Any
 
 from dagflow.core.clock import utcnow
 from dagflow.core.keys import TIKey
-from dagflow.core.states import TaskState
-from dagflow.executors.base import EventKind, Executor, ExecutorEvent, Waitable, Workload
+from dagflow.executors.base import EventKind, Executor, ExecutorEvent, Waitable, Workload, worker_failed
 from dagflow.executors.worker import Started, Worker, WorkerSettings
 from dagflow.runtime.tasklog import TASK_LOGGER
 
@@ -111,8 +110,7 @@ def _run_chain(
         if started is not None:  # rejected, or a DAG callback that ran
             _send(events, ("finished", started))
     except Exception as exc:  # the worker survives anything a workload does in Python
-        detail = f"{type(exc).__name__}: {exc}"
-        _send(events, ("finished", ExecutorEvent(EventKind.FINISHED, workload, TaskState.FAILED, detail)))
+        _send(events, ("finished", worker_failed(workload, exc)))
     return upcoming, stop
 
 

@@ -6,6 +6,8 @@ from typing import Any
 
 import pytest
 
+from dagflow.core.keys import TIKey
+from dagflow.executors.worker import Worker
 from dagflow.scheduler import decide_runs as deciding
 from tests.scheduler.conftest import Orchestrator
 
@@ -58,3 +60,46 @@ def test_decisions_lost_with_their_transaction_are_made_again_at_the_next_pass(
     assert failed
     assert orchestrator.states("pair", run_id) == {"first": "success", "second": "success"}
     assert orchestrator.run("pair", run_id).state == "success"
+
+
+RETRIED = """
+from datetime import datetime, timedelta
+
+from dagflow import DAG, task
+
+with DAG("retried", schedule=None, start_date=datetime(2024, 1, 1)):
+
+    @task(retries=1, retry_delay=timedelta(0))
+    def only():
+        return 1
+
+    only()
+"""
+
+
+def test_a_try_whose_worker_failed_after_claiming_it_fails_at_once_and_is_retried(
+    orchestrator: Orchestrator, monkeypatch: pytest.MonkeyPatch
+):
+    # The worker's read of the run fails just after its claim committed (the try is running in the
+    # store, no task code ran): the scheduler records that try as failed, with the worker's error,
+    # as soon as the worker reports it, and the retry runs. It does not wait for the try's heartbeat
+    # to go stale (ten minutes here: the test would run out of time first).
+    orchestrator.setenv(SCHEDULER__TASK_HEARTBEAT_TIMEOUT="600")
+    orchestrator.write("retried.py", RETRIED)
+    orchestrator.record_dags()
+    run_id = orchestrator.trigger("retried")
+    run_info, failed = Worker.run_info, list[bool]()
+
+    def fail_once(self: Worker, key: TIKey) -> Any:
+        if not failed:
+            failed.append(True)
+            raise RuntimeError("the store went away")
+        return run_info(self, key)
+
+    monkeypatch.setattr(Worker, "run_info", fail_once)
+    orchestrator.run_until_idle(timeout=30)
+
+    assert orchestrator.run("retried", run_id).state == "success"
+    assert [t.state for t in orchestrator.tries("retried", run_id)] == ["up_for_retry", "success"]
+    reason = "the worker failed while handling it: RuntimeError: the store went away; marked up_for_retry"
+    assert reason in orchestrator.log("retried", run_id, "only", try_number=1)
