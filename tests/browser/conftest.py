@@ -28,6 +28,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -79,6 +80,7 @@ def _missing() -> str | None:
     return None
 
 
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist's, which reads the xdist_group marks
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Skip the browser tests, with the reason, on a machine without Chromium or Playwright.
 
@@ -221,10 +223,33 @@ def _database(backend: str, home: Path) -> Iterator[str]:
         admin.dispose()
 
 
+def _one_xdist_process() -> None:
+    """Fail if another process of this pytest-xdist run started browser servers before this one: the
+    browser tests must share one process (``--dist loadgroup``, see ``pytest_collection_modifyitems``),
+    and a pytest-xdist that stops grouping them does so silently (every process then starts its own
+    servers and browser, and the PostgreSQL ones hold their connections to the end of the run)."""
+    run, worker = os.environ.get("PYTEST_XDIST_TESTRUNUID"), os.environ.get("PYTEST_XDIST_WORKER", "")
+    if not run:
+        return
+    claim = Path(tempfile.gettempdir()) / f"dagflow-test-browser-{run}"
+    mine = claim.with_name(f"{claim.name}-{worker}")
+    mine.write_text(worker)
+    with contextlib.suppress(FileExistsError):  # (a link is made whole, or not at all)
+        os.link(mine, claim)
+    mine.unlink()
+    owner = claim.read_text()
+    if owner != worker:
+        pytest.fail(
+            f"browser tests run on xdist process {worker} and {owner}: pytest-xdist is not grouping "
+            "them (--dist loadgroup); check the pytest and pytest-xdist versions in pyproject.toml"
+        )
+
+
 @pytest.fixture(scope="session", params=backend_names())
 def dagflow_server(
     tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
 ) -> Iterator[Server]:
+    _one_xdist_process()
     root = tmp_path_factory.mktemp(f"browser-{request.param}")
     (root / "home").mkdir()
     with _database(request.param, root / "home") as database_url:

@@ -19,7 +19,7 @@ with DAG("three_slow", schedule=None, start_date=datetime(2024, 1, 1)):
 
         @task(task_id=name)
         def nap():
-            time.sleep(0.6)
+            time.sleep(1.0)
 
         nap()
 """
@@ -53,7 +53,8 @@ def test_a_task_instance_goes_scheduled_queued_running_success_with_its_times_re
     orchestrator: Orchestrator, process_executor: str
 ):
     # One worker and parallelism 2: while "a" runs, "b" waits queued in the executor and "c"
-    # waits scheduled for a free slot; each state lasts as long as one task sleeps.
+    # waits scheduled for a free slot; each state lasts as long as one task sleeps
+    # (a second: the watcher, a thread of the scheduler's process, must look at least once meanwhile).
     orchestrator.write("three_slow.py", THREE_SLOW)
     orchestrator.record_dags()
     run_id = orchestrator.trigger("three_slow")

@@ -49,7 +49,6 @@ def test_a_trigger_from_a_cli_with_another_home_wakes_the_sleeping_scheduler(
     with orchestrator.in_thread(options, workers=1, executor=process_executor) as background:
         background.wait_until_asleep()
 
-        triggered = time.monotonic()
         result = subprocess.run(
             [sys.executable, "-m", "dagflow", "dags", "trigger", "quick"],
             env=_cli_env(cli_home, orchestrator.database_url),
@@ -58,6 +57,7 @@ def test_a_trigger_from_a_cli_with_another_home_wakes_the_sleeping_scheduler(
             check=False,
         )
         assert result.returncode == 0, result.stderr
+        triggered = time.monotonic()  # committed by now (the CLI's own start-up is not the scheduler's)
         run_id = result.stdout.strip()
         orchestrator.wait_for(lambda: orchestrator.run("quick", run_id).state == "success", timeout=10)
         waited = time.monotonic() - triggered
