@@ -218,6 +218,19 @@ class TaskInstanceRow(Base):
     note: Mapped[str | None] = mapped_column(Text, default=None)
     updated_at: Mapped[datetime | None] = mapped_column(default=None)
 
+    @property
+    def map_label(self) -> str:
+        """How its map index is shown (see :func:`map_index_label`)."""
+        return map_index_label(self.map_index, self.rendered_map_index)
+
+
+def map_index_label(map_index: int, rendered: str | None) -> str:
+    """How a person sees a task instance's map index: its rendered ``map_index_template``, else the
+    index; empty for a task that is not mapped."""
+    if map_index < 0:
+        return ""
+    return rendered or str(map_index)
+
 
 class TaskInstanceTryRow(Base):
     """The history of a task instance: one row per try, kept when it is retried or cleared."""

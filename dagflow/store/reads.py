@@ -30,6 +30,7 @@ from dagflow.store.models import (
     TaskInstanceTryRow,
     UserRow,
     XComRow,
+    map_index_label,
 )
 from dagflow.store.rows import (
     dag_json,
@@ -326,7 +327,7 @@ def map_index_states(session: Session, *, run: RunKey, task_id: str) -> list[tup
         .where(TI.dag_id == run.dag_id, TI.run_id == run.run_id, TI.task_id == task_id)
         .order_by(TI.map_index)
     )
-    return [(index, state, label or str(index)) for index, state, label in session.execute(query)]
+    return [(index, state, map_index_label(index, label)) for index, state, label in session.execute(query)]
 
 
 def _of_ti(row: type[TaskInstanceTryRow] | type[XComRow], key: TIKey) -> tuple[Any, ...]:
