@@ -63,9 +63,21 @@ def should_retry(*, try_number: int, max_tries: int) -> bool:
 
 
 def next_retry_for(
-    spec: TaskSpec, *, end_date: datetime, try_number: int, dag_id: str, run_id: str
+    spec: TaskSpec | None,
+    *,
+    end_date: datetime,
+    try_number: int,
+    dag_id: str,
+    run_id: str,
+    chosen: timedelta | None = None,
 ) -> datetime:
-    """When the next try of a task instance (of ``spec``, in run ``run_id``) may start after ``end_date``."""
+    """When the next try of a task instance (of ``spec``, in run ``run_id``) may start after
+    ``end_date``: after the delay its retry policy ``chosen`` for the failure, if it chose one, else
+    after the task's own retry delay; at once if the task is not known (its DAG could not be loaded)."""
+    if chosen is not None:
+        return end_date + chosen
+    if spec is None:
+        return end_date
     return next_try_at(
         end_date,
         try_number=try_number,

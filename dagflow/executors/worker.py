@@ -526,18 +526,16 @@ class Worker:
         )
 
     def _retry_at(self, workload: Workload, result: AttemptOutcome, try_number: int) -> Any:
-        if result.retry_delay is not None:  # the task's retry policy chose the wait
-            return result.end_date + result.retry_delay
         key = workload.key
         dag = getattr(self, "_last_dag", None)
-        if dag is None or dag.dag_id != key.dag_id or key.task_id not in dag.task_dict:
-            return result.end_date
+        known = dag is not None and dag.dag_id == key.dag_id and key.task_id in dag.task_dict
         return next_retry_for(
-            dag.spec().tasks[key.task_id],
+            dag.spec().tasks[key.task_id] if known and dag is not None else None,
             end_date=result.end_date,
             try_number=try_number,
             dag_id=key.dag_id,
             run_id=key.run_id,
+            chosen=result.retry_delay,
         )
 
     # -- compensations (see dagflow.core.saga) ------------------------------------------------------

@@ -258,15 +258,14 @@ class _InProcessRun:
         )
         if outcome.map_length is not None:
             self.map_lengths[record.task_id] = outcome.map_length
-        if outcome.state is TaskState.UP_FOR_RETRY and outcome.retry_delay is not None:
-            record.not_before = outcome.end_date + outcome.retry_delay
-        elif outcome.state is TaskState.UP_FOR_RETRY:
+        if outcome.state is TaskState.UP_FOR_RETRY:
             record.not_before = next_retry_for(
                 spec,
                 end_date=outcome.end_date,
                 try_number=record.try_number,
                 dag_id=self.dag.dag_id,
                 run_id=self.dag_run.run_id,
+                chosen=outcome.retry_delay,
             )
         elif outcome.state is TaskState.UP_FOR_RESCHEDULE:
             record.not_before = outcome.reschedule_at
