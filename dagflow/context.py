@@ -95,8 +95,14 @@ def as_pendulum(value: datetime | None) -> Any:
 
 
 def with_pendulum_dates(dag_run: DagRunInfo) -> DagRunInfo:
-    """``dag_run`` with its dates as pendulum DateTimes (what tasks and callbacks see)."""
-    return replace(dag_run, **{name: as_pendulum(getattr(dag_run, name)) for name in RUN_DATES})
+    """``dag_run`` with its dates as pendulum DateTimes (what tasks and callbacks see); ``dag_run``
+    itself if they are already (a worker converts a run's once, not for every try of its tasks)."""
+    import pendulum
+
+    dates = {name: getattr(dag_run, name) for name in RUN_DATES}
+    if all(value is None or isinstance(value, pendulum.DateTime) for value in dates.values()):
+        return dag_run
+    return replace(dag_run, **{name: as_pendulum(value) for name, value in dates.items()})
 
 
 def build_context(

@@ -68,8 +68,11 @@ def _worker_main(settings: WorkerSettings, inbox: Any, events: Any, parent_pid: 
     worker = Worker(settings)
     worker.install_signal_handlers()
     _send(events, ("ready",))  # (a workload handed to it while it started waits in its inbox)
-    # tasks log at INFO here, as they do while an attempt runs: its capture need not change the level
+    # tasks log at INFO here, as they do while an attempt runs: its capture need not change the levels
+    # (each change empties the level cache of every logger in the process)
     logging.getLogger(TASK_LOGGER).setLevel(logging.INFO)
+    if logging.getLogger().level > logging.INFO:
+        logging.getLogger().setLevel(logging.INFO)
     upcoming: Workload | None = None
     while not worker.stopping:
         workload = upcoming or _receive(inbox, worker, parent_pid)

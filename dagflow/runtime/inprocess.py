@@ -353,16 +353,18 @@ def run_dag(
     interval = dag.timetable.infer_manual_data_interval(run_after=logical_date)
     conf = dict(conf or {})
     dag.params.with_values(conf).validate()
-    dag_run = DagRunInfo(
-        dag_id=dag.dag_id,
-        run_id=run_id or manual_run_id(logical_date),
-        logical_date=logical_date,
-        data_interval_start=interval.start,
-        data_interval_end=interval.end,
-        run_type="manual",
-        conf=conf,
-        start_date=utcnow(),
-        run_after=as_aware(run_after) or logical_date,
+    dag_run = with_pendulum_dates(
+        DagRunInfo(
+            dag_id=dag.dag_id,
+            run_id=run_id or manual_run_id(logical_date),
+            logical_date=logical_date,
+            data_interval_start=interval.start,
+            data_interval_end=interval.end,
+            run_type="manual",
+            conf=conf,
+            start_date=utcnow(),
+            run_after=as_aware(run_after) or logical_date,
+        )
     )
     if max_map_length is None:
         from dagflow.config import Settings
