@@ -33,7 +33,7 @@ from dagflow.core.clock import utcnow
 from dagflow.core.retries import next_retry_for, should_retry
 from dagflow.core.states import TaskState
 from dagflow.executors import pending_callbacks
-from dagflow.executors.base import Workload
+from dagflow.executors.base import Workload, worker_failed
 from dagflow.executors.celery_message import from_message, send
 from dagflow.executors.local import _rss_mb
 from dagflow.executors.worker import Worker, WorkerSettings
@@ -130,7 +130,7 @@ class _Watchdog(threading.Thread):
         runs the task's callbacks for it, then kill this process."""
         self.killing.set()
         try:
-            callbacks = _record_killed(self.worker, workload, reason)
+            callbacks = _record_try_failed(self.worker, workload, reason)
             if callbacks is not None:
                 _send_callback(self.worker, self.send, callbacks)
         finally:
@@ -160,7 +160,7 @@ def _send_callback(worker: Worker, send: Send, callbacks: Workload) -> None:
             pending_callbacks.hand_back(session, callbacks)
 
 
-def _record_killed(worker: Worker, workload: Workload, reason: str) -> Workload | None:
+def _record_try_failed(worker: Worker, workload: Workload, reason: str) -> Workload | None:
     """Record the try as failed (up for retry while it has tries left), as the scheduler records
     one whose worker was lost; return the workload that runs the task's callbacks for it, if this
     write ended it."""
@@ -187,8 +187,11 @@ def _record_killed(worker: Worker, workload: Workload, reason: str) -> Workload 
             return None
         wake_after_commit(session, outcome=True, scheduler=workload.queued_by)
         path = attempt_log_path(worker.settings.log_folder, *key, row.try_number)
-        with open(path, "a", encoding="utf-8") as stream:
-            TaskLog(stream).error(f"worker: {reason}; marked {outcome.state.value}")
+        try:
+            with open(path, "a", encoding="utf-8") as stream:
+                TaskLog(stream).error(f"worker: {reason}; marked {outcome.state.value}")
+        except OSError as exc:  # the log is a courtesy: the store has the outcome
+            log.warning("could not write to %s: %s", path, exc)
         # kept as handed out by the try's scheduler: if it dies with them not run, the next one
         # hands them out (see dagflow.executors.pending_callbacks)
         return pending_callbacks.record_for_ended_try(
@@ -212,6 +215,7 @@ class _PoolProcess:
         self.worker.install_interrupt_handler()
         # tasks log at INFO, as in a local worker process
         logging.getLogger("dagflow.task").setLevel(logging.INFO)
+        self.send = send
         self.watchdog = _Watchdog(self.worker, settings.limits, send)
         self.watchdog.start()
 
@@ -220,12 +224,30 @@ class _PoolProcess:
         self.watchdog.watch(workload)
         try:
             event = self.worker.run(workload)
+        except Exception as exc:  # the pool process survives it, and says so at once
+            event = worker_failed(workload, exc)
+            self._record_failed(workload, event.detail)
         finally:
             self.watchdog.watch(None)
             self.watchdog.hold_if_killing()
         if event.kind != "finished":
             log.info("%s: %s (%s)", workload.label, event.kind, event.detail)
         return str(event.state or event.kind)
+
+    def _record_failed(self, workload: Workload, reason: str) -> None:
+        """A try whose handling raised here (its claim committed, then the store or the log folder
+        failed it) is recorded at once, as a lost worker's is, with its retries and its callbacks:
+        a Celery worker reports to no scheduler, which would otherwise find it only when its
+        heartbeat went stale. If the store cannot be written either, that check still finds it."""
+        try:
+            callbacks = _record_try_failed(self.worker, workload, reason)
+        except Exception as exc:
+            log.warning(
+                "%s: could not record its failure (%s); its heartbeat check will", workload.label, exc
+            )
+            return
+        if callbacks is not None:
+            _send_callback(self.worker, self.send, callbacks)
 
 
 _PROCESS: dict[int, _PoolProcess] = {}
