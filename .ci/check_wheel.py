@@ -96,13 +96,14 @@ def check_installed_outside(venv: Path, work: Path, env: dict[str, str]) -> None
 
 
 AIRFLOW_DAG_FILE = """
+import httpx  # Airflow installs it, and DAG files use it as they find it
 import pendulum
 from airflow.sdk import DAG, task
 
 with DAG("as_script", schedule=None, start_date=pendulum.datetime(2024, 1, 1, tz="UTC")) as dag:
     @task
     def hello():
-        return "hello"
+        return httpx.URL("http://example.org/hello").path.strip("/")
 
     hello()
 
