@@ -81,6 +81,8 @@ class _Watchdog(threading.Thread):
         self.lock = threading.Lock()
         self.workload: Workload | None = None
         self.started = 0.0
+        #: The worker is parsing the DAG file: no part of the attempt's execution_timeout.
+        self.parsing = False
         self.asked_to_stop = 0.0
         #: Set once this watchdog has begun ending the attempt in hand and killing the process.
         self.killing = threading.Event()
@@ -88,6 +90,15 @@ class _Watchdog(threading.Thread):
     def watch(self, workload: Workload | None) -> None:
         with self.lock:
             self.workload, self.started, self.asked_to_stop = workload, time.monotonic(), 0.0
+            self.parsing = False
+
+    def parse(self, started: bool) -> None:
+        """The worker starts or ends parsing a DAG file: the attempt's clock stops meanwhile, and
+        starts again from its end (its memory is still watched)."""
+        with self.lock:
+            self.parsing = started
+            if not started:
+                self.started = time.monotonic()
 
     def hold_if_killing(self) -> None:
         """Block the attempt's thread for good if this process is being killed: once the watchdog
@@ -102,14 +113,14 @@ class _Watchdog(threading.Thread):
         while True:
             time.sleep(0.25)
             with self.lock:
-                workload, started = self.workload, self.started
+                workload, started, parsing = self.workload, self.started, self.parsing
             if workload is not None:
-                self._check(workload, time.monotonic() - started)
+                self._check(workload, time.monotonic() - started, parsing=parsing)
 
-    def _check(self, workload: Workload, elapsed: float) -> None:
+    def _check(self, workload: Workload, elapsed: float, *, parsing: bool = False) -> None:
         grace = self.limits.timeout_grace
         timeout = workload.execution_timeout
-        if timeout and elapsed > timeout + grace:
+        if timeout and not parsing and elapsed > timeout + grace:
             self._kill(
                 workload,
                 f"killed: the attempt overran its execution_timeout of {timeout:g}s and did not stop",
@@ -217,6 +228,7 @@ class _PoolProcess:
         logging.getLogger("dagflow.task").setLevel(logging.INFO)
         self.send = send
         self.watchdog = _Watchdog(self.worker, settings.limits, send)
+        self.worker.on_parsing = self.watchdog.parse
         self.watchdog.start()
 
     def run(self, message: dict[str, Any]) -> str:

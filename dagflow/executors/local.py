@@ -67,6 +67,8 @@ def _worker_main(settings: WorkerSettings, inbox: Any, events: Any, parent_pid: 
     (``None``), stopped by a signal, or orphaned (see :func:`_run_chain`)."""
     worker = Worker(settings)
     worker.install_signal_handlers()
+    # the executor's clock on an attempt (its execution_timeout) stops while the DAG file is parsed
+    worker.on_parsing = lambda started: _send(events, ("parsing" if started else "parsed",))
     _send(events, ("ready",))  # (a workload handed to it while it started waits in its inbox)
     # tasks log at INFO here, as they do while an attempt runs: its capture need not change the levels
     # (each change empties the level cache of every logger in the process)
@@ -435,6 +437,10 @@ class LocalExecutor(Executor):
         if message[0] == "ending":
             slot.ending, slot.answered = True, False
             return
+        if message[0] in ("parsing", "parsed"):  # the attempt's clock stops, or starts again from now
+            if slot.workload is not None:
+                slot.started = time.monotonic() if message[0] == "parsed" else 0.0
+            return
         event: ExecutorEvent = message[1]  # it starts the workload handed to it meanwhile, if any, at once
         slot.workload, slot.next, slot.ending = slot.next, None, False
         slot.started = time.monotonic() if slot.workload is not None else 0.0
@@ -446,10 +452,11 @@ class LocalExecutor(Executor):
         now = time.monotonic()
         for slot in self._slots:
             workload = slot.workload
-            if workload is None or not slot.started or not slot.process.is_alive():
+            if workload is None or not slot.process.is_alive():
                 continue
             if (
                 workload.execution_timeout
+                and slot.started  # (not while it starts, nor while it parses the DAG file)
                 and now - slot.started > workload.execution_timeout + self.timeout_grace
             ):
                 self._kill_slot(

@@ -181,6 +181,11 @@ class Worker:
         self._signals = False
         self._pid = os.getpid()
         self._folders: set[str] = set()
+        #: Called when the worker starts (True) and ends (False) parsing a DAG file, not when it finds
+        #: one parsed already. Whoever holds an attempt to its ``execution_timeout`` from outside (the
+        #: local executor, a Celery pool process's watchdog) stops its clock meanwhile: as in Airflow,
+        #: the timeout is the task's, and a parse is bounded by ``[core] dagbag_import_timeout``.
+        self.on_parsing: Callable[[bool], None] | None = None
 
     def close(self) -> None:
         """Stop heartbeating and let go of the store (for a worker that lives in another's process)."""
@@ -231,6 +236,10 @@ class Worker:
 
     # -- DAGs -------------------------------------------------------------------------------
 
+    def _parsing(self, started: bool) -> None:
+        if self.on_parsing is not None:
+            self.on_parsing(started)
+
     def load_dag(self, fileloc: str, dag_id: str) -> DAG:
         """The DAG, parsed from its file (again only when the file changed since the last parse)."""
         stat = os.stat(fileloc)
@@ -238,14 +247,18 @@ class Worker:
         cached = self._bags.get(fileloc)
         if cached is None or cached[0] != mtime:
             replaced = cached is not None
-            cached = (
-                mtime,
-                DagBag(
-                    fileloc,
-                    import_timeout=self.settings.import_timeout,
-                    airflow_compat=self.settings.airflow_compat,
-                ),
-            )
+            self._parsing(True)
+            try:
+                cached = (
+                    mtime,
+                    DagBag(
+                        fileloc,
+                        import_timeout=self.settings.import_timeout,
+                        airflow_compat=self.settings.airflow_compat,
+                    ),
+                )
+            finally:
+                self._parsing(False)
             self._bags[fileloc] = cached
             _keep_out_of_collector(collect=replaced)
         bag = cached[1]

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import threading
+from pathlib import Path
 
 from dagflow.scheduler.job import SchedulerOptions
 from tests.scheduler.conftest import Orchestrator, at
@@ -115,3 +116,44 @@ def test_a_try_its_worker_fails_to_handle_is_failed_at_once_with_the_reason(
     assert [t.state for t in tries] == ["up_for_retry", "failed"]
     for attempt in tries:
         assert "the worker failed while handling it: NotADirectoryError" in (attempt.error or "")
+
+
+SLOW_TO_IMPORT = """
+import os
+import time
+from datetime import datetime, timedelta
+
+from dagflow import DAG, task
+
+if os.path.exists({marker!r}):
+    time.sleep(3)  # heavy imports, on the workers' machines
+
+with DAG("slow_to_import", schedule=None, start_date=datetime(2024, 1, 1)):
+
+    @task(execution_timeout=timedelta(seconds=1))
+    def quick():
+        return 1
+
+    quick()
+"""
+
+
+def test_parsing_the_dag_file_is_no_part_of_an_attempts_execution_timeout(
+    orchestrator: Orchestrator, process_executor: str, tmp_path: Path
+):
+    # The workers take three seconds to import the DAG file; its task has one second and returns at
+    # once. As in Airflow, the timeout is the task's: the worker's own, and the backstop that kills
+    # a worker whose attempt overran it by [worker] timeout_grace (half a second here), count from
+    # the end of the parse, and the try succeeds.
+    orchestrator.setenv(WORKER__TIMEOUT_GRACE="0.5")
+    marker = tmp_path / "workers_import_slowly"
+    orchestrator.write("slow_to_import.py", SLOW_TO_IMPORT, marker=str(marker))
+    orchestrator.record_dags()
+    marker.touch()
+    run_id = orchestrator.trigger("slow_to_import")
+
+    options = SchedulerOptions(run_processor=False)
+    orchestrator.run_until_idle(options, workers=None, executor=process_executor)
+
+    assert orchestrator.run("slow_to_import", run_id).state == "success"
+    assert [t.state for t in orchestrator.tries("slow_to_import", run_id)] == ["success"]
