@@ -84,9 +84,9 @@ def test_submitting_the_defaults_creates_a_run_with_them_and_opens_it(seeded, op
     }
     assert run.state == "queued" and run.triggered_by == "op"
     assert response.headers["Location"] == f"/dags/{DAG_ID}/runs/{run.run_id}"
-    assert f"Triggered run {run.run_id} of DAG {DAG_ID} with conf" in unescape(
-        op.get(response.headers["Location"]).get_data(as_text=True)
-    )
+    page = unescape(op.get(response.headers["Location"]).get_data(as_text=True))
+    assert f"Triggered run {run.run_id} of DAG {DAG_ID} with conf" in page
+    assert '<dt>Triggered by</dt><dd id="run-triggered-by">op</dd>' in page
 
 
 def test_typed_values_are_read_by_their_schema_type(seeded, op):
