@@ -8,6 +8,7 @@ from pathlib import Path
 
 from dagflow.scheduler.job import SchedulerOptions
 from tests.scheduler.conftest import Orchestrator, at
+from tests.scheduler.test_task_lifecycle import RETRIED
 
 THREE_SLOW = """
 import time
@@ -80,21 +81,6 @@ def test_a_task_instance_goes_scheduled_queued_running_success_with_its_times_re
     orchestrator.check_ran_on(process_executor, "three_slow")
 
 
-NO_LOG_FOLDER = """
-from datetime import datetime, timedelta
-
-from dagflow import DAG, task
-
-with DAG("no_log_folder", schedule=None, start_date=datetime(2024, 1, 1)):
-
-    @task(retries=1, retry_delay=timedelta(0))
-    def only():
-        return 1
-
-    only()
-"""
-
-
 def test_a_try_its_worker_fails_to_handle_is_failed_at_once_with_the_reason(
     orchestrator: Orchestrator, process_executor: str
 ):
@@ -102,17 +88,17 @@ def test_a_try_its_worker_fails_to_handle_is_failed_at_once_with_the_reason(
     # claim committed: the try fails at once with that reason, and so does its retry. Nobody waits
     # for the try's heartbeat to go stale (ten minutes here: the run would not end in time).
     orchestrator.setenv(SCHEDULER__TASK_HEARTBEAT_TIMEOUT="600")
-    orchestrator.write("no_log_folder.py", NO_LOG_FOLDER)
+    orchestrator.write("retried.py", RETRIED)  # one task, retried once at once
     orchestrator.record_dags()
     logs = orchestrator.home / "logs"
     logs.mkdir(exist_ok=True)
-    (logs / "no_log_folder").write_text("a file where the DAG's log folder would be")
-    run_id = orchestrator.trigger("no_log_folder")
+    (logs / "retried").write_text("a file where the DAG's log folder would be")
+    run_id = orchestrator.trigger("retried")
 
     orchestrator.run_until_idle(SchedulerOptions(run_processor=False), workers=1, executor=process_executor)
 
-    assert orchestrator.run("no_log_folder", run_id).state == "failed"
-    tries = orchestrator.tries("no_log_folder", run_id)
+    assert orchestrator.run("retried", run_id).state == "failed"
+    tries = orchestrator.tries("retried", run_id)
     assert [t.state for t in tries] == ["up_for_retry", "failed"]
     for attempt in tries:
         assert "the worker failed while handling it: NotADirectoryError" in (attempt.error or "")
