@@ -44,6 +44,9 @@ class DagRunInfo:
     prev_data_interval_end_success: datetime | None = None
     prev_start_date_success: datetime | None = None
     prev_end_date_success: datetime | None = None
+    #: The run's state when it was read: ``running`` while its tasks run, its end state in the DAG's
+    #: success and failure callbacks (Airflow's ``dag_run.state``).
+    state: str = "running"
 
     def to_json(self) -> dict[str, Any]:
         data: dict[str, Any] = {
@@ -51,6 +54,7 @@ class DagRunInfo:
             "run_id": self.run_id,
             "run_type": self.run_type,
             "conf": self.conf,
+            "state": self.state,
         }
         for name in RUN_DATES:
             value = getattr(self, name)
@@ -65,6 +69,7 @@ class DagRunInfo:
             run_id=data["run_id"],
             run_type=data.get("run_type", "manual"),
             conf=dict(data.get("conf") or {}),
+            state=data.get("state", "running"),
             **dates,
         )
 

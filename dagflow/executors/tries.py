@@ -52,5 +52,6 @@ def run_info_of(run: DagRunRow, previous: DagRunRow | None = None) -> DagRunInfo
             prev_data_interval_end_success=previous.data_interval_end if previous else None,
             prev_start_date_success=previous.start_date if previous else None,
             prev_end_date_success=previous.end_date if previous else None,
+            state=run.state,
         )
     )

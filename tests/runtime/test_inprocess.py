@@ -1252,26 +1252,31 @@ def test_empty_operator_with_a_callback_runs_it():
     assert calls == ["e"]
 
 
-@pytest.mark.parametrize(("fails", "expected"), [(False, ["success"]), (True, ["task_failure"])])
+@pytest.mark.parametrize(
+    ("fails", "expected"), [(False, [("success", "success")]), (True, [("task_failure", "failed")])]
+)
 def test_dag_callbacks_run_once_with_the_runs_outcome(fails, expected):
-    success: list[str] = []
-    failure: list[str] = []
+    success: list[tuple[str, str]] = []
+    failure: list[tuple[str, str]] = []
+    during: list[str] = []
 
     def work():
+        during.append(get_current_context()["dag_run"].state)
         if fails:
             raise RuntimeError("boom")
 
     with DAG(
         "dag_callbacks",
         schedule=None,
-        on_success_callback=lambda context: success.append(context["reason"]),
-        on_failure_callback=lambda context: failure.append(context["reason"]),
+        on_success_callback=lambda context: success.append((context["reason"], context["dag_run"].state)),
+        on_failure_callback=lambda context: failure.append((context["reason"], context["dag_run"].state)),
     ) as dag:
         PythonOperator(task_id="work", python_callable=work)
 
     run(dag)
     assert (failure if fails else success) == expected
     assert (success if fails else failure) == []
+    assert during == ["running"]  # the run's state while its task runs
 
 
 # -- the context ---------------------------------------------------------------------------------

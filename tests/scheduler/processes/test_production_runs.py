@@ -177,7 +177,8 @@ def task_event(event):
 
 
 def dag_event(event):
-    return lambda context: note(f"{event} {context['dag_run'].dag_id} {context['run_id']} pid={os.getpid()}")
+    return lambda context: note(f"{event} {context['dag_run'].dag_id} {context['run_id']} "
+                                f"{context['dag_run'].state} pid={os.getpid()}")
 
 
 for dag_id, fails_until in (("recovers", 2), ("gives_up", 99)):
@@ -375,11 +376,11 @@ def test_callbacks_run_once_per_event_in_a_worker(production: Production):
         [
             "retry recovers.flaky try=1",
             "success recovers.flaky try=2",
-            f"dag_success recovers {run_ids['recovers']}",
+            f"dag_success recovers {run_ids['recovers']} success",
             "retry gives_up.flaky try=1",
             "retry gives_up.flaky try=2",
             "failure gives_up.flaky try=3",
-            f"dag_failure gives_up {run_ids['gives_up']}",
+            f"dag_failure gives_up {run_ids['gives_up']} failed",
         ]
     )
     worker_pids = {t.pid for dag_id in ("recovers", "gives_up") for t in orchestrator.tries(dag_id)}
