@@ -9,7 +9,6 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from dagflow import secrets
-from dagflow.context import with_pendulum_dates
 from dagflow.core.states import TaskState
 from dagflow.executors import pending_callbacks
 from dagflow.executors.base import EventKind, ExecutorEvent, Workload
@@ -36,7 +35,7 @@ def run_dag_callbacks(worker: Worker, workload: Workload) -> ExecutorEvent:
     callbacks, reason = _dag_callbacks(dag, workload.dag_callback)
     context: dict[str, Any] = {
         "dag": dag,
-        "dag_run": with_pendulum_dates(info),
+        "dag_run": info,  # (its dates are pendulum's: see run_info_of)
         "run_id": info.run_id,
         "reason": reason,
     }

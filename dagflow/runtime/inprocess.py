@@ -448,7 +448,7 @@ def _run_dag_callbacks(dag: DAG, dag_run: DagRunInfo, result: RunResult, log: Ta
     reason = "success" if result.state is RunState.SUCCESS else "task_failure"
     context = {
         "dag": dag,
-        "dag_run": with_pendulum_dates(replace(dag_run, state=result.state.value)),
+        "dag_run": replace(dag_run, state=result.state.value),
         "run_id": dag_run.run_id,
         "reason": reason,
         "result": result,
