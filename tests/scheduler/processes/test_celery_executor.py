@@ -182,11 +182,11 @@ def test_a_failed_try_is_retried_and_callbacks_run_once_in_the_workers(celery_ru
         [
             "retry recovers.flaky try=1",
             "success recovers.flaky try=2",
-            f"dag_success recovers {run_ids['recovers']}",
+            f"dag_success recovers {run_ids['recovers']} success",
             "retry gives_up.flaky try=1",
             "retry gives_up.flaky try=2",
             "failure gives_up.flaky try=3",
-            f"dag_failure gives_up {run_ids['gives_up']}",
+            f"dag_failure gives_up {run_ids['gives_up']} failed",
         ]
     )
 
