@@ -141,11 +141,17 @@ class _Watchdog(threading.Thread):
         runs the task's callbacks for it, then kill this process."""
         self.killing.set()
         try:
-            callbacks = _record_try_failed(self.worker, workload, reason)
-            if callbacks is not None:
-                _send_callback(self.worker, self.send, callbacks)
+            _fail_try(self.worker, self.send, workload, reason)
         finally:
             os.kill(os.getpid(), signal.SIGKILL)
+
+
+def _fail_try(worker: Worker, send: Send, workload: Workload, reason: str) -> None:
+    """Record the try as failed here (see :func:`_record_try_failed`) and send the workload that runs
+    the task's callbacks for it, if this write ended it."""
+    callbacks = _record_try_failed(worker, workload, reason)
+    if callbacks is not None:
+        _send_callback(worker, send, callbacks)
 
 
 def _send_callback(worker: Worker, send: Send, callbacks: Workload) -> None:
@@ -252,14 +258,11 @@ class _PoolProcess:
         a Celery worker reports to no scheduler, which would otherwise find it only when its
         heartbeat went stale. If the store cannot be written either, that check still finds it."""
         try:
-            callbacks = _record_try_failed(self.worker, workload, reason)
+            _fail_try(self.worker, self.send, workload, reason)
         except Exception as exc:
             log.warning(
                 "%s: could not record its failure (%s); its heartbeat check will", workload.label, exc
             )
-            return
-        if callbacks is not None:
-            _send_callback(self.worker, self.send, callbacks)
 
 
 _PROCESS: dict[int, _PoolProcess] = {}
