@@ -133,10 +133,9 @@ class _Heartbeat(threading.Thread):
                     alive = beat(conn, current[0], token=current[1], now=utcnow())
             except Exception:  # a failed beat is retried at the next interval
                 continue
-            with self.lock:
-                still_current = self.current == current
-            if not alive and still_current:
-                self.worker.interrupt("its task instance was changed while it ran", taken=True)
+            if not alive:  # (a no-op if that attempt has ended meanwhile)
+                reason = "its task instance was changed while it ran"
+                self.worker.interrupt(reason, taken=True, attempt=current)
 
 
 def _keep_out_of_collector(*, collect: bool) -> None:
@@ -175,6 +174,11 @@ class Worker:
         self._running = False
         self._stop_raised = False
         self._interrupt_reason = ""
+        #: The attempt running now, as ``(key, token, compensation)``, and the one the last stop signal
+        #: was sent for: a signal that lands after its attempt ended must not stop the next one.
+        self._in_hand: tuple[TIKey, str, bool] | None = None
+        self._interrupted: tuple[TIKey, str, bool] | None = None
+        self._hand_lock = threading.Lock()
         #: The attempt in hand was taken from this worker (its heartbeat found it no longer ours).
         self._taken = False
         self._connection: Connection | None = None
@@ -215,7 +219,9 @@ class Worker:
         self._stop_attempt("stopped: the worker is shutting down")
 
     def _on_interrupt(self, signum: int, frame: Any) -> None:
-        self._stop_attempt(f"stopped: {self._interrupt_reason or 'interrupted'}")
+        # (no lock here: the handler runs in the main thread, which may hold it)
+        if self._interrupted is not None and self._interrupted == self._in_hand:
+            self._stop_attempt(f"stopped: {self._interrupt_reason or 'interrupted'}")
 
     def _stop_attempt(self, reason: str) -> None:
         """Stop the running attempt, once: a second signal must not break into recording its end."""
@@ -223,14 +229,23 @@ class Worker:
             self._stop_raised = True
             raise TaskTerminated(reason)
 
-    def interrupt(self, reason: str, *, taken: bool = False) -> None:
-        """Stop the running attempt from the heartbeat thread. Without this worker's own signal
-        handlers (it runs inside the scheduler) the attempt runs on: its outcome is discarded then.
-        ``taken``: the attempt is no longer this worker's (the scheduler ended it, or it was cleared),
-        so its callbacks are not run here: whoever took it runs what follows, once."""
-        self._interrupt_reason = reason
-        if taken:
-            self._taken = True
+    def interrupt(
+        self, reason: str, *, taken: bool = False, attempt: tuple[TIKey, str, bool] | None = None
+    ) -> None:
+        """Stop the running attempt from another thread (its heartbeat's, a watchdog's): ``attempt``
+        (``(key, token, compensation)``) if it is still the one in hand, else whichever is. Without
+        this worker's own signal handlers (it runs inside the scheduler) the attempt runs on: its
+        outcome is discarded then. ``taken``: the attempt is no longer this worker's (the scheduler
+        ended it, or it was cleared), so its callbacks are not run here: whoever took it runs what
+        follows, once."""
+        with self._hand_lock:
+            in_hand = self._in_hand
+            if in_hand is None or (attempt is not None and attempt != in_hand):
+                return  # that attempt has ended: the next one is not to be stopped for it
+            self._interrupt_reason = reason
+            self._interrupted = in_hand
+            if taken:
+                self._taken = True
         if self._signals:
             os.kill(os.getpid(), signal.SIGUSR1)
 
@@ -473,12 +488,17 @@ class Worker:
     def running_attempt(self, key: TIKey, token: str, *, compensation: bool = False) -> Iterator[None]:
         """While an attempt (or a compensation try) runs: heartbeats for it, and a signal stops it."""
         self._heartbeat.watch(key, token, compensation=compensation)
-        self._stop_raised = self._taken = False
+        with self._hand_lock:
+            self._stop_raised = self._taken = False
+            self._interrupted = None
+            self._in_hand = (key, token, compensation)
         self._running = True
         try:
             yield
         finally:
             self._running = False
+            with self._hand_lock:
+                self._in_hand = None
             self._heartbeat.watch(None)
 
     def _run_attempt(
