@@ -4,7 +4,7 @@ what it queues, and in how many statements."""
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import update
+from sqlalchemy import text, update
 
 from dagflow.core.states import TaskState
 from dagflow.scheduler import queue_tasks
@@ -57,3 +57,34 @@ def test_a_lone_scheduler_on_postgresql_queues_with_two_statements_fewer(waiting
 
     assert sum(s == "queued" for s in run.states().values()) == 8
     assert len(alone) == len(shared) - 2, (shared, alone)
+
+
+def _rows_read_from_task_instances(plan: dict) -> int:
+    """How many rows the scans of ``task_instance`` in an ``EXPLAIN ANALYZE`` plan returned."""
+    own = plan["Actual Rows"] * plan["Actual Loops"] if plan.get("Relation Name") == "task_instance" else 0
+    return own + sum(_rows_read_from_task_instances(child) for child in plan.get("Plans", []))
+
+
+def test_a_pass_reads_the_few_it_can_queue_however_many_wait(waiting):
+    """On PostgreSQL a pass reads, of each running run, only the best it could queue (through the
+    index of scheduled task instances), not every one that waits: its cost stays flat as a backlog
+    grows (a mapped task of ten thousand)."""
+    run, _ = waiting
+    if run.database.is_sqlite:
+        pytest.skip("SQLite sorts what waits (it has no LATERAL): one scheduler, in process")
+    with run.write() as session:  # all 1,000 wait
+        keys = [(("echo", i), TaskState.NONE) for i in range(1000)]
+        tis.mark_scheduled(session, run.dag_id, run.run_id, keys, T1)
+        session.execute(text("ANALYZE task_instance"))
+    with run.database.session() as session:
+        connection = session.connection()
+        expanded = tis.scheduled_statement(session).compile(dialect=connection.dialect)
+        state = expanded.construct_expanded_state({"limit": 16, "full_dags": []})
+        cursor = connection.connection.driver_connection.cursor()
+        cursor.execute("EXPLAIN (ANALYZE, FORMAT JSON) " + state.statement, state.parameters)
+        plan = cursor.fetchone()[0][0]["Plan"]
+        best = tis.scheduled(session, limit=16)
+
+    assert [row.key.map_index for row in best] == sorted(row.key.map_index for row in best)
+    assert len(best) == 16
+    assert _rows_read_from_task_instances(plan) <= 2 * 16, plan  # the best 16, then those 16 locked

@@ -413,6 +413,27 @@ def test_scheduled_lists_waiting_task_instances_of_running_runs_of_unpaused_dags
         assert tis.scheduled(session, limit=10) == []
 
 
+def test_the_best_of_several_runs_come_first_whatever_each_has_waiting(store_dags, run):
+    """The best of each run, then the best of those: a run with one task instance of a higher
+    priority comes before another run's many, and within a priority the older run first."""
+    later = new_run(store_dags.database, run.stored, "r2", now=T2)
+    with run.write() as session:
+        session.execute(update(DagRunRow).values(state="running"))
+        session.execute(update(DagRow).values(is_paused=False))
+        tis.mark_scheduled(session, run.dag_id, run.run_id, [(("extract", -1), TaskState.NONE)], T1)
+        ready = [(("report", -1), TaskState.NONE), (("extract", -1), TaskState.NONE)]
+        tis.mark_scheduled(session, later.dag_id, later.run_id, ready, T1)
+        session.execute(
+            update(TaskInstanceRow)
+            .where(TaskInstanceRow.run_id == later.run_id, TaskInstanceRow.task_id == "report")
+            .values(priority_weight=100)
+        )
+
+    with run.database.session() as session:
+        found = [(s.key.run_id, s.key.task_id) for s in tis.scheduled(session, limit=2)]
+    assert found == [("r2", "report"), ("r1", "extract")]
+
+
 # -- one attempt: claim, heartbeat, outcome ------------------------------------------------------------
 
 
