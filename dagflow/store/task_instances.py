@@ -261,10 +261,11 @@ def _best_of_each_run_statement(of_runs: bool) -> Any:
     partial index of each run's scheduled task instances, best first): the best ``limit`` of each
     running run, then the best ``limit`` of those (within a run, the order of the whole reduces to
     the index's). A pass then reads a few rows per run, however many wait: sorting every scheduled
-    task instance took 1.4 ms a pass with a thousand waiting and 7 ms with ten thousand (0.15 ms
-    this way). Only the chosen rows are locked, those another scheduler holds passed over; a row
-    queued meanwhile is passed over too (its state is checked again on the locked row). PostgreSQL
-    only: SQLite has no ``LATERAL``."""
+    task instance took 3.6 ms a read with a thousand waiting and 27 ms with ten thousand, this 1.2
+    ms with a hundred as with ten thousand (bench/RESULTS.md, "Issue 14, continued (9)"). Only the
+    chosen rows are locked, those another scheduler holds passed over; a row queued meanwhile is
+    passed over too (its state is checked again on the locked row). PostgreSQL only: SQLite has no
+    ``LATERAL``."""
     live = (
         select(_RUN.dag_id, _RUN.run_id, _RUN.run_after, _RUN.dag_version_id)
         .join(DagRow.__table__, _DAG.dag_id == _RUN.dag_id)
