@@ -261,9 +261,9 @@ def _best_of_each_run_statement(of_runs: bool) -> Any:
     partial index of each run's scheduled task instances, best first): the best ``limit`` of each
     running run, then the best ``limit`` of those (within a run, the order of the whole reduces to
     the index's). A pass then reads a few rows per run, however many wait: sorting every scheduled
-    task instance took 3.6 ms a read with a thousand waiting and 27 ms with ten thousand, this 1.2
-    ms with a hundred as with ten thousand (bench/RESULTS.md, "Issue 14, continued (9)"). Only the
-    chosen rows are locked, those another scheduler holds passed over; a row queued meanwhile is
+    task instance took 3 ms a read with a thousand waiting and 30 ms with ten thousand, this about
+    1 ms with a hundred as with ten thousand (bench/RESULTS.md, "Issue 14, continued (9)"). Only
+    the chosen rows are locked, those another scheduler holds passed over; a row queued meanwhile is
     passed over too (its state is checked again on the locked row). PostgreSQL only: SQLite has no
     ``LATERAL``."""
     live = (
@@ -280,7 +280,14 @@ def _best_of_each_run_statement(of_runs: bool) -> Any:
     runs = live.cte("live_runs").prefix_with("MATERIALIZED")
     ti = TABLE.alias("waiting")
     best_of_run = (
-        select(ti.c.dag_id, ti.c.run_id, ti.c.task_id, ti.c.map_index, ti.c.priority_weight)
+        select(
+            ti.c.dag_id,
+            ti.c.run_id,
+            ti.c.task_id,
+            ti.c.map_index,
+            ti.c.priority_weight,
+            literal_column(f"{ti.name}.ctid").label("row_id"),
+        )
         .where(
             ti.c.dag_id == runs.c.dag_id,
             ti.c.run_id == runs.c.run_id,
@@ -304,11 +311,15 @@ def _best_of_each_run_statement(of_runs: bool) -> Any:
         .cte("chosen")
         .prefix_with("MATERIALIZED")
     )
-    # each chosen row locked by its primary key (a lateral subquery that locks is run once per row,
-    # never turned into a scan of the table joined by hash), those another scheduler holds passed over
+    # each chosen row locked where it was read, by its physical address (a lateral subquery that
+    # locks runs once per row; found by the primary key instead, a new database's missing
+    # statistics had PostgreSQL look it up through the index on (dag_id, updated_at), reading every
+    # task instance of the DAG for each), those another scheduler holds passed over; a row updated
+    # since it was read has moved, and waits for the next pass
     locked = (
         select(_C.dag_id, _C.run_id, _C.task_id, _C.map_index, _C.try_number, _C.pool, _C.pool_slots)
         .where(
+            literal_column("task_instance.ctid") == chosen.c.row_id,
             _C.dag_id == chosen.c.dag_id,
             _C.run_id == chosen.c.run_id,
             _C.task_id == chosen.c.task_id,
