@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from alembic.migration import MigrationContext
-from sqlalchemy import Connection, create_engine, event, text
+from sqlalchemy import Connection, create_engine, event, inspect, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.pool import NullPool
@@ -68,10 +68,10 @@ class PostgresBackend:
     """Fresh PostgreSQL databases: created from one migrated template, emptied and reused after each test.
 
     Creating a database copies the template's catalogs and dropping one flushes them: about half a
-    second per test together. Deleting a test's rows takes milliseconds, so a used database is put
-    back as the template left it (the rows the migrations seed, such as the default pool, and the
-    sequences' positions) and handed to the next test, unless it is no longer at the template's schema
-    revision; then it is dropped.
+    second per test together. Deleting a test's rows (and dropping any table it made) takes
+    milliseconds, so a used database is put back as the template left it (the rows the migrations
+    seed, such as the default pool, and the sequences' positions) and handed to the next test, unless
+    it is no longer at the template's schema revision; then it is dropped.
     """
 
     def __init__(self, admin_url: str):
@@ -110,7 +110,8 @@ class PostgresBackend:
             self._execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
     def _emptied(self, name: str) -> bool:
-        """Delete every row the test left (its own connections are closed first); False if unusable."""
+        """Delete every row the test left, and drop the tables it made (``db clean``'s archives);
+        its own connections are closed first. False if unusable."""
         self._execute(
             "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
             "WHERE datname = :name AND pid <> pg_backend_pid()",
@@ -121,6 +122,9 @@ class PostgresBackend:
             with engine.begin() as connection:
                 if MigrationContext.configure(connection).get_current_revision() != self.revision:
                     return False
+                made = set(inspect(connection).get_table_names()) - {*Base.metadata.tables, "alembic_version"}
+                for table_name in sorted(made):
+                    connection.execute(text(f'DROP TABLE "{table_name}"'))
                 for table in reversed(Base.metadata.sorted_tables):
                     connection.execute(table.delete())
                 _restore(connection, self.seed)
