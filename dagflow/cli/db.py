@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from datetime import UTC, datetime
+from typing import Any
 
 import click
 
@@ -40,6 +41,11 @@ def db_check() -> None:
     click.echo(f"OK: schema {current_revision(database)}")
 
 
+def _tables_option(help_text: str) -> Any:
+    """``-t/--tables T1,T2``, read as ``tables_text``."""
+    return click.option("--tables", "-t", "tables_text", default=None, metavar="T1,T2", help=help_text)
+
+
 @db.command("clean")
 @click.option(
     "--clean-before-timestamp",
@@ -49,14 +55,7 @@ def db_check() -> None:
     help="Delete rows older than this: ISO 8601, such as 2024-01-01 or 2024-01-01T00:00:00+02:00 "
     "(without a timezone: UTC).",
 )
-@click.option(
-    "--tables",
-    "-t",
-    "tables_text",
-    default=None,
-    metavar="T1,T2",
-    help=f"Clean only these tables (comma-separated). Default: all of {cleanup.valid_table_names()}.",
-)
+@_tables_option(f"Clean only these tables (comma-separated). Default: all of {cleanup.valid_table_names()}.")
 @click.option(
     "--dag-ids",
     default=None,
@@ -118,14 +117,9 @@ def db_clean(
 
 
 @db.command("drop-archived")
-@click.option(
-    "--tables",
-    "-t",
-    "tables_text",
-    default=None,
-    metavar="T1,T2",
-    help="Drop only the archives of these tables (comma-separated; dag_run's include its task "
-    f"instances', tries', XComs'...): {cleanup.valid_table_names()}. Default: all.",
+@_tables_option(
+    "Drop only the archives of these tables (comma-separated; dag_run's include its task "
+    f"instances', tries', XComs'...): {cleanup.valid_table_names()}. Default: all."
 )
 @click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
 def db_drop_archived(tables_text: str | None, yes: bool) -> None:
