@@ -98,7 +98,7 @@ def queue_scheduled(
         for c in choice.chosen:
             row = by_key[c.key]
             token = uuid.uuid4().hex
-            items.append(ti_store.QueueItem(row.key, token))
+            items.append(ti_store.QueueItem(row.key, token, row.row_id))
             workloads.append(_workload(session, dags, row, token, job_id))
         ti_store.queue(session, items, now=now, job_id=job_id)
     return Queued(workloads, waiting=len(workloads) < len(rows))

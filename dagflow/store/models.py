@@ -242,8 +242,12 @@ Index(
     TaskInstanceRow.priority_weight.desc(),
     TaskInstanceRow.task_id,
     TaskInstanceRow.map_index,
-    postgresql_where=text("state = 'scheduled'"),
-    sqlite_where=text("state = 'scheduled'"),
+    # (an expression on ``state`` that only the pass's read writes: with a plain ``state =``,
+    # statistics taken before a fan-out's task instances were scheduled had the planner read them
+    # through idx_task_instance_state instead; with row_check's ``state || ''``, other statements
+    # that find rows by key took this index for them)
+    postgresql_where=text("coalesce(state, '') = 'scheduled'"),
+    sqlite_where=text("coalesce(state, '') = 'scheduled'"),
 )
 
 

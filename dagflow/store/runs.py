@@ -23,6 +23,7 @@ from dagflow.store.models import (
     XComRow,
 )
 from dagflow.store.notify import wake_after_commit
+from dagflow.store.statistics import keep_statistics
 
 ACTIVE_RUN_STATES = (RunState.QUEUED.value, RunState.RUNNING.value)
 
@@ -89,6 +90,7 @@ def create_run(
     ]
     if rows:
         session.execute(insert(TaskInstanceRow), rows)
+        keep_statistics(session, len(rows))
     return run
 
 
@@ -196,6 +198,7 @@ def move_to_version(session: Session, *, run: DagRunRow, stored: StoredDag, now:
     ]
     if rows:
         session.execute(insert(TaskInstanceRow), rows)
+        keep_statistics(session, len(rows))
     gone = sorted(have - set(stored.spec.tasks))
     if gone:
         session.execute(

@@ -25,6 +25,7 @@ from sqlalchemy import (
     func,
     insert,
     literal_column,
+    null,
     or_,
     select,
     text,
@@ -40,6 +41,7 @@ from dagflow.core.spec import DagSpec
 from dagflow.core.states import FINISHED, SCHEDULABLE, RunState, TaskState
 from dagflow.store.models import DagRow, DagRunRow, TaskInstanceRow
 from dagflow.store.runs import task_instance_values
+from dagflow.store.statistics import keep_statistics
 
 TI = TaskInstanceRow
 TABLE = TaskInstanceRow.__table__
@@ -179,6 +181,7 @@ def expand_mapped(
             {**task_instance_values(spec, dag_id, run_id, task_id, i), "updated_at": now} for i in missing
         ]
         session.execute(insert(TI), rows)
+        keep_statistics(session, len(rows))
     surplus = [i for i in existing if i >= count]
     if surplus:
         session.execute(
@@ -201,6 +204,9 @@ class ScheduledRow:
     run_after: datetime
     #: The DAG version the run started with.
     version_id: int | None = None
+    #: Where the row is (PostgreSQL's ``ctid``), locked by the read: the queueing that follows in the
+    #: same transaction writes it there (None on SQLite).
+    row_id: str | None = None
 
 
 _RUN = DagRunRow.__table__.c
@@ -243,6 +249,7 @@ def _scheduled_statement(of_runs: bool) -> Any:
             _C.pool_slots,
             runs.c.run_after,
             runs.c.dag_version_id,
+            null().label("row_id"),
         )
         .join(runs, and_(runs.c.dag_id == _C.dag_id, runs.c.run_id == _C.run_id))
         .where(
@@ -254,6 +261,9 @@ def _scheduled_statement(of_runs: bool) -> Any:
         # rows another scheduler's transaction is writing are passed over, not waited for
         .with_for_update(of=TABLE, skip_locked=True)
     )
+
+
+_SCHEDULED_LITERAL = f"'{TaskState.SCHEDULED.value}'"
 
 
 def _best_of_each_run_statement(of_runs: bool) -> Any:
@@ -291,9 +301,10 @@ def _best_of_each_run_statement(of_runs: bool) -> Any:
         .where(
             ti.c.dag_id == runs.c.dag_id,
             ti.c.run_id == runs.c.run_id,
-            # a literal, as in the index's predicate: a prepared statement's generic plan could not
-            # use the index for a parameter
-            ti.c.state == literal_column(f"'{TaskState.SCHEDULED.value}'"),
+            # the index's predicate, word for word and in literals (a prepared statement's generic
+            # plan could not use the index for a parameter), an expression no other index matches
+            # and no other statement writes (see idx_task_instance_scheduled)
+            literal_column(f"coalesce({ti.name}.state, '')") == literal_column(_SCHEDULED_LITERAL),
         )
         .order_by(ti.c.priority_weight.desc(), ti.c.task_id, ti.c.map_index)
         .limit(bindparam("limit"))
@@ -341,6 +352,7 @@ def _best_of_each_run_statement(of_runs: bool) -> Any:
             locked.c.pool_slots,
             chosen.c.run_after,
             chosen.c.dag_version_id,
+            chosen.c.row_id,
         )
         .select_from(chosen)
         .join(locked, true())
@@ -389,8 +401,8 @@ def scheduled(
         params["runs"] = [(key.dag_id, key.run_id) for key in runs]
     rows = session.connection().execute(scheduled_statement(session, of_runs=runs is not None), params)
     return [
-        ScheduledRow(TIKey(d, r, t, m), tn, pw, pool, slots, after, version)
-        for d, r, t, m, tn, pw, pool, slots, after, version in rows
+        ScheduledRow(TIKey(d, r, t, m), tn, pw, pool, slots, after, version, row_id)
+        for d, r, t, m, tn, pw, pool, slots, after, version, row_id in rows
     ]
 
 
@@ -400,6 +412,8 @@ class QueueItem:
 
     key: TIKey
     token: str
+    #: Where the row is, if the read that chose it locked it there (:attr:`ScheduledRow.row_id`).
+    row_id: str | None = None
 
 
 _QUEUE = (
@@ -436,15 +450,35 @@ _QUEUE_ALL = text(
 )
 
 
+#: The same, for rows the pass's read locked and located (:attr:`QueueItem.row_id`): each is updated
+#: where it is (a TID scan, which the planner knows returns as many rows as it is given). Found by
+#: its key instead, a new database's missing statistics had PostgreSQL look each one up through the
+#: index on (dag_id, updated_at), passing over the DAG's other task instances (3 ms a pass for
+#: sixteen of a thousand); joined by ``ctid = q.row_id`` alone, it merged the whole index of
+#: scheduled task instances with them.
+_QUEUE_BY_ROW = text(
+    "UPDATE task_instance AS ti SET state = :queued, queued_at = :now, attempt_token = q.token,"
+    " queued_by_job_id = :job_id, updated_at = :now"
+    " FROM unnest(CAST(:row_ids AS tid[]), CAST(:dag_ids AS text[]), CAST(:run_ids AS text[]),"
+    " CAST(:task_ids AS text[]), CAST(:map_indexes AS integer[]), CAST(:tokens AS text[]))"
+    " AS q(row_id, dag_id, run_id, task_id, map_index, token)"
+    " WHERE ti.ctid = ANY(CAST(:row_ids AS tid[])) AND ti.ctid = q.row_id"
+    " AND ti.dag_id = q.dag_id AND ti.run_id = q.run_id"
+    " AND ti.task_id = q.task_id AND ti.map_index = q.map_index AND (ti.state || '') = :scheduled"
+)
+
+
 def queue(session: Session, items: Sequence[QueueItem], *, now: datetime, job_id: int | None) -> int:
     """Mark scheduled task instances queued; return how many were (a row changed meanwhile is skipped)."""
     if not items:
         return 0
     if session.get_bind().dialect.name == "postgresql":
         keys = [i.key for i in items]
+        located = all(i.row_id is not None for i in items)
         result = session.connection().execute(
-            _QUEUE_ALL,
+            _QUEUE_BY_ROW if located else _QUEUE_ALL,
             {
+                **({"row_ids": [i.row_id for i in items]} if located else {}),
                 "queued": TaskState.QUEUED.value,
                 "scheduled": TaskState.SCHEDULED.value,
                 "now": now,

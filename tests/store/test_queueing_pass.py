@@ -4,7 +4,7 @@ what it queues, and in how many statements."""
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import update
+from sqlalchemy import text, update
 
 from dagflow.core.states import TaskState
 from dagflow.scheduler import queue_tasks
@@ -91,3 +91,46 @@ def test_a_pass_reads_the_few_it_can_queue_however_many_wait(waiting):
 
     assert [row.key.map_index for row in best] == list(range(480, 496))
     assert _rows_read_from_task_instances(plan) <= 2 * 16, plan  # the best 16, then those 16 locked
+
+
+def test_a_pass_queues_the_rows_it_chose_where_it_read_them(waiting):
+    """On PostgreSQL the queueing writes each chosen row where the pass's read locked it (a TID
+    scan), not found again by its key: without statistics the planner looked each up through the
+    index on (dag_id, updated_at), passing over the DAG's other task instances."""
+    run, dags = waiting
+    if run.database.is_sqlite:
+        pytest.skip("SQLite has no row addresses: the rows are found by their keys")
+    with run.write() as session:  # the rows changed at different times, as a fan-out's do
+        keys = [(("echo", i), TaskState.NONE) for i in range(1000)]
+        tis.mark_scheduled(session, run.dag_id, run.run_id, keys, T1)
+        spread = "UPDATE task_instance SET updated_at = updated_at + random() * interval '1 hour'"
+        session.execute(text(spread))
+
+    with statements_sent(run.database) as sent:
+        queued = queue_tasks.queue_scheduled(run.database, dags, parallelism=16, job_id=1, now=T2, alone=True)
+    assert len(queued.workloads) == sum(state == "queued" for state in run.states().values()) == 16
+    assert any("ti.ctid = q.row_id" in statement for statement in sent), sent
+
+    with run.write() as session:  # the same statement, explained (and run) on the next sixteen
+        chosen = tis.scheduled(session, limit=16)
+        parameters = {
+            "queued": "queued",
+            "scheduled": "scheduled",
+            "now": T2,
+            "job_id": 1,
+            "row_ids": [row.row_id for row in chosen],
+            "dag_ids": [row.key.dag_id for row in chosen],
+            "run_ids": [row.key.run_id for row in chosen],
+            "task_ids": [row.key.task_id for row in chosen],
+            "map_indexes": [row.key.map_index for row in chosen],
+            "tokens": [f"token-{row.key.map_index}" for row in chosen],
+        }
+        statement = tis._QUEUE_BY_ROW.text
+        for name in sorted(parameters, key=len, reverse=True):
+            statement = statement.replace(f":{name}", f"%({name})s")
+        cursor = session.connection().connection.driver_connection.cursor()
+        cursor.execute("EXPLAIN (ANALYZE, FORMAT JSON) " + statement, parameters)
+        plan = cursor.fetchone()[0][0]["Plan"]
+
+    assert _rows_read_from_task_instances(plan) == 16, plan
+    assert sum(state == "queued" for state in run.states().values()) == 32

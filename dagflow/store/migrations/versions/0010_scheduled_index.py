@@ -15,7 +15,7 @@ down_revision = "0009"
 branch_labels = None
 depends_on = None
 
-_SCHEDULED = sa.text("state = 'scheduled'")
+_SCHEDULED = sa.text("coalesce(state, '') = 'scheduled'")
 
 
 def upgrade() -> None:
