@@ -334,9 +334,12 @@ class Scheduler:
         state = self.state
         state.last_pass = time.monotonic()
         now = utcnow()
+        # the wake-ups first, then what the executor found: a worker's commit (and its wake-up) that
+        # lands after the executor's read of what its workers ended is read at the next pass, at once;
+        # drained after that read, its wake-up was spent and the outcome waited for the next beat
+        woken = self._read_wakeups() | self._read_processor()
         self._handle_events(self.executor.events(), now)
         self._keep_processor_alive()
-        woken = self._read_wakeups() | self._read_processor()
         self._heartbeat(now)
         self._apply(self._check_liveness(now))
         self._check_compensation_liveness(now)
