@@ -47,8 +47,8 @@ def keep_statistics(session: Session, inserted: int) -> None:
     def analyze(committed: Session) -> None:
         committed.info.pop("analyze_after_commit", None)
         try:
-            with engine.connect() as connection:
-                connection.execute(text("SET lock_timeout = '100ms'"))
+            with engine.connect() as connection:  # (LOCAL: the pooled connection keeps no timeout)
+                connection.execute(text("SET LOCAL lock_timeout = '100ms'"))
                 connection.execute(text("ANALYZE task_instance"))
                 connection.commit()
         except DBAPIError as exc:
