@@ -223,20 +223,26 @@ def row_check(column: Any, value: Any) -> Any:
     return (column + "") == value
 
 
+def _live_runs(of_runs: bool, *also: Any) -> Any:
+    """The running runs of unpaused DAGs (of the runs given as ``runs`` if ``of_runs``; ``also``:
+    more conditions), read once, before their task instances (``MATERIALIZED``)."""
+    live = (
+        select(_RUN.dag_id, _RUN.run_id, _RUN.run_after, _RUN.dag_version_id)
+        .join(DagRow.__table__, _DAG.dag_id == _RUN.dag_id)
+        .where(_RUN.state == RunState.RUNNING.value, _DAG.is_paused.is_(False), *also)
+    )
+    if of_runs:
+        live = live.where(tuple_(_RUN.dag_id, _RUN.run_id).in_(bindparam("runs", expanding=True)))
+    return live.cte("live_runs").prefix_with("MATERIALIZED")
+
+
 def _scheduled_statement(of_runs: bool) -> Any:
     """The scheduled task instances of running runs of unpaused DAGs, best first (of the runs given
     as ``runs`` if ``of_runs``). The runs are read once, before the task instances
     (``MATERIALIZED``): the planner's statistics take scheduled task instances for rare (a fan-out
     makes a thousand at once), and, joined row by row, every one of them cost a lookup of its run
     and its DAG on every pass."""
-    live = (
-        select(_RUN.dag_id, _RUN.run_id, _RUN.run_after, _RUN.dag_version_id)
-        .join(DagRow.__table__, _DAG.dag_id == _RUN.dag_id)
-        .where(_RUN.state == RunState.RUNNING.value, _DAG.is_paused.is_(False))
-    )
-    if of_runs:
-        live = live.where(tuple_(_RUN.dag_id, _RUN.run_id).in_(bindparam("runs", expanding=True)))
-    runs = live.cte("live_runs").prefix_with("MATERIALIZED")
+    runs = _live_runs(of_runs)
     return (
         select(
             _C.dag_id,
@@ -276,18 +282,7 @@ def _best_of_each_run_statement(of_runs: bool) -> Any:
     the chosen rows are locked, those another scheduler holds passed over; a row queued meanwhile is
     passed over too (its state is checked again on the locked row). PostgreSQL only: SQLite has no
     ``LATERAL``."""
-    live = (
-        select(_RUN.dag_id, _RUN.run_id, _RUN.run_after, _RUN.dag_version_id)
-        .join(DagRow.__table__, _DAG.dag_id == _RUN.dag_id)
-        .where(
-            _RUN.state == RunState.RUNNING.value,
-            _DAG.is_paused.is_(False),
-            _RUN.dag_id.not_in(bindparam("full_dags", expanding=True)),
-        )
-    )
-    if of_runs:
-        live = live.where(tuple_(_RUN.dag_id, _RUN.run_id).in_(bindparam("runs", expanding=True)))
-    runs = live.cte("live_runs").prefix_with("MATERIALIZED")
+    runs = _live_runs(of_runs, _RUN.dag_id.not_in(bindparam("full_dags", expanding=True)))
     ti = TABLE.alias("waiting")
     best_of_run = (
         select(
