@@ -20,12 +20,20 @@ added retires after :data:`IDLE_TIMEOUT` without work. A number of workers given
 (``[worker] processes``, ``--workers``) is a fixed pool.
 
 A feeder thread reads the workers' reports as they come and hands the next pending workload to a
-worker the moment it is free, so the pool stays busy while the scheduler spaces out its passes. Its
-answer to ``ending`` is the worker's next workload, or :data:`NOTHING`; the worker waits for it, then
-records the outcome and claims the next workload in one transaction (one commit per attempt, not
-two), and starts it. An attempt's own run never holds up another workload: a workload is handed to a
-worker only when it is idle or its attempt has ended. A workload lost with its worker before it
-started is still queued in the store, and the scheduler hands it out again.
+worker the moment it is free, so the pool stays busy while the scheduler spaces out its passes. A
+worker whose attempt began less than :data:`HAND_AHEAD_WITHIN` ago is handed its next try ahead
+(one at most, and only a try, never callbacks); it finds it in its inbox when its attempt ends, then
+records the outcome and claims that try in one transaction (one commit per attempt, not two) and
+starts it, without asking. A worker with nothing handed ahead whose attempt ends while workloads wait
+says so (``ending``) and waits for the answer, its next workload or :data:`NOTHING`.
+
+An attempt's own run never holds up another workload for long: a try handed ahead to a worker whose
+attempt then runs :data:`HAND_AHEAD_WITHIN` or more is taken back, put first in line again for
+another worker (or for the pool to grow). Whether the first worker has taken it already is
+settled under a lock the two share (a number: the last try handed ahead it took, or minus the last
+one taken back), so a try taken back is discarded by the worker that finds it later, and each
+workload is held by one worker at a time. A workload lost with its worker before it started is
+still queued in the store, and the scheduler hands it out again.
 """
 
 from __future__ import annotations
@@ -55,6 +63,9 @@ _CONTEXT = multiprocessing.get_context("spawn")
 NOTHING = "nothing"
 #: How long a worker waits for that answer before it records its outcome alone.
 ANSWER_WAIT = 1.0
+#: A worker whose attempt began less than this ago is handed its next try ahead of the attempt's end;
+#: a try handed ahead to an attempt that has run this long is taken back (see the module docstring).
+HAND_AHEAD_WITHIN = 0.05
 #: How long every worker must have been on its attempt, with workloads waiting, before the pool grows.
 GROW_AFTER = 1.0
 #: How long a worker the pool grew by stays without work before it retires.
@@ -62,7 +73,21 @@ IDLE_TIMEOUT = 60.0
 PAGE_SIZE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
 
 
-def _worker_main(settings: WorkerSettings, inbox: Any, events: Any, parent_pid: int, backlog: Any) -> None:
+@dataclass(frozen=True)
+class _Ahead:
+    """A try handed to a worker ahead of its attempt's end: the ``serial``-th handed ahead to it."""
+
+    workload: Workload
+    serial: int
+
+
+#: A try handed ahead and taken back before the worker took it: discarded.
+_DISCARDED = object()
+
+
+def _worker_main(
+    settings: WorkerSettings, inbox: Any, events: Any, parent_pid: int, backlog: Any, gate: Any
+) -> None:
     """A worker process: run what the executor hands over, one attempt at a time, until told to stop
     (``None``), stopped by a signal, or orphaned (see :func:`_run_chain`)."""
     worker = Worker(settings)
@@ -77,24 +102,25 @@ def _worker_main(settings: WorkerSettings, inbox: Any, events: Any, parent_pid: 
         logging.getLogger().setLevel(logging.INFO)
     upcoming: Workload | None = None
     while not worker.stopping:
-        workload = upcoming or _receive(inbox, worker, parent_pid)
+        workload = upcoming or _receive(inbox, worker, parent_pid, gate)
         if workload is None:
             break
-        upcoming, stop = _run_chain(worker, workload, inbox, events, backlog)
+        upcoming, stop = _run_chain(worker, workload, inbox, events, backlog, gate)
         if stop:
             break
 
 
 def _run_chain(
-    worker: Worker, workload: Workload, inbox: Any, events: Any, backlog: Any
+    worker: Worker, workload: Workload, inbox: Any, events: Any, backlog: Any, gate: Any
 ) -> tuple[Workload | None, bool]:
     """Run ``workload``, and the next ones the executor hands over meanwhile, back to back.
 
-    When an attempt's task code has ended and the executor has workloads waiting (``backlog``, a
-    count it shares with its workers), the worker says so (``ending``) and waits a moment for the
-    executor's answer, its next workload or :data:`NOTHING`; it then records the outcome and claims
-    that next workload in one transaction. With nothing waiting (a chain of tasks: the next one is
-    not even decided before this outcome is recorded) it records at once, without that round trip.
+    When an attempt's task code has ended, the worker takes the try handed to it ahead, if any;
+    failing that, if the executor has workloads waiting (``backlog``, a count it shares with its
+    workers), it says so (``ending``) and waits a moment for the executor's answer, its next workload
+    or :data:`NOTHING`. It then records the outcome and claims that next workload in one
+    transaction. With nothing waiting (a chain of tasks: the next one is not even decided before
+    this outcome is recorded) it records at once, without that round trip.
     It reports the outcome (``finished``). Returns a workload handed over but not started here (the
     caller runs it), and whether to stop.
     """
@@ -104,9 +130,11 @@ def _run_chain(
         started: Started | ExecutorEvent | None = worker.start(workload)
         while isinstance(started, Started):
             ended = worker.attempt(started)
-            if backlog.value > 0:
+            if not worker.stopping:  # (stopping: what was handed ahead is given back, not taken)
+                upcoming, stop = _handed_ahead(inbox, gate)
+            if upcoming is None and not stop and backlog.value > 0:
                 _send(events, ("ending", workload.key))
-                upcoming, stop = _answer(inbox)
+                upcoming, stop = _answer(inbox, gate)
             event, started = worker.finish(ended, upcoming)
             _send(events, ("finished", event))
             if started is None:
@@ -119,27 +147,61 @@ def _run_chain(
     return upcoming, stop
 
 
-def _receive(inbox: Any, worker: Worker, parent_pid: int) -> Workload | None:
+def _read(inbox: Any, gate: Any) -> Any:
+    """The next message in the inbox; a try handed ahead is taken if the executor has not taken it
+    back (:data:`_DISCARDED` if it has). A worker that cannot get the lock within a second finds its
+    executor gone or stuck, and leaves the try queued in the store."""
+    message = inbox.recv()
+    if not isinstance(message, _Ahead):
+        return message
+    lock = gate.get_lock()
+    if not lock.acquire(timeout=1.0):
+        return _DISCARDED
+    try:
+        if gate.value == -message.serial:
+            return _DISCARDED
+        gate.value = message.serial
+    finally:
+        lock.release()
+    return message.workload
+
+
+def _receive(inbox: Any, worker: Worker, parent_pid: int, gate: Any) -> Workload | None:
     """The next workload, polling so as to notice a signal or the parent's death; None: stop."""
     while not worker.stopping and os.getppid() == parent_pid:
         try:
             if not inbox.poll(0.5):
                 continue
-            message = inbox.recv()
+            message = _read(inbox, gate)
         except (EOFError, OSError):  # the scheduler is gone: its workload is not ours to start
             return None
         if message is None or isinstance(message, Workload):
             return message
-        # (NOTHING: an answer that came after the worker stopped waiting for it)
+        # (NOTHING: an answer that came after the worker stopped waiting for it; or a try taken back)
     return None
 
 
-def _answer(inbox: Any) -> tuple[Workload | None, bool]:
-    """The executor's answer to ``ending``: ``(next workload or None, whether to stop)``."""
+def _handed_ahead(inbox: Any, gate: Any) -> tuple[Workload | None, bool]:
+    """The workload in the inbox when an attempt ends, if any, without waiting: ``(workload or
+    None, whether to stop)``."""
     try:
-        if inbox.poll(ANSWER_WAIT):
-            message = inbox.recv()
-            return (message, False) if isinstance(message, Workload) else (None, message is None)
+        while inbox.poll():
+            message = _read(inbox, gate)
+            if message is None or isinstance(message, Workload):
+                return message, message is None
+    except (EOFError, OSError):
+        return None, True
+    return None, False
+
+
+def _answer(inbox: Any, gate: Any) -> tuple[Workload | None, bool]:
+    """The executor's answer to ``ending``: ``(next workload or None, whether to stop)``."""
+    deadline = time.monotonic() + ANSWER_WAIT
+    try:
+        while inbox.poll(max(0.0, deadline - time.monotonic())):
+            message = _read(inbox, gate)
+            if message is not _DISCARDED:  # (a try taken back: the answer is still to come)
+                return (message, False) if isinstance(message, Workload) else (None, message is None)
     except (EOFError, OSError):
         return None, True
     return None, False
@@ -159,8 +221,13 @@ class _Slot:
     workload: Workload | None = None
     #: Its attempt has ended and the worker is recording the outcome: it may be handed ``next``.
     ending: bool = False
-    #: The workload handed to it while it records the last outcome; it starts it next.
+    #: The workload handed to it ahead, or while it records the last outcome; it starts it next.
     next: Workload | None = None
+    #: ``next`` was handed ahead, the ``serial``-th so: it can be taken back while the worker has not
+    #: taken it (``gate``, shared with the worker: see the module docstring).
+    ahead: bool = False
+    serial: int = 0
+    gate: Any = None
     #: Its ``ending`` was answered (with ``next``, or with NOTHING).
     answered: bool = False
     #: When the worker started ``workload`` (monotonic): when it was handed to it idle, or when it
@@ -222,9 +289,10 @@ class LocalExecutor(Executor):
     def _spawn(self, *, extra: bool = False) -> _Slot:
         receiver, sender = _CONTEXT.Pipe(duplex=False)
         inbox, feeder = _CONTEXT.Pipe(duplex=False)
+        gate = _CONTEXT.Value("q", 0)
         process = _CONTEXT.Process(
             target=_worker_main,
-            args=(self.settings, inbox, sender, os.getpid(), self._backlog),
+            args=(self.settings, inbox, sender, os.getpid(), self._backlog, gate),
             daemon=False,
             name="dagflow-worker",
         )
@@ -235,6 +303,7 @@ class LocalExecutor(Executor):
             process=process,
             events=receiver,
             inbox=feeder,
+            gate=gate,
             pid=process.pid or 0,
             born=utcnow(),
             extra=extra,
@@ -304,6 +373,7 @@ class LocalExecutor(Executor):
         never started: those still pending, and those handed to a worker while it recorded an outcome."""
         with self._lock:
             self._closing = True
+            self._take_back(time.monotonic(), every=True)
             for slot in self._slots:
                 with contextlib.suppress(OSError):
                     slot.inbox.send(None)
@@ -359,8 +429,12 @@ class LocalExecutor(Executor):
                     self._wake_sender.send_bytes(b"!")
 
     def _dispatch(self) -> None:
-        """Hand pending workloads, in order, to the idle live workers (started now if long attempts
-        hold them all), then to those recording an outcome: one each; retire workers idle too long."""
+        """Take back the tries handed ahead to attempts that turned out long; hand pending
+        workloads, in order, to the idle live workers (started now if long attempts hold them all),
+        then to those recording an outcome, then ahead to those whose attempt just began: one each;
+        retire workers idle too long."""
+        now = time.monotonic()
+        self._take_back(now)
         self._grow()
         for slot in self._slots:
             if slot.workload is None:
@@ -373,8 +447,47 @@ class LocalExecutor(Executor):
                     if slot.next is None:
                         with contextlib.suppress(OSError):
                             slot.inbox.send(NOTHING)
+        for slot in self._slots:
+            if slot.next is None and not slot.ending and self._may_hand_ahead(slot, now):
+                self._hand(slot, ahead=True)
         self._backlog.value = len(self._pending)
         self._retire_idle()
+
+    def _may_hand_ahead(self, slot: _Slot, now: float) -> bool:
+        """Whether ``slot``'s worker, on an attempt that began just now, is to be handed the next
+        workload ahead: a try (callbacks are never handed ahead: they could not be taken back)."""
+        return (
+            slot.workload is not None
+            and slot.ready
+            and slot.started > 0  # (not while it parses a DAG file)
+            and now - slot.started < HAND_AHEAD_WITHIN
+            and bool(self._pending)
+            and not self._pending[0].is_callback
+            and not self._pending[0].compensation
+        )
+
+    def _take_back(self, now: float, *, every: bool = False) -> None:
+        """Put the tries handed ahead to attempts that have run :data:`HAND_AHEAD_WITHIN` or more
+        (or parse a DAG file; ``every``: all of them) first in line again, unless their worker has
+        taken them already."""
+        for slot in self._slots:
+            if not slot.ahead or slot.next is None:
+                continue
+            if not every and (slot.ending or (slot.started and now - slot.started < HAND_AHEAD_WITHIN)):
+                continue
+            lock = slot.gate.get_lock()
+            if not lock.acquire(timeout=0.05):  # (its worker died holding it: replaced soon)
+                continue
+            try:
+                taken = slot.gate.value == slot.serial
+                if not taken:
+                    slot.gate.value = -slot.serial
+            finally:
+                lock.release()
+            if not taken:
+                self._pending.appendleft(slot.next)
+                slot.next = None
+            slot.ahead = False
 
     def _grow(self) -> None:
         """While workloads wait and every worker holds an attempt that has run ``grow_after`` or more,
@@ -404,19 +517,24 @@ class LocalExecutor(Executor):
                     slot.inbox.send(None)
         self.slots = sum(1 for slot in self._slots if not slot.retired)
 
-    def _hand(self, slot: _Slot) -> None:
+    def _hand(self, slot: _Slot, *, ahead: bool = False) -> None:
         # (a worker that died is not asked: what is handed to it is reported lost with it, and handed
         # out again)
         if not self._pending or self._closing or slot.retired:
             return
+        message: Workload | _Ahead = self._pending[0]
+        if ahead:
+            message = _Ahead(self._pending[0], slot.serial + 1)
         try:
-            slot.inbox.send(self._pending[0])
+            slot.inbox.send(message)
         except OSError:  # it died just now: replaced at the next poll
             return
         if slot.workload is None:  # an idle worker starts it at once
             slot.workload, slot.started = self._pending.popleft(), time.monotonic()
         else:
             slot.next = self._pending.popleft()
+            if ahead:
+                slot.ahead, slot.serial = True, slot.serial + 1
 
     def _collect_all(self) -> None:
         for slot in self._slots:
@@ -442,7 +560,7 @@ class LocalExecutor(Executor):
                 slot.started = time.monotonic() if message[0] == "parsed" else 0.0
             return
         event: ExecutorEvent = message[1]  # it starts the workload handed to it meanwhile, if any, at once
-        slot.workload, slot.next, slot.ending = slot.next, None, False
+        slot.workload, slot.next, slot.ending, slot.ahead = slot.next, None, False, False
         slot.started = time.monotonic() if slot.workload is not None else 0.0
         if slot.workload is None:
             slot.idle_since = time.monotonic()

@@ -20,6 +20,7 @@ import pytest
 
 from dagflow.core.clock import utcnow
 from dagflow.core.states import TaskState
+from dagflow.executors import local as local_module
 from dagflow.executors.base import EventKind, Executor, ExecutorEvent
 from dagflow.executors.inline import InlineExecutor
 from dagflow.executors.local import LocalExecutor
@@ -259,3 +260,62 @@ def test_a_pool_given_its_size_does_not_grow(local: LocalExecutor, queued: Queue
     assert not local.events()
     assert queued.state("noop_0") == "queued"
     assert local.slots == 1 and len(local.live_workers()) == 1
+
+
+def test_a_try_handed_ahead_to_an_attempt_that_runs_long_is_taken_back_and_run_by_another_worker(
+    queued: QueuedWork,
+):
+    """A worker on an attempt that just began is handed its next try ahead; when that attempt turns
+    out long, the try is taken back and an idle worker runs it, once: no event says it was rejected."""
+    local = LocalExecutor(queued.worker_settings, workers=2)
+    try:
+        local.submit(queued.workloads(["noop_2", "noop_3"]))  # both workers up, and warm
+        collect(local, 2)
+        sleepy, first, ahead = queued.workloads(["sleepy", "noop_0", "noop_1"])
+        local.submit([sleepy, first, ahead])  # the first worker takes sleepy and is handed noop_1 ahead
+
+        events = collect(local, 2, timeout=20)
+
+        assert [(e.kind, e.state) for e in events] == [(EventKind.FINISHED, TaskState.SUCCESS)] * 2
+        assert {e.workload.key.task_id for e in events} == {"noop_0", "noop_1"}
+        assert queued.state("sleepy") == "running"
+        assert queued.row("noop_1").pid == queued.row("noop_0").pid != queued.row("sleepy").pid
+        assert queued.tries("noop_1") == [(1, "success")]
+        local.kill(sleepy.key, "killed: the test is over")
+        (killed,) = collect(local, 1)
+        assert (killed.kind, killed.workload) == (EventKind.LOST, sleepy)
+        local.wait(0.3)
+        assert local.events() == []  # nothing more: the try taken back came back once
+    finally:
+        local.close(timeout=5)
+
+
+def test_a_worker_takes_the_try_handed_ahead_without_asking_for_it(
+    queued: QueuedWork, monkeypatch: pytest.MonkeyPatch
+):
+    """On a fan-out of short tries each worker finds its next try in its inbox when its attempt ends,
+    and claims it with its outcome, instead of saying ``ending`` and waiting for the answer."""
+    monkeypatch.setattr(local_module, "HAND_AHEAD_WITHIN", 5.0)  # (nothing taken back on a slow machine)
+    local = LocalExecutor(queued.worker_settings, workers=1)
+    endings: list[str] = []
+    handle = local._handle
+
+    def counted(slot: object, message: tuple[object, ...]) -> None:
+        if message[0] == "ending":
+            endings.append(str(message[1]))
+        handle(slot, message)  # type: ignore[arg-type]
+
+    local._handle = counted  # type: ignore[method-assign]
+    try:
+        local.submit(queued.workloads(["noop_20"]))  # the worker up, and warm
+        collect(local, 1)
+        workloads = queued.workloads([f"noop_{i}" for i in range(20)])
+        local.submit(workloads)
+
+        events = collect(local, 20)
+
+        assert sorted(e.workload.token for e in events) == sorted(w.token for w in workloads)
+        assert {e.state for e in events} == {TaskState.SUCCESS}
+        assert len(endings) <= 5, endings  # (a few, where the worker ended a try before the next came)
+    finally:
+        local.close(timeout=5)
