@@ -67,6 +67,7 @@ from typing import Any
 
 from _common import DAGFLOW, REPO, clean_environment, command_line, machine, markdown_table
 from bench_scheduler import STORE_NAMES, load_average, run_latency, run_throughput
+from packaging.requirements import Requirement
 from scheduler_deploy import DEFAULT_POSTGRES, Deployment, deployment
 from sqlalchemy import text
 
@@ -177,7 +178,8 @@ class Side:
 
 
 def _dependencies(requirements: Sequence[str]) -> set[str]:
-    return {re.sub(r"\s+", "", r).lower() for r in requirements if "extra ==" not in r}
+    """The requirements, normalised (installed metadata lists a requirement's specifiers sorted)."""
+    return {str(Requirement(r)).lower() for r in requirements if "extra ==" not in r}
 
 
 def same_dependencies(source: Path) -> bool:

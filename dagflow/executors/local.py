@@ -1,15 +1,17 @@
 """LocalExecutor: a pool of long-lived worker processes on this machine (one per core by default).
 
 The executor hands each idle worker one workload at a time over a pipe of its own, which the worker
-starts at once; over another pipe the worker tells it when the attempt's task code has ended
-(``ending``) and when its outcome is recorded (``finished``): two messages per attempt, as every
-message costs both processes a wake-up. Nothing is shared between workers (no common queue whose
-lock a killed worker could take with it), so a worker killed at any moment, busy or idle, costs at
-most what it holds: its own attempt, and at most one workload handed to it while it recorded its
-last outcome, which it has not started. A worker that dies with an attempt in hand (a segfault,
-``os._exit``, the OOM killer, a kill signal) is reported as a ``lost`` event and replaced; so is one
-killed here because its attempt overran its ``execution_timeout`` (plus a grace period) or its
-memory limit. A worker whose scheduler is gone finishes the attempt in hand and exits.
+starts at once; over another pipe the worker tells it when its outcome is recorded (``finished``),
+and, when it has nothing to go on with, when the attempt's task code has ended (``ending``): as
+few messages per attempt as can be, as every message costs both processes a wake-up. Nothing is
+shared between workers (no common queue whose lock a killed worker could take with it; each shares
+one lock with the executor only, which the executor waits on for 50 ms at most), so a worker killed
+at any moment, busy or idle, costs at most what it holds: its own attempt, and at most one workload
+handed to it ahead or while it recorded its last outcome, which it has not started. A worker that
+dies with an attempt in hand (a segfault, ``os._exit``, the OOM killer, a kill signal) is reported
+as a ``lost`` event and replaced; so is one killed here because its attempt overran its
+``execution_timeout`` (plus a grace period) or its memory limit. A worker whose scheduler is gone
+finishes the attempt in hand and exits.
 
 The pool grows as Airflow users expect of a local executor, which runs up to ``[core] parallelism``
 attempts at once: it starts with one worker per core and, while workloads wait and every worker is
