@@ -33,9 +33,11 @@ An attempt's own run never holds up another workload for long: a try handed ahea
 attempt then runs :data:`HAND_AHEAD_WITHIN` or more is taken back, put first in line again for
 another worker (or for the pool to grow). Whether the first worker has taken it already is
 settled under a lock the two share (a number: the last try handed ahead it took, or minus the last
-one taken back), so a try taken back is discarded by the worker that finds it later, and each
-workload is held by one worker at a time. A workload lost with its worker before it started is
-still queued in the store, and the scheduler hands it out again.
+one taken back; the tries handed ahead to a worker are numbered, and one is handed only once the
+one before was taken or taken back, so a try numbered no higher than the last taken back was taken
+back too), so a try taken back is discarded by the worker that finds it later, and each workload is
+held by one worker at a time. A workload lost with its worker before it started is still queued in
+the store, and the scheduler hands it out again.
 """
 
 from __future__ import annotations
@@ -160,7 +162,7 @@ def _read(inbox: Any, gate: Any) -> Any:
     if not lock.acquire(timeout=1.0):
         return _DISCARDED
     try:
-        if gate.value == -message.serial:
+        if message.serial <= abs(gate.value):  # taken back (it, or one handed after it, was)
             return _DISCARDED
         gate.value = message.serial
     finally:
