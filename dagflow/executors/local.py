@@ -413,8 +413,9 @@ class LocalExecutor(Executor):
                 if self._closing:
                     return
                 watched = [slot.events for slot in self._slots if not slot.eof]
+                timeout = self._take_back_due(time.monotonic())
             try:
-                ready = multiprocessing.connection.wait(watched, timeout=0.5)
+                ready = multiprocessing.connection.wait(watched, timeout=timeout)
             except (OSError, ValueError):  # a pipe was closed meanwhile: its worker is being replaced
                 continue
             if not ready:  # nothing reported: the pool may still have to grow or shrink meanwhile
@@ -469,6 +470,18 @@ class LocalExecutor(Executor):
             and not self._pending[0].is_callback
             and not self._pending[0].compensation
         )
+
+    def _take_back_due(self, now: float) -> float:
+        """How long the feeder may wait for a report: half a second, or until a try handed ahead is
+        to be taken back for a worker that is idle."""
+        due = [
+            slot.started + HAND_AHEAD_WITHIN
+            for slot in self._slots
+            if slot.ahead and slot.next is not None and slot.started
+        ]
+        if not due or not any(slot.workload is None and slot.ready for slot in self._slots):
+            return 0.5
+        return min(0.5, max(0.001, min(due) - now))
 
     def _take_back(self, now: float, *, every: bool = False) -> None:
         """Put the tries handed ahead to attempts that have run :data:`HAND_AHEAD_WITHIN` or more
