@@ -474,10 +474,10 @@ class LocalExecutor(Executor):
     def _take_back_due(self, now: float) -> float:
         """How long the feeder may wait for a report: half a second, or until a try handed ahead is
         to be taken back for a worker that is idle."""
-        due = [
-            slot.started + HAND_AHEAD_WITHIN
+        due = [  # (at once for a worker parsing a DAG file: its attempt's clock is stopped)
+            slot.started + HAND_AHEAD_WITHIN if slot.started else now
             for slot in self._slots
-            if slot.ahead and slot.next is not None and slot.started
+            if slot.ahead and slot.next is not None
         ]
         if not due or not any(slot.workload is None and slot.ready for slot in self._slots):
             return 0.5
