@@ -235,7 +235,7 @@ class _Slot:
     #: Its ``ending`` was answered (with ``next``, or with NOTHING).
     answered: bool = False
     #: When the worker started ``workload`` (monotonic): when it was handed to it idle, or when it
-    #: finished the one before; 0 while it has none.
+    #: finished the one before; 0 while it has none, and while it starts up or parses a DAG file.
     started: float = 0.0
     pid: int = 0
     #: When the worker process was started (wall clock: reported with the scheduler's heartbeat).
@@ -546,8 +546,9 @@ class LocalExecutor(Executor):
             slot.inbox.send(message)
         except OSError:  # it died just now: replaced at the next poll
             return
-        if slot.workload is None:  # an idle worker starts it at once
-            slot.workload, slot.started = self._pending.popleft(), time.monotonic()
+        if slot.workload is None:  # an idle worker starts it at once (one still starting, once up)
+            slot.workload = self._pending.popleft()
+            slot.started = time.monotonic() if slot.ready else 0.0
         else:
             slot.next = self._pending.popleft()
             if ahead:

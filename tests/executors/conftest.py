@@ -2,11 +2,11 @@
 
 ``queued`` records one DAG file (tasks ``noop_0`` .. ``noop_{N-1}`` that return nothing,
 ``short_0`` .. ``short_9`` that sleep a tenth of a second, ``sleepy`` that sleeps a minute in small
-steps, ``timed`` that sleeps past its one-second ``execution_timeout``, ``doomed`` that sleeps a
-minute and notes its failure callbacks in ``callbacks.txt`` beside the DAG file), triggers a run of
-it and hands back a :class:`QueuedWork`: ``workloads(...)`` queues task instances with fresh tokens
-and returns their workloads; ``state(task_id)`` and ``row(task_id)`` read back what the store
-recorded.
+steps, ``timed`` that sleeps past its one-second ``execution_timeout``, ``prompt`` that returns at
+once within its half-second ``execution_timeout``, ``doomed`` that sleeps a minute and notes its
+failure callbacks in ``callbacks.txt`` beside the DAG file), triggers a run of it and hands back a
+:class:`QueuedWork`: ``workloads(...)`` queues task instances with fresh tokens and returns their
+workloads; ``state(task_id)`` and ``row(task_id)`` read back what the store recorded.
 """
 
 from __future__ import annotations
@@ -64,6 +64,9 @@ with DAG("work", schedule=None, start_date=datetime(2024, 1, 1)):
     for i in range(10):
         PythonOperator(task_id=f"short_{{i}}", python_callable=nap, op_args=[0.1])
     PythonOperator(task_id="sleepy", python_callable=nap, op_args=[60])
+    PythonOperator(
+        task_id="prompt", python_callable=nothing, execution_timeout=timedelta(seconds=0.5)
+    )
     PythonOperator(
         task_id="timed", python_callable=nap, op_args=[30], execution_timeout=timedelta(seconds=1)
     )

@@ -251,6 +251,28 @@ def test_the_pool_grows_while_a_long_attempt_holds_every_worker_and_shrinks_once
         local.close(timeout=5)
 
 
+def test_an_attempts_execution_timeout_does_not_count_its_workers_start(queued: QueuedWork):
+    """A workload handed to a worker that is still starting (importing dagflow takes about a second)
+    is on its clock only once the worker is up: a try with half a second (and a quarter of a second's
+    grace) is not killed for it."""
+    local = LocalExecutor(queued.worker_settings, workers=1, timeout_grace=0.25)
+    try:
+        (workload,) = queued.workloads(["prompt"], timeout=0.5)
+        local.submit([workload])  # at once: the worker has not said it is up yet
+        events: list[ExecutorEvent] = []
+        deadline = time.monotonic() + DEADLINE
+        while not events:  # the scheduler's look at its workers' clocks, often
+            assert time.monotonic() < deadline, "no event"
+            events = local.events()
+            time.sleep(0.02)
+
+        (event,) = events
+
+        assert (event.kind, event.state, event.workload) == (EventKind.FINISHED, TaskState.SUCCESS, workload)
+    finally:
+        local.close(timeout=5)
+
+
 def test_a_pool_given_its_size_does_not_grow(local: LocalExecutor, queued: QueuedWork):
     local.grow_after = 0.1  # (the pool of the `local` fixture: one worker, given explicitly)
     local.submit(queued.workloads(["sleepy", "noop_0"]))
