@@ -129,7 +129,8 @@ def test_a_compensation_no_worker_takes_is_failed_after_its_retries_and_the_comp
         orchestrator.record_dags()
         orchestrator.setenv(
             **{k.removeprefix("DAGFLOW__"): v for k, v in workers.env().items()},
-            SCHEDULER__TASK_QUEUED_TIMEOUT="0.3",
+            # (long enough for the listening worker to take the forward tasks on a loaded machine)
+            SCHEDULER__TASK_QUEUED_TIMEOUT="1.5",
             CELERY__STUCK_IN_QUEUED_RETRIES="1",
         )
         worker = workers.start("one", queues=["work"], concurrency=1)
@@ -146,7 +147,7 @@ def test_a_compensation_no_worker_takes_is_failed_after_its_retries_and_the_comp
         ]
         tries = tries_of(session, TIKey("stranded_saga", run_id, "book", -1))
     unheard = (
-        f"no worker took it from Celery queue {workers.queue('unheard')!r} within 0.3s, 1 time(s) sent again"
+        f"no worker took it from Celery queue {workers.queue('unheard')!r} within 1.5s, 1 time(s) sent again"
     )
     assert (shown["state"], shown["try_number"], shown["hostname"]) == ("failed", 2, None)
     assert unheard in shown["error"] and "is a worker listening on that queue?" in shown["error"]
@@ -155,9 +156,9 @@ def test_a_compensation_no_worker_takes_is_failed_after_its_retries_and_the_comp
         (2, "failed", None, None),
     ]
     assert all(unheard in (t.error or "") for t in tries)
-    # each try: waited 0.3 s, sent again, waited 0.3 s more (the scheduler looks every 0.1 s)
+    # each try: waited 1.5 s, sent again, waited 1.5 s more (the scheduler looks every 0.1 s)
     assert run.end_date is not None and tries[-1].end_date is not None
-    assert at(tries[-1].end_date) - at(run.end_date) < timedelta(seconds=4)
+    assert at(tries[-1].end_date) - at(run.end_date) < timedelta(seconds=4 * 1.5 + 2.5)
 
 
 ROUTED = """
