@@ -26,7 +26,7 @@ from typing import Any, NamedTuple
 import networkx  # noqa: F401
 
 from dagflow import compat
-from dagflow.exceptions import DagDefinitionError, DagNotFound
+from dagflow.exceptions import DagDefinitionError, DagNotFound, TaskTerminated
 from dagflow.models import context_stack
 from dagflow.models.dag import DAG
 from dagflow.timeout import time_limit
@@ -119,7 +119,8 @@ class DagBag:
         try:
             module = self._import(path)
         except BaseException as exc:
-            if isinstance(exc, KeyboardInterrupt):
+            # (a try stopped while its worker parses: not the file's error, and not to be kept)
+            if isinstance(exc, (KeyboardInterrupt, TaskTerminated)):
                 raise
             self.import_errors[filename] = _import_error(filename, exc, self.import_timeout)
             return []
