@@ -474,11 +474,7 @@ class LocalExecutor(Executor):
     def _take_back_due(self, now: float) -> float:
         """How long the feeder may wait for a report: half a second, or until a try handed ahead is
         to be taken back for a worker that is idle."""
-        due = [  # (at once for a worker parsing a DAG file: its attempt's clock is stopped)
-            slot.started + HAND_AHEAD_WITHIN if slot.started else now
-            for slot in self._slots
-            if slot.ahead and slot.next is not None
-        ]
+        due = [_take_back_at(slot) for slot in self._slots if slot.ahead and slot.next is not None]
         if not due or not any(slot.workload is None and slot.ready for slot in self._slots):
             return 0.5
         return min(0.5, max(0.001, min(due) - now))
@@ -490,7 +486,7 @@ class LocalExecutor(Executor):
         for slot in self._slots:
             if not slot.ahead or slot.next is None:
                 continue
-            if not every and (slot.ending or (slot.started and now - slot.started < HAND_AHEAD_WITHIN)):
+            if not every and (slot.ending or now < _take_back_at(slot)):
                 continue
             lock = slot.gate.get_lock()
             if not lock.acquire(timeout=0.05):  # (its worker died holding it: replaced soon)
@@ -635,6 +631,12 @@ class LocalExecutor(Executor):
                 slot.retired = True
             else:
                 self._slots[index] = self._spawn(extra=slot.extra)
+
+
+def _take_back_at(slot: _Slot) -> float:
+    """When the try handed ahead to ``slot``'s worker is to be taken back (monotonic): once its
+    attempt has run :data:`HAND_AHEAD_WITHIN`; at once while it parses a DAG file (its clock stopped)."""
+    return slot.started + HAND_AHEAD_WITHIN if slot.started else 0.0
 
 
 def _exit_reason(exitcode: int | None) -> str:
