@@ -61,8 +61,9 @@ from dagflow.core.keys import TIKey
 from dagflow.executors.base import EventKind, Executor, ExecutorEvent, Waitable, Workload, worker_failed
 from dagflow.executors.worker import Started, Worker, WorkerSettings
 from dagflow.runtime.tasklog import TASK_LOGGER
+from dagflow.utils import processes
 
-_CONTEXT = multiprocessing.get_context("spawn")
+_CONTEXT = processes.CONTEXT
 #: The executor's answer to a worker whose attempt has ended, when it has no workload for it.
 NOTHING = "nothing"
 #: How long a worker waits for that answer before it records its outcome alone.
@@ -89,9 +90,7 @@ class _Ahead:
 _DISCARDED = object()
 
 
-def _worker_main(
-    settings: WorkerSettings, inbox: Any, events: Any, parent_pid: int, backlog: Any, gate: Any
-) -> None:
+def _worker_main(settings: WorkerSettings, inbox: Any, events: Any, backlog: Any, gate: Any) -> None:
     """A worker process: run what the executor hands over, one attempt at a time, until told to stop
     (``None``), stopped by a signal, or orphaned (see :func:`_run_chain`)."""
     worker = Worker(settings)
@@ -106,7 +105,7 @@ def _worker_main(
         logging.getLogger().setLevel(logging.INFO)
     upcoming: Workload | None = None
     while not worker.stopping:
-        workload = upcoming or _receive(inbox, worker, parent_pid, gate)
+        workload = upcoming or _receive(inbox, worker, gate)
         if workload is None:
             break
         upcoming, stop = _run_chain(worker, workload, inbox, events, backlog, gate)
@@ -170,9 +169,9 @@ def _read(inbox: Any, gate: Any) -> Any:
     return message.workload
 
 
-def _receive(inbox: Any, worker: Worker, parent_pid: int, gate: Any) -> Workload | None:
+def _receive(inbox: Any, worker: Worker, gate: Any) -> Workload | None:
     """The next workload, polling so as to notice a signal or the parent's death; None: stop."""
-    while not worker.stopping and os.getppid() == parent_pid:
+    while not worker.stopping and processes.parent_alive():
         try:
             if not inbox.poll(0.5):
                 continue
@@ -294,11 +293,11 @@ class LocalExecutor(Executor):
         receiver, sender = _CONTEXT.Pipe(duplex=False)
         inbox, feeder = _CONTEXT.Pipe(duplex=False)
         gate = _CONTEXT.Value("q", 0)
-        process = _CONTEXT.Process(
-            target=_worker_main,
-            args=(self.settings, inbox, sender, os.getpid(), self._backlog, gate),
-            daemon=False,
+        process = processes.process(
+            _worker_main,
+            (self.settings, inbox, sender, self._backlog, gate),
             name="dagflow-worker",
+            daemon=False,
         )
         process.start()
         sender.close()

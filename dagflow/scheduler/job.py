@@ -15,7 +15,6 @@ from __future__ import annotations
 import contextlib
 import gc
 import logging
-import multiprocessing
 import multiprocessing.connection
 import os
 import signal
@@ -49,6 +48,7 @@ from dagflow.store import jobs as job_store
 from dagflow.store import task_instances as ti_store
 from dagflow.store.notify import Listener, Wakeups, listen, wake_after_commit
 from dagflow.store.ownership import RunOwnership
+from dagflow.utils import processes
 from dagflow.utils.net import hostname
 
 log = logging.getLogger("dagflow.scheduler")
@@ -222,13 +222,9 @@ class Scheduler:
             cron_data_intervals=self.settings.getbool("scheduler", "create_cron_data_intervals"),
             airflow_compat=self.settings.getbool("core", "airflow_compat"),
         )
-        context = multiprocessing.get_context("spawn")
-        receiver, sender = context.Pipe(duplex=False)
-        self._processor = context.Process(
-            target=processor_main,
-            args=(settings, sender, os.getpid()),
-            name="dagflow-dag-processor",
-            daemon=True,
+        receiver, sender = processes.CONTEXT.Pipe(duplex=False)
+        self._processor = processes.process(
+            processor_main, (settings, sender), name="dagflow-dag-processor", daemon=True
         )
         self._processor.start()
         sender.close()

@@ -8,7 +8,6 @@ good DAGs scheduled, with the import error shown beside them.
 from __future__ import annotations
 
 import contextlib
-import os
 import signal
 import sys
 import time
@@ -21,6 +20,7 @@ from dagflow.dagbag import DagBag, ImportErrorInfo, list_dag_files
 from dagflow.plugins.manager import current_plugins, plugin_files
 from dagflow.store.dags import forget_files, sync_file
 from dagflow.store.engine import Database
+from dagflow.utils import processes
 
 
 @dataclass(frozen=True)
@@ -129,7 +129,7 @@ class DagFileProcessor:
                 sys.modules.pop(name, None)
 
 
-def processor_main(settings: ProcessorSettings, conn: Any, parent_pid: int) -> None:
+def processor_main(settings: ProcessorSettings, conn: Any) -> None:
     """The processor process: scan, report changes to the scheduler, sleep, repeat.
 
     A Ctrl-C reaches the whole process group: the processor leaves it to the scheduler, which stops
@@ -138,7 +138,7 @@ def processor_main(settings: ProcessorSettings, conn: Any, parent_pid: int) -> N
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     processor = DagFileProcessor(settings)
     first = True
-    while os.getppid() == parent_pid:
+    while True:  # until the scheduler is gone (it stops the processor itself as it shuts down)
         started = time.monotonic()
         try:
             changed = processor.scan()
@@ -151,4 +151,6 @@ def processor_main(settings: ProcessorSettings, conn: Any, parent_pid: int) -> N
             except OSError:
                 return
             first = False
-        time.sleep(max(0.05, settings.parse_interval - (time.monotonic() - started)))
+        pause = max(0.05, settings.parse_interval - (time.monotonic() - started))
+        if not processes.parent_alive(wait=pause):
+            return

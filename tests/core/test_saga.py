@@ -218,7 +218,7 @@ def test_a_long_chain_is_decided_in_linear_time():
         comps = {(t, -1): CompensationRecord(S.SUCCESS) for t in tasks[length // 2 :]}
         calls = 0
 
-        def count(frame, event, arg):  # type: ignore[no-untyped-def]
+        def count(frame, event, arg):
             nonlocal calls
             if event in ("call", "c_call"):
                 calls += 1

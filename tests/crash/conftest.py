@@ -138,15 +138,14 @@ def group_members(pgid: int) -> list[int]:
 
 
 def spawned_children(pid: int) -> list[int]:
-    """Live children of ``pid`` started by multiprocessing's spawn (its workers and DAG processor)."""
+    """The processes ``pid`` started with multiprocessing (its workers and DAG processor): the
+    children of its forkserver, the one child of ``pid`` that runs ``multiprocessing.forkserver``."""
     found = []
-    for child, fields in _live_processes():
-        if int(fields[1]) != pid:
-            continue
+    for server in children(pid):
         try:
-            with open(f"/proc/{child}/cmdline", "rb") as cmdline:
-                if b"spawn_main" in cmdline.read():
-                    found.append(child)
+            with open(f"/proc/{server}/cmdline", "rb") as cmdline:
+                if b"multiprocessing.forkserver" in cmdline.read():
+                    found.extend(children(server))
         except OSError:
             continue
     return found
