@@ -35,20 +35,32 @@ DEFAULT_POSTGRES = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 PAGE_KB = os.sysconf("SC_PAGE_SIZE") // 1024
 TI = TaskInstanceRow
 
-#: Written into ``--profile DIR``: makes every ``multiprocessing`` child (the workers) profile itself
-#: and dump its cProfile when it exits normally (the DAG processor is terminated, so it writes none).
+#: Written into ``--profile DIR``: makes every ``multiprocessing`` child (the workers, forked from
+#: the forkserver, whose command line is ``-c ...``: see ``dagflow.utils.processes``) profile itself
+#: from its fork and dump its cProfile when it exits normally (the DAG processor is terminated, so it
+#: writes none). A forked child leaves through ``os._exit``: no ``atexit``; multiprocessing's own
+#: finalizers run instead.
 SITECUSTOMIZE = """\
 import os, sys
 if os.environ.get("BENCH_PROFILE_DIR") and sys.argv[:1] == ["-c"]:
-    import atexit, cProfile
-    _profile = cProfile.Profile()
-    _profile.enable()
+    import cProfile
+    from multiprocessing import util
 
-    def _dump():
-        _profile.disable()
-        _profile.dump_stats(os.path.join(os.environ["BENCH_PROFILE_DIR"], f"child-{os.getpid()}.prof"))
+    class _Profiled:
+        pass
 
-    atexit.register(_dump)
+    def _start(_):
+        profile = cProfile.Profile()
+        profile.enable()
+
+        def dump():
+            profile.disable()
+            profile.dump_stats(os.path.join(os.environ["BENCH_PROFILE_DIR"], f"child-{os.getpid()}.prof"))
+
+        util.Finalize(None, dump, exitpriority=100)
+
+    _FORKS = _Profiled()
+    util.register_after_fork(_FORKS, _start)
 """
 
 

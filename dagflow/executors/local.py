@@ -179,7 +179,9 @@ def _receive(inbox: Any, worker: Worker, gate: Any) -> Workload | None:
         except (EOFError, OSError):  # the scheduler is gone: its workload is not ours to start
             return None
         if message is None or isinstance(message, Workload):
-            return message
+            # a workload its scheduler handed over before it died is not started: it is still queued
+            # in the store, and another scheduler gives it out again
+            return message if processes.parent_alive() else None
         # (NOTHING: an answer that came after the worker stopped waiting for it; or a try taken back)
     return None
 

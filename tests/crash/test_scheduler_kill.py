@@ -133,9 +133,18 @@ def test_a_scheduler_killed_at_any_moment_and_restarted_completes_the_run(crash:
     killed.append(daemon)
 
     daemon = crash.start(2, **TAKE_OVER_SOON)
+    # its workers held still, so that what it queues is still queued, not started, when it is killed
+    # (a worker starts nothing its dead scheduler handed over: woken, they exit)
+    held = crash.wait_for(
+        "its two workers", lambda: p if len(p := crash.worker_pids(daemon)) == 2 else None, 30
+    )
+    for pid in held:
+        os.kill(pid, signal.SIGSTOP)
     crash.wait_for("task instances to be queued", lambda: in_state(crash, "queued"), 30)
     daemon.kill()
     killed.append(daemon)
+    for pid in held:
+        os.kill(pid, signal.SIGCONT)
 
     daemon = crash.start(2, **TAKE_OVER_SOON)
     # extract (0.3 s) may have ended between two looks under load; step_1 runs 3 s
