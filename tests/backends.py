@@ -207,6 +207,50 @@ def many_processes_slot(url: str) -> Iterator[None]:
         time.sleep(0.2)
 
 
+class Exchanges:
+    """What :func:`exchanges` saw: ``round_trips`` (how many times a client waited for the server's
+    answer: its ``ReadyForQuery`` messages, which end each exchange, a statement sent alone or a
+    pipeline up to its sync) and ``statements`` (the SQL of each statement sent)."""
+
+    def __init__(self) -> None:
+        self.round_trips = 0
+        self.statements: list[str] = []
+
+
+@contextlib.contextmanager
+def exchanges(database: Database) -> Iterator[Exchanges]:
+    """What a PostgreSQL ``database``'s clients and server said to each other while the block ran,
+    read from libpq's trace of every connection checked out of the pool meanwhile (statements run
+    on the driver's own cursors too, which SQLAlchemy's events do not see); filled in when it ends."""
+    folder = Path(tempfile.mkdtemp(prefix="dagflow-trace-"))
+    traced: list[tuple[Any, int]] = []
+
+    def trace(dbapi_connection: Any, record: Any, proxy: Any) -> None:
+        fd = os.open(folder / f"{len(traced)}.trace", os.O_WRONLY | os.O_CREAT)
+        dbapi_connection.pgconn.trace(fd)
+        traced.append((dbapi_connection, fd))
+
+    event.listen(database.engine.pool, "checkout", trace)
+    found = Exchanges()
+    try:
+        yield found
+    finally:
+        event.remove(database.engine.pool, "checkout", trace)
+        for dbapi_connection, fd in traced:
+            dbapi_connection.pgconn.untrace()
+            os.close(fd)
+        for path in sorted(folder.iterdir()):
+            for line in path.read_text(errors="replace").splitlines():
+                fields = line.split("\t")
+                if len(fields) < 4:
+                    continue
+                if fields[1] == "B" and fields[3] == "ReadyForQuery":
+                    found.round_trips += 1
+                elif fields[1] == "F" and fields[3] in ("Parse", "Query"):
+                    found.statements.append(fields[4])
+        shutil.rmtree(folder)
+
+
 @contextlib.contextmanager
 def statements_sent(database: Database) -> Iterator[list[str]]:
     """Every statement sent to ``database`` while the block runs, in order (an ``executemany`` once

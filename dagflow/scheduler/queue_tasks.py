@@ -69,22 +69,21 @@ def queue_scheduled(
     if runs is not None and not runs:  # another scheduler's runs only: nothing here to queue
         return Queued([])
     limits = dags.max_active_tasks()
-    with db.session(write=True) as session:
-        if alone:
-            pools = scheduling.lock_pools(session)
-        elif not ti_store.any_scheduled(session):  # nothing waits: no lock, and a read-only transaction
+    with scheduling.queueing(db) as transaction:
+        session = transaction.session
+        pools, anything, busy = transaction.begin(lock=alone, any_scheduled=not alone, job_id=job_id)
+        if not anything:  # nothing waits (a transaction that only read)
             return Queued([])
-        busy = scheduling.busy(session, job_id=job_id)
         full, room = _room(busy, limits, parallelism)
         rows = []
         if room > 0:
             rows = ti_store.scheduled(session, limit=room * LOOKAHEAD, full_dags=full, runs=runs)
         if not rows:
             return Queued([], waiting=room <= 0 or bool(full))
-        if not alone:
-            pools = scheduling.lock_pools(session)
-            if scheduling.others_may_queue(session):  # what they queued meanwhile counts too
-                busy = scheduling.busy(session, job_id=job_id)
+        if pools is None:  # locked now, and what others queued meanwhile counts too
+            pools, recounted = transaction.lock(recount=scheduling.others_may_queue(session), job_id=job_id)
+            if recounted is not None:
+                busy = recounted
         candidates = [c for c in (_candidate(session, dags, row) for row in rows) if c is not None]
         choice = dispatch.choose(
             candidates,
@@ -100,7 +99,7 @@ def queue_scheduled(
             token = uuid.uuid4().hex
             items.append(ti_store.QueueItem(row.key, token, row.row_id))
             workloads.append(_workload(session, dags, row, token, job_id))
-        ti_store.queue(session, items, now=now, job_id=job_id)
+        transaction.queue(items, now=now, job_id=job_id)
     return Queued(workloads, waiting=len(workloads) < len(rows))
 
 

@@ -1,7 +1,7 @@
 """One attempt's life in the store, as a worker lives it: claim, heartbeat, record the outcome.
 
 These run once or twice per task, on every worker, so their statements are compiled once per
-dialect here (:class:`_Prepared`) and run with parameters straight on the connection's DBAPI cursor,
+dialect here (:class:`Prepared`) and run with parameters straight on the connection's DBAPI cursor,
 inside the caller's transaction: no SQL is compiled, and none of SQLAlchemy's per-statement
 machinery (cache lookup, execution context, result objects) runs on the hot path. That machinery
 cost a worker about as much CPU as the rest of a no-op attempt.
@@ -44,7 +44,7 @@ _KEY = and_(
 )
 
 
-class _Prepared:
+class Prepared:
     """A statement compiled once per dialect, run on the DBAPI cursor of the caller's connection.
 
     Parameters are given by name; literal values in the statement keep their values; each value goes
@@ -52,15 +52,22 @@ class _Prepared:
     processor, exactly as SQLAlchemy would convert them.
     """
 
-    def __init__(self, statement: Executable, returns: Sequence[TypeEngine[Any]] = ()):
+    def __init__(
+        self, statement: Executable, returns: Sequence[TypeEngine[Any]] = (), *, literal: bool = False
+    ):
         self.statement = statement
         self.returns = returns
+        #: Every value is written into the SQL (a statement that takes no parameters; an ``IN`` of
+        #: literal values is rendered as a list, not as SQLAlchemy's expanding parameter).
+        self.literal = literal
         self._by_dialect: dict[str, _Compiled] = {}
 
     def compiled(self, dialect: Dialect) -> _Compiled:
         found = self._by_dialect.get(dialect.name)
         if found is None:
-            found = self._by_dialect[dialect.name] = _Compiled.of(self.statement, self.returns, dialect)
+            found = self._by_dialect[dialect.name] = _Compiled.of(
+                self.statement, self.returns, dialect, literal=self.literal
+            )
         return found
 
     def execute(self, conn: Connection, params: Mapping[str, Any]) -> Any:
@@ -101,6 +108,21 @@ class _Prepared:
         found = read()
         return lambda: found
 
+    def rows_later(self, conn: Connection, params: Mapping[str, Any]) -> Callable[[], list[tuple[Any, ...]]]:
+        """Send the statement now; every row it returns (as the driver gives them: no result
+        processors) is read when the returned function is called, as with :meth:`first_later`."""
+        cursor = self.execute(conn, params)
+
+        def read() -> list[tuple[Any, ...]]:
+            rows = [tuple(row) for row in cursor.fetchall()]
+            cursor.close()
+            return rows
+
+        if conn.dialect.name == "postgresql":
+            return _once(read)
+        found = read()
+        return lambda: found
+
 
 Processor = Callable[[Any], Any] | None
 
@@ -114,7 +136,18 @@ class _Compiled:
     results: tuple[Processor, ...]
 
     @classmethod
-    def of(cls, statement: Executable, returns: Sequence[TypeEngine[Any]], dialect: Dialect) -> _Compiled:
+    def of(
+        cls,
+        statement: Executable,
+        returns: Sequence[TypeEngine[Any]],
+        dialect: Dialect,
+        *,
+        literal: bool = False,
+    ) -> _Compiled:
+        if literal:
+            sql = str(statement.compile(dialect=dialect, compile_kwargs={"literal_binds": True}))  # type: ignore[attr-defined]
+            results = tuple(t.dialect_impl(dialect).result_processor(dialect, None) for t in returns)
+            return cls(sql, False, (), results)
         compiled = statement.compile(dialect=dialect)  # type: ignore[attr-defined]
         by_name = {name: bind for bind, name in compiled.bind_names.items()}
         order = list(compiled.positiontup) if compiled.positional else list(by_name)
@@ -154,7 +187,7 @@ _FIRST_START = (
     .scalar_subquery()
 )
 
-_CLAIM = _Prepared(
+_CLAIM = Prepared(
     update(TI_TABLE)
     .where(_KEY, row_check(TI.state, TaskState.QUEUED.value))
     .values(
@@ -174,7 +207,7 @@ _CLAIM = _Prepared(
     returns=(TI.try_number.type, TI.max_tries.type, TRY.c.start_date.type),
 )
 
-_TRY_START = _Prepared(
+_TRY_START = Prepared(
     select(TRY.c.start_date).where(
         TRY.c.dag_id == bindparam("k_dag_id"),
         TRY.c.run_id == bindparam("k_run_id"),
@@ -185,7 +218,7 @@ _TRY_START = _Prepared(
     returns=(TRY.c.start_date.type,),
 )
 
-_HEARTBEAT = _Prepared(
+_HEARTBEAT = Prepared(
     update(TI_TABLE)
     .where(_KEY, row_check(TI.state, TaskState.RUNNING.value))
     .values(heartbeat_at=bindparam("v_now"))
@@ -208,12 +241,12 @@ _FINISH_ROW = (
         updated_at=bindparam("v_now"),
     )
 )
-_FINISH = _Prepared(
+_FINISH = Prepared(
     _FINISH_ROW.returning(TI.try_number, TI.queued_at, TI.hostname, TI.pid, TI.log_url),
     returns=(TI.try_number.type, TI.queued_at.type, TI.hostname.type, TI.pid.type, TI.log_url.type),
 )
 
-_DELETE_XCOMS = _Prepared(
+_DELETE_XCOMS = Prepared(
     delete(XCOM).where(
         XCOM.c.dag_id == bindparam("k_dag_id"),
         XCOM.c.run_id == bindparam("k_run_id"),
@@ -222,12 +255,12 @@ _DELETE_XCOMS = _Prepared(
     )
 )
 _XCOM_COLUMNS = ("dag_id", "run_id", "task_id", "map_index", "key", "value", "timestamp")
-_INSERT_XCOM = _Prepared(insert(XCOM).values({name: bindparam(f"x_{name}") for name in _XCOM_COLUMNS}))
+_INSERT_XCOM = Prepared(insert(XCOM).values({name: bindparam(f"x_{name}") for name in _XCOM_COLUMNS}))
 
 #: On PostgreSQL an attempt's XComs are written only if this very outcome was recorded in its task
 #: instance's row (its new state, stamped now, with the attempt's token): so they need not wait for
 #: the outcome's answer, and all of them go out in one round trip (:func:`written_at_once`).
-_INSERT_XCOM_IF_RECORDED = _Prepared(
+_INSERT_XCOM_IF_RECORDED = Prepared(
     insert(XCOM).from_select(
         ["dag_id", "run_id", "task_id", "map_index", "key", "value", "timestamp"],
         select(
@@ -261,15 +294,15 @@ _TRY_COLUMNS = (
 )
 #: On a second end of the same try (a rescheduled sensor), everything but the first start is updated.
 _TRY_UPDATED = ("state", "end_date", "duration", "hostname", "pid", "error", "log_path", "log_url")
-_TRY_UPSERTS: dict[str, _Prepared] = {}
+_TRY_UPSERTS: dict[str, Prepared] = {}
 
 
-def _try_upsert(dialect: str) -> _Prepared:
+def _try_upsert(dialect: str) -> Prepared:
     statement = _TRY_UPSERTS.get(dialect)
     if statement is None:
         make = pg_insert if dialect == "postgresql" else sqlite_insert
         base = make(TRY).values({name: bindparam(f"t_{name}") for name in _TRY_COLUMNS})
-        statement = _TRY_UPSERTS[dialect] = _Prepared(
+        statement = _TRY_UPSERTS[dialect] = Prepared(
             base.on_conflict_do_update(
                 index_elements=["dag_id", "run_id", "task_id", "map_index", "try_number"],
                 set_={name: base.excluded[name] for name in _TRY_UPDATED},
@@ -278,10 +311,10 @@ def _try_upsert(dialect: str) -> _Prepared:
     return statement
 
 
-_OUTCOME_AT_ONCE: list[_Prepared] = []
+_OUTCOME_AT_ONCE: list[Prepared] = []
 
 
-def _outcome_at_once() -> _Prepared:
+def _outcome_at_once() -> Prepared:
     """PostgreSQL: an attempt's outcome in one statement: the task instance's row (:data:`_FINISH`),
     its XComs of an earlier try deleted, and the try's history row, its try number, queue time, host
     and log server taken from the row as just written; it returns a row if the outcome was recorded
@@ -306,7 +339,7 @@ def _outcome_at_once() -> _Prepared:
             )
             .returning(TRY.c.try_number)
         )
-        _OUTCOME_AT_ONCE.append(_Prepared(statement))
+        _OUTCOME_AT_ONCE.append(Prepared(statement))
     return _OUTCOME_AT_ONCE[0]
 
 

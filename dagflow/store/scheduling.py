@@ -8,18 +8,22 @@ session and never commits.
 
 from __future__ import annotations
 
+import contextlib
 from collections import Counter
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, NamedTuple
 
-from sqlalchemy import bindparam, func, or_, select, tuple_, union_all, update
+from sqlalchemy import Connection, bindparam, func, or_, select, tuple_, union_all, update
 from sqlalchemy.orm import Session
 
 from dagflow.core.dispatch import Busy
 from dagflow.core.keys import RunKey, TIKey
 from dagflow.core.states import JobState, RunState, TaskState
+from dagflow.store.attempts import Prepared, is_closed, kept_connection
+from dagflow.store.engine import Database
 from dagflow.store.models import (
     BackfillRow,
     DagRow,
@@ -30,7 +34,19 @@ from dagflow.store.models import (
     XComRow,
 )
 from dagflow.store.runs import ACTIVE_RUN_STATES
-from dagflow.store.task_instances import CHUNK, NO_SYNC, busy_counts
+from dagflow.store.task_instances import (
+    ANY_SCHEDULED,
+    BUSY,
+    CHUNK,
+    NO_SYNC,
+    QueueItem,
+    busy_counts,
+    queue,
+    queue_on_postgres,
+)
+from dagflow.store.task_instances import (
+    any_scheduled as any_scheduled_now,
+)
 
 TI = TaskInstanceRow
 RETRY_STATES = (TaskState.UP_FOR_RETRY.value, TaskState.UP_FOR_RESCHEDULE.value)
@@ -336,6 +352,9 @@ def active_dag_ids(session: Session) -> set[str]:
     return set(session.scalars(select(DagRow.dag_id).where(DagRow.is_active.is_(True))))
 
 
+_LOCK_POOLS = select(PoolRow.name, PoolRow.slots).order_by(PoolRow.name).with_for_update()
+
+
 def lock_pools(session: Session) -> dict[str, int]:
     """Hold every pool's row until this transaction ends (on PostgreSQL; SQLite has one writer anyway).
 
@@ -345,8 +364,7 @@ def lock_pools(session: Session) -> dict[str, int]:
     what it queued. Rows are taken in name order, so two lockers never deadlock. Returns each pool's
     slots, read by the same statement.
     """
-    rows = session.execute(select(PoolRow.name, PoolRow.slots).order_by(PoolRow.name).with_for_update())
-    return {name: slots for name, slots in rows}
+    return {name: slots for name, slots in session.execute(_LOCK_POOLS)}
 
 
 def others_may_queue(session: Session) -> bool:
@@ -359,8 +377,12 @@ def busy(session: Session, *, job_id: int | None = None) -> Busy:
     """What is queued or running, everywhere (all schedulers' work counts against the limits), except
     ``total``: with ``job_id``, only what that scheduler queued (``parallelism`` is per scheduler, as
     Airflow's is per executor)."""
+    return _busy_of(busy_counts(session), job_id)
+
+
+def _busy_of(rows: Iterable[Any], job_id: int | None) -> Busy:
     found = Busy()
-    for dag_id, run_id, task_id, pool, queued_by, count, slots in map(tuple, busy_counts(session)):
+    for dag_id, run_id, task_id, pool, queued_by, count, slots in map(tuple, rows):
         if job_id is None or queued_by == job_id:
             found.total += count
         found.by_dag[dag_id] += count
@@ -497,3 +519,117 @@ def fail_dead_schedulers(
     for job in session.scalars(select(JobRow).where(*running, JobRow.id.not_in(alive))):
         job.state, job.end_date = JobState.FAILED.value, now
     return alive
+
+
+# -- the queueing pass's transaction -------------------------------------------------------------
+
+
+_LOCK_POOLS_SENT = Prepared(_LOCK_POOLS, literal=True)
+_BUSY_SENT = Prepared(BUSY, literal=True)
+_ANY_SCHEDULED_SENT = Prepared(ANY_SCHEDULED, literal=True)
+#: The statements that queue task instances on PostgreSQL (:func:`queue_on_postgres`), by identity.
+_QUEUE_SENT: dict[int, Prepared] = {}
+
+
+class QueueingPass:
+    """The transaction in which a pass counts what is busy, reads what waits and queues what fits
+    (:func:`queueing`). On PostgreSQL it costs three round trips: its ``BEGIN`` goes with its first
+    reads (:meth:`begin`), and its write with its ``COMMIT``; the statements that read in between
+    cost one each (run on :attr:`session`). A session's own transaction would cost three more
+    (``BEGIN`` alone, the write alone, ``COMMIT`` alone), while the workers and PostgreSQL hold both
+    cores and each round trip waits its turn for one. Elsewhere (SQLite) it is a write session.
+    """
+
+    def __init__(self, session: Session, connection: Connection | None):
+        self.session = session
+        self._connection = connection  # on PostgreSQL: a connection in autocommit, BEGIN sent here
+        self._items: list[QueueItem] = []
+        self._now: datetime | None = None
+        self._job_id: int | None = None
+
+    def _driver(self) -> Any:
+        assert self._connection is not None
+        driver = self._connection.connection.driver_connection
+        assert driver is not None
+        return driver
+
+    def begin(
+        self, *, lock: bool, any_scheduled: bool, job_id: int | None
+    ) -> tuple[dict[str, int] | None, bool, Busy]:
+        """Begin: lock the pools (and read their slots) if ``lock``; look whether anything waits if
+        ``any_scheduled`` (True if not asked); count what is busy (unless nothing waits). One round
+        trip on PostgreSQL (its statements run one after the other there: the count sees what
+        another scheduler queued before the lock was granted)."""
+        if self._connection is None:
+            pools = lock_pools(self.session) if lock else None
+            waiting = not any_scheduled or any_scheduled_now(self.session)
+            return pools, waiting, busy(self.session, job_id=job_id) if waiting else Busy()
+        connection, driver = self._connection, self._driver()
+        with driver.pipeline():
+            driver.execute("BEGIN")
+            pools_later = _LOCK_POOLS_SENT.rows_later(connection, {}) if lock else None
+            any_later = _ANY_SCHEDULED_SENT.rows_later(connection, {}) if any_scheduled else None
+            busy_later = _BUSY_SENT.rows_later(connection, {})
+        pools = dict(pools_later()) if pools_later is not None else None
+        waiting = bool(any_later()) if any_later is not None else True
+        return pools, waiting, _busy_of(busy_later(), job_id)
+
+    def lock(self, *, recount: bool, job_id: int | None) -> tuple[dict[str, int], Busy | None]:
+        """Lock the pools (and read their slots) in the transaction begun, and count what is busy
+        again if ``recount``: one round trip on PostgreSQL."""
+        if self._connection is None:
+            return lock_pools(self.session), busy(self.session, job_id=job_id) if recount else None
+        connection, driver = self._connection, self._driver()
+        with driver.pipeline():
+            pools_later = _LOCK_POOLS_SENT.rows_later(connection, {})
+            busy_later = _BUSY_SENT.rows_later(connection, {}) if recount else None
+        return dict(pools_later()), _busy_of(busy_later(), job_id) if busy_later is not None else None
+
+    def queue(self, items: Sequence[QueueItem], *, now: datetime, job_id: int | None) -> None:
+        """Mark ``items`` queued (a row changed meanwhile is skipped): on PostgreSQL, sent with the
+        commit."""
+        if self._connection is None:
+            queue(self.session, items, now=now, job_id=job_id)
+            return
+        self._items, self._now, self._job_id = list(items), now, job_id
+
+    def _commit(self) -> None:
+        """On PostgreSQL: the write, if any, and the ``COMMIT``, in one round trip."""
+        connection, driver = self._connection, self._driver()
+        assert connection is not None
+        with driver.pipeline():
+            if self._items:
+                assert self._now is not None
+                statement, values = queue_on_postgres(self._items, now=self._now, job_id=self._job_id)
+                sent = _QUEUE_SENT.get(id(statement))
+                if sent is None:
+                    sent = _QUEUE_SENT[id(statement)] = Prepared(statement)
+                sent.execute(connection, values).close()
+            driver.execute("COMMIT")
+
+
+@contextmanager
+def queueing(db: Database) -> Iterator[QueueingPass]:
+    """The queueing pass's write transaction (see :class:`QueueingPass`): committed when the block
+    ends, rolled back if it raises."""
+    if db.is_sqlite:
+        with db.session(write=True) as session:
+            yield QueueingPass(session, None)
+        return
+    with db.connect(write=True) as pooled:
+        connection = kept_connection(pooled)
+        session = Session(bind=connection)
+        queueing_pass = QueueingPass(session, connection)
+        driver = queueing_pass._driver()
+        try:
+            yield queueing_pass
+            if driver.info.transaction_status.name != "IDLE":  # begun: commit (with the write, if any)
+                queueing_pass._commit()
+        except BaseException:
+            with contextlib.suppress(Exception):  # (a connection the server dropped: see is_closed)
+                driver.execute("ROLLBACK")
+            if is_closed(connection):  # the pool must not hand it out again
+                connection.invalidate()
+            raise
+        finally:
+            session.close()

@@ -368,12 +368,12 @@ _BEST_OF_EACH_RUN = _best_of_each_run_statement(of_runs=False)
 _BEST_OF_EACH_RUN_OF_RUNS = _best_of_each_run_statement(of_runs=True)
 
 
-_ANY_SCHEDULED = select(_C.dag_id).where(_C.state == TaskState.SCHEDULED.value).limit(1)
+ANY_SCHEDULED = select(_C.dag_id).where(_C.state == TaskState.SCHEDULED.value).limit(1)
 
 
 def any_scheduled(session: Session) -> bool:
     """Whether some task instance waits for a slot (one read through the state index)."""
-    return session.connection().execute(_ANY_SCHEDULED).first() is not None
+    return session.connection().execute(ANY_SCHEDULED).first() is not None
 
 
 def scheduled_statement(session: Session, *, of_runs: bool = False) -> Any:
@@ -463,29 +463,33 @@ _QUEUE_BY_ROW = text(
 )
 
 
+def queue_on_postgres(
+    items: Sequence[QueueItem], *, now: datetime, job_id: int | None
+) -> tuple[Any, dict[str, Any]]:
+    """The statement that queues ``items`` on PostgreSQL, all in one, and its parameters."""
+    keys = [i.key for i in items]
+    located = all(i.row_id is not None for i in items)
+    return _QUEUE_BY_ROW if located else _QUEUE_ALL, {
+        **({"row_ids": [i.row_id for i in items]} if located else {}),
+        "queued": TaskState.QUEUED.value,
+        "scheduled": TaskState.SCHEDULED.value,
+        "now": now,
+        "job_id": job_id,
+        "dag_ids": [k.dag_id for k in keys],
+        "run_ids": [k.run_id for k in keys],
+        "task_ids": [k.task_id for k in keys],
+        "map_indexes": [k.map_index for k in keys],
+        "tokens": [i.token for i in items],
+    }
+
+
 def queue(session: Session, items: Sequence[QueueItem], *, now: datetime, job_id: int | None) -> int:
     """Mark scheduled task instances queued; return how many were (a row changed meanwhile is skipped)."""
     if not items:
         return 0
     if session.get_bind().dialect.name == "postgresql":
-        keys = [i.key for i in items]
-        located = all(i.row_id is not None for i in items)
-        result = session.connection().execute(
-            _QUEUE_BY_ROW if located else _QUEUE_ALL,
-            {
-                **({"row_ids": [i.row_id for i in items]} if located else {}),
-                "queued": TaskState.QUEUED.value,
-                "scheduled": TaskState.SCHEDULED.value,
-                "now": now,
-                "job_id": job_id,
-                "dag_ids": [k.dag_id for k in keys],
-                "run_ids": [k.run_id for k in keys],
-                "task_ids": [k.task_id for k in keys],
-                "map_indexes": [k.map_index for k in keys],
-                "tokens": [i.token for i in items],
-            },
-        )
-        return int(result.rowcount)
+        statement, values = queue_on_postgres(items, now=now, job_id=job_id)
+        return int(session.connection().execute(statement, values).rowcount)
     params = [
         {
             "k_dag_id": i.key.dag_id,
@@ -593,7 +597,7 @@ def running_attempts(session: Session, *, heartbeat_before: datetime | None = No
     ]
 
 
-_BUSY = (
+BUSY = (
     select(
         _C.dag_id, _C.run_id, _C.task_id, _C.pool, _C.queued_by_job_id, func.count(), func.sum(_C.pool_slots)
     )
@@ -605,7 +609,7 @@ _BUSY = (
 def busy_counts(session: Session) -> list[Row[Any]]:
     """Queued and running task instances, grouped by DAG, run, task, pool and the scheduler that
     queued them (for the limits)."""
-    return list(session.connection().execute(_BUSY))
+    return list(session.connection().execute(BUSY))
 
 
 def unfinished_count(session: Session, dag_id: str, run_id: str) -> int:

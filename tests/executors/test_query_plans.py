@@ -68,8 +68,8 @@ def skewed(database: Database, queued: QueuedWork) -> QueuedWork:
 def plan(database: Database, statement: Any, params: dict[str, Any]) -> str:
     compiled = (
         statement.compiled(database.engine.dialect)
-        if isinstance(statement, attempts._Prepared)
-        else attempts._Prepared(statement).compiled(database.engine.dialect)
+        if isinstance(statement, attempts.Prepared)
+        else attempts.Prepared(statement).compiled(database.engine.dialect)
     )
     with database.engine.connect() as connection:
         cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
@@ -77,7 +77,7 @@ def plan(database: Database, statement: Any, params: dict[str, Any]) -> str:
         return "\n".join(row[0] for row in cursor.fetchall())
 
 
-KEYED: dict[str, Executable | attempts._Prepared] = {
+KEYED: dict[str, Executable | attempts.Prepared] = {
     "queue (scheduler)": task_instances._QUEUE,
     "claim (worker)": attempts._CLAIM,
     "heartbeat (worker)": attempts._HEARTBEAT,

@@ -11,7 +11,7 @@ from dagflow.scheduler import queue_tasks
 from dagflow.scheduler.dags import DagCache
 from dagflow.store import task_instances as tis
 from dagflow.store.models import DagRow, DagRunRow, PoolRow
-from tests.backends import statements_sent
+from tests.backends import exchanges
 from tests.store.test_runs_and_task_instances import MANY, T1, T2, Run, new_run
 
 
@@ -46,17 +46,22 @@ def test_a_pass_queues_up_to_parallelism_and_says_the_rest_waits(waiting, alone)
     assert queued.waiting, "92 scheduled task instances were left for want of a slot"
 
 
-def test_a_lone_scheduler_on_postgresql_queues_with_two_statements_fewer(waiting):
+def test_a_lone_scheduler_on_postgresql_queues_in_three_round_trips(waiting):
+    """Its ``BEGIN`` goes with the pools' lock and the count of what is busy, then the read of what
+    waits, then the write with the ``COMMIT``. With other schedulers alive it looks first whether
+    anything waits (with the count), and locks the pools and counts again once it has read what
+    waits: one round trip more."""
     run, dags = waiting
     if run.database.is_sqlite:
-        pytest.skip("SQLite has one writer: there is nothing to count again after the lock")
-    with statements_sent(run.database) as shared:
+        pytest.skip("round trips to a server: SQLite is in the process")
+    with exchanges(run.database) as shared:
         queue_tasks.queue_scheduled(run.database, dags, parallelism=4, job_id=1, now=T2, alone=False)
-    with statements_sent(run.database) as alone:
+    with exchanges(run.database) as alone:
         queue_tasks.queue_scheduled(run.database, dags, parallelism=8, job_id=1, now=T2, alone=True)
 
     assert sum(s == "queued" for s in run.states().values()) == 8
-    assert len(alone) == len(shared) - 2, (shared, alone)
+    assert alone.round_trips == 3, alone.statements
+    assert shared.round_trips == 4, shared.statements
 
 
 def _rows_read_from_task_instances(plan: dict) -> int:
@@ -106,10 +111,10 @@ def test_a_pass_queues_the_rows_it_chose_where_it_read_them(waiting):
         spread = "UPDATE task_instance SET updated_at = updated_at + random() * interval '1 hour'"
         session.execute(text(spread))
 
-    with statements_sent(run.database) as sent:
+    with exchanges(run.database) as sent:
         queued = queue_tasks.queue_scheduled(run.database, dags, parallelism=16, job_id=1, now=T2, alone=True)
     assert len(queued.workloads) == sum(state == "queued" for state in run.states().values()) == 16
-    assert any("ti.ctid = q.row_id" in statement for statement in sent), sent
+    assert any("ti.ctid = q.row_id" in statement for statement in sent.statements), sent.statements
 
     with run.write() as session:  # the same statement, explained (and run) on the next sixteen
         chosen = tis.scheduled(session, limit=16)
