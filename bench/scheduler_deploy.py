@@ -258,14 +258,16 @@ class Daemon:
         self.pid = self.process.pid
 
     def children(self) -> list[int]:
-        """The daemon's worker and DAG-processor processes, oldest first (not the resource tracker)."""
+        """The daemon's worker and DAG-processor processes, oldest first (not the resource tracker):
+        spawned by it (``spawn_main``), or forked by its forkserver (``dagflow.utils.processes``)."""
         found = []
-        for task in Path(f"/proc/{self.pid}/task").glob("*"):
-            try:
-                found.extend(int(p) for p in (task / "children").read_text().split())
-            except OSError:
-                continue
-        return sorted(p for p in set(found) if "spawn_main" in _cmdline(p))
+        for child in _children(self.pid):
+            command = _cmdline(child)
+            if "spawn_main" in command:
+                found.append(child)
+            elif "multiprocessing.forkserver" in command:
+                found.extend(_children(child))
+        return sorted(set(found))
 
     def wait_ready(self, workers: int = 2, timeout: float = 60.0) -> None:
         """Until the daemon has recorded its job, spawned its workers and DAG processor, and the
@@ -287,6 +289,16 @@ class Daemon:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        try:
+            found.extend(int(p) for p in (task / "children").read_text().split())
+        except OSError:
+            continue
+    return found
 
 
 def _cmdline(pid: int) -> str:

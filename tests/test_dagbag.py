@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import sys
 import textwrap
 from dataclasses import dataclass
@@ -10,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from dagflow.dagbag import DagBag
-from dagflow.exceptions import DagNotFound
+from dagflow.exceptions import DagNotFound, TaskTerminated
 
 
 @dataclass(frozen=True)
@@ -195,6 +196,42 @@ def test_a_good_file_loaded_after_a_timed_out_file_works(broken_bag):
     last = bag.get_dag("last_dag")
     assert last.fileloc == str(folder / "zz_last.py")
     assert last.test().xcom("hello") == "hello"
+
+
+STOPPED_WHILE_PARSED = """
+import os, signal
+from dagflow import DAG
+
+if not os.environ.get("DAGFLOW_TEST_PARSED_ONCE"):
+    os.environ["DAGFLOW_TEST_PARSED_ONCE"] = "1"
+    os.kill(os.getpid(), signal.SIGUSR1)  # the stop signal, landing while the file is parsed
+
+with DAG("stopped_while_parsed"):
+    pass
+"""
+
+
+def test_a_stop_signal_that_lands_while_a_file_is_parsed_stops_the_parse_and_is_no_import_error(
+    dags_folder, monkeypatch
+):
+    """A worker stops a try with a signal whose handler raises :class:`TaskTerminated`; landing while
+    the worker parses the try's DAG file, it stops the parse, and the file is not recorded as broken:
+    the same worker parses it again for the next workload (its callbacks, say) and finds its DAGs."""
+    path = dags_folder.write("stopped.py", STOPPED_WHILE_PARSED)
+    monkeypatch.delenv("DAGFLOW_TEST_PARSED_ONCE", raising=False)
+
+    def stop(signum, frame):
+        raise TaskTerminated("stopped: its task instance was changed while it ran")
+
+    previous = signal.signal(signal.SIGUSR1, stop)
+    try:
+        with pytest.raises(TaskTerminated):  # not kept as the file's import error
+            DagBag(path, sys_path_root=dags_folder.path)
+        bag = DagBag(path, sys_path_root=dags_folder.path)
+        assert bag.import_errors == {}
+        assert list(bag.dags) == ["stopped_while_parsed"]
+    finally:
+        signal.signal(signal.SIGUSR1, previous)
 
 
 # -- discovery -----------------------------------------------------------------------------------------
