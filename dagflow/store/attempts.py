@@ -144,9 +144,9 @@ class _Compiled:
         *,
         literal: bool = False,
     ) -> _Compiled:
+        results = tuple(t.dialect_impl(dialect).result_processor(dialect, None) for t in returns)
         if literal:
             sql = str(statement.compile(dialect=dialect, compile_kwargs={"literal_binds": True}))  # type: ignore[attr-defined]
-            results = tuple(t.dialect_impl(dialect).result_processor(dialect, None) for t in returns)
             return cls(sql, False, (), results)
         compiled = statement.compile(dialect=dialect)  # type: ignore[attr-defined]
         by_name = {name: bind for bind, name in compiled.bind_names.items()}
@@ -161,7 +161,6 @@ class _Compiled:
             )
             for name in order
         )
-        results = tuple(t.dialect_impl(dialect).result_processor(dialect, None) for t in returns)
         return cls(compiled.string, compiled.positional, binds, results)
 
     def parameters(self, given: Mapping[str, Any]) -> Any:
