@@ -4,6 +4,7 @@ when the process starts, and each noticing when its parent ends."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -73,7 +74,11 @@ def test_a_child_notices_that_its_parent_was_killed(tmp_path: Path) -> None:
     script.write_text(PARENT)
     marker = tmp_path / "marker.txt"
     parent = subprocess.Popen(
-        [sys.executable, str(script), str(marker)], stdout=subprocess.PIPE, text=True, cwd=tmp_path
+        [sys.executable, str(script), str(marker)],
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=tmp_path,
+        start_new_session=True,  # its forkserver and the child share its process group
     )
     try:
         assert parent.stdout is not None
@@ -86,10 +91,19 @@ def test_a_child_notices_that_its_parent_was_killed(tmp_path: Path) -> None:
         while not marker.exists() and time.monotonic() < deadline:
             time.sleep(0.05)
         assert marker.read_text() == "parent gone"
-    finally:
-        parent.kill()
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and _alive(child):
+            time.sleep(0.05)
+        assert not _alive(child)
+    finally:  # whatever is left of the group if the test failed
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(parent.pid, signal.SIGKILL)
         parent.wait(10)
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline and Path(f"/proc/{child}").exists():
-        time.sleep(0.05)
-    assert not Path(f"/proc/{child}/cmdline").exists() or not Path(f"/proc/{child}/cmdline").read_bytes()
+
+
+def _alive(pid: int) -> bool:
+    """Whether ``pid`` runs (a zombie, not reaped yet, has no command line left)."""
+    try:
+        return bool(Path(f"/proc/{pid}/cmdline").read_bytes())
+    except OSError:
+        return False
