@@ -183,8 +183,8 @@ def test_a_killed_workers_try_runs_its_retry_then_its_failure_callback_once(
         pid = crash.wait_for(
             f"try {try_number} running", functools.partial(running_try, crash, try_number), 60
         )
+        ran = len(callback_lines(crash))  # (before the kill: its callback may run before kill_worker returns)
         crash.kill_worker(pid, "doomed", try_number)
-        ran = len(callback_lines(crash))
 
         def more_callbacks(ran: int = ran) -> bool:
             return len(callback_lines(crash)) > ran
