@@ -58,7 +58,7 @@ import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -240,29 +240,44 @@ def run_throughput(
     args: argparse.Namespace, store: str, root: Path, open_deployment: OpenDeployment = deployment
 ) -> dict[str, list[dict[str, Any]]]:
     with open_deployment(store, root, admin_url=args.postgres) as deploy:
-        dag_ids = [write_fanout(deploy.dags, 1000), write_mapped_only(deploy.dags, 1000)]
-        deploy.setup()
-        daemon = Daemon(
-            deploy, profile_dir=_profile_dir(args, f"throughput-{store}"), name=f"scheduler-{store}"
-        )
-        results: dict[str, list[dict[str, Any]]] = {dag_id: [] for dag_id in dag_ids}
-        try:
-            daemon.wait_ready()
-            for dag_id in dag_ids:
-                deploy.trigger(dag_id, "warmup")
-                deploy.wait_run(dag_id, "warmup")
-            meter = CpuMeter(daemon)
+        profile_dir = _profile_dir(args, f"throughput-{store}")
+        with throughput_daemon(deploy, profile_dir=profile_dir, name=f"scheduler-{store}") as (
+            dag_ids,
+            meter,
+        ):
+            results: dict[str, list[dict[str, Any]]] = {dag_id: [] for dag_id in dag_ids}
             for number in range(1, args.rounds + 1):
                 for dag_id in dag_ids:
-                    time.sleep(1.0)
-                    meter.begin()
-                    deploy.trigger(dag_id, f"round_{number}")
-                    run = deploy.wait_run(dag_id, f"round_{number}")
-                    tasks = deploy.task_rows(dag_id, f"round_{number}")
-                    results[dag_id].append(throughput_figures(run, tasks, meter.used()))
-        finally:
-            daemon.stop()
+                    results[dag_id].append(throughput_run(deploy, meter, dag_id, f"round_{number}"))
     return results
+
+
+@contextlib.contextmanager
+def throughput_daemon(
+    deploy: Deployment, *, profile_dir: Path | None = None, name: str = "scheduler"
+) -> Iterator[tuple[list[str], CpuMeter]]:
+    """The throughput DAGs written and recorded in ``deploy``, its daemon up and each DAG run once
+    to warm up: their ids, and a meter of the daemon's CPU. The daemon stops at the end."""
+    dag_ids = [write_fanout(deploy.dags, 1000), write_mapped_only(deploy.dags, 1000)]
+    deploy.setup()
+    daemon = Daemon(deploy, profile_dir=profile_dir, name=name)
+    try:
+        daemon.wait_ready()
+        for dag_id in dag_ids:
+            deploy.trigger(dag_id, "warmup")
+            deploy.wait_run(dag_id, "warmup")
+        yield dag_ids, CpuMeter(daemon)
+    finally:
+        daemon.stop()
+
+
+def throughput_run(deploy: Deployment, meter: CpuMeter, dag_id: str, run_id: str) -> dict[str, Any]:
+    """One measured run of ``dag_id``, a second after the last one ended."""
+    time.sleep(1.0)
+    meter.begin()
+    deploy.trigger(dag_id, run_id)
+    run = deploy.wait_run(dag_id, run_id)
+    return throughput_figures(run, deploy.task_rows(dag_id, run_id), meter.used())
 
 
 def report_throughput(results: dict[str, dict[str, list[dict[str, Any]]]]) -> None:

@@ -23,6 +23,12 @@ each metric with its spread over the pairs of adjacent rounds.
   scenario's own warm-up run, then one measured run of each DAG: latency, a 50-task chain (median
   task-to-task gap); throughput, a 1,000-way fan-out and a 1,000-way mapped task (tasks/s, and the
   CPU time per task of the scheduler process and of its workers, from ``/proc/PID/stat``).
+* ``--interleave`` (throughput only): one deployment and daemon per side for the whole comparison,
+  both up at once; each round runs the fan-out on base and then at once on new, then the mapped
+  task the same way. A pair is seconds apart instead of a minute or more: on a day when this
+  machine's speed swings within minutes (the same revision at 111 and 418 tasks/s in adjacent
+  rounds), rounds a minute apart compare a fast minute with a slow one. The side not measured
+  idles meanwhile.
 
 It prints, per metric, each side's median over its rounds (and range), the ratio of the medians,
 the range of the per-pair ratios, and whether the change is within noise: it is when the pair
@@ -41,7 +47,7 @@ bench run deleted its files.
 
 Usage:
   .venv/bin/python bench/compare.py BASE_REV [--rev REV] [--rounds 3] [--only latency,throughput]
-      [--store sqlite,postgres] [--postgres ADMIN_URL] [--root DIR] [--markdown FILE]
+      [--store sqlite,postgres] [--postgres ADMIN_URL] [--root DIR] [--markdown FILE] [--interleave]
 """
 
 from __future__ import annotations
@@ -66,7 +72,14 @@ from types import SimpleNamespace
 from typing import Any
 
 from _common import DAGFLOW, REPO, clean_environment, command_line, machine, markdown_table
-from bench_scheduler import STORE_NAMES, load_average, run_latency, run_throughput
+from bench_scheduler import (
+    STORE_NAMES,
+    load_average,
+    run_latency,
+    run_throughput,
+    throughput_daemon,
+    throughput_run,
+)
 from packaging.requirements import Requirement
 from scheduler_deploy import DEFAULT_POSTGRES, Deployment, deployment
 from sqlalchemy import text
@@ -335,6 +348,36 @@ def run_rounds(
     return results
 
 
+def run_interleaved(
+    args: argparse.Namespace, sides: Sequence[Side], root: Path
+) -> dict[Metric, dict[str, list[float]]]:
+    """``--interleave`` (throughput only): both sides' daemons up at once, each on a deployment and
+    store of its own; each round runs each DAG on base, then at once on new. A pair is then seconds
+    apart instead of a minute or more, which matters on a machine whose speed moves within minutes.
+    The side not measured idles meanwhile (its heartbeat, once a second)."""
+    results: dict[Metric, dict[str, list[float]]] = {}
+    for store in args.store:
+        with contextlib.ExitStack() as stack:
+            running = {}
+            for side in sides:
+                folder = root / f"interleaved-throughput-{store}-{side.name}"
+                deploy = stack.enter_context(side_deployment(side, store, folder, admin_url=args.postgres))
+                name = f"scheduler-{store}-{side.name}"
+                dag_ids, meter = stack.enter_context(throughput_daemon(deploy, name=name))
+                running[side.name] = (deploy, meter)
+            for number in range(1, args.rounds + 1):
+                for dag_id in dag_ids:
+                    for side in sides:
+                        deploy, meter = running[side.name]
+                        figures = throughput_run(deploy, meter, dag_id, f"round_{number}")
+                        found = metrics_of("throughput", store, {dag_id: [figures]})
+                        for metric, value in found.items():
+                            results.setdefault(metric, {s.name: [] for s in sides})[side.name].append(value)
+                        shown = ", ".join(f"{m.key} {m.fmt.format(v)}" for m, v in found.items())
+                        print(f"  round {number} {side.name:4} {dag_id} {store}: {shown}", file=sys.stderr)
+    return results
+
+
 # -- the report -------------------------------------------------------------------------------------
 
 
@@ -433,8 +476,13 @@ def report(
     comparisons.sort(key=lambda c: (c.metric.scenario, c.metric.store, c.metric.dag))
     lines = [context]
     lines += [f"{s.name}: {s.label}; runs `{' '.join(s.command)}` importing {s.imported}  " for s in sides]
+    alternation = (
+        "rounds, both daemons up at once, each DAG run on base then at once on new"
+        if args.interleave
+        else "alternating rounds (base, new, ...)"
+    )
     lines.append(
-        f"{args.rounds} alternating rounds (base, new, ...); each side's median over its rounds and "
+        f"{args.rounds} {alternation}; each side's median over its rounds and "
         "range; pair ratios: new/base of adjacent rounds.\n"
     )
     lines.append(comparison_table(comparisons))
@@ -459,10 +507,17 @@ def parse_args() -> argparse.Namespace:
         "--root", help="keep every round's files in this new folder (default: a temporary one)"
     )
     parser.add_argument("--markdown", help="also write the report, as markdown, to this file")
+    parser.add_argument(
+        "--interleave",
+        action="store_true",
+        help="throughput only: both sides' daemons up at once, each run of base followed by new's",
+    )
     args = parser.parse_args()
     args.only = [s for s in args.only.split(",") if s]
     args.store = [s for s in args.store.split(",") if s]
     unknown = set(args.only) - set(SCENARIOS) | set(args.store) - set(STORE_NAMES)
+    if args.interleave and args.only != ["throughput"]:
+        parser.error("--interleave measures throughput only: add --only throughput")
     if unknown or args.rounds < 1:
         parser.error(f"unknown: {', '.join(sorted(unknown))}" if unknown else "--rounds must be at least 1")
     return args
@@ -502,7 +557,7 @@ def main() -> None:
             raise SystemExit(f"both sides import the same dagflow: {sides[0].imported}")
         start = load_average()
         print(f"Files under {root}; rounds start, load average {start}", file=sys.stderr)
-        results = run_rounds(args, sides, root)
+        results = (run_interleaved if args.interleave else run_rounds)(args, sides, root)
         context = (
             f"Command: `{command}`  \nMachine: {machine()}  \n"
             f"Load average at the start: {start}, at the end: {load_average()}  "
