@@ -3,8 +3,7 @@
 Every measure runs against a throwaway deployment (``bench/scheduler_deploy.py``): a temporary
 ``DAGFLOW_HOME`` and DAGs folder, and a store that is a SQLite file or a PostgreSQL database created
 for it on ``--postgres`` and dropped afterwards. Defaults throughout: parallelism 32,
-max_active_tasks 16 per DAG, the local executor's default pool (one worker process per core on
-SQLite, two on PostgreSQL).
+max_active_tasks 16 per DAG, one worker process per core.
 
 * ``latency``: ``dagflow scheduler`` runs as a process; once it is up (job recorded, workers and DAG
   processor spawned) a 50-task chain of no-op ``@task`` s is run once to warm up, then ``--rounds``

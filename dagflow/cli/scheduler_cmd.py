@@ -69,10 +69,7 @@ def check_executor(settings: Settings) -> None:
 @click.option(
     "--workers",
     type=click.IntRange(min=1),
-    help=(
-        "Worker processes of the local executor (default: [worker] processes, or one per core on "
-        "SQLite and two per core on PostgreSQL)."
-    ),
+    help="Worker processes of the local executor (default: [worker] processes, or one per core).",
 )
 @click.option("--exit-when-idle", is_flag=True, help="Stop once no run is queued or running.")
 @click.option("--num-passes", type=click.IntRange(min=1), hidden=True)
@@ -139,11 +136,7 @@ def _standalone_admin(settings: Settings) -> None:
 
 
 @click.command("standalone")
-@click.option(
-    "--workers",
-    type=click.IntRange(min=1),
-    help="Worker processes (default: one per core; two on PostgreSQL).",
-)
+@click.option("--workers", type=click.IntRange(min=1), help="Worker processes (default: one per core).")
 @click.option("--verbose", "-v", is_flag=True)
 def standalone(workers: int | None, verbose: bool) -> None:
     """Everything under one process: migrate the store, then the scheduler, its workers and the web UI.

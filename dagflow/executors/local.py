@@ -1,5 +1,4 @@
-"""LocalExecutor: a pool of long-lived worker processes on this machine (by default one per core on
-SQLite, two per core on a database server: see :func:`default_workers`).
+"""LocalExecutor: a pool of long-lived worker processes on this machine (one per core by default).
 
 The executor hands each idle worker one workload at a time over a pipe of its own, which the worker
 starts at once; over another pipe the worker tells it when its outcome is recorded (``finished``),
@@ -15,7 +14,7 @@ as a ``lost`` event and replaced; so is one killed here because its attempt over
 finishes the attempt in hand and exits.
 
 The pool grows as Airflow users expect of a local executor, which runs up to ``[core] parallelism``
-attempts at once: it starts with :func:`default_workers` and, while workloads wait and every worker is
+attempts at once: it starts with one worker per core and, while workloads wait and every worker is
 held by an attempt that has run for :data:`GROW_AFTER` or more (a sensor poking, a task waiting on
 another system), starts one more worker for each such attempt, up to ``max_workers``. Short
 attempts never make it grow (more processes than cores would only share them), and a worker it
@@ -256,7 +255,7 @@ class _Slot:
 
 
 class LocalExecutor(Executor):
-    """Runs workloads in ``workers`` local processes (default: :func:`default_workers`), growing to
+    """Runs workloads in ``workers`` local processes (default: one per core), growing to
     ``max_workers`` while long attempts hold them all (see the module docstring); the first
     processes start when it is constructed. :attr:`slots` is how many workers there are now."""
 
@@ -272,7 +271,7 @@ class LocalExecutor(Executor):
         memory_limit_mb: float | None = None,
     ):
         self.settings = settings
-        self.slots = self.base_workers = workers or default_workers(settings.database_url)
+        self.slots = self.base_workers = workers or os.cpu_count() or 1
         self.max_workers = max(self.base_workers, max_workers or 0)
         self.grow_after, self.idle_timeout = grow_after, idle_timeout
         self.timeout_grace = timeout_grace
@@ -633,16 +632,6 @@ class LocalExecutor(Executor):
                 slot.retired = True
             else:
                 self._slots[index] = self._spawn(extra=slot.extra)
-
-
-def default_workers(database_url: str) -> int:
-    """The pool's size unless told (``[worker] processes``): one worker per core on SQLite, whose
-    statements run in the worker's own process; two per core on a database server (PostgreSQL),
-    where each worker waits for the server's answer to every claim and outcome, so that one runs
-    while the other waits (``bench/RESULTS.md``, "Issue 14, continued (12)": 1,000 no-op tasks ran
-    about a third faster with two per core than with one, and no faster with three)."""
-    per_core = 1 if database_url.startswith("sqlite") else 2
-    return per_core * (os.cpu_count() or 1)
 
 
 def _take_back_at(slot: _Slot) -> float:

@@ -274,23 +274,6 @@ def test_an_attempts_execution_timeout_does_not_count_its_workers_start(queued: 
         local.close(timeout=5)
 
 
-def test_the_pool_starts_with_one_worker_per_core_on_sqlite_and_two_on_a_database_server(
-    queued: QueuedWork, monkeypatch: pytest.MonkeyPatch
-):
-    """On PostgreSQL every claim and outcome waits for the server's answer: a second worker per
-    core runs while the first waits. SQLite answers in the worker's own process."""
-    monkeypatch.setattr(os, "cpu_count", lambda: 3)
-    per_core = 1 if queued.worker_settings.database_url.startswith("sqlite") else 2
-    local = LocalExecutor(queued.worker_settings)
-    try:
-        until(lambda: len(local.live_workers()) == 3 * per_core)
-        assert local.slots == 3 * per_core
-        local.submit(queued.workloads(["noop_0", "noop_1"]))
-        assert {e.workload.key.task_id for e in collect(local, 2)} == {"noop_0", "noop_1"}
-    finally:
-        local.close(timeout=5)
-
-
 def test_a_pool_given_its_size_does_not_grow(local: LocalExecutor, queued: QueuedWork):
     local.grow_after = 0.1  # (the pool of the `local` fixture: one worker, given explicitly)
     local.submit(queued.workloads(["sleepy", "noop_0"]))
