@@ -175,6 +175,8 @@ def main() -> None:
     )
     args = parser.parse_args()
     print(header())
+    if args.profile is not None:
+        args.profile.mkdir(parents=True, exist_ok=True)
     if args.profile is not None and not args.in_process:
         site = args.profile / "site"
         site.mkdir(parents=True, exist_ok=True)
